@@ -1,0 +1,34 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.siteplan-installed
+
+.PHONY: demo test lint system-deps bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# Debian packages for the browser and PostGIS tests, installed only where missing.
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+demo: $(STAMP)
+	$(PY) -m siteplan demo --out maps
+
+lint: $(STAMP)
+	$(PY) -m ruff check siteplan tests scripts benchmarks
+	$(PY) -m mypy
+
+test: $(STAMP) system-deps lint
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]' || echo "pandana not installable here; its column is skipped"
+	$(PY) benchmarks/peers.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from siteplan.cli import main
+
+main()

@@ -1,0 +1,41 @@
+"""Errors that users can act on.
+
+Every error siteplan raises for bad input says what is wrong, where (file, layer, feature, key)
+and how to fix it.  The CLI turns :class:`SiteplanError` into one line and exit code 2; anything
+else is a bug and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class SiteplanError(Exception):
+    """Base class for errors caused by the user's input or configuration (CLI exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None) -> None:
+        self.what = what
+        self.where = where
+        self.fix = fix
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        parts = []
+        if self.where:
+            parts.append(f"{self.where}: ")
+        parts.append(self.what)
+        if self.fix:
+            parts.append(f" Fix: {self.fix}")
+        return "".join(parts)
+
+
+class InputError(SiteplanError):
+    """A data file or layer is missing, unreadable or unusable."""
+
+
+class ConfigError(SiteplanError):
+    """The study configuration is invalid."""
+
+
+class NetworkError(SiteplanError):
+    """The street network cannot be built or used as asked."""

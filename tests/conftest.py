@@ -1,0 +1,35 @@
+"""Shared fixtures: the bundled real data, read once per session.
+
+Tests never read ../shared; everything they need is in data/ or tests/data/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "taiyuan"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+TAIYUAN_LINES = DATA / "taiyuan_osm_lines.geojson"
+TAIYUAN_POLYGONS = DATA / "taiyuan_osm_multipolygons.geojson"
+BEIJING_OSM = TEST_DATA / "beijing_haidian_pku_tsinghua_2017.osm"
+
+
+@pytest.fixture(scope="session")
+def taiyuan_lines() -> gpd.GeoDataFrame:
+    return gpd.read_file(TAIYUAN_LINES)
+
+
+@pytest.fixture(scope="session")
+def taiyuan_polygons() -> gpd.GeoDataFrame:
+    return gpd.read_file(TAIYUAN_POLYGONS)
+
+
+@pytest.fixture(scope="session")
+def taiyuan_network(taiyuan_lines):
+    from siteplan.network import graph_from_lines
+
+    return graph_from_lines(taiyuan_lines, source=str(TAIYUAN_LINES))
