@@ -1,0 +1,157 @@
+"""How parcels and facilities reach the street network.
+
+A feature reaches the network at the nearest point on the nearest walkable edge, not at the
+nearest node: the edge is split there by a pseudo-node (see :mod:`siteplan.paths`), and the
+straight access leg from the feature to that point counts in every distance.  A feature farther
+than ``max_snap_m`` from every edge of the network is unreachable and reported, never snapped to
+a far street.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteplan.errors import NetworkError
+from siteplan.network import Network
+
+SnapPoint = Literal["representative", "centroid", "nearest-boundary"]
+
+DEFAULT_MAX_SNAP_M = 200.0
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where each feature meets the network.
+
+    Attributes
+    ----------
+    edge
+        Edge index per feature; ``-1`` where unreachable.
+    offset_m
+        Distance along the edge geometry from ``edge_u`` to the snapped point (NaN if unreachable).
+    access_m
+        Length of the straight access leg (NaN if unreachable).
+    nearest_m
+        Distance to the nearest edge, also for unreachable features (for the report).
+    origin_xy, point_xy
+        The feature point the leg starts from and the point on the edge (NaN if unreachable).
+    """
+
+    edge: np.ndarray
+    offset_m: np.ndarray
+    access_m: np.ndarray
+    nearest_m: np.ndarray
+    origin_xy: np.ndarray
+    point_xy: np.ndarray
+    max_snap_m: float
+
+    @property
+    def reachable(self) -> np.ndarray:
+        return self.edge >= 0
+
+    def __len__(self) -> int:
+        return int(self.edge.shape[0])
+
+    def subset(self, mask: np.ndarray) -> Snap:
+        """The snaps of a subset of features (boolean mask or index array)."""
+        return Snap(self.edge[mask], self.offset_m[mask], self.access_m[mask],
+                    self.nearest_m[mask], self.origin_xy[mask], self.point_xy[mask],
+                    self.max_snap_m)
+
+    def unreachable_report(self, ids: np.ndarray | pd.Index | list) -> pd.DataFrame:
+        """Features that could not reach the network, with their id and distance to it."""
+        ids = np.asarray(ids)
+        bad = ~self.reachable
+        return pd.DataFrame({
+            "id": ids[bad],
+            "nearest_street_m": np.round(self.nearest_m[bad], 1),
+            "reason": [f"no walkable street within {self.max_snap_m:g} m"] * int(bad.sum()),
+        })
+
+
+def feature_points(geoms: np.ndarray, how: SnapPoint = "representative") -> np.ndarray:
+    """The point of each geometry that snaps: representative point (inside) or centroid."""
+    geoms = np.asarray(geoms)
+    if how == "representative":
+        return shapely.point_on_surface(geoms)
+    if how == "centroid":
+        return shapely.centroid(geoms)
+    if how == "nearest-boundary":
+        return geoms
+    raise NetworkError(f"unknown snap point {how!r}.",
+                       fix='use "representative", "centroid" or "nearest-boundary".')
+
+
+def snap(
+    net: Network,
+    geoms: np.ndarray,
+    *,
+    how: SnapPoint = "representative",
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> Snap:
+    """Snap geometries (in ``net.crs``) to the nearest point of the nearest edge.
+
+    Parameters
+    ----------
+    net
+        The network.
+    geoms
+        Shapely geometries in the network's metric CRS.
+    how
+        ``"representative"`` (a point guaranteed inside the polygon; default for parcels),
+        ``"centroid"``, or ``"nearest-boundary"``: the polygon's closest point to the street,
+        for large school or hospital grounds whose gates face the street.
+    max_snap_m
+        Features farther than this from every edge are unreachable.
+
+    Returns
+    -------
+    Snap
+    """
+    if not np.isfinite(max_snap_m) or max_snap_m <= 0:
+        raise NetworkError(f"max_snap_m must be a positive number of metres, got {max_snap_m}.",
+                           fix="use e.g. 200.")
+    targets = feature_points(np.asarray(geoms, dtype=object), how)
+    m = targets.shape[0]
+    edge = np.full(m, -1, dtype=np.int64)
+    nearest = np.full(m, np.nan)
+    if m == 0:
+        empty = np.empty((0, 2))
+        return Snap(edge, np.empty(0), np.empty(0), nearest, empty, empty, max_snap_m)
+
+    tree = net.edge_tree
+    (inp, cand), dist = tree.query_nearest(targets, max_distance=max_snap_m,
+                                           return_distance=True, all_matches=True)
+    # Equidistant edges: take the lowest edge index, so results do not depend on tree order.
+    order = np.lexsort((cand, inp))
+    inp, cand, dist = inp[order], cand[order], dist[order]
+    first = np.ones(inp.shape[0], dtype=bool)
+    first[1:] = inp[1:] != inp[:-1]
+    edge[inp[first]] = cand[first]
+    nearest[inp[first]] = dist[first]
+
+    far = edge < 0
+    if far.any():
+        (fi, _), fd = tree.query_nearest(targets[far], return_distance=True, all_matches=False)
+        far_idx = np.flatnonzero(far)
+        nearest[far_idx[fi]] = fd
+
+    ok = ~far
+    offset = np.full(m, np.nan)
+    access = np.full(m, np.nan)
+    origin = np.full((m, 2), np.nan)
+    point = np.full((m, 2), np.nan)
+    if ok.any():
+        edge_geom = net.edge_geometry[edge[ok]]
+        legs = shapely.shortest_line(targets[ok], edge_geom)
+        ends = shapely.get_coordinates(legs).reshape(-1, 2, 2)
+        origin[ok] = ends[:, 0]
+        point[ok] = ends[:, 1]
+        offset[ok] = shapely.line_locate_point(edge_geom, shapely.points(ends[:, 1]))
+        access[ok] = np.hypot(*(ends[:, 1] - ends[:, 0]).T)
+    return Snap(edge, offset, access, nearest, origin, point, max_snap_m)
