@@ -316,6 +316,14 @@ def _explode_lines(lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return exploded
 
 
+def _is_metric(crs: CRS) -> bool:
+    crs = CRS.from_user_input(crs)
+    if not crs.is_projected:
+        return False
+    units = {axis.unit_name for axis in crs.axis_info}
+    return units <= {"metre", "meter"}
+
+
 def graph_from_lines(
     lines: gpd.GeoDataFrame,
     *,
@@ -343,7 +351,8 @@ def graph_from_lines(
         Merge vertices closer than this before noding, for layers whose lines do not quite meet.
         ``0`` nodes only identical coordinates.
     metric_crs
-        Analysis CRS; chosen from the data (UTM, or CGCS2000 3-degree GK) when ``None``.
+        Analysis CRS.  When ``None``: the layer's own CRS if it is projected in metres,
+        otherwise chosen from the data (UTM, or CGCS2000 3-degree GK per ``metric_kind``).
     metric_kind
         ``"utm"`` or ``"cgcs2000"`` when choosing automatically.
     keep_largest
@@ -380,7 +389,10 @@ def graph_from_lines(
             "streets only, or relax the walk filter.",
         )
 
-    if metric_crs is None:
+    if metric_crs is None and _is_metric(lines.crs):
+        # A layer already in a projected metric CRS (a bureau's CGCS2000 GK layer) stays in it.
+        metric = CRS.from_user_input(lines.crs)
+    elif metric_crs is None:
         bounds = exploded.to_crs(4326).total_bounds
         metric = metric_crs_for_bounds(bounds, metric_kind)
     else:
