@@ -21,8 +21,11 @@ def test_taiyuan_proxies_are_labelled_and_dense(taiyuan_lines):
     near_line1 = metro.distance(line1.iloc[0]) < 1
     line2 = taiyuan_lines[taiyuan_lines["osm_id"] == "420346019"].to_crs(32649).geometry.iloc[0]
     on_line2 = metro.distance(line2) < 1
+    short = taiyuan_lines[taiyuan_lines["osm_id"] == "993878317"].to_crs(32649).geometry.iloc[0]
+    on_short = metro.distance(short) < 1
     assert on_line2.sum() >= line2.length / 100
-    assert not (near_line1 & ~on_line2).any()
+    assert not (near_line1 & ~on_line2 & ~on_short).any()
+    assert (on_line2 | on_short).all()
 
 
 def test_spacing_is_respected():
@@ -31,6 +34,6 @@ def test_spacing_is_respected():
                              geometry=[line], crs="EPSG:32649")
     pts = transport_proxies(lines, spacing_m=100).to_crs(32649)
     xs = np.sort(shapely.get_coordinates(pts.geometry.values)[:, 0])
-    assert xs[0] == 0 and np.isclose(xs[-1], 1000)
+    assert np.isclose(xs[0], 0, atol=1e-6) and np.isclose(xs[-1], 1000)
     assert np.diff(xs).max() <= 100 + 1e-6
     assert len(pts) == 11
