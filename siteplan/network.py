@@ -316,7 +316,7 @@ def _explode_lines(lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return exploded
 
 
-def _is_metric(crs: CRS) -> bool:
+def is_metric_crs(crs: CRS) -> bool:
     crs = CRS.from_user_input(crs)
     if not crs.is_projected:
         return False
@@ -389,7 +389,7 @@ def graph_from_lines(
             "streets only, or relax the walk filter.",
         )
 
-    if metric_crs is None and _is_metric(lines.crs):
+    if metric_crs is None and is_metric_crs(lines.crs):
         # A layer already in a projected metric CRS (a bureau's CGCS2000 GK layer) stays in it.
         metric = CRS.from_user_input(lines.crs)
     elif metric_crs is None:

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 
 from siteplan.crs import metric_crs_for_bounds
-from siteplan.network import tag_column
+from siteplan.network import is_metric_crs, tag_column
 
 BUS_CORRIDOR_HIGHWAYS = ("primary", "secondary")
 
@@ -69,7 +69,8 @@ def transport_proxies(
         "metro_line": (((railway == "subway") & proposed.isna()).fillna(False).to_numpy(bool),
                        "proxy: open metro track (railway=subway)"),
     }
-    metric = metric_crs_for_bounds(lines.to_crs(4326).total_bounds)
+    metric = lines.crs if is_metric_crs(lines.crs) else \
+        metric_crs_for_bounds(lines.to_crs(4326).total_bounds)
     frames = []
     for cls, (mask, source) in kinds.items():
         chosen = lines[mask]
