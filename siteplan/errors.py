@@ -39,3 +39,7 @@ class ConfigError(SiteplanError):
 
 class NetworkError(SiteplanError):
     """The street network cannot be built or used as asked."""
+
+
+class SiteplanWarning(UserWarning):
+    """Something in the input was repaired or looks suspicious, but the run can go on."""

@@ -1,0 +1,135 @@
+"""Checks across sections of a study (a criterion's class exists, AHP matrix matches the
+criteria, ...).  Each problem is ``(key, value, what, fix)`` with a dotted key such as
+``criteria[2].class``; :mod:`siteplan.config_errors` turns them into one ConfigError."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Any
+
+from siteplan.ahp import MAX_CONSISTENCY_RATIO, RANDOM_INDEX, ahp_weights, check_pairwise_matrix
+
+if TYPE_CHECKING:
+    from siteplan.config import Study
+
+Problem = tuple[str, Any, str, str]
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """``' (did you mean "x"?)'`` for the closest choice, or ``''``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _class_problems(study: Study, known: list[str]) -> list[Problem]:
+    out: list[Problem] = []
+    for i, c in enumerate(study.criteria):
+        cls_name = getattr(c, "class_", None)
+        if cls_name is None:
+            continue
+        if cls_name not in known:
+            out.append((f"criteria[{i}].class", cls_name, f"unknown facility class{did_you_mean(cls_name, known)}",
+                        f"use one of {', '.join(known)}, or declare it in [classes.{cls_name}]."))
+            continue
+        needs_radius = (c.kind == "distance" and c.transform is None) or c.kind == "access_2sfca"
+        if needs_radius and c.radius_m is None and study.class_radius(cls_name) is None:
+            what = ("needs a radius: the default transform scores 100 within it"
+                    if c.kind == "distance" else "needs a catchment radius")
+            out.append((f"criteria[{i}].radius_m", None, what,
+                        f"add radius_m = ... to the criterion or to [classes.{cls_name}]"
+                        + (", or give a transform." if c.kind == "distance" else ".")))
+    for cls_name in study.compliance.radii:
+        if cls_name not in known:
+            out.append((f"compliance.radii.{cls_name}", cls_name,
+                        f"unknown facility class{did_you_mean(cls_name, known)}",
+                        f"use one of {', '.join(known)}."))
+    return out
+
+
+def _weight_problems(study: Study) -> list[Problem]:
+    out: list[Problem] = []
+    n = len(study.criteria)
+    if study.weights.method == "direct":
+        for i, c in enumerate(study.criteria):
+            if c.weight is None:
+                out.append((f"criteria[{i}].weight", None, f"criterion {c.name!r} has no weight",
+                            "give every criterion weight = <positive number> (they are "
+                            'normalised to sum 1), or set [weights] method = "ahp".'))
+        return out
+    for i, c in enumerate(study.criteria):
+        if c.weight is not None:
+            out.append((f"criteria[{i}].weight", c.weight,
+                        "a direct weight is given but [weights] method is \"ahp\"",
+                        'remove the weight (AHP derives it) or set method = "direct".'))
+    m = study.weights.matrix
+    if m is None:
+        out.append(("weights.matrix", None, 'method = "ahp" needs a pairwise matrix',
+                    f"add matrix = [[...], ...] with {n} rows of {n} numbers in criteria order."))
+        return out
+    if len(m) != n or any(len(row) != n for row in m):
+        shape = f"{len(m)} rows of lengths {sorted({len(r) for r in m})}"
+        out.append(("weights.matrix", shape,
+                    f"the matrix must be {n} x {n}, one row and column per criterion",
+                    f"write {n} rows of {n} numbers, in the order the criteria are listed."))
+        return out
+    if n == 0:
+        return out
+    if n not in RANDOM_INDEX:
+        out.append(("weights.matrix", f"{n} x {n}", "AHP is limited to 15 criteria",
+                    'use method = "direct" or group criteria.'))
+        return out
+    for problem in check_pairwise_matrix(m):
+        out.append(("weights.matrix", m, problem,
+                    "a pairwise matrix is positive with ones on the diagonal and a_ji = 1/a_ij."))
+    if out:
+        return out
+    res = ahp_weights(m)
+    if res.consistency_ratio > MAX_CONSISTENCY_RATIO and not study.weights.allow_inconsistent:
+        out.append(("weights.matrix", f"CR = {res.consistency_ratio:.3f}",
+                    f"the judgements are inconsistent: consistency ratio {res.consistency_ratio:.3f} "
+                    f"> {MAX_CONSISTENCY_RATIO} (Saaty)",
+                    "revise the comparisons, or set allow_inconsistent = true to accept them."))
+    return out
+
+
+def _constraint_problems(study: Study) -> list[Problem]:
+    out: list[Problem] = []
+    names = [c.name for c in study.criteria]
+    for i, k in enumerate(study.constraints):
+        if k.criterion is not None and k.criterion not in names:
+            out.append((f"constraints[{i}].criterion", k.criterion,
+                        f"no criterion has this name{did_you_mean(k.criterion, names)}",
+                        f"use one of {', '.join(names) or '(no criteria defined)'}, or column = ..."))
+        if k.criterion is not None or k.measure is not None:
+            if not isinstance(k.value, int | float) or isinstance(k.value, bool):
+                out.append((f"constraints[{i}].value", k.value, "a criterion or measure is "
+                            "numeric, so the value must be a number", "write a number, e.g. 25."))
+        if k.builtin == "inside_hazard" and not study.inputs.hazards:
+            out.append((f"constraints[{i}].builtin", k.builtin, "no hazard layers are configured",
+                        'list them in [inputs] hazards = ["flood.gpkg", ...].'))
+    return out
+
+
+def cross_check(study: Study) -> list[Problem]:
+    """All problems that involve more than one section of ``study``."""
+    from siteplan.config import KNOWN_CLASSES
+
+    out: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, c in enumerate(study.criteria):
+        if c.name in seen:
+            out.append((f"criteria[{i}].name", c.name,
+                        f"criteria[{seen[c.name]}] already has this name",
+                        "give every criterion a distinct name (it names output columns)."))
+        seen.setdefault(c.name, i)
+        raster = getattr(c, "raster", None)
+        if raster is not None and raster not in study.inputs.rasters:
+            have = list(study.inputs.rasters)
+            out.append((f"criteria[{i}].raster", raster,
+                        f"no raster of this name in [inputs.rasters]{did_you_mean(raster, have)}",
+                        f'add {raster} = "path/to/file.tif" under [inputs.rasters].'))
+    known = sorted(set(KNOWN_CLASSES) | set(study.classes))
+    out += _class_problems(study, known)
+    out += _weight_problems(study)
+    out += _constraint_problems(study)
+    return out

@@ -1,0 +1,437 @@
+"""Candidate parcels: loading a user's parcel layer, and urban blocks from street lines.
+
+A parcels GeoDataFrame has a string ``parcel_id`` plus the user's attributes.  Chinese field
+names common in land-supply tables are recognised (地块编号, 用地性质, 面积, 容积率, 净地,
+闲置收回) and renamed to English column names; values are normalised (booleans from 是/否,
+land-use codes as zero-padded strings).
+
+Where a city has no parcel layer, :func:`blocks_from_streets` makes candidate parcels as urban
+blocks: the faces enclosed by the street lines, minus blocks mostly covered by parks, water,
+schools or hospitals.  ``scripts/make_taiyuan_parcels.py`` builds the bundled Taiyuan demo
+candidates this way.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from siteplan.crs import metric_crs_for_bounds
+from siteplan.errors import InputError
+from siteplan.network import tag_column
+
+# Chinese (and common English) field names -> siteplan column names.
+DEFAULT_ALIASES: dict[str, str] = {
+    "地块编号": "parcel_code",
+    "用地性质": "landuse_code",
+    "面积": "area_m2",
+    "容积率": "far",
+    "净地": "clean_land",
+    "闲置收回": "idle_recovered",
+    "户数": "households",
+}
+
+BOOL_COLUMNS = ("clean_land", "idle_recovered")
+NUMERIC_COLUMNS = ("area_m2", "far", "households")
+
+_TRUE = {"是", "yes", "y", "true", "t", "1", "1.0"}
+_FALSE = {"否", "no", "n", "false", "f", "0", "0.0"}
+
+_POLYGON_TYPES = ("Polygon", "MultiPolygon")
+
+# Streets that bound urban blocks: the public road hierarchy down to residential streets.
+# Footways, service roads and paths are left out: they run *inside* blocks (estate roads,
+# campus paths) and would cut a block into courtyards.
+BLOCK_HIGHWAYS: tuple[str, ...] = (
+    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential",
+    "living_street", "pedestrian",
+)
+# Other lines that split the city into blocks (surface rail and rivers); subways run underground.
+BLOCK_RAILWAYS: tuple[str, ...] = ("rail", "light_rail", "tram", "narrow_gauge")
+BLOCK_WATERWAYS: tuple[str, ...] = ("river", "canal")
+
+
+def _list_some(values: Sequence[object], limit: int = 20) -> str:
+    shown = ", ".join(str(v) for v in list(values)[:limit])
+    more = len(values) - limit
+    return shown + (f" ... and {more} more" if more > 0 else "")
+
+
+def _read_layer(path: str | Path, layer: str | None) -> gpd.GeoDataFrame:
+    # The single place parcels are read from disk; it switches to siteplan.io.read_layer.
+    path = Path(path)
+    if not path.exists():
+        raise InputError("the parcel file does not exist.", where=str(path),
+                         fix="check the path in the study config ([parcels] path).")
+    try:
+        return gpd.read_file(path, layer=layer)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InputError(f"cannot read the parcel layer ({exc}).", where=str(path),
+                         fix="give a GeoPackage, Shapefile or GeoJSON of parcel polygons.") from exc
+
+
+def parse_bool(values: pd.Series, *, where: str, column: str) -> pd.Series:
+    """Parse 是/否, yes/no, true/false, 1/0 (any case) into a nullable boolean Series.
+
+    Blank and missing values become ``<NA>``; anything else raises :class:`InputError`.
+    """
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    text = values.astype("string").str.strip().str.lower()
+    blank = text.isna() | (text == "")
+    is_true = text.isin(_TRUE).fillna(False).to_numpy(dtype=bool)
+    is_false = text.isin(_FALSE).fillna(False).to_numpy(dtype=bool)
+    bad = ~(is_true | is_false | blank.to_numpy(dtype=bool))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        sample = [f"row {i}: {values.iloc[i]!r}" for i in rows[:20]]
+        raise InputError(
+            f"column {column!r} has {bad.sum()} value(s) that are not yes/no: {_list_some(sample)}.",
+            where=where,
+            fix="use 是/否, yes/no, true/false or 1/0 (blank for unknown).",
+        )
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[is_true] = True
+    out[is_false] = False
+    return out
+
+
+def _parse_numeric(values: pd.Series, *, where: str, column: str) -> pd.Series:
+    text = values.astype("string").str.strip().str.replace(",", "", regex=False)
+    text = text.mask(text == "")
+    num = pd.to_numeric(text, errors="coerce")
+    bad = num.isna() & text.notna()
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())
+        sample = [f"row {i}: {values.iloc[i]!r}" for i in rows[:20]]
+        raise InputError(
+            f"column {column!r} has {bad.sum()} value(s) that are not numbers: "
+            f"{_list_some(sample)}.",
+            where=where,
+            fix="write plain numbers (e.g. 2.5 or 20000), or leave the cell blank.",
+        )
+    return num.astype("float64")
+
+
+def _landuse_codes(values: pd.Series) -> pd.Series:
+    # Land-use codes (国土空间用地用海分类) have 2, 4 or 6 digits with leading zeros; a
+    # spreadsheet often stores 0701 as the number 701, so numbers are zero-padded to even length.
+    if pd.api.types.is_numeric_dtype(values):
+        out = pd.Series(pd.NA, index=values.index, dtype="string")
+        ok = values.notna()
+        digits = values[ok].astype("int64").astype(str)
+        out[ok] = digits.str.zfill(2 * ((digits.str.len() + 1) // 2)).to_numpy()
+        return out
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def load_parcels(
+    path_or_gdf: str | Path | gpd.GeoDataFrame,
+    *,
+    id_column: str,
+    aliases: Mapping[str, str] | None = None,
+    layer: str | None = None,
+    non_polygon: Literal["error", "drop"] = "error",
+) -> gpd.GeoDataFrame:
+    """Load candidate parcels and normalise their ids and attributes.
+
+    Parameters
+    ----------
+    path_or_gdf
+        A vector file (GeoPackage, Shapefile, GeoJSON...) or a GeoDataFrame.  A GeoDataFrame is
+        copied, never modified.
+    id_column
+        The column holding each parcel's unique id (e.g. ``"地块编号"`` or ``"id"``); it becomes
+        the string column ``parcel_id``.
+    aliases
+        Extra ``{source column: siteplan column}`` renames on top of :data:`DEFAULT_ALIASES`
+        (地块编号 → parcel_code, 用地性质 → landuse_code, 面积 → area_m2, 容积率 → far,
+        净地 → clean_land, 闲置收回 → idle_recovered, 户数 → households).
+    layer
+        Layer name inside a multi-layer file.
+    non_polygon
+        What to do with rows whose geometry is not a (Multi)Polygon (points, lines, empty or
+        missing): ``"error"`` (default) raises :class:`InputError` listing them, because a
+        candidate silently missing from a shortlist is worse than a stopped run; ``"drop"``
+        drops them with a warning giving the count (also kept in ``attrs["dropped_non_polygon"]``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``parcel_id`` (string) first, then the attributes (renamed), then geometry; input CRS
+        kept; a fresh RangeIndex in input order.
+
+    Raises
+    ------
+    InputError
+        No CRS, a missing id column, null or duplicate ids, non-polygons (with
+        ``non_polygon="error"``), or attribute values that cannot be parsed.
+    """
+    if isinstance(path_or_gdf, gpd.GeoDataFrame):
+        where = "parcels"
+        gdf = path_or_gdf.copy()
+    else:
+        where = str(path_or_gdf)
+        gdf = _read_layer(path_or_gdf, layer)
+    if gdf.crs is None:
+        raise InputError("the parcel layer has no CRS.", where=where,
+                         fix="declare it (e.g. a .prj file, or gdf.set_crs('EPSG:4547')).")
+    if id_column not in gdf.columns:
+        raise InputError(
+            f"the id column {id_column!r} is not in the parcel layer "
+            f"(columns: {_list_some([c for c in gdf.columns if c != gdf.geometry.name])}).",
+            where=where, fix="set [parcels] id_column to one of the listed columns.",
+        )
+    gdf = gdf.reset_index(drop=True)
+
+    ids = gdf[id_column]
+    text_ids = ids.astype("string").str.strip()
+    null = text_ids.isna() | (text_ids == "")
+    if null.any():
+        rows = np.flatnonzero(null.to_numpy())
+        raise InputError(
+            f"{len(rows)} parcel(s) have no id in column {id_column!r}: rows {_list_some(rows)} "
+            "(0-based, in file order).",
+            where=where, fix="give every parcel an id.",
+        )
+    if pd.api.types.is_float_dtype(ids) and (ids == ids.round()).all():
+        # Integer ids read as floats (a column with blanks elsewhere) must not become "12.0".
+        text_ids = ids.astype("int64").astype("string")
+    dup = text_ids[text_ids.duplicated(keep=False)]
+    if len(dup):
+        names = sorted(dup.unique())
+        raise InputError(
+            f"{len(names)} parcel id(s) occur more than once in column {id_column!r}: "
+            f"{_list_some(names)}.",
+            where=where, fix="make the ids unique (or choose another id_column).",
+        )
+
+    geom_type = gdf.geometry.geom_type
+    bad = ~geom_type.isin(_POLYGON_TYPES).to_numpy() | gdf.geometry.is_empty.to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        kinds = geom_type.iloc[rows].fillna("missing").value_counts().to_dict()
+        msg = (f"{len(rows)} parcel(s) are not polygons ({kinds}): ids "
+               f"{_list_some(text_ids.iloc[rows].tolist())}.")
+        if non_polygon == "error":
+            raise InputError(msg, where=where,
+                             fix="give parcel outlines as polygons, or pass "
+                             "non_polygon='drop' to leave them out.")
+        warnings.warn(f"{where}: {msg} They were dropped.", stacklevel=2)
+        keep = ~bad
+        gdf, text_ids = gdf[keep].reset_index(drop=True), text_ids[keep].reset_index(drop=True)
+        gdf.attrs["dropped_non_polygon"] = int(bad.sum())
+
+    rename = dict(DEFAULT_ALIASES)
+    rename.update(aliases or {})
+    rename = {src: dst for src, dst in rename.items() if src in gdf.columns}
+    clash = [dst for src, dst in rename.items() if dst in gdf.columns and dst not in rename]
+    if clash:
+        raise InputError(
+            f"both an alias and the column it maps to exist: {_list_some(clash)}.",
+            where=where, fix="rename or drop one of the two columns.",
+        )
+    if id_column == "parcel_id":
+        gdf = gdf.drop(columns="parcel_id")
+    elif "parcel_id" in gdf.columns:
+        raise InputError(
+            f"the layer has a 'parcel_id' column, but id_column is {id_column!r}.",
+            where=where, fix="set id_column = 'parcel_id', or rename the existing column.",
+        )
+    gdf = gdf.rename(columns=rename)
+
+    for col in BOOL_COLUMNS:
+        if col in gdf.columns:
+            gdf[col] = parse_bool(gdf[col], where=where, column=col)
+    for col in NUMERIC_COLUMNS:
+        if col in gdf.columns:
+            gdf[col] = _parse_numeric(gdf[col], where=where, column=col)
+    if "landuse_code" in gdf.columns:
+        gdf["landuse_code"] = _landuse_codes(gdf["landuse_code"])
+
+    gdf.insert(0, "parcel_id", text_ids.astype(str).to_numpy())
+    gdf["parcel_id"] = gdf["parcel_id"].astype("string")
+    return gdf
+
+
+# --------------------------------------------------------------------------------------------
+# Urban blocks from street lines
+
+
+def block_lines(
+    lines: gpd.GeoDataFrame,
+    *,
+    highways: Sequence[str] = BLOCK_HIGHWAYS,
+    railways: Sequence[str] = BLOCK_RAILWAYS,
+    waterways: Sequence[str] = BLOCK_WATERWAYS,
+) -> gpd.GeoDataFrame:
+    """The lines that bound urban blocks: streets of the given ``highway`` classes plus surface
+    railways and rivers/canals.  Tags may be columns or sit in an hstore ``other_tags`` column."""
+    hw = tag_column(lines, "highway").isin(list(highways)).fillna(False)
+    rw = tag_column(lines, "railway").isin(list(railways)).fillna(False)
+    ww = tag_column(lines, "waterway").isin(list(waterways)).fillna(False)
+    return lines[(hw | rw | ww).to_numpy(dtype=bool)]
+
+
+def exclusion_polygons(polygons: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Areas that are not housing land: parks, water, schools, kindergartens, colleges,
+    universities and hospitals (OSM tags ``leisure=park``, ``natural=water``,
+    ``waterway=riverbank``, ``landuse=reservoir|basin``, ``amenity=school|kindergarten|college|
+    university|hospital``)."""
+    tests = {
+        "leisure": ("park",),
+        "natural": ("water",),
+        "waterway": ("riverbank",),
+        "landuse": ("reservoir", "basin"),
+        "amenity": ("school", "kindergarten", "college", "university", "hospital"),
+    }
+    hit = np.zeros(len(polygons), dtype=bool)
+    for key, values in tests.items():
+        hit |= tag_column(polygons, key).isin(values).fillna(False).to_numpy(dtype=bool)
+    out = polygons[hit]
+    return out[out.geometry.geom_type.isin(_POLYGON_TYPES)]
+
+
+def _covered_share(blocks: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    """Share of each block's area covered by the union of ``cover`` polygons."""
+    share = np.zeros(blocks.shape[0])
+    if cover.size == 0 or blocks.size == 0:
+        return share
+    union = shapely.union_all(shapely.make_valid(cover))
+    shapely.prepare(union)
+    touched = shapely.intersects(blocks, union)
+    if touched.any():
+        inter = shapely.intersection(blocks[touched], union)
+        share[touched] = shapely.area(inter) / shapely.area(blocks[touched])
+    return share
+
+
+def blocks_from_streets(
+    lines: gpd.GeoDataFrame | gpd.GeoSeries,
+    exclude_polygons: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    min_ha: float = 0.5,
+    max_ha: float = 50.0,
+    max_covered_share: float = 0.5,
+    *,
+    residential_polygons: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    residential_share: float = 0.5,
+    residential_code: str = "0701",
+    default_far: float = 2.5,
+    id_prefix: str = "TY-",
+    metric_crs: CRS | str | None = None,
+) -> gpd.GeoDataFrame:
+    """Urban blocks enclosed by street lines, as candidate parcels.
+
+    The lines are noded at every crossing (``shapely.union_all``), so bridges and overpasses
+    also bound blocks, which is what a block outline should do; the faces of the noded network
+    (``shapely.polygonize``) are the blocks.  Dangling streets are ignored.
+
+    Parameters
+    ----------
+    lines
+        Bounding lines with a CRS, already selected (see :func:`block_lines`).
+    exclude_polygons
+        Land that is not a housing candidate (see :func:`exclusion_polygons`).
+    min_ha, max_ha
+        Keep blocks with an area in ``[min_ha, max_ha]`` hectares: smaller faces are traffic
+        islands and the gaps between dual carriageways; larger ones are open country at the edge
+        of the street data.
+    max_covered_share
+        Drop blocks whose area is covered by ``exclude_polygons`` by more than this share.
+    residential_polygons
+        ``landuse=residential`` areas; a block covered by them by more than
+        ``residential_share`` gets ``landuse_code = residential_code`` (0701 城镇住宅用地).
+    default_far
+        ``far`` given to every block.  An assumption for the demo (a typical new urban
+        residential FAR in Taiyuan), not a planning condition.
+    id_prefix
+        Ids are ``<prefix>0001``... ordered by centroid (easting, then northing, rounded to
+        0.01 m) in the metric CRS, so the same lines always give the same ids.
+    metric_crs
+        CRS for areas; chosen from the data (UTM) when ``None``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``parcel_id``, ``area_m2``, ``far``, ``landuse_code``, ``covered_share``, geometry, in
+        the metric CRS.  ``attrs["counts"]`` holds how many faces were found, in the area
+        range, dropped as covered, kept and residential.
+    """
+    if lines.crs is None:
+        raise InputError("the street lines have no CRS.", where="blocks_from_streets",
+                         fix="declare the CRS of the line layer.")
+    if not 0 < min_ha <= max_ha:
+        raise InputError(f"need 0 < min_ha <= max_ha, got {min_ha} and {max_ha}.",
+                         where="blocks_from_streets", fix="choose a valid area range in hectares.")
+    metric = (CRS.from_user_input(metric_crs) if metric_crs is not None
+              else metric_crs_for_bounds(lines.to_crs(4326).total_bounds))
+    geoms = lines.to_crs(metric).geometry.values
+    geoms = geoms[~shapely.is_empty(geoms) & ~pd.isna(geoms)]
+    noded = shapely.union_all(geoms)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    area = shapely.area(faces)
+    n_faces = int(faces.shape[0])
+    faces = faces[(area >= min_ha * 1e4) & (area <= max_ha * 1e4)]
+
+    def _metric(layer: gpd.GeoDataFrame | gpd.GeoSeries | None) -> np.ndarray:
+        if layer is None or len(layer) == 0:
+            return np.empty(0, dtype=object)
+        return np.asarray(layer.to_crs(metric).geometry.values)
+
+    covered = _covered_share(faces, _metric(exclude_polygons))
+    keep = covered <= max_covered_share
+    faces, covered = faces[keep], covered[keep]
+    residential = _covered_share(faces, _metric(residential_polygons))
+
+    centroid = shapely.get_coordinates(shapely.centroid(faces))
+    order = np.lexsort((np.round(centroid[:, 1], 2), np.round(centroid[:, 0], 2)))
+    faces, covered, residential = faces[order], covered[order], residential[order]
+    # Normalised outlines: the same blocks always serialise to the same coordinates.
+    faces = shapely.normalize(faces)
+    n = faces.shape[0]
+    width = max(4, len(str(n)))
+    landuse = np.where(residential > residential_share, residential_code, None)
+    blocks = gpd.GeoDataFrame(
+        {
+            "parcel_id": (id_prefix + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(width))
+            .astype("string")
+            .to_numpy(),
+            "area_m2": np.round(shapely.area(faces), 1),
+            "far": np.full(n, float(default_far)),
+            "landuse_code": pd.array(landuse, dtype="string"),
+            "covered_share": np.round(covered, 4),
+        },
+        geometry=faces,
+        crs=metric,
+    )
+    blocks.attrs["counts"] = {
+        "faces": n_faces,
+        "in_area_range": int(keep.shape[0]),
+        "dropped_covered": int((~keep).sum()),
+        "kept": n,
+        "residential": int((residential > residential_share).sum()),
+    }
+    return blocks
+
+
+__all__ = [
+    "BLOCK_HIGHWAYS",
+    "BLOCK_RAILWAYS",
+    "BLOCK_WATERWAYS",
+    "DEFAULT_ALIASES",
+    "block_lines",
+    "blocks_from_streets",
+    "exclusion_polygons",
+    "load_parcels",
+    "parse_bool",
+]
