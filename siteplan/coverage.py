@@ -1,0 +1,166 @@
+"""Coverage of residential land by catchments, and the service blind spots (服务盲区) left over.
+
+For each facility class, :func:`coverage` reports the share of residential land inside the
+class's catchment, and how many parcels and buildings lie inside it (a parcel or building counts
+when its representative point does).  :func:`blind_spots` returns the residential land outside
+each class's catchment as polygons with their area and name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteplan.errors import InputError
+
+# Slivers thinner than this are not blind spots but the scalloped edge of a frontage buffer.
+DEFAULT_MIN_BLIND_SPOT_M2 = 100.0
+
+
+def class_unions(catchments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One (multi)polygon per class: the union of the class's catchments.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``class``, ``radius_m`` (largest radius of the class's rows) and geometry, sorted by class.
+    """
+    if "class" not in catchments.columns:
+        raise InputError("the catchments have no class column.", where="catchments",
+                         fix="pass the output of siteplan.catchments.catchments().")
+    if len(catchments) == 0:
+        return gpd.GeoDataFrame({"class": [], "radius_m": []}, geometry=[], crs=catchments.crs)
+    classes, inverse = np.unique(catchments["class"].astype(str).to_numpy(), return_inverse=True)
+    geoms = np.asarray(catchments.geometry.values, dtype=object)
+    counts = np.bincount(inverse, minlength=classes.size)
+    table = np.full((classes.size, int(counts.max())), None, dtype=object)
+    order = np.argsort(inverse, kind="stable")
+    slot = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    table[inverse[order], slot] = geoms[order]
+    radius = (pd.Series(catchments["radius_m"].to_numpy(dtype=float)).groupby(inverse).max()
+              if "radius_m" in catchments.columns else pd.Series(np.nan, index=range(classes.size)))
+    return gpd.GeoDataFrame({"class": classes, "radius_m": radius.to_numpy()},
+                            geometry=shapely.union_all(table, axis=1), crs=catchments.crs)
+
+
+def _metric(frame: gpd.GeoDataFrame, crs: object, what: str) -> np.ndarray:
+    if frame.crs is None:
+        raise InputError(f"the {what} layer has no CRS.", where=what,
+                         fix="set one (gdf.set_crs(...)) or declare it in the study file.")
+    return np.asarray(frame.to_crs(crs).geometry.values, dtype=object)
+
+
+def _points_inside(geoms: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """``(len(areas), len(geoms))`` booleans: representative point of each geometry inside."""
+    pts = shapely.point_on_surface(geoms)
+    out = np.zeros((areas.size, geoms.size), dtype=bool)
+    for k, area in enumerate(areas):  # one per class
+        shapely.prepare(area)
+        out[k] = shapely.contains(area, pts) | shapely.touches(area, pts)
+    return out
+
+
+def coverage(
+    catchments: gpd.GeoDataFrame,
+    residential: gpd.GeoDataFrame,
+    *,
+    parcels: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
+    """Share of residential land, parcels and buildings inside each class's catchment.
+
+    Parameters
+    ----------
+    catchments
+        Output of :func:`siteplan.catchments.catchments` (any mode); rows are unioned per class.
+    residential
+        Residential land polygons (OSM ``landuse=residential`` or a user layer), with a CRS.
+    parcels, buildings
+        Optional layers counted by representative point.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class: ``class``, ``radius_m``, ``residential_m2``, ``covered_m2``,
+        ``covered_share`` (0-1; NaN without residential land), and ``n_parcels``,
+        ``n_parcels_covered``, ``n_buildings``, ``n_buildings_covered`` where given.
+    """
+    unions = class_unions(catchments)
+    crs = catchments.crs
+    res = shapely.union_all(_metric(residential, crs, "residential"))
+    areas = np.asarray(unions.geometry.values, dtype=object)
+    total = float(shapely.area(res))
+    covered = shapely.area(shapely.intersection(areas, res))
+    table = pd.DataFrame({
+        "class": unions["class"].to_numpy(),
+        "radius_m": unions["radius_m"].to_numpy(),
+        "residential_m2": total,
+        "covered_m2": covered,
+        "covered_share": covered / total if total > 0 else np.nan,
+    })
+    for name, layer in (("parcels", parcels), ("buildings", buildings)):
+        if layer is None:
+            continue
+        inside = _points_inside(_metric(layer, crs, name), areas)
+        table[f"n_{name}"] = len(layer)
+        table[f"n_{name}_covered"] = inside.sum(axis=1)
+    return table
+
+
+def blind_spots(
+    catchments: gpd.GeoDataFrame,
+    residential: gpd.GeoDataFrame,
+    *,
+    classes: Sequence[str] | None = None,
+    min_area_m2: float = DEFAULT_MIN_BLIND_SPOT_M2,
+    name_column: str = "name",
+) -> gpd.GeoDataFrame:
+    """Residential land outside each class's catchment (服务盲区).
+
+    Parameters
+    ----------
+    catchments
+        Output of :func:`siteplan.catchments.catchments`.
+    residential
+        Residential land polygons with a CRS; ``name_column`` names them where present.
+    classes
+        Classes to report; every class of ``catchments`` by default.  A listed class with no
+        catchment at all leaves all residential land blind.
+    min_area_m2
+        Pieces smaller than this are dropped (slivers along buffer edges).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In the catchments' CRS: ``class``, ``residential_id`` (row label in ``residential``),
+        ``name``, ``area_m2`` and the uncovered (multi)polygon, ordered by class then
+        residential row.
+    """
+    unions = class_unions(catchments)
+    crs = catchments.crs
+    res = _metric(residential, crs, "residential")
+    names = (residential[name_column].astype("string").to_numpy(dtype=object)
+             if name_column in residential.columns else np.full(res.size, None, dtype=object))
+    by_class = dict(zip(unions["class"], unions.geometry.values, strict=True))
+    wanted = sorted(by_class) if classes is None else list(classes)
+    frames = []
+    for cls in wanted:  # one overlay per class
+        area = by_class.get(cls, shapely.Polygon())
+        left = shapely.difference(res, area)
+        left_area = shapely.area(left)
+        keep = left_area >= min_area_m2
+        frames.append(pd.DataFrame({
+            "class": cls,
+            "residential_id": np.asarray(residential.index)[keep],
+            "name": pd.array(names[keep], dtype="string"),
+            "area_m2": left_area[keep],
+            "geometry": left[keep],
+        }))
+    if not frames:
+        return gpd.GeoDataFrame({"class": [], "residential_id": [], "name": [], "area_m2": []},
+                                geometry=[], crs=crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
