@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from nxref import build_graph, nearest_edges
 
 from siteplan.access import (
     ELDERLY_SPEED_MPS,
@@ -15,7 +16,6 @@ from siteplan.access import (
     node_access,
 )
 from siteplan.errors import InputError
-from nxref import build_graph, nearest_edges
 
 LIMIT = 3000.0
 MAX_SNAP = 200.0
