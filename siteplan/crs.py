@@ -1,12 +1,14 @@
-"""Coordinate reference systems: choosing the local metric CRS for analysis."""
+"""Coordinate reference systems: the local metric CRS, Chinese map offsets, coordinate checks."""
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 
 from siteplan.errors import InputError
@@ -71,7 +73,7 @@ _INVERSE_TOL_DEG = 1e-10  # about 0.01 mm; iteration stops once every point move
 _INVERSE_MAX_ITER = 30
 
 
-def out_of_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def out_of_china(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
     """Points where GCJ-02 is the identity (the standard rectangular ``out_of_china`` rule)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -98,7 +100,7 @@ def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return dlon, dlat
 
 
-def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 degrees to GCJ-02 degrees (identity outside China); vectorised over arrays."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -107,7 +109,7 @@ def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.where(outside, lon, lon + dlon), np.where(outside, lat, lat + dlat)
 
 
-def gcj02_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 degrees to Baidu BD-09 degrees (Baidu's published forward formula)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -116,12 +118,15 @@ def gcj02_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndar
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def wgs84_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 degrees to BD-09 degrees."""
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
-def _invert(forward, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+_Converter = Callable[[ArrayLike, ArrayLike], tuple[np.ndarray, np.ndarray]]
+
+
+def _invert(forward: _Converter, lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     # The offsets change by well under 1e-3 per degree, so x <- x - (f(x) - target) is a strong
     # contraction: it converges to ~1e-12 degrees in a handful of steps.
     lon = np.asarray(lon, dtype=float)
@@ -139,17 +144,17 @@ def _invert(forward, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.n
     return x, y
 
 
-def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 degrees to WGS84 degrees by iterating the forward offset (error ≪ 1 mm)."""
     return _invert(wgs84_to_gcj02, lon, lat)
 
 
-def bd09_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 degrees to GCJ-02 degrees, inverting :func:`gcj02_to_bd09` by iteration."""
     return _invert(gcj02_to_bd09, lon, lat)
 
 
-def bd09_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 degrees to WGS84 degrees."""
     return _invert(wgs84_to_bd09, lon, lat)
 
@@ -183,7 +188,9 @@ def to_wgs84(geometry: np.ndarray, coord_system: CoordSystem) -> np.ndarray:
 # --- sanity checks on coordinates --------------------------------------------------------------
 
 
-def check_lonlat(bounds: tuple[float, float, float, float] | np.ndarray, crs, where: str) -> None:
+def check_lonlat(
+    bounds: tuple[float, float, float, float] | np.ndarray, crs: Any, where: str
+) -> None:
     """Raise :class:`InputError` if a layer's coordinates contradict its CRS.
 
     Catches the three mistakes seen in practice: latitude and longitude swapped (for example
@@ -236,11 +243,15 @@ def check_lonlat(bounds: tuple[float, float, float, float] | np.ndarray, crs, wh
         _check_area_of_use(minx, miny, maxx, maxy, crs, span, where)
 
 
-def _check_area_of_use(minx, miny, maxx, maxy, crs: CRS, span: str, where: str) -> None:
+def _check_area_of_use(
+    minx: float, miny: float, maxx: float, maxy: float, crs: CRS, span: str, where: str
+) -> None:
     # A projected layer must land, once unprojected, near the area its CRS was defined for.
     # Degrees fed as metres land on the false origin (e.g. 0.0003°N for EPSG:4547), and a
     # CGCS2000 zone number prefixed to x lands thousands of km away.
     aou = crs.area_of_use
+    if aou is None:
+        return
     to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
     lon, lat = to_lonlat.transform((minx + maxx) / 2.0, (miny + maxy) / 2.0, errcheck=False)
     margin = 5.0

@@ -11,9 +11,11 @@ cross without a shared vertex (bridges, tunnels, overpasses) stay unconnected, a
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -25,8 +27,9 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from siteplan.crs import MetricKind, metric_crs_for_bounds
+from siteplan.crs import CoordSystem, MetricKind, metric_crs_for_bounds
 from siteplan.errors import InputError, NetworkError
+from siteplan.io import read_layer
 
 # osmnx 2.x network_type="walk": the same tags and the same unanchored regex matching as its
 # Overpass filter, so a network built from a line layer equals one osmnx would download.
@@ -43,7 +46,8 @@ OSMNX_WALK_EXCLUDE: dict[str, str] = {
     "sidewalk:right": "separate",
 }
 
-_HSTORE_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
+_HSTORE_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=>\s*"((?:[^"\\]|\\.)*)"')
+_HSTORE_ESCAPE = re.compile(r"\\(.)")
 
 
 @dataclass(frozen=True)
@@ -66,16 +70,27 @@ class WalkFilter:
 
 
 def hstore_tag(other_tags: pd.Series, key: str) -> pd.Series:
-    """Extract one key from an hstore column such as ``"foot"=>"no","oneway"=>"yes"``."""
-    pattern = r'(?:^|,)"' + re.escape(key) + r'"=>"((?:[^"\\]|\\.)*)"'
-    return other_tags.astype("string").str.extract(pattern, expand=False)
+    """Extract one key from an hstore column such as ``"foot"=>"no","oneway"=>"yes"``.
+
+    GDAL writes pairs separated by ``,`` and PostgreSQL by ``, ``; both are read.  Escaped
+    quotes and backslashes in values (``\\"``, ``\\\\``) are unescaped.  Missing is ``<NA>``.
+    """
+    # Anchoring on the start or a comma means a key that only ends with ``key`` ("barefoot"
+    # for "foot") never matches; a quote inside a value is escaped, so ``,"key"`` cannot occur
+    # inside one.
+    pattern = r'(?:^|,)\s*"' + re.escape(key) + r'"\s*=>\s*"((?:[^"\\]|\\.)*)"'
+    values = other_tags.astype("string").str.extract(pattern, expand=False)
+    return values.str.replace(_HSTORE_ESCAPE, r"\1", regex=True)
 
 
 def parse_hstore(text: str | None) -> dict[str, str]:
     """Parse one hstore string into a dict (for display and tests, not for hot paths)."""
     if not isinstance(text, str):
         return {}
-    return {k: v for k, v in _HSTORE_PAIR.findall(text)}
+    return {
+        _HSTORE_ESCAPE.sub(r"\1", k): _HSTORE_ESCAPE.sub(r"\1", v)
+        for k, v in _HSTORE_PAIR.findall(text)
+    }
 
 
 def tag_column(lines: pd.DataFrame, key: str) -> pd.Series:
@@ -114,14 +129,21 @@ class NetworkReport:
     islands_dropped: int
     islands_km: float
     crs: str
+    n_not_lines: int = 0
+    n_ends_snapped: int = 0
 
     def summary(self) -> str:
+        extra = ""
+        if self.n_not_lines:
+            extra += f"; {self.n_not_lines:,} non-line feature(s) ignored"
+        if self.n_ends_snapped:
+            extra += f"; {self.n_ends_snapped:,} dead end(s) snapped"
         return (
             f"{self.source}: {self.n_nodes:,} nodes, {self.n_edges:,} edges, "
             f"{self.length_km:,.1f} km of street ({self.n_lines_walkable:,} of "
             f"{self.n_lines_in:,} lines walkable); {self.n_components} component(s) before "
             f"filtering, {self.islands_dropped} island(s) dropped ({self.islands_km:,.2f} km); "
-            f"CRS {self.crs}"
+            f"CRS {self.crs}{extra}"
         )
 
 
@@ -222,22 +244,141 @@ def _drop_repeated_vertices(
     return coords[valid], line_idx[valid]
 
 
-def _snap_vertices(coords: np.ndarray, tolerance: float) -> np.ndarray:
-    """Merge vertices closer than ``tolerance`` into one (the lexicographically first)."""
-    tree = cKDTree(coords)
-    pairs = tree.query_pairs(tolerance, output_type="ndarray")
+def _line_bounds(line_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first and last vertex of every line (``line_idx`` sorted, no gaps)."""
+    change = np.flatnonzero(line_idx[1:] != line_idx[:-1]) + 1
+    first = np.r_[0, change]
+    last = np.r_[change - 1, line_idx.shape[0] - 1]
+    return first, last
+
+
+def _dangling_ends(coords: np.ndarray, line_idx: np.ndarray) -> np.ndarray:
+    """Positions of line ends whose coordinate no other vertex shares (dead ends)."""
+    first, last = _line_bounds(line_idx)
+    ends = np.unique(np.r_[first, last])
+    _, vid, counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
+    vid = vid.ravel()
+    return ends[counts[vid[ends]] == 1]
+
+
+def _cluster_representatives(points: np.ndarray, tolerance: float) -> tuple[np.ndarray, int]:
+    """Move points closer than ``tolerance`` (transitively) onto one point per cluster.
+
+    The representative is the cluster's lexicographically smallest point, so the result does
+    not depend on the input order.  Returns the moved points and how many moved.
+    """
+    pairs = cKDTree(points).query_pairs(tolerance, output_type="ndarray")
     if pairs.size == 0:
-        return coords
-    n = coords.shape[0]
+        return points, 0
+    n = points.shape[0]
     graph = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, label = csgraph.connected_components(graph, directed=False)
-    # A deterministic representative per cluster: its lexicographically smallest vertex.
-    order = np.lexsort((coords[:, 1], coords[:, 0], label))
+    order = np.lexsort((points[:, 1], points[:, 0], label))
     first = np.ones(n, dtype=bool)
     first[1:] = label[order][1:] != label[order][:-1]
     rep = np.empty(label.max() + 1, dtype=np.int64)
     rep[label[order][first]] = order[first]
-    return coords[rep[label]]
+    moved = points[rep[label]]
+    return moved, int((moved != points).any(axis=1).sum())
+
+
+def _snap_ends(
+    coords: np.ndarray, line_idx: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Join dead ends within ``tolerance`` of another line (see :func:`_snap_dense_ends`)."""
+    # Lines dropped earlier leave gaps in the ids; work on dense ids, hand back the originals.
+    line_ids, dense = np.unique(line_idx, return_inverse=True)
+    coords, dense, n_moved = _snap_dense_ends(coords, dense.ravel(), tolerance)
+    return coords, line_ids[dense], n_moved
+
+
+def _snap_dense_ends(
+    coords: np.ndarray, line_idx: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Join dead ends that stop within ``tolerance`` of another line (near-miss digitising).
+
+    Only dangling line ends move; interior vertices never do, so a bridge that passes over a
+    road stays unconnected however close their vertices are, and an end that already meets
+    another line stays where it is.  Two steps, both array operations:
+
+    1. dead ends within ``tolerance`` of each other merge (onto the cluster's smallest point);
+    2. a remaining dead end moves onto the nearest other line within ``tolerance``: onto its
+       nearest vertex if one is that close, else onto the nearest point of a segment, which is
+       inserted into that line as a new vertex so that the two share it.
+
+    Returns the new ``coords`` and ``line_idx`` (vertices still grouped by line, in line
+    order) and the number of ends moved.
+    """
+    coords = coords.copy()
+    ends = _dangling_ends(coords, line_idx)
+    if ends.size == 0:
+        return coords, line_idx, 0
+    coords[ends], n_moved = _cluster_representatives(coords[ends], tolerance)
+
+    ends = _dangling_ends(coords, line_idx)
+    if ends.size == 0:
+        return coords, line_idx, n_moved
+    end_line = line_idx[ends]
+    # Nearest vertex of another line within tolerance.
+    vert_tree = cKDTree(coords)
+    dist = cKDTree(coords[ends]).sparse_distance_matrix(
+        vert_tree, tolerance, output_type="ndarray"
+    )
+    best_vertex = np.full(ends.size, -1, dtype=np.int64)
+    if dist.size:
+        i, k, d = dist["i"], dist["j"], dist["v"]
+        other = line_idx[k] != end_line[i]
+        i, k, d = i[other], k[other], d[other]
+        order = np.lexsort((k, d, i))
+        i, k = i[order], k[order]
+        first = np.r_[True, i[1:] != i[:-1]] if i.size else np.zeros(0, dtype=bool)
+        best_vertex[i[first]] = k[first]
+    # Otherwise the nearest point on a segment of another line within tolerance.
+    lines = shapely.linestrings(coords, indices=line_idx)
+    need = np.flatnonzero(best_vertex < 0)
+    points = shapely.points(coords[ends[need]])
+    pi, lj = shapely.STRtree(lines).query(points, predicate="dwithin", distance=tolerance)
+    other = lj != end_line[need[pi]]
+    pi, lj = pi[other], lj[other]
+    seg_target = np.empty((0, 2))
+    seg_end = np.empty(0, dtype=np.int64)
+    seg_line = np.empty(0, dtype=np.int64)
+    if pi.size:
+        d = shapely.distance(points[pi], lines[lj])
+        order = np.lexsort((lj, d, pi))
+        pi, lj = pi[order], lj[order]
+        first = np.r_[True, pi[1:] != pi[:-1]]
+        pi, lj = pi[first], lj[first]
+        measure = shapely.line_locate_point(lines[lj], points[pi])
+        seg_target = shapely.get_coordinates(shapely.line_interpolate_point(lines[lj], measure))
+        seg_end, seg_line = ends[need[pi]], lj
+
+    has_vertex = best_vertex >= 0
+    coords[ends[has_vertex]] = coords[best_vertex[has_vertex]]
+    coords[seg_end] = seg_target
+    n_moved += int(has_vertex.sum()) + int(seg_end.size)
+    if seg_end.size == 0:
+        return coords, line_idx, n_moved
+
+    # Insert the segment targets into their lines, ordered by distance along the line.
+    seg_len = np.zeros(coords.shape[0])
+    step = np.hypot(*(coords[1:] - coords[:-1]).T)
+    same = line_idx[1:] == line_idx[:-1]
+    seg_len[1:] = np.where(same, step, 0.0)
+    cum = np.cumsum(seg_len)
+    line_first, _ = _line_bounds(line_idx)
+    line_start = np.zeros(int(line_idx.max()) + 1)
+    line_start[line_idx[line_first]] = cum[line_first]
+    vertex_measure = cum - line_start[line_idx]
+    target_measure = shapely.line_locate_point(lines[seg_line], shapely.points(seg_target))
+    all_line = np.r_[line_idx, seg_line]
+    all_measure = np.r_[vertex_measure, target_measure]
+    all_coords = np.vstack([coords, seg_target])
+    # Ties (a target at an existing vertex's measure) keep the original vertex first.
+    is_new = np.r_[np.zeros(line_idx.size, dtype=np.int8), np.ones(seg_line.size, dtype=np.int8)]
+    position = np.r_[np.arange(line_idx.size), np.zeros(seg_line.size, dtype=np.int64)]
+    order = np.lexsort((position, is_new, all_measure, all_line))
+    return all_coords[order], all_line[order], n_moved
 
 
 def node_lines(
@@ -253,14 +394,22 @@ def node_lines(
     node_xy, edge_u, edge_v, edge_geometry, edge_line
         ``edge_line`` is the index in ``geoms`` each edge came from.
     """
+    node_xy, u, v, geom, line, _ = _node_lines(geoms, snap_tolerance_m)
+    return node_xy, u, v, geom, line
+
+
+def _node_lines(
+    geoms: np.ndarray, snap_tolerance_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     coords, line_idx = shapely.get_coordinates(geoms, return_index=True)
     coords, line_idx = _drop_repeated_vertices(coords, line_idx)
+    n_snapped = 0
     if snap_tolerance_m > 0 and coords.shape[0]:
-        coords = _snap_vertices(coords, snap_tolerance_m)
+        coords, line_idx, n_snapped = _snap_ends(coords, line_idx, snap_tolerance_m)
         coords, line_idx = _drop_repeated_vertices(coords, line_idx)
     if coords.shape[0] == 0:
         empty = np.empty(0, dtype=np.int64)
-        return np.empty((0, 2)), empty, empty, np.empty(0, dtype=object), empty
+        return np.empty((0, 2)), empty, empty, np.empty(0, dtype=object), empty, n_snapped
 
     _, vid, counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
     vid = vid.ravel()
@@ -297,23 +446,27 @@ def node_lines(
     first_occurrence = np.full(int(vid.max()) + 1, -1, dtype=np.int64)
     first_occurrence[vid[::-1]] = np.arange(n)[::-1]
     node_xy = coords[first_occurrence[node_vertex]]
-    return node_xy, edge_u, edge_v, edge_geometry, edge_line
+    return node_xy, edge_u, edge_v, edge_geometry, edge_line, n_snapped
 
 
-def _explode_lines(lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    kinds = shapely.get_type_id(lines.geometry.values)
+def _explode_lines(lines: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    """Single LineStrings, one row per part; also the number of non-line features skipped."""
+    geoms = np.asarray(lines.geometry.values, dtype=object)
+    kinds = shapely.get_type_id(geoms)
     is_line = np.isin(kinds, [1, 2, 5])  # LineString, LinearRing, MultiLineString
-    lines = lines[is_line & ~shapely.is_empty(lines.geometry.values)]
-    exploded = lines.explode(index_parts=False)
-    geom = exploded.geometry.values
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    n_not_lines = int((present & ~is_line).sum())
+    exploded = lines[is_line & present].explode(index_parts=False)
+    geom = np.asarray(exploded.geometry.values, dtype=object)
     rings = shapely.get_type_id(geom) == 2
     if rings.any():
         geom = geom.copy()
+        n_coords = shapely.get_num_coordinates(geom[rings])
         geom[rings] = shapely.linestrings(shapely.get_coordinates(geom[rings]),
-                                          indices=np.repeat(np.arange(rings.sum()),
-                                                            shapely.get_num_coordinates(geom[rings])))
-        exploded = exploded.set_geometry(geom)
-    return exploded
+                                          indices=np.repeat(np.arange(rings.sum()), n_coords))
+        exploded = exploded.set_geometry(gpd.GeoSeries(geom, index=exploded.index,
+                                                       crs=exploded.crs))
+    return exploded, n_not_lines
 
 
 def is_metric_crs(crs: CRS) -> bool:
@@ -348,8 +501,11 @@ def graph_from_lines(
         ``False`` keeps every line (a bureau layer that holds only walkable streets and has no
         ``highway`` column).
     snap_tolerance_m
-        Merge vertices closer than this before noding, for layers whose lines do not quite meet.
-        ``0`` nodes only identical coordinates.
+        For layers whose lines do not quite meet: a dead end within this many metres of
+        another line is joined to it (to its nearest vertex, or to a new vertex on its nearest
+        segment), and dead ends this close to each other are merged.  Interior vertices never
+        move, so lines that cross without a shared vertex stay unconnected.  ``0`` (default)
+        nodes only identical coordinates.
     metric_crs
         Analysis CRS.  When ``None``: the layer's own CRS if it is projected in metres,
         otherwise chosen from the data (UTM, or CGCS2000 3-degree GK per ``metric_kind``).
@@ -374,10 +530,16 @@ def graph_from_lines(
         raise NetworkError(f"snap_tolerance_m must be >= 0, got {snap_tolerance_m}.", where=source,
                            fix="use 0 for exact noding or a small positive tolerance in metres.")
     n_in = len(lines)
-    exploded = _explode_lines(lines)
+    exploded, n_not_lines = _explode_lines(lines)
     if len(exploded) == 0:
-        raise InputError("the layer has no line geometries.", where=source,
-                         fix="give a layer of LineStrings or MultiLineStrings (street centrelines).")
+        kinds = sorted({str(t) for t in lines.geom_type.dropna().unique()})
+        raise InputError(
+            f"the layer has no line geometries ({n_in} feature(s); geometry types: "
+            f"{', '.join(kinds) or 'none'}).",
+            where=source,
+            fix="give a layer of LineStrings or MultiLineStrings (street centrelines), not "
+            "points or polygons; in a multi-layer file choose the roads layer.",
+        )
     if filter_walkable:
         exploded = exploded[walkable_mask(exploded, walk_filter)]
     n_walk = int(exploded.index.unique().size)
@@ -399,7 +561,9 @@ def graph_from_lines(
         metric = CRS.from_user_input(metric_crs)
     projected = exploded.to_crs(metric)
 
-    node_xy, u, v, geom, edge_line = node_lines(projected.geometry.values, snap_tolerance_m)
+    node_xy, u, v, geom, edge_line, n_snapped = _node_lines(
+        np.asarray(projected.geometry.values, dtype=object), snap_tolerance_m
+    )
     length = shapely.length(geom)
     attr_cols = [c for c in ("osm_id", "highway", "name") if c in projected.columns]
     attrs = pd.DataFrame(projected[attr_cols].to_numpy()[edge_line], columns=attr_cols)
@@ -437,6 +601,8 @@ def graph_from_lines(
         islands_dropped=islands_dropped,
         islands_km=islands_km,
         crs=metric.to_string(),
+        n_not_lines=n_not_lines,
+        n_ends_snapped=n_snapped,
     )
     return Network(
         crs=metric,
@@ -449,6 +615,81 @@ def graph_from_lines(
         component=labels,
         report=report,
     )
+
+
+#: File names read as raw OpenStreetMap by :func:`graph_from_file` (compared lower-case).
+OSM_SUFFIXES: tuple[str, ...] = (".osm", ".osm.xml", ".osm.gz", ".osm.bz2", ".pbf")
+
+
+def is_osm_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a raw OSM file (``.osm``, ``.osm.gz``, ``.osm.bz2``, ``.pbf``)."""
+    return Path(path).name.lower().endswith(OSM_SUFFIXES)
+
+
+def graph_from_file(
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    coord_system: CoordSystem = "wgs84",
+    bbox: tuple[float, float, float, float] | None = None,
+    **kwargs: Any,
+) -> Network:
+    """Build a walking :class:`Network` from any street source on disk.
+
+    Raw OpenStreetMap (``.osm``, ``.osm.gz``, ``.osm.bz2``, ``.osm.pbf``) goes to
+    :func:`siteplan.osm.graph_from_osm`, where ways connect only at shared node ids.  Any other
+    file (GeoPackage, Shapefile, GeoJSON...) is read with :func:`siteplan.io.read_layer` and
+    built by :func:`graph_from_lines`.
+
+    Parameters
+    ----------
+    path
+        The street file.
+    layer, crs, encoding, coord_system
+        How to read a line layer (see :func:`siteplan.io.read_layer`); not used for OSM files,
+        which are always WGS84 lon/lat and UTF-8.
+    bbox
+        ``(west, south, east, north)`` in degrees: keep the lines that intersect it.
+    **kwargs
+        Passed to :func:`graph_from_lines`: ``walk_filter``, ``filter_walkable``,
+        ``snap_tolerance_m`` (line layers only), ``metric_crs``, ``metric_kind``,
+        ``keep_largest``.
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable, has no lines or no CRS, or an option does not apply.
+    NetworkError
+        Nothing walkable remains after filtering.
+    """
+    kwargs.setdefault("source", str(path))
+    if is_osm_file(path):
+        given = {"layer": layer, "crs": crs, "encoding": encoding}
+        wrong = [k for k, v in given.items() if v is not None]
+        if coord_system != "wgs84":
+            wrong.append("coord_system")
+        if wrong:
+            raise InputError(
+                f"option(s) {', '.join(wrong)} do not apply to raw OSM files, which are always "
+                "WGS84 lon/lat in UTF-8.",
+                where=str(path),
+                fix=f"remove {', '.join(wrong)} for this file.",
+            )
+        from siteplan.osm import graph_from_osm  # siteplan.osm builds on this module
+
+        return graph_from_osm(path, bbox=bbox, **kwargs)
+    lines = read_layer(path, layer=layer, crs=crs, encoding=encoding, coord_system=coord_system,
+                       kind="street layer")
+    if bbox is not None:
+        box = gpd.GeoSeries([shapely.box(*bbox)], crs="EPSG:4326").to_crs(lines.crs)
+        lines = lines[lines.intersects(box.iloc[0])]
+    return graph_from_lines(lines, **kwargs)
 
 
 def network_info(net: Network) -> dict[str, Any]:

@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.errors import InputError
+from siteplan.errors import InputError, NetworkError
 from siteplan.network import Network, graph_from_lines
 
 #: Tag columns of :func:`read_osm_lines`: what the walk filter and the network report read.
@@ -191,9 +192,9 @@ def elements_from_lists(
 def _open_xml(path: Path) -> IO[bytes]:
     name = path.name.lower()
     if name.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
+        return cast(IO[bytes], bz2.open(path, "rb"))
     return open(path, "rb")
 
 
@@ -201,7 +202,7 @@ def _tags_of(elem: ET.Element) -> dict[str, str]:
     return {t.get("k", ""): t.get("v", "") for t in elem.iter("tag")}
 
 
-def parse_osm_xml(path: str | Path) -> OsmElements:
+def parse_osm_xml(path: str | os.PathLike[str]) -> OsmElements:
     """Stream an OSM XML file (``.osm``, ``.osm.gz``, ``.osm.bz2``) into :class:`OsmElements`.
 
     Elements marked ``action="delete"`` (JOSM) or ``visible="false"`` are skipped.
@@ -259,7 +260,7 @@ def parse_osm_xml(path: str | Path) -> OsmElements:
     return elements_from_lists(nodes, ways, relations, str(path))
 
 
-def parse_osm_pbf(path: str | Path, bbox: BBox | None = None) -> OsmElements:
+def parse_osm_pbf(path: str | os.PathLike[str], bbox: BBox | None = None) -> OsmElements:
     """Read an ``.osm.pbf`` file with pyrosm into :class:`OsmElements`.
 
     pyrosm's public readers return geometries without the node ids of ways, which noding needs,
@@ -343,7 +344,7 @@ def _tag_dicts(keys: Any, vals: Any, offsets: Any, strings: list[str]) -> list[d
     return [dict(zip(k[a:b], v[a:b], strict=True)) for a, b in zip(off[:-1], off[1:], strict=True)]
 
 
-def parse_osm(path: str | Path, bbox: BBox | None = None) -> OsmElements:
+def parse_osm(path: str | os.PathLike[str], bbox: BBox | None = None) -> OsmElements:
     """Parse ``.osm`` / ``.osm.gz`` / ``.osm.bz2`` (XML) or ``.pbf`` by file name."""
     path = Path(path)
     if not path.is_file():
@@ -366,11 +367,8 @@ def parse_osm(path: str | Path, bbox: BBox | None = None) -> OsmElements:
 # Builders
 
 
-def _way_vertices(el: OsmElements, way_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Node rows and owning position (index into ``way_rows``) of every vertex of the ways.
-
-    References to nodes missing from the file are dropped; their count is returned.
-    """
+def _way_refs(el: OsmElements, way_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node row, owning position (index into ``way_rows``) and found flag of every reference."""
     starts = el.way_offsets[way_rows]
     counts = el.way_offsets[way_rows + 1] - starts
     owner = np.repeat(np.arange(way_rows.size), counts)
@@ -379,6 +377,15 @@ def _way_vertices(el: OsmElements, way_rows: np.ndarray) -> tuple[np.ndarray, np
     node_row = np.searchsorted(el.node_id, refs)
     node_row = np.minimum(node_row, max(el.node_id.size - 1, 0))
     found = el.node_id[node_row] == refs if el.node_id.size else np.zeros(refs.size, bool)
+    return node_row, owner, found
+
+
+def _way_vertices(el: OsmElements, way_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Node rows and owning position (index into ``way_rows``) of every vertex of the ways.
+
+    References to nodes missing from the file are dropped; their count is returned.
+    """
+    node_row, owner, found = _way_refs(el, way_rows)
     return node_row[found], owner[found], int((~found).sum())
 
 
@@ -440,25 +447,39 @@ def _check_bbox(bbox: BBox | None, where: str) -> None:
 
 
 def lines_from_elements(el: OsmElements, bbox: BBox | None = None) -> gpd.GeoDataFrame:
-    """Every way with a ``highway`` tag as a LineString (see :func:`read_osm_lines`)."""
+    """Every way with a ``highway`` tag as a LineString (see :func:`read_osm_lines`).
+
+    A way whose nodes are partly missing from the file (an extract cut with osmium's
+    ``simple`` strategy) is split at each gap into several rows with the same ``osm_id``,
+    rather than drawn straight across the gap.  ``attrs["missing_node_refs"]`` counts the
+    missing references.
+    """
     rows = np.fromiter((i for i, t in enumerate(el.way_tags) if "highway" in t), dtype=np.int64)
-    node_row, owner, _ = _way_vertices(el, rows)
+    node_row, owner, found = _way_refs(el, rows)
+    gap = np.cumsum(~found)[found]
+    node_row, owner = node_row[found], owner[found]
     lonlat = _nudged_lonlat(el, node_row)
-    n_vertices = np.bincount(owner, minlength=rows.size)
-    ok = n_vertices >= 2
-    keep_vertex = ok[owner]
-    new_owner = (np.cumsum(ok) - 1)[owner[keep_vertex]]
-    rows = rows[ok]
+    # A piece is a run of found references of one way.
+    new_piece = np.ones(owner.size, dtype=bool)
+    new_piece[1:] = (owner[1:] != owner[:-1]) | (gap[1:] != gap[:-1])
+    piece = np.cumsum(new_piece) - 1
+    piece_way = rows[owner[new_piece]]
+    ok = np.bincount(piece, minlength=piece_way.size) >= 2
+    keep_vertex = ok[piece]
+    new_piece_id = (np.cumsum(ok) - 1)[piece[keep_vertex]]
+    piece_way = piece_way[ok]
     geoms = (
-        shapely.linestrings(lonlat[node_row[keep_vertex]], indices=new_owner)
-        if rows.size
+        shapely.linestrings(lonlat[node_row[keep_vertex]], indices=new_piece_id)
+        if piece_way.size
         else np.empty(0, dtype=object)
     )
     in_box = _bbox_mask(geoms, bbox)
-    rows, geoms = rows[in_box], geoms[in_box]
-    frame = _tag_frame([el.way_tags[i] for i in rows.tolist()], LINE_COLUMNS)
-    frame.insert(0, "osm_id", pd.array(el.way_id[rows].astype(str), dtype="string"))
-    return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
+    piece_way, geoms = piece_way[in_box], geoms[in_box]
+    frame = _tag_frame([el.way_tags[i] for i in piece_way.tolist()], LINE_COLUMNS)
+    frame.insert(0, "osm_id", pd.array(el.way_id[piece_way].astype(str), dtype="string"))
+    out = gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
+    out.attrs["missing_node_refs"] = int((~found).sum())
+    return out
 
 
 def _matches(tags: Mapping[str, str], spec: Mapping[str, bool | str | Sequence[str]]) -> bool:
@@ -583,7 +604,7 @@ def _rings_to_polygons(coords: np.ndarray, indices: np.ndarray) -> np.ndarray:
 # Public readers
 
 
-def read_osm_lines(path: str | Path, *, bbox: BBox | None = None) -> gpd.GeoDataFrame:
+def read_osm_lines(path: str | os.PathLike[str], *, bbox: BBox | None = None) -> gpd.GeoDataFrame:
     """Read every OSM way with a ``highway`` tag as a street line.
 
     Parameters
@@ -606,7 +627,7 @@ def read_osm_lines(path: str | Path, *, bbox: BBox | None = None) -> gpd.GeoData
 
 
 def read_osm_features(
-    path: str | Path,
+    path: str | os.PathLike[str],
     *,
     tags: Mapping[str, bool | str | Sequence[str]] | None = None,
     bbox: BBox | None = None,
@@ -637,7 +658,7 @@ def read_osm_features(
 
 
 def read_osm(
-    path: str | Path,
+    path: str | os.PathLike[str],
     *,
     tags: Mapping[str, bool | str | Sequence[str]] | None = None,
     bbox: BBox | None = None,
@@ -648,12 +669,19 @@ def read_osm(
     return lines_from_elements(el, bbox), features_from_elements(el, tags, bbox)
 
 
-def graph_from_osm(path: str | Path, *, bbox: BBox | None = None, **kwargs: Any) -> Network:
+def graph_from_osm(path: str | os.PathLike[str], *, bbox: BBox | None = None, **kwargs: Any) -> Network:
     """Build a walking :class:`~siteplan.network.Network` from a raw OSM file.
 
     ``kwargs`` go to :func:`~siteplan.network.graph_from_lines` (``walk_filter``,
     ``filter_walkable``, ``metric_crs``, ``keep_largest``...).  Keep ``snap_tolerance_m`` at 0:
     a tolerance would merge the bridge/road node pairs that reading keeps apart.
     """
+    if kwargs.get("snap_tolerance_m", 0) != 0:
+        raise NetworkError(
+            "snap_tolerance_m does not apply to raw OSM: ways connect where they share a node "
+            "id, and snapping would join bridges and tunnels to the streets they cross.",
+            where=str(path),
+            fix="leave snap_tolerance_m at 0 for .osm/.osm.pbf files.",
+        )
     kwargs.setdefault("source", str(path))
     return graph_from_lines(read_osm_lines(path, bbox=bbox), **kwargs)

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import pandas as pd
@@ -34,7 +34,9 @@ from siteplan.osm import (
     lines_from_elements,
 )
 
-Query = str | tuple[float, float, float, float] | BaseGeometry
+#: A place name (geocoded by Nominatim), a bbox (west, south, east, north) in degrees, or a
+#: shapely (Multi)Polygon in EPSG:4326.
+Query: TypeAlias = str | tuple[float, float, float, float] | BaseGeometry
 
 _OFFLINE_FIX = (
     "you appear to be offline; use a local .osm/.osm.pbf file (siteplan.osm.read_osm) or a "
@@ -179,23 +181,41 @@ def check_overpass_reachable(url: str, timeout: float = 10.0) -> None:
 
 def _download(query: Query, network_type: str, tags: Mapping[str, Any]) -> tuple[
         gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Download through osmnx's Overpass client (its rate limiting, retries and HTTP cache).
+
+    osmnx's public functions return finished graphs and GeoDataFrames without the node ids of
+    ways, which noding needs (:mod:`siteplan.osm`), so this calls the generators behind them.
+    """
     import osmnx as ox
     import requests
-    from osmnx._errors import InsufficientResponseError
+    from osmnx import _errors
 
     check_overpass_reachable(ox.settings.overpass_url)
     text = _query_text(query)
+    # osmnx wants lists, not tuples, for multiple values.
+    osmnx_tags = {k: v if isinstance(v, bool | str) else list(v) for k, v in tags.items()}
+    overpass: Any = getattr(ox, "_overpass", None)
+    if not all(hasattr(overpass, f) for f in ("_download_overpass_network",
+                                              "_download_overpass_features")):
+        raise NetworkError(
+            f"this osmnx version ({ox.__version__}) lacks the Overpass functions siteplan uses.",
+            where="fetch_osm", fix="install osmnx 2.x, or use a local .osm/.osm.pbf file.")
     try:
         polygon = query_polygon(query)
-        net_json = list(ox._overpass._download_overpass_network(polygon, network_type, None))
-        feat_json = list(ox._overpass._download_overpass_features(polygon, dict(tags)))
+        net_json = list(overpass._download_overpass_network(polygon, network_type, None))
+        feat_json = list(overpass._download_overpass_features(polygon, osmnx_tags))
     except requests.RequestException as exc:
         raise NetworkError(
             f"could not reach Overpass/Nominatim ({exc.__class__.__name__}: {exc}).",
             where=ox.settings.overpass_url, fix=_OFFLINE_FIX,
         ) from exc
-    except (InsufficientResponseError, TypeError, ValueError) as exc:
-        # osmnx: no geocoding result / a point instead of an area / an empty answer.
+    except _errors.ResponseStatusCodeError as exc:
+        raise NetworkError(f"Overpass/Nominatim refused the request ({exc}).",
+                           where=ox.settings.overpass_url,
+                           fix="the server is busy or the area too large: retry later, or "
+                           "query a smaller area.") from exc
+    except (_errors.InsufficientResponseError, TypeError, ValueError) as exc:
+        # osmnx: no geocoding result, a point instead of an area, or an empty answer.
         raise InputError(f"OSM returned nothing usable for {text!r} ({exc}).",
                          where="fetch_osm",
                          fix="check the place name (try a more specific one, e.g. "
