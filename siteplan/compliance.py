@@ -6,7 +6,8 @@ the project must provide the missing facility itself, designed, built, accepted 
 together with the housing (同时设计、同时施工、同时验收、同时交付).
 
 :func:`seed_compliance` reads the network distances ``dist_<class>_m`` (NaN = unreachable) and
-adds ``meets_<class>_radius``, ``compliance_required`` and ``compliant_all``.
+adds ``meets_<class>_radius``, ``compliance_required`` (English), ``compliance_required_zh`` and
+``compliant_all``.
 """
 
 from __future__ import annotations
@@ -31,11 +32,27 @@ SAME_TIME_NOTE_ZH = label("same_time_delivery", "zh")
 SAME_TIME_NOTE_EN = label("same_time_delivery", "en")
 
 
-def must_provide_text(cls: str) -> str:
-    """``须配建幼儿园 (must provide a kindergarten on site)`` for a facility class."""
-    zh, en = label(cls, "zh"), label(cls, "en").lower()
-    article = "an" if en[:1] in "aeiou" else "a"
-    return f"须配建{zh} (must provide {article} {en} on site)"
+def must_provide_text(cls: str, lang: str = "both") -> str:
+    """What a project failing the radius of ``cls`` must add.
+
+    ``"zh"``: ``须配建幼儿园``; ``"en"``: ``must provide a kindergarten on site``; ``"both"``:
+    ``须配建幼儿园 (must provide a kindergarten on site)``.
+    """
+    zh = f"须配建{label(cls, 'zh')}"
+    noun = label(cls, "en").lower()
+    article = "an" if noun[:1] in "aeiou" else "a"
+    en = f"must provide {article} {noun} on site"
+    if lang == "zh":
+        return zh
+    if lang == "en":
+        return en
+    return f"{zh} ({en})"
+
+
+def _join(parts: np.ndarray, fragment: str, sep: str, fails: np.ndarray) -> np.ndarray:
+    """Append ``fragment`` (joined by ``sep``) to ``parts`` where ``fails``."""
+    joined = np.where(parts == "", fragment, parts + sep + fragment)
+    return np.where(fails, joined, parts)
 
 
 def seed_compliance(
@@ -50,20 +67,26 @@ def seed_compliance(
     ----------
     parcels
         A (Geo)DataFrame with a ``dist_<class>_m`` column (metres along the network, NaN when
-        unreachable) for every class in ``radii_m``.  Not modified.
+        unreachable or beyond the search limit) for every class in ``radii_m``.  Not modified.
     radii_m
         ``{class: radius in metres}``; the seed clause 三(二)8 radii (kindergarten 300,
-        primary_school 500, middle_school 1000) by default.
+        primary_school 500, middle_school 1000) by default.  ``study.compliance.radii`` holds a
+        study's radii.
     include_note
         Append the same-time delivery note (同时设计、同时施工、同时验收、同时交付) to every
-        non-empty ``compliance_required``.
+        non-empty requirement.
 
     Returns
     -------
     pandas.DataFrame
-        A copy with ``meets_<class>_radius`` (bool; a NaN distance fails), ``compliance_required``
-        (the must-provide items in Chinese and English joined by ``"; "``, empty when all pass)
-        and ``compliant_all`` (bool).
+        A copy with
+
+        - ``meets_<class>_radius`` (bool; a NaN distance fails: a facility that cannot be
+          reached is not within walking distance);
+        - ``compliance_required`` (English) and ``compliance_required_zh`` (中文): what the
+          project must add, e.g. ``须配建幼儿园；须配建小学（同时设计、同时施工、同时验收、
+          同时交付）``; empty when every radius is met;
+        - ``compliant_all`` (bool).
 
     Raises
     ------
@@ -91,21 +114,21 @@ def seed_compliance(
     out = parcels.copy()
     n = len(out)
     meets_all = np.ones(n, dtype=bool)
-    # One text fragment per class; a parcel's requirement joins the fragments of its failures.
-    required = np.full(n, "", dtype=object)
+    # A parcel's requirement joins the fragments of the classes it fails, in radii order.
+    req_en = np.full(n, "", dtype=object)
+    req_zh = np.full(n, "", dtype=object)
     for cls, r in radii.items():
         dist = pd.to_numeric(out[f"dist_{cls}_m"], errors="coerce").to_numpy(dtype=float)
-        meets = np.isfinite(dist) & (dist <= r)  # NaN (unreachable) compares False
+        meets = np.isfinite(dist) & (dist <= float(r))
         out[f"meets_{cls}_radius"] = meets
         meets_all &= meets
-        fragment = must_provide_text(cls)
-        required = np.where(
-            meets, required, np.where(required == "", fragment, required + "; " + fragment)
-        )
+        req_en = _join(req_en, must_provide_text(cls, "en"), "; ", ~meets)
+        req_zh = _join(req_zh, must_provide_text(cls, "zh"), "；", ~meets)
     if include_note:
-        note = f" — {SAME_TIME_NOTE_ZH} ({SAME_TIME_NOTE_EN})"
-        required = np.where(required == "", required, required + note)
-    out["compliance_required"] = pd.array(required.astype(str), dtype="string")
+        req_en = np.where(req_en == "", req_en, req_en + f" ({SAME_TIME_NOTE_EN})")
+        req_zh = np.where(req_zh == "", req_zh, req_zh + f"（{SAME_TIME_NOTE_ZH}）")
+    out["compliance_required"] = pd.array(req_en.astype(str), dtype="string")
+    out["compliance_required_zh"] = pd.array(req_zh.astype(str), dtype="string")
     out["compliant_all"] = meets_all
     return out
 

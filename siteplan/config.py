@@ -8,7 +8,7 @@ fix.  Relative paths resolve against the folder of the TOML file.
 
 Defaults that carry planning meaning name their source next to them: the seed clause 三(二)8 of
 the Shanxi 好房子 pilot (kindergarten 300 m, primary school 500 m, middle school 1000 m; programme
-ratios) and GB 50180-2018 (5/10/15-minute life circles: 300/500/1000 m).
+ratios) and GB 50180-2018 (5/10/15-minute life circles: 300/500/1000 m walking).
 """
 
 from __future__ import annotations
@@ -35,21 +35,20 @@ from pydantic_core import PydanticCustomError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from siteplan.ahp import AHPResult, ahp_weights, check_pairwise_matrix, normalise_weights
+from siteplan.ahp import AHPResult, ahp_weights, normalise_weights
+from siteplan.compliance import SEED_CLAUSE, SEED_RADII_M
 from siteplan.config_checks import cross_check
 from siteplan.config_errors import config_error_from_validation, toml_error
 from siteplan.errors import ConfigError, InputError
 from siteplan.transforms import Transform
 
-# Seed clause 三(二)8: walking service radii along streets.
-SEED_RADII_M: dict[str, float] = {"kindergarten": 300.0, "primary_school": 500.0,
-                                  "middle_school": 1000.0}
-SEED_SOURCE = "好房子 三(二)8"
+SEED_SOURCE = f"好房子 {SEED_CLAUSE}"
 
-# GB 50180-2018 城市居住区规划设计标准, 表 1.0.3 / 4.0.1: 5-, 10- and 15-minute life circles.
-# The 15-minute circle is 800-1000 m in the standard; the pilot uses its upper bound.
+# GB 50180-2018 城市居住区规划设计标准, 表 3.0.4 (居住区分级控制规模): walking distance of the
+# 5-, 10- and 15-minute life circles.  The 15-minute circle is 800-1000 m in the standard; the
+# pilot uses its upper bound.
 GB50180_CIRCLES_M: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
-GB50180_SOURCE = "GB 50180-2018"
+GB50180_SOURCE = "GB 50180-2018 表3.0.4"
 
 # Facility classes of the naming contract (shared/DESIGN.md); others must be declared.
 KNOWN_CLASSES = ("kindergarten", "primary_school", "middle_school", "high_school", "hospital",
@@ -95,7 +94,7 @@ def _resolve_path(v: str, info: ValidationInfo) -> str:
     p = Path(v).expanduser()
     if base is not None and not p.is_absolute():
         p = Path(base) / p
-    return str(p)
+    return os.path.normpath(p)
 
 
 Name = Annotated[str, AfterValidator(_check_name)]
@@ -139,7 +138,7 @@ class FacilityLayer(_Model):
 
     path: PathStr
     layer: str | None = None
-    class_: Name | None = Field(None, alias="class")
+    class_: Name | None = Field(default=None, alias="class")
     class_column: str | None = None
     name_column: str | None = None
     id_column: str | None = None
@@ -171,10 +170,16 @@ class ParcelInput(_Model):
 
     path: PathStr
     layer: str | None = None
-    id_column: str = "parcel_id"
-    fields: ParcelFields = Field(default_factory=ParcelFields)
+    id_column: str = Field(default="parcel_id", min_length=1)
+    fields: ParcelFields = Field(default_factory=lambda: ParcelFields())
     encoding: Encoding | None = None
     coord_system: CoordSystem | None = None
+
+    def aliases(self) -> dict[str, str]:
+        """``{source column: siteplan column}`` for the declared attribute field names."""
+        target = {"code": "parcel_code", "land_use": "landuse_code", "area": "area_m2",
+                  "far": "far", "clean_land": "clean_land", "idle_recovered": "idle_recovered"}
+        return {getattr(self.fields, key): col for key, col in target.items()}
 
 
 class Inputs(_Model):
@@ -236,12 +241,12 @@ class CRSSection(_Model):
 class NetworkSection(_Model):
     """``[network]``: how the walking network is built and searched."""
 
-    snap_tolerance_m: float = Field(0.0, ge=0, le=50)
+    snap_tolerance_m: float = Field(default=0.0, ge=0, le=50)
     max_snap_m: Radius = 200.0
     search_limit_m: Radius = 3000.0
     # adult 1.2 m/s, elderly 0.8 m/s (the pilot's walking speeds; override with walk_speed_mps).
     profile: Literal["adult", "elderly"] = "adult"
-    walk_speed_mps: float | None = Field(None, gt=0, le=3)
+    walk_speed_mps: float | None = Field(default=None, gt=0, le=3)
     parcel_point: Literal["representative", "centroid"] = "representative"
     facility_point: Literal["representative", "nearest-boundary"] = "representative"
     # Replaces the highway values that are not walkable (None: the osmnx walk filter).
@@ -333,28 +338,40 @@ class _Criterion(_Model):
     def points_column(self) -> str:
         return f"{self.name}_points"
 
+    @property
+    def facility_class(self) -> str | None:
+        """The facility class the criterion measures (None for non-network criteria)."""
+        return None
+
     def _need_transform(self) -> None:
         if self.transform is None:
-            raise _bad(f"criterion {self.name!r} of kind {self.kind!r} needs a transform",  # type: ignore[attr-defined]
+            kind = getattr(self, "kind", "?")
+            raise _bad(f"criterion {self.name!r} of kind {kind!r} needs a transform",
                        'add e.g. transform = { type = "linear", best = ..., worst = ... }.')
 
 
-class DistanceCriterion(_Criterion):
+class _NetworkCriterion(_Criterion):
+    class_: Name = Field(alias="class")
+    radius_m: Radius | None = None
+
+    @property
+    def facility_class(self) -> str | None:
+        return self.class_
+
+
+class DistanceCriterion(_NetworkCriterion):
     """Walking distance to the nearest facility of a class (``dist_<class>_m``).
 
     Without a transform: 100 points within the radius (criterion's, else the class's), else 0.
     """
 
     kind: Literal["distance"]
-    class_: Name = Field(alias="class")
-    radius_m: Radius | None = None
 
 
-class CountCriterion(_Criterion):
+class CountCriterion(_NetworkCriterion):
     """Number of facilities of a class within ``radius_m`` (``n_<class>_<r>m``)."""
 
     kind: Literal["count"]
-    class_: Name = Field(alias="class")
     radius_m: Radius
 
     @model_validator(mode="after")
@@ -363,14 +380,18 @@ class CountCriterion(_Criterion):
         return self
 
 
-class AccessCriterion(_Criterion):
-    """Two-step floating catchment (2SFCA) supply-to-demand ratio within ``radius_m``."""
+class AccessCriterion(_NetworkCriterion):
+    """Two-step floating catchment (2SFCA) supply-to-demand ratio within ``radius_m``.
+
+    Supply: ``capacity_column`` of the class's facilities (each facility counts 1 without it).
+    Demand: ``demand_column`` (e.g. population) of the demand layer (``inputs.residential``),
+    else its area in hectares.  The raw value is supply per ``per`` demand units.
+    """
 
     kind: Literal["access_2sfca"]
-    class_: Name = Field(alias="class")
-    radius_m: Radius | None = None
     capacity_column: str | None = None
     demand_column: str | None = None
+    per: float = Field(default=1000.0, gt=0)
 
     @model_validator(mode="after")
     def _t(self) -> AccessCriterion:
@@ -378,13 +399,17 @@ class AccessCriterion(_Criterion):
         return self
 
 
+ZonalStat = Literal["mean", "min", "max", "share_above"]
+
+
 class RasterCriterion(_Criterion):
-    """A zonal statistic of a raster over each parcel."""
+    """A zonal statistic of a raster over each parcel (pixels whose centre lies inside)."""
 
     kind: Literal["raster"]
     raster: Name
-    stat: Literal["mean", "max", "share_above"] = "mean"
+    stat: ZonalStat = "mean"
     threshold: float | None = None
+    band: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _t(self) -> RasterCriterion:
@@ -396,13 +421,15 @@ class RasterCriterion(_Criterion):
 
 
 class SlopeCriterion(_Criterion):
-    """Terrain slope from a DEM raster, then a zonal statistic over each parcel."""
+    """Terrain slope from a DEM raster (Horn's method), then a zonal statistic per parcel."""
 
     kind: Literal["slope"]
     raster: Name
     units: Literal["percent", "degrees"] = "percent"
-    stat: Literal["mean", "max", "share_above"] = "mean"
+    stat: ZonalStat = "mean"
     threshold: float | None = None
+    # Elevation units per horizontal unit: 0.3048 for a DEM in feet over metres.
+    z_factor: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _t(self) -> SlopeCriterion:
@@ -418,10 +445,11 @@ GeometryMeasure = Literal["area_ha", "compactness", "concave_corners"]
 
 class GeometryCriterion(_Criterion):
     """Parcel shape: area (ha), compactness 方正度 (area / minimum rotated rectangle area), or
-    number of concave (reflex) corners of the outer ring."""
+    number of concave (reflex) corners, turning by more than ``corner_angle_deg``."""
 
     kind: Literal["geometry"]
     measure: GeometryMeasure
+    corner_angle_deg: float = Field(default=15.0, ge=0, lt=180)
 
     @model_validator(mode="after")
     def _t(self) -> GeometryCriterion:
@@ -432,7 +460,8 @@ class GeometryCriterion(_Criterion):
 class AttributeCriterion(_Criterion):
     """A parcel attribute: ``column == value`` (boolean; default transform 100/0), or the
     column's numbers through a transform.  Yes-like text (是, yes, true, 1, y) counts as true
-    when ``value = true``."""
+    when ``value = true``.  ``column`` may be the source name (净地) or the siteplan name
+    (clean_land)."""
 
     kind: Literal["attribute"]
     column: str = Field(min_length=1)
@@ -515,18 +544,27 @@ class Constraint(_Model):
 
 
 class Programme(_Model):
-    """``[programme]``: per-project ratios (seed clause 三(二)8 unless noted)."""
+    """``[programme]``: per-project ratios of the seed clause 三(二)8, and the estimate's
+    assumptions (dwelling size, persons per household)."""
 
-    persons_per_household: float = Field(2.62, gt=0, le=10)  # 2020 census, national average
-    dwelling_size_m2: float = Field(100.0, gt=0, le=1000)
-    childcare_places_per_1000: float = Field(10.0, ge=0)
-    childcare_m2_per_place: float = Field(8.0, ge=0)
-    elderly_land_m2_per_resident: float = Field(0.1, ge=0)
-    parking_per_household: float = Field(1.2, ge=0)
-    parking_bay_m: tuple[float, float] = (2.5, 5.3)
-    charging_share: float = Field(1.0, ge=0, le=1)
-    property_service_share: float = Field(0.03, ge=0, le=1)
-    default_far: float | None = Field(None, gt=0, le=20)
+    # 2020 (seventh) national census: 2.62 persons per household.
+    persons_per_household: float = Field(default=2.62, gt=0, le=10)
+    # Assumption: gross floor area per dwelling (a typical new urban three-bedroom flat).
+    dwelling_size_m2: float = Field(default=100.0, gt=0, le=1000)
+    childcare_places_per_1000: float = Field(default=10.0, ge=0)  # 三(二)8: ≥ 10 托位 per 1000 residents
+    childcare_m2_per_place: float = Field(default=8.0, ge=0)  # 三(二)8: ≥ 8 m² per place
+    elderly_land_m2_per_resident: float = Field(default=0.1, ge=0)  # 三(二)8: ≥ 0.1 m² per resident
+    parking_per_household: float = Field(default=1.2, ge=0)  # 三(二)8: ≥ 1.2 spaces per household
+    parking_bay_width_m: float = Field(default=2.5, gt=0)  # 三(二)8: bay ≥ 2.5 m × 5.3 m
+    parking_bay_length_m: float = Field(default=5.3, gt=0)
+    charging_share: float = Field(default=1.0, ge=0, le=1)  # 三(二)8: all fixed spaces
+    property_service_share: float = Field(default=0.03, ge=0, le=1)  # 三(二)8: ≥ 3 %
+    # FAR for parcels without one (None: such parcels get no programme numbers).
+    default_far: float | None = Field(default=None, gt=0, le=20)
+
+    def assumptions(self) -> dict[str, Any]:
+        """The ratios and assumptions as keyword arguments of :func:`siteplan.programme.programme`."""
+        return {k: float(v) for k, v in self.model_dump().items() if k != "default_far"}
 
 
 class Compliance(_Model):
@@ -541,6 +579,7 @@ class Compliance(_Model):
 
 
 OutputFormat = Literal["csv", "xlsx", "gpkg", "html", "png"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "xlsx", "gpkg", "html", "png")
 
 
 class Outputs(_Model):
@@ -551,9 +590,8 @@ class Outputs(_Model):
     """
 
     folder: PathStr = "maps"
-    top_n: int = Field(20, ge=1)
-    formats: list[OutputFormat] = Field(
-        default_factory=lambda: ["csv", "xlsx", "gpkg", "html", "png"])
+    top_n: int = Field(default=20, ge=1)
+    formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
     offline: bool = False
     tianditu_key: str | None = None
 
@@ -583,17 +621,17 @@ class Study(_Model):
     :meth:`Study.model_validate` (both raise :class:`~siteplan.errors.ConfigError`)."""
 
     study: StudySection
-    inputs: Inputs = Field(default_factory=Inputs)
-    crs: CRSSection = Field(default_factory=CRSSection)
-    network: NetworkSection = Field(default_factory=NetworkSection)
+    inputs: Inputs = Field(default_factory=lambda: Inputs())
+    crs: CRSSection = Field(default_factory=lambda: CRSSection())
+    network: NetworkSection = Field(default_factory=lambda: NetworkSection())
     classes: dict[Name, FacilityClass] = Field(default_factory=dict)
-    catchments: Catchments = Field(default_factory=Catchments)
+    catchments: Catchments = Field(default_factory=lambda: Catchments())
     criteria: list[Criterion] = Field(default_factory=list)
-    weights: Weights = Field(default_factory=Weights)
+    weights: Weights = Field(default_factory=lambda: Weights())
     constraints: list[Constraint] = Field(default_factory=list)
-    programme: Programme = Field(default_factory=Programme)
-    compliance: Compliance = Field(default_factory=Compliance)
-    outputs: Outputs = Field(default_factory=Outputs)
+    programme: Programme = Field(default_factory=lambda: Programme())
+    compliance: Compliance = Field(default_factory=lambda: Compliance())
+    outputs: Outputs = Field(default_factory=lambda: Outputs())
 
     _source: str | None = PrivateAttr(default=None)
     _ahp: AHPResult | None = PrivateAttr(default=None)
@@ -666,8 +704,16 @@ class Study(_Model):
 
     def facility_classes(self) -> list[str]:
         """Classes the study needs distances for: criteria and compliance classes, sorted."""
-        used = {c.class_ for c in self.criteria if hasattr(c, "class_")}
+        used = {c.facility_class for c in self.criteria if c.facility_class is not None}
         return sorted(used | set(self.compliance.radii))
+
+    def criterion_radius(self, criterion: Criterion) -> float | None:
+        """The radius a network criterion uses: its own, else its class's (None if neither)."""
+        if not isinstance(criterion, _NetworkCriterion):
+            return None
+        if criterion.radius_m is not None:
+            return criterion.radius_m
+        return self.class_radius(criterion.class_)
 
     def count_radii(self, name: str) -> list[float]:
         """Radii (m) at which ``n_<name>_<r>m`` counts are needed: the class's count radii
@@ -703,17 +749,21 @@ class Study(_Model):
         ConfigError
             Naming the first criterion whose class has no facilities.
         """
-        for i, c in enumerate(self.criteria):
-            cls_name = getattr(c, "class_", None)
-            if cls_name is not None and class_counts.get(cls_name, 0) <= 0:
-                found = ", ".join(f"{k} ({v})" for k, v in sorted(class_counts.items()) if v > 0)
-                raise ConfigError(
-                    f"criterion {c.name!r} scores class {cls_name!r}, but the facility data has "
-                    f"no {cls_name} facilities (classes found: {found or 'none'}).",
-                    where=f"{self._source or 'study config'}: criteria[{i}].class",
-                    fix=f"add a facility layer with class {cls_name!r} to [inputs], or remove "
-                    "the criterion.",
-                )
+        found = ", ".join(f"{k} ({v})" for k, v in sorted(class_counts.items()) if v > 0)
+        bad = [(i, c) for i, c in enumerate(self.criteria)
+               if c.facility_class is not None and class_counts.get(c.facility_class, 0) <= 0]
+        if not bad:
+            return
+        lines = [f"criteria[{i}].class = {c.facility_class!r} (criterion {c.name!r})"
+                 for i, c in bad]
+        classes = sorted({str(c.facility_class) for _, c in bad})
+        raise ConfigError(
+            f"{'; '.join(lines)}: the facility data has no facilities of this class "
+            f"(classes found: {found or 'none'}).",
+            where=self._source or "study config",
+            fix=f"add facilities of class {', '.join(classes)} (a facility layer in [inputs]), "
+            "or remove the criterion.",
+        )
 
     def check_inputs_exist(self) -> None:
         """Raise :class:`InputError` naming every configured input file that does not exist."""

@@ -24,15 +24,16 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
 def _class_problems(study: Study, known: list[str]) -> list[Problem]:
     out: list[Problem] = []
     for i, c in enumerate(study.criteria):
-        cls_name = getattr(c, "class_", None)
+        cls_name = c.facility_class
         if cls_name is None:
             continue
         if cls_name not in known:
-            out.append((f"criteria[{i}].class", cls_name, f"unknown facility class{did_you_mean(cls_name, known)}",
+            out.append((f"criteria[{i}].class", cls_name,
+                        f"unknown facility class{did_you_mean(cls_name, known)}",
                         f"use one of {', '.join(known)}, or declare it in [classes.{cls_name}]."))
             continue
         needs_radius = (c.kind == "distance" and c.transform is None) or c.kind == "access_2sfca"
-        if needs_radius and c.radius_m is None and study.class_radius(cls_name) is None:
+        if needs_radius and study.criterion_radius(c) is None:
             what = ("needs a radius: the default transform scores 100 within it"
                     if c.kind == "distance" else "needs a catchment radius")
             out.append((f"criteria[{i}].radius_m", None, what,

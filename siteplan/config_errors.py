@@ -38,6 +38,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[list[str | int], Any]:
     node = data
     for k, el in enumerate(loc):
         last = k == len(loc) - 1
+        if isinstance(node, dict) and el not in node and el in (node.get("kind"),
+                                                                  node.get("type")):
+            continue  # a discriminated union's tag, not a key
         if isinstance(node, dict) and el in node:
             path.append(el)
             node = node[el]
@@ -162,13 +165,18 @@ def config_error_from_validation(exc: ValidationError, data: Any, root: type[Bas
             problems.extend(err["ctx"]["problems"])
             continue
         path, value = _data_path(tuple(err["loc"]), data)
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found") and isinstance(value, dict):
+            # Point at the tag itself: criteria[2].kind = 'distanse', not the whole table.
+            disc = str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
+            path = [*path, disc]
+            value = value.get(disc, _MISSING)
         key = format_key(path)
-        what, fix = _fix_for(err, key, value, root, path, data)
+        what, fix = _fix_for(dict(err), key, value, root, path, data)
         problems.append((key, value, what, fix))
     if len(problems) == 1:
         key, value, what, fix = problems[0]
         shown = "" if value is _MISSING or value is None else f" = {value!r}"
-        err_out = ConfigError(f"{key}{shown}: {what}.", where=f"{source}: {key}", fix=fix)
+        err_out = ConfigError(f"{key}{shown}: {what}.", where=source, fix=fix)
     else:
         lines = "\n".join("  - " + _problem_line(*p) for p in problems)
         err_out = ConfigError(f"{len(problems)} problems:\n{lines}", where=source,

@@ -18,6 +18,7 @@ table (a user's own attribute) is returned unchanged, so no column ever loses it
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 Lang = Literal["en", "zh", "both"]
@@ -34,6 +35,9 @@ CLASSES: dict[str, tuple[str, str]] = {
     "metro_station": ("metro station", "地铁站"),
     "park": ("park", "公园"),
     "elderly_care": ("elderly care", "养老服务设施"),
+    # Labelled stand-ins where a data set has no stops or stations (siteplan.proxies).
+    "bus_corridor": ("bus corridor (proxy: primary/secondary road)", "公交走廊 (代理: 主次干道)"),
+    "metro_line": ("metro line (proxy: open track)", "地铁线路 (代理: 运营线路)"),
 }
 
 # Plain columns and terms.  (English, 中文)
@@ -58,9 +62,17 @@ TERMS: dict[str, tuple[str, str]] = {
     "score": ("Score (0-100)", "综合得分 (0-100)"),
     "rank": ("Rank", "排名"),
     "excluded": ("Excluded", "已排除"),
-    "exclusion_reason": ("Exclusion reason", "排除原因"),
+    "exclusion_reason": ("Exclusion reason", "排除原因 (英文)"),
+    "exclusion_reason_zh": ("Exclusion reason (Chinese)", "排除原因"),
+    "unreachable": ("Cannot reach the street network", "无法接入路网"),
+    "nearest_street_m": ("Distance to nearest street (m)", "至最近道路距离 (米)"),
+    "access_leg_m": ("Access leg to the street (m)", "至道路接入距离 (米)"),
+    "compactness": ("Compactness (area / minimum rotated rectangle)", "方正度"),
+    "concave_corners": ("Concave corners", "凹角数"),
+    "programme_basis": ("Programme estimate based on", "测算依据"),
     # compliance
-    "compliance_required": ("Must provide on site", "须配建"),
+    "compliance_required": ("Must provide on site", "须配建 (英文)"),
+    "compliance_required_zh": ("Must provide on site (Chinese)", "须配建"),
     "compliant_all": ("Meets all service radii", "满足全部服务半径"),
     # programme
     "est_gfa_m2": ("Estimated GFA (m²)", "估算总建筑面积 (平方米)"),
@@ -102,17 +114,23 @@ _PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"^dist_(?P<c>.+)_m$"), "Walking distance to {c} (m)", "至{c}步行距离 (米)"),
     (re.compile(r"^time_(?P<c>.+)_min$"), "Walking time to {c} (min)", "至{c}步行时间 (分钟)"),
     (re.compile(r"^nearest_(?P<c>.+)_id$"), "Nearest {c} ID", "最近{c}编号"),
-    (re.compile(r"^n_(?P<c>.+)_(?P<r>\d+)m$"), "Number of {c} within {r} m",
+    (re.compile(r"^n_(?P<c>.+)_(?P<r>\d+)m$"), "{c}: number within {r} m",
      "{r}米内{c}数量"),
     (re.compile(r"^meets_(?P<c>.+)_radius$"), "Within {c} service radius", "满足{c}服务半径"),
     (re.compile(r"^(?P<c>.+)_raw$"), "{c} (raw value)", "{c} (原始值)"),
-    (re.compile(r"^(?P<c>.+)_points$"), "{c} (points)", "{c} (得分)"),
+    (re.compile(r"^(?P<c>.+)_rating$"), "{c} (rating 0-100)", "{c} (评分 0-100)"),
+    (re.compile(r"^(?P<c>.+)_points$"), "{c} (weighted points)", "{c} (加权得分)"),
     (re.compile(r"^catchments_(?P<c>.+)$"), "Catchments: {c}", "服务范围：{c}"),
     (re.compile(r"^proposed_(?P<c>.+)$"), "Proposed {c}", "拟新增{c}"),
 ]
 
 
-def _pair(key: str) -> tuple[str, str] | None:
+Pairs = Mapping[str, tuple[str, str]]
+
+
+def _pair(key: str, extra: Pairs | None = None) -> tuple[str, str] | None:
+    if extra and key in extra:
+        return extra[key]
     if key in TERMS:
         return TERMS[key]
     if key in CLASSES:
@@ -123,14 +141,15 @@ def _pair(key: str) -> tuple[str, str] | None:
         if m is None:
             continue
         sub = m.group("c")
-        en_c, zh_c = CLASSES.get(sub) or TERMS.get(sub) or (sub.replace("_", " "), sub)
+        en_c, zh_c = ((extra or {}).get(sub) or CLASSES.get(sub) or TERMS.get(sub)
+                      or (sub.replace("_", " "), sub))
         r = m.groupdict().get("r", "")
         en = en_t.format(c=en_c, r=r)
         return en[:1].upper() + en[1:], zh_t.format(c=zh_c, r=r)
     return None
 
 
-def label(key: str, lang: Lang = "both") -> str:
+def label(key: str, lang: Lang = "both", extra: Pairs | None = None) -> str:
     """The user-facing label of a column, class or term.
 
     Parameters
@@ -140,6 +159,10 @@ def label(key: str, lang: Lang = "both") -> str:
         or a term key (``reason_unreachable``).
     lang
         ``"en"``, ``"zh"`` or ``"both"`` (``"中文 / English"``).
+    extra
+        More ``{key: (English, 中文)}`` pairs that take precedence, e.g. a study's criterion
+        labels (:func:`siteplan.scoring.criterion_labels`); they also fill the patterns, so
+        ``<criterion>_points`` gets the criterion's label.
 
     Returns
     -------
@@ -148,7 +171,7 @@ def label(key: str, lang: Lang = "both") -> str:
     """
     if lang not in ("en", "zh", "both"):
         raise ValueError(f"lang must be 'en', 'zh' or 'both', got {lang!r}")
-    pair = _pair(key)
+    pair = _pair(key, extra)
     if pair is None:
         return key
     en, zh = pair
@@ -159,9 +182,9 @@ def label(key: str, lang: Lang = "both") -> str:
     return f"{zh} / {en}"
 
 
-def has_label(key: str) -> bool:
+def has_label(key: str, extra: Pairs | None = None) -> bool:
     """Whether :func:`label` knows ``key`` (directly or through a column pattern)."""
-    return _pair(key) is not None
+    return _pair(key, extra) is not None
 
 
-__all__ = ["CLASSES", "TERMS", "Lang", "has_label", "label"]
+__all__ = ["CLASSES", "TERMS", "Lang", "Pairs", "has_label", "label"]

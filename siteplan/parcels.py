@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -24,9 +24,12 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from siteplan.crs import metric_crs_for_bounds
+from siteplan.crs import CoordSystem, metric_crs_for_bounds
 from siteplan.errors import InputError
-from siteplan.network import tag_column
+from siteplan.network import is_metric_crs, tag_column
+
+if TYPE_CHECKING:
+    from siteplan.config import Study
 
 # Chinese (and common English) field names -> siteplan column names.
 DEFAULT_ALIASES: dict[str, str] = {
@@ -66,17 +69,14 @@ def _list_some(values: Sequence[object], limit: int = 20) -> str:
     return shown + (f" ... and {more} more" if more > 0 else "")
 
 
-def _read_layer(path: str | Path, layer: str | None) -> gpd.GeoDataFrame:
-    # The single place parcels are read from disk; it switches to siteplan.io.read_layer.
-    path = Path(path)
-    if not path.exists():
-        raise InputError("the parcel file does not exist.", where=str(path),
-                         fix="check the path in the study config ([parcels] path).")
-    try:
-        return gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputError(f"cannot read the parcel layer ({exc}).", where=str(path),
-                         fix="give a GeoPackage, Shapefile or GeoJSON of parcel polygons.") from exc
+def _read_layer(path: str | Path, layer: str | None, encoding: str | None,
+                coord_system: CoordSystem, crs: Any) -> gpd.GeoDataFrame:
+    # The single place parcels are read from disk: siteplan.io checks CRS, coordinates and
+    # encodings and repairs invalid polygons.
+    from siteplan.io import read_layer
+
+    return read_layer(path, layer=layer, crs=crs, encoding=encoding, coord_system=coord_system,
+                      kind="parcels")
 
 
 def parse_bool(values: pd.Series, *, where: str, column: str) -> pd.Series:
@@ -141,6 +141,9 @@ def load_parcels(
     id_column: str,
     aliases: Mapping[str, str] | None = None,
     layer: str | None = None,
+    encoding: str | None = None,
+    coord_system: CoordSystem = "wgs84",
+    crs: Any = None,
     non_polygon: Literal["error", "drop"] = "error",
 ) -> gpd.GeoDataFrame:
     """Load candidate parcels and normalise their ids and attributes.
@@ -159,6 +162,11 @@ def load_parcels(
         净地 → clean_land, 闲置收回 → idle_recovered, 户数 → households).
     layer
         Layer name inside a multi-layer file.
+    encoding, coord_system
+        Attribute encoding (e.g. ``"gbk"``) and Chinese map offsets (``"gcj02"``, ``"bd09"``)
+        of the file, passed to :func:`siteplan.io.read_layer`.
+    crs
+        The file's CRS when it declares none (a Shapefile without ``.prj``).
     non_polygon
         What to do with rows whose geometry is not a (Multi)Polygon (points, lines, empty or
         missing): ``"error"`` (default) raises :class:`InputError` listing them, because a
@@ -182,7 +190,7 @@ def load_parcels(
         gdf = path_or_gdf.copy()
     else:
         where = str(path_or_gdf)
-        gdf = _read_layer(path_or_gdf, layer)
+        gdf = _read_layer(path_or_gdf, layer, encoding, coord_system, crs)
     if gdf.crs is None:
         raise InputError("the parcel layer has no CRS.", where=where,
                          fix="declare it (e.g. a .prj file, or gdf.set_crs('EPSG:4547')).")
@@ -200,7 +208,8 @@ def load_parcels(
     if null.any():
         rows = np.flatnonzero(null.to_numpy())
         raise InputError(
-            f"{len(rows)} parcel(s) have no id in column {id_column!r}: rows {_list_some(rows)} "
+            f"{len(rows)} parcel(s) have no id in column {id_column!r}: rows "
+            f"{_list_some(rows.tolist())} "
             "(0-based, in file order).",
             where=where, fix="give every parcel an id.",
         )
@@ -262,6 +271,123 @@ def load_parcels(
     gdf.insert(0, "parcel_id", text_ids.astype(str).to_numpy())
     gdf["parcel_id"] = gdf["parcel_id"].astype("string")
     return gdf
+
+
+def load_study_parcels(study: Study) -> gpd.GeoDataFrame:
+    """The candidate parcels of a study's ``[inputs.parcels]``, loaded with :func:`load_parcels`
+    (declared id column, field names, encoding and coordinate offsets)."""
+    from siteplan.errors import ConfigError
+
+    spec = study.inputs.parcels
+    if spec is None:
+        raise ConfigError("the study has no [inputs.parcels] section.",
+                          where=study.source_path or "study config",
+                          fix='add [inputs.parcels] with path = "parcels.gpkg" and id_column.')
+    return load_parcels(spec.path, id_column=spec.id_column, aliases=spec.aliases(),
+                        layer=spec.layer, encoding=spec.encoding,
+                        coord_system=spec.coord_system or study.crs.coord_system,
+                        crs=study.crs.input)
+
+
+# --------------------------------------------------------------------------------------------
+# Shape measures (vectorised over parcels)
+
+# Vertices closer than this to the simplified outline are digitising noise, not corners.
+CORNER_SIMPLIFY_M = 0.5
+
+
+def metric_geometries(parcels: gpd.GeoDataFrame | gpd.GeoSeries,
+                      metric_crs: CRS | str | None = None) -> np.ndarray:
+    """Parcel geometries in a metric CRS: ``metric_crs``, else the layer's own if it is metric,
+    else the local UTM zone."""
+    if parcels.crs is None:
+        raise InputError("the parcels have no CRS.", where="parcels",
+                         fix="declare it (gdf.set_crs(...)) before measuring shapes.")
+    if metric_crs is not None:
+        geo = parcels.to_crs(metric_crs)
+    elif is_metric_crs(parcels.crs):
+        geo = parcels
+    else:
+        geo = parcels.to_crs(metric_crs_for_bounds(parcels.to_crs(4326).total_bounds))
+    return np.asarray(geo.geometry.values, dtype=object)
+
+
+def area_ha(geoms: np.ndarray) -> np.ndarray:
+    """Area in hectares of metric geometries."""
+    return shapely.area(np.asarray(geoms, dtype=object)) / 1e4
+
+
+def compactness(geoms: np.ndarray) -> np.ndarray:
+    """方正度: area / area of the minimum rotated rectangle (1 for a rectangle, about 0.785
+    for a circle, lower for L-shapes and slivers).  NaN for empty or zero-area geometries."""
+    geoms = np.asarray(geoms, dtype=object)
+    rect = shapely.area(shapely.oriented_envelope(geoms))
+    area = shapely.area(geoms)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(rect > 0, area / rect, np.nan)
+
+
+def concave_corners(geoms: np.ndarray, *, min_turn_deg: float = 15.0,
+                    simplify_m: float = CORNER_SIMPLIFY_M) -> np.ndarray:
+    """Number of concave (reflex) corners of each polygon.
+
+    Every ring is oriented so that the parcel lies on its left (exterior counter-clockwise,
+    holes clockwise); a vertex where the outline turns right by more than ``min_turn_deg`` is a
+    concave corner of the parcel, so an L-shape has 1, a U-shape 2, a square hole adds 4.
+    Outlines are first simplified by ``simplify_m`` (metres) so digitising noise and
+    near-collinear vertices along curved streets do not count.
+
+    Parameters
+    ----------
+    geoms
+        (Multi)Polygons in a metric CRS.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 counts; 0 for empty geometries.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    n = geoms.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    clean = shapely.orient_polygons(shapely.simplify(geoms, simplify_m, preserve_topology=True),
+                                    exterior_cw=False)
+    parts, part_owner = shapely.get_parts(clean, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    if xy.shape[0] == 0:
+        return np.zeros(n, dtype=np.int64)
+    n_ring = np.bincount(vertex_ring, minlength=rings.shape[0])
+    start = np.cumsum(n_ring) - n_ring
+    pos = np.arange(xy.shape[0]) - start[vertex_ring]
+    size = n_ring[vertex_ring] - 1  # rings repeat their first vertex at the end
+    keep = pos < size
+    idx, ring, pos, size = np.flatnonzero(keep), vertex_ring[keep], pos[keep], size[keep]
+    prev = start[ring] + (pos - 1) % size
+    nxt = start[ring] + (pos + 1) % size
+    e1 = xy[idx] - xy[prev]
+    e2 = xy[nxt] - xy[idx]
+    cross = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    dot = (e1 * e2).sum(axis=1)
+    turn = np.degrees(np.arctan2(cross, dot))
+    concave = turn < -min_turn_deg
+    per_ring = np.bincount(ring[concave], minlength=rings.shape[0])
+    per_part = np.bincount(ring_part, weights=per_ring, minlength=parts.shape[0])
+    return np.bincount(part_owner, weights=per_part, minlength=n).astype(np.int64)
+
+
+def shape_measure(geoms: np.ndarray, measure: str, *, corner_angle_deg: float = 15.0
+                  ) -> np.ndarray:
+    """One of ``"area_ha"``, ``"compactness"``, ``"concave_corners"`` for metric geometries."""
+    if measure == "area_ha":
+        return area_ha(geoms)
+    if measure == "compactness":
+        return compactness(geoms)
+    if measure == "concave_corners":
+        return concave_corners(geoms, min_turn_deg=corner_angle_deg).astype(float)
+    raise InputError(f"unknown shape measure {measure!r}.", where="parcels",
+                     fix="use area_ha, compactness or concave_corners.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,7 +526,8 @@ def blocks_from_streets(
     faces = shapely.normalize(faces)
     n = faces.shape[0]
     width = max(4, len(str(n)))
-    landuse = np.where(residential > residential_share, residential_code, None)
+    landuse = np.full(faces.shape[0], None, dtype=object)
+    landuse[residential > residential_share] = residential_code
     blocks = gpd.GeoDataFrame(
         {
             "parcel_id": (id_prefix + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(width))
@@ -425,6 +552,12 @@ def blocks_from_streets(
 
 
 __all__ = [
+    "area_ha",
+    "compactness",
+    "concave_corners",
+    "load_study_parcels",
+    "metric_geometries",
+    "shape_measure",
     "BLOCK_HIGHWAYS",
     "BLOCK_RAILWAYS",
     "BLOCK_WATERWAYS",

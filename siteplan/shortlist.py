@@ -30,7 +30,7 @@ import math
 import platform
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -41,12 +41,16 @@ from pyproj import CRS
 from siteplan import __version__
 from siteplan.atomic import atomic_path, check_writable_dir, write_bytes_atomic
 from siteplan.errors import InputError
-from siteplan.labels import label
+from siteplan.labels import Pairs, label
+
+if TYPE_CHECKING:
+    from siteplan.config import Study
 
 FORMATS = ("csv", "xlsx", "gpkg")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-LEAD_COLUMNS = ("parcel_id", "rank", "score", "excluded", "exclusion_reason", "compliant_all",
-                "compliance_required")
+LEAD_COLUMNS = ("parcel_id", "rank", "score", "excluded", "exclusion_reason",
+                "exclusion_reason_zh", "compliant_all", "compliance_required",
+                "compliance_required_zh")
 RESERVED_LAYERS = ("parcels", "metadata")
 
 
@@ -113,6 +117,34 @@ def run_metadata(
     }
 
 
+def study_run_metadata(study: Study, crs: Any) -> dict[str, Any]:
+    """:func:`run_metadata` for a study run, plus how the score and the programme are made.
+
+    Parameters
+    ----------
+    study
+        The study (its TOML file and every local input file are hashed).
+    crs
+        The analysis CRS.
+
+    Returns
+    -------
+    dict
+        :func:`run_metadata`'s keys plus ``study`` (name), ``scoring``
+        (:func:`siteplan.scoring.scoring_metadata`), ``compliance_radii_m`` and
+        ``programme_assumptions``.
+    """
+    from siteplan.scoring import scoring_metadata
+
+    inputs = list(dict.fromkeys(p for p in study.inputs.paths() if Path(p).is_file()))
+    meta = run_metadata(study.source_path, inputs, crs)
+    meta["study"] = study.study.name
+    meta["scoring"] = scoring_metadata(study)
+    meta["compliance_radii_m"] = dict(study.compliance.radii)
+    meta["programme_assumptions"] = study.programme.assumptions()
+    return meta
+
+
 def flatten_metadata(metadata: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     """Nested metadata as sorted-by-insertion ``(dotted.key, text)`` pairs for tables."""
     rows: list[tuple[str, str]] = []
@@ -160,7 +192,8 @@ def _is_integer_column(name: str, values: pd.Series) -> bool:
 def column_decimals(name: str, values: pd.Series) -> int | None:
     """Decimals a numeric column is written with (``0`` for counts); ``None`` if not numeric.
 
-    Metres and minutes 1, square metres 2, score/points/FAR 2, shares 4, lon/lat 6, others 4.
+    Metres and minutes 1, square metres 2, score/points/ratings/FAR 2, shares 4, lon/lat 6,
+    others (raw criterion values) 4.
     """
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return None
@@ -170,7 +203,7 @@ def column_decimals(name: str, values: pd.Series) -> int | None:
         return 6
     if name.endswith(("_m", "_min")):
         return 1
-    if name.endswith("_m2") or name in ("score", "far") or name.endswith("_points"):
+    if name.endswith(("_m2", "_points", "_rating")) or name in ("score", "far"):
         return 2
     if name.endswith("_share"):
         return 4
@@ -198,6 +231,7 @@ def _csv_column(name: str, values: pd.Series) -> list[str]:
 
 def _xlsx_values(name: str, values: pd.Series) -> tuple[list[Any], int | None]:
     decimals = column_decimals(name, values)
+    out: list[Any]
     if pd.api.types.is_bool_dtype(values):
         out = [None if v is pd.NA else bool(v) for v in values.astype("boolean")]
     elif decimals is not None:
@@ -275,13 +309,13 @@ def shortlist_csv_bytes(table: pd.DataFrame) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def _write_sheet(ws: Any, table: pd.DataFrame) -> None:
+def _write_sheet(ws: Any, table: pd.DataFrame, labels: Pairs | None = None) -> None:
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     bold = Font(bold=True)
     for j, col in enumerate(table.columns, start=1):
-        for row, text in ((1, label(str(col), "both")), (2, str(col))):
+        for row, text in ((1, label(str(col), "both", labels)), (2, str(col))):
             cell = ws.cell(row=row, column=j, value=text)
             cell.data_type = "s"
             cell.font = bold
@@ -302,16 +336,16 @@ def _write_sheet(ws: Any, table: pd.DataFrame) -> None:
 
 
 def _write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
-                meta_rows: list[tuple[str, str]]) -> None:
+                meta_rows: list[tuple[str, str]], labels: Pairs | None) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
     ws.title = f"{label('sheet_ranking', 'zh')} {label('sheet_ranking', 'en')}"
-    _write_sheet(ws, ranked)
+    _write_sheet(ws, ranked, labels)
     _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
-                                 f"{label('sheet_excluded', 'en')}"), excluded)
+                                 f"{label('sheet_excluded', 'en')}"), excluded, labels)
     wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
     for j, key in enumerate(("key", "value"), start=1):
         cell = wm.cell(row=1, column=j, value=label(key, "both"))
@@ -354,6 +388,7 @@ def write_shortlist(
     layers: Mapping[str, pd.DataFrame] | None = None,
     inputs: Sequence[str | Path] | None = None,
     basename: str = "shortlist",
+    labels: Pairs | None = None,
 ) -> dict[str, Path]:
     """Write the shortlist files and their metadata sidecar.
 
@@ -382,6 +417,9 @@ def write_shortlist(
         paths in ``metadata["inputs"]`` and ``metadata["config_path"]``.
     basename
         File name stem (``shortlist``).
+    labels
+        Extra header labels ``{key: (English, 中文)}``, normally
+        :func:`siteplan.scoring.criterion_labels` so criterion columns get readable headers.
 
     Returns
     -------
@@ -422,7 +460,7 @@ def write_shortlist(
     if "xlsx" in formats:
         path = out_dir / f"{basename}.xlsx"
         with atomic_path(path, inputs=list(inputs)) as tmp:
-            _write_xlsx(tmp, table[~excluded_mask], table[excluded_mask], meta_rows)
+            _write_xlsx(tmp, table[~excluded_mask], table[excluded_mask], meta_rows, labels)
         written["xlsx"] = path
     if "gpkg" in formats:
         path = out_dir / f"{basename}.gpkg"
@@ -457,5 +495,6 @@ __all__ = [
     "order_parcels",
     "run_metadata",
     "shortlist_csv_bytes",
+    "study_run_metadata",
     "write_shortlist",
 ]
