@@ -1,0 +1,679 @@
+"""Batch runs: land-supply shortlists for many districts or cities, serially or on Dask.
+
+:func:`run_batch` runs every study file of a list as one task, on an existing Dask
+distributed cluster (``scheduler="tcp://HOST:8786"``), on a local cluster of worker processes
+(the default) or serially in this process (``n_workers=0``), and writes to the output folder:
+
+- ``<study>/``: each study's own outputs (shortlist, maps), one folder per study;
+- ``summary.csv`` (and ``summary.xlsx``): the top parcels of every study in one table, ranked
+  across studies by score (``overall_rank``) with each study's own ``rank``;
+- ``studies.csv``: one row per study with its status and, for a failed one, why;
+- ``index.html``: a page linking every study's map (relative links, so the folder can be
+  moved or zipped).
+
+A failed study is reported and does not stop the others; :attr:`BatchResult.exit_code` is the
+number of failed studies (at most 125, so a shell can tell it from a crash).  The outputs do
+not depend on how the studies were spread over workers or in which order they finished:
+``summary.csv``, ``studies.csv`` and ``index.html`` are byte-identical to a serial run.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import time
+import traceback
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from siteplan.atomic import atomic_path, check_writable_dir, write_bytes_atomic
+from siteplan.errors import InputError, SiteplanError
+from siteplan.labels import label
+from siteplan.shortlist import FORMULA_PREFIXES, column_decimals, shortlist_csv_bytes
+
+Runner = Callable[[Path, Path], Any]
+SCHEDULER_TIMEOUT = "20s"  # connecting to a remote scheduler
+WORKER_WAIT_S = 60.0  # waiting for a remote cluster to have at least one worker
+MAX_EXIT_CODE = 125  # 126-255 mean "cannot execute" or "killed by a signal" to a shell
+STUDY_SUFFIXES = (".toml",)
+SUMMARY_LEAD = ("overall_rank", "study", "study_name", "rank", "parcel_id", "score")
+# Labels of the batch's own columns, bilingual like every other table (siteplan.labels).
+BATCH_LABELS: dict[str, tuple[str, str]] = {
+    "overall_rank": ("Overall rank", "总排名"),
+    "study": ("Study", "研究"),
+    "study_name": ("Study name", "研究名称"),
+    "study_file": ("Study file", "研究文件"),
+    "status": ("Status", "状态"),
+    "error": ("Why it failed", "失败原因"),
+    "n_top": ("Parcels in summary", "汇总地块数"),
+    "map": ("Map", "地图"),
+    "shortlist": ("Shortlist", "清单"),
+}
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """What one study of a batch gave: its top parcels, or why it failed."""
+
+    index: int
+    study_file: str
+    folder: str
+    name: str | None = None
+    out_dir: str | None = None
+    map_html: str | None = None
+    shortlist_csv: str | None = None
+    top: pd.DataFrame | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the study ran and returned its top parcels."""
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Outcomes (in the order the studies were given) and the files written."""
+
+    outcomes: list[StudyOutcome]
+    out_dir: Path
+    files: dict[str, Path]
+    seconds: float
+    cluster_seconds: float = 0.0
+    workers: int = 0
+    scheduler: str = "serial"
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[StudyOutcome]:
+        """The studies that failed."""
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def exit_code(self) -> int:
+        """Number of failed studies, capped at :data:`MAX_EXIT_CODE` (0: all succeeded)."""
+        return batch_exit_code(len(self.failed))
+
+    def failure_lines(self) -> list[str]:
+        """One line per failed study: which, and why."""
+        return [f"FAILED {o.study_file}: {o.error}" for o in self.failed]
+
+
+def batch_exit_code(n_failed: int) -> int:
+    """Exit code of a batch: the number of failed studies, at most 125."""
+    return min(max(int(n_failed), 0), MAX_EXIT_CODE)
+
+
+# ============================================================================= study lists
+
+
+def read_study_list(items: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Expand study arguments into study files, in order.
+
+    Each item is a study file (``.toml``), a folder (its ``*.toml`` files, sorted by name) or a
+    text file listing study files, one per line (blank lines and ``#`` comments ignored;
+    relative paths are relative to the list file).  Paths are made absolute, because the
+    workers of a cluster do not share this process's working directory.
+
+    Raises
+    ------
+    InputError
+        A list file or folder that cannot be read, no study at all, or a study given twice
+        (both would write the same folder).
+    """
+    out: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.suffix.lower() in STUDY_SUFFIXES:
+            out.append(path.absolute())
+        elif path.is_dir():
+            out.extend(p.absolute() for p in sorted(path.glob("*.toml")))
+        else:
+            out.extend(_read_list_file(path))
+    if not out:
+        raise InputError("no study files given.", where="batch",
+                         fix="give study .toml files, folders of them, or a text file listing "
+                         "them one per line.")
+    seen: dict[Path, int] = {}
+    for i, p in enumerate(out):
+        key = Path(os.path.normpath(p))
+        if key in seen:
+            raise InputError(f"study {p} is listed twice (items {seen[key] + 1} and {i + 1}).",
+                             where="batch", fix="list each study once.")
+        seen[key] = i
+    return [Path(os.path.normpath(p)) for p in out]
+
+
+def _read_list_file(path: Path) -> list[Path]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("study list not found.", where=str(path),
+                         fix="give study .toml files, folders of them, or a text file listing "
+                         "them.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the study list ({exc}).", where=str(path),
+                         fix="give a UTF-8 text file with one study file per line.") from None
+    base = path.absolute().parent
+    out = []
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            p = Path(entry).expanduser()
+            out.append(p if p.is_absolute() else base / p)
+    return out
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')
+
+
+def study_folders(studies: Sequence[Path]) -> list[str]:
+    """One distinct output folder name per study: the file name without ``.toml``, with as
+    many parent folders as needed to tell studies apart (``taiyuan-study``,
+    ``datong-study``)."""
+    parts = [[_UNSAFE.sub("_", s) for s in (*p.parent.parts[1:], p.stem)] for p in studies]
+    depth = [1] * len(parts)
+    while True:
+        names = ["-".join(pp[-d:]) for pp, d in zip(parts, depth, strict=True)]
+        clash = {n for n in names if names.count(n) > 1}
+        if not clash:
+            return names
+        grown = False
+        for i, n in enumerate(names):
+            if n in clash and depth[i] < len(parts[i]):
+                depth[i] += 1
+                grown = True
+        if not grown:  # identical paths are refused earlier; this is only a safety net
+            return [f"{n}-{i + 1}" if n in clash else n for i, n in enumerate(names)]
+
+
+# ============================================================================= one study
+
+
+def run_study_task(runner: Runner, index: int, study: str, folder: str,
+                   out_dir: str) -> StudyOutcome:
+    """Run one study with ``runner(study, out_dir / folder)`` and describe the outcome.
+
+    This is the function each Dask task runs.  It never raises for a failing study: the error
+    becomes :attr:`StudyOutcome.error` (one line), so one study cannot stop the batch.
+    """
+    start = time.perf_counter()
+    study_out = Path(out_dir) / folder
+    try:
+        result = runner(Path(study), study_out)
+        fields = _summary_fields(result, study_out)
+    except (Exception, SystemExit) as exc:
+        return StudyOutcome(index=index, study_file=study, folder=folder,
+                            out_dir=str(study_out), error=describe_error(exc),
+                            seconds=time.perf_counter() - start)
+    return StudyOutcome(index=index, study_file=study, folder=folder,
+                        seconds=time.perf_counter() - start, **fields)
+
+
+def describe_error(exc: BaseException, limit: int = 600) -> str:
+    """One line saying why a study failed: the user-facing message of a
+    :class:`~siteplan.errors.SiteplanError`, else the exception type, message and the line of
+    code that raised it."""
+    if isinstance(exc, SiteplanError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames:
+            last = frames[-1]
+            text += f" (at {Path(last.filename).name}:{last.lineno})"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_FIELD_NAMES = {
+    "name": ("name", "study_name"),
+    "out_dir": ("out_dir", "output_dir", "folder"),
+    "map_html": ("map_html", "map_path", "map"),
+    "shortlist_csv": ("shortlist_csv", "csv"),
+    "top": ("top", "top_parcels"),
+}
+
+
+def _get(result: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        if isinstance(result, Mapping):
+            if name in result:
+                return result[name]
+        elif hasattr(result, name):
+            return getattr(result, name)
+    return None
+
+
+def _summary_fields(result: Any, study_out: Path) -> dict[str, Any]:
+    """Normalise what a runner returned (a mapping or an object with attributes)."""
+    got = {key: _get(result, names) for key, names in _FIELD_NAMES.items()}
+    top = got["top"]
+    if not isinstance(top, pd.DataFrame):
+        raise TypeError(f"the study runner returned no table of top parcels (got "
+                        f"{type(result).__name__} without a 'top' DataFrame)")
+    missing = [c for c in ("parcel_id", "rank", "score") if c not in top.columns]
+    if missing:
+        raise TypeError(f"the study's top parcels lack the column(s) {missing}")
+    if "geometry" in top.columns or hasattr(top, "geometry"):
+        top = pd.DataFrame(top.drop(columns=[c for c in top.columns
+                                             if str(top[c].dtype) == "geometry"]))
+    if "excluded" in top.columns:
+        top = top[~top["excluded"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    top = top[pd.to_numeric(top["rank"], errors="coerce").notna()]
+    top = top.sort_values(["rank", "parcel_id"], kind="stable").reset_index(drop=True)
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {"name": text(got["name"]), "out_dir": text(got["out_dir"] or study_out),
+            "map_html": text(got["map_html"]), "shortlist_csv": text(got["shortlist_csv"]),
+            "top": top}
+
+
+def default_runner() -> Runner:
+    """The study runner used when none is given: :func:`siteplan.pipeline.run_study_file`."""
+    from siteplan import pipeline
+
+    runner: Runner = pipeline.run_study_file
+    return runner
+
+
+# ============================================================================= running
+
+
+def run_batch(
+    studies: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    runner: Runner | None = None,
+    processes: bool = True,
+    top_n: int | None = None,
+    xlsx: bool = True,
+    progress: Callable[[StudyOutcome], None] | None = None,
+) -> BatchResult:
+    """Run many studies and write the summary table, the study list and the map index.
+
+    Parameters
+    ----------
+    studies
+        Study files, folders of them, or text files listing them (:func:`read_study_list`).
+    out_dir
+        Output folder; each study writes into its own sub-folder (:func:`study_folders`).
+        On a remote cluster it must be on a file system every worker sees at the same path.
+    scheduler
+        ``"tcp://HOST:8786"``: run on that Dask distributed cluster; a
+        ``distributed.Client``: run on its cluster; ``None``: start a local cluster on
+        127.0.0.1 and stop it afterwards.
+    n_workers
+        Workers of the local cluster (default: one per CPU core, at most one per study).
+        ``0`` runs the studies one after another in this process, without Dask.  Ignored
+        with a ``scheduler``, whose cluster has its own workers.
+    runner
+        ``runner(study_file, study_out_dir)`` runs one study and returns its summary: a mapping
+        or object with ``name``, ``out_dir``, ``map_html``, ``shortlist_csv`` and ``top`` (a
+        DataFrame with at least ``parcel_id``, ``rank`` and ``score``).  Default:
+        :func:`siteplan.pipeline.run_study_file`.  It must be importable by the workers
+        (a module-level function).
+    processes
+        Local cluster with worker processes (default) or threads.
+    top_n
+        Keep at most this many parcels of each study in the summary (default: all the runner
+        returns, i.e. each study's ``outputs.top_n``).
+    xlsx
+        Also write ``summary.xlsx``.
+    progress
+        Called with each :class:`StudyOutcome` as its study finishes.
+
+    Returns
+    -------
+    BatchResult
+        Outcomes in the order the studies were given; ``exit_code`` = number failed.
+
+    Raises
+    ------
+    InputError
+        No studies, an unreadable list, an output folder that cannot be written, or a cluster
+        that cannot be reached or cannot run siteplan (missing or different version, output
+        folder not visible to its workers).
+    """
+    start = time.perf_counter()
+    paths = read_study_list(studies)
+    out = check_writable_dir(Path(out_dir)).absolute()
+    folders = [f"{f}_study" if f.lower() in _RESERVED else f for f in study_folders(paths)]
+    runner = runner or default_runner()
+    tasks = [(i, str(p), f) for i, (p, f) in enumerate(zip(paths, folders, strict=True))]
+    outcomes, info = _execute(tasks, runner, out, scheduler, n_workers, processes, progress)
+    t_write = time.perf_counter()
+    files = write_batch_outputs(outcomes, out, top_n=top_n, xlsx=xlsx)
+    timings = {"cluster start": info["cluster_seconds"],
+               "studies": t_write - start - info["cluster_seconds"],
+               "summary": time.perf_counter() - t_write}
+    return BatchResult(outcomes=outcomes, out_dir=out, files=files,
+                       seconds=time.perf_counter() - start,
+                       cluster_seconds=info["cluster_seconds"], workers=info["workers"],
+                       scheduler=info["scheduler"], timings=timings)
+
+
+_RESERVED = {"summary.csv", "summary.xlsx", "studies.csv", "index.html"}
+
+
+def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, scheduler: Any,
+             n_workers: int | None, processes: bool,
+             progress: Callable[[StudyOutcome], None] | None
+             ) -> tuple[list[StudyOutcome], dict[str, Any]]:
+    if scheduler is None and n_workers == 0:
+        done = []
+        for i, study, folder in tasks:
+            done.append(run_study_task(runner, i, study, folder, str(out)))
+            if progress:
+                progress(done[-1])
+        return done, {"cluster_seconds": 0.0, "workers": 0, "scheduler": "serial"}
+    from contextlib import ExitStack
+
+    from distributed import Client, LocalCluster, as_completed
+
+    with ExitStack() as stack:
+        t0 = time.perf_counter()
+        if isinstance(scheduler, Client):
+            client = scheduler
+        elif scheduler is not None:
+            client = stack.enter_context(_connect_scheduler(str(scheduler)))
+        else:
+            n = n_workers or max(1, min(os.cpu_count() or 1, len(tasks)))
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=processes, host="127.0.0.1",
+                # A free loopback port: two batches on one machine must not fight over 8787.
+                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster, set_as_default=False))
+        workers = _check_workers(client, out)
+        info = {"cluster_seconds": time.perf_counter() - t0, "workers": workers,
+                "scheduler": str(client.scheduler.address)}
+        token = uuid.uuid4().hex[:8]
+        futures = {client.submit(run_study_task, runner, i, study, folder, str(out),
+                                 key=f"siteplan-study-{token}-{i}", pure=False): (i, study, folder)
+                   for i, study, folder in tasks}
+        outcomes: list[StudyOutcome | None] = [None] * len(tasks)
+        for fut in as_completed(list(futures), loop=client.loop):
+            i, study, folder = futures[fut]
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the task itself failed: worker died, lost, unpicklable
+                outcome = StudyOutcome(index=i, study_file=study, folder=folder,
+                                       out_dir=str(out / folder),
+                                       error="the Dask task failed (did the worker run out of "
+                                       f"memory or die?): {describe_error(exc)}")
+            outcomes[i] = outcome
+            if progress:
+                progress(outcome)
+    return [o for o in outcomes if o is not None], info
+
+
+def _connect_scheduler(address: str) -> Any:
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler ({describe_error(exc)}).", where=address,
+            fix="check the address (tcp://HOST:8786), that `dask scheduler` runs there and "
+            "that this machine can reach the port.") from None
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except (OSError, TimeoutError):
+        client.close()
+        raise InputError(f"the Dask scheduler has no workers (waited {WORKER_WAIT_S:g} s).",
+                         where=address,
+                         fix="start workers with `dask worker tcp://HOST:8786` on the worker "
+                         "machines.") from None
+    return client
+
+
+def _worker_probe(out_dir: str) -> tuple[str, bool]:
+    """Run on every worker: siteplan's version there, and whether it can write ``out_dir``."""
+    from siteplan import __version__
+
+    return __version__, os.path.isdir(out_dir) and os.access(out_dir, os.W_OK | os.X_OK)
+
+
+def _check_workers(client: Any, out: Path) -> int:
+    """Refuse a cluster whose workers lack siteplan, run another version, or cannot write the
+    output folder; return the number of workers."""
+    from siteplan import __version__
+
+    address = str(client.scheduler.address)
+    try:
+        probes = client.run(_worker_probe, str(out))
+    except Exception as exc:  # a worker cannot unpickle siteplan.batch._worker_probe
+        raise InputError(
+            f"the Dask workers cannot run siteplan ({describe_error(exc)}).", where=address,
+            fix=f"install siteplan {__version__} (same Python packages as here) on every "
+            "worker machine.") from None
+    other = sorted(f"{w} ({v})" for w, (v, _) in probes.items() if v != __version__)
+    if other:
+        raise InputError(f"workers run another siteplan version than this one ({__version__}): "
+                         f"{', '.join(other)}.", where=address,
+                         fix=f"install siteplan {__version__} on every worker.")
+    blind = sorted(w for w, (_, ok) in probes.items() if not ok)
+    if blind:
+        raise InputError(
+            f"workers cannot write the output folder {out}: {', '.join(blind)}.", where=address,
+            fix="put the output folder (and the study data) on a file system that every "
+            "worker mounts at the same path (NFS, SMB), and give --out that path.")
+    return len(probes)
+
+
+# ============================================================================= outputs
+
+
+def summary_table(outcomes: Sequence[StudyOutcome], top_n: int | None = None) -> pd.DataFrame:
+    """The top parcels of every successful study, ranked across studies.
+
+    Rows are ordered by ``score`` (descending), then study order, then the study's own
+    ``rank``; ``overall_rank`` numbers them 1..n (parcels without a score come last, without an
+    overall rank).  Columns: ``overall_rank``, ``study`` (its output folder), ``study_name``,
+    ``rank``, ``parcel_id``, ``score``, then any other columns the studies reported.
+    """
+    frames = []
+    for o in outcomes:
+        if o.ok and o.top is not None and len(o.top):
+            top = o.top if top_n is None else o.top.head(top_n)
+            top = top.drop(columns=[c for c in SUMMARY_LEAD if c in top.columns
+                                    and c not in ("rank", "parcel_id", "score")])
+            frames.append(top.assign(study=o.folder, study_name=o.name or o.folder,
+                                     _order=o.index))
+    if not frames:
+        return pd.DataFrame({c: pd.Series([], dtype="Int64" if "rank" in c else "str")
+                             for c in SUMMARY_LEAD})
+    table = pd.concat(frames, ignore_index=True)
+    score = pd.to_numeric(table["score"], errors="coerce").to_numpy(dtype=float)
+    rank = pd.to_numeric(table["rank"], errors="coerce").to_numpy(dtype=float)
+    key = np.where(np.isnan(score), np.inf, -score)
+    order = np.lexsort((rank, table["_order"].to_numpy(), key))
+    table = table.iloc[order].reset_index(drop=True)
+    overall = pd.array(np.arange(1, len(table) + 1), dtype="Int64")
+    overall[np.isnan(score[order])] = pd.NA
+    table["overall_rank"] = overall
+    rest = [c for c in table.columns if c not in SUMMARY_LEAD and c != "_order"]
+    return table[[*SUMMARY_LEAD, *rest]]
+
+
+def studies_table(outcomes: Sequence[StudyOutcome], out_dir: Path) -> pd.DataFrame:
+    """One row per study: folder, name, file, status, parcels in the summary, links, error."""
+    rows = [{
+        "study": o.folder,
+        "study_name": o.name or "",
+        "study_file": o.study_file,
+        "status": "ok" if o.ok else "failed",
+        "n_top": len(o.top) if o.ok and o.top is not None else 0,
+        "map": _relative(o.map_html, out_dir) or "",
+        "shortlist": _relative(o.shortlist_csv, out_dir) or "",
+        "error": o.error or "",
+    } for o in outcomes]
+    return pd.DataFrame(rows, columns=["study", "study_name", "study_file", "status", "n_top",
+                                       "map", "shortlist", "error"])
+
+
+def _relative(path: str | None, out_dir: Path) -> str | None:
+    """``path`` relative to the output folder, with / separators (for links)."""
+    if not path:
+        return None
+    try:
+        return Path(os.path.relpath(Path(path).absolute(), out_dir)).as_posix()
+    except ValueError:  # another drive (Windows): only an absolute link can work
+        return Path(path).absolute().as_uri()
+
+
+def write_batch_outputs(outcomes: Sequence[StudyOutcome], out_dir: Path, *,
+                        top_n: int | None = None, xlsx: bool = True) -> dict[str, Path]:
+    """Write ``summary.csv`` (UTF-8 with BOM), ``summary.xlsx``, ``studies.csv`` and
+    ``index.html`` into ``out_dir``, each atomically; return their paths by kind."""
+    summary = summary_table(outcomes, top_n)
+    studies = studies_table(outcomes, out_dir)
+    files = {
+        "summary_csv": write_bytes_atomic(out_dir / "summary.csv", shortlist_csv_bytes(summary)),
+        "studies_csv": write_bytes_atomic(out_dir / "studies.csv", shortlist_csv_bytes(studies)),
+    }
+    if xlsx:
+        path = out_dir / "summary.xlsx"
+        with atomic_path(path) as tmp:
+            _write_xlsx(tmp, {"汇总 Summary": summary, "研究 Studies": studies})
+        files["summary_xlsx"] = path
+    index = index_html(outcomes, out_dir, xlsx=xlsx)
+    files["index_html"] = write_bytes_atomic(out_dir / "index.html", index.encode("utf-8"))
+    return files
+
+
+def _write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    bold = Font(bold=True)
+    for title, table in sheets.items():
+        ws = wb.create_sheet(title)
+        for j, col in enumerate(table.columns, start=1):
+            for row, text in ((1, label(str(col), "both", extra=BATCH_LABELS)), (2, str(col))):
+                cell = ws.cell(row=row, column=j, value=text)
+                cell.data_type, cell.font = "s", bold
+            decimals = column_decimals(str(col), table[col])
+            values = table[col].to_numpy(dtype=object)
+            for i, value in enumerate(values, start=3):
+                if value is None or value is pd.NA or (isinstance(value, float)
+                                                       and np.isnan(value)):
+                    continue
+                if decimals is None or isinstance(value, (bool, np.bool_)):
+                    value = value if isinstance(value, (bool, np.bool_)) else str(value)
+                else:
+                    value = round(float(value), decimals)
+                    value = int(value) if decimals == 0 else value
+                cell = ws.cell(row=i, column=j, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # literal text, never a formula
+                    cell.quotePrefix = value.startswith(FORMULA_PREFIXES)
+                elif decimals is not None:
+                    cell.number_format = "0" if decimals == 0 else "0." + "0" * decimals
+            width = 12 if decimals is not None else min(60, max(12, len(str(col)) + 2))
+            ws.column_dimensions[get_column_letter(j)].width = width
+        ws.freeze_panes = "A3"
+    wb.save(path)
+
+
+_CSS = """body{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em}
+table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.35em .6em;text-align:left}
+th{background:#f3f3f3}tr.failed td{background:#fff1f0}td.num{text-align:right}"""
+
+
+def index_html(outcomes: Sequence[StudyOutcome], out_dir: Path, *, xlsx: bool = True) -> str:
+    """The map index page: one row per study with its map, shortlist, top parcel and status.
+
+    Every text is HTML-escaped and every link is relative to ``out_dir`` (percent-encoded),
+    so the page works wherever the folder is copied.
+    """
+    esc = html.escape
+
+    def link(path: str | None, text: str) -> str:
+        rel = _relative(path, out_dir)
+        if rel is None:
+            return "—"
+        href = rel if rel.startswith("file:") else urllib.parse.quote(rel, safe="/")
+        return f'<a href="{esc(href)}">{esc(text)}</a>'
+
+    def head(key: str) -> str:
+        return esc(label(key, "both", extra=BATCH_LABELS))
+
+    n_failed = sum(not o.ok for o in outcomes)
+    rows = []
+    for o in outcomes:
+        top = o.top if o.ok and o.top is not None and len(o.top) else None
+        best = "—" if top is None else esc(str(top["parcel_id"].iloc[0]))
+        score = "—" if top is None else esc(_fmt_score(top["score"].iloc[0]))
+        status = (esc(label("status_ok", "both", extra=_STATUS)) if o.ok
+                  else f'{esc(label("status_failed", "both", extra=_STATUS))}: {esc(o.error or "")}')
+        rows.append(
+            f'<tr class="{"ok" if o.ok else "failed"}"><td>{esc(o.folder)}</td>'
+            f"<td>{esc(o.name or '')}</td><td>{link(o.map_html, 'map 地图')}</td>"
+            f"<td>{link(o.shortlist_csv, 'shortlist.csv')}</td><td>{best}</td>"
+            f'<td class="num">{score}</td><td>{status}</td></tr>')
+    downloads = '<a href="summary.csv">summary.csv</a>'
+    if xlsx:
+        downloads += ' · <a href="summary.xlsx">summary.xlsx</a>'
+    downloads += ' · <a href="studies.csv">studies.csv</a>'
+    header = "".join(f"<th>{h}</th>" for h in (
+        head("study"), head("study_name"), head("map"), head("shortlist"),
+        esc(label("top_parcel", "both", extra=_STATUS)), esc(label("score", "both")),
+        head("status")))
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        "<title>siteplan — 研究地图索引 Study maps</title>\n"
+        f"<style>\n{_CSS}\n</style>\n</head>\n<body>\n"
+        "<h1>研究地图索引 / Study maps</h1>\n"
+        f"<p>{len(outcomes)} studies 项研究, {n_failed} failed 项失败. "
+        f"Summary 汇总: {downloads}</p>\n"
+        f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n"
+        + "\n".join(rows) + "\n</tbody>\n</table>\n</body>\n</html>\n")
+
+
+_STATUS = {"status_ok": ("ok", "成功"), "status_failed": ("failed", "失败"),
+           "top_parcel": ("Top parcel", "首选地块")}
+
+
+def _fmt_score(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "—" if np.isnan(number) else f"{number:.2f}"
+
+
+def format_report(result: BatchResult) -> str:
+    """A short plain-text report: counts, outputs, timings and one line per failure."""
+    ok = len(result.outcomes) - len(result.failed)
+    lines = [f"{ok} of {len(result.outcomes)} studies succeeded, {len(result.failed)} failed "
+             f"({result.scheduler}, {result.workers} workers, {result.seconds:.1f} s; "
+             f"cluster start {result.cluster_seconds:.1f} s)."]
+    lines += [f"  {kind}: {path}" for kind, path in result.files.items()]
+    lines += result.failure_lines()
+    return "\n".join(lines)
+
+
+__all__ = ["BATCH_LABELS", "BatchResult", "MAX_EXIT_CODE", "StudyOutcome", "batch_exit_code",
+           "default_runner", "describe_error", "format_report", "index_html", "read_study_list",
+           "run_batch", "run_study_task", "study_folders", "studies_table", "summary_table",
+           "write_batch_outputs"]
