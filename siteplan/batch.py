@@ -213,8 +213,10 @@ def run_study_task(runner: Runner, index: int, study: str, folder: str,
         result = runner(Path(study), study_out)
         fields = _summary_fields(result, study_out)
     except (Exception, SystemExit) as exc:
+        # The failure line names the study file already; do not repeat it.
+        error = describe_error(exc).removeprefix(f"{study}: ")
         return StudyOutcome(index=index, study_file=study, folder=folder,
-                            out_dir=str(study_out), error=describe_error(exc),
+                            out_dir=str(study_out), error=error,
                             seconds=time.perf_counter() - start)
     return StudyOutcome(index=index, study_file=study, folder=folder,
                         seconds=time.perf_counter() - start, **fields)
@@ -265,9 +267,9 @@ def _summary_fields(result: Any, study_out: Path) -> dict[str, Any]:
     missing = [c for c in ("parcel_id", "rank", "score") if c not in top.columns]
     if missing:
         raise TypeError(f"the study's top parcels lack the column(s) {missing}")
-    if "geometry" in top.columns or hasattr(top, "geometry"):
-        top = pd.DataFrame(top.drop(columns=[c for c in top.columns
-                                             if str(top[c].dtype) == "geometry"]))
+    # The summary is a table: geometry stays in each study's own shortlist.
+    top = pd.DataFrame(top.drop(columns=[c for c in top.columns
+                                         if str(top[c].dtype) == "geometry"]))
     if "excluded" in top.columns:
         top = top[~top["excluded"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
     top = top[pd.to_numeric(top["rank"], errors="coerce").notna()]
@@ -325,8 +327,8 @@ def run_batch(
         ``runner(study_file, study_out_dir)`` runs one study and returns its summary: a mapping
         or object with ``name``, ``out_dir``, ``map_html``, ``shortlist_csv`` and ``top`` (a
         DataFrame with at least ``parcel_id``, ``rank`` and ``score``).  Default:
-        :func:`siteplan.pipeline.run_study_file`.  It must be importable by the workers
-        (a module-level function).
+        :func:`siteplan.pipeline.run_study_file`.  On a cluster it is pickled to the workers,
+        so a module-level function (importable there) is safest.
     processes
         Local cluster with worker processes (default) or threads.
     top_n
@@ -406,18 +408,23 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
                                  key=f"siteplan-study-{token}-{i}", pure=False): (i, study, folder)
                    for i, study, folder in tasks}
         outcomes: list[StudyOutcome | None] = [None] * len(tasks)
-        for fut in as_completed(list(futures), loop=client.loop):
-            i, study, folder = futures[fut]
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # the task itself failed: worker died, lost, unpicklable
-                outcome = StudyOutcome(index=i, study_file=study, folder=folder,
-                                       out_dir=str(out / folder),
-                                       error="the Dask task failed (did the worker run out of "
-                                       f"memory or die?): {describe_error(exc)}")
-            outcomes[i] = outcome
-            if progress:
-                progress(outcome)
+        try:
+            for fut in as_completed(list(futures), loop=client.loop):
+                i, study, folder = futures[fut]
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # the task itself failed: worker died or was lost
+                    outcome = StudyOutcome(index=i, study_file=study, folder=folder,
+                                           out_dir=str(out / folder),
+                                           error="the Dask task failed (did the worker run out "
+                                           f"of memory or die?): {describe_error(exc)}")
+                outcomes[i] = outcome
+                if progress:
+                    progress(outcome)
+        except BaseException:
+            # Interrupted: do not leave the studies running on someone else's cluster.
+            client.cancel(list(futures))
+            raise
     return [o for o in outcomes if o is not None], info
 
 
@@ -496,8 +503,8 @@ def summary_table(outcomes: Sequence[StudyOutcome], top_n: int | None = None) ->
             frames.append(top.assign(study=o.folder, study_name=o.name or o.folder,
                                      _order=o.index))
     if not frames:
-        return pd.DataFrame({c: pd.Series([], dtype="Int64" if "rank" in c else "str")
-                             for c in SUMMARY_LEAD})
+        dtypes = {"overall_rank": "Int64", "rank": "Int64", "score": "float64"}
+        return pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, "str")) for c in SUMMARY_LEAD})
     table = pd.concat(frames, ignore_index=True)
     score = pd.to_numeric(table["score"], errors="coerce").to_numpy(dtype=float)
     rank = pd.to_numeric(table["rank"], errors="coerce").to_numpy(dtype=float)
@@ -665,9 +672,11 @@ def _fmt_score(value: Any) -> str:
 def format_report(result: BatchResult) -> str:
     """A short plain-text report: counts, outputs, timings and one line per failure."""
     ok = len(result.outcomes) - len(result.failed)
-    lines = [f"{ok} of {len(result.outcomes)} studies succeeded, {len(result.failed)} failed "
-             f"({result.scheduler}, {result.workers} workers, {result.seconds:.1f} s; "
-             f"cluster start {result.cluster_seconds:.1f} s)."]
+    where = ("serially in this process" if result.scheduler == "serial" else
+             f"on {result.workers} Dask workers at {result.scheduler}, ready in "
+             f"{result.cluster_seconds:.1f} s")
+    lines = [f"{ok} of {len(result.outcomes)} studies succeeded, {len(result.failed)} failed, "
+             f"{where}; {result.seconds:.1f} s in all."]
     lines += [f"  {kind}: {path}" for kind, path in result.files.items()]
     lines += result.failure_lines()
     return "\n".join(lines)

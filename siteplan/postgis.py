@@ -19,6 +19,7 @@ table or the new one, never a half-written one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -194,6 +195,7 @@ def _connect(src: PostgisSource, where: str) -> Any:
 def read_postgis_layer(
     url: str,
     *,
+    table: str | None = None,
     sql: str | None = None,
     geom_col: str | None = None,
     crs: Any = None,
@@ -206,6 +208,9 @@ def read_postgis_layer(
     url
         ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB?table=SCHEMA.NAME`` (or ``?sql=...``);
         see the module docstring.
+    table
+        ``SCHEMA.NAME`` or ``NAME``, instead of ``table=`` in the URL (e.g. the ``layer`` of
+        a study input).
     sql
         A query, instead of ``table=``/``sql=`` in the URL.
     geom_col
@@ -235,6 +240,11 @@ def read_postgis_layer(
     from sqlalchemy.exc import DBAPIError
 
     src = parse_postgis_url(url)
+    if table and src.table and table != src.table:
+        raise InputError(f"names two tables ({src.table!r} in the URL, {table!r} as layer).",
+                         where=f"{kind} {src.display}", fix="give the table once.")
+    if table:
+        src = dataclasses.replace(src, table=table)
     sql = sql or src.sql
     geom_col = geom_col or src.geom
     if sql and src.table:

@@ -18,6 +18,7 @@ from siteplan import batch
 from siteplan.batch import (
     MAX_EXIT_CODE,
     batch_exit_code,
+    format_report,
     read_study_list,
     run_batch,
     study_folders,
@@ -135,9 +136,12 @@ def test_serial_batch_summary_failures_and_index(studies, tmp_path):
     assert result.exit_code == 3
     lines = result.failure_lines()
     assert len(lines) == 3 and all("\n" not in line for line in lines)
-    assert lines[0].startswith(f"FAILED {studies[2]}: ") and "parcels file not found" in lines[0]
+    assert lines[0] == f"FAILED {studies[2]}: parcels file not found Fix: fix the study."
     assert "ZeroDivisionError" in lines[1] and "test_batch.py" in lines[1]
     assert "missing.toml" in lines[2] and "FileNotFoundError" in lines[2]
+    report = format_report(result).splitlines()
+    assert report[0].startswith("3 of 6 studies succeeded, 3 failed, serially in this process")
+    assert report[-3:] == lines
 
     # The summary ranks the top parcels of all studies by score (expected order by hand).
     summary = pd.read_csv(out / "summary.csv", encoding="utf-8-sig", dtype={"rank": int})

@@ -286,3 +286,11 @@ def test_mixed_srids_and_bad_sql(pg):
         read_postgis_layer(pg.url(query="table=x"), sql="SELECT 1")
     with pytest.raises(InputError, match="neither which table"):
         read_postgis_layer(pg.url())
+
+
+def test_table_as_argument(pg):
+    write_postgis_layer(_parcels(), pg.url(), "by_arg")
+    gdf = read_postgis_layer(pg.url(), table="public.by_arg")
+    assert gdf["parcel_id"].tolist() == ["TY-001", "TY-002", "TY-003"]
+    with pytest.raises(InputError, match="names two tables"):
+        read_postgis_layer(pg.url(query="table=a"), table="b")
