@@ -1,11 +1,17 @@
 """Interactive planning map (folium / Leaflet) that works offline.
 
-:func:`make_map` draws scored parcels, catchments, facilities, service blind spots (服务盲区), the
-study boundary and proposed sites, each as its own layer, with bilingual popups, a legend, scale
-bar, fullscreen, measure and parcel search controls.  With ``offline=True`` (the default) the HTML
-is one self-contained file: Leaflet and the controls are inlined and no script, style sheet or tile
-is fetched unless the user picks a basemap.  :func:`save_map` writes it atomically; the same input
-always gives the same bytes.
+:func:`make_map` draws scored parcels, excluded parcels, the top-N ranks, catchments (one layer
+per facility class), facilities (one layer per class, own colour and symbol), service blind
+spots (服务盲区) and the study boundary, each as its own toggle, with bilingual popups, a legend,
+a scale bar and fullscreen, measure and parcel-search controls; it fits the view to the data.
+:func:`save_map` writes it atomically; the same input always gives the same bytes.
+
+Offline (the default) the HTML is one self-contained file: Leaflet, its CSS and images come
+inlined from the ``xstatic-leaflet`` package and nothing is fetched unless the user picks a
+basemap.  The fullscreen, measure and search controls are siteplan's own
+(``siteplan/assets/siteplan_map.js``): PyPI has no package that ships those Leaflet plugins as
+files (there is no xstatic package for them, folium only links them from CDNs, and the
+applications that vendor some of them, such as ``umap-project``, pin a whole Django stack).
 
 Every text value that comes from data is HTML-escaped in Python before it reaches the page, and
 data is embedded with :func:`siteplan.webassets.js_json`, so a name such as
@@ -16,184 +22,468 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import urllib.parse
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from branca.element import Figure
+from pyproj import CRS
 
-from siteplan.errors import InputError
+from siteplan.crs import metric_crs_for_bounds
+from siteplan.errors import InputError, SiteplanWarning
+from siteplan.labels import label
 from siteplan.maplabels import (
+    BLIND_COLOUR,
     EXCLUDED_COLOUR,
-    OSM_CREDIT,
+    OSM_CREDIT_HTML,
+    RANK_COLOUR,
     SCORE_STOPS,
     SEED_CLASSES,
-    bilingual,
     class_colour,
     class_sort_key,
-    label_pair,
+    class_symbol,
+    escape,
+    fmt_bool,
+    fmt_number,
+    fmt_text,
+    fmt_value,
+    group_label,
+    map_label,
     score_colours,
 )
-from siteplan.mapdata import (
-    LayerData,
-    as_class_frames,
-    display_geometry,
-    esc,
-    fmt_bool,
-    fmt_num,
-    fmt_text,
-    layer_data,
-    parcel_popup_columns,
-    prepare_parcels,
-    study_metric_crs,
-)
-from siteplan.webassets import JsCall, JsLayer, install_assets, save_map
+from siteplan.webassets import JsCall, JsLayer, RawJson, install_assets, js_json, save_map
 
-__all__ = ["make_map", "save_map", "BASEMAPS"]
+__all__ = ["BASEMAPS", "CriterionMeta", "criteria_meta", "make_map", "save_map"]
 
-BASEMAPS = ("none", "osm", "positron", "tianditu_vec", "tianditu_img")
+# (name, English label, 中文 label, weight); weight NaN when unknown.
+CriterionMeta = tuple[str, str, str, float]
 
-_OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+BASEMAPS = ("none", "osm", "light", "tianditu_vec", "tianditu_img")
+
+_TDT_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+            "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+            "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
 _TDT_ATTR = '&copy; <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>'
-_TDT_URL = (
-    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
-)
+_OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
-# Leaflet panes, bottom to top; popups (700) and tooltips (650) stay above all of them.
-_PANES = {
-    "sp-catchments": 405,
-    "sp-proposed-catchments": 406,
-    "sp-blind": 410,
-    "sp-excluded": 415,
-    "sp-parcels": 420,
-    "sp-boundary": 425,
-    "sp-facilities": 430,
-    "sp-proposed": 435,
-    "sp-ranks": 640,
-}
+# Leaflet panes, bottom to top (tiles 200, Leaflet's own overlays 400, tooltips 650, popups 700).
+_PANES = {"sp-catchments": 405, "sp-blind": 410, "sp-excluded": 415, "sp-parcels": 420,
+          "sp-boundary": 425, "sp-facilities": 630, "sp-ranks": 640}
 
 
-def _tile_specs(name: str, key: str | None) -> list[dict]:
+# ----------------------------------------------------------------------------- inputs
+
+
+def criteria_meta(criteria: Any, parcels: pd.DataFrame) -> list[CriterionMeta]:
+    """Criterion names, labels and weights for the popups.
+
+    ``criteria`` is a :class:`siteplan.config.Study`, a sequence of ``(name, label_en,
+    label_zh, weight)``, or None: every ``X`` with both ``X_raw`` and ``X_points`` columns, in
+    column order, labelled from :mod:`siteplan.labels` and without a weight.
+    """
+    if criteria is None:
+        names = [c[:-4] for c in map(str, parcels.columns)
+                 if c.endswith("_raw") and f"{c[:-4]}_points" in parcels.columns]
+        return [(n, label(n, "en"), label(n, "zh"), float("nan")) for n in names]
+    if hasattr(criteria, "criteria") and hasattr(criteria, "weights_vector"):
+        weights = criteria.weights_vector()
+        out = []
+        for c in criteria.criteria:
+            default = c.name
+            cls = getattr(c, "facility_class", None) or getattr(c, "class_", None)
+            if cls and getattr(c, "kind", "") == "distance":
+                default = f"dist_{cls}_m"
+            en = c.label or label(default, "en")
+            zh = c.label_zh or label(default, "zh")
+            out.append((c.name, en, zh, float(weights.get(c.name, float("nan")))))
+        return out
+    out = []
+    for i, item in enumerate(criteria):
+        if not (isinstance(item, Sequence) and len(item) == 4):
+            raise InputError(f"criteria[{i}] is {item!r}, not (name, label_en, label_zh, weight).",
+                             where="make_map(criteria=...)",
+                             fix="pass the study, or a list of 4-tuples.")
+        name, en, zh, w = item
+        out.append((str(name), str(en), str(zh), float(w)))
+    return out
+
+
+def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFrame:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(f"{what} is a {type(frame).__name__}, not a GeoDataFrame.",
+                         where=f"make_map({what}=...)", fix="pass a GeoDataFrame with geometry.")
+    if frame.crs is None:
+        raise InputError(f"{what} has no CRS.", where=f"make_map({what}=...)",
+                         fix="declare it with .set_crs(...) before mapping.")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what} lacks the column(s) {missing}.", where=f"make_map({what}=...)",
+                         fix="map the output of the siteplan pipeline (see DESIGN.md).")
+    drawable = frame.geometry.notna().to_numpy() & ~frame.geometry.is_empty.to_numpy()
+    if not drawable.all():
+        warnings.warn(f"{what}: {int((~drawable).sum())} row(s) without geometry are not drawn.",
+                      SiteplanWarning, stacklevel=3)
+        frame = frame[drawable]
+    return frame
+
+
+def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
+    crs = CRS.from_user_input(frame.crs)
+    if crs.is_projected and crs.axis_info[0].unit_name in ("metre", "meter"):
+        return crs
+    return metric_crs_for_bounds(frame.to_crs(4326).total_bounds)
+
+
+def _display(geoms: gpd.GeoSeries, metric: CRS, tol: float, coverage: bool) -> np.ndarray:
+    """Simplified (``tol`` metres, topology kept) lon/lat geometries rounded to 6 decimals.
+
+    Parcels that form a valid coverage are simplified together (shared edges stay shared, no
+    slivers between neighbours); anything else polygon by polygon.
+    """
+    g = np.asarray(geoms.to_crs(metric).values, dtype=object)
+    if tol > 0:
+        polygonal = bool(np.isin(shapely.get_type_id(g), (3, 6)).all())
+        if coverage and polygonal and shapely.coverage_is_valid(g):
+            g = shapely.coverage_simplify(g, tol)
+        else:
+            g = shapely.simplify(g, tol, preserve_topology=True)
+    lonlat = np.asarray(gpd.GeoSeries(g, crs=metric).to_crs(4326).values, dtype=object)
+    return shapely.transform(lonlat, lambda c: np.round(c, 6))
+
+
+def _points(geoms: gpd.GeoSeries, metric: CRS) -> np.ndarray:
+    """Marker positions: the point itself, or a point inside a polygon, in lon/lat."""
+    g = np.asarray(geoms.to_crs(metric).values, dtype=object)
+    pts = shapely.point_on_surface(g)
+    lonlat = np.asarray(gpd.GeoSeries(pts, crs=metric).to_crs(4326).values, dtype=object)
+    return shapely.transform(lonlat, lambda c: np.round(c, 6))
+
+
+def _payload(geoms: np.ndarray, **columns: Any) -> RawJson:
+    """Column-wise layer data: ``{"g": [GeoJSON geometries], "<key>": [...], ...}``.
+
+    Geometries come from GEOS (numbers and keywords only, so already script-safe); every other
+    column goes through :func:`js_json`.  One label per column, not per feature, keeps the file
+    small.
+    """
+    parts = ['"g":[' + ",".join(shapely.to_geojson(geoms).tolist()) + "]"]
+    for key, val in columns.items():
+        if val is not None:
+            parts.append(f'"{key}":{js_json(val)}')
+    return RawJson("{" + ",".join(parts) + "}")
+
+
+def _col(values: pd.Series | np.ndarray) -> list[str | None]:
+    """A column for the page: missing values (None, NaN, NA) become null."""
+    arr = np.asarray(values, dtype=object).copy()
+    arr[pd.isna(arr)] = None
+    return arr.tolist()
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _css_name(cls: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", cls)
+
+
+# ----------------------------------------------------------------------------- parcels
+
+
+def _parcel_popup(p: gpd.GeoDataFrame, crit: list[CriterionMeta]) -> tuple[list, list]:
+    """Popup rows (labels escaped once per layer) and value columns (escaped per parcel)."""
+    head: list[dict[str, Any]] = []
+    cols: list[np.ndarray] = []
+
+    def row(lab: str, values: pd.Series) -> None:
+        head.append({"l": _esc(lab), "k": len(cols)})
+        cols.append(np.asarray(_col(values), dtype=object))
+
+    def section(key: str) -> None:
+        head.append({"s": _esc(map_label(key))})
+
+    row(map_label("rank"), fmt_number(p["rank"], 0) if "rank" in p else pd.Series(None, p.index))
+    row(map_label("score"), fmt_number(p["score"], 1))
+    if "exclusion_reason" in p:
+        reason = p["exclusion_reason"].astype("string")
+        if "exclusion_reason_zh" in p:
+            zh = p["exclusion_reason_zh"].astype("string")
+            reason = (zh.fillna("") + " / " + reason.fillna("")).str.strip(" /")
+        row(map_label("exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
+    if crit:
+        section("section_criteria")
+        for name, en, zh, w in crit:
+            raw = fmt_value(p[f"{name}_raw"]) if f"{name}_raw" in p else None
+            pts = fmt_number(p[f"{name}_points"], 1) if f"{name}_points" in p else None
+            if raw is None and pts is None:
+                continue
+            raw = raw if raw is not None else pd.Series("–", index=p.index, dtype=object)
+            text = raw.fillna("–") + (" → " + pts.fillna("–") if pts is not None else "")
+            lab = f"{zh} / {en}" if zh and zh != en else en
+            if np.isfinite(w):
+                lab += f" ({map_label('weight')} {100 * w:.0f}%)"
+            row(lab, text)
+    meets = sorted((c for c in p.columns if re.fullmatch(r"meets_.+_radius", c)),
+                   key=lambda c: class_sort_key(c[6:-7]))
+    flags = meets + [c for c in ("compliant_all",) if c in p]
+    if flags or "compliance_required" in p:
+        section("section_compliance")
+        for c in flags:
+            row(map_label(c), fmt_bool(p[c]))
+        if "compliance_required" in p:
+            row(map_label("compliance_required"), fmt_text(p["compliance_required"]))
+    required = [c for c in p.columns if c.startswith("required_")]
+    if required:
+        section("section_programme")
+        for c in required:
+            row(map_label(c), fmt_value(p[c]))
+    dists = sorted((c for c in p.columns if re.fullmatch(r"dist_.+_m", c)),
+                   key=lambda c: class_sort_key(c[5:-2]))
+    if dists:
+        section("section_distance")
+        for c in dists:
+            row(map_label(c), fmt_number(p[c], 0, " m"))
+    return head, cols
+
+
+def prepare_parcels(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    p = check_layer(parcels, "parcels", ["parcel_id", "score"])
+    if len(p) == 0:
+        raise InputError("there are no parcels to map.", where="make_map(parcels=...)",
+                         fix="check the parcel layer and the exclusion rules.")
+    types = set(p.geom_type.unique())
+    if not types <= {"Polygon", "MultiPolygon"}:
+        raise InputError(f"parcels must be polygons; found {sorted(types)}.",
+                         where="make_map(parcels=...)", fix="map the parcel polygons.")
+    ids = p["parcel_id"].astype("string")
+    dup = ids[ids.duplicated()].unique().tolist()
+    if dup or ids.isna().any():
+        raise InputError(f"parcel_id must be unique and present; repeated: {dup[:5]}.",
+                         where="make_map(parcels=...)", fix="give every parcel its own id.")
+    p = p.copy()
+    p["_id"] = ids
+    exc = p["excluded"] if "excluded" in p else pd.Series(False, index=p.index)
+    p["_excluded"] = exc.astype("boolean").fillna(False).astype(bool)
+    return p
+
+
+def _add_parcels(m: folium.Map, p: gpd.GeoDataFrame, geoms: np.ndarray,
+                 crit: list[CriterionMeta], top_n: int) -> bool:
+    excluded = p["_excluded"].to_numpy()
+    head, cols = _parcel_popup(p, crit)
+    colours = score_colours(p["score"], excluded)
+    score_txt = fmt_number(p["score"], 1).fillna("–")
+    ids = escape(p["_id"])
+    tip = ids + " · " + _esc(map_label("score_short")) + " " + score_txt
+    tip = tip.where(~excluded, ids + " · " + _esc(map_label("excluded")))
+    title = "<b>" + ids + "</b>"
+    if "name" in p:
+        name = fmt_text(p["name"])
+        title = title.where(name.isna(), title + " · " + name.fillna(""))
+    for mask, pane, css, key, style in (
+        (~excluded, "sp-parcels", "sp-parcel", "layer_parcels",
+         {"color": "#333", "weight": 1, "fillOpacity": 0.75, "opacity": 0.9}),
+        (excluded, "sp-excluded", "sp-parcel sp-excluded", "layer_excluded",
+         {"color": "#666", "weight": 1, "fillOpacity": 0.4, "dashArray": "3 3"}),
+    ):
+        if not mask.any():
+            continue
+        data = _payload(geoms[mask], id=_col(p["_id"][mask]), t=_col(tip[mask]),
+                        c=colours[mask].tolist(), h=_col(title[mask]),
+                        v=[_col(c[mask]) for c in cols])
+        opts = {"pane": pane, "className": css, "head": head, "style": style, "search": True}
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(map_label(key))))
+
+    rank = pd.to_numeric(p["rank"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
+        if "rank" in p else np.full(len(p), np.nan)
+    top = ~excluded & np.isfinite(rank) & (rank <= top_n)
+    if top.any():
+        pts = shapely.point_on_surface(geoms[top])
+        order = np.argsort(-rank[top], kind="stable")  # best rank drawn last, on top
+        rows = [[round(float(y), 6), round(float(x), 6), int(r)] for x, y, r in
+                zip(shapely.get_x(pts)[order], shapely.get_y(pts)[order], rank[top][order],
+                    strict=True)]
+        m.add_child(JsLayer("SP.rankLayer", rows, "sp-ranks",
+                            name=_esc(map_label("layer_ranks").format(n=top_n))))
+    return bool(top.any())
+
+
+# ----------------------------------------------------------------------------- other layers
+
+
+def _classes(frame: gpd.GeoDataFrame) -> list[str]:
+    return sorted(frame["class"].astype(str).unique(), key=class_sort_key)
+
+
+def _add_catchments(m: folium.Map, catch: gpd.GeoDataFrame, fac: gpd.GeoDataFrame | None,
+                    metric: CRS, tol: float) -> list[str]:
+    names = None
+    if fac is not None and "name" in fac:
+        named = fac.assign(facility_id=fac["facility_id"].astype(str))
+        names = named.drop_duplicates("facility_id").set_index("facility_id")["name"]
+    classes = _classes(catch)
+    for cls in classes:
+        sub = catch[catch["class"].astype(str) == cls]
+        fname = fmt_text(sub["facility_id"].astype(str).map(names)) if names is not None else None
+        radius = fmt_number(sub["radius_m"], 0, " m") if "radius_m" in sub else None
+        cls_txt = _esc(map_label(cls))
+        tip = pd.Series(_esc(map_label("layer_catchments")) + " · " + cls_txt, index=sub.index)
+        if fname is not None:
+            tip = tip.where(fname.isna(), tip + " · " + fname.fillna(""))
+        if radius is not None:
+            tip = tip.where(radius.isna(), tip + " (" + radius.fillna("") + ")")
+        cols = [_col(fmt_text(sub["facility_id"]))]
+        head = [{"l": _esc(map_label("facility_id")), "k": 0}]
+        for key, col in (("facility", fname), ("radius_m", radius)):
+            if col is not None:
+                head.append({"l": _esc(map_label(key)), "k": len(cols)})
+                cols.append(_col(col))
+        data = _payload(_display(sub.geometry, metric, tol, coverage=False), t=_col(tip),
+                        h=[cls_txt] * len(sub), v=cols)
+        colour = class_colour(cls)
+        opts = {"pane": "sp-catchments", "className": f"sp-catchment sp-catchment-{_css_name(cls)}",
+                "head": head, "style": {"color": colour, "weight": 1.5, "opacity": 0.8,
+                                        "fillColor": colour, "fillOpacity": 0.08}}
+        radii = pd.to_numeric(sub["radius_m"], errors="coerce").dropna().unique() \
+            if "radius_m" in sub else []
+        suffix = " (" + "/".join(f"{r:g}" for r in sorted(radii)) + " m)" if len(radii) else ""
+        name = group_label("layer_catchments", cls, suffix)
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
+                            show=cls in SEED_CLASSES))
+    return classes
+
+
+def _add_facilities(m: folium.Map, fac: gpd.GeoDataFrame, metric: CRS) -> list[str]:
+    classes = _classes(fac)
+    keys = [k for k in ("name", "facility_id", "source") if k in fac]
+    for cls in classes:
+        sub = fac[fac["class"].astype(str) == cls]
+        cols = {k: fmt_text(sub[k]) for k in keys}
+        cls_txt = _esc(map_label(cls))
+        ident = cols.get("name", cols.get("facility_id"))
+        tip = pd.Series(cls_txt, index=sub.index, dtype=object)
+        if ident is not None:
+            tip = tip.where(ident.isna(), tip + " · " + ident.fillna(""))
+        head = [{"l": _esc(map_label(k)), "k": i} for i, k in enumerate(keys)]
+        data = _payload(_points(sub.geometry, metric), t=_col(tip), h=_col(tip),
+                        v=[_col(cols[k]) for k in keys])
+        opts = {"pane": "sp-facilities", "head": head,
+                "marker": {"colour": class_colour(cls), "symbol": class_symbol(cls),
+                           "className": f"sp-facility sp-facility-{_css_name(cls)}"}}
+        name = group_label("layer_facilities", cls, f" ({len(sub)})")
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name)))
+    return classes
+
+
+def _add_blind_spots(m: folium.Map, blind: gpd.GeoDataFrame, metric: CRS, tol: float) -> None:
+    cls = blind["class"].astype(str) if "class" in blind else pd.Series("", index=blind.index)
+    cls_txt = escape(cls.map(lambda c: map_label(c) if c else ""))
+    keys = [("class", cls_txt)]
+    if "name" in blind:
+        keys.append(("name", fmt_text(blind["name"])))
+    if "area_m2" in blind:
+        keys.append(("area_m2", fmt_number(blind["area_m2"], 0)))
+    tip = _esc(map_label("layer_blind_spots")) + " · " + cls_txt.fillna("")
+    head = [{"l": _esc(map_label(k)), "k": i} for i, (k, _) in enumerate(keys)]
+    data = _payload(_display(blind.geometry, metric, tol, coverage=False), t=_col(tip),
+                    h=_col(tip), v=[_col(v) for _, v in keys])
+    opts = {"pane": "sp-blind", "className": "sp-blind-spot", "head": head,
+            "style": {"color": BLIND_COLOUR, "weight": 1.5, "dashArray": "4 3",
+                      "fillColor": BLIND_COLOUR, "fillOpacity": 0.25}}
+    m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(map_label("layer_blind_spots"))))
+
+
+def _tile_specs(name: str, key: str | None) -> list[dict[str, Any]]:
     if name == "osm":
-        return [{"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                 "options": {"maxZoom": 19, "attribution": _OSM_ATTR}}]
-    if name == "positron":
-        return [{"url": "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
-                 "options": {"maxZoom": 20, "subdomains": "abcd",
-                             "attribution": _OSM_ATTR + ' &copy; <a href="https://carto.com/attributions">CARTO</a>'}}]
-    assert key is not None
-    quoted = urllib.parse.quote(key, safe="")
+        return [{"url": _OSM_URL, "options": {"maxZoom": 19, "attribution": OSM_CREDIT_HTML}}]
+    if name == "light":
+        return [{"url": _OSM_URL, "options": {"maxZoom": 19, "attribution": OSM_CREDIT_HTML,
+                                              "className": "sp-tiles-light"}}]
+    quoted = urllib.parse.quote(key or "", safe="")
     pair = ("vec", "cva") if name == "tianditu_vec" else ("img", "cia")
     return [{"url": _TDT_URL.format(layer=layer, key=quoted),
              "options": {"maxZoom": 18, "subdomains": "01234567", "attribution": _TDT_ATTR}}
             for layer in pair]
 
 
-def _add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | None) -> str:
-    names = list(BASEMAPS)
-    if not key:
-        names = [n for n in names if not n.startswith("tianditu")]
-        warnings.warn("no Tianditu key (argument tianditu_key or environment variable TIANDITU_KEY): "
-                      "the Tianditu basemaps are left out.", stacklevel=3)
+def _add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | None) -> None:
     if basemap is None:
         basemap = "none" if offline else "osm"
     if basemap not in BASEMAPS:
         raise InputError(f"unknown basemap {basemap!r}.", where="make_map(basemap=...)",
                          fix=f"use one of {', '.join(BASEMAPS)}.")
-    if basemap not in names:
-        warnings.warn(f"basemap {basemap!r} needs a Tianditu key; showing no basemap instead.",
-                      stacklevel=3)
-        basemap = "none"
-    # The chosen basemap first in the list, so it reads as the default.
+    names = list(BASEMAPS)
+    if not key:
+        names = [n for n in names if not n.startswith("tianditu")]
+        warnings.warn("no Tianditu key (argument tianditu_key, environment variable TIANDITU_KEY "
+                      "or outputs.tianditu_key): the Tianditu basemaps are left out.",
+                      SiteplanWarning, stacklevel=3)
+        if basemap.startswith("tianditu"):
+            basemap = "none"
     for name in [basemap] + [n for n in names if n != basemap]:
-        label = html.escape(bilingual(f"basemap_{name}"))
-        if name == "none":
-            layer = JsLayer("SP.empty", name=label, overlay=False, show=name == basemap)
-        else:
-            layer = JsLayer("SP.tiles", _tile_specs(name, key), name=label, overlay=False,
-                            show=name == basemap)
-        m.add_child(layer)
-    return basemap
+        specs = [] if name == "none" else _tile_specs(name, key)
+        m.add_child(JsLayer("SP.tiles", specs, name=_esc(map_label(f"basemap_{name}")),
+                            overlay=False, show=name == basemap))
 
 
-def _legend_html(classes_fac: list[str], classes_catch: list[str], top_n: int,
-                 has_excluded: bool, has_blind: bool, has_proposed: bool) -> str:
-    e = html.escape
-    ramp = ",".join(SCORE_STOPS)
-    parts = [f"<h4>{e(bilingual('legend_score'))}</h4>",
-             f'<div class="sp-ramp" style="background:linear-gradient(to right,{ramp})"></div>',
-             '<div class="sp-ticks"><span>0</span><span>50</span><span>100</span></div>']
+def _legend(top_n: int, has_excluded: bool, fac: list[str], catch: list[str],
+            has_blind: bool, has_boundary: bool) -> str:
+    e = _esc
+    ticks = "".join(f"<span>{v}</span>" for v in (0, 25, 50, 75, 100))
+    parts = [f"<h4>{e(map_label('legend_score'))}</h4>",
+             f'<div class="sp-ramp" style="background:linear-gradient(to right,'
+             f'{",".join(SCORE_STOPS)})"></div><div class="sp-ticks">{ticks}</div>']
 
-    def swatch(colour: str, text: str, dot: bool = False, style: str = "") -> str:
-        cls = "sp-sw sp-dot" if dot else "sp-sw"
-        return (f'<div><span class="{cls}" style="background:{colour};{style}"></span>'
-                f"{e(text)}</div>")
+    def swatch(style: str, text: str) -> str:
+        return f'<div><span class="sp-sw" style="{style}"></span>{e(text)}</div>'
 
     if has_excluded:
-        parts.append(swatch(EXCLUDED_COLOUR, bilingual("layer_excluded")))
+        parts.append(swatch(f"background:{EXCLUDED_COLOUR};border-style:dashed",
+                            map_label("layer_excluded")))
     if top_n:
-        parts.append(f'<div><span class="sp-sw sp-dot" style="background:#1b3a6b"></span>'
-                     f"{e(bilingual('layer_ranks').format(n=top_n))}</div>")
-    if classes_fac:
-        parts.append(f"<h4>{e(bilingual('layer_facilities'))}</h4>")
-        parts += [swatch(class_colour(c), bilingual(c), dot=True) for c in classes_fac]
-    if classes_catch:
-        parts.append(f"<h4>{e(bilingual('layer_catchment'))}</h4>")
-        parts += [swatch(class_colour(c) + "33", bilingual(c),
-                         style=f"border-color:{class_colour(c)}") for c in classes_catch]
+        parts.append(swatch(f"background:{RANK_COLOUR};border-radius:6px",
+                            map_label("layer_ranks").format(n=top_n)))
+    if fac:
+        parts.append(f"<h4>{e(map_label('legend_facilities'))}</h4>")
+        parts += [f'<div><span class="sp-sym" style="background:{class_colour(c)}">'
+                  f"{e(class_symbol(c))}</span>{e(map_label(c))}</div>" for c in fac]
+    if catch:
+        parts.append(f"<h4>{e(map_label('legend_catchments'))}</h4>")
+        parts += [swatch(f"background:{class_colour(c)}22;border-color:{class_colour(c)}",
+                         map_label(c)) for c in catch]
     if has_blind:
-        parts.append(swatch("#e31a1c55", bilingual("layer_blind_spots"), style="border-style:dashed"))
-    if has_proposed:
-        parts.append(swatch("#ffffff", bilingual("layer_proposed"), dot=True,
-                            style="border:3px solid #000"))
+        parts.append(swatch(f"background:{BLIND_COLOUR}44;border:1px dashed {BLIND_COLOUR}",
+                            map_label("layer_blind_spots")))
+    if has_boundary:
+        parts.append(swatch("background:none;border:2px dashed #222",
+                            map_label("layer_boundary")))
     return "".join(parts)
 
 
-def _catchment_name(cls: str, frame: gpd.GeoDataFrame) -> str:
-    radius = ""
-    if "radius_m" in frame:
-        vals = pd.to_numeric(frame["radius_m"], errors="coerce").dropna().unique()
-        if len(vals):
-            radius = " (" + "/".join(f"{v:g}" for v in sorted(vals)) + " m)"
-    return f"{bilingual('layer_catchment')} · {bilingual(cls)}{radius}"
-
-
-def _facility_layer_data(frame: gpd.GeoDataFrame, metric, *, points: bool) -> LayerData:
-    cls = frame["class"].astype(str) if "class" in frame else pd.Series("", index=frame.index)
-    cols = {
-        "name": fmt_text(frame["name"]) if "name" in frame else None,
-        "class": esc(cls.map(bilingual)),
-        "facility_id": fmt_text(frame["facility_id"]) if "facility_id" in frame else None,
-        "radius_m": fmt_num(frame["radius_m"], "%.0f") if "radius_m" in frame else None,
-        "source": fmt_text(frame["source"]) if "source" in frame else None,
-    }
-    cols = {k: v for k, v in cols.items() if v is not None}
-    ident = cols.get("name", cols.get("facility_id", esc(cls.map(bilingual))))
-    tooltip = esc(cls.map(bilingual)) + " · " + ident
-    colours = cls.map(class_colour)
-    return layer_data(frame, metric, cols, tooltip=tooltip, colour=colours, points=points)
+# ----------------------------------------------------------------------------- the map
 
 
 def make_map(
     parcels: gpd.GeoDataFrame,
     *,
-    catchments: Mapping[str, gpd.GeoDataFrame] | gpd.GeoDataFrame | None = None,
+    catchments: gpd.GeoDataFrame | None = None,
     facilities: gpd.GeoDataFrame | None = None,
     blind_spots: gpd.GeoDataFrame | None = None,
     boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-    proposed: Mapping[str, gpd.GeoDataFrame] | gpd.GeoDataFrame | None = None,
-    proposed_catchments: Mapping[str, gpd.GeoDataFrame] | gpd.GeoDataFrame | None = None,
+    criteria: Any = None,
     top_n: int = 10,
     offline: bool = True,
+    basemap: str | None = None,
     tianditu_key: str | None = None,
     title: str | None = None,
-    criteria: Sequence[str] | Mapping[str, str] | None = None,
-    basemap: str | None = None,
     tolerance_m: float = 1.0,
 ) -> folium.Map:
     """Build the interactive planning map.
@@ -201,185 +491,110 @@ def make_map(
     Parameters
     ----------
     parcels
-        Scored parcels (any declared CRS): ``parcel_id``, ``score`` and optionally ``name``,
-        ``rank``, ``excluded``, ``exclusion_reason``, ``<criterion>_raw``/``_points``,
-        ``meets_<class>_radius``, ``compliance_required``, ``required_<item>``.
+        Scored parcels in any declared CRS: ``parcel_id`` (unique), ``score`` (0-100, NaN when
+        excluded) and, where available, ``rank``, ``excluded``, ``exclusion_reason``
+        (+ ``_zh``), ``<criterion>_raw``/``_points``, ``meets_<class>_radius``,
+        ``compliant_all``, ``compliance_required``, ``required_<item>``, ``dist_<class>_m``,
+        ``name``.  Not modified.
     catchments
-        Class → polygons (``class``, ``radius_m``, ``facility_id``), or one frame with ``class``.
-        One layer per class; the seed classes (kindergarten 300 m, primary 500 m, middle 1000 m)
-        are shown on opening, the others can be switched on.
+        ``facility_id``, ``class``, ``radius_m`` polygons; one layer per class (the seed
+        classes kindergarten, primary and middle school are shown on opening).
     facilities
-        ``facility_id``, ``class``, ``name``, ``source``; points or polygons (drawn as a marker at
-        a point inside the polygon).
+        ``facility_id``, ``class``, ``name``, ``source``; points or polygons (drawn as a marker
+        inside the polygon); one layer per class.
     blind_spots
-        服务盲区 polygons with ``class``, ``name``, ``area_m2``.
+        服务盲区 polygons: ``class``, ``name``, ``area_m2``.
     boundary
         Study boundary polygon(s).
-    proposed, proposed_catchments
-        Sites proposed by gap filling and their catchments (class → frame, or a frame with
-        ``class``); drawn in a distinct style.
-    top_n
-        Rank labels are drawn for parcels ranked 1..top_n (0 for none).
-    offline
-        Inline Leaflet and the controls (one self-contained file).  Online maps link Leaflet
-        from its CDN.
-    tianditu_key
-        天地图 key; defaults to the ``TIANDITU_KEY`` environment variable.  Without a key the
-        Tianditu basemaps are left out (with a warning).
-    title
-        Shown at the top of the map and as the page title.
     criteria
-        Criterion names (or name → display label) for the popups; default: every ``X`` with
-        both ``X_raw`` and ``X_points`` columns.
+        A :class:`siteplan.config.Study`, a list of ``(name, label_en, label_zh, weight)``, or
+        None (every ``X`` with ``X_raw`` and ``X_points`` columns, no weights).
+    top_n
+        Rank labels for parcels ranked 1..``top_n`` (0: none).
+    offline
+        Inline Leaflet and the controls: one self-contained file that needs no request.  Online
+        maps link Leaflet from its CDN.
     basemap
-        Basemap shown on opening: one of :data:`BASEMAPS`; default ``"none"`` offline (no tile
-        request at all) and ``"osm"`` online.  All others stay selectable.
+        Basemap on opening, one of :data:`BASEMAPS`; default ``"none"`` offline (no tile
+        request) and ``"osm"`` online.  The others stay selectable in the layer control.
+    tianditu_key
+        天地图 key; default: ``$TIANDITU_KEY``, then the study's ``outputs.tianditu_key``.  With
+        no key the Tianditu basemaps are left out, with a warning.  The key ends up in the HTML
+        (tile URLs need it).
+    title
+        Title shown on the map and as the page title.
     tolerance_m
-        Simplification tolerance for display, metres.
+        Display simplification tolerance in metres (0: none).
 
     Returns
     -------
     folium.Map
-        Save it with :func:`save_map`.
-    """
-    prepared = prepare_parcels(parcels)
-    metric = study_metric_crs(prepared)
-    key = tianditu_key if tianditu_key is not None else os.environ.get("TIANDITU_KEY") or None
-    title = title if title is not None else bilingual("title")
+        Write it with :func:`save_map`.
 
-    m = folium.Map(location=[0.0, 0.0], zoom_start=2, tiles=None, control_scale=True,
+    Raises
+    ------
+    InputError
+        A layer is not a GeoDataFrame with a CRS, lacks a required column, parcel ids are
+        missing or repeated, or the basemap name is unknown.
+    """
+    p = prepare_parcels(parcels)
+    metric = metric_crs(p)
+    crit = criteria_meta(criteria, p)
+    if tianditu_key is None:
+        tianditu_key = os.environ.get("TIANDITU_KEY") or None
+        if tianditu_key is None and hasattr(criteria, "tianditu_key"):
+            tianditu_key = criteria.tianditu_key()
+    title = title if title is not None else map_label("title")
+
+    m = folium.Map(location=[0.0, 0.0], zoom_start=2, tiles=None, control_scale=False,
                    prefer_canvas=False)
-    m.get_root().title = html.escape(title)
+    root = m.get_root()
+    assert isinstance(root, Figure)  # a folium.Map always sits in a branca Figure
+    root.title = _esc(title)
     install_assets(m, offline=offline)
+    m.add_child(JsCall("SP.init"))
     for pane, z in _PANES.items():
         m.add_child(JsCall("SP.pane", pane, z))
-    _add_basemaps(m, basemap, offline, key)
+    _add_basemaps(m, basemap, offline, tianditu_key)
 
-    # Catchments below everything else.
-    catch_frames = as_class_frames(catchments, "catchments")
-    for cls in sorted(catch_frames, key=class_sort_key):
-        frame = catch_frames[cls]
-        data = _facility_layer_data(frame, metric, points=False)
-        colour = class_colour(cls)
-        opts = {"pane": "sp-catchments", "className": f"sp-catchment sp-catchment-{len(m._children)}",
-                "head": data.head, "style": {"color": colour, "weight": 1.5, "fillColor": colour,
-                                             "fillOpacity": 0.08, "opacity": 0.8}}
-        m.add_child(JsLayer("SP.geoLayer", data.payload, opts,
-                            name=html.escape(_catchment_name(cls, frame)),
-                            show=cls in SEED_CLASSES))
-
-    prop_catch = as_class_frames(proposed_catchments, "proposed_catchments")
-    if prop_catch:
-        frame = pd.concat([prop_catch[c] for c in sorted(prop_catch, key=class_sort_key)])
-        data = _facility_layer_data(gpd.GeoDataFrame(frame, crs=frame.crs), metric, points=False)
-        opts = {"pane": "sp-proposed-catchments", "className": "sp-proposed-catchment",
-                "head": data.head, "strokeFromColour": True,
-                "style": {"weight": 2.5, "dashArray": "6 4", "fillOpacity": 0.05}}
-        m.add_child(JsLayer("SP.geoLayer", data.payload, opts,
-                            name=html.escape(bilingual("layer_proposed_catchments"))))
-
+    geoms = _display(p.geometry, metric, tolerance_m, coverage=True)
+    has_ranks = _add_parcels(m, p, geoms, crit, top_n)
+    fac = None
+    if facilities is not None:
+        fac = check_layer(facilities, "facilities", ["facility_id", "class"])
+    catch_classes: list[str] = []
+    if catchments is not None:
+        catch = check_layer(catchments, "catchments", ["facility_id", "class"])
+        catch_classes = _add_catchments(m, catch, fac, metric, tolerance_m)
+    fac_classes = _add_facilities(m, fac, metric) if fac is not None and len(fac) else []
     has_blind = blind_spots is not None and len(blind_spots) > 0
     if has_blind:
-        cls = blind_spots["class"].astype(str) if "class" in blind_spots else pd.Series(
-            "", index=blind_spots.index)
-        cols = {"class": esc(cls.map(bilingual))}
-        if "name" in blind_spots:
-            cols["name"] = fmt_text(blind_spots["name"])
-        if "area_m2" in blind_spots:
-            cols["area_m2"] = fmt_num(blind_spots["area_m2"], "%.0f")
-        data = layer_data(blind_spots, metric, cols,
-                          tooltip=esc(pd.Series(bilingual("layer_blind_spots"), index=cls.index))
-                          + " · " + cols["class"])
-        opts = {"pane": "sp-blind", "className": "sp-blind-spot", "head": data.head,
-                "style": {"color": "#b10026", "weight": 1.5, "dashArray": "4 3",
-                          "fillColor": "#e31a1c", "fillOpacity": 0.3}}
-        m.add_child(JsLayer("SP.geoLayer", data.payload, opts,
-                            name=html.escape(bilingual("layer_blind_spots"))))
+        _add_blind_spots(m, check_layer(blind_spots, "blind_spots", []), metric, tolerance_m)
 
-    # Parcels: scored and excluded as two layers; ranks on top.
-    excluded = prepared["excluded"].to_numpy(dtype=bool)
-    cols, head = parcel_popup_columns(prepared, criteria)
-    colours = score_colours(prepared["score"], excluded)
-    score_txt = fmt_num(prepared["score"], "%.1f")
-    ids = fmt_text(prepared["parcel_id"])
-    tip = ids + " · " + html.escape(bilingual("score")) + " " + score_txt
-    tip = tip.where(~excluded, ids + " · " + html.escape(bilingual("excluded")))
-    for mask, pane, cls_name, label_key, style in (
-        (~excluded, "sp-parcels", "sp-parcel", "layer_parcels",
-         {"color": "#333", "weight": 1, "fillOpacity": 0.75}),
-        (excluded, "sp-excluded", "sp-parcel sp-excluded", "layer_excluded",
-         {"color": "#777", "weight": 1, "fillOpacity": 0.45, "dashArray": "3 3"}),
-    ):
-        if not mask.any():
-            continue
-        sub = prepared[mask]
-        data = layer_data(sub, metric, {k: v[mask] for k, v in cols.items()},
-                          tooltip=tip[mask], colour=pd.Series(colours[mask], index=sub.index),
-                          ids=sub["parcel_id"].astype(str), title=ids[mask], head=head,
-                          tolerance_m=tolerance_m)
-        opts = {"pane": pane, "className": cls_name, "head": data.head, "style": style,
-                "search": True}
-        m.add_child(JsLayer("SP.geoLayer", data.payload, opts,
-                            name=html.escape(bilingual(label_key))))
-
-    rank = pd.to_numeric(prepared["rank"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    top = (~excluded) & np.isfinite(rank) & (rank <= top_n)
-    if top.any():
-        pts = display_geometry(prepared.geometry[top], metric, tolerance_m).representative_point()
-        order = np.argsort(-rank[top], kind="stable")  # best rank drawn last, on top
-        rows = np.column_stack([pts.y.round(6), pts.x.round(6), rank[top]])[order]
-        rows_list = [[float(a), float(b), int(r)] for a, b, r in rows.tolist()]
-        m.add_child(JsLayer("SP.rankLayer", rows_list, "sp-ranks",
-                            name=html.escape(bilingual("layer_ranks").format(n=top_n))))
-
-    if boundary is not None and len(boundary) > 0:
+    bounds = shapely.total_bounds(geoms)
+    has_boundary = boundary is not None and len(boundary) > 0
+    if has_boundary:
         bframe = boundary if isinstance(boundary, gpd.GeoDataFrame) else gpd.GeoDataFrame(
             geometry=boundary)
-        data = layer_data(bframe, metric, {}, tolerance_m=tolerance_m)
-        opts = {"pane": "sp-boundary", "className": "sp-boundary", "head": [],
-                "interactive": False,
+        bframe = check_layer(bframe, "boundary", [])
+        bgeoms = _display(bframe.geometry, metric, tolerance_m, coverage=False)
+        opts = {"pane": "sp-boundary", "className": "sp-boundary", "interactive": False,
                 "style": {"color": "#222", "weight": 2.5, "dashArray": "8 4", "fill": False}}
-        m.add_child(JsLayer("SP.geoLayer", data.payload, opts,
-                            name=html.escape(bilingual("layer_boundary"))))
+        m.add_child(JsLayer("SP.geoLayer", _payload(bgeoms), opts,
+                            name=_esc(map_label("layer_boundary"))))
+        b = shapely.total_bounds(bgeoms)
+        bounds = np.concatenate([np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])])
 
-    fac_classes: list[str] = []
-    if facilities is not None and len(facilities) > 0:
-        if "class" in facilities:
-            fac_classes = sorted(facilities["class"].astype(str).unique(), key=class_sort_key)
-        data = _facility_layer_data(facilities, metric, points=True)
-        opts = {"pane": "sp-facilities", "className": "sp-facility", "head": data.head,
-                "radius": 5, "style": {"color": "#222", "weight": 1, "fillOpacity": 0.95}}
-        m.add_child(JsLayer("SP.geoLayer", data.payload, opts,
-                            name=html.escape(bilingual("layer_facilities"))))
-
-    prop = as_class_frames(proposed, "proposed")
-    if prop:
-        frame = pd.concat([prop[c] for c in sorted(prop, key=class_sort_key)])
-        data = _facility_layer_data(gpd.GeoDataFrame(frame, crs=frame.crs), metric, points=True)
-        opts = {"pane": "sp-proposed", "className": "sp-proposed", "head": data.head,
-                "radius": 8, "style": {"color": "#000", "weight": 3, "fillOpacity": 1.0}}
-        m.add_child(JsLayer("SP.geoLayer", data.payload, opts,
-                            name=html.escape(bilingual("layer_proposed"))))
-
-    legend = _legend_html(fac_classes, sorted(catch_frames, key=class_sort_key),
-                          top_n if top.any() else 0, bool(excluded.any()), has_blind, bool(prop))
-    m.add_child(JsCall("SP.legend", legend))
-    m.add_child(JsCall("SP.title", html.escape(title)))
-    m.add_child(JsCall("SP.credit", html.escape(f"{bilingual('credit_data')} {OSM_CREDIT}")))
-    m.add_child(JsCall("SP.fullscreen"))
-    m.add_child(JsCall("SP.measure"))
-    m.add_child(JsCall("SP.search", bilingual("search")))
+    m.add_child(JsCall("SP.legend", _legend(top_n if has_ranks else 0,
+                                             bool(p["_excluded"].any()), fac_classes,
+                                             catch_classes, has_blind, has_boundary)))
+    m.add_child(JsCall("SP.title", _esc(title)))
+    m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
+    m.add_child(JsCall("SP.scale"))
+    m.add_child(JsCall("SP.fullscreen", map_label("fullscreen")))
+    m.add_child(JsCall("SP.measure", map_label("measure"), map_label("measure_hint")))
+    m.add_child(JsCall("SP.search", map_label("search"), map_label("not_found")))
     m.add_child(folium.LayerControl(position="topright", collapsed=True))
-
-    bounds = prepared.to_crs(4326).total_bounds
-    if boundary is not None and len(boundary) > 0 and boundary.crs is not None:
-        b = boundary.to_crs(4326).total_bounds
-        bounds = np.array([min(bounds[0], b[0]), min(bounds[1], b[1]),
-                           max(bounds[2], b[2]), max(bounds[3], b[3])])
-    m.fit_bounds([[round(float(bounds[1]), 6), round(float(bounds[0]), 6)],
-                  [round(float(bounds[3]), 6), round(float(bounds[2]), 6)]])
+    m.fit_bounds([[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]])
     return m
 
-
-# label_pair is re-exported for callers that want the raw (中文, English) pair.
-_ = label_pair

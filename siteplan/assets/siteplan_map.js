@@ -1,69 +1,90 @@
-/* siteplan map helpers: data layers, legend, title, fullscreen, measure and parcel search.
- * Written for siteplan (MIT); needs only Leaflet 1.9.  Text that comes from data is HTML-escaped
- * in Python before it is embedded; strings built here from raw values go through SP.esc or
- * textContent, never straight into innerHTML. */
+/* siteplan map helpers (MIT, part of siteplan): data layers, popups, legend, title, credit,
+ * fullscreen, measure and parcel search.  Needs only Leaflet 1.9's public API.
+ *
+ * Why hand-written: no package on PyPI ships the Leaflet fullscreen, measure or search plugins
+ * as files (the xstatic-* family has Leaflet and MarkerCluster only; folium links them from CDNs),
+ * and an offline map may not fetch anything.  Each control here is a few dozen lines and is
+ * exercised by tests/test_browser.py.
+ *
+ * Text that comes from data is HTML-escaped in Python before it is embedded; strings built here
+ * from raw values go through SP.esc or textContent, never straight into innerHTML. */
 (function () {
   'use strict';
   var SP = (window.SP = window.SP || {});
-  SP.parcels = {}; // parcel id -> {layer, group}, for the search box and for tests
+  // parcel id -> {layer, group}: the search box and the tests use it.  No prototype, so an id
+  // such as "__proto__" or "constructor" is just a key.
+  SP.parcels = Object.create(null);
 
   SP.esc = function (s) {
     return String(s).replace(/[&<>"']/g, function (c) {
-      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;' }[c];
     });
   };
 
-  // Popup table from pre-escaped labels and values.
-  function table(title, head, vals) {
+  /* Popup HTML for feature i.  head: [{s: section title} | {l: row label, k: column}], all
+   * escaped in Python; d.v[k][i] is the escaped value or null (row left out).  A section title
+   * is shown only when one of its rows has a value. */
+  function popupHtml(head, d, i) {
     var out = ['<div class="sp-popup">'];
-    if (title) out.push('<div class="sp-popup-title">' + title + '</div>');
+    if (d.h) out.push('<div class="sp-popup-title">' + d.h[i] + '</div>');
     out.push('<table>');
-    for (var i = 0; i < head.length; i++) {
-      if (vals[i] === null || vals[i] === undefined) continue;
-      out.push('<tr><th>' + head[i] + '</th><td>' + vals[i] + '</td></tr>');
+    var section = null;
+    for (var r = 0; r < head.length; r++) {
+      var row = head[r];
+      if (row.s !== undefined) { section = row.s; continue; }
+      var v = d.v[row.k][i];
+      if (v === null || v === undefined) continue;
+      if (section !== null) {
+        out.push('<tr class="sp-section"><th colspan="2">' + section + '</th></tr>');
+        section = null;
+      }
+      out.push('<tr><th>' + row.l + '</th><td>' + v + '</td></tr>');
     }
     out.push('</table></div>');
     return out.join('');
   }
 
-  /* A GeoJSON layer whose features carry properties:
-   *   id  raw id (search index; compared, never inserted as HTML)
-   *   t   tooltip (escaped HTML)   v  popup values (escaped HTML, aligned with o.head)
-   *   c   fill/stroke colour       h  popup title (escaped HTML)
-   * Options: className, pane, head, style, radius, search. */
-  SP.geoLayer = function (data, o) {
-    var layer = L.geoJSON(data, {
+  function markerIcon(o) {
+    return L.divIcon({
+      className: 'sp-marker ' + o.className,
+      html: '<span style="background:' + SP.esc(o.colour) + '">' + SP.esc(o.symbol) + '</span>',
+      iconSize: [18, 18],
+      iconAnchor: [9, 9],
+    });
+  }
+
+  /* A layer from column arrays: d.g geometries (GeoJSON, lon/lat), d.t tooltips, d.c colours,
+   * d.h popup titles, d.v popup columns, d.id parcel ids (all optional but g).
+   * o: pane, className, style, head, search, marker ({colour, symbol}), interactive. */
+  SP.geoLayer = function (d, o) {
+    var features = d.g.map(function (g, i) {
+      return { type: 'Feature', geometry: g, properties: { i: i } };
+    });
+    var interactive = o.interactive !== false;
+    var icon = o.marker ? markerIcon(o.marker) : null;
+    var layer = L.geoJSON({ type: 'FeatureCollection', features: features }, {
       pane: o.pane,
-      className: o.className,
-      interactive: o.interactive !== false,
+      interactive: interactive,
       style: function (f) {
-        var s = L.extend({}, o.style);
-        if (f.properties.c) {
-          s.fillColor = f.properties.c;
-          if (o.strokeFromColour) s.color = f.properties.c;
-        }
+        var s = L.extend({ className: o.className, interactive: interactive }, o.style);
+        if (d.c) s.fillColor = d.c[f.properties.i];
         return s;
       },
       pointToLayer: function (f, ll) {
-        return L.circleMarker(ll, {
-          pane: o.pane,
-          className: o.className,
-          radius: o.radius || 6,
-          interactive: o.interactive !== false,
-        });
+        return L.marker(ll, { icon: icon, pane: o.pane, interactive: interactive, keyboard: false });
       },
       onEachFeature: function (f, lyr) {
-        var p = f.properties;
-        if (p.v) {
-          lyr.bindPopup(function () { return table(p.h, o.head, p.v); }, { maxWidth: 420 });
+        var i = f.properties.i;
+        if (o.head && d.v) {
+          lyr.bindPopup(function () { return popupHtml(o.head, d, i); },
+            { maxWidth: 460, maxHeight: 420, autoPanPadding: [20, 20] });
         }
-        if (p.t) lyr.bindTooltip(p.t, { sticky: true });
+        if (d.t) lyr.bindTooltip(d.t[i], { sticky: true, direction: 'top', opacity: 0.95 });
+        if (o.search && d.id) SP.parcels[d.id[i]] = { layer: lyr, group: null };
       },
     });
-    if (o.search) {
-      layer.eachLayer(function (l) {
-        SP.parcels[l.feature.properties.id] = { layer: l, group: layer };
-      });
+    if (o.search && d.id) {
+      d.id.forEach(function (id) { SP.parcels[id].group = layer; });
     }
     return layer;
   };
@@ -75,29 +96,33 @@
       var icon = L.divIcon({
         className: 'sp-rank',
         html: '<span>' + SP.esc(r[2]) + '</span>',
-        iconSize: [22, 22],
-        iconAnchor: [11, 11],
+        iconSize: [24, 24],
+        iconAnchor: [12, 12],
       });
       L.marker([r[0], r[1]], { icon: icon, pane: pane, interactive: false, keyboard: false }).addTo(g);
     });
     return g;
   };
 
-  // Basemap: one or more tile layers shown together (e.g. Tianditu vector + labels).
+  // Basemap: tile layers shown together (Tianditu: base + labels), or none.
   SP.tiles = function (specs) {
     return L.layerGroup(specs.map(function (s) { return L.tileLayer(s.url, s.options); }));
   };
 
-  SP.empty = function () { return L.layerGroup(); };
+  // The map, for the search box and for scripts (and tests) that need to reach it.
+  SP.init = function (map) { SP.map = map; };
 
   SP.pane = function (map, name, z) {
     if (!map.getPane(name)) map.createPane(name).style.zIndex = z;
   };
 
-  // Always-on credit, whatever basemap is chosen (the data is OSM-derived).
+  SP.scale = function (map) {
+    L.control.scale({ metric: true, imperial: false, maxWidth: 160 }).addTo(map);
+  };
+
+  // Always-on credit, whatever basemap is chosen: the facilities and streets come from OSM.
   SP.credit = function (map, html) {
-    if (map.attributionControl) map.attributionControl.addAttribution(html);
-    else L.control.attribution({ prefix: false }).addAttribution(html).addTo(map);
+    map.attributionControl.addAttribution(html);
   };
 
   SP.legend = function (map, html) {
@@ -127,25 +152,29 @@
     return a;
   }
 
-  // Fullscreen via the Fullscreen API; a CSS fallback where the API is missing.
-  SP.fullscreen = function (map) {
+  // Fullscreen through the Fullscreen API; a CSS "pseudo fullscreen" where it is refused.
+  SP.fullscreen = function (map, title) {
     var c = L.control({ position: 'topleft' });
     c.onAdd = function () {
       var box = L.DomUtil.create('div', 'leaflet-bar sp-fullscreen');
-      var a = button(box, '\u26F6', '\u5168\u5C4F Full screen');
+      var a = button(box, '', title);
+      // Four corner brackets, drawn as SVG: no font has to carry a fullscreen glyph.
+      a.innerHTML = '<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">' +
+        '<path d="M1 6V1h5M10 1h5v5M15 10v5h-5M6 15H1v-5" fill="none" stroke="#222" ' +
+        'stroke-width="2"/></svg>';
       var el = map.getContainer();
+      function pseudo(on) {
+        if (on) L.DomUtil.addClass(el, 'sp-pseudo-fullscreen');
+        else L.DomUtil.removeClass(el, 'sp-pseudo-fullscreen');
+        map.invalidateSize();
+      }
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.on(a, 'click', function (e) {
         L.DomEvent.preventDefault(e);
-        if (document.fullscreenElement) {
-          document.exitFullscreen();
-        } else if (el.requestFullscreen) {
-          el.requestFullscreen().catch(function () { L.DomUtil.addClass(el, 'sp-pseudo-fullscreen'); map.invalidateSize(); });
-        } else {
-          if (L.DomUtil.hasClass(el, 'sp-pseudo-fullscreen')) L.DomUtil.removeClass(el, 'sp-pseudo-fullscreen');
-          else L.DomUtil.addClass(el, 'sp-pseudo-fullscreen');
-          map.invalidateSize();
-        }
+        if (document.fullscreenElement) document.exitFullscreen();
+        else if (L.DomUtil.hasClass(el, 'sp-pseudo-fullscreen')) pseudo(false);
+        else if (el.requestFullscreen) el.requestFullscreen().catch(function () { pseudo(true); });
+        else pseudo(true);
       });
       document.addEventListener('fullscreenchange', function () { map.invalidateSize(); });
       return box;
@@ -157,41 +186,69 @@
     return m < 1000 ? m.toFixed(0) + ' m' : (m / 1000).toFixed(2) + ' km';
   };
 
-  // Measure a polyline by clicking; great-circle length from L.LatLng.distanceTo.
-  SP.measure = function (map) {
+  SP.formatArea = function (a) {
+    return a < 10000 ? a.toFixed(0) + ' m\u00B2' : (a / 10000).toFixed(2) + ' ha';
+  };
+
+  // Area of a lon/lat ring in m², on a local equirectangular plane (exact enough at site scale).
+  SP.ringArea = function (pts) {
+    if (pts.length < 3) return 0;
+    var R = 6371008.8, rad = Math.PI / 180, lat0 = pts[0].lat * rad, s = 0;
+    var xy = pts.map(function (p) {
+      return [R * (p.lng - pts[0].lng) * rad * Math.cos(lat0), R * (p.lat - pts[0].lat) * rad];
+    });
+    for (var i = 0; i < xy.length; i++) {
+      var j = (i + 1) % xy.length;
+      s += xy[i][0] * xy[j][1] - xy[j][0] * xy[i][1];
+    }
+    return Math.abs(s) / 2;
+  };
+
+  /* Measure a path by clicking: length along it (great circle, L.LatLng.distanceTo) and, from
+   * three points on, the area it encloses.  The button switches measuring on and off. */
+  SP.measure = function (map, title, hint) {
     var c = L.control({ position: 'topleft' });
-    var state = { active: false, pts: [], total: 0 };
+    var state = { active: false, pts: [], total: 0, area: 0 };
     var line = L.polyline([], { color: '#c00', weight: 3, dashArray: '6 4', interactive: false });
     var dots = L.layerGroup();
     c.onAdd = function () {
       var box = L.DomUtil.create('div', 'leaflet-bar sp-measure');
-      var a = button(box, '\u2194', '\u6D4B\u8DDD Measure distance');
+      var a = button(box, '\u2194', title);
       var out = L.DomUtil.create('div', 'sp-measure-out', box);
       L.DomEvent.disableClickPropagation(box);
+      function show() {
+        var text = SP.formatDistance(state.total);
+        if (state.pts.length > 2) text += ' \u00B7 ' + SP.formatArea(state.area);
+        out.textContent = text;
+      }
       function onClick(e) {
-        state.pts.push(e.latlng);
-        if (state.pts.length > 1) state.total += state.pts[state.pts.length - 2].distanceTo(e.latlng);
-        line.setLatLngs(state.pts);
+        var p = state.pts;
+        p.push(e.latlng);
+        if (p.length > 1) state.total += p[p.length - 2].distanceTo(e.latlng);
+        state.area = SP.ringArea(p);
+        line.setLatLngs(p);
         L.circleMarker(e.latlng, { radius: 3, color: '#c00', interactive: false }).addTo(dots);
-        out.textContent = SP.formatDistance(state.total);
+        show();
         map.closePopup();
       }
       L.DomEvent.on(a, 'click', function (e) {
         L.DomEvent.preventDefault(e);
         state.active = !state.active;
+        var el = map.getContainer();
         if (state.active) {
           state.pts = [];
           state.total = 0;
+          state.area = 0;
           line.setLatLngs([]).addTo(map);
           dots.clearLayers().addTo(map);
-          out.textContent = '\u70B9\u51FB\u5730\u56FE Click the map';
+          out.textContent = hint;
           L.DomUtil.addClass(box, 'sp-active');
-          L.DomUtil.addClass(map.getContainer(), 'sp-measuring');
+          L.DomUtil.addClass(el, 'sp-measuring');
           map.doubleClickZoom.disable();
           map.on('click', onClick);
         } else {
           L.DomUtil.removeClass(box, 'sp-active');
-          L.DomUtil.removeClass(map.getContainer(), 'sp-measuring');
+          L.DomUtil.removeClass(el, 'sp-measuring');
           map.doubleClickZoom.enable();
           map.off('click', onClick);
           if (!state.pts.length) out.textContent = '';
@@ -203,8 +260,8 @@
     SP.measureState = state;
   };
 
-  // Find a parcel by id: zoom to it and open its popup.
-  SP.search = function (map, placeholder) {
+  // Find a parcel by id: show its layer, zoom to it and open its popup.
+  SP.search = function (map, placeholder, notFound) {
     var c = L.control({ position: 'topleft' });
     c.onAdd = function () {
       var box = L.DomUtil.create('form', 'sp-search leaflet-bar');
@@ -227,13 +284,13 @@
         L.DomEvent.preventDefault(e);
         var hit = SP.parcels[input.value.trim()];
         if (!hit) {
-          msg.textContent = '\u672A\u627E\u5230 Not found';
+          msg.textContent = notFound;
           return;
         }
         msg.textContent = '';
         if (!map.hasLayer(hit.group)) map.addLayer(hit.group);
         map.fitBounds(hit.layer.getBounds(), { maxZoom: 17 });
-        hit.layer.openPopup();
+        hit.layer.openPopup(hit.layer.getBounds().getCenter());
       });
       return box;
     };

@@ -1,0 +1,233 @@
+"""The offline map in a real browser: Debian's headless Chromium driven by Python playwright.
+
+Every network request is blocked (and recorded), so these tests prove the HTML needs none.  One
+browser per module; the synthetic map is opened once and the tests look at it in turn.  Where
+Chromium or playwright is missing the tests skip with the reason (``make test`` installs
+Chromium with ``scripts/install_system_deps.sh``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_webmap import XSS, build, synthetic_layers
+
+from siteplan.errors import SiteplanWarning
+from siteplan.labels import label
+from siteplan.maplabels import map_label
+from siteplan.webmap import make_map, save_map
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Iterator[object]:
+    """A persistent Chromium context on a fresh profile (one per module)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        pytest.skip(f"python playwright is not installed ({exc})")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian chromium not found at {CHROMIUM}; install it with "
+                    "`bash scripts/install_system_deps.sh` as root")
+    pw = sync_playwright().start()
+    try:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
+            headless=True, args=ARGS, viewport={"width": 1200, "height": 800})
+    except Exception as exc:  # noqa: BLE001 - any launch failure is a reason to skip
+        pw.stop()
+        pytest.skip(f"chromium at {CHROMIUM} cannot start: {exc}")
+    yield ctx
+    ctx.close()
+    pw.stop()
+
+
+@dataclass
+class Opened:
+    page: object
+    url: str
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+
+def open_offline(ctx, path: Path) -> Opened:
+    """Open ``path`` with every request but the file itself aborted; record what happens."""
+    page = ctx.new_page()
+    opened = Opened(page, path.resolve().as_uri())
+    page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: opened.errors.append(f"uncaught: {e}"))
+    page.on("request", lambda r: opened.requests.append(r.url)
+            if r.url != opened.url and not r.url.startswith("data:") else None)
+
+    def on_dialog(d) -> None:
+        opened.dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.route("**/*", lambda route: route.continue_() if route.request.url == opened.url
+               else route.abort())
+    page.goto(opened.url)
+    page.wait_for_function("window.SP && SP.map && document.querySelector('.sp-legend')")
+    return opened
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict:
+    return synthetic_layers(40, 8)
+
+
+@pytest.fixture(scope="module")
+def opened(browser, layers, tmp_path_factory) -> Iterator[Opened]:
+    path = save_map(build(layers), tmp_path_factory.mktemp("map") / "map.html")
+    o = open_offline(browser, path)
+    yield o
+    o.page.close()
+
+
+def click_parcel(o: Opened, parcel_id: str) -> str:
+    """Click the middle of a parcel with the mouse; return the popup's text."""
+    o.page.evaluate("SP.map.closePopup()")
+    xy = o.page.evaluate("""id => {
+        const l = SP.parcels[id].layer, p = SP.map.latLngToContainerPoint(l.getCenter()),
+              r = SP.map.getContainer().getBoundingClientRect();
+        return [p.x + r.left, p.y + r.top];
+    }""", parcel_id)
+    o.page.mouse.click(*xy)
+    popup = o.page.wait_for_selector(".leaflet-popup-content")
+    return popup.inner_text()
+
+
+def test_offline_map_makes_no_request_and_logs_no_error(opened):
+    assert opened.requests == []
+    assert opened.errors == []
+
+
+def test_every_parcel_is_drawn_once(opened, layers):
+    p = layers["parcels"]
+    n_scored = int((~p["excluded"]).sum())
+    assert opened.page.locator("path.sp-parcel").count() == len(p)
+    assert opened.page.locator("path.sp-excluded").count() == len(p) - n_scored
+    assert opened.page.evaluate("Object.keys(SP.parcels).length") == len(p)
+
+
+def test_each_catchment_layer_is_listed_and_toggles(opened, layers):
+    page = opened.page
+    catch = layers["catchments"]
+    page.hover(".leaflet-control-layers")
+    for cls, n in catch["class"].value_counts().items():
+        paths = page.locator(f"path.sp-catchment-{cls}")
+        rows = page.locator(".leaflet-control-layers-overlays label", has_text="Catchment")
+        row = rows.filter(has_text=label(cls, "zh")).filter(has_text=label(cls, "en"))
+        assert row.count() == 1, cls
+        box = row.locator("input")
+        shown = box.is_checked()
+        assert paths.count() == (n if shown else 0)
+        assert shown == (cls in ("kindergarten", "primary_school", "middle_school"))
+        box.click()
+        assert paths.count() == (0 if shown else n)
+        box.click()
+        assert paths.count() == (n if shown else 0)
+
+
+def test_clicking_a_parcel_opens_its_popup_with_its_score(opened, layers):
+    p = layers["parcels"]
+    best = p.loc[p["rank"] == 1].iloc[0]
+    text = click_parcel(opened, best["parcel_id"])
+    assert best["parcel_id"] in text
+    assert f"{best['score']:.1f}" in text
+    assert f"{map_label('rank')}\t1" in text
+    raw, pts = best["kg_dist_raw"], best["kg_dist_points"]
+    assert f"{raw:.2f}".rstrip("0").rstrip(".") + f" → {pts:.1f}" in text
+    # An excluded parcel shows its reason in both languages and no score.
+    ex = p.loc[p["excluded"]].iloc[0]
+    text = click_parcel(opened, ex["parcel_id"])
+    assert "非净地 / not clean land" in text
+    assert map_label("score") not in text
+
+
+def test_xss_names_show_as_text_and_run_nothing(opened, layers):
+    xss_id = layers["parcels"].loc[layers["parcels"]["name"] == XSS, "parcel_id"].iloc[0]
+    text = click_parcel(opened, xss_id)
+    assert XSS in text
+    page = opened.page
+    assert page.locator(".leaflet-popup-content img").count() == 0
+    # The facility called "</script><script>alert(2)</script>" too.
+    page.evaluate("SP.map.closePopup()")
+    page.locator(".sp-facility-middle_school").first.click()
+    fac = page.wait_for_selector(".leaflet-popup-content").inner_text()
+    assert "</script><script>alert(2)</script>" in fac
+    assert page.locator(".leaflet-popup-content script").count() == 0
+    assert opened.dialogs == []
+    assert opened.errors == []
+
+
+def test_search_box_finds_a_parcel_by_id(opened, layers):
+    page = opened.page
+    page.evaluate("SP.map.closePopup()")
+    target = layers["parcels"]["parcel_id"].iloc[-1]
+    page.fill(".sp-search input", target)
+    page.press(".sp-search input", "Enter")
+    assert target in page.wait_for_selector(".leaflet-popup-content").inner_text()
+    page.fill(".sp-search input", "no-such-id")
+    page.press(".sp-search input", "Enter")
+    assert map_label("not_found") in page.inner_text(".sp-search-msg")
+
+
+def test_measure_tool_reports_the_clicked_distance(opened):
+    page = opened.page
+    page.evaluate("SP.map.closePopup()")
+    page.click(".sp-measure a")
+    box = page.locator(".leaflet-container").bounding_box()
+    a = (box["x"] + 450, box["y"] + 700)
+    b = (box["x"] + 750, box["y"] + 700)
+    page.mouse.click(*a)
+    page.mouse.click(*b)
+    expected = page.evaluate("""([a, b]) => {
+        const m = SP.map, r = m.getContainer().getBoundingClientRect();
+        const p = xy => m.containerPointToLatLng([xy[0] - r.left, xy[1] - r.top]);
+        return SP.formatDistance(p(a).distanceTo(p(b)));
+    }""", [a, b])
+    assert page.inner_text(".sp-measure-out") == expected
+    assert expected.endswith(" m") and float(expected[:-2]) > 0
+    page.click(".sp-measure a")  # switch off again
+
+
+def test_screenshot_is_not_blank(opened, tmp_path):
+    from PIL import Image
+
+    opened.page.evaluate("SP.map.closePopup()")
+    shot = tmp_path / "map.png"
+    opened.page.screenshot(path=str(shot))
+    px = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
+    assert px.shape[:2] == (800, 1200)
+    # A blank page has one colour; the map has parcels on the score ramp, catchments, legend.
+    assert px.std(axis=(0, 1)).mean() > 20
+    assert len(np.unique(px.reshape(-1, 3), axis=0)) > 200
+
+
+def test_layers_still_show_when_the_basemap_is_unreachable(browser, layers, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SiteplanWarning)
+        m = make_map(layers["parcels"], catchments=layers["catchments"], basemap="osm")
+    o = open_offline(browser, save_map(m, tmp_path / "osm.html"))
+    try:
+        o.page.wait_for_timeout(300)
+        assert o.page.locator("path.sp-parcel").count() == len(layers["parcels"])
+        assert o.page.locator("path.sp-catchment").count() > 0
+        assert o.requests and all("tile.openstreetmap.org" in u for u in o.requests)
+        assert not [e for e in o.errors if e.startswith("uncaught")]
+    finally:
+        o.page.close()
