@@ -103,10 +103,8 @@ def seed_compliance(
             "from the compliance radii).",
         )
     for cls, r in radii.items():
-        try:
-            ok = bool(np.isfinite(float(r)) and float(r) > 0) and not isinstance(r, bool)
-        except (TypeError, ValueError):
-            ok = False
+        ok = (isinstance(r, int | float | np.number) and not isinstance(r, bool)
+              and bool(np.isfinite(r)) and r > 0)
         if not ok:
             raise InputError(f"the {cls} radius must be a positive number of metres, got {r!r}.",
                              where="compliance radii", fix="e.g. kindergarten = 300.")

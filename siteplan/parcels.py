@@ -128,8 +128,9 @@ def _landuse_codes(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         out = pd.Series(pd.NA, index=values.index, dtype="string")
         ok = values.notna()
-        digits = values[ok].astype("int64").astype(str)
-        out[ok] = digits.str.zfill(2 * ((digits.str.len() + 1) // 2)).to_numpy()
+        digits = values[ok].astype("int64").astype("string")
+        odd = (digits.str.len() % 2 == 1).to_numpy(dtype=bool)
+        out[ok] = np.where(odd, "0" + digits.to_numpy(dtype=object), digits.to_numpy(dtype=object))
         return out
     text = values.astype("string").str.strip()
     return text.mask(text == "")
@@ -484,7 +485,8 @@ def blocks_from_streets(
         Ids are ``<prefix>0001``... ordered by centroid (easting, then northing, rounded to
         0.01 m) in the metric CRS, so the same lines always give the same ids.
     metric_crs
-        CRS for areas; chosen from the data (UTM) when ``None``.
+        CRS for areas: when ``None``, the lines' own CRS if it is projected in metres, else
+        the UTM zone of the data.
 
     Returns
     -------
@@ -499,8 +501,12 @@ def blocks_from_streets(
     if not 0 < min_ha <= max_ha:
         raise InputError(f"need 0 < min_ha <= max_ha, got {min_ha} and {max_ha}.",
                          where="blocks_from_streets", fix="choose a valid area range in hectares.")
-    metric = (CRS.from_user_input(metric_crs) if metric_crs is not None
-              else metric_crs_for_bounds(lines.to_crs(4326).total_bounds))
+    if metric_crs is not None:
+        metric = CRS.from_user_input(metric_crs)
+    elif is_metric_crs(lines.crs):
+        metric = CRS.from_user_input(lines.crs)
+    else:
+        metric = metric_crs_for_bounds(lines.to_crs(4326).total_bounds)
     geoms = lines.to_crs(metric).geometry.values
     geoms = geoms[~shapely.is_empty(geoms) & ~pd.isna(geoms)]
     noded = shapely.union_all(geoms)

@@ -147,10 +147,15 @@ def _read_strip(src: rasterio.io.DatasetReader, band: int, win: Window, halo: in
     return arr
 
 
+def _to_pixel(t: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional (column, row) of map coordinates on a north-up grid."""
+    return (x - t.c) / t.a, (y - t.f) / t.e
+
+
 def _parcel_window(src: rasterio.io.DatasetReader, bounds: np.ndarray) -> Window | None:
     """Pixel window covering ``bounds`` (minx, miny, maxx, maxy), clipped to the raster."""
-    inv = ~src.transform
-    cols, rows = inv * (np.array([bounds[0], bounds[2]]), np.array([bounds[3], bounds[1]]))
+    cols, rows = _to_pixel(src.transform, np.array([bounds[0], bounds[2]]),
+                           np.array([bounds[3], bounds[1]]))
     c0, c1 = math.floor(min(cols)), math.ceil(max(cols))
     r0, r1 = math.floor(min(rows)), math.ceil(max(rows))
     c0, r0 = max(c0, 0), max(r0, 0)
@@ -194,14 +199,15 @@ def _zonal(
         ids = np.arange(n)
         rep = shapely.get_coordinates(shapely.point_on_surface(geoms[valid]))
         rep_ids = ids[valid]
-        inv = ~src.transform
-        rep_col, rep_row = inv * (rep[:, 0], rep[:, 1])
+        rep_col, rep_row = _to_pixel(src.transform, rep[:, 0], rep[:, 1])
         rep_col, rep_row = np.floor(rep_col).astype(np.int64), np.floor(rep_row).astype(np.int64)
         row_end = int(win.row_off + win.height)
         for r in range(int(win.row_off), row_end, strip_rows):
             strip = Window(win.col_off, r, win.width, min(strip_rows, row_end - r))
             raw = _read_strip(src, band, strip, halo)
-            strip_t = src.window_transform(strip)
+            t = src.transform
+            strip_t = Affine(t.a, 0.0, t.c + int(strip.col_off) * t.a,
+                             0.0, t.e, t.f + int(strip.row_off) * t.e)
             values = pixel_fn(raw, strip_t, crs) if pixel_fn is not None else raw
             _accumulate(acc, values, strip, strip_t, geoms, tree, threshold)
             # Representative-point values for parcels whose point falls in this strip.
@@ -217,7 +223,9 @@ def _accumulate(acc: _Acc, values: np.ndarray, strip: Window, transform: Affine,
                 geoms: np.ndarray, tree: shapely.STRtree, threshold: float | None) -> None:
     """Add one strip's pixels to the per-parcel accumulators."""
     h, w = values.shape
-    box = shapely.box(*rasterio.windows.bounds(Window(0, 0, w, h), transform))
+    x0, y0 = transform.c, transform.f
+    x1, y1 = x0 + w * transform.a, y0 + h * transform.e
+    box = shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     hit = tree.query(box, predicate="intersects")
     if hit.size == 0:
         return
@@ -229,7 +237,8 @@ def _accumulate(acc: _Acc, values: np.ndarray, strip: Window, transform: Affine,
     acc.add(label[single] - 1, values[single], threshold)
     multi_r, multi_c = np.nonzero(cover > 1)
     if multi_r.size:
-        xs, ys = transform * (multi_c + 0.5, multi_r + 0.5)
+        xs = transform.c + (multi_c + 0.5) * transform.a
+        ys = transform.f + (multi_r + 0.5) * transform.e
         pix, owner = tree.query(shapely.points(xs, ys), predicate="within")
         acc.add(owner, values[multi_r[pix], multi_c[pix]], threshold)
 
