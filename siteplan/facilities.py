@@ -160,7 +160,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(("primary_school", "middle_school"), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
          name="实验学校", note="name: 实验学校 (taken as grades 1-9)"),
     Rule((), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
-         name="职业|职教|中专|中等专业|技工|技师|卫校",
+         name="职业(?:高级中学|高中|中学|学校)?|职教|中专|中等专业|技工|技师|卫校",
          note="vocational school (职业/中专/技工): not a catchment school"),
     Rule((), "school", RANK_NAME, any_tags=SCHOOL_SCOPE, name="大学|学院",
          note="higher education (大学/学院)"),

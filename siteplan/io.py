@@ -9,6 +9,7 @@ and repairs invalid geometries instead of failing on them.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import warnings
@@ -100,6 +101,15 @@ def read_layer(
     path = Path(source)
     where = f"{kind} {path}" + (f" (layer {layer!r})" if layer else "")
     _check_file(path, where)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(
+                f"unknown text encoding {encoding!r}.",
+                where=where,
+                fix='use a Python codec name such as "gbk", "gb18030" or "utf-8".',
+            ) from None
     if path.suffix.lower() in CSV_SUFFIXES:
         gdf = _read_csv(path, where, crs, encoding, lon_column, lat_column)
     else:
@@ -164,7 +174,11 @@ def _read_vector(
     path: Path, where: str, layer: str | None, encoding: str | None
 ) -> gpd.GeoDataFrame:
     try:
-        layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+        with warnings.catch_warnings():
+            # GDAL's notes on odd files reach the user without the file name; real problems
+            # raise and are reported below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
     except Exception as exc:  # pyogrio raises DataSourceError for anything GDAL cannot open
         raise InputError(
             f"cannot be read as a vector layer ({_first_line(exc)}).",
@@ -193,11 +207,12 @@ def _read_vector(
             # without the file name; real problems raise and are reported below.
             warnings.simplefilter("ignore", RuntimeWarning)
             gdf = gpd.read_file(path, layer=layer, engine="pyogrio", encoding=encoding)
-    except LookupError:
+    except UnicodeDecodeError as exc:
         raise InputError(
-            f"unknown text encoding {encoding!r}.",
+            f"its attribute text is not valid {encoding or 'UTF-8'} ({_first_line(exc)}).",
             where=where,
-            fix='use a Python codec name such as "gbk", "gb18030" or "utf-8".',
+            fix='declare the encoding it was written in, e.g. encoding="gbk" for files from '
+            "Chinese desktop GIS.",
         ) from None
     except Exception as exc:
         raise InputError(

@@ -68,9 +68,18 @@ def _query_text(query: Query) -> str:
     if isinstance(query, str):
         return "place:" + query.strip()
     if isinstance(query, BaseGeometry):
+        if not isinstance(query, shapely.Polygon | shapely.MultiPolygon) or query.is_empty:
+            raise InputError("the query geometry must be a non-empty (Multi)Polygon.",
+                             where="fetch_osm", fix="pass a Polygon in EPSG:4326 degrees.")
         return "polygon:" + shapely.to_wkt(query, rounding_precision=7)
     if isinstance(query, Sequence) and len(query) == 4:
-        return "bbox:" + ",".join(f"{float(v):.7f}" for v in query)
+        west, south, east, north = (float(v) for v in query)
+        if not (west < east and south < north and -180 <= west and east <= 180
+                and -90 <= south and north <= 90):
+            raise InputError(f"invalid bbox {query!r}.", where="fetch_osm",
+                             fix="give (west, south, east, north) in degrees, west < east, "
+                             "south < north.")
+        return "bbox:" + ",".join(f"{v:.7f}" for v in (west, south, east, north))
     raise InputError(
         f"cannot use {query!r} as an OSM query.",
         where="fetch_osm",
@@ -133,20 +142,13 @@ def query_polygon(query: Query) -> BaseGeometry:
     """The area of a query: geocoded place (Nominatim via osmnx), bbox or the polygon itself."""
     import osmnx as ox
 
-    _query_text(query)  # validates the type
+    _query_text(query)  # validates the type and the bbox
     if isinstance(query, BaseGeometry):
-        if not isinstance(query, shapely.Polygon | shapely.MultiPolygon) or query.is_empty:
-            raise InputError("the query geometry must be a non-empty (Multi)Polygon.",
-                             where="fetch_osm", fix="pass a Polygon in EPSG:4326 degrees.")
         return query
     if isinstance(query, str):
         gdf = ox.geocode_to_gdf(query)
         return gdf.geometry.union_all()
     west, south, east, north = (float(v) for v in query)
-    if not (west < east and south < north and -180 <= west and east <= 180
-            and -90 <= south and north <= 90):
-        raise InputError(f"invalid bbox {query!r}.", where="fetch_osm",
-                         fix="give (west, south, east, north) in degrees.")
     return ox.utils_geo.bbox_to_poly((west, south, east, north))
 
 
@@ -263,6 +265,7 @@ def fetch_osm(
         The query is invalid or OSM has nothing for it.
     """
     spec = dict(FACILITY_TAGS if tags is None else tags)
+    _query_text(query)  # a bad query fails here, before any network access
     cache_dir = Path(cache_dir)
     path = cache_dir / f"{cache_key(query, network_type, spec)}.gpkg"
     if path.is_file() and not refresh:

@@ -13,7 +13,9 @@ from shapely.geometry import LineString, MultiLineString, Point
 
 from siteplan.errors import InputError, NetworkError
 from siteplan.network import (
+    OSMNX_WALK_EXCLUDE,
     WalkFilter,
+    graph_from_file,
     graph_from_lines,
     hstore_tag,
     parse_hstore,
@@ -209,3 +211,178 @@ def test_errors_are_actionable():
     assert "roads.gpkg" in str(err.value) and "Fix:" in str(err.value)
     with pytest.raises(NetworkError, match="snap_tolerance_m"):
         graph_from_lines(_lines([LineString([(0, 0), (1, 1)])]), snap_tolerance_m=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Walk filter: osmnx semantics, tags in other_tags, configurable exclusions
+
+
+def _osmnx_walk_clauses() -> list[tuple[str, str]]:
+    import re
+
+    import osmnx as ox
+
+    return re.findall(r'\["([^"]+)"!~"([^"]+)"\]', ox._overpass._get_network_filter("walk"))
+
+
+def test_walk_mask_equals_osmnx_filter_on_taiyuan(taiyuan_lines):
+    # An independent evaluation of osmnx's own Overpass filter string, row by row in Python.
+    import re
+
+    clauses = _osmnx_walk_clauses()
+    assert ("foot", "no") in clauses and ("access", "private") in clauses
+    expected = []
+    for _, row in taiyuan_lines.iterrows():
+        tags = parse_hstore(row["other_tags"])
+        tags.update({k: row[k] for k in ("highway", "name") if isinstance(row[k], str)})
+        ok = "highway" in tags and not any(
+            k in tags and re.search(rx, tags[k]) for k, rx in clauses)
+        expected.append(ok)
+    got = walkable_mask(taiyuan_lines)
+    assert got.tolist() == expected
+    # Tags that only sit in other_tags were decisive for some lines.
+    in_hstore = taiyuan_lines["other_tags"].fillna("").str.contains('"foot"=>"no"|"access"=>"private"')
+    assert in_hstore.sum() > 0 and not got[in_hstore.to_numpy(bool)].any()
+
+
+def test_walk_filter_edge_cases_in_other_tags():
+    cases = [  # (highway, other_tags, walkable under osmnx "walk")
+        ("footway", '"access"=>"no"', True),  # only access=private is excluded
+        ("footway", '"foot"=>"designated"', True),
+        ("footway", '"foot"=>"No"', True),  # Overpass regexes are case-sensitive
+        ("service", '"service"=>"driveway"', True),
+        ("track", None, True),
+        ("residential", '"sidewalk"=>"separate"', False),
+        ("primary", '"sidewalk:left"=>"separate"', False),
+        ("proposed", None, False),
+        ("bus_guideway", None, False),
+        ("motorway_link", None, False),
+        ("footway", '"area"=>"yes"', False),
+        ("footway", '"barefoot"=>"no"', True),  # a different key
+        ("footway", '"access"=>"private", "lit"=>"yes"', False),  # PostgreSQL hstore spacing
+    ]
+    lines = gpd.GeoDataFrame(
+        {"highway": [c[0] for c in cases], "other_tags": [c[1] for c in cases]},
+        geometry=[LineString([(i, 0), (i, 1)]) for i in range(len(cases))], crs=METRIC)
+    assert walkable_mask(lines).tolist() == [c[2] for c in cases]
+
+
+def test_excluded_classes_are_configurable(taiyuan_lines):
+    base = walkable_mask(taiyuan_lines)
+    no_steps = walkable_mask(taiyuan_lines, WalkFilter().with_exclusions(
+        highway=OSMNX_WALK_EXCLUDE["highway"] + "|steps"))
+    steps = (taiyuan_lines["highway"] == "steps").fillna(False).to_numpy(bool)
+    assert steps.sum() == 40
+    assert (no_steps == (base & ~steps)).all()
+    cycling = dict(OSMNX_WALK_EXCLUDE, highway=OSMNX_WALK_EXCLUDE["highway"].replace(
+        "cycleway|", ""))
+    with_cycleways = walkable_mask(taiyuan_lines, WalkFilter(cycling))
+    cycleway = (taiyuan_lines["highway"] == "cycleway").fillna(False).to_numpy(bool)
+    assert (with_cycleways & cycleway).sum() > 0 and not (base & cycleway).any()
+    net = graph_from_lines(taiyuan_lines, walk_filter=WalkFilter(cycling))
+    assert net.report.n_lines_walkable > graph_from_lines(taiyuan_lines).report.n_lines_walkable
+
+
+def test_empty_walkable_network_after_filtering():
+    lines = _lines([LineString([(0, 0), (1, 1)]), LineString([(1, 1), (2, 0)])],
+                   highway=["motorway", "cycleway"])
+    with pytest.raises(NetworkError, match="no walkable lines") as err:
+        graph_from_lines(lines, source="bureau_roads.shp")
+    assert "bureau_roads.shp" in str(err.value)
+    assert graph_from_lines(lines, filter_walkable=False).n_edges == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapping near-miss ends
+
+
+def test_snapping_joins_an_undershoot_to_the_segment():
+    road = LineString([(0, 0), (100, 0)])
+    side = LineString([(50, 0.4), (50, 80)])  # stops 0.4 m short of the road
+    apart = graph_from_lines(_lines([road, side]), keep_largest=False)
+    assert apart.report.n_components == 2
+    net = graph_from_lines(_lines([road, side]), snap_tolerance_m=0.5)
+    assert (net.n_nodes, net.n_edges, net.report.n_components) == (4, 3, 1)
+    assert sorted(net.edge_length.round(6).tolist()) == [50.0, 50.0, 80.0]
+    assert net.report.n_ends_snapped == 1 and "1 dead end(s) snapped" in net.summary()
+    # The road got a vertex at the junction; both pieces are straight.
+    assert {tuple(xy) for xy in net.node_xy.round(6)} == {(0, 0), (100, 0), (50, 0), (50, 80)}
+
+
+def test_snapping_prefers_a_nearby_vertex():
+    road = LineString([(0, 0), (49.8, 0), (100, 0)])
+    side = LineString([(50, 0.3), (50, 80)])
+    net = graph_from_lines(_lines([road, side]), snap_tolerance_m=0.5)
+    assert (net.n_nodes, net.n_edges) == (4, 3)
+    assert [49.8, 0.0] in net.node_xy.round(6).tolist()
+
+
+def test_snapping_never_joins_crossings_or_moves_junctions():
+    bridge = LineString([(0, 0), (50, 50), (100, 100)])
+    road = LineString([(0, 100), (50.2, 50.1), (100, 0)])  # interior vertices 0.22 m apart
+    net = graph_from_lines(_lines([bridge, road]), snap_tolerance_m=0.5, keep_largest=False)
+    assert (net.n_nodes, net.report.n_components, net.report.n_ends_snapped) == (4, 2, 0)
+    # A junction (a and b end at (10, 0)) never moves; the dead end of c joins it there.
+    a = LineString([(0, 0), (10, 0)])
+    b = LineString([(10, 0), (10, 10)])
+    c = LineString([(9.8, -50), (9.8, -0.2)])
+    net = graph_from_lines(_lines([a, b, c]), snap_tolerance_m=0.5, keep_largest=False)
+    assert (net.n_nodes, net.n_edges, net.report.n_components) == (4, 3, 1)
+    assert net.report.n_ends_snapped == 1
+    assert {tuple(xy) for xy in net.node_xy.round(6)} == {(0, 0), (10, 0), (10, 10), (9.8, -50)}
+
+
+def test_snapping_keeps_densely_digitised_lines():
+    xs = np.arange(0, 100.01, 0.2)  # vertices every 0.2 m, closer than the tolerance
+    line = LineString(np.column_stack([xs, np.zeros_like(xs)]))
+    net = graph_from_lines(_lines([line]), snap_tolerance_m=0.5)
+    assert (net.n_nodes, net.n_edges) == (2, 1)
+    assert net.edge_length.sum() == pytest.approx(100.0)
+
+
+def test_snapping_is_independent_of_input_order(taiyuan_lines):
+    a = graph_from_lines(taiyuan_lines, snap_tolerance_m=1.0)
+    b = graph_from_lines(taiyuan_lines.iloc[::-1], snap_tolerance_m=1.0)
+    assert (a.n_nodes, a.n_edges) == (b.n_nodes, b.n_edges)
+    assert a.edge_length.sum() == pytest.approx(b.edge_length.sum(), rel=1e-12)
+    exact = graph_from_lines(taiyuan_lines)
+    # Taiyuan's OSM lines meet at shared vertices; 1 m snapping joins only a few dead ends.
+    assert 0 < a.report.n_ends_snapped < 200
+    assert a.n_nodes >= exact.n_nodes - a.report.n_ends_snapped
+
+
+# ---------------------------------------------------------------------------------------------
+# graph_from_file
+
+
+def test_graph_from_file_dispatches_by_type(tmp_path, taiyuan_lines, taiyuan_network):
+    from conftest import BEIJING_OSM, TAIYUAN_LINES
+
+    net = graph_from_file(TAIYUAN_LINES)
+    assert (net.n_nodes, net.n_edges) == (taiyuan_network.n_nodes, taiyuan_network.n_edges)
+    assert net.report.source == str(TAIYUAN_LINES)
+    gpkg = tmp_path / "roads.gpkg"
+    taiyuan_lines.to_crs(4547).to_file(gpkg, layer="roads")
+    from_gpkg = graph_from_file(gpkg)
+    assert from_gpkg.crs.to_epsg() == 4547  # a metric layer stays in its CRS
+    assert from_gpkg.n_edges == taiyuan_network.n_edges
+    osm = graph_from_file(BEIJING_OSM)
+    assert osm.crs.to_epsg() == 32650 and osm.n_nodes == 827
+    with pytest.raises(InputError, match="do not apply to raw OSM"):
+        graph_from_file(BEIJING_OSM, crs="EPSG:4326")
+    box = graph_from_file(TAIYUAN_LINES, bbox=(112.52, 37.84, 112.58, 37.88))
+    assert 0 < box.n_edges < net.n_edges
+
+
+def test_graph_from_file_bad_inputs(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        graph_from_file(tmp_path / "missing.geojson")
+    pts = tmp_path / "schools.gpkg"
+    gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(112.5, 37.8)], crs=4326).to_file(pts)
+    with pytest.raises(InputError, match=r"no line geometries.*Point") as err:
+        graph_from_file(pts)
+    assert str(pts) in str(err.value)
+    mixed = gpd.GeoDataFrame({"highway": ["residential"] * 2},
+                             geometry=[LineString([(0, 0), (100, 0)]), Point(5, 5)], crs=METRIC)
+    net = graph_from_lines(mixed)
+    assert net.report.n_not_lines == 1 and "1 non-line feature(s) ignored" in net.summary()
