@@ -89,7 +89,8 @@ def criterion_labels(study: Study) -> dict[str, tuple[str, str]]:
         elif isinstance(c, GeometryCriterion):
             en, zh = label(c.measure, "en"), label(c.measure, "zh")
         elif isinstance(c, AttributeCriterion):
-            en, zh = label(c.column, "en"), label(c.column, "zh")
+            col = DEFAULT_ALIASES.get(c.column, c.column)  # 净地 -> clean_land
+            en, zh = label(col, "en"), label(col, "zh")
         elif isinstance(c, SlopeCriterion):
             en, zh = f"Slope ({c.units})", "坡度"
         else:
@@ -98,15 +99,22 @@ def criterion_labels(study: Study) -> dict[str, tuple[str, str]]:
     return out
 
 
+def _radius(study: Study, c: Criterion) -> float:
+    radius = study.criterion_radius(c)
+    if radius is None:  # the study's validation already refuses this; kept for direct callers
+        raise ConfigError(f"criterion {c.name!r} needs a radius.",
+                          where=study.source_path or "study config",
+                          fix=f"add radius_m to the criterion or to [classes.{c.facility_class}].")
+    return radius
+
+
 def _transform_of(study: Study, c: Criterion) -> Any:
     """The criterion's transform, or its default (distance: 100 within the radius, else 0;
     attribute with a value: boolean 100/0)."""
     if c.transform is not None:
         return c.transform
     if isinstance(c, DistanceCriterion):
-        radius = study.criterion_radius(c)
-        assert radius is not None  # checked when the study was validated
-        return StepTransform(steps=[(radius, 100.0)], op="<=", otherwise=0.0)
+        return StepTransform(steps=[(_radius(study, c), 100.0)], op="<=", otherwise=0.0)
     return BooleanTransform()
 
 
@@ -346,11 +354,10 @@ def raw_values(
             if net is None or facilities is None:
                 raise InputError("a 2SFCA criterion needs the network and the facilities.",
                                  where=where, fix="pass net= and facilities= to score_parcels.")
-            radius = study.criterion_radius(c)
-            assert radius is not None  # checked when the study was validated
             fac = facilities[facilities["class"].astype(str) == c.class_]
             out[c.name] = two_step_fca(
-                net, parcels, fac, _demand_layer(study, demand, where), radius_m=radius,
+                net, parcels, fac, _demand_layer(study, demand, where),
+                radius_m=_radius(study, c),
                 capacity_column=c.capacity_column, demand_column=c.demand_column, per=c.per,
                 target_point=study.network.parcel_point,
                 facility_point=study.network.facility_point,
@@ -435,8 +442,8 @@ def constraint_mask(
         x: Any = raw[k.criterion]
         name_en, name_zh = criterion_labels(study)[k.criterion]
     elif k.measure is not None:
-        assert metric is not None
-        x = shape_measure(metric, k.measure)
+        geoms = metric if metric is not None else metric_geometries(parcels)
+        x = shape_measure(geoms, k.measure)
         name_en, name_zh = label(k.measure, "en"), label(k.measure, "zh")
     else:
         col = str(k.column)

@@ -24,6 +24,8 @@ Walking distances = leg + shortest path along the grid:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -46,6 +48,7 @@ from siteplan.scoring import (
     two_step_fca,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 X0, Y0 = 500_000.0, 4_200_000.0
 CRS = "EPSG:32649"
 IDS = ["A", "B", "C", "D", "E"]
@@ -327,3 +330,88 @@ def test_labels_and_metadata():
 def test_no_criteria_is_a_config_error(parcels):
     with pytest.raises(ConfigError, match="no criteria"):
         score_parcels(parcels, Study.model_validate({"study": {"name": "empty"}}))
+
+
+def test_2sfca_demand_from_residential_land(net, parcels, tmp_path):
+    # Demand from [inputs] residential: only landuse=residential areas count, by hectares.
+    # R1 (1 ha, centre (300, 50)) snaps to (300, 0): 50 + 200 = 250 m from the kindergarten.
+    # The industrial block next to it is not demand.  R_k = 1 facility / 1 ha.
+    land = gpd.GeoDataFrame({"landuse": ["residential", "industrial"]}, geometry=[
+        shapely.box(*_p(250, 0), *_p(350, 100)), shapely.box(*_p(50, 100), *_p(150, 200))],
+        crs=CRS)
+    land.to_file(tmp_path / "land.geojson")
+    kg = gpd.GeoDataFrame({"facility_id": ["k1"], "class": ["kindergarten"]},
+                          geometry=[shapely.Point(_p(100, 0))], crs=CRS)
+    study = Study.model_validate({
+        "study": {"name": "2sfca"}, "network": {"parcel_point": "centroid"},
+        "inputs": {"residential": str(tmp_path / "land.geojson")},
+        "criteria": [{"name": "kg_supply", "kind": "access_2sfca", "class": "kindergarten",
+                      "radius_m": 300, "per": 1, "weight": 1,
+                      "transform": {"type": "linear", "best": 1, "worst": 0}}]})
+    out = score_parcels(parcels, study, net=net, facilities=kg)
+    # Only A (30 m) is within 300 m of the kindergarten: 1 facility per ha of demand.
+    np.testing.assert_allclose(out["kg_supply_raw"], [1, 0, 0, 0, 0], atol=1e-9)
+
+
+def _taiyuan_facilities(polygons: gpd.GeoDataFrame, lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A plain facility frame for the test (not the rules table of siteplan.facilities):
+    amenity tags and the kind word at the end of the Chinese name."""
+    from siteplan.proxies import transport_proxies
+
+    name = polygons["name"].fillna("").astype(str)
+    amenity = polygons["amenity"].fillna("").astype(str)
+    school = amenity == "school"
+    rules = {
+        "kindergarten": (amenity == "kindergarten") | name.str.endswith("幼儿园"),
+        "primary_school": school & name.str.contains(r"小学(校)?$", regex=True),
+        "middle_school": school & name.str.contains(r"中学(校)?$", regex=True),
+        "hospital": amenity == "hospital",
+        "park": polygons["leisure"].fillna("").astype(str) == "park",
+    }
+    frames = [gpd.GeoDataFrame({"facility_id": cls + ":" + polygons.loc[m, "osm_id"].astype(str)
+                                + polygons.loc[m, "osm_way_id"].fillna("").astype(str),
+                                "class": cls, "name": name[m], "source": "test"},
+                               geometry=polygons.geometry[m], crs=polygons.crs)
+              for cls, m in rules.items()]
+    frames.append(transport_proxies(lines).to_crs(polygons.crs))
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=polygons.crs)
+
+
+def test_taiyuan_study_scores_are_explainable(taiyuan_network, taiyuan_lines, taiyuan_polygons):
+    from siteplan.config import load_study
+    from siteplan.parcels import load_study_parcels
+    from siteplan.scoring import _transform_of
+
+    study = load_study(ROOT / "data" / "taiyuan" / "study.toml")
+    facilities = _taiyuan_facilities(taiyuan_polygons, taiyuan_lines)
+    parcels = load_study_parcels(study)
+    out = assess_parcels(parcels, study, net=taiyuan_network, facilities=facilities)
+    assert len(out) == len(parcels) == 1328
+    weights = study.weights_vector()
+    total = np.zeros(len(out))
+    for c in study.criteria:
+        raw = out[f"{c.name}_raw"].to_numpy(dtype=float)
+        if c.kind == "distance":
+            np.testing.assert_array_equal(raw, out[f"dist_{c.facility_class}_m"])
+        rating = _transform_of(study, c).apply(raw)
+        np.testing.assert_allclose(out[f"{c.name}_rating"], rating, atol=0.005)
+        points = out[f"{c.name}_points"].to_numpy(dtype=float)
+        np.testing.assert_allclose(points, np.round(weights[c.name] * rating, 2), atol=1e-9)
+        total += points
+    np.testing.assert_allclose(out["score"], total, atol=1e-9)
+    assert out["score"].between(0, 100).all()
+    # Every exclusion has a reason, and only excluded parcels have one.
+    excluded = out["excluded"].to_numpy(dtype=bool)
+    assert (out["exclusion_reason"].str.len().to_numpy() > 0).tolist() == excluded.tolist()
+    assert excluded.sum() > 0 and (~excluded).sum() > 500
+    small = out["area_m2"].to_numpy() < 1e4
+    assert excluded[small].all()
+    # Ranks 1..K over kept parcels, ordered by score then id.
+    kept = out[~excluded].sort_values("rank")
+    assert kept["rank"].tolist() == list(range(1, len(kept) + 1))
+    assert kept["score"].is_monotonic_decreasing
+    # Seed compliance and programme on every parcel.
+    assert out["meets_kindergarten_radius"].dtype == bool
+    assert (out["compliance_required_zh"].str.len() > 0).tolist() == \
+        (~out["compliant_all"]).tolist()
+    assert (out["required_parking_spaces"] > 0).all()
