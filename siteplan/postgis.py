@@ -25,7 +25,7 @@ import os
 import re
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -55,9 +55,9 @@ _UNREACHABLE_HINTS = ("connection refused", "could not translate host name", "ti
 class PostgisSource:
     """A parsed PostGIS URL.  ``display`` is safe to show (no password)."""
 
-    url: Any  # sqlalchemy.engine.URL without siteplan's own parameters
+    url: Any  # sqlalchemy.engine.URL without siteplan's own parameters (its repr hides the password)
     display: str
-    password: str | None
+    password: str | None = field(repr=False)  # only to scrub it from driver messages
     table: str | None
     sql: str | None
     geom: str | None

@@ -83,7 +83,7 @@ def test_parse_url_keeps_password_out_of_display():
     src = parse_postgis_url(
         "postgresql://bob:p%40ss@db.example:5433/gis?table=planning.parcels&sslmode=require")
     assert src.display == "postgresql://bob@db.example:5433/gis"
-    assert src.password == "p@ss" and "p@ss" not in src.display
+    assert src.password == "p@ss" and "p@ss" not in src.display and "p@ss" not in repr(src)
     assert src.table == "planning.parcels" and src.sql is None
     assert dict(src.url.query) == {"sslmode": "require"}  # passed on to libpq
     assert src.url.drivername == "postgresql+psycopg2"
