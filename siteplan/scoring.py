@@ -217,20 +217,20 @@ def _numeric(values: pd.Series, where: str, name: str) -> np.ndarray:
 
 
 def _demand_layer(study: Study, demand: gpd.GeoDataFrame | None, where: str) -> gpd.GeoDataFrame:
-    if demand is not None:
-        return demand
-    if study.inputs.residential is None:
-        raise ConfigError("a supply/demand (access_2sfca) criterion needs a demand layer.",
-                          where=where, fix='set [inputs] residential = "residential.gpkg" '
-                          "(residential areas or population points), or pass demand=.")
-    from siteplan.io import read_layer
+    """The demand locations: ``demand``, else ``inputs.residential``; a layer carrying OSM
+    ``landuse`` tags keeps only ``landuse=residential`` (an OSM area layer mixes all uses)."""
+    if demand is None:
+        if study.inputs.residential is None:
+            raise ConfigError("a supply/demand (access_2sfca) criterion needs a demand layer.",
+                              where=where, fix='set [inputs] residential = "residential.gpkg" '
+                              "(residential areas or population points), or pass demand=.")
+        from siteplan.io import read_layer
 
-    layer = read_layer(study.inputs.residential, kind="residential layer")
-    landuse = tag_column(layer, "landuse")
-    if landuse.notna().any():
-        # An OSM area layer mixes all land uses; only residential land is demand.
-        layer = layer[(landuse == "residential").fillna(False).to_numpy(dtype=bool)]
-    return layer
+        demand = read_layer(study.inputs.residential, kind="residential layer")
+    landuse = tag_column(demand, "landuse")
+    if landuse.fillna("").ne("").any():
+        demand = demand[(landuse == "residential").fillna(False).to_numpy(dtype=bool)]
+    return demand
 
 
 def two_step_fca(

@@ -178,7 +178,7 @@ def test_study_run_metadata_for_taiyuan():
     study = load_study(ROOT / "data" / "taiyuan" / "study.toml")
     meta = study_run_metadata(study, "EPSG:32649")
     paths = [Path(i["path"]).name for i in meta["inputs"]]
-    # The multipolygons file serves facilities and residential demand: hashed once.
+    # Every local input, in [inputs] order, each file once.
     assert paths == ["taiyuan_osm_lines.geojson", "taiyuan_osm_multipolygons.geojson",
                      "parcels.gpkg"]
     assert meta["inputs"][0]["sha256"].startswith("479408247dfd")
