@@ -31,6 +31,10 @@ Name rules only look at features in their scope (``any_tags``: schools at ``amen
 and the like), so a bus stop called 八一小学 stays a bus stop.  English names are not used:
 Chinese schools translate 中学 as "high school" or "middle school" indiscriminately.
 
+A bare 中学 says nothing about the grades: it may be a 初中, a 高中 or a 完全中学.  Following the
+issue, it is taken as ``middle_school`` (the compulsory-education level the siting radii are
+about); ``isced:level`` tags or a municipal school layer with declared classes override it.
+
 Every ``amenity=school``/``college`` that gets no school class is reported, with the reason, in
 :attr:`FacilityResult.unclassified_schools`.
 """
@@ -346,16 +350,21 @@ def _rule_matches(
                 any_ok |= tags.matches(key, regex)
             ok &= any_ok
         if rule.name is not None:
-            # Greedy ``.*`` puts the keyword at its last occurrence: its end and length rank
-            # the competing name rules (module docstring, step 2).
-            found = names.str.extract(rf"^(?P<_pre>.*)(?P<_kw>{rule.name})")
+            # Only the rows the tags allow are searched (names of a whole city's features
+            # would otherwise be scanned once per name rule).  Greedy ``.*`` puts the keyword
+            # at its last occurrence: its end and length rank competing name rules (module
+            # docstring, step 2).
+            rows = np.flatnonzero(ok)
+            sub = names.iloc[rows]
+            found = sub.str.extract(rf"^(?P<_pre>.*)(?P<_kw>{rule.name})")
             pre, kw = found["_pre"], found["_kw"]
             has = kw.notna().to_numpy(dtype=bool, copy=True)
             if rule.name_not is not None:
-                has &= ~names.str.contains(rule.name_not, regex=True, na=False).to_numpy(bool)
-            ok &= has
+                has &= ~sub.str.contains(rule.name_not, regex=True, na=False).to_numpy(bool)
             end = (pre.str.len() + kw.str.len()).fillna(-1).to_numpy(dtype=np.int64)
-            score[r] = np.where(ok, end * 1000 + kw.str.len().fillna(0).to_numpy(np.int64), -1)
+            length = kw.str.len().fillna(0).to_numpy(dtype=np.int64)
+            ok[rows] = has
+            score[r, rows] = np.where(has, end * 1000 + length, -1)
         match[r] = ok
     return match, score
 
@@ -579,7 +588,8 @@ def _unclassified_schools(
 
 def _class_lookup() -> dict[str, tuple[str, ...]]:
     lookup: dict[str, tuple[str, ...]] = {c: (c,) for c in CLASSES}
-    for c, (en, zh) in CLASS_LABELS.items():
+    for c in CLASSES:
+        en, zh = CLASS_LABELS[c]
         lookup.setdefault(en.lower(), (c,))
         lookup.setdefault(zh, (c,))
     for alias, classes in CLASS_ALIASES.items():
@@ -607,7 +617,7 @@ def parse_class_values(values: pd.Series) -> pd.Series:
 
 
 def _accepted_values() -> str:
-    zh = [zh for _, zh in CLASS_LABELS.values()]
+    zh = [CLASS_LABELS[c][1] for c in CLASSES]
     return f"{', '.join(CLASSES)}; or 中文 such as {', '.join(dict.fromkeys(zh))}, 九年一贯制, 完全中学"
 
 

@@ -5,8 +5,13 @@ metric CRS (so that later stages can cut partial edges), and the connected-compo
 is built from any GeoDataFrame of street lines: a bureau's road-centreline layer, the bundled
 Taiyuan OSM lines, or ways read from raw OSM (:mod:`siteplan.osm`).
 
-Lines are noded where they share a vertex (exactly, or within ``snap_tolerance_m``).  Lines that
-cross without a shared vertex (bridges, tunnels, overpasses) stay unconnected, as in OSM.
+Lines are noded where they share a vertex.  With ``snap_tolerance_m``, dead ends that stop just
+short of another line are joined to it; interior vertices never move.  Lines that cross without
+a shared vertex (bridges, tunnels, overpasses) stay unconnected, as in OSM.
+
+:func:`graph_from_file` is the one call for any street source on disk: raw OSM goes through
+:mod:`siteplan.osm` (ways connect at shared node ids), line layers through
+:func:`siteplan.io.read_layer` and :func:`graph_from_lines`.
 """
 
 from __future__ import annotations
