@@ -1,0 +1,326 @@
+"""The ``siteplan`` command line: a thin layer over :mod:`siteplan.pipeline` and friends.
+
+Exit codes: 0 success; 2 a usage, configuration or input error (one clear message, no
+traceback); 1 anything else (a bug: the message asks for ``--debug``, which shows the traceback).
+``siteplan batch`` exits with the number of failed studies (capped at 125).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from siteplan.errors import SiteplanError
+
+app = typer.Typer(
+    name="siteplan",
+    help="Choose where new housing goes: walking access to schools, kindergartens and "
+    "hospitals, suitability scores, land-supply shortlists and maps (Shanxi 好房子 pilot).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err = Console(stderr=True)
+
+Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and results.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+Offline = Annotated[bool | None, typer.Option(
+    "--offline/--online",
+    help="Offline: one self-contained HTML map (default for the demo); online: CDN links.")]
+
+
+class _Ui:
+    """Progress bars on stderr for the pipeline's steps, and step timings at the end."""
+
+    def __init__(self, quiet: bool, verbose: bool) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+        self.console = Console(stderr=True, quiet=quiet)
+        self._progress: Progress | None = None
+        self._tasks: dict[str, object] = {}
+
+    @contextmanager
+    def running(self) -> Iterator[_Ui]:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=self.console, transient=not self.verbose,
+                      disable=self.quiet) as progress:
+            self._progress = progress
+            yield self
+        self._progress = None
+
+    def step(self, name: str, state: str) -> None:
+        if self._progress is None:
+            return
+        if state == "start":
+            self._tasks[name] = self._progress.add_task(name, total=None)
+        else:
+            task = self._tasks.pop(name)
+            self._progress.update(task, total=1, completed=1)  # type: ignore[arg-type]
+
+    def timings(self, timings: dict[str, float]) -> None:
+        if self.quiet or not timings:
+            return
+        table = Table(title="Step timings", show_header=True)
+        table.add_column("step")
+        table.add_column("seconds", justify="right")
+        for name, sec in timings.items():
+            table.add_row(name, f"{sec:.2f}")
+        table.add_row("total", f"{sum(timings.values()):.2f}")
+        self.console.print(table)
+
+    def say(self, text: str) -> None:
+        self.console.print(text, highlight=False, markup=False)
+
+
+def _print(text: str) -> None:
+    """Results go to stdout (so that scripts can capture them)."""
+    typer.echo(text)
+
+
+def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_n: int | None,
+                   quiet: bool, verbose: bool, formats: list[str] | None = None) -> None:
+    from siteplan.outputs import write_outputs
+    from siteplan.pipeline import run_study
+
+    ui = _Ui(quiet, verbose)
+    with ui.running():
+        result = run_study(study_path, progress=ui.step)
+        with_time = dict(result.timings)
+        paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
+                              progress=ui.step)
+    ui.timings({**with_time, **result.timings})
+    _print(_summary(result))
+    for kind, path in paths.items():
+        _print(f"{kind}: {path}")
+
+
+def _summary(result: object) -> str:
+    from siteplan.pipeline import StudyResult, summary_text
+
+    assert isinstance(result, StudyResult)
+    return summary_text(result)
+
+
+@app.command()
+def demo(out: Out = Path("maps"), offline: Offline = True, quiet: Quiet = False,
+         verbose: Verbose = False, debug: Debug = False) -> None:
+    """Run the bundled Taiyuan study end to end and write its map and shortlist.
+
+    Example: siteplan demo --out maps
+    """
+    from siteplan.pipeline import DEMO_STUDY
+
+    _run_and_write(DEMO_STUDY, out, offline, None, quiet, verbose)
+
+
+@app.command()
+def run(study: Annotated[Path, typer.Argument(help="The study's TOML file.")],
+        out: Out = None, offline: Offline = None,
+        top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
+        quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Run a whole study end to end: network, access, catchments, scores, shortlist, maps.
+
+    Example: siteplan run data/taiyuan/study.toml --out maps/taiyuan
+    """
+    _run_and_write(study, out, offline, top_n, quiet, verbose)
+
+
+@app.command()
+def score(study: Annotated[Path, typer.Argument(help="The study's TOML file.")],
+          out: Out = None,
+          top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
+          quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Score and rank the parcels; write the shortlist (CSV, XLSX, GeoPackage) but no maps.
+
+    Example: siteplan score data/taiyuan/study.toml --out out/ --top-n 20
+    """
+    _run_and_write(study, out, None, top_n, quiet, verbose, formats=["csv", "xlsx", "gpkg"])
+
+
+@app.command()
+def catchments(study: Annotated[Path, typer.Argument(help="The study's TOML file.")],
+               out: Out = None,
+               mode: Annotated[str | None, typer.Option(
+                   help="overlap, dissolve, split or rings (default: the study's).")] = None,
+               quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Catchments only: service areas, residential coverage and blind spots (服务盲区).
+
+    Example: siteplan catchments data/taiyuan/study.toml --mode dissolve --out out/
+    """
+    from siteplan.config import load_study
+    from siteplan.outputs import write_catchments
+    from siteplan.pipeline import run_catchments
+
+    study_obj = load_study(study)
+    if mode is not None:
+        study_obj = study_obj.model_copy(update={
+            "catchments": study_obj.catchments.model_copy(update={"mode": mode})})
+    ui = _Ui(quiet, verbose)
+    with ui.running():
+        result = run_catchments(study_obj, progress=ui.step, mode=mode)
+        path = write_catchments(result, out)
+    ui.timings(result.timings)
+    _print(result.coverage.to_string(index=False))
+    _print(f"catchments: {path}")
+
+
+@app.command()
+def network(source: Annotated[Path, typer.Argument(help="Street lines (.gpkg/.shp/.geojson) "
+                                                   "or raw OSM (.osm/.osm.pbf).")],
+            out: Out = None,
+            snap_tolerance: Annotated[float, typer.Option(
+                help="Merge line ends closer than this (m).")] = 0.0,
+            keep_all: Annotated[bool, typer.Option(
+                help="Keep every component, not only the largest.")] = False,
+            crs: Annotated[str | None, typer.Option(help="CRS of a layer without one.")] = None,
+            quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Build a walking network and print its summary, components and dropped islands.
+
+    Example: siteplan network data/taiyuan/taiyuan_osm_lines.geojson --out out/
+    """
+    from siteplan.outputs import write_network
+    from siteplan.pipeline import network_from_file
+
+    net = network_from_file(source, snap_tolerance_m=snap_tolerance, keep_largest=not keep_all,
+                            crs=crs)
+    _print(net.summary())
+    if out is not None:
+        _print(f"network: {write_network(net, out)}")
+
+
+@app.command()
+def facilities(source: Annotated[Path, typer.Argument(help="OSM features (.osm/.pbf, or a "
+                                                      "GDAL-OSM export) or a municipal layer.")],
+               out: Out = None,
+               class_column: Annotated[str | None, typer.Option(
+                   help="Column holding each feature's class (municipal layers).")] = None,
+               facility_class: Annotated[str | None, typer.Option(
+                   "--class", help="One class for the whole layer (municipal layers).")] = None,
+               crs: Annotated[str | None, typer.Option(help="CRS of a layer without one.")] = None,
+               quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """List classified facilities per class and the schools no rule could classify.
+
+    Example: siteplan facilities data/taiyuan/taiyuan_osm_multipolygons.geojson
+    """
+    from siteplan.outputs import write_facilities
+    from siteplan.pipeline import facilities_from_file
+
+    fac, unclassified = facilities_from_file(source, class_column=class_column,
+                                             class_=facility_class, crs=crs)
+    counts = fac["class"].value_counts().sort_index()
+    for cls, n in counts.items():
+        _print(f"{cls}: {n}")
+    _print(f"unclassified schools: {len(unclassified)}")
+    for name in unclassified.get("name", []):
+        _print(f"  {name}")
+    if out is not None:
+        _print(f"facilities: {write_facilities(fac, unclassified, out)}")
+
+
+@app.command("map")
+def map_(results: Annotated[Path, typer.Argument(help="A shortlist.gpkg written by "
+                                                 "`siteplan run` or `siteplan score`.")],
+         out: Out = None, offline: Offline = True,
+         top_n: Annotated[int, typer.Option(help="Parcels labelled by rank.")] = 10,
+         quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Draw the interactive map (and PNG) from saved results.
+
+    Example: siteplan map maps/shortlist.gpkg --out maps/
+    """
+    from siteplan.outputs import maps_from_results
+
+    for kind, path in maps_from_results(results, out, offline=bool(offline),
+                                        top_n=top_n).items():
+        _print(f"{kind}: {path}")
+
+
+@app.command("fetch-osm")
+def fetch_osm(query: Annotated[str, typer.Argument(
+                  help="A place name, or a bbox west,south,east,north in degrees.")],
+              out: Out = None,
+              cache_dir: Annotated[Path, typer.Option(help="Download cache.")] = Path(
+                  ".siteplan_cache/osm"),
+              refresh: Annotated[bool, typer.Option(help="Download again.")] = False,
+              quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Download streets and facilities from OpenStreetMap (online only) into the cache.
+
+    Example: siteplan fetch-osm "Xiaodian District, Taiyuan, China" --out data/xiaodian
+    """
+    from siteplan.pipeline import fetch_to_files
+
+    for kind, path in fetch_to_files(query, out, cache_dir=cache_dir, refresh=refresh).items():
+        _print(f"{kind}: {path}")
+
+
+@app.command()
+def batch(studies: Annotated[list[Path], typer.Argument(
+              help="Study TOML files, or text files listing one study path per line.")],
+          out: Out = Path("maps/batch"),
+          scheduler: Annotated[str | None, typer.Option(
+              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: local).")] = None,
+          workers: Annotated[int | None, typer.Option(
+              help="Workers of the local Dask cluster.")] = None,
+          quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Run many studies (on Dask) into one summary table and one map index page.
+
+    Exits with the number of failed studies.
+    Example: siteplan batch cities/*.toml --out maps/shanxi --scheduler tcp://head:8786
+    """
+    from siteplan.batch import run_batch
+
+    report = run_batch(studies, out or Path("maps/batch"), scheduler=scheduler,
+                       n_workers=workers)
+    ok = len(report.outcomes) - len(report.failed)
+    _print(f"{ok} of {len(report.outcomes)} studies succeeded ({report.scheduler}, "
+           f"{report.seconds:.1f} s)")
+    for line in report.failure_lines():
+        _print(line)
+    for kind, path in report.files.items():
+        _print(f"{kind}: {path}")
+    raise typer.Exit(report.exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map errors to exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        code = app(args=args, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except SiteplanError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug, not the user's input
+        if debug:
+            traceback.print_exc()
+        else:
+            err.print(f"internal error: {type(exc).__name__}: {exc}\n"
+                      "Run again with --debug for the traceback, and please report it.",
+                      highlight=False, markup=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
