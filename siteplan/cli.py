@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -127,7 +126,7 @@ def demo(out: Out = Path("maps"), offline: Offline = True, quiet: Quiet = False,
 
 
 @app.command()
-def run(study: Annotated[Path, typer.Argument(help="The study's TOML file.")],
+def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
         out: Out = None, offline: Offline = None,
         top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
         quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
@@ -139,7 +138,7 @@ def run(study: Annotated[Path, typer.Argument(help="The study's TOML file.")],
 
 
 @app.command()
-def score(study: Annotated[Path, typer.Argument(help="The study's TOML file.")],
+def score(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
           out: Out = None,
           top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
           quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
@@ -151,7 +150,7 @@ def score(study: Annotated[Path, typer.Argument(help="The study's TOML file.")],
 
 
 @app.command()
-def catchments(study: Annotated[Path, typer.Argument(help="The study's TOML file.")],
+def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
                out: Out = None,
                mode: Annotated[str | None, typer.Option(
                    help="overlap, dissolve, split or rings (default: the study's).")] = None,
@@ -178,7 +177,7 @@ def catchments(study: Annotated[Path, typer.Argument(help="The study's TOML file
 
 
 @app.command()
-def network(source: Annotated[Path, typer.Argument(help="Street lines (.gpkg/.shp/.geojson) "
+def network(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="Street lines (.gpkg/.shp/.geojson) "
                                                    "or raw OSM (.osm/.osm.pbf).")],
             out: Out = None,
             snap_tolerance: Annotated[float, typer.Option(
@@ -202,7 +201,7 @@ def network(source: Annotated[Path, typer.Argument(help="Street lines (.gpkg/.sh
 
 
 @app.command()
-def facilities(source: Annotated[Path, typer.Argument(help="OSM features (.osm/.pbf, or a "
+def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OSM features (.osm/.pbf, or a "
                                                       "GDAL-OSM export) or a municipal layer.")],
                out: Out = None,
                class_column: Annotated[str | None, typer.Option(
@@ -231,7 +230,7 @@ def facilities(source: Annotated[Path, typer.Argument(help="OSM features (.osm/.
 
 
 @app.command("map")
-def map_(results: Annotated[Path, typer.Argument(help="A shortlist.gpkg written by "
+def map_(results: Annotated[Path, typer.Argument(metavar="RESULTS.gpkg", help="A shortlist.gpkg written by "
                                                  "`siteplan run` or `siteplan score`.")],
          out: Out = None, offline: Offline = True,
          top_n: Annotated[int, typer.Option(help="Parcels labelled by rank.")] = 10,
@@ -249,7 +248,7 @@ def map_(results: Annotated[Path, typer.Argument(help="A shortlist.gpkg written 
 
 @app.command("fetch-osm")
 def fetch_osm(query: Annotated[str, typer.Argument(
-                  help="A place name, or a bbox west,south,east,north in degrees.")],
+                  metavar="PLACE|BBOX", help="A place name, or a bbox west,south,east,north in degrees.")],
               out: Out = None,
               cache_dir: Annotated[Path, typer.Option(help="Download cache.")] = Path(
                   ".siteplan_cache/osm"),
@@ -267,7 +266,7 @@ def fetch_osm(query: Annotated[str, typer.Argument(
 
 @app.command()
 def batch(studies: Annotated[list[Path], typer.Argument(
-              help="Study TOML files, or text files listing one study path per line.")],
+              metavar="STUDIES...", help="Study TOML files, or text files listing one study path per line.")],
           out: Out = Path("maps/batch"),
           scheduler: Annotated[str | None, typer.Option(
               help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: local).")] = None,
@@ -294,23 +293,19 @@ def batch(studies: Annotated[list[Path], typer.Argument(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and map errors to exit codes."""
+    """Entry point: run the app and map errors to exit codes.
+
+    Usage errors (exit 2) and ``typer.Exit`` codes are handled by typer's standalone mode;
+    siteplan's own errors become one line and exit 2, anything else exit 1.
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        code = app(args=args, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
+        app(args=args, prog_name="siteplan")
     except SiteplanError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"error: {exc}", highlight=False, markup=False)
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -321,6 +316,5 @@ def main(argv: list[str] | None = None) -> None:
         else:
             err.print(f"internal error: {type(exc).__name__}: {exc}\n"
                       "Run again with --debug for the traceback, and please report it.",
-                      highlight=False, markup=False)
+                      highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)

@@ -33,6 +33,18 @@ def _slug(name: str) -> str:
     return text or "study"
 
 
+def map_stem(study: Any) -> str:
+    """File-name stem of a study's maps: the TOML file's stem, or its folder's name when the
+    file is called ``study.toml`` (``data/taiyuan/study.toml`` -> ``taiyuan``), else the study
+    name."""
+    if study.source_path:
+        path = Path(study.source_path)
+        stem = path.parent.name if path.stem == "study" else path.stem
+        if stem:
+            return _slug(stem)
+    return _slug(study.study.name)
+
+
 def write_layers(path: str | Path, layers: Mapping[str, pd.DataFrame],
                  inputs: Sequence[str | Path] = ()) -> Path:
     """Write several layers (GeoDataFrames, or plain tables) to one GeoPackage, atomically."""
@@ -130,7 +142,7 @@ def write_outputs(
     map_formats = [f for f in formats if f in MAP_FORMATS]
     if map_formats:
         with step("maps"):
-            written.update(_maps(result, out_dir, stem=_slug(study.study.name),
+            written.update(_maps(result, out_dir, stem=map_stem(study),
                                  offline=bool(cfg.offline if offline is None else offline),
                                  top_n=min(top, 20), formats=map_formats))
     result.timings.update(step.timings)

@@ -27,7 +27,7 @@ from siteplan.coverage import blind_spots, coverage
 from siteplan.errors import ConfigError
 from siteplan.facilities import classify_facilities, load_facility_layer, residential_land
 from siteplan.io import read_layer
-from siteplan.network import Network, WalkFilter, graph_from_lines
+from siteplan.network import Network, WalkFilter, graph_from_lines, is_osm_file
 from siteplan.osm import read_osm
 from siteplan.parcels import load_study_parcels
 from siteplan.proxies import transport_proxies
@@ -35,7 +35,6 @@ from siteplan.proxies import transport_proxies
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = ROOT / "data" / "taiyuan" / "study.toml"
 PROXY_CLASSES = ("bus_corridor", "metro_line")
-_OSM_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".pbf")
 
 Progress = Callable[[str, str], None]
 
@@ -107,10 +106,6 @@ class _Steps:
             self.progress(name, "done")
 
 
-def _is_osm(path: str) -> bool:
-    return path.lower().endswith(_OSM_SUFFIXES)
-
-
 def _read_sources(study: Study) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
     """Street lines and OSM-like facility features from the study's inputs."""
     inputs = study.inputs
@@ -118,13 +113,13 @@ def _read_sources(study: Study) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | No
         raise ConfigError("the study has no street network input.", where="inputs.streets",
                           fix='add streets = "path/to/streets.gpkg" (or an .osm/.pbf file).')
     features = None
-    if _is_osm(inputs.streets):
+    if is_osm_file(inputs.streets):
         lines, features = read_osm(inputs.streets)
     else:
         lines = read_layer(inputs.streets, crs=study.crs.input, encoding=study.crs.encoding,
                            coord_system=study.crs.coord_system, kind="street layer")
     if inputs.facilities is not None:
-        if _is_osm(inputs.facilities):
+        if is_osm_file(inputs.facilities):
             _, features = read_osm(inputs.facilities)
         else:
             features = read_layer(inputs.facilities, crs=study.crs.input,
@@ -135,6 +130,14 @@ def _read_sources(study: Study) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | No
 
 def _network(study: Study, lines: gpd.GeoDataFrame) -> Network:
     cfg = study.network
+    if cfg.snap_tolerance_m > 0 and is_osm_file(str(study.inputs.streets)):
+        # OSM connects ways by shared node ids; merging close ends would join bridges to the
+        # roads under them.
+        raise ConfigError(
+            f"snap_tolerance_m = {cfg.snap_tolerance_m:g} cannot be used with raw OSM streets.",
+            where="network.snap_tolerance_m",
+            fix="remove it (OSM ways already meet at shared nodes); it is for line layers "
+            "whose lines do not quite meet.")
     walk = None
     if cfg.exclude_highway is not None:
         walk = WalkFilter().with_exclusions(highway="|".join(cfg.exclude_highway) or "^$")
@@ -181,9 +184,17 @@ def _parcels(study: Study, crs: Any) -> gpd.GeoDataFrame:
 
 
 def _residential(study: Study, features: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:
-    if study.inputs.residential is not None:
-        res = read_layer(study.inputs.residential, crs=study.crs.input,
-                         encoding=study.crs.encoding, kind="residential layer")
+    """Residential land: ``inputs.residential`` (an OSM-tagged layer keeps only
+    ``landuse=residential``; any other layer is residential as a whole), else the
+    ``landuse=residential`` areas among the OSM facility features."""
+    path = study.inputs.residential
+    if path is not None and path == study.inputs.facilities and features is not None:
+        res = residential_land(features)
+    elif path is not None:
+        res = read_layer(path, crs=study.crs.input, encoding=study.crs.encoding,
+                         coord_system=study.crs.coord_system, kind="residential layer")
+        if "landuse" in res.columns or "other_tags" in res.columns:
+            res = residential_land(res)
     elif features is not None:
         res = residential_land(features)
     else:
@@ -387,7 +398,7 @@ def facilities_from_file(source: str | Path, *, class_column: str | None = None,
 
     kwargs: dict[str, Any] = {"crs": crs} if crs is not None else {}
     result = load_facilities(source, class_=class_, class_column=class_column, **kwargs)
-    return result.facilities, pd.DataFrame(result.unclassified_schools)
+    return result.facilities, result.unclassified_schools
 
 
 def fetch_to_files(query: str, out: str | Path | None, *, cache_dir: str | Path,

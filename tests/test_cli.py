@@ -1,0 +1,159 @@
+"""The command line: help, exit codes, one-line errors, and real runs on the bundled data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import LineString
+
+from siteplan.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+LINES = ROOT / "data" / "taiyuan" / "taiyuan_osm_lines.geojson"
+POLYGONS = ROOT / "data" / "taiyuan" / "taiyuan_osm_multipolygons.geojson"
+COMMANDS = ["demo", "run", "network", "facilities", "catchments", "score", "map", "fetch-osm",
+            "batch"]
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def test_help_lists_every_command(capsys):
+    code, out, _ = _cli(capsys, "--help")
+    assert code == 0
+    for name in COMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_has_help_with_an_example(capsys, name):
+    code, out, _ = _cli(capsys, name, "--help")
+    assert code == 0
+    assert "Example: siteplan " + name in " ".join(out.split())
+
+
+def test_usage_error_exits_2(capsys):
+    code, _, err = _cli(capsys, "run")
+    assert code == 2 and "STUDY" in err
+    code, _, err = _cli(capsys, "no-such-command")
+    assert code == 2
+
+
+def test_missing_study_is_one_clear_line(capsys, tmp_path):
+    code, out, err = _cli(capsys, "run", str(tmp_path / "nope.toml"))
+    assert code == 2
+    assert "Traceback" not in err and "nope.toml" in err and "Fix:" in err
+    assert len(err.strip().splitlines()) <= 3
+
+
+def test_bad_config_names_the_key(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[study]\nname = "x"\n[network]\nmax_snap = 100\n', encoding="utf-8")
+    code, _, err = _cli(capsys, "run", str(bad))
+    assert code == 2 and "network.max_snap" in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(capsys, tmp_path):
+    code, _, err = _cli(capsys, "run", str(tmp_path / "nope.toml"), "--debug")
+    assert code == 2 and "Traceback" in err
+
+
+def test_internal_error_exits_1(capsys, monkeypatch):
+    import siteplan.pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(siteplan.pipeline, "network_from_file", broken)
+    code, _, err = _cli(capsys, "network", str(LINES))
+    assert code == 1 and "internal error" in err and "--debug" in err
+    assert "Traceback" not in err
+
+
+def test_network_command_on_taiyuan(capsys, tmp_path):
+    code, out, _ = _cli(capsys, "network", str(LINES), "--out", str(tmp_path))
+    assert code == 0
+    assert "6,147 nodes" in out and "8,807 edges" in out and "island(s) dropped" in out
+    edges = gpd.read_file(tmp_path / "network.gpkg", layer="network_edges")
+    assert len(edges) == 8807 and edges.crs.to_epsg() == 32649
+
+
+@pytest.mark.parametrize("problem", ["missing", "no_crs", "no_lines", "swapped"])
+def test_network_bad_inputs_exit_2(capsys, tmp_path, problem):
+    path = tmp_path / "roads.geojson"
+    if problem == "no_crs":
+        gpd.GeoDataFrame({"highway": ["residential"]},
+                         geometry=[LineString([(0, 0), (100, 0)])]).to_file(path)
+        path = path.with_suffix(".shp")
+        gpd.GeoDataFrame({"highway": ["residential"]},
+                         geometry=[LineString([(0, 0), (100, 0)])]).to_file(path)
+        path.with_suffix(".prj").unlink(missing_ok=True)
+    elif problem == "no_lines":
+        gpd.GeoDataFrame({"highway": ["x"]}, geometry=gpd.points_from_xy([112.5], [37.8]),
+                         crs=4326).to_file(path)
+    elif problem == "swapped":
+        gpd.GeoDataFrame({"highway": ["residential"]},
+                         geometry=[LineString([(37.80, 112.50), (37.81, 112.51)])],
+                         crs=4326).to_file(path)
+    code, _, err = _cli(capsys, "network", str(path))
+    assert code == 2, err
+    assert "Traceback" not in err and str(path.name) in err and "Fix:" in err
+
+
+def test_facilities_command(capsys, tmp_path):
+    code, out, _ = _cli(capsys, "facilities", str(POLYGONS), "--out", str(tmp_path))
+    assert code == 0
+    assert "primary_school: 18" in out and "middle_school: 20" in out
+    assert "unclassified schools: 5" in out and "太原学院" in out
+    assert (tmp_path / "facilities.gpkg").is_file()
+
+
+def test_facility_layer_without_the_declared_class_column(capsys, tmp_path):
+    csv = tmp_path / "schools.csv"
+    csv.write_text("name,lon,lat\n第一小学,112.55,37.86\n", encoding="utf-8")
+    code, _, err = _cli(capsys, "facilities", str(csv), "--class-column", "类别")
+    assert code == 2 and "类别" in err and "Traceback" not in err
+
+
+def test_fetch_osm_offline_fails_fast_and_clearly(capsys, tmp_path):
+    code, _, err = _cli(capsys, "fetch-osm", "112.5,37.8,112.52,37.82",
+                        "--cache-dir", str(tmp_path))
+    assert code == 2 and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--out", str(out), "--quiet"])
+    assert exc.value.code == 0
+    return out
+
+
+def test_demo_writes_map_png_and_shortlist(demo_out):
+    for name in ("taiyuan.html", "taiyuan.png", "shortlist.csv", "shortlist.xlsx",
+                 "shortlist.gpkg", "shortlist.meta.json"):
+        assert (demo_out / name).stat().st_size > 0, name
+    assert (demo_out / "shortlist.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_map_from_saved_results(capsys, demo_out, tmp_path):
+    code, out, _ = _cli(capsys, "map", str(demo_out / "shortlist.gpkg"), "--out", str(tmp_path))
+    assert code == 0
+    assert (tmp_path / "map.html").stat().st_size > 100_000
+    assert (tmp_path / "map.png").is_file()
+
+
+def test_console_script_runs():
+    """The installed entry point works (what users type)."""
+    proc = subprocess.run([sys.executable, "-m", "siteplan", "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "batch" in proc.stdout

@@ -1,0 +1,136 @@
+"""The bundled Taiyuan study end to end, through the Python API a notebook would use."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from siteplan.config import load_study
+from siteplan.outputs import write_outputs
+from siteplan.pipeline import DEMO_STUDY, run_catchments, run_study, summary_text
+
+SEED = {"kindergarten": 300.0, "primary_school": 500.0, "middle_school": 1000.0}
+
+
+def _digest(paths) -> dict[str, str]:
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+@pytest.fixture(scope="module")
+def demo():
+    study = load_study(DEMO_STUDY)
+    inputs = [*study.inputs.paths(), DEMO_STUDY]
+    before = _digest(inputs)
+    result = run_study(study)
+    return study, result, inputs, before
+
+
+def test_every_parcel_has_access_and_an_explainable_score(demo):
+    study, result, *_ = demo
+    p = result.parcels
+    assert len(p) == len(gpd.read_file(study.inputs.parcels.path, layer="parcels"))
+    for cls in SEED:
+        assert f"dist_{cls}_m" in p and f"meets_{cls}_radius" in p
+        d = p[f"dist_{cls}_m"]
+        assert not (d < 0).any() and not (d > study.network.search_limit_m).any()
+        # Compliance follows the network distance, NaN (unreachable) failing.
+        np.testing.assert_array_equal(p[f"meets_{cls}_radius"].astype(bool),
+                                      (d <= SEED[cls]).fillna(False).to_numpy(bool))
+    points = [f"{c.name}_points" for c in study.criteria]
+    np.testing.assert_allclose(p[points].sum(axis=1), p["score"], atol=1e-6)
+    ranked = result.ranked()
+    assert ranked["rank"].tolist() == sorted(ranked["rank"].tolist())
+    assert ranked["score"].is_monotonic_decreasing
+    excluded = p[p["excluded"].astype(bool)]
+    assert len(excluded) > 0 and excluded["exclusion_reason"].str.len().gt(0).all()
+    assert excluded["rank"].isna().all()
+    unreachable = p["unreachable"].astype(bool)
+    assert unreachable.sum() == (result.unreachable["kind"] == "target").sum()
+    assert excluded["parcel_id"].isin(p.loc[unreachable, "parcel_id"]).sum() == unreachable.sum()
+
+
+def test_catchments_coverage_and_blind_spots(demo):
+    study, result, *_ = demo
+    cat = result.catchments
+    for cls, radius in SEED.items():
+        rows = cat[cat["class"] == cls]
+        assert len(rows) > 0 and (rows["radius_m"] == radius).all()
+        assert rows["facility_id"].notna().all()
+        assert rows.geometry.is_valid.all()
+    # Proxy classes are drawn dissolved: one polygon each.
+    assert (cat["class"] == "bus_corridor").sum() == 1
+    cov = result.coverage.set_index("class")
+    assert ((cov["covered_share"] >= 0) & (cov["covered_share"] <= 1)).all()
+    assert cov.loc["middle_school", "covered_m2"] > cov.loc["kindergarten", "covered_m2"]
+    spots = result.blind_spots
+    assert set(spots["class"]) <= set(cat["class"])
+    for cls in SEED:
+        left = spots.loc[spots["class"] == cls, "area_m2"].sum()
+        assert left == pytest.approx(cov.loc[cls, "residential_m2"] - cov.loc[cls, "covered_m2"],
+                                     rel=0.02)
+    text = summary_text(result)
+    assert "Top 10 parcels" in text and "Coverage kindergarten (300 m)" in text
+
+
+def test_outputs_every_layer_crs_and_deterministic(demo, tmp_path):
+    study, result, inputs, before = demo
+    first = write_outputs(result, tmp_path / "a", formats=["csv", "gpkg"])
+    second = write_outputs(result, tmp_path / "b", formats=["csv", "gpkg"])
+    assert first["csv"].read_bytes() == second["csv"].read_bytes()
+    layers = {str(n) for n in pyogrio.list_layers(first["gpkg"])[:, 0]}
+    expected = {"parcels", "facilities", "coverage", "blind_spots", "unreachable"}
+    expected |= {f"catchments_{c}" for c in SEED}
+    assert expected <= layers
+    for name in layers - {"coverage", "unreachable", "metadata"}:
+        info = pyogrio.read_info(first["gpkg"], layer=name)
+        if info["geometry_type"] is not None:
+            assert info["crs"] == "EPSG:32649", name
+    back = gpd.read_file(first["gpkg"], layer="parcels")
+    assert {"dist_kindergarten_m", "score", "rank", "required_childcare_places"} <= set(back)
+    # No temporary files left behind, and the inputs are untouched.
+    assert not [p for p in (tmp_path / "a").iterdir() if p.name.startswith(".")]
+    assert _digest(inputs) == before
+
+
+def test_maps_are_written_with_the_study_stem(demo, tmp_path):
+    _, result, *_ = demo
+    out = write_outputs(result, tmp_path, formats=["html", "png"], offline=True)
+    assert out["map"].name == "taiyuan.html" and out["png"].name == "taiyuan.png"
+    html = out["map"].read_text(encoding="utf-8")
+    assert "OpenStreetMap" in html and "<script src=\"http" not in html
+    assert out["png"].stat().st_size > 10_000
+
+
+def test_catchments_only_run(demo):
+    study, *_ = demo
+    res = run_catchments(study, mode="dissolve")
+    assert res.catchments["facility_id"].isna().all()
+    assert set(SEED) <= set(res.catchments["class"])
+    assert set(res.coverage["class"]) == set(res.catchments["class"])
+    assert "n_parcels" in res.coverage
+
+
+def test_unknown_output_format_is_refused(demo, tmp_path):
+    from siteplan.errors import InputError
+
+    _, result, *_ = demo
+    with pytest.raises(InputError, match="format"):
+        write_outputs(result, tmp_path, formats=["pdf"])
+
+
+def test_study_runs_from_a_copied_folder_with_relative_paths(tmp_path, demo):
+    """A bureau copies the study folder elsewhere: relative inputs still resolve."""
+    src = Path(DEMO_STUDY).parent
+    for name in ("study.toml", "taiyuan_osm_lines.geojson",
+                 "taiyuan_osm_multipolygons.geojson", "parcels.gpkg"):
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    study = load_study(tmp_path / "study.toml")
+    assert Path(study.inputs.streets).parent == tmp_path
+    result = run_study(study)
+    pd.testing.assert_series_equal(result.parcels["score"], demo[1].parcels["score"])
