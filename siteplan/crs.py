@@ -59,6 +59,15 @@ def metric_crs_for_bounds(
     return local_metric_crs((minx + maxx) / 2.0, (miny + maxy) / 2.0, kind)
 
 
+def is_metric_crs(crs: Any) -> bool:
+    """Whether ``crs`` (anything pyproj accepts) is projected with every axis in metres."""
+    crs = CRS.from_user_input(crs)
+    if not crs.is_projected:
+        return False
+    units = {axis.unit_name for axis in crs.axis_info}
+    return units <= {"metre", "meter"}
+
+
 # --- Chinese map offsets: GCJ-02 (Amap, Tencent, Google China) and BD-09 (Baidu) --------------
 #
 # GCJ-02 is WGS84 plus a deliberate, smoothly varying offset of a few hundred metres that applies

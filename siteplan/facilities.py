@@ -57,11 +57,12 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from siteplan.crs import CoordSystem, metric_crs_for_bounds
+from siteplan.crs import CoordSystem, is_metric_crs, metric_crs_for_bounds
 from siteplan.errors import ConfigError, InputError
 from siteplan.io import read_layer
 from siteplan.labels import CLASSES as CLASS_LABELS
-from siteplan.network import is_metric_crs, is_osm_file, tag_column
+from siteplan.network import is_osm_file
+from siteplan.tags import tag_column
 
 #: The facility classes (DESIGN.md); their labels are in :data:`siteplan.labels.CLASSES`.
 CLASSES: tuple[str, ...] = (

@@ -24,9 +24,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from siteplan.crs import CoordSystem, metric_crs_for_bounds
+from siteplan.crs import CoordSystem, is_metric_crs, metric_crs_for_bounds
 from siteplan.errors import InputError
-from siteplan.network import is_metric_crs, tag_column
+from siteplan.tags import tag_column
 
 if TYPE_CHECKING:
     from siteplan.config import Study

@@ -150,8 +150,7 @@ def _metric_area(parcels: pd.DataFrame) -> np.ndarray:
     """Polygon areas in m² in a metric CRS (NaN without geometry or CRS)."""
     if not isinstance(parcels, gpd.GeoDataFrame) or parcels.crs is None or len(parcels) == 0:
         return np.full(len(parcels), np.nan)
-    from siteplan.crs import metric_crs_for_bounds
-    from siteplan.network import is_metric_crs
+    from siteplan.crs import is_metric_crs, metric_crs_for_bounds
 
     geo = parcels.geometry
     if not is_metric_crs(geo.crs):

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.crs import metric_crs_for_bounds
-from siteplan.network import is_metric_crs, tag_column
+from siteplan.crs import is_metric_crs, metric_crs_for_bounds
+from siteplan.tags import tag_column
 
 BUS_CORRIDOR_HIGHWAYS = ("primary", "secondary")
 

@@ -46,13 +46,15 @@ from siteplan.config import (
     SlopeCriterion,
     Study,
 )
+from siteplan.crs import is_metric_crs
 from siteplan.errors import ConfigError, InputError
 from siteplan.labels import label
-from siteplan.network import Network, is_metric_crs, tag_column
+from siteplan.network import Network
 from siteplan.parcels import DEFAULT_ALIASES, metric_geometries, parse_bool, shape_measure
 from siteplan.programme import programme
 from siteplan.raster import zonal_slope, zonal_stats
 from siteplan.snapping import snap
+from siteplan.tags import tag_column
 from siteplan.transforms import BooleanTransform, StepTransform
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {

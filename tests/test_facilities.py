@@ -27,7 +27,7 @@ from siteplan.facilities import (
     load_facility_layer,
     residential_land,
 )
-from siteplan.network import parse_hstore
+from siteplan.tags import parse_hstore
 
 K, P, M, H = "kindergarten", "primary_school", "middle_school", "high_school"
 

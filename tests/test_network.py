@@ -12,15 +12,9 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, Point
 
 from siteplan.errors import InputError, NetworkError
-from siteplan.network import (
-    OSMNX_WALK_EXCLUDE,
-    WalkFilter,
-    graph_from_file,
-    graph_from_lines,
-    hstore_tag,
-    parse_hstore,
-    walkable_mask,
-)
+from siteplan.network import graph_from_file, graph_from_lines
+from siteplan.tags import hstore_tag, parse_hstore
+from siteplan.walkfilter import OSMNX_WALK_EXCLUDE, WalkFilter, walkable_mask
 
 METRIC = "EPSG:32649"
 

@@ -1,0 +1,54 @@
+"""OSM tags in feature tables: tag columns and GDAL's hstore ``other_tags``.
+
+GDAL's OSM driver (and :mod:`siteplan.osm`, which copies its schema) writes a few common tags as
+columns and every other tag into one hstore text column, ``other_tags``:
+``"foot"=>"no","oneway"=>"yes"``.  :func:`tag_column` reads a tag from either place, so the walk
+filter, the facility classifier, the parcel builder and the transport proxies need not care
+which one a layer uses.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_HSTORE_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=>\s*"((?:[^"\\]|\\.)*)"')
+_HSTORE_ESCAPE = re.compile(r"\\(.)")
+
+
+def hstore_tag(other_tags: pd.Series, key: str) -> pd.Series:
+    """Extract one key from an hstore column such as ``"foot"=>"no","oneway"=>"yes"``.
+
+    GDAL writes pairs separated by ``,`` and PostgreSQL by ``, ``; both are read.  Escaped
+    quotes and backslashes in values (``\\"``, ``\\\\``) are unescaped.  Missing is ``<NA>``.
+    """
+    # Anchoring on the start or a comma means a key that only ends with ``key`` ("barefoot"
+    # for "foot") never matches; a quote inside a value is escaped, so ``,"key"`` cannot occur
+    # inside one.
+    pattern = r'(?:^|,)\s*"' + re.escape(key) + r'"\s*=>\s*"((?:[^"\\]|\\.)*)"'
+    values = other_tags.astype("string").str.extract(pattern, expand=False)
+    return values.str.replace(_HSTORE_ESCAPE, r"\1", regex=True)
+
+
+def parse_hstore(text: str | None) -> dict[str, str]:
+    """Parse one hstore string into a dict (for display and tests, not for hot paths)."""
+    if not isinstance(text, str):
+        return {}
+    return {
+        _HSTORE_ESCAPE.sub(r"\1", k): _HSTORE_ESCAPE.sub(r"\1", v)
+        for k, v in _HSTORE_PAIR.findall(text)
+    }
+
+
+def tag_column(lines: pd.DataFrame, key: str) -> pd.Series:
+    """A tag's values from its own column, else from ``other_tags``; missing is <NA>."""
+    values = pd.Series(pd.NA, index=lines.index, dtype="string")
+    if key in lines.columns:
+        values = lines[key].astype("string")
+    if "other_tags" in lines.columns:
+        values = values.fillna(hstore_tag(lines["other_tags"], key))
+    return values
+
+
+__all__ = ["hstore_tag", "parse_hstore", "tag_column"]
