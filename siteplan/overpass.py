@@ -26,13 +26,8 @@ from shapely.geometry.base import BaseGeometry
 from siteplan import OSM_CREDIT, __version__
 from siteplan.atomic import atomic_path
 from siteplan.errors import InputError, NetworkError
-from siteplan.osm import (
-    FACILITY_TAGS,
-    OsmElements,
-    elements_from_lists,
-    features_from_elements,
-    lines_from_elements,
-)
+from siteplan.osm import FACILITY_TAGS, features_from_elements, lines_from_elements
+from siteplan.osm_parse import OsmElements, elements_from_lists
 
 #: A place name (geocoded by Nominatim), a bbox (west, south, east, north) in degrees, or a
 #: shapely (Multi)Polygon in EPSG:4326.

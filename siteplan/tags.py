@@ -2,19 +2,32 @@
 
 GDAL's OSM driver (and :mod:`siteplan.osm`, which copies its schema) writes a few common tags as
 columns and every other tag into one hstore text column, ``other_tags``:
-``"foot"=>"no","oneway"=>"yes"``.  :func:`tag_column` reads a tag from either place, so the walk
-filter, the facility classifier, the parcel builder and the transport proxies need not care
-which one a layer uses.
+``"foot"=>"no","oneway"=>"yes"``.  :func:`hstore` writes that text, :func:`hstore_tag` and
+:func:`parse_hstore` read it back, and :func:`tag_column` reads a tag from either place, so the
+walk filter, the facility classifier, the parcel builder and the transport proxies need not
+care which one a layer uses.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
 _HSTORE_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=>\s*"((?:[^"\\]|\\.)*)"')
 _HSTORE_ESCAPE = re.compile(r"\\(.)")
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def hstore(tags: Mapping[str, str], exclude: Iterable[str] = ()) -> str | None:
+    """Format tags as GDAL's OSM driver does: ``"k"=>"v","k2"=>"v2"``; ``None`` when empty."""
+    skip = set(exclude)
+    parts = [f'"{_escape(k)}"=>"{_escape(v)}"' for k, v in tags.items() if k not in skip]
+    return ",".join(parts) if parts else None
 
 
 def hstore_tag(other_tags: pd.Series, key: str) -> pd.Series:
@@ -51,4 +64,4 @@ def tag_column(lines: pd.DataFrame, key: str) -> pd.Series:
     return values
 
 
-__all__ = ["hstore_tag", "parse_hstore", "tag_column"]
+__all__ = ["hstore", "hstore_tag", "parse_hstore", "tag_column"]

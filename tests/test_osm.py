@@ -19,13 +19,8 @@ from pyproj import Transformer
 
 from siteplan.errors import InputError, NetworkError
 from siteplan.network import graph_from_file, graph_from_lines
-from siteplan.osm import (
-    graph_from_osm,
-    parse_osm,
-    read_osm,
-    read_osm_features,
-    read_osm_lines,
-)
+from siteplan.osm import graph_from_osm, read_osm, read_osm_features, read_osm_lines
+from siteplan.osm_parse import parse_osm
 
 
 def osmnx_walk_clauses() -> list[tuple[str, str]]:
