@@ -234,3 +234,108 @@ def test_unreachable_scheduler(studies, tmp_path, monkeypatch):
         run_batch(studies[:1], tmp_path / "out", scheduler="tcp://127.0.0.1:1",
                   runner=tiny_runner)
     assert "tcp://127.0.0.1:1" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- real studies
+
+ROOT = Path(__file__).resolve().parents[1]
+TAIYUAN = ROOT / "data" / "taiyuan"
+# Two ~2 x 2 km windows of the bundled Taiyuan data (迎泽区 and 万柏林区 edges), small enough
+# that a whole study runs in about a second.
+WINDOWS = {"yingze": (112.56, 37.86), "wanbailin": (112.545, 37.875)}
+TINY_STUDY = """[study]
+name = "{name} 小样本"
+[inputs]
+streets = "lines.geojson"
+facilities = "areas.geojson"
+residential = "areas.geojson"
+[inputs.parcels]
+path = "{parcels}"
+layer = "parcels"
+id_column = "parcel_id"
+[inputs.parcels.fields]
+area = "area_m2"
+far = "far"
+[crs]
+metric = "utm"
+[[criteria]]
+name = "primary_school_walk"
+kind = "distance"
+class = "primary_school"
+weight = 2
+transform = {{ type = "linear", best = 500, worst = 1500 }}
+[[criteria]]
+name = "middle_school_walk"
+kind = "distance"
+class = "middle_school"
+weight = 1
+transform = {{ type = "linear", best = 1000, worst = 2000 }}
+[outputs]
+top_n = 5
+formats = ["csv", "html"]
+"""
+
+
+@pytest.fixture(scope="module")
+def real_studies(tmp_path_factory) -> list[Path]:
+    """Two tiny real studies cut from the bundled Taiyuan data, and a third whose parcel file
+    does not exist."""
+    import geopandas as gpd
+    import shapely
+
+    root = tmp_path_factory.mktemp("real")
+    lines = gpd.read_file(TAIYUAN / "taiyuan_osm_lines.geojson")
+    areas = gpd.read_file(TAIYUAN / "taiyuan_osm_multipolygons.geojson")
+    parcels = gpd.read_file(TAIYUAN / "parcels.gpkg", layer="parcels")
+    paths = []
+    for name, (x, y) in WINDOWS.items():
+        box = shapely.box(x - 0.012, y - 0.01, x + 0.012, y + 0.01)
+        folder = root / name
+        folder.mkdir()
+        lines[lines.intersects(box)].to_file(folder / "lines.geojson")
+        areas[areas.intersects(box)].to_file(folder / "areas.geojson")
+        parcels[parcels.within(box)].to_file(folder / "parcels.gpkg", layer="parcels")
+        paths.append(folder / "study.toml")
+        paths[-1].write_text(TINY_STUDY.format(name=name, parcels="parcels.gpkg"), "utf-8")
+    broken = root / "broken"
+    broken.mkdir()
+    for f in ("lines.geojson", "areas.geojson"):
+        (broken / f).write_bytes((root / "yingze" / f).read_bytes())
+    paths.append(broken / "study.toml")
+    paths[-1].write_text(TINY_STUDY.format(name="broken", parcels="no_parcels.gpkg"), "utf-8")
+    return paths
+
+
+def test_real_studies_serial_and_script_on_local_cluster(real_studies, tmp_path):
+    import subprocess
+    import sys
+
+    from siteplan.pipeline import run_study
+
+    serial = run_batch(real_studies, tmp_path / "serial", n_workers=0)
+    assert [o.ok for o in serial.outcomes] == [True, True, False]
+    assert "no_parcels.gpkg" in serial.failed[0].error
+    summary = pd.read_csv(tmp_path / "serial" / "summary.csv", encoding="utf-8-sig")
+    # Each study's top 5 by its own ranking, straight from the pipeline.
+    for outcome, path in zip(serial.outcomes[:2], real_studies[:2], strict=True):
+        expected = run_study(path).ranked(5)
+        rows = summary[summary["study"] == outcome.folder]
+        assert rows["parcel_id"].tolist() == expected["parcel_id"].tolist()
+        assert rows["rank"].tolist() == expected["rank"].tolist()
+        assert rows["score"].round(2).tolist() == expected["score"].round(2).tolist()
+        assert outcome.map_html is not None and Path(outcome.map_html).exists()
+    scores = summary["score"].to_numpy()
+    assert (scores[:-1] >= scores[1:]).all() and len(summary) == 10
+
+    # The same through scripts/batch.py on a local cluster of 2 worker processes.
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "batch.py"), *map(str, real_studies),
+         "--out", str(tmp_path / "dask"), "--workers", "2"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "2 of 3 studies succeeded, 1 failed, on 2 Dask workers" in proc.stdout
+    failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1 and str(real_studies[2]) in failed[0]
+    for name in ("summary.csv", "studies.csv", "index.html"):
+        assert (tmp_path / "dask" / name).read_bytes() == \
+            (tmp_path / "serial" / name).read_bytes(), name
