@@ -17,16 +17,13 @@ from shapely.geometry import Point
 from siteplan.crs import wgs84_to_gcj02
 from siteplan.errors import ConfigError, InputError, SiteplanWarning
 from siteplan.facilities import (
-    CLASSES,
-    DEFAULT_RULES,
-    RANK_NAME,
     FacilityResult,
-    Rule,
     classify_facilities,
     load_facilities,
-    load_facility_layer,
     residential_land,
 )
+from siteplan.facility_layers import load_facility_layer
+from siteplan.facility_rules import CLASSES, DEFAULT_RULES, RANK_NAME, Rule
 from siteplan.tags import parse_hstore
 
 K, P, M, H = "kindergarten", "primary_school", "middle_school", "high_school"
