@@ -9,9 +9,15 @@ everything they format ends up in the web page.
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from siteplan.errors import InputError
 from siteplan.labels import has_label, label
 
 # Words only the maps use.  (中文, English); "{n}" is filled in by the caller.
@@ -30,8 +36,7 @@ MAP_TERMS: dict[str, tuple[str, str]] = {
     "basemap_tianditu_vec": ("天地图 矢量", "Tianditu vector"),
     "basemap_tianditu_img": ("天地图 影像", "Tianditu imagery"),
     "legend_score": ("适宜性得分", "Suitability score"),
-    "legend_facilities": ("设施", "Facilities"),
-    "legend_catchments": ("服务范围", "Catchments"),
+    "legend_classes": ("设施 · 服务范围", "Facilities · catchments"),
     "section_criteria": ("评价因子 (原始值 → 得分)", "Criteria (raw value → points)"),
     "section_compliance": ("服务半径达标 (三(二)8)", "Service radii (seed clause 三(二)8)"),
     "section_programme": ("配建要求", "Programme requirements"),
@@ -53,6 +58,8 @@ MAP_TERMS: dict[str, tuple[str, str]] = {
     "source": ("来源", "Source"),
     "radius_m": ("服务半径 (米)", "Service radius (m)"),
     "facility": ("设施", "Facility"),
+    "n_facilities": ("设施数", "Facilities"),
+    "merged": ("合并显示", "merged"),
     "north": ("北", "N"),
     "credit": ("数据", "Data"),
 }
@@ -76,6 +83,9 @@ CLASS_STYLE: dict[str, tuple[str, str]] = {
     "elderly_care": ("#a6761d", "E"),
 }
 OTHER_STYLE = ("#555555", "•")
+# Transport proxies (siteplan.proxies): points sampled along bus routes and metro track, drawn
+# as small dots rather than symbols, like any class without a symbol of its own.
+PROXY_STYLE: dict[str, str] = {"bus_corridor": "#66c2a4", "metro_line": "#fd8d3c"}
 CLASS_ORDER = tuple(CLASS_STYLE)
 SEED_CLASSES = ("kindergarten", "primary_school", "middle_school")
 
@@ -118,7 +128,12 @@ def group_label(group: str, key: str, suffix: str = "", lang: str = "both") -> s
 
 
 def class_colour(cls: str) -> str:
-    return CLASS_STYLE.get(cls, OTHER_STYLE)[0]
+    return PROXY_STYLE.get(cls) or CLASS_STYLE.get(cls, OTHER_STYLE)[0]
+
+
+def has_symbol(cls: str) -> bool:
+    """Whether the class has its own map symbol (else it is drawn as small dots)."""
+    return cls in CLASS_STYLE
 
 
 def class_symbol(cls: str) -> str:
@@ -203,3 +218,157 @@ def fmt_bool(values: pd.Series) -> pd.Series:
     out = pd.Series(np.where(flag.fillna(False).to_numpy(dtype=bool), yes, no), index=values.index,
                     dtype=object)
     return out.where(flag.notna().to_numpy(), None)
+
+
+def as_cells(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Object array for the page: missing values (None, NaN, NA) become None (JSON null)."""
+    arr = np.asarray(values, dtype=object).copy()
+    arr[pd.isna(arr)] = None
+    return arr
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+# ----------------------------------------------------------------------------- popups and legend
+
+# (name, English label, 中文 label, weight); weight NaN when unknown.
+CriterionMeta = tuple[str, str, str, float]
+
+
+def criteria_meta(criteria: Any, parcels: pd.DataFrame) -> list[CriterionMeta]:
+    """Criterion names, labels and weights for the popups.
+
+    ``criteria`` is a :class:`siteplan.config.Study`, a sequence of ``(name, label_en,
+    label_zh, weight)``, or None: every ``X`` with both ``X_raw`` and ``X_points`` columns, in
+    column order, labelled from :mod:`siteplan.labels` and without a weight.
+    """
+    if criteria is None:
+        names = [c[:-4] for c in map(str, parcels.columns)
+                 if c.endswith("_raw") and f"{c[:-4]}_points" in parcels.columns]
+        return [(n, label(n, "en"), label(n, "zh"), float("nan")) for n in names]
+    if hasattr(criteria, "criteria") and hasattr(criteria, "weights_vector"):
+        weights = criteria.weights_vector()
+        out = []
+        for c in criteria.criteria:
+            default = c.name
+            cls = getattr(c, "facility_class", None) or getattr(c, "class_", None)
+            if cls and getattr(c, "kind", "") == "distance":
+                default = f"dist_{cls}_m"
+            en = c.label or label(default, "en")
+            zh = c.label_zh or label(default, "zh")
+            out.append((c.name, en, zh, float(weights.get(c.name, float("nan")))))
+        return out
+    out = []
+    for i, item in enumerate(criteria):
+        if not (isinstance(item, Sequence) and len(item) == 4):
+            raise InputError(f"criteria[{i}] is {item!r}, not (name, label_en, label_zh, weight).",
+                             where="make_map(criteria=...)",
+                             fix="pass the study, or a list of 4-tuples.")
+        name, en, zh, w = item
+        out.append((str(name), str(en), str(zh), float(w)))
+    return out
+
+
+def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list]:
+    """Popup rows for parcels and their value columns.
+
+    Returns ``head`` (``{"l": label, "k": column}`` rows and ``{"s": title}`` sections, labels
+    escaped once per layer) and ``cols`` (one array of escaped values per row, None where a
+    parcel has no value: the row is left out of its popup).  ``p`` needs ``_excluded``.
+    """
+    head: list[dict[str, Any]] = []
+    cols: list[np.ndarray] = []
+
+    def row(lab: str, values: pd.Series) -> None:
+        head.append({"l": _esc(lab), "k": len(cols)})
+        cols.append(as_cells(values))
+
+    def section(key: str) -> None:
+        head.append({"s": _esc(map_label(key))})
+
+    row(map_label("rank"), fmt_number(p["rank"], 0) if "rank" in p else pd.Series(None, p.index))
+    row(map_label("score"), fmt_number(p["score"], 1))
+    if "exclusion_reason" in p:
+        reason = p["exclusion_reason"].astype("string")
+        if "exclusion_reason_zh" in p:
+            zh = p["exclusion_reason_zh"].astype("string")
+            reason = (zh.fillna("") + " / " + reason.fillna("")).str.strip(" /")
+        row(map_label("exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
+    if crit:
+        section("section_criteria")
+        for name, en, zh, w in crit:
+            raw = fmt_value(p[f"{name}_raw"]) if f"{name}_raw" in p else None
+            pts = fmt_number(p[f"{name}_points"], 1) if f"{name}_points" in p else None
+            if raw is None and pts is None:
+                continue
+            raw = raw if raw is not None else pd.Series("–", index=p.index, dtype=object)
+            text = raw.fillna("–") + (" → " + pts.fillna("–") if pts is not None else "")
+            lab = f"{zh} / {en}" if zh and zh != en else en
+            if np.isfinite(w):
+                lab += f" ({map_label('weight')} {100 * w:.0f}%)"
+            row(lab, text)
+    meets = sorted((c for c in p.columns if re.fullmatch(r"meets_.+_radius", c)),
+                   key=lambda c: class_sort_key(c[6:-7]))
+    flags = meets + [c for c in ("compliant_all",) if c in p]
+    if flags or "compliance_required" in p:
+        section("section_compliance")
+        for c in flags:
+            row(map_label(c), fmt_bool(p[c]))
+        if "compliance_required" in p:
+            row(map_label("compliance_required"), fmt_text(p["compliance_required"]))
+    required = [c for c in p.columns if c.startswith("required_")]
+    if required:
+        section("section_programme")
+        for c in required:
+            row(map_label(c), fmt_value(p[c]))
+    dists = sorted((c for c in p.columns if re.fullmatch(r"dist_.+_m", c)),
+                   key=lambda c: class_sort_key(c[5:-2]))
+    if dists:
+        section("section_distance")
+        for c in dists:
+            row(map_label(c), fmt_number(p[c], 0, " m"))
+    return head, cols
+
+
+def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str],
+            has_blind: bool, has_boundary: bool) -> str:
+    e = _esc
+    ticks = "".join(f"<span>{v}</span>" for v in (0, 25, 50, 75, 100))
+    parts = [f"<h4>{e(map_label('legend_score'))}</h4>",
+             f'<div class="sp-ramp" style="background:linear-gradient(to right,'
+             f'{",".join(SCORE_STOPS)})"></div><div class="sp-ticks">{ticks}</div>']
+
+    def swatch(style: str, text: str) -> str:
+        return f'<div><span class="sp-sw" style="{style}"></span>{e(text)}</div>'
+
+    if has_excluded:
+        parts.append(swatch(f"background:{EXCLUDED_COLOUR};border-style:dashed",
+                            map_label("layer_excluded")))
+    if top_n:
+        parts.append(swatch(f"background:{RANK_COLOUR};border-radius:6px",
+                            map_label("layer_ranks").format(n=top_n)))
+    classes = sorted(set(fac) | set(catch), key=class_sort_key)
+    if classes:
+        # One row per class: its facility symbol and its catchment swatch side by side.
+        parts.append(f"<h4>{e(map_label('legend_classes'))}</h4>")
+        for c in classes:
+            colour = class_colour(c)
+            sym = ""
+            if c in fac and has_symbol(c):
+                sym = f'<span class="sp-sym" style="background:{colour}">{e(class_symbol(c))}</span>'
+            elif c in fac:
+                sym = f'<span class="sp-sym sp-dot" style="background:{colour}"></span>'
+            else:
+                sym = '<span class="sp-sym" style="background:none"></span>'
+            area = f'<span class="sp-sw" style="background:{colour}22;border-color:{colour}">' \
+                '</span>' if c in catch else '<span class="sp-sw" style="border:none"></span>'
+            parts.append(f"<div>{sym}{area}{e(map_label(c))}</div>")
+    if has_blind:
+        parts.append(swatch(f"background:{BLIND_COLOUR}44;border:1px dashed {BLIND_COLOUR}",
+                            map_label("layer_blind_spots")))
+    if has_boundary:
+        parts.append(swatch("background:none;border:2px dashed #222",
+                            map_label("layer_boundary")))
+    return "".join(parts)

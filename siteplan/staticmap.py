@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import textwrap
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,6 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -42,9 +43,11 @@ from siteplan.maplabels import (
     OSM_CREDIT,
     RANK_COLOUR,
     SCORE_STOPS,
+    SEED_CLASSES,
     class_colour,
     class_sort_key,
     group_label,
+    has_symbol,
     map_label,
     score_colours,
 )
@@ -96,7 +99,7 @@ def _fit_view(ax: Any, fig: Figure, bounds: tuple[float, float, float, float]) -
     xmin, ymin, xmax, ymax = bounds
     pad = 0.04 * max(xmax - xmin, ymax - ymin, 1.0)
     w, h = xmax - xmin + 2 * pad, ymax - ymin + 2 * pad
-    box = ax.get_position()
+    box = ax.get_position(original=True)  # the box as laid out, before any aspect shrink
     ratio = (box.height * fig.get_figheight()) / (box.width * fig.get_figwidth())
     w, h = max(w, h / ratio), max(h, w * ratio)
     cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
@@ -154,6 +157,7 @@ def static_map(
     facilities: gpd.GeoDataFrame | None = None,
     blind_spots: gpd.GeoDataFrame | None = None,
     boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    classes: Sequence[str] = SEED_CLASSES,
     top_n: int = 10,
     title: str | None = None,
     basemap: bool = False,
@@ -166,6 +170,10 @@ def static_map(
     ----------
     parcels, catchments, facilities, blind_spots, boundary
         As for :func:`siteplan.webmap.make_map` (same columns, any declared CRS; not modified).
+    classes
+        Facility classes whose catchments are drawn (merged per class); the blind spots
+        (服务盲区) drawn are those of the first.  Default: the seed classes (kindergarten,
+        primary school, middle school).  A printed map with every class would be unreadable.
     top_n
         Rank numbers for parcels ranked 1..``top_n`` (0: none).
     title
@@ -182,6 +190,7 @@ def static_map(
     """
     p = prepare_parcels(parcels)
     crs = metric_crs(p)
+    shown = list(classes)
     font = cjk_font()
     lang = "both" if font else "en"
     if font is None:
@@ -193,8 +202,9 @@ def static_map(
     def lab(key: str) -> str:
         return map_label(key, lang)
 
+    # No Agg canvas yet: geopandas asks the canvas to redraw after every layer, which on an Agg
+    # canvas draws the whole figure each time.  savefig picks the PNG renderer itself.
     fig = Figure(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(fig)
     ax = fig.add_axes((0.02, 0.05, 0.70, 0.87))
     ax.set_aspect("equal")
     ax.set_axis_off()
@@ -202,21 +212,33 @@ def static_map(
     excluded = pm["_excluded"].to_numpy()
     handles: list[Any] = []
 
+    xmin, ymin, xmax, ymax = pm.total_bounds
+    # Nothing finer than about a tenth of a millimetre on a 25 cm wide print.
+    tol = max(xmax - xmin, ymax - ymin, 1.0) / 2500.0
+    pm = pm.set_geometry(pm.geometry.simplify(tol))
     if catchments is not None:
-        catch = check_layer(catchments, "catchments", ["class"]).to_crs(crs)
-        for cls in sorted(catch["class"].astype(str).unique(), key=class_sort_key):
-            sub = catch[catch["class"].astype(str) == cls]
+        catch = check_layer(catchments, "catchments", ["class"])
+        present = catch["class"].astype(str)
+        for cls in sorted(set(present) & set(shown), key=class_sort_key):
+            sub = gpd.GeoSeries(shapely.union_all(shapely.simplify(np.asarray(
+                catch.geometry[(present == cls).to_numpy()].to_crs(crs).values), tol)), crs=crs)
             colour = class_colour(cls)
             sub.plot(ax=ax, facecolor=colour, alpha=0.07, edgecolor="none", zorder=1)
             sub.boundary.plot(ax=ax, color=colour, linewidth=0.8, zorder=2)
             handles.append(Patch(facecolor=colour + "22", edgecolor=colour,
                                  label=group_label("layer_catchments", cls, lang=lang)))
     if blind_spots is not None and len(blind_spots):
-        check_layer(blind_spots, "blind_spots", []).to_crs(crs).plot(
-            ax=ax, facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx",
-            linewidth=0.6, zorder=3)
-        handles.append(Patch(facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx",
-                             label=lab("layer_blind_spots")))
+        blind = check_layer(blind_spots, "blind_spots", [])
+        if "class" in blind:
+            blind = blind[blind["class"].astype(str).isin(shown[:1]).to_numpy()]
+        if len(blind):
+            blind.to_crs(crs).simplify(tol).plot(
+                ax=ax, facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx",
+                linewidth=0.6, zorder=3)
+            name = group_label("layer_blind_spots", shown[0], lang=lang) if "class" in blind \
+                else lab("layer_blind_spots")
+            handles.append(Patch(facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR,
+                                 hatch="xx", label=name))
     colours = score_colours(pm["score"], excluded)
     if (~excluded).any():
         pm[~excluded].plot(ax=ax, color=colours[~excluded], edgecolor="#333333", linewidth=0.3,
@@ -242,10 +264,15 @@ def static_map(
         cls_all = fac["class"].astype(str).to_numpy()
         for cls in sorted(set(cls_all), key=class_sort_key):
             sel = cls_all == cls
-            ax.scatter(shapely.get_x(pts[sel]), shapely.get_y(pts[sel]), s=28,
-                       marker=_marker(cls), color=class_colour(cls), edgecolor="white",
-                       linewidth=0.6, zorder=7)
-            handles.append(Line2D([], [], marker=_marker(cls), color=class_colour(cls),
+            # Classes without a symbol of their own (transport proxies: thousands of points
+            # sampled along routes) as small dots under the real facilities.
+            big = has_symbol(cls)
+            ax.scatter(shapely.get_x(pts[sel]), shapely.get_y(pts[sel]), s=28 if big else 3,
+                       marker=_marker(cls) if big else "o", color=class_colour(cls),
+                       edgecolor="white" if big else "none", linewidth=0.6,
+                       zorder=7 if big else 6)
+            handles.append(Line2D([], [], marker=_marker(cls) if big else "o",
+                                  markersize=None if big else 3, color=class_colour(cls),
                                   linestyle="none", markeredgecolor="white",
                                   label=group_label("layer_facilities", cls, lang=lang)))
 
@@ -277,8 +304,9 @@ def static_map(
     cax.set_xticks([0, 25, 50, 75, 100])
     cax.tick_params(labelsize=7)
     cax.set_title(lab("legend_score"), fontsize=9, family=family)
-    for h in handles:  # one language per line: the legend column is narrow
-        h.set_label(h.get_label().replace(" / ", "\n"))
+    for h in handles:  # one language per line, wrapped: the legend column is narrow
+        lines = str(h.get_label()).split(" / ")
+        h.set_label("\n".join(textwrap.fill(line, 40) for line in lines))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.745, 0.8), fontsize=7.5,
                frameon=False, prop={"family": family, "size": 7.5})
     _north_arrow(ax, lab("north"), family)

@@ -38,32 +38,29 @@ from pyproj import CRS
 
 from siteplan.crs import metric_crs_for_bounds
 from siteplan.errors import InputError, SiteplanWarning
-from siteplan.labels import label
 from siteplan.maplabels import (
     BLIND_COLOUR,
-    EXCLUDED_COLOUR,
     OSM_CREDIT_HTML,
-    RANK_COLOUR,
-    SCORE_STOPS,
     SEED_CLASSES,
+    CriterionMeta,
+    as_cells,
     class_colour,
     class_sort_key,
     class_symbol,
+    criteria_meta,
     escape,
-    fmt_bool,
     fmt_number,
     fmt_text,
-    fmt_value,
     group_label,
+    has_symbol,
+    legend_html,
     map_label,
+    parcel_popup,
     score_colours,
 )
 from siteplan.webassets import JsCall, JsLayer, RawJson, install_assets, js_json, save_map
 
-__all__ = ["BASEMAPS", "CriterionMeta", "criteria_meta", "make_map", "save_map"]
-
-# (name, English label, 中文 label, weight); weight NaN when unknown.
-CriterionMeta = tuple[str, str, str, float]
+__all__ = ["BASEMAPS", "make_map", "save_map"]
 
 BASEMAPS = ("none", "osm", "light", "tianditu_vec", "tianditu_img")
 
@@ -81,50 +78,18 @@ _PANES = {"sp-catchments": 405, "sp-blind": 410, "sp-excluded": 415, "sp-parcels
 # ----------------------------------------------------------------------------- inputs
 
 
-def criteria_meta(criteria: Any, parcels: pd.DataFrame) -> list[CriterionMeta]:
-    """Criterion names, labels and weights for the popups.
-
-    ``criteria`` is a :class:`siteplan.config.Study`, a sequence of ``(name, label_en,
-    label_zh, weight)``, or None: every ``X`` with both ``X_raw`` and ``X_points`` columns, in
-    column order, labelled from :mod:`siteplan.labels` and without a weight.
-    """
-    if criteria is None:
-        names = [c[:-4] for c in map(str, parcels.columns)
-                 if c.endswith("_raw") and f"{c[:-4]}_points" in parcels.columns]
-        return [(n, label(n, "en"), label(n, "zh"), float("nan")) for n in names]
-    if hasattr(criteria, "criteria") and hasattr(criteria, "weights_vector"):
-        weights = criteria.weights_vector()
-        out = []
-        for c in criteria.criteria:
-            default = c.name
-            cls = getattr(c, "facility_class", None) or getattr(c, "class_", None)
-            if cls and getattr(c, "kind", "") == "distance":
-                default = f"dist_{cls}_m"
-            en = c.label or label(default, "en")
-            zh = c.label_zh or label(default, "zh")
-            out.append((c.name, en, zh, float(weights.get(c.name, float("nan")))))
-        return out
-    out = []
-    for i, item in enumerate(criteria):
-        if not (isinstance(item, Sequence) and len(item) == 4):
-            raise InputError(f"criteria[{i}] is {item!r}, not (name, label_en, label_zh, weight).",
-                             where="make_map(criteria=...)",
-                             fix="pass the study, or a list of 4-tuples.")
-        name, en, zh, w = item
-        out.append((str(name), str(en), str(zh), float(w)))
-    return out
-
-
 def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFrame:
+    """The layer if it is a GeoDataFrame with a CRS and ``columns``, rows without geometry left
+    out (with a warning); else :class:`InputError`."""
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InputError(f"{what} is a {type(frame).__name__}, not a GeoDataFrame.",
-                         where=f"make_map({what}=...)", fix="pass a GeoDataFrame with geometry.")
+                         where=f"map layer {what!r}", fix="pass a GeoDataFrame with geometry.")
     if frame.crs is None:
-        raise InputError(f"{what} has no CRS.", where=f"make_map({what}=...)",
+        raise InputError(f"{what} has no CRS.", where=f"map layer {what!r}",
                          fix="declare it with .set_crs(...) before mapping.")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(f"{what} lacks the column(s) {missing}.", where=f"make_map({what}=...)",
+        raise InputError(f"{what} lacks the column(s) {missing}.", where=f"map layer {what!r}",
                          fix="map the output of the siteplan pipeline (see DESIGN.md).")
     drawable = frame.geometry.notna().to_numpy() & ~frame.geometry.is_empty.to_numpy()
     if not drawable.all():
@@ -135,6 +100,7 @@ def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFra
 
 
 def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
+    """The frame's CRS if it is projected in metres, else the UTM zone of its centre."""
     crs = CRS.from_user_input(frame.crs)
     if crs.is_projected and crs.axis_info[0].unit_name in ("metre", "meter"):
         return crs
@@ -182,9 +148,7 @@ def _payload(geoms: np.ndarray, **columns: Any) -> RawJson:
 
 def _col(values: pd.Series | np.ndarray) -> list[str | None]:
     """A column for the page: missing values (None, NaN, NA) become null."""
-    arr = np.asarray(values, dtype=object).copy()
-    arr[pd.isna(arr)] = None
-    return arr.tolist()
+    return as_cells(values).tolist()
 
 
 def _esc(text: str) -> str:
@@ -198,63 +162,8 @@ def _css_name(cls: str) -> str:
 # ----------------------------------------------------------------------------- parcels
 
 
-def _parcel_popup(p: gpd.GeoDataFrame, crit: list[CriterionMeta]) -> tuple[list, list]:
-    """Popup rows (labels escaped once per layer) and value columns (escaped per parcel)."""
-    head: list[dict[str, Any]] = []
-    cols: list[np.ndarray] = []
-
-    def row(lab: str, values: pd.Series) -> None:
-        head.append({"l": _esc(lab), "k": len(cols)})
-        cols.append(np.asarray(_col(values), dtype=object))
-
-    def section(key: str) -> None:
-        head.append({"s": _esc(map_label(key))})
-
-    row(map_label("rank"), fmt_number(p["rank"], 0) if "rank" in p else pd.Series(None, p.index))
-    row(map_label("score"), fmt_number(p["score"], 1))
-    if "exclusion_reason" in p:
-        reason = p["exclusion_reason"].astype("string")
-        if "exclusion_reason_zh" in p:
-            zh = p["exclusion_reason_zh"].astype("string")
-            reason = (zh.fillna("") + " / " + reason.fillna("")).str.strip(" /")
-        row(map_label("exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
-    if crit:
-        section("section_criteria")
-        for name, en, zh, w in crit:
-            raw = fmt_value(p[f"{name}_raw"]) if f"{name}_raw" in p else None
-            pts = fmt_number(p[f"{name}_points"], 1) if f"{name}_points" in p else None
-            if raw is None and pts is None:
-                continue
-            raw = raw if raw is not None else pd.Series("–", index=p.index, dtype=object)
-            text = raw.fillna("–") + (" → " + pts.fillna("–") if pts is not None else "")
-            lab = f"{zh} / {en}" if zh and zh != en else en
-            if np.isfinite(w):
-                lab += f" ({map_label('weight')} {100 * w:.0f}%)"
-            row(lab, text)
-    meets = sorted((c for c in p.columns if re.fullmatch(r"meets_.+_radius", c)),
-                   key=lambda c: class_sort_key(c[6:-7]))
-    flags = meets + [c for c in ("compliant_all",) if c in p]
-    if flags or "compliance_required" in p:
-        section("section_compliance")
-        for c in flags:
-            row(map_label(c), fmt_bool(p[c]))
-        if "compliance_required" in p:
-            row(map_label("compliance_required"), fmt_text(p["compliance_required"]))
-    required = [c for c in p.columns if c.startswith("required_")]
-    if required:
-        section("section_programme")
-        for c in required:
-            row(map_label(c), fmt_value(p[c]))
-    dists = sorted((c for c in p.columns if re.fullmatch(r"dist_.+_m", c)),
-                   key=lambda c: class_sort_key(c[5:-2]))
-    if dists:
-        section("section_distance")
-        for c in dists:
-            row(map_label(c), fmt_number(p[c], 0, " m"))
-    return head, cols
-
-
 def prepare_parcels(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A checked copy of the parcels with ``_id`` (text) and ``_excluded`` (bool) added."""
     p = check_layer(parcels, "parcels", ["parcel_id", "score"])
     if len(p) == 0:
         raise InputError("there are no parcels to map.", where="make_map(parcels=...)",
@@ -278,7 +187,7 @@ def prepare_parcels(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _add_parcels(m: folium.Map, p: gpd.GeoDataFrame, geoms: np.ndarray,
                  crit: list[CriterionMeta], top_n: int) -> bool:
     excluded = p["_excluded"].to_numpy()
-    head, cols = _parcel_popup(p, crit)
+    head, cols = parcel_popup(p, crit)
     colours = score_colours(p["score"], excluded)
     score_txt = fmt_number(p["score"], 1).fillna("–")
     ids = escape(p["_id"])
@@ -323,8 +232,15 @@ def _classes(frame: gpd.GeoDataFrame) -> list[str]:
     return sorted(frame["class"].astype(str).unique(), key=class_sort_key)
 
 
+def _merged(sub: gpd.GeoDataFrame, metric: CRS, tol: float) -> gpd.GeoSeries:
+    """One outline for a class with too many catchments to draw one by one (street buffers of
+    thousands of bus-route samples overlap almost everywhere)."""
+    g = shapely.simplify(np.asarray(sub.geometry.to_crs(metric).values, dtype=object), tol)
+    return gpd.GeoSeries([shapely.union_all(g)], crs=metric)
+
+
 def _add_catchments(m: folium.Map, catch: gpd.GeoDataFrame, fac: gpd.GeoDataFrame | None,
-                    metric: CRS, tol: float) -> list[str]:
+                    metric: CRS, tol: float, merge_above: int) -> list[str]:
     names = None
     if fac is not None and "name" in fac:
         named = fac.assign(facility_id=fac["facility_id"].astype(str))
@@ -332,36 +248,46 @@ def _add_catchments(m: folium.Map, catch: gpd.GeoDataFrame, fac: gpd.GeoDataFram
     classes = _classes(catch)
     for cls in classes:
         sub = catch[catch["class"].astype(str) == cls]
-        fname = fmt_text(sub["facility_id"].astype(str).map(names)) if names is not None else None
-        radius = fmt_number(sub["radius_m"], 0, " m") if "radius_m" in sub else None
         cls_txt = _esc(map_label(cls))
-        tip = pd.Series(_esc(map_label("layer_catchments")) + " · " + cls_txt, index=sub.index)
-        if fname is not None:
-            tip = tip.where(fname.isna(), tip + " · " + fname.fillna(""))
-        if radius is not None:
-            tip = tip.where(radius.isna(), tip + " (" + radius.fillna("") + ")")
-        cols = [_col(fmt_text(sub["facility_id"]))]
-        head = [{"l": _esc(map_label("facility_id")), "k": 0}]
-        for key, col in (("facility", fname), ("radius_m", radius)):
-            if col is not None:
-                head.append({"l": _esc(map_label(key)), "k": len(cols)})
-                cols.append(_col(col))
-        data = _payload(_display(sub.geometry, metric, tol, coverage=False), t=_col(tip),
-                        h=[cls_txt] * len(sub), v=cols)
+        radii = sorted(pd.to_numeric(sub["radius_m"], errors="coerce").dropna().unique()) \
+            if "radius_m" in sub else []
+        suffix = " (" + "/".join(f"{r:g}" for r in radii) + " m)" if len(radii) else ""
+        name = group_label("layer_catchments", cls, suffix)
+        if len(sub) > merge_above:
+            tip = _esc(f"{name} · {map_label('merged')}")
+            count = _esc(f"{len(sub)}")
+            data = _payload(_display(_merged(sub, metric, tol), metric, tol, coverage=False),
+                            t=[tip], h=[cls_txt], v=[[count]])
+            head = [{"l": _esc(map_label("n_facilities")), "k": 0}]
+        else:
+            fname = fmt_text(sub["facility_id"].astype(str).map(names)) \
+                if names is not None else None
+            radius = fmt_number(sub["radius_m"], 0, " m") if "radius_m" in sub else None
+            tip = pd.Series(_esc(map_label("layer_catchments")) + " · " + cls_txt,
+                            index=sub.index)
+            if fname is not None:
+                tip = tip.where(fname.isna(), tip + " · " + fname.fillna(""))
+            if radius is not None:
+                tip = tip.where(radius.isna(), tip + " (" + radius.fillna("") + ")")
+            cols = [_col(fmt_text(sub["facility_id"]))]
+            head = [{"l": _esc(map_label("facility_id")), "k": 0}]
+            for key, col in (("facility", fname), ("radius_m", radius)):
+                if col is not None:
+                    head.append({"l": _esc(map_label(key)), "k": len(cols)})
+                    cols.append(_col(col))
+            data = _payload(_display(sub.geometry, metric, tol, coverage=False), t=_col(tip),
+                            h=[cls_txt] * len(sub), v=cols)
         colour = class_colour(cls)
         opts = {"pane": "sp-catchments", "className": f"sp-catchment sp-catchment-{_css_name(cls)}",
                 "head": head, "style": {"color": colour, "weight": 1.5, "opacity": 0.8,
                                         "fillColor": colour, "fillOpacity": 0.08}}
-        radii = pd.to_numeric(sub["radius_m"], errors="coerce").dropna().unique() \
-            if "radius_m" in sub else []
-        suffix = " (" + "/".join(f"{r:g}" for r in sorted(radii)) + " m)" if len(radii) else ""
-        name = group_label("layer_catchments", cls, suffix)
         m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
                             show=cls in SEED_CLASSES))
     return classes
 
 
-def _add_facilities(m: folium.Map, fac: gpd.GeoDataFrame, metric: CRS) -> list[str]:
+def _add_facilities(m: folium.Map, fac: gpd.GeoDataFrame, metric: CRS,
+                    merge_above: int) -> list[str]:
     classes = _classes(fac)
     keys = [k for k in ("name", "facility_id", "source") if k in fac]
     for cls in classes:
@@ -373,32 +299,41 @@ def _add_facilities(m: folium.Map, fac: gpd.GeoDataFrame, metric: CRS) -> list[s
         if ident is not None:
             tip = tip.where(ident.isna(), tip + " · " + ident.fillna(""))
         head = [{"l": _esc(map_label(k)), "k": i} for i, k in enumerate(keys)]
-        data = _payload(_points(sub.geometry, metric), t=_col(tip), h=_col(tip),
+        data = _payload(_points(sub.geometry, metric), t=_col(tip),
                         v=[_col(cols[k]) for k in keys])
-        opts = {"pane": "sp-facilities", "head": head,
+        many = len(sub) > merge_above
+        dots = many or not has_symbol(cls)
+        # Thousands of symbols would be thousands of HTML nodes: many points become small dots,
+        # off on opening.
+        opts = {"pane": "sp-facilities", "head": head, "dots": dots,
                 "marker": {"colour": class_colour(cls), "symbol": class_symbol(cls),
                            "className": f"sp-facility sp-facility-{_css_name(cls)}"}}
         name = group_label("layer_facilities", cls, f" ({len(sub)})")
-        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name)))
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name), show=not many))
     return classes
 
 
 def _add_blind_spots(m: folium.Map, blind: gpd.GeoDataFrame, metric: CRS, tol: float) -> None:
-    cls = blind["class"].astype(str) if "class" in blind else pd.Series("", index=blind.index)
-    cls_txt = escape(cls.map(lambda c: map_label(c) if c else ""))
-    keys = [("class", cls_txt)]
-    if "name" in blind:
-        keys.append(("name", fmt_text(blind["name"])))
-    if "area_m2" in blind:
-        keys.append(("area_m2", fmt_number(blind["area_m2"], 0)))
-    tip = _esc(map_label("layer_blind_spots")) + " · " + cls_txt.fillna("")
-    head = [{"l": _esc(map_label(k)), "k": i} for i, (k, _) in enumerate(keys)]
-    data = _payload(_display(blind.geometry, metric, tol, coverage=False), t=_col(tip),
-                    h=_col(tip), v=[_col(v) for _, v in keys])
-    opts = {"pane": "sp-blind", "className": "sp-blind-spot", "head": head,
-            "style": {"color": BLIND_COLOUR, "weight": 1.5, "dashArray": "4 3",
-                      "fillColor": BLIND_COLOUR, "fillOpacity": 0.25}}
-    m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(map_label("layer_blind_spots"))))
+    cls_all = blind["class"].astype(str) if "class" in blind else pd.Series(
+        "", index=blind.index)
+    for cls in sorted(cls_all.unique(), key=class_sort_key):
+        sub = blind[(cls_all == cls).to_numpy()]
+        cls_txt = _esc(map_label(cls)) if cls else ""
+        keys = [("class", pd.Series(cls_txt, index=sub.index))]
+        if "name" in sub:
+            keys.append(("name", fmt_text(sub["name"])))
+        if "area_m2" in sub:
+            keys.append(("area_m2", fmt_number(sub["area_m2"], 0)))
+        name = group_label("layer_blind_spots", cls) if cls else map_label("layer_blind_spots")
+        head = [{"l": _esc(map_label(k)), "k": i} for i, (k, _) in enumerate(keys)]
+        data = _payload(_display(sub.geometry, metric, tol, coverage=False),
+                        t=[_esc(name)] * len(sub),
+                        v=[_col(v) for _, v in keys])
+        opts = {"pane": "sp-blind", "className": f"sp-blind-spot sp-blind-{_css_name(cls)}",
+                "head": head, "style": {"color": BLIND_COLOUR, "weight": 1.5, "dashArray": "4 3",
+                                        "fillColor": BLIND_COLOUR, "fillOpacity": 0.25}}
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
+                            show=not cls or cls in SEED_CLASSES[:1]))
 
 
 def _tile_specs(name: str, key: str | None) -> list[dict[str, Any]]:
@@ -434,40 +369,6 @@ def _add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | 
                             overlay=False, show=name == basemap))
 
 
-def _legend(top_n: int, has_excluded: bool, fac: list[str], catch: list[str],
-            has_blind: bool, has_boundary: bool) -> str:
-    e = _esc
-    ticks = "".join(f"<span>{v}</span>" for v in (0, 25, 50, 75, 100))
-    parts = [f"<h4>{e(map_label('legend_score'))}</h4>",
-             f'<div class="sp-ramp" style="background:linear-gradient(to right,'
-             f'{",".join(SCORE_STOPS)})"></div><div class="sp-ticks">{ticks}</div>']
-
-    def swatch(style: str, text: str) -> str:
-        return f'<div><span class="sp-sw" style="{style}"></span>{e(text)}</div>'
-
-    if has_excluded:
-        parts.append(swatch(f"background:{EXCLUDED_COLOUR};border-style:dashed",
-                            map_label("layer_excluded")))
-    if top_n:
-        parts.append(swatch(f"background:{RANK_COLOUR};border-radius:6px",
-                            map_label("layer_ranks").format(n=top_n)))
-    if fac:
-        parts.append(f"<h4>{e(map_label('legend_facilities'))}</h4>")
-        parts += [f'<div><span class="sp-sym" style="background:{class_colour(c)}">'
-                  f"{e(class_symbol(c))}</span>{e(map_label(c))}</div>" for c in fac]
-    if catch:
-        parts.append(f"<h4>{e(map_label('legend_catchments'))}</h4>")
-        parts += [swatch(f"background:{class_colour(c)}22;border-color:{class_colour(c)}",
-                         map_label(c)) for c in catch]
-    if has_blind:
-        parts.append(swatch(f"background:{BLIND_COLOUR}44;border:1px dashed {BLIND_COLOUR}",
-                            map_label("layer_blind_spots")))
-    if has_boundary:
-        parts.append(swatch("background:none;border:2px dashed #222",
-                            map_label("layer_boundary")))
-    return "".join(parts)
-
-
 # ----------------------------------------------------------------------------- the map
 
 
@@ -485,6 +386,7 @@ def make_map(
     tianditu_key: str | None = None,
     title: str | None = None,
     tolerance_m: float = 1.0,
+    merge_above: int = 300,
 ) -> folium.Map:
     """Build the interactive planning map.
 
@@ -524,7 +426,13 @@ def make_map(
     title
         Title shown on the map and as the page title.
     tolerance_m
-        Display simplification tolerance in metres (0: none).
+        Display simplification tolerance in metres (0: none): Douglas-Peucker per polygon, or,
+        where the parcels form a valid coverage, coverage simplification (Visvalingam-Whyatt,
+        triangles under about ``tolerance_m``² go) that keeps shared edges shared.
+    merge_above
+        A class with more catchments than this is drawn as one merged outline, and its
+        facilities as small dots, off on opening (e.g. thousands of bus-route samples), to keep
+        the file small and the page fast.
 
     Returns
     -------
@@ -546,8 +454,9 @@ def make_map(
             tianditu_key = criteria.tianditu_key()
     title = title if title is not None else map_label("title")
 
+    # zoomSnap 0.25: fitting to the data at whole zoom levels can leave half the screen empty.
     m = folium.Map(location=[0.0, 0.0], zoom_start=2, tiles=None, control_scale=False,
-                   prefer_canvas=False)
+                   prefer_canvas=False, zoom_snap=0.25)
     root = m.get_root()
     assert isinstance(root, Figure)  # a folium.Map always sits in a branca Figure
     root.title = _esc(title)
@@ -565,8 +474,9 @@ def make_map(
     catch_classes: list[str] = []
     if catchments is not None:
         catch = check_layer(catchments, "catchments", ["facility_id", "class"])
-        catch_classes = _add_catchments(m, catch, fac, metric, tolerance_m)
-    fac_classes = _add_facilities(m, fac, metric) if fac is not None and len(fac) else []
+        catch_classes = _add_catchments(m, catch, fac, metric, tolerance_m, merge_above)
+    fac_classes = _add_facilities(m, fac, metric, merge_above) \
+        if fac is not None and len(fac) else []
     has_blind = blind_spots is not None and len(blind_spots) > 0
     if has_blind:
         _add_blind_spots(m, check_layer(blind_spots, "blind_spots", []), metric, tolerance_m)
@@ -585,7 +495,7 @@ def make_map(
         b = shapely.total_bounds(bgeoms)
         bounds = np.concatenate([np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])])
 
-    m.add_child(JsCall("SP.legend", _legend(top_n if has_ranks else 0,
+    m.add_child(JsCall("SP.legend", legend_html(top_n if has_ranks else 0,
                                              bool(p["_excluded"].any()), fac_classes,
                                              catch_classes, has_blind, has_boundary)))
     m.add_child(JsCall("SP.title", _esc(title)))

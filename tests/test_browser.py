@@ -8,12 +8,14 @@ Chromium with ``scripts/install_system_deps.sh``).
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 from test_webmap import XSS, build, synthetic_layers
@@ -97,17 +99,18 @@ def opened(browser, layers, tmp_path_factory) -> Iterator[Opened]:
     o.page.close()
 
 
-def click_parcel(o: Opened, parcel_id: str) -> str:
-    """Click the middle of a parcel with the mouse; return the popup's text."""
-    o.page.evaluate("SP.map.closePopup()")
-    xy = o.page.evaluate("""id => {
-        const l = SP.parcels[id].layer, p = SP.map.latLngToContainerPoint(l.getCenter()),
-              r = SP.map.getContainer().getBoundingClientRect();
+def click_parcel(o: Opened, parcel_id: str, lonlat: tuple[float, float] | None = None) -> str:
+    """Click a parcel with the mouse (at ``lonlat``, default its centre); return the popup's
+    text."""
+    o.page.evaluate("() => { SP.map.closePopup(); }")
+    xy = o.page.evaluate("""([id, ll]) => {
+        const l = SP.parcels[id].layer, r = SP.map.getContainer().getBoundingClientRect(),
+              p = SP.map.latLngToContainerPoint(ll ? [ll[1], ll[0]] : l.getCenter());
         return [p.x + r.left, p.y + r.top];
-    }""", parcel_id)
+    }""", [parcel_id, lonlat])
+    o.page.wait_for_selector(".leaflet-popup", state="detached")  # the old one has faded out
     o.page.mouse.click(*xy)
-    popup = o.page.wait_for_selector(".leaflet-popup-content")
-    return popup.inner_text()
+    return o.page.wait_for_selector(".leaflet-popup-content").inner_text()
 
 
 def test_offline_map_makes_no_request_and_logs_no_error(opened):
@@ -165,7 +168,8 @@ def test_xss_names_show_as_text_and_run_nothing(opened, layers):
     page = opened.page
     assert page.locator(".leaflet-popup-content img").count() == 0
     # The facility called "</script><script>alert(2)</script>" too.
-    page.evaluate("SP.map.closePopup()")
+    page.evaluate("() => { SP.map.closePopup(); }")
+    page.wait_for_selector(".leaflet-popup", state="detached")
     page.locator(".sp-facility-middle_school").first.click()
     fac = page.wait_for_selector(".leaflet-popup-content").inner_text()
     assert "</script><script>alert(2)</script>" in fac
@@ -176,7 +180,8 @@ def test_xss_names_show_as_text_and_run_nothing(opened, layers):
 
 def test_search_box_finds_a_parcel_by_id(opened, layers):
     page = opened.page
-    page.evaluate("SP.map.closePopup()")
+    page.evaluate("() => { SP.map.closePopup(); }")
+    page.wait_for_selector(".leaflet-popup", state="detached")
     target = layers["parcels"]["parcel_id"].iloc[-1]
     page.fill(".sp-search input", target)
     page.press(".sp-search input", "Enter")
@@ -188,7 +193,7 @@ def test_search_box_finds_a_parcel_by_id(opened, layers):
 
 def test_measure_tool_reports_the_clicked_distance(opened):
     page = opened.page
-    page.evaluate("SP.map.closePopup()")
+    page.evaluate("() => { SP.map.closePopup(); }")
     page.click(".sp-measure a")
     box = page.locator(".leaflet-container").bounding_box()
     a = (box["x"] + 450, box["y"] + 700)
@@ -208,7 +213,7 @@ def test_measure_tool_reports_the_clicked_distance(opened):
 def test_screenshot_is_not_blank(opened, tmp_path):
     from PIL import Image
 
-    opened.page.evaluate("SP.map.closePopup()")
+    opened.page.evaluate("() => { SP.map.closePopup(); }")
     shot = tmp_path / "map.png"
     opened.page.screenshot(path=str(shot))
     px = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
@@ -231,3 +236,68 @@ def test_layers_still_show_when_the_basemap_is_unreachable(browser, layers, tmp_
         assert not [e for e in o.errors if e.startswith("uncaught")]
     finally:
         o.page.close()
+
+
+# ----------------------------------------------------------------------------- the Taiyuan demo
+
+
+@pytest.fixture(scope="module")
+def taiyuan():
+    """The bundled Taiyuan study, run end to end by the pipeline (about 30 s)."""
+    if importlib.util.find_spec("siteplan.pipeline") is None:
+        pytest.skip("siteplan.pipeline does not exist yet")
+    from siteplan.pipeline import DEMO_STUDY, run_study
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SiteplanWarning)  # repaired OSM geometries
+        return run_study(DEMO_STUDY)
+
+
+def test_taiyuan_demo_map_in_the_browser(browser, taiyuan, tmp_path):
+    from PIL import Image
+
+    r = taiyuan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SiteplanWarning)
+        m = make_map(r.parcels, catchments=r.catchments, facilities=r.facilities,
+                     blind_spots=r.blind_spots, criteria=r.study,
+                     top_n=min(r.study.outputs.top_n, 20), title="太原示范 / Taiyuan demo")
+    path = save_map(m, tmp_path / "taiyuan.html")
+    size = path.stat().st_size
+    print(f"Taiyuan demo map: {len(r.parcels)} parcels, {len(r.catchments)} catchments, "
+          f"{len(r.facilities)} facilities, {len(r.blind_spots)} blind spots: {size / 1e6:.2f} MB")
+    assert size < 15e6
+    o = open_offline(browser, path)
+    try:
+        assert o.requests == [] and o.errors == []
+        assert o.page.locator("path.sp-parcel").count() == len(r.parcels)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "taiyuan_demo.png"
+        o.page.screenshot(path=str(shot))
+        px = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
+        assert px.std(axis=(0, 1)).mean() > 20 and len(np.unique(px.reshape(-1, 3), axis=0)) > 500
+        # The best parcel's popup shows its score.
+        best = r.parcels.loc[r.parcels["rank"] == 1].iloc[0]
+        o.page.evaluate("""id => { const l = SP.parcels[id].layer;
+            SP.map.fitBounds(l.getBounds(), {maxZoom: 16, animate: false}); }""",
+                        best["parcel_id"])
+        inside = gpd.GeoSeries([best.geometry], crs=r.parcels.crs).representative_point()
+        pt = inside.to_crs(4326).iloc[0]
+        text = click_parcel(o, best["parcel_id"], (pt.x, pt.y))
+        assert best["parcel_id"] in text and f"{best['score']:.1f}" in text
+    finally:
+        o.page.close()
+
+
+def test_taiyuan_static_map(taiyuan, tmp_path):
+    # Shares the module's pipeline run; the static map itself is tested in test_staticmap.py.
+    from PIL import Image
+
+    from siteplan.staticmap import save_static_map, static_map
+
+    r = taiyuan
+    fig = static_map(r.parcels, catchments=r.catchments, facilities=r.facilities,
+                     blind_spots=r.blind_spots, top_n=r.study.outputs.top_n, dpi=80)
+    path = save_static_map(fig, tmp_path / "taiyuan.png")
+    px = np.asarray(Image.open(path).convert("RGB"), dtype=float)
+    assert px.shape == (800, 800, 3) and px.std(axis=(0, 1)).mean() > 20

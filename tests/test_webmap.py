@@ -315,7 +315,7 @@ def test_osm_credit_is_always_there(layers):
 
 
 def test_criteria_labels_and_weights_from_a_study(layers):
-    from siteplan.webmap import criteria_meta
+    from siteplan.maplabels import criteria_meta
 
     class Crit:
         def __init__(self, name, lab, zh):

@@ -26,7 +26,8 @@
    * is shown only when one of its rows has a value. */
   function popupHtml(head, d, i) {
     var out = ['<div class="sp-popup">'];
-    if (d.h) out.push('<div class="sp-popup-title">' + d.h[i] + '</div>');
+    var title = d.h ? d.h[i] : d.t ? d.t[i] : null; // no h: the tooltip is the title
+    if (title) out.push('<div class="sp-popup-title">' + title + '</div>');
     out.push('<table>');
     var section = null;
     for (var r = 0; r < head.length; r++) {
@@ -55,7 +56,9 @@
 
   /* A layer from column arrays: d.g geometries (GeoJSON, lon/lat), d.t tooltips, d.c colours,
    * d.h popup titles, d.v popup columns, d.id parcel ids (all optional but g).
-   * o: pane, className, style, head, search, marker ({colour, symbol}), interactive. */
+   * o: pane, className, style, head, search, interactive, marker ({colour, symbol, className}),
+ * dots (points as small SVG dots, cheaper than symbols; not canvas, whose element would catch
+ * the clicks meant for the parcels below it). */
   SP.geoLayer = function (d, o) {
     var features = d.g.map(function (g, i) {
       return { type: 'Feature', geometry: g, properties: { i: i } };
@@ -71,6 +74,12 @@
         return s;
       },
       pointToLayer: function (f, ll) {
+        if (o.dots) {
+          return L.circleMarker(ll, {
+            pane: o.pane, interactive: interactive, radius: 3, weight: 0.5,
+            color: '#fff', fillColor: o.marker.colour, fillOpacity: 0.9,
+          });
+        }
         return L.marker(ll, { icon: icon, pane: o.pane, interactive: interactive, keyboard: false });
       },
       onEachFeature: function (f, lyr) {

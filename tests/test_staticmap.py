@@ -1,0 +1,109 @@
+"""The static PNG map: layers, legend, north arrow, true scale bar, credit, Chinese text."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.patches import Rectangle
+from PIL import Image
+from test_webmap import synthetic_layers
+
+from siteplan import staticmap
+from siteplan.errors import SiteplanWarning
+from siteplan.labels import label
+from siteplan.staticmap import save_static_map, static_map
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict:
+    return synthetic_layers(40, 8)
+
+
+def draw(layers: dict, **kw):
+    return static_map(layers["parcels"], catchments=layers["catchments"],
+                      facilities=layers["facilities"], blind_spots=layers["blind_spots"],
+                      boundary=layers["boundary"], **kw)
+
+
+def all_text(fig) -> str:
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    return "\n".join(t for t in texts if isinstance(t, str))
+
+
+def test_png_is_drawn_with_every_element(layers, tmp_path):
+    fig = draw(layers, figsize=(8, 8), dpi=100)
+    path = save_static_map(fig, tmp_path / "map.png")
+    px = np.asarray(Image.open(path).convert("RGB"), dtype=float)
+    assert px.shape == (800, 800, 3)
+    assert px.std(axis=(0, 1)).mean() > 20 and len(np.unique(px.reshape(-1, 3), axis=0)) > 200
+    text = all_text(fig)
+    assert "OpenStreetMap contributors" in text
+    for cls in layers["facilities"]["class"]:
+        assert label(cls, "en") in text  # legend entries, one per facility class
+    assert "Study boundary" in text and "Excluded parcels" in text
+    assert re.search(r"^(N|北 / N)$", text, re.M)  # the north arrow
+    ranks = sorted(int(t.get_text()) for t in fig.axes[0].texts if t.get_text().isdigit())
+    assert ranks == list(range(1, 11))
+
+
+def test_scale_bar_is_true_to_scale(layers):
+    fig = draw(layers)
+    ax = fig.axes[0]
+    bar = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_zorder() == 20]
+    length_m = sum(p.get_width() for p in bar)  # data units are metres of the UTM zone
+    (caption,) = [t.get_text() for t in ax.texts if re.fullmatch(r"[\d.]+ k?m", t.get_text())]
+    value, unit = caption.split()
+    assert length_m == pytest.approx(float(value) * (1000 if unit == "km" else 1))
+    span = np.diff(ax.get_xlim())[0]
+    assert span / 10 <= length_m <= span / 2  # a readable length
+
+
+def test_nice_scale_lengths():
+    assert staticmap._nice_length(1000) == 200
+    assert staticmap._nice_length(2600) == 500
+    assert staticmap._nice_length(12_000) == 2000
+    assert staticmap._nice_length(3) == 1
+
+
+def test_chinese_text_renders_with_a_cjk_font(layers):
+    font = staticmap.cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed (scripts/install_system_deps.sh installs "
+                    "fonts-wqy-microhei): the English-only fallback is tested below")
+    fig = draw(layers)
+    assert "适宜性得分" in all_text(fig)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*missing from font")
+        FigureCanvasAgg(fig).draw()  # a glyph without a font would warn here
+
+
+def test_without_a_cjk_font_labels_are_english(layers, monkeypatch):
+    monkeypatch.setattr(staticmap, "cjk_font", lambda: None)
+    with pytest.warns(SiteplanWarning, match="CJK font"):
+        fig = draw(layers)
+    text = all_text(fig)
+    assert "Suitability score" in text
+    assert not re.search(r"[\u4e00-\u9fff]", text)
+
+
+def test_same_input_same_png_and_inputs_untouched(layers, tmp_path):
+    before = {k: v.copy() for k, v in layers.items()}
+    a = save_static_map(draw(layers), tmp_path / "a.png").read_bytes()
+    b = save_static_map(draw(layers), tmp_path / "b.png").read_bytes()
+    assert a == b
+    for k, v in layers.items():
+        pd.testing.assert_frame_equal(v, before[k])
+
+
+def test_basemap_without_contextily_warns_and_still_draws(layers):
+    if importlib.util.find_spec("contextily") is not None:
+        pytest.skip("contextily is installed; fetching tiles would need the internet")
+    with pytest.warns(SiteplanWarning, match="contextily"):
+        fig = draw(layers, basemap=True)
+    assert "Tiles" not in all_text(fig)  # no basemap credit without a basemap
