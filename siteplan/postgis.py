@@ -74,6 +74,21 @@ def is_postgis_url(text: object) -> bool:
     return bool(_SCHEME_RE.match(text.strip()) or _GDAL_PG_RE.match(text.strip()))
 
 
+def display_source(source: object) -> str:
+    """A source as it may be shown (messages, metadata, maps): a PostGIS URL without its
+    password (``postgresql://user@host:port/db?table=...``), anything else as ``str``."""
+    text = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
+    if not is_postgis_url(text) or _GDAL_PG_RE.match(text.strip()):
+        return text
+    try:
+        src = parse_postgis_url(text)
+    except InputError:
+        return _redact(text)
+    what = (f"?table={src.table}" if src.table else
+            f"?sql={_short(src.sql)}" if src.sql else "")
+    return src.display + what
+
+
 def parse_postgis_url(url: str) -> PostgisSource:
     """Split a PostGIS URL into connection URL and siteplan's ``table``/``sql``/``geom``.
 
@@ -666,5 +681,5 @@ def _write_error(exc: BaseException, src: PostgisSource, where: str) -> InputErr
                       "server.")
 
 
-__all__ = ["PostgisSource", "is_postgis_url", "parse_postgis_url", "read_postgis_layer",
+__all__ = ["PostgisSource", "display_source", "is_postgis_url", "parse_postgis_url", "read_postgis_layer",
            "write_postgis_layer"]

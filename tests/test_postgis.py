@@ -20,6 +20,7 @@ from pyproj import CRS, Transformer
 
 from siteplan.errors import ConfigError, InputError, SiteplanWarning
 from siteplan.postgis import (
+    display_source,
     is_postgis_url,
     parse_postgis_url,
     read_postgis_layer,
@@ -90,6 +91,13 @@ def test_parse_url_keeps_password_out_of_display():
     sql = "SELECT * FROM poi WHERE kind = 'school'"
     src = parse_postgis_url(f"postgresql://bob@h/gis?sql={urllib.parse.quote(sql)}&geom=g")
     assert src.sql == sql and src.geom == "g" and src.table is None
+
+
+def test_display_source_hides_the_password():
+    assert display_source("postgresql://bob:hunter2@db:5433/gis?table=a.b&sslmode=require") \
+        == "postgresql://bob@db:5433/gis?table=a.b"
+    assert "hunter2" not in display_source("postgresql://bob:hunter2@db:99999999/gis")
+    assert display_source(Path("data/parcels.gpkg")) == str(Path("data/parcels.gpkg"))
 
 
 def test_gdal_pg_string_is_refused_with_the_url_form():
