@@ -9,594 +9,82 @@ fix.  Relative paths resolve against the folder of the TOML file.
 Defaults that carry planning meaning name their source next to them: the seed clause 三(二)8 of
 the Shanxi 好房子 pilot (kindergarten 300 m, primary school 500 m, middle school 1000 m; programme
 ratios) and GB 50180-2018 (5/10/15-minute life circles: 300/500/1000 m walking).
+
+This module holds :class:`Study` (the whole file, its defaults and queries) and
+:func:`load_study`.  The tables it is made of live in :mod:`siteplan.config_sections`,
+:mod:`siteplan.config_criteria` (criteria, weights, constraints) and
+:mod:`siteplan.config_fields` (shared field types); checks across tables are in
+:mod:`siteplan.config_checks` and the error messages in :mod:`siteplan.config_errors`.  Every
+model is importable from here as well.
 """
 
 from __future__ import annotations
 
-import codecs
 import os
-import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 from pyproj import CRS
-from pyproj.exceptions import CRSError
 
 from siteplan.ahp import AHPResult, ahp_weights, normalise_weights
 from siteplan.compliance import SEED_CLAUSE, SEED_RADII_M
 from siteplan.config_checks import cross_check
+from siteplan.config_criteria import (
+    CRITERION_KINDS,
+    RESERVED_NAMES,
+    AccessCriterion,
+    AttributeCriterion,
+    Constraint,
+    CountCriterion,
+    Criterion,
+    DistanceCriterion,
+    GeometryCriterion,
+    GeometryMeasure,
+    NetworkCriterion,
+    Op,
+    RasterCriterion,
+    SlopeCriterion,
+    Weights,
+    ZonalStat,
+)
 from siteplan.config_errors import config_error_from_validation, toml_error
+from siteplan.config_fields import (
+    MAX_RADIUS_M,
+    ConfigModel,
+    CoordSystem,
+    Encoding,
+    Name,
+    PathStr,
+    Radius,
+)
+from siteplan.config_sections import (
+    GB50180_CIRCLES_M,
+    GB50180_SOURCE,
+    OUTPUT_FORMATS,
+    Catchments,
+    Compliance,
+    CRSSection,
+    FacilityClass,
+    FacilityLayer,
+    Inputs,
+    NetworkSection,
+    OutputFormat,
+    Outputs,
+    ParcelFields,
+    ParcelInput,
+    Programme,
+    StudySection,
+)
 from siteplan.errors import ConfigError, InputError
-from siteplan.transforms import Transform
 
 SEED_SOURCE = f"好房子 {SEED_CLAUSE}"
-
-# GB 50180-2018 城市居住区规划设计标准, 表 3.0.4 (居住区分级控制规模): walking distance of the
-# 5-, 10- and 15-minute life circles.  The 15-minute circle is 800-1000 m in the standard; the
-# pilot uses its upper bound.
-GB50180_CIRCLES_M: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
-GB50180_SOURCE = "GB 50180-2018 表3.0.4"
 
 # Facility classes of the naming contract (shared/DESIGN.md); others must be declared.
 KNOWN_CLASSES = ("kindergarten", "primary_school", "middle_school", "high_school", "hospital",
                  "clinic", "bus_stop", "metro_station", "park", "elderly_care")
-
-# A radius beyond 50 km is not a walking radius; it is almost always a unit slip (m vs km).
-MAX_RADIUS_M = 50_000.0
-
-# Columns the scorer writes itself; a criterion named like them would overwrite them.
-RESERVED_NAMES = ("score", "rank", "excluded", "exclusion_reason", "exclusion_reason_zh",
-                  "parcel_id", "geometry")
-
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_URL_RE = re.compile(r"^(postgres(ql)?(\+\w+)?://|PG:)", re.IGNORECASE)
-
-
-def _bad(what: str, fix: str) -> PydanticCustomError:
-    return PydanticCustomError("siteplan_config", what, {"fix": fix})
-
-
-def _check_name(v: str) -> str:
-    if not _NAME_RE.match(v):
-        raise _bad(f"{v!r} is not a valid name",
-                   "use lower-case letters, digits and underscores, starting with a letter "
-                   "(it becomes part of column names such as dist_<class>_m).")
-    return v
-
-
-def _check_radius(v: float) -> float:
-    if not v > 0:
-        raise _bad(f"radius {v:g} m is not positive", "give a walking radius in metres, > 0.")
-    if v > MAX_RADIUS_M:
-        raise _bad(f"radius {v:g} m is more than 50 km",
-                   "radii are in metres: 1 km is 1000, not 1000000 (did you mean km?).")
-    return v
-
-
-def _resolve_path(v: str, info: ValidationInfo) -> str:
-    """Resolve a relative path against the config file's folder; leave database URLs alone."""
-    if _URL_RE.match(v):
-        return v
-    base = (info.context or {}).get("base_dir")
-    p = Path(v).expanduser()
-    if base is not None and not p.is_absolute():
-        p = Path(base) / p
-    return os.path.normpath(p)
-
-
-Name = Annotated[str, AfterValidator(_check_name)]
-Radius = Annotated[float, AfterValidator(_check_radius)]
-PathStr = Annotated[str, Field(min_length=1), AfterValidator(_resolve_path)]
-CoordSystem = Literal["wgs84", "gcj02", "bd09"]
-
-
-def _check_encoding(v: str | None) -> str | None:
-    if v is not None:
-        try:
-            codecs.lookup(v)
-        except LookupError:
-            raise _bad(f"unknown text encoding {v!r}",
-                       'use e.g. "utf-8", "gbk" or "gb18030".') from None
-    return v
-
-
-Encoding = Annotated[str, AfterValidator(_check_encoding)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-# ----------------------------------------------------------------------------- sections
-
-
-class StudySection(_Model):
-    """``[study]``: what this study is."""
-
-    name: str = Field(min_length=1)
-    description: str = ""
-    boundary: PathStr | None = None
-    # "gb50180": every class counts facilities within the 5/10/15-minute circles.
-    life_circle: Literal["gb50180"] | None = None
-
-
-class FacilityLayer(_Model):
-    """One extra municipal facility table in ``[[inputs.layers]]``."""
-
-    path: PathStr
-    layer: str | None = None
-    class_: Name | None = Field(default=None, alias="class")
-    class_column: str | None = None
-    name_column: str | None = None
-    id_column: str | None = None
-    encoding: Encoding | None = None
-    coord_system: CoordSystem | None = None
-    crs: str | None = None
-
-    @model_validator(mode="after")
-    def _one_class(self) -> FacilityLayer:
-        if (self.class_ is None) == (self.class_column is None):
-            raise _bad("a facility layer needs exactly one of class or class_column",
-                       'give class = "hospital" (whole layer) or class_column = "类别".')
-        return self
-
-
-class ParcelFields(_Model):
-    """Source column names of the parcel attributes (defaults: common Chinese field names)."""
-
-    code: str = "地块编号"
-    land_use: str = "用地性质"
-    area: str = "面积"
-    far: str = "容积率"
-    clean_land: str = "净地"
-    idle_recovered: str = "闲置收回"
-
-
-class ParcelInput(_Model):
-    """``[inputs.parcels]``: the candidate land parcels."""
-
-    path: PathStr
-    layer: str | None = None
-    id_column: str = Field(default="parcel_id", min_length=1)
-    fields: ParcelFields = Field(default_factory=lambda: ParcelFields())
-    encoding: Encoding | None = None
-    coord_system: CoordSystem | None = None
-
-    def aliases(self) -> dict[str, str]:
-        """``{source column: siteplan column}`` for the declared attribute field names."""
-        target = {"code": "parcel_code", "land_use": "landuse_code", "area": "area_m2",
-                  "far": "far", "clean_land": "clean_land", "idle_recovered": "idle_recovered"}
-        return {getattr(self.fields, key): col for key, col in target.items()}
-
-
-class Inputs(_Model):
-    """``[inputs]``: data sources.  ``streets`` may be a file or a PostGIS URL."""
-
-    streets: PathStr | None = None
-    facilities: PathStr | None = None
-    layers: list[FacilityLayer] = Field(default_factory=list)
-    parcels: ParcelInput | None = None
-    residential: PathStr | None = None
-    rasters: dict[Name, PathStr] = Field(default_factory=dict)
-    hazards: list[PathStr] = Field(default_factory=list)
-
-    def paths(self) -> list[str]:
-        """Every local file the study reads (database URLs excluded)."""
-        out = [self.streets, self.facilities, self.residential,
-               self.parcels.path if self.parcels else None]
-        out += [lay.path for lay in self.layers] + list(self.rasters.values()) + self.hazards
-        return [p for p in out if p is not None and not _URL_RE.match(p)]
-
-
-class CRSSection(_Model):
-    """``[crs]``: declared input CRS, analysis CRS, Chinese coordinate offsets, encoding."""
-
-    input: str | None = None
-    metric: str | int = "utm"
-    coord_system: CoordSystem = "wgs84"
-    encoding: Encoding = "utf-8"
-
-    @field_validator("input")
-    @classmethod
-    def _input_crs(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                CRS.from_user_input(v)
-            except CRSError:
-                raise _bad(f"{v!r} is not a CRS pyproj knows",
-                           'write it as "EPSG:4326" (WGS84) or "EPSG:4490" (CGCS2000).') from None
-        return v
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str | int) -> str | int:
-        if v in ("utm", "cgcs2000"):
-            return v
-        try:
-            crs = CRS.from_user_input(v)
-        except CRSError:
-            raise _bad(f"{v!r} is neither utm, cgcs2000 nor a CRS pyproj knows",
-                       'use "utm", "cgcs2000" or an explicit projected CRS such as '
-                       '"EPSG:4547".') from None
-        unit = crs.axis_info[0].unit_name if crs.axis_info else ""
-        if not crs.is_projected or unit not in ("metre", "meter"):
-            raise _bad(f"{v!r} is not a projected CRS in metres",
-                       'distances need metres: use "utm", "cgcs2000" or e.g. "EPSG:4547".')
-        return v
-
-
-class NetworkSection(_Model):
-    """``[network]``: how the walking network is built and searched."""
-
-    snap_tolerance_m: float = Field(default=0.0, ge=0, le=50)
-    max_snap_m: Radius = 200.0
-    search_limit_m: Radius = 3000.0
-    # adult 1.2 m/s, elderly 0.8 m/s (the pilot's walking speeds; override with walk_speed_mps).
-    profile: Literal["adult", "elderly"] = "adult"
-    walk_speed_mps: float | None = Field(default=None, gt=0, le=3)
-    parcel_point: Literal["representative", "centroid"] = "representative"
-    facility_point: Literal["representative", "nearest-boundary"] = "representative"
-    # Replaces the highway values that are not walkable (None: the osmnx walk filter).
-    exclude_highway: list[str] | None = None
-    keep_largest: bool = True
-
-    @property
-    def speed_mps(self) -> float:
-        """Walking speed in metres per second (explicit value, else the profile's)."""
-        if self.walk_speed_mps is not None:
-            return self.walk_speed_mps
-        return 0.8 if self.profile == "elderly" else 1.2
-
-
-class FacilityClass(_Model):
-    """``[classes.<name>]``: one facility class's service radius and count radii."""
-
-    radius_m: Radius | None = None
-    life_circle: Literal["5min", "10min", "15min"] | None = None
-    count_radii_m: list[Radius] | None = None
-    label: str | None = None
-    label_zh: str | None = None
-    description: str = ""
-    source: str = ""
-
-    @model_validator(mode="after")
-    def _circle(self) -> FacilityClass:
-        if self.life_circle is not None:
-            if self.radius_m is not None and self.radius_m != GB50180_CIRCLES_M[self.life_circle]:
-                raise _bad(
-                    f"radius_m = {self.radius_m:g} contradicts life_circle = "
-                    f"{self.life_circle!r} ({GB50180_CIRCLES_M[self.life_circle]:g} m)",
-                    "give either radius_m or life_circle, not both.",
-                )
-            self.radius_m = GB50180_CIRCLES_M[self.life_circle]
-            if not self.source:
-                self.source = GB50180_SOURCE
-        return self
-
-
-class Catchments(_Model):
-    """``[catchments]``: how service areas are drawn."""
-
-    frontage_m: Radius = 30.0
-    mode: Literal["overlap", "dissolve", "split", "rings"] = "overlap"
-    rings_m: list[Radius] = Field(default_factory=lambda: [300.0, 500.0, 1000.0])
-
-    @field_validator("rings_m")
-    @classmethod
-    def _ascending(cls, v: list[float]) -> list[float]:
-        if any(b <= a for a, b in zip(v, v[1:], strict=False)):
-            raise _bad(f"ring cutoffs {v} are not strictly increasing",
-                       "list them from the smallest to the largest, e.g. [300, 500, 1000].")
-        return v
-
-
-# ----------------------------------------------------------------------------- criteria
-
-
-class _Criterion(_Model):
-    name: Name
-    weight: float | None = None
-    transform: Transform | None = None
-    source: str = ""
-    label: str | None = None
-    label_zh: str | None = None
-
-    @field_validator("weight")
-    @classmethod
-    def _positive(cls, v: float | None) -> float | None:
-        if v is not None and not (v > 0 and v < float("inf")):
-            raise _bad(f"weight {v:g} is not a positive number",
-                       "give every criterion a weight > 0 (drop the criterion to ignore it).")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _not_reserved(cls, v: str) -> str:
-        if v in RESERVED_NAMES:
-            raise _bad(f"criterion name {v!r} is reserved for an output column",
-                       f"choose another name (reserved: {', '.join(RESERVED_NAMES)}).")
-        return v
-
-    @property
-    def raw_column(self) -> str:
-        return f"{self.name}_raw"
-
-    @property
-    def points_column(self) -> str:
-        return f"{self.name}_points"
-
-    @property
-    def facility_class(self) -> str | None:
-        """The facility class the criterion measures (None for non-network criteria)."""
-        return None
-
-    def _need_transform(self) -> None:
-        if self.transform is None:
-            kind = getattr(self, "kind", "?")
-            raise _bad(f"criterion {self.name!r} of kind {kind!r} needs a transform",
-                       'add e.g. transform = { type = "linear", best = ..., worst = ... }.')
-
-
-class _NetworkCriterion(_Criterion):
-    class_: Name = Field(alias="class")
-    radius_m: Radius | None = None
-
-    @property
-    def facility_class(self) -> str | None:
-        return self.class_
-
-
-class DistanceCriterion(_NetworkCriterion):
-    """Walking distance to the nearest facility of a class (``dist_<class>_m``).
-
-    Without a transform: 100 points within the radius (criterion's, else the class's), else 0.
-    """
-
-    kind: Literal["distance"]
-
-
-class CountCriterion(_NetworkCriterion):
-    """Number of facilities of a class within ``radius_m`` (``n_<class>_<r>m``)."""
-
-    kind: Literal["count"]
-    radius_m: Radius
-
-    @model_validator(mode="after")
-    def _t(self) -> CountCriterion:
-        self._need_transform()
-        return self
-
-
-class AccessCriterion(_NetworkCriterion):
-    """Two-step floating catchment (2SFCA) supply-to-demand ratio within ``radius_m``.
-
-    Supply: ``capacity_column`` of the class's facilities (each facility counts 1 without it).
-    Demand: ``demand_column`` (e.g. population) of the demand layer (``inputs.residential``),
-    else its area in hectares.  The raw value is supply per ``per`` demand units.
-    """
-
-    kind: Literal["access_2sfca"]
-    capacity_column: str | None = None
-    demand_column: str | None = None
-    per: float = Field(default=1000.0, gt=0)
-
-    @model_validator(mode="after")
-    def _t(self) -> AccessCriterion:
-        self._need_transform()
-        return self
-
-
-ZonalStat = Literal["mean", "min", "max", "share_above"]
-
-
-class RasterCriterion(_Criterion):
-    """A zonal statistic of a raster over each parcel (pixels whose centre lies inside)."""
-
-    kind: Literal["raster"]
-    raster: Name
-    stat: ZonalStat = "mean"
-    threshold: float | None = None
-    band: int = Field(default=1, ge=1)
-
-    @model_validator(mode="after")
-    def _t(self) -> RasterCriterion:
-        if self.stat == "share_above" and self.threshold is None:
-            raise _bad("stat = 'share_above' needs a threshold",
-                       "add threshold = <value>; the raw value is the share (0-1) above it.")
-        self._need_transform()
-        return self
-
-
-class SlopeCriterion(_Criterion):
-    """Terrain slope from a DEM raster (Horn's method), then a zonal statistic per parcel."""
-
-    kind: Literal["slope"]
-    raster: Name
-    units: Literal["percent", "degrees"] = "percent"
-    stat: ZonalStat = "mean"
-    threshold: float | None = None
-    # Elevation units per horizontal unit: 0.3048 for a DEM in feet over metres.
-    z_factor: float = Field(default=1.0, gt=0)
-
-    @model_validator(mode="after")
-    def _t(self) -> SlopeCriterion:
-        if self.stat == "share_above" and self.threshold is None:
-            raise _bad("stat = 'share_above' needs a threshold",
-                       "add threshold = <slope>, e.g. 25 (percent).")
-        self._need_transform()
-        return self
-
-
-GeometryMeasure = Literal["area_ha", "compactness", "concave_corners"]
-
-
-class GeometryCriterion(_Criterion):
-    """Parcel shape: area (ha), compactness 方正度 (area / minimum rotated rectangle area), or
-    number of concave (reflex) corners, turning by more than ``corner_angle_deg``."""
-
-    kind: Literal["geometry"]
-    measure: GeometryMeasure
-    corner_angle_deg: float = Field(default=15.0, ge=0, lt=180)
-
-    @model_validator(mode="after")
-    def _t(self) -> GeometryCriterion:
-        self._need_transform()
-        return self
-
-
-class AttributeCriterion(_Criterion):
-    """A parcel attribute: ``column == value`` (boolean; default transform 100/0), or the
-    column's numbers through a transform.  Yes-like text (是, yes, true, 1, y) counts as true
-    when ``value = true``.  ``column`` may be the source name (净地) or the siteplan name
-    (clean_land)."""
-
-    kind: Literal["attribute"]
-    column: str = Field(min_length=1)
-    value: bool | float | str | None = None
-
-    @model_validator(mode="after")
-    def _t(self) -> AttributeCriterion:
-        if self.value is None:
-            self._need_transform()
-        return self
-
-
-Criterion = Annotated[
-    DistanceCriterion | CountCriterion | AccessCriterion | RasterCriterion | SlopeCriterion
-    | GeometryCriterion | AttributeCriterion,
-    Field(discriminator="kind"),
-]
-CRITERION_KINDS = ("distance", "count", "access_2sfca", "raster", "slope", "geometry",
-                   "attribute")
-
-
-class Weights(_Model):
-    """``[weights]``: direct weights on each criterion, or an AHP matrix in criteria order."""
-
-    method: Literal["direct", "ahp"] = "direct"
-    matrix: list[list[float]] | None = None
-    allow_inconsistent: bool = False
-
-
-Op = Literal["<", "<=", ">", ">=", "==", "!="]
-
-
-class Constraint(_Model):
-    """``[[constraints]]``: a parcel is excluded when ``<target> <op> <value>`` is true.
-
-    The target is one of ``criterion`` (its raw value), ``column`` (a parcel column) or
-    ``measure`` (a geometry measure); or a ``builtin``: ``"unreachable"`` (the network stage's
-    ``unreachable`` column) or ``"inside_hazard"`` (intersects a polygon of ``inputs.hazards``).
-    A missing (NaN) value never triggers a comparison constraint.
-    """
-
-    criterion: str | None = None
-    column: str | None = None
-    measure: GeometryMeasure | None = None
-    builtin: Literal["unreachable", "inside_hazard"] | None = None
-    op: Op | None = None
-    value: float | str | bool | None = None
-    reason_en: str | None = None
-    reason_zh: str | None = None
-
-    @model_validator(mode="after")
-    def _shape(self) -> Constraint:
-        targets = [t for t in ("criterion", "column", "measure", "builtin")
-                   if getattr(self, t) is not None]
-        if len(targets) != 1:
-            raise _bad(f"a constraint needs exactly one target, got {targets or 'none'}",
-                       'give one of criterion = "slope", column = "...", measure = "area_ha" '
-                       'or builtin = "unreachable" / "inside_hazard".')
-        if self.builtin is None and (self.op is None or self.value is None):
-            raise _bad("a comparison constraint needs op and value",
-                       'add e.g. op = "<", value = 1 (the parcel is excluded when true).')
-        if self.builtin is not None and (self.op is not None or self.value is not None):
-            raise _bad(f"builtin = {self.builtin!r} takes no op/value", "remove op and value.")
-        return self
-
-    @property
-    def target(self) -> str:
-        return next(str(getattr(self, t)) for t in ("criterion", "column", "measure", "builtin")
-                    if getattr(self, t) is not None)
-
-    def reasons(self) -> tuple[str, str]:
-        """English and Chinese exclusion reasons (generated when not configured)."""
-        if self.builtin == "unreachable":
-            en, zh = "cannot reach the street network", "无法接入步行路网"
-        elif self.builtin == "inside_hazard":
-            en, zh = "inside a hazard area", "位于灾害风险区内"
-        else:
-            en = zh = f"{self.target} {self.op} {self.value}"
-        return self.reason_en or en, self.reason_zh or zh
-
-
-class Programme(_Model):
-    """``[programme]``: per-project ratios of the seed clause 三(二)8, and the estimate's
-    assumptions (dwelling size, persons per household)."""
-
-    # 2020 (seventh) national census: 2.62 persons per household.
-    persons_per_household: float = Field(default=2.62, gt=0, le=10)
-    # Assumption: gross floor area per dwelling (a typical new urban three-bedroom flat).
-    dwelling_size_m2: float = Field(default=100.0, gt=0, le=1000)
-    childcare_places_per_1000: float = Field(default=10.0, ge=0)  # 三(二)8: ≥ 10 托位 per 1000 residents
-    childcare_m2_per_place: float = Field(default=8.0, ge=0)  # 三(二)8: ≥ 8 m² per place
-    elderly_land_m2_per_resident: float = Field(default=0.1, ge=0)  # 三(二)8: ≥ 0.1 m² per resident
-    parking_per_household: float = Field(default=1.2, ge=0)  # 三(二)8: ≥ 1.2 spaces per household
-    parking_bay_width_m: float = Field(default=2.5, gt=0)  # 三(二)8: bay ≥ 2.5 m × 5.3 m
-    parking_bay_length_m: float = Field(default=5.3, gt=0)
-    charging_share: float = Field(default=1.0, ge=0, le=1)  # 三(二)8: all fixed spaces
-    property_service_share: float = Field(default=0.03, ge=0, le=1)  # 三(二)8: ≥ 3 %
-    # FAR for parcels without one (None: such parcels get no programme numbers).
-    default_far: float | None = Field(default=None, gt=0, le=20)
-
-    def assumptions(self) -> dict[str, Any]:
-        """The ratios and assumptions as keyword arguments of :func:`siteplan.programme.programme`."""
-        return {k: float(v) for k, v in self.model_dump().items() if k != "default_far"}
-
-
-class Compliance(_Model):
-    """``[compliance]``: radii of the seed compliance check, by class."""
-
-    radii: dict[Name, Radius] = Field(default_factory=lambda: dict(SEED_RADII_M))
-
-    @field_validator("radii")
-    @classmethod
-    def _merge_seed(cls, v: dict[str, float]) -> dict[str, float]:
-        return {**SEED_RADII_M, **v}
-
-
-OutputFormat = Literal["csv", "xlsx", "gpkg", "html", "png"]
-OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "xlsx", "gpkg", "html", "png")
-
-
-class Outputs(_Model):
-    """``[outputs]``: where and what to write.
-
-    ``tianditu_key``: the environment variable ``TIANDITU_KEY`` wins over the file, so a shared
-    study file need not carry a personal key (see :meth:`Study.tianditu_key`).
-    """
-
-    folder: PathStr = "maps"
-    top_n: int = Field(default=20, ge=1)
-    formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
-    offline: bool = False
-    tianditu_key: str | None = None
-
-
-# ----------------------------------------------------------------------------- the study
 
 
 def _default_classes(data: dict[str, Any]) -> dict[str, Any]:
@@ -616,7 +104,7 @@ def _default_classes(data: dict[str, Any]) -> dict[str, Any]:
     return classes
 
 
-class Study(_Model):
+class Study(ConfigModel):
     """A whole study configuration.  Build it with :func:`load_study` or
     :meth:`Study.model_validate` (both raise :class:`~siteplan.errors.ConfigError`)."""
 
@@ -709,7 +197,7 @@ class Study(_Model):
 
     def criterion_radius(self, criterion: Criterion) -> float | None:
         """The radius a network criterion uses: its own, else its class's (None if neither)."""
-        if not isinstance(criterion, _NetworkCriterion):
+        if not isinstance(criterion, NetworkCriterion):
             return None
         if criterion.radius_m is not None:
             return criterion.radius_m
@@ -831,4 +319,9 @@ __all__ = [
     "NetworkSection", "Outputs", "ParcelFields", "ParcelInput", "Programme", "RasterCriterion",
     "SEED_RADII_M", "SlopeCriterion", "Study", "StudySection", "Weights", "count_column",
     "distance_column", "load_study",
+    # Also importable from here (their homes are config_fields, config_criteria,
+    # config_sections):
+    "CRSSection", "ConfigModel", "CoordSystem", "Encoding", "GB50180_SOURCE", "GeometryMeasure",
+    "MAX_RADIUS_M", "Name", "NetworkCriterion", "OUTPUT_FORMATS", "Op", "OutputFormat",
+    "PathStr", "RESERVED_NAMES", "Radius", "SEED_SOURCE", "ZonalStat",
 ]
