@@ -398,7 +398,7 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
             cluster = stack.enter_context(LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=processes, host="127.0.0.1",
                 # A free loopback port: two batches on one machine must not fight over 8787.
-                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR))
+                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL))
             client = stack.enter_context(Client(cluster, set_as_default=False))
         workers = _check_workers(client, out)
         info = {"cluster_seconds": time.perf_counter() - t0, "workers": workers,

@@ -91,7 +91,10 @@ class PgServer:
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="siteplan-pg-"))
+        # As root the server runs as `postgres`, which must reach the folder: /tmp always lets
+        # it (a private $TMPDIR may not), and keeps the unix-socket path short.
+        self.root = Path(tempfile.mkdtemp(prefix="siteplan-pg-",
+                                          dir="/tmp" if os.geteuid() == 0 else None))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
