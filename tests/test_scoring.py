@@ -36,17 +36,11 @@ from rasterio.transform import from_origin
 
 from siteplan.access import facility_access
 from siteplan.config import Study
+from siteplan.criteria import access_columns, criterion_labels
 from siteplan.errors import ConfigError, InputError
+from siteplan.fca import two_step_fca
 from siteplan.network import graph_from_lines
-from siteplan.scoring import (
-    access_columns,
-    assess_parcels,
-    criterion_labels,
-    dense_rank,
-    score_parcels,
-    scoring_metadata,
-    two_step_fca,
-)
+from siteplan.scoring import assess_parcels, dense_rank, score_parcels, scoring_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 X0, Y0 = 500_000.0, 4_200_000.0

@@ -1,0 +1,153 @@
+"""Hard constraints: which parcels a study excludes, and why, in English and 中文.
+
+Each ``[[constraints]]`` entry compares a criterion's raw value, a parcel column or a shape
+measure with a value, or is a builtin (``unreachable``, ``inside_hazard``).
+:func:`apply_constraints` gives ``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh``;
+reasons name the value that triggered them (``Slope (percent): 31.2 > 25``) unless the study
+words them itself.  A missing value never triggers a comparison.  Excluded parcels stay in the
+output: the scorer never drops rows.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteplan.config_criteria import Constraint
+from siteplan.criteria import criterion_labels, numeric_values, parcel_column
+from siteplan.errors import InputError
+from siteplan.labels import label
+from siteplan.parcels import metric_geometries, parse_bool, shape_measure
+
+if TYPE_CHECKING:
+    from siteplan.config import Study
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+def hazard_hits(parcels: gpd.GeoDataFrame, study: Study) -> np.ndarray:
+    """Parcels whose interior overlaps a hazard polygon of ``inputs.hazards``."""
+    from siteplan.io import read_layer
+
+    hit = np.zeros(len(parcels), dtype=bool)
+    geoms = np.asarray(parcels.geometry.values, dtype=object)
+    for path in study.inputs.hazards:
+        hz = read_layer(path, kind="hazard layer").to_crs(parcels.crs)
+        hz_geoms = np.asarray(hz.geometry.values, dtype=object)
+        tree = shapely.STRtree(hz_geoms)
+        pi, hi = tree.query(geoms, predicate="intersects")
+        inside = ~shapely.touches(geoms[pi], hz_geoms[hi])
+        hit[pi[inside]] = True
+    return hit
+
+
+def _fmt(values: np.ndarray) -> np.ndarray:
+    return np.char.mod("%.4g", np.asarray(values, dtype=float)).astype(object)
+
+
+def constraint_mask(
+    parcels: gpd.GeoDataFrame,
+    study: Study,
+    k: Constraint,
+    raw: Mapping[str, np.ndarray],
+    metric: np.ndarray | None,
+    where: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(hit, reason_en, reason_zh)`` arrays of one constraint (reasons only meaningful where
+    ``hit``).  A missing value never triggers a comparison."""
+    n = len(parcels)
+    en, zh = k.reasons()
+    if k.builtin == "unreachable":
+        if "unreachable" not in parcels.columns:
+            raise InputError("the parcels have no 'unreachable' column.", where=where,
+                             fix="run the access stage first (ensure_access).")
+        hit = parcels["unreachable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        return hit, np.full(n, en, dtype=object), np.full(n, zh, dtype=object)
+    if k.builtin == "inside_hazard":
+        return hazard_hits(parcels, study), np.full(n, en, dtype=object), \
+            np.full(n, zh, dtype=object)
+    op, value = _OPS[str(k.op)], k.value
+    if k.criterion is not None:
+        x: Any = raw[k.criterion]
+        name_en, name_zh = criterion_labels(study)[k.criterion]
+    elif k.measure is not None:
+        geoms = metric if metric is not None else metric_geometries(parcels)
+        x = shape_measure(geoms, k.measure)
+        name_en, name_zh = label(k.measure, "en"), label(k.measure, "zh")
+    else:
+        col = str(k.column)
+        series = parcel_column(parcels, col, study, where)
+        name_en, name_zh = label(col, "en"), label(col, "zh")
+        if isinstance(value, bool):
+            if k.op not in ("==", "!="):
+                raise InputError(f"a yes/no column can only be compared with == or !=, not "
+                                 f"{k.op}.", where=where, fix='use op = "==" or "!=".')
+            x = parse_bool(series, where=where, column=col).astype("Float64").to_numpy(
+                dtype=float, na_value=np.nan)
+            value = float(value)
+        elif isinstance(value, str):
+            if k.op not in ("==", "!="):
+                raise InputError(f"text can only be compared with == or !=, not {k.op}.",
+                                 where=where, fix="compare with a number, or use == / !=.")
+            text = series.astype("string").str.strip()
+            hit = (op(text, value).fillna(False)).to_numpy(dtype=bool)
+            shown = text.fillna("").to_numpy(dtype=object)
+            return hit, _reason(k, k.reason_en, name_en, shown, True), \
+                _reason(k, k.reason_zh, name_zh, shown, True)
+        else:
+            x = numeric_values(series, where, col)
+    x = np.asarray(x, dtype=float)
+    with np.errstate(invalid="ignore"):
+        hit = np.isfinite(x) & op(x, float(value))  # type: ignore[arg-type]
+    shown = _fmt(x)
+    return hit, _reason(k, k.reason_en, name_en, shown, False), \
+        _reason(k, k.reason_zh, name_zh, shown, False)
+
+
+def _reason(k: Constraint, configured: str | None, name: str, shown: np.ndarray, text: bool
+            ) -> np.ndarray:
+    """The configured reason, else ``"<label>: <value> <op> <threshold>"`` per parcel."""
+    if configured is not None:
+        return np.full(shown.shape[0], configured, dtype=object)
+    if text:
+        value = f"'{k.value}'"
+    elif isinstance(k.value, float):
+        value = f"{k.value:g}"
+    else:
+        value = str(k.value)
+    return (name + ": " + shown.astype(str).astype(object) + f" {k.op} {value}").astype(object)
+
+
+def apply_constraints(parcels: gpd.GeoDataFrame, study: Study,
+                      raw: Mapping[str, np.ndarray], metric: np.ndarray | None = None
+                      ) -> pd.DataFrame:
+    """``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh`` for every parcel (reasons
+    of several constraints joined by ``"; "`` / ``"；"``, empty when not excluded)."""
+    n = len(parcels)
+    src = study.source_path or "study config"
+    excluded = np.zeros(n, dtype=bool)
+    en = np.full(n, "", dtype=object)
+    zh = np.full(n, "", dtype=object)
+    for i, k in enumerate(study.constraints):
+        hit, r_en, r_zh = constraint_mask(parcels, study, k, raw, metric,
+                                          f"{src}: constraints[{i}]")
+        excluded |= hit
+        en = np.where(hit, np.where(en == "", r_en, en + "; " + r_en), en)
+        zh = np.where(hit, np.where(zh == "", r_zh, zh + "；" + r_zh), zh)
+    return pd.DataFrame({
+        "excluded": excluded,
+        "exclusion_reason": pd.array(en.astype(str), dtype="string"),
+        "exclusion_reason_zh": pd.array(zh.astype(str), dtype="string"),
+    }, index=parcels.index)
+
+
+__all__ = ["apply_constraints", "constraint_mask", "hazard_hits"]
