@@ -27,21 +27,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
+# Seed clause 三(二)8 (好房子) service radii and the GB 50180-2018 5/10/15-minute life circles.
+from siteplan.compliance import GB50180_CIRCLES_M as LIFE_CIRCLES
+from siteplan.compliance import SEED_RADII_M as SEED_RADII
 from siteplan.errors import ConfigError, InputError
 from siteplan.network import Network
 from siteplan.paths import bounded_from_each, nearest_source_nodes
 from siteplan.snapping import DEFAULT_MAX_SNAP_M, Snap, SnapPoint, snap
 
 Mode = Literal["overlap", "dissolve", "split", "rings"]
-
-# Seed clause 三(二)8 (好房子): walking service radii for schools and kindergartens.
-SEED_RADII: dict[str, float] = {
-    "kindergarten": 300.0,
-    "primary_school": 500.0,
-    "middle_school": 1000.0,
-}
-# GB 50180-2018 《城市居住区规划设计标准》: 5/10/15-minute life circles as walking distances.
-LIFE_CIRCLES: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
 
 # Street-frontage width: the depth of the blocks facing a reached street that count as served
 # (a typical Chinese residential block's street-facing row of buildings).

@@ -8,6 +8,9 @@ together with the housing (同时设计、同时施工、同时验收、同时�
 :func:`seed_compliance` reads the network distances ``dist_<class>_m`` (NaN = unreachable) and
 adds ``meets_<class>_radius``, ``compliance_required`` (English), ``compliance_required_zh`` and
 ``compliant_all``.
+
+The seed radii and the GB 50180-2018 life circles they come from have their one home here;
+the study config, the catchments and the programme take them from this module.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from siteplan.access import distance_column
 from siteplan.errors import InputError
 from siteplan.labels import label
 
@@ -27,6 +31,14 @@ SEED_RADII_M: dict[str, float] = {
     "middle_school": 1000.0,
 }
 SEED_CLAUSE = "三(二)8"
+#: How a default taken from the seed clause names its source.
+SEED_SOURCE = f"好房子 {SEED_CLAUSE}"
+
+# GB 50180-2018 城市居住区规划设计标准, 表 3.0.4 (居住区分级控制规模): walking distance of the
+# 5-, 10- and 15-minute life circles.  The 15-minute circle is 800-1000 m in the standard; the
+# pilot uses its upper bound.
+GB50180_CIRCLES_M: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
+GB50180_SOURCE = "GB 50180-2018 表3.0.4"
 
 SAME_TIME_NOTE_ZH = label("same_time_delivery", "zh")
 SAME_TIME_NOTE_EN = label("same_time_delivery", "en")
@@ -94,7 +106,7 @@ def seed_compliance(
         A ``dist_<class>_m`` column is missing, or a radius is not a positive number.
     """
     radii = dict(SEED_RADII_M if radii_m is None else radii_m)
-    missing = [f"dist_{c}_m" for c in radii if f"dist_{c}_m" not in parcels.columns]
+    missing = [distance_column(c) for c in radii if distance_column(c) not in parcels.columns]
     if missing:
         raise InputError(
             f"seed compliance needs the network distance column(s) {missing}.",
@@ -116,7 +128,7 @@ def seed_compliance(
     req_en = np.full(n, "", dtype=object)
     req_zh = np.full(n, "", dtype=object)
     for cls, r in radii.items():
-        dist = pd.to_numeric(out[f"dist_{cls}_m"], errors="coerce").to_numpy(dtype=float)
+        dist = pd.to_numeric(out[distance_column(cls)], errors="coerce").to_numpy(dtype=float)
         meets = np.isfinite(dist) & (dist <= float(r))
         out[f"meets_{cls}_radius"] = meets
         meets_all &= meets
@@ -132,10 +144,13 @@ def seed_compliance(
 
 
 __all__ = [
+    "GB50180_CIRCLES_M",
+    "GB50180_SOURCE",
     "SAME_TIME_NOTE_EN",
     "SAME_TIME_NOTE_ZH",
     "SEED_CLAUSE",
     "SEED_RADII_M",
+    "SEED_SOURCE",
     "must_provide_text",
     "seed_compliance",
 ]

@@ -29,8 +29,9 @@ from pydantic import Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 from pyproj import CRS
 
+from siteplan.access import count_column, distance_column
 from siteplan.ahp import AHPResult, ahp_weights, normalise_weights
-from siteplan.compliance import SEED_CLAUSE, SEED_RADII_M
+from siteplan.compliance import GB50180_CIRCLES_M, GB50180_SOURCE, SEED_RADII_M, SEED_SOURCE
 from siteplan.config_checks import cross_check
 from siteplan.config_criteria import (
     CRITERION_KINDS,
@@ -61,8 +62,6 @@ from siteplan.config_fields import (
     Radius,
 )
 from siteplan.config_sections import (
-    GB50180_CIRCLES_M,
-    GB50180_SOURCE,
     OUTPUT_FORMATS,
     Catchments,
     Compliance,
@@ -79,12 +78,7 @@ from siteplan.config_sections import (
     StudySection,
 )
 from siteplan.errors import ConfigError, InputError
-
-SEED_SOURCE = f"好房子 {SEED_CLAUSE}"
-
-# Facility classes of the naming contract (shared/DESIGN.md); others must be declared.
-KNOWN_CLASSES = ("kindergarten", "primary_school", "middle_school", "high_school", "hospital",
-                 "clinic", "bus_stop", "metro_station", "park", "elderly_care")
+from siteplan.facility_rules import CLASSES as KNOWN_CLASSES
 
 
 def _default_classes(data: dict[str, Any]) -> dict[str, Any]:
@@ -302,16 +296,6 @@ def load_study(path: str | Path) -> Study:
                                 source=str(path))
 
 
-def distance_column(class_name: str) -> str:
-    """Name of the network-distance column of a class: ``dist_<class>_m``."""
-    return f"dist_{class_name}_m"
-
-
-def count_column(class_name: str, radius_m: float) -> str:
-    """Name of the facility-count column: ``n_<class>_<r>m`` (``r`` without trailing .0)."""
-    return f"n_{class_name}_{radius_m:g}m"
-
-
 __all__ = [
     "AccessCriterion", "AttributeCriterion", "CRITERION_KINDS", "Catchments", "Compliance",
     "Constraint", "CountCriterion", "Criterion", "DistanceCriterion", "FacilityClass",
@@ -319,8 +303,8 @@ __all__ = [
     "NetworkSection", "Outputs", "ParcelFields", "ParcelInput", "Programme", "RasterCriterion",
     "SEED_RADII_M", "SlopeCriterion", "Study", "StudySection", "Weights", "count_column",
     "distance_column", "load_study",
-    # Also importable from here (their homes are config_fields, config_criteria,
-    # config_sections):
+    # Also importable from here (their homes: config_fields, config_criteria, config_sections,
+    # compliance, access, facility_rules):
     "CRSSection", "ConfigModel", "CoordSystem", "Encoding", "GB50180_SOURCE", "GeometryMeasure",
     "MAX_RADIUS_M", "Name", "NetworkCriterion", "OUTPUT_FORMATS", "Op", "OutputFormat",
     "PathStr", "RESERVED_NAMES", "Radius", "SEED_SOURCE", "ZonalStat",

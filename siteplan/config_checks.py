@@ -8,6 +8,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from siteplan.ahp import MAX_CONSISTENCY_RATIO, RANDOM_INDEX, ahp_weights, check_pairwise_matrix
+from siteplan.facility_rules import CLASSES
 
 if TYPE_CHECKING:
     from siteplan.config import Study
@@ -113,8 +114,6 @@ def _constraint_problems(study: Study) -> list[Problem]:
 
 def cross_check(study: Study) -> list[Problem]:
     """All problems that involve more than one section of ``study``."""
-    from siteplan.config import KNOWN_CLASSES
-
     out: list[Problem] = []
     seen: dict[str, int] = {}
     for i, c in enumerate(study.criteria):
@@ -129,7 +128,8 @@ def cross_check(study: Study) -> list[Problem]:
             out.append((f"criteria[{i}].raster", raster,
                         f"no raster of this name in [inputs.rasters]{did_you_mean(raster, have)}",
                         f'add {raster} = "path/to/file.tif" under [inputs.rasters].'))
-    known = sorted(set(KNOWN_CLASSES) | set(study.classes))
+    # The classes of the naming contract (DESIGN.md) and those the study declares.
+    known = sorted(set(CLASSES) | set(study.classes))
     out += _class_problems(study, known)
     out += _weight_problems(study)
     out += _constraint_problems(study)

@@ -4,7 +4,9 @@
 
 Defaults that carry planning meaning name their source next to them: the seed clause 三(二)8 of
 the Shanxi 好房子 pilot (programme ratios, compliance radii) and GB 50180-2018 (5/10/15-minute
-life circles: 300/500/1000 m walking).
+life circles: 300/500/1000 m walking).  Defaults of the engine (snap distance, search limit,
+walking speeds, catchment frontage, programme ratios) are taken from the modules that apply
+them, so a study file and a direct call agree.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pydantic import Field, field_validator, model_validator
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from siteplan.compliance import SEED_RADII_M
+from siteplan.access import ELDERLY_SPEED_MPS, WALK_SPEED_MPS
+from siteplan.catchments import DEFAULT_FRONTAGE_M
+from siteplan.compliance import GB50180_CIRCLES_M, GB50180_SOURCE, SEED_RADII_M
 from siteplan.config_fields import (
     ConfigModel,
     CoordSystem,
@@ -26,12 +30,9 @@ from siteplan.config_fields import (
     bad_value,
     is_database_url,
 )
-
-# GB 50180-2018 城市居住区规划设计标准, 表 3.0.4 (居住区分级控制规模): walking distance of the
-# 5-, 10- and 15-minute life circles.  The 15-minute circle is 800-1000 m in the standard; the
-# pilot uses its upper bound.
-GB50180_CIRCLES_M: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
-GB50180_SOURCE = "GB 50180-2018 表3.0.4"
+from siteplan.paths import DEFAULT_SEARCH_LIMIT_M
+from siteplan.programme import DEFAULTS as _P
+from siteplan.snapping import DEFAULT_MAX_SNAP_M
 
 
 class StudySection(ConfigModel):
@@ -154,8 +155,8 @@ class NetworkSection(ConfigModel):
     """``[network]``: how the walking network is built and searched."""
 
     snap_tolerance_m: float = Field(default=0.0, ge=0, le=50)
-    max_snap_m: Radius = 200.0
-    search_limit_m: Radius = 3000.0
+    max_snap_m: Radius = DEFAULT_MAX_SNAP_M
+    search_limit_m: Radius = DEFAULT_SEARCH_LIMIT_M
     # adult 1.2 m/s, elderly 0.8 m/s (the pilot's walking speeds; override with walk_speed_mps).
     profile: Literal["adult", "elderly"] = "adult"
     walk_speed_mps: float | None = Field(default=None, gt=0, le=3)
@@ -170,7 +171,7 @@ class NetworkSection(ConfigModel):
         """Walking speed in metres per second (explicit value, else the profile's)."""
         if self.walk_speed_mps is not None:
             return self.walk_speed_mps
-        return 0.8 if self.profile == "elderly" else 1.2
+        return ELDERLY_SPEED_MPS if self.profile == "elderly" else WALK_SPEED_MPS
 
 
 class FacilityClass(ConfigModel):
@@ -202,9 +203,10 @@ class FacilityClass(ConfigModel):
 class Catchments(ConfigModel):
     """``[catchments]``: how service areas are drawn."""
 
-    frontage_m: Radius = 30.0
+    frontage_m: Radius = DEFAULT_FRONTAGE_M
     mode: Literal["overlap", "dissolve", "split", "rings"] = "overlap"
-    rings_m: list[Radius] = Field(default_factory=lambda: [300.0, 500.0, 1000.0])
+    # The GB 50180 life circles: 300, 500, 1000 m.
+    rings_m: list[Radius] = Field(default_factory=lambda: list(GB50180_CIRCLES_M.values()))
 
     @field_validator("rings_m")
     @classmethod
@@ -219,18 +221,23 @@ class Programme(ConfigModel):
     """``[programme]``: per-project ratios of the seed clause 三(二)8, and the estimate's
     assumptions (dwelling size, persons per household)."""
 
+    # The defaults are siteplan.programme.DEFAULTS, whose sources are ASSUMPTION_NOTES there.
     # 2020 (seventh) national census: 2.62 persons per household.
-    persons_per_household: float = Field(default=2.62, gt=0, le=10)
+    persons_per_household: float = Field(default=_P["persons_per_household"], gt=0, le=10)
     # Assumption: gross floor area per dwelling (a typical new urban three-bedroom flat).
-    dwelling_size_m2: float = Field(default=100.0, gt=0, le=1000)
-    childcare_places_per_1000: float = Field(default=10.0, ge=0)  # 三(二)8: ≥ 10 托位 per 1000 residents
-    childcare_m2_per_place: float = Field(default=8.0, ge=0)  # 三(二)8: ≥ 8 m² per place
-    elderly_land_m2_per_resident: float = Field(default=0.1, ge=0)  # 三(二)8: ≥ 0.1 m² per resident
-    parking_per_household: float = Field(default=1.2, ge=0)  # 三(二)8: ≥ 1.2 spaces per household
-    parking_bay_width_m: float = Field(default=2.5, gt=0)  # 三(二)8: bay ≥ 2.5 m × 5.3 m
-    parking_bay_length_m: float = Field(default=5.3, gt=0)
-    charging_share: float = Field(default=1.0, ge=0, le=1)  # 三(二)8: all fixed spaces
-    property_service_share: float = Field(default=0.03, ge=0, le=1)  # 三(二)8: ≥ 3 %
+    dwelling_size_m2: float = Field(default=_P["dwelling_size_m2"], gt=0, le=1000)
+    # 三(二)8: ≥ 10 托位 per 1000 residents, ≥ 8 m² per place.
+    childcare_places_per_1000: float = Field(default=_P["childcare_places_per_1000"], ge=0)
+    childcare_m2_per_place: float = Field(default=_P["childcare_m2_per_place"], ge=0)
+    # 三(二)8: ≥ 0.1 m² of elderly-care land per resident.
+    elderly_land_m2_per_resident: float = Field(default=_P["elderly_land_m2_per_resident"], ge=0)
+    # 三(二)8: ≥ 1.2 spaces per household, bay ≥ 2.5 m × 5.3 m, charging at all fixed spaces.
+    parking_per_household: float = Field(default=_P["parking_per_household"], ge=0)
+    parking_bay_width_m: float = Field(default=_P["parking_bay_width_m"], gt=0)
+    parking_bay_length_m: float = Field(default=_P["parking_bay_length_m"], gt=0)
+    charging_share: float = Field(default=_P["charging_share"], ge=0, le=1)
+    # 三(二)8: ≥ 3 % of the total floor area for property services.
+    property_service_share: float = Field(default=_P["property_service_share"], ge=0, le=1)
     # FAR for parcels without one (None: such parcels get no programme numbers).
     default_far: float | None = Field(default=None, gt=0, le=20)
 
@@ -269,7 +276,7 @@ class Outputs(ConfigModel):
 
 
 __all__ = [
-    "GB50180_CIRCLES_M", "GB50180_SOURCE", "OUTPUT_FORMATS", "CRSSection", "Catchments",
+    "OUTPUT_FORMATS", "CRSSection", "Catchments",
     "Compliance", "FacilityClass", "FacilityLayer", "Inputs", "NetworkSection", "OutputFormat",
     "Outputs", "ParcelFields", "ParcelInput", "Programme", "StudySection",
 ]

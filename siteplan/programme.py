@@ -46,10 +46,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siteplan.compliance import SEED_SOURCE as SEED_CLAUSE  # "好房子 三(二)8"
 from siteplan.errors import InputError
 from siteplan.labels import label
 
-SEED_CLAUSE = "好房子 三(二)8"
 CENSUS_SOURCE = "2020 census (第七次全国人口普查): 2.62 persons per household"
 # Where each rule comes from.
 CLAUSES: dict[str, str] = {

@@ -16,7 +16,8 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+
+from siteplan.config_fields import bad_value
 
 Points = Annotated[float, Field(ge=0, le=100)]
 
@@ -30,10 +31,6 @@ def _as_float(raw: object) -> np.ndarray:
         flat = pd.Series(arr.ravel()).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         return flat.reshape(arr.shape)
     return arr.astype(float)
-
-
-def _bad(what: str, fix: str) -> PydanticCustomError:
-    return PydanticCustomError("siteplan_config", what, {"fix": fix})
 
 
 class _Transform(BaseModel):
@@ -59,7 +56,7 @@ class LinearTransform(_Transform):
     @model_validator(mode="after")
     def _distinct(self) -> LinearTransform:
         if self.best == self.worst:
-            raise _bad(
+            raise bad_value(
                 f"linear transform has best == worst == {self.best}",
                 "give two different breakpoints, e.g. best = 0, worst = 1000.",
             )
@@ -91,12 +88,12 @@ class StepTransform(_Transform):
     def _ordered(self) -> StepTransform:
         t = np.array([s[0] for s in self.steps], dtype=float)
         if not np.all(np.isfinite(t)):
-            raise _bad("step thresholds must be finite numbers", "remove inf/nan thresholds.")
+            raise bad_value("step thresholds must be finite numbers", "remove inf/nan thresholds.")
         ascending = self.op in ("<=", "<")
         ok = np.all(np.diff(t) > 0) if ascending else np.all(np.diff(t) < 0)
         if not ok:
             order = "increasing" if ascending else "decreasing"
-            raise _bad(
+            raise bad_value(
                 f"step thresholds {t.tolist()} must be strictly {order} for op {self.op!r}",
                 f"list the steps with {order} thresholds, the most demanding step first.",
             )
@@ -161,7 +158,7 @@ class IdealRangeTransform(_Transform):
         lo = self.zero_below if self.zero_below is not None else self.low
         hi = self.zero_above if self.zero_above is not None else self.high
         if not (lo <= self.low <= self.high <= hi):
-            raise _bad(
+            raise bad_value(
                 "ideal range needs zero_below <= low <= high <= zero_above, got "
                 f"{self.zero_below}, {self.low}, {self.high}, {self.zero_above}",
                 "order the four breakpoints from small to large.",
