@@ -15,17 +15,16 @@ picks the geometry column when there are several.  Other query parameters (``ssl
 :func:`write_postgis_layer` writes a GeoDataFrame to a table with its SRID and a GiST index in
 one transaction: into a scratch table first, then swapped in by rename, so readers see the old
 table or the new one, never a half-written one.
+
+Connections, URL parsing and connection errors live in :mod:`siteplan.postgis_connect`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import re
 import uuid
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -35,174 +34,20 @@ import shapely
 from pyproj import CRS
 
 from siteplan.errors import ConfigError, InputError, SiteplanWarning
-
-_SCHEME_RE = re.compile(r"^(postgres(ql)?(\+\w+)?)://", re.IGNORECASE)
-_GDAL_PG_RE = re.compile(r"^PG:", re.IGNORECASE)
-# Query parameters that siteplan reads; every other one is passed on to libpq.
-_OWN_PARAMS = ("table", "layer", "sql", "geom")
-_MAX_IDENT_BYTES = 63  # PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1)
-_CONNECT_TIMEOUT_S = 10
-
-_AUTH_HINTS = ("password authentication failed", "no password supplied", "authentication failed",
-               "pg_hba.conf")
-_UNREACHABLE_HINTS = ("connection refused", "could not translate host name", "timeout expired",
-                      "no route to host", "network is unreachable", "could not connect",
-                      "name or service not known", "temporary failure in name resolution",
-                      "server closed the connection unexpectedly")
-
-
-@dataclass(frozen=True)
-class PostgisSource:
-    """A parsed PostGIS URL.  ``display`` is safe to show (no password)."""
-
-    url: Any  # sqlalchemy.engine.URL without siteplan's own parameters (its repr hides the password)
-    display: str
-    password: str | None = field(repr=False)  # only to scrub it from driver messages
-    table: str | None
-    sql: str | None
-    geom: str | None
-
-
-def is_postgis_url(text: object) -> bool:
-    """Whether ``text`` names a PostgreSQL source (``postgresql://``, ``postgres://`` or GDAL's
-    ``PG:``) rather than a file.  Check the string before turning it into a ``Path``: a
-    ``Path`` collapses ``//``."""
-    if isinstance(text, os.PathLike):
-        text = os.fspath(text)
-    if not isinstance(text, str):
-        return False
-    return bool(_SCHEME_RE.match(text.strip()) or _GDAL_PG_RE.match(text.strip()))
-
-
-def display_source(source: object) -> str:
-    """A source as it may be shown (messages, metadata, maps): a PostGIS URL without its
-    password (``postgresql://user@host:port/db?table=...``), anything else as ``str``."""
-    text = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
-    if not is_postgis_url(text) or _GDAL_PG_RE.match(text.strip()):
-        return text
-    try:
-        src = parse_postgis_url(text)
-    except InputError:
-        return _redact(text)
-    what = (f"?table={src.table}" if src.table else
-            f"?sql={_short(src.sql)}" if src.sql else "")
-    return src.display + what
-
-
-def parse_postgis_url(url: str) -> PostgisSource:
-    """Split a PostGIS URL into connection URL and siteplan's ``table``/``sql``/``geom``.
-
-    Raises
-    ------
-    InputError
-        Not a ``postgresql://`` URL, or one that cannot be parsed.
-    """
-    from sqlalchemy.engine import make_url
-
-    text = str(url).strip()
-    if _GDAL_PG_RE.match(text):
-        raise InputError(
-            "GDAL-style 'PG:' connection strings are not supported.", where="PostGIS source",
-            fix="write it as a URL: postgresql://USER@HOST:PORT/DBNAME?table=SCHEMA.TABLE")
-    if not _SCHEME_RE.match(text):
-        raise InputError("is not a postgresql:// URL.", where="PostGIS source",
-                         fix="use postgresql://USER@HOST:PORT/DBNAME?table=SCHEMA.TABLE")
-    scheme = _SCHEME_RE.match(text).group(1).lower()  # type: ignore[union-attr]
-    if "+" not in scheme:  # SQLAlchemy 2.1 defaults to psycopg 3; siteplan ships psycopg2
-        text = "postgresql+psycopg2" + text[len(scheme):]
-    try:
-        parsed = make_url(text)
-    except Exception:
-        raise InputError(
-            "the PostGIS URL cannot be parsed.", where=_redact(text),
-            fix="use postgresql://USER@HOST:PORT/DBNAME?table=SCHEMA.TABLE, with special "
-            "characters in the password percent-encoded (@ as %40).") from None
-    query = dict(parsed.query)
-    own = {k: query.get(k) for k in _OWN_PARAMS}
-    for key, value in own.items():
-        if isinstance(value, tuple):
-            raise InputError(f"the URL gives {key}= more than once.", where=_display(parsed),
-                             fix=f"give {key}= once.")
-    table = own["table"] or own["layer"]
-    display = _display(parsed)
-    return PostgisSource(url=parsed.difference_update_query(_OWN_PARAMS), display=display,
-                         password=parsed.password, table=table or None,  # type: ignore[arg-type]
-                         sql=own["sql"] or None, geom=own["geom"] or None)  # type: ignore[arg-type]
-
-
-def _display(url: Any) -> str:
-    host = url.host or "localhost"
-    port = f":{url.port}" if url.port else ""
-    user = f"{url.username}@" if url.username else ""
-    return f"postgresql://{user}{host}{port}/{url.database or ''}"
-
-
-def _redact(text: str) -> str:
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
-
-
-def _scrub(message: str, src: PostgisSource) -> str:
-    if src.password:
-        message = message.replace(src.password, "***")
-    return message
-
-
-def _engine(src: PostgisSource) -> Any:
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
-    args: dict[str, Any] = {"client_encoding": "utf8", "application_name": "siteplan"}
-    if "connect_timeout" not in src.url.query:
-        args["connect_timeout"] = _CONNECT_TIMEOUT_S
-    try:
-        return create_engine(src.url, poolclass=NullPool, connect_args=args)
-    except Exception as exc:  # unknown driver in postgresql+driver://
-        raise InputError(f"cannot use this database URL ({_first_line(exc)}).",
-                         where=src.display,
-                         fix="use postgresql://USER@HOST:PORT/DBNAME?table=... (psycopg2 driver)."
-                         ) from None
-
-
-def _driver_message(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = " ".join(line.strip() for line in str(orig).strip().splitlines() if line.strip())
-    return text or type(orig).__name__
-
-
-def _connect_error(exc: BaseException, src: PostgisSource, where: str) -> InputError:
-    msg = _scrub(_driver_message(exc), src)
-    low = msg.lower()
-    user = src.url.username or "(your login name)"
-    if re.search(r'database ".*" does not exist', low):
-        return InputError(f"the database does not exist ({msg}).", where=where,
-                          fix="check the database name after the host in the URL "
-                          "(postgresql://USER@HOST:PORT/DBNAME?...).")
-    if any(h in low for h in _AUTH_HINTS) or re.search(r'role ".*" does not exist', low):
-        return InputError(
-            f"the server refused the login of user {user!r} ({msg}).", where=where,
-            fix="check the user name and password; put the password in PGPASSWORD or ~/.pgpass "
-            "rather than in the URL, and ask the database administrator for access "
-            "(pg_hba.conf) if the user is right.")
-    if any(h in low for h in _UNREACHABLE_HINTS):
-        return InputError(
-            f"cannot reach the database server ({msg}).", where=where,
-            fix="check the host and port (PostgreSQL's default is 5432), that the server is "
-            "running, and that it accepts TCP connections from this machine "
-            "(listen_addresses, firewall).")
-    return InputError(f"cannot connect to the database ({msg}).", where=where,
-                      fix="check the URL, and that the server is a PostgreSQL server.")
-
-
-def _connect(src: PostgisSource, where: str) -> Any:
-    """An open SQLAlchemy connection, or an :class:`InputError` saying why not."""
-    from sqlalchemy.exc import DBAPIError
-
-    engine = _engine(src)
-    try:
-        return engine.connect()
-    except DBAPIError as exc:
-        raise _connect_error(exc, src, where) from None
-
+from siteplan.postgis_connect import (
+    MAX_IDENT_BYTES,
+    PostgisSource,
+    connect,
+    display_source,
+    driver_message,
+    find_relation,
+    is_postgis_url,
+    parse_postgis_url,
+    quote_ident,
+    scrub,
+    short,
+    split_table_name,
+)
 
 # ============================================================================= reading
 
@@ -269,9 +114,9 @@ def read_postgis_layer(
         raise InputError("says neither which table nor which query to read.",
                          where=f"{kind} {src.display}",
                          fix="add ?table=SCHEMA.NAME (or ?sql=SELECT ... URL-encoded) to the URL.")
-    what = f"table {src.table}" if src.table else f"query {_short(sql or '')!r}"
+    what = f"table {src.table}" if src.table else f"query {short(sql or '')!r}"
     where = f"{kind} {src.display} ({what})"
-    with _connect(src, f"{kind} {src.display}") as con:
+    with connect(src, f"{kind} {src.display}") as con:
         try:
             geo_types = _geo_type_oids(con, src)
             if src.table:
@@ -306,7 +151,7 @@ def read_postgis_layer(
                                    src.table if src.table else None)
             others = {c: _other_crs(con, srids[c]) for c in geo_cols if c != geom}
         except (DBAPIError, psycopg2.Error) as exc:  # raw cursors raise psycopg2's own errors
-            msg = _scrub(_driver_message(exc), src)
+            msg = scrub(driver_message(exc), src)
             raise InputError(f"the database refused the read ({msg}).",
                              where=where,
                              fix="check the query or table name, and that this user may read it "
@@ -322,16 +167,6 @@ def read_postgis_layer(
     return gdf
 
 
-def _short(text: str, n: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
 def _geo_type_oids(con: Any, src: PostgisSource) -> set[int]:
     rows = con.exec_driver_sql(
         "SELECT oid FROM pg_type WHERE typname IN ('geometry', 'geography')").all()
@@ -343,43 +178,11 @@ def _geo_type_oids(con: Any, src: PostgisSource) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
-def _split_name(name: str, where: str) -> tuple[str | None, str]:
-    parts = [p.strip().strip('"') for p in name.split(".")]
-    if len(parts) > 2 or not all(parts):
-        raise InputError(f"{name!r} is not a table name.", where=where,
-                         fix="write table=SCHEMA.NAME or table=NAME.")
-    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
-
-
-def _quote(con: Any, *names: str) -> str:
-    prep = con.dialect.identifier_preparer
-    return ".".join(prep.quote_identifier(n) for n in names)
-
-
-def _find_relation(con: Any, schema: str | None, name: str) -> tuple[str, str] | None:
-    """(schema, name) of a table/view named ``name``: exact name first, then the lower-case
-    name PostgreSQL gives unquoted identifiers; without a schema, the first on the search path."""
-    from sqlalchemy import text
-
-    query = text(
-        "SELECT n.nspname, c.relname FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relname = :name AND c.relkind IN ('r', 'v', 'm', 'f', 'p') "
-        "AND (n.nspname = :schema OR (CAST(:schema AS text) IS NULL "
-        "     AND n.nspname = ANY (current_schemas(false)))) "
-        "ORDER BY array_position(current_schemas(false), n.nspname::text) LIMIT 1")
-    for sch, nm in ((schema, name), (schema.lower() if schema else None, name.lower())):
-        row = con.execute(query, {"name": nm, "schema": sch}).first()
-        if row is not None:
-            return str(row[0]), str(row[1])
-    return None
-
-
 def _table_query(con: Any, table: str, where: str) -> str:
     from sqlalchemy import text
 
-    schema, name = _split_name(table, where)
-    found = _find_relation(con, schema, name)
+    schema, name = split_table_name(table, where)
+    found = find_relation(con, schema, name)
     if found is None:
         spatial = [r[0] for r in con.exec_driver_sql(
             "SELECT f_table_schema || '.' || f_table_name FROM geometry_columns "
@@ -395,9 +198,9 @@ def _table_query(con: Any, table: str, where: str) -> str:
         "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
         "WHERE i.indrelid = CAST(:rel AS regclass) AND i.indisprimary "
         "ORDER BY array_position(i.indkey, a.attnum)"),
-        {"rel": _quote(con, *found)}).all()
-    order = f" ORDER BY {', '.join(_quote(con, r[0]) for r in pk)}" if pk else ""
-    return f"SELECT * FROM {_quote(con, *found)}{order}"
+        {"rel": quote_ident(con, *found)}).all()
+    order = f" ORDER BY {', '.join(quote_ident(con, r[0]) for r in pk)}" if pk else ""
+    return f"SELECT * FROM {quote_ident(con, *found)}{order}"
 
 
 def _choose_geometry(names: list[str], geo_cols: list[str], geom_col: str | None,
@@ -430,8 +233,8 @@ def _choose_geometry(names: list[str], geo_cols: list[str], geom_col: str | None
 def _declared_srid(con: Any, table: str, geom: str) -> int:
     from sqlalchemy import text
 
-    schema, name = _split_name(table, table)
-    found = _find_relation(con, schema, name)
+    schema, name = split_table_name(table, table)
+    found = find_relation(con, schema, name)
     if found is None:
         return 0
     row = con.execute(text(
@@ -560,7 +363,7 @@ def write_postgis_layer(
         raise InputError("no output table given.", where=src.display,
                          fix="give the table (SCHEMA.NAME), e.g. ?table=planning.shortlist.")
     where = f"PostGIS output {src.display} (table {table})"
-    schema, name = _split_name(table, where)
+    schema, name = split_table_name(table, where)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.crs is None:
         raise InputError("the layer has no CRS, so its SRID is unknown.", where=where,
                          fix="set the CRS of the GeoDataFrame (gdf.set_crs(...)).")
@@ -572,7 +375,7 @@ def write_postgis_layer(
     geom = frame.geometry.name
     _check_identifiers([name, *map(str, frame.columns)], where)
     tmp = f"_siteplan_tmp_{uuid.uuid4().hex[:16]}"
-    with _connect(src, where) as con:
+    with connect(src, where) as con:
         try:
             with con.begin():
                 schema = schema or con.exec_driver_sql("SELECT current_schema()").scalar()
@@ -582,7 +385,7 @@ def write_postgis_layer(
                 if not con.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"),
                                    {"s": schema}).first():
                     raise InputError(f"schema {schema!r} does not exist.", where=where,
-                                     fix=f"create it (CREATE SCHEMA {_quote(con, schema)};) "
+                                     fix=f"create it (CREATE SCHEMA {quote_ident(con, schema)};) "
                                      "or write to an existing schema.")
                 kind = con.execute(text(
                     "SELECT c.relkind FROM pg_class c JOIN pg_namespace n "
@@ -598,11 +401,11 @@ def write_postgis_layer(
                                      fix="write to another table name.")
                 frame.to_postgis(tmp, con, schema=schema, index=False, if_exists="fail")
                 if kind is not None:
-                    con.exec_driver_sql(f"DROP TABLE {_quote(con, schema, name)}")
-                con.exec_driver_sql(
-                    f"ALTER TABLE {_quote(con, schema, tmp)} RENAME TO {_quote(con, name)}")
+                    con.exec_driver_sql(f"DROP TABLE {quote_ident(con, schema, name)}")
+                con.exec_driver_sql(f"ALTER TABLE {quote_ident(con, schema, tmp)} "
+                                    f"RENAME TO {quote_ident(con, name)}")
                 _spatial_index(con, schema, name, geom)
-                con.exec_driver_sql(f"ANALYZE {_quote(con, schema, name)}")
+                con.exec_driver_sql(f"ANALYZE {quote_ident(con, schema, name)}")
         except (DBAPIError, psycopg2.Error) as exc:  # COPY runs on a raw psycopg2 cursor
             raise _write_error(exc, src, where) from None
     return f"{schema}.{name}"
@@ -618,11 +421,12 @@ def _spatial_index(con: Any, schema: str, table: str, geom: str) -> None:
         "SELECT indexname FROM pg_indexes WHERE schemaname = :s AND tablename = :t "
         "AND indexdef ILIKE '%USING gist%'"), {"s": schema, "t": table}).scalar()
     if made is None:
-        con.exec_driver_sql(f"CREATE INDEX {_quote(con, final)} ON {_quote(con, schema, table)} "
-                            f"USING GIST ({_quote(con, geom)})")
+        con.exec_driver_sql(f"CREATE INDEX {quote_ident(con, final)} ON "
+                            f"{quote_ident(con, schema, table)} USING GIST "
+                            f"({quote_ident(con, geom)})")
     elif made != final:
-        con.exec_driver_sql(f"ALTER INDEX {_quote(con, schema, made)} RENAME TO "
-                            f"{_quote(con, final)}")
+        con.exec_driver_sql(f"ALTER INDEX {quote_ident(con, schema, made)} RENAME TO "
+                            f"{quote_ident(con, final)}")
 
 
 def _prepare_frame(gdf: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
@@ -646,9 +450,9 @@ def _prepare_frame(gdf: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
 
 
 def _check_identifiers(names: list[str], where: str) -> None:
-    long = [n for n in names if len(n.encode("utf-8")) > _MAX_IDENT_BYTES]
+    long = [n for n in names if len(n.encode("utf-8")) > MAX_IDENT_BYTES]
     if long:
-        raise InputError(f"name(s) longer than PostgreSQL's {_MAX_IDENT_BYTES} bytes: {long} "
+        raise InputError(f"name(s) longer than PostgreSQL's {MAX_IDENT_BYTES} bytes: {long} "
                          "(PostgreSQL would cut them short).", where=where,
                          fix="rename the table or columns (a Chinese character takes 3 bytes).")
 
@@ -656,15 +460,15 @@ def _check_identifiers(names: list[str], where: str) -> None:
 def _index_name(table: str, geom: str) -> str:
     """``idx_<table>_<geom>`` (GeoAlchemy2's name), shortened with a hash to 63 bytes."""
     name = f"idx_{table}_{geom}"
-    if len(name.encode("utf-8")) <= _MAX_IDENT_BYTES:
+    if len(name.encode("utf-8")) <= MAX_IDENT_BYTES:
         return name
     digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-    head = name.encode("utf-8")[: _MAX_IDENT_BYTES - 9].decode("utf-8", errors="ignore")
+    head = name.encode("utf-8")[: MAX_IDENT_BYTES - 9].decode("utf-8", errors="ignore")
     return f"{head}_{digest}"
 
 
 def _write_error(exc: BaseException, src: PostgisSource, where: str) -> InputError:
-    msg = _scrub(_driver_message(exc), src)
+    msg = scrub(driver_message(exc), src)
     code = getattr(getattr(exc, "orig", None) or exc, "pgcode", None)
     if code == "42501":  # insufficient_privilege
         return InputError(f"permission denied ({msg}).", where=where,
@@ -681,5 +485,5 @@ def _write_error(exc: BaseException, src: PostgisSource, where: str) -> InputErr
                       "server.")
 
 
-__all__ = ["PostgisSource", "display_source", "is_postgis_url", "parse_postgis_url", "read_postgis_layer",
-           "write_postgis_layer"]
+__all__ = ["PostgisSource", "display_source", "is_postgis_url", "parse_postgis_url",
+           "read_postgis_layer", "write_postgis_layer"]
