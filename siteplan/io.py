@@ -105,11 +105,7 @@ def read_layer(
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise InputError(
-                f"unknown text encoding {encoding!r}.",
-                where=where,
-                fix='use a Python codec name such as "gbk", "gb18030" or "utf-8".',
-            ) from None
+            raise _unknown_encoding(encoding, where) from None
     if path.suffix.lower() in CSV_SUFFIXES:
         gdf = _read_csv(path, where, crs, encoding, lon_column, lat_column)
     else:
@@ -258,6 +254,14 @@ def _apply_crs(gdf: gpd.GeoDataFrame, crs: Any, where: str) -> gpd.GeoDataFrame:
     return gdf
 
 
+def _unknown_encoding(encoding: str | None, where: str) -> InputError:
+    return InputError(
+        f"unknown text encoding {encoding!r}.",
+        where=where,
+        fix='use a Python codec name such as "gbk", "gb18030" or "utf-8".',
+    )
+
+
 def _read_csv(
     path: Path,
     where: str,
@@ -276,12 +280,8 @@ def _read_csv(
             fix='declare its encoding, e.g. encoding="gbk" for CSVs saved by Excel in Chinese '
             "Windows.",
         ) from None
-    except LookupError:
-        raise InputError(
-            f"unknown text encoding {encoding!r}.",
-            where=where,
-            fix='use a Python codec name such as "gbk", "gb18030" or "utf-8".',
-        ) from None
+    except LookupError:  # a codec that is not a text encoding, such as "base64"
+        raise _unknown_encoding(encoding, where) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(
             f"is not a readable CSV table ({_first_line(exc)}).",
