@@ -266,29 +266,36 @@ def fetch_osm(query: Annotated[str, typer.Argument(
 
 @app.command()
 def batch(studies: Annotated[list[Path], typer.Argument(
-              metavar="STUDIES...", help="Study TOML files, or text files listing one study path per line.")],
+              metavar="STUDIES...", help="Study TOML files, folders of them, or text files "
+              "listing one study path per line.")],
           out: Out = Path("maps/batch"),
           scheduler: Annotated[str | None, typer.Option(
-              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: local).")] = None,
+              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local "
+              "cluster).")] = None,
           workers: Annotated[int | None, typer.Option(
-              help="Workers of the local Dask cluster.")] = None,
+              help="Workers of the local Dask cluster (default: one per core).")] = None,
+          serial: Annotated[bool, typer.Option(
+              help="Run the studies one after another in this process, without Dask.")] = False,
+          top: Annotated[int | None, typer.Option(
+              help="Parcels of each study in the summary (default: each study's top_n).")] = None,
+          xlsx: Annotated[bool, typer.Option(help="Also write summary.xlsx.")] = True,
           quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Run many studies (on Dask) into one summary table and one map index page.
 
-    Exits with the number of failed studies.
+    Exits with the number of failed studies (0: all succeeded; at most 125).
     Example: siteplan batch cities/*.toml --out maps/shanxi --scheduler tcp://head:8786
     """
-    from siteplan.batch import run_batch
+    from siteplan.batch import format_report, run_batch
+
+    ui = _Ui(quiet, verbose)
+
+    def done(outcome: object) -> None:
+        ui.say(f"{'ok' if getattr(outcome, 'ok', False) else 'FAILED'}: "
+               f"{getattr(outcome, 'study_file', outcome)}")
 
     report = run_batch(studies, out or Path("maps/batch"), scheduler=scheduler,
-                       n_workers=workers)
-    ok = len(report.outcomes) - len(report.failed)
-    _print(f"{ok} of {len(report.outcomes)} studies succeeded ({report.scheduler}, "
-           f"{report.seconds:.1f} s)")
-    for line in report.failure_lines():
-        _print(line)
-    for kind, path in report.files.items():
-        _print(f"{kind}: {path}")
+                       n_workers=0 if serial else workers, top_n=top, xlsx=xlsx, progress=done)
+    _print(format_report(report))
     raise typer.Exit(report.exit_code)
 
 

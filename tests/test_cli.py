@@ -157,3 +157,17 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "siteplan", "--help"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "batch" in proc.stdout
+
+
+def test_batch_counts_failures_in_the_exit_code(capsys, tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[study]\nname = "broken"\n[inputs]\nstreets = "nowhere.gpkg"\n',
+                      encoding="utf-8")
+    study = ROOT / "data" / "taiyuan" / "study.toml"
+    code, out, _ = _cli(capsys, "batch", str(study), str(broken), "--serial", "--quiet",
+                        "--out", str(tmp_path / "out"))
+    assert code == 1
+    assert "1 of 2 studies succeeded" in out and "FAILED" in out and "broken.toml" in out
+    summary = (tmp_path / "out" / "summary.csv").read_text(encoding="utf-8-sig")
+    assert "TY-" in summary
+    assert (tmp_path / "out" / "index.html").is_file()
