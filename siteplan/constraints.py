@@ -23,7 +23,8 @@ from siteplan.config_criteria import Constraint
 from siteplan.criteria import criterion_labels, numeric_values, parcel_column
 from siteplan.errors import InputError
 from siteplan.labels import label
-from siteplan.parcels import metric_geometries, parse_bool, shape_measure
+from siteplan.parcel_shapes import metric_geometries, shape_measure
+from siteplan.parcels import parse_bool
 
 if TYPE_CHECKING:
     from siteplan.config import Study

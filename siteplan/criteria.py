@@ -35,7 +35,8 @@ from siteplan.errors import ConfigError, InputError
 from siteplan.fca import demand_layer, two_step_fca
 from siteplan.labels import label
 from siteplan.network import Network
-from siteplan.parcels import DEFAULT_ALIASES, metric_geometries, parse_bool, shape_measure
+from siteplan.parcel_shapes import metric_geometries, shape_measure
+from siteplan.parcels import DEFAULT_ALIASES, parse_bool
 from siteplan.raster import zonal_slope, zonal_stats
 
 if TYPE_CHECKING:

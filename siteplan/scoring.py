@@ -46,7 +46,7 @@ from siteplan.crs import is_metric_crs
 from siteplan.errors import ConfigError, InputError
 from siteplan.fca import two_step_fca
 from siteplan.network import Network
-from siteplan.parcels import metric_geometries
+from siteplan.parcel_shapes import metric_geometries
 from siteplan.programme import programme
 from siteplan.transforms import BooleanTransform, StepTransform
 

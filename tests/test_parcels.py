@@ -11,16 +11,10 @@ import pandas as pd
 import pytest
 import shapely
 
+from siteplan.blocks import blocks_from_streets
 from siteplan.errors import InputError
-from siteplan.parcels import (
-    area_ha,
-    blocks_from_streets,
-    compactness,
-    concave_corners,
-    load_parcels,
-    metric_geometries,
-    parse_bool,
-)
+from siteplan.parcel_shapes import area_ha, compactness, concave_corners, metric_geometries
+from siteplan.parcels import load_parcels, parse_bool
 
 ROOT = Path(__file__).resolve().parents[1]
 TAIYUAN_PARCELS = ROOT / "data" / "taiyuan" / "parcels.gpkg"
