@@ -199,15 +199,30 @@ def fmt_number(values: pd.Series, decimals: int = 1, unit: str = "") -> pd.Serie
 
 
 def fmt_value(values: pd.Series) -> pd.Series:
-    """A raw value of any kind: numbers with at most 2 decimals (trailing zeros dropped),
-    booleans as 是/yes, anything else as escaped text."""
+    """A raw value of any kind: numbers to about 3 significant digits (2362, 298.1, 0.97;
+    trailing zeros dropped), booleans as 是/yes, anything else as escaped text."""
     if pd.api.types.is_bool_dtype(values.dtype):
         return fmt_bool(values)
     if pd.api.types.is_numeric_dtype(values.dtype):
-        text = fmt_number(values, 2).astype("string")
-        text = text.str.replace(r"\.?0+$", "", regex=True).str.replace(r"^-0$", "0", regex=True)
+        size = np.abs(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float,
+                                                                      na_value=np.nan))
+        by_size = [fmt_number(values, d).astype("string") for d in (0, 1, 2)]
+        text = by_size[2].where(size < 10, by_size[1].where(size < 100, by_size[0]))
+        text = text.str.replace(r"(\.\d*?)0+$", r"\1", regex=True).str.rstrip(".")
+        text = text.str.replace(r"^-0$", "0", regex=True)
         return text.astype(object).where(text.notna(), None)
     return fmt_text(values)
+
+
+def both_languages(p: pd.DataFrame, col: str) -> pd.Series:
+    """``中文 / English`` from a text column ``col`` and its ``col_zh`` sibling (either may be
+    empty); not escaped."""
+    en = p[col].astype("string").fillna("").str.strip()
+    if f"{col}_zh" not in p:
+        return en
+    zh = p[f"{col}_zh"].astype("string").fillna("").str.strip()
+    both = zh + " / " + en
+    return both.where((zh != "") & (en != ""), zh + en)
 
 
 def fmt_bool(values: pd.Series) -> pd.Series:
@@ -252,10 +267,16 @@ def criteria_meta(criteria: Any, parcels: pd.DataFrame) -> list[CriterionMeta]:
         weights = criteria.weights_vector()
         out = []
         for c in criteria.criteria:
-            default = c.name
+            # Unlabelled criteria are named after what they measure.
+            default, kind = c.name, getattr(c, "kind", "")
             cls = getattr(c, "facility_class", None) or getattr(c, "class_", None)
-            if cls and getattr(c, "kind", "") == "distance":
+            radius = getattr(c, "radius_m", None)
+            if cls and kind == "distance":
                 default = f"dist_{cls}_m"
+            elif cls and kind == "count" and radius:
+                default = f"n_{cls}_{radius:g}m"
+            elif kind == "geometry" and has_label(str(getattr(c, "measure", ""))):
+                default = str(c.measure)
             en = c.label or label(default, "en")
             zh = c.label_zh or label(default, "zh")
             out.append((c.name, en, zh, float(weights.get(c.name, float("nan")))))
@@ -291,10 +312,7 @@ def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list
     row(map_label("rank"), fmt_number(p["rank"], 0) if "rank" in p else pd.Series(None, p.index))
     row(map_label("score"), fmt_number(p["score"], 1))
     if "exclusion_reason" in p:
-        reason = p["exclusion_reason"].astype("string")
-        if "exclusion_reason_zh" in p:
-            zh = p["exclusion_reason_zh"].astype("string")
-            reason = (zh.fillna("") + " / " + reason.fillna("")).str.strip(" /")
+        reason = both_languages(p, "exclusion_reason")
         row(map_label("exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
     if crit:
         section("section_criteria")
@@ -317,8 +335,9 @@ def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list
         for c in flags:
             row(map_label(c), fmt_bool(p[c]))
         if "compliance_required" in p:
-            row(map_label("compliance_required"), fmt_text(p["compliance_required"]))
-    required = [c for c in p.columns if c.startswith("required_")]
+            row(map_label("compliance_required"),
+                fmt_text(both_languages(p, "compliance_required")))
+    required = [c for c in p.columns if c.startswith(("est_", "required_"))]
     if required:
         section("section_programme")
         for c in required:

@@ -99,16 +99,21 @@ def opened(browser, layers, tmp_path_factory) -> Iterator[Opened]:
     o.page.close()
 
 
+def close_popup(page) -> None:
+    """Close the open popup and wait until it has faded out (it catches clicks until then)."""
+    page.evaluate("() => { SP.map.closePopup(); }")
+    page.wait_for_selector(".leaflet-popup", state="detached")
+
+
 def click_parcel(o: Opened, parcel_id: str, lonlat: tuple[float, float] | None = None) -> str:
     """Click a parcel with the mouse (at ``lonlat``, default its centre); return the popup's
     text."""
-    o.page.evaluate("() => { SP.map.closePopup(); }")
+    close_popup(o.page)
     xy = o.page.evaluate("""([id, ll]) => {
         const l = SP.parcels[id].layer, r = SP.map.getContainer().getBoundingClientRect(),
               p = SP.map.latLngToContainerPoint(ll ? [ll[1], ll[0]] : l.getCenter());
         return [p.x + r.left, p.y + r.top];
     }""", [parcel_id, lonlat])
-    o.page.wait_for_selector(".leaflet-popup", state="detached")  # the old one has faded out
     o.page.mouse.click(*xy)
     return o.page.wait_for_selector(".leaflet-popup-content").inner_text()
 
@@ -153,7 +158,12 @@ def test_clicking_a_parcel_opens_its_popup_with_its_score(opened, layers):
     assert f"{best['score']:.1f}" in text
     assert f"{map_label('rank')}\t1" in text
     raw, pts = best["kg_dist_raw"], best["kg_dist_points"]
-    assert f"{raw:.2f}".rstrip("0").rstrip(".") + f" → {pts:.1f}" in text
+    decimals = 0 if abs(raw) >= 100 else 1 if abs(raw) >= 10 else 2  # ~3 significant digits
+    shown = f"{raw:.{decimals}f}"
+    shown = shown.rstrip("0").rstrip(".") if "." in shown else shown
+    assert f"{shown} → {pts:.1f}" in text
+    if not best["meets_kindergarten_radius"]:
+        assert "须配建幼儿园 / must provide a kindergarten" in text
     # An excluded parcel shows its reason in both languages and no score.
     ex = p.loc[p["excluded"]].iloc[0]
     text = click_parcel(opened, ex["parcel_id"])
@@ -168,8 +178,7 @@ def test_xss_names_show_as_text_and_run_nothing(opened, layers):
     page = opened.page
     assert page.locator(".leaflet-popup-content img").count() == 0
     # The facility called "</script><script>alert(2)</script>" too.
-    page.evaluate("() => { SP.map.closePopup(); }")
-    page.wait_for_selector(".leaflet-popup", state="detached")
+    close_popup(page)
     page.locator(".sp-facility-middle_school").first.click()
     fac = page.wait_for_selector(".leaflet-popup-content").inner_text()
     assert "</script><script>alert(2)</script>" in fac
@@ -180,8 +189,7 @@ def test_xss_names_show_as_text_and_run_nothing(opened, layers):
 
 def test_search_box_finds_a_parcel_by_id(opened, layers):
     page = opened.page
-    page.evaluate("() => { SP.map.closePopup(); }")
-    page.wait_for_selector(".leaflet-popup", state="detached")
+    close_popup(page)
     target = layers["parcels"]["parcel_id"].iloc[-1]
     page.fill(".sp-search input", target)
     page.press(".sp-search input", "Enter")
@@ -191,29 +199,48 @@ def test_search_box_finds_a_parcel_by_id(opened, layers):
     assert map_label("not_found") in page.inner_text(".sp-search-msg")
 
 
-def test_measure_tool_reports_the_clicked_distance(opened):
+def test_measure_tool_reports_distance_and_area(opened):
+    from pyproj import Geod
+
     page = opened.page
-    page.evaluate("() => { SP.map.closePopup(); }")
+    close_popup(page)
     page.click(".sp-measure a")
     box = page.locator(".leaflet-container").bounding_box()
-    a = (box["x"] + 450, box["y"] + 700)
-    b = (box["x"] + 750, box["y"] + 700)
-    page.mouse.click(*a)
-    page.mouse.click(*b)
-    expected = page.evaluate("""([a, b]) => {
-        const m = SP.map, r = m.getContainer().getBoundingClientRect();
-        const p = xy => m.containerPointToLatLng([xy[0] - r.left, xy[1] - r.top]);
-        return SP.formatDistance(p(a).distanceTo(p(b)));
-    }""", [a, b])
-    assert page.inner_text(".sp-measure-out") == expected
-    assert expected.endswith(" m") and float(expected[:-2]) > 0
+    clicks = [(box["x"] + 450, box["y"] + 700), (box["x"] + 750, box["y"] + 700),
+              (box["x"] + 750, box["y"] + 400)]
+    for xy in clicks:
+        page.mouse.click(*xy)  # also on parcels and catchments: measuring ignores them
+    lonlat = page.evaluate("() => SP.measureState.pts.map(p => [p.lng, p.lat])")
+    assert len(lonlat) == 3
+    # Expected values from pyproj's geodesic, independent of the page's own arithmetic.
+    geod = Geod(ellps="WGS84")
+    lon, lat = np.array(lonlat).T
+    length = geod.line_length(lon, lat)
+    area = abs(geod.polygon_area_perimeter(lon, lat)[0])
+    text = page.inner_text(".sp-measure-out")
+    shown_len, shown_area = text.split(" · ")
+    value, unit = shown_len.split()
+    assert float(value) * (1000 if unit == "km" else 1) == pytest.approx(length, rel=0.005)
+    value, unit = shown_area.split()
+    assert float(value) * (1e4 if unit == "ha" else 1) == pytest.approx(area, rel=0.01)
     page.click(".sp-measure a")  # switch off again
+
+
+def test_fullscreen_button_fills_the_screen_and_back(opened):
+    page = opened.page
+    full = """() => !!document.fullscreenElement ||
+        SP.map.getContainer().classList.contains('sp-pseudo-fullscreen')"""
+    assert not page.evaluate(full)
+    page.click(".sp-fullscreen a")
+    page.wait_for_function(full)
+    page.click(".sp-fullscreen a")
+    page.wait_for_function(f"() => !({full})()")
 
 
 def test_screenshot_is_not_blank(opened, tmp_path):
     from PIL import Image
 
-    opened.page.evaluate("() => { SP.map.closePopup(); }")
+    close_popup(opened.page)
     shot = tmp_path / "map.png"
     opened.page.screenshot(path=str(shot))
     px = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
