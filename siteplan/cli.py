@@ -36,6 +36,9 @@ Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and results.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+PostGIS = Annotated[str | None, typer.Option(
+    "--postgis", help="Also write the shortlist to this PostGIS table, e.g. "
+    "postgresql://user@host/db?table=planning.shortlist.")]
 Offline = Annotated[bool | None, typer.Option(
     "--offline/--online",
     help="Offline: one self-contained HTML map (default for the demo); online: CDN links.")]
@@ -90,7 +93,8 @@ def _print(text: str) -> None:
 
 
 def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_n: int | None,
-                   quiet: bool, verbose: bool, formats: list[str] | None = None) -> None:
+                   quiet: bool, verbose: bool, formats: list[str] | None = None,
+                   postgis: str | None = None) -> None:
     from siteplan.outputs import write_outputs
     from siteplan.pipeline import run_study
 
@@ -99,7 +103,7 @@ def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top
         result = run_study(study_path, progress=ui.step)
         with_time = dict(result.timings)
         paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
-                              progress=ui.step)
+                              postgis=postgis, progress=ui.step)
     ui.timings({**with_time, **result.timings})
     _print(_summary(result))
     for kind, path in paths.items():
@@ -129,24 +133,27 @@ def demo(out: Out = Path("maps"), offline: Offline = True, quiet: Quiet = False,
 def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
         out: Out = None, offline: Offline = None,
         top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
+        postgis: PostGIS = None,
         quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Run a whole study end to end: network, access, catchments, scores, shortlist, maps.
 
     Example: siteplan run data/taiyuan/study.toml --out maps/taiyuan
     """
-    _run_and_write(study, out, offline, top_n, quiet, verbose)
+    _run_and_write(study, out, offline, top_n, quiet, verbose, postgis=postgis)
 
 
 @app.command()
 def score(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
           out: Out = None,
           top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
+          postgis: PostGIS = None,
           quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Score and rank the parcels; write the shortlist (CSV, XLSX, GeoPackage) but no maps.
 
     Example: siteplan score data/taiyuan/study.toml --out out/ --top-n 20
     """
-    _run_and_write(study, out, None, top_n, quiet, verbose, formats=["csv", "xlsx", "gpkg"])
+    _run_and_write(study, out, None, top_n, quiet, verbose, formats=["csv", "xlsx", "gpkg"],
+                   postgis=postgis)
 
 
 @app.command()

@@ -273,6 +273,17 @@ class Outputs(ConfigModel):
     formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
     offline: bool = False
     tianditu_key: str | None = None
+    # The ranked shortlist also goes to this PostGIS table ("postgresql://...?table=s.name").
+    postgis: str | None = None
+    postgis_if_exists: Literal["fail", "replace"] = "fail"
+
+    @field_validator("postgis")
+    @classmethod
+    def _postgis_url(cls, v: str | None) -> str | None:
+        if v is not None and not is_database_url(v):
+            raise bad_value(f"{v!r} is not a PostgreSQL URL",
+                            'write it as "postgresql://user@host/db?table=schema.shortlist".')
+        return v
 
 
 __all__ = [

@@ -23,6 +23,7 @@ from siteplan.errors import ConfigError, InputError
 from siteplan.facility_rules import CLASSES
 from siteplan.io import read_layer
 from siteplan.labels import CLASSES as CLASS_LABELS
+from siteplan.postgis import display_source, is_postgis_url, parse_postgis_url
 
 #: Class values accepted in a municipal layer's class column, besides the class names and
 #: their English labels (compared after stripping and lower-casing).
@@ -136,9 +137,13 @@ def load_facility_layer(
         Unreadable file, no features, a missing declared column, unknown or empty class
         values, duplicate ids.
     """
-    path = Path(path)
-    source = path.name + (f":{layer}" if layer else "")
-    where = f"facility layer {path}" + (f" (layer {layer!r})" if layer else "")
+    if is_postgis_url(path):
+        source = layer or parse_postgis_url(os.fspath(path)).table or "postgis query"
+        where = f"facility layer {display_source(path)}"
+    else:
+        path = Path(path)
+        source = path.name + (f":{layer}" if layer else "")
+        where = f"facility layer {path}" + (f" (layer {layer!r})" if layer else "")
     if (class_ is None) == (class_column is None):
         raise ConfigError(
             "say which class the facilities are: give either class_ (one class for the whole "
@@ -203,7 +208,7 @@ def load_facility_layer(
                 f"({', '.join(map(str, ids[dup].fillna('<missing>').unique()[:10]))}).",
                 where=where, fix="give every facility its own id, or leave id_column unset.")
     else:
-        ids = pd.Series([f"{path.name}:{i}" for i in gdf.index], index=gdf.index, dtype="string")
+        ids = pd.Series([f"{source}:{i}" for i in gdf.index], index=gdf.index, dtype="string")
 
     classes = parsed.to_numpy()
     n_classes = np.fromiter((len(c) for c in classes), dtype=np.int64, count=len(classes))

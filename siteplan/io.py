@@ -25,6 +25,7 @@ from pyproj import CRS
 
 from siteplan.crs import CoordSystem, check_lonlat, to_wgs84
 from siteplan.errors import InputError, SiteplanWarning
+from siteplan.postgis import is_postgis_url, read_postgis_layer
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 
@@ -98,6 +99,11 @@ def read_layer(
         Missing, unreadable, empty or corrupt file; unknown or ambiguous layer; no CRS;
         coordinates that contradict the CRS; bad CSV coordinate columns.
     """
+    if is_postgis_url(source):
+        # A PostGIS table or query: the database gives the CRS (SRID); ``layer`` is the table.
+        gdf = read_postgis_layer(os.fspath(source), table=layer, crs=crs, kind=kind)
+        label = gdf.attrs["siteplan_source"]  # the URL without its password
+        return _checked(gdf, f"{kind} {label}", coord_system, label)
     path = Path(source)
     where = f"{kind} {path}" + (f" (layer {layer!r})" if layer else "")
     _check_file(path, where)
@@ -111,6 +117,12 @@ def read_layer(
     else:
         gdf = _read_vector(path, where, layer, encoding)
         gdf = _apply_crs(gdf, crs, where)
+    return _checked(gdf, where, coord_system, str(path))
+
+
+def _checked(gdf: gpd.GeoDataFrame, where: str, coord_system: CoordSystem,
+             source_label: str) -> gpd.GeoDataFrame:
+    """Repairs, the lon/lat sanity check and the GCJ-02/BD-09 conversion, for any source."""
     gdf, repairs = repair_geometries(gdf, where)
     check_lonlat(gdf.total_bounds, gdf.crs, where)
     if coord_system != "wgs84":
@@ -130,7 +142,7 @@ def read_layer(
             crs="EPSG:4326",
         )
     gdf.attrs["siteplan_repairs"] = repairs
-    gdf.attrs["siteplan_source"] = str(path)
+    gdf.attrs["siteplan_source"] = source_label
     return gdf
 
 

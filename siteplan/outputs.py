@@ -86,6 +86,7 @@ def write_outputs(
     top_n: int | None = None,
     formats: Sequence[str] | None = None,
     network_edges: bool = False,
+    postgis: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Path]:
     """Write a :class:`~siteplan.pipeline.StudyResult` to ``out``.
@@ -105,6 +106,11 @@ def write_outputs(
         Any of ``csv``, ``xlsx``, ``gpkg``, ``html``, ``png``; the study's by default.
     network_edges
         Also write the walking network as layer ``network_edges``.
+    postgis
+        Also write the ranked shortlist to this PostGIS table
+        (``postgresql://user@host/db?table=schema.name``), with its CRS and a spatial index;
+        the study's ``outputs.postgis`` by default.  ``outputs.postgis_if_exists`` says whether
+        an existing table is replaced.
     progress
         ``progress(step, "start" | "done")`` callback; step timings go to ``result.timings``.
 
@@ -139,6 +145,14 @@ def write_outputs(
                 result.parcels, out_dir, top_n=top, metadata=meta, formats=table_formats,
                 layers=result_layers(result, network_edges=network_edges), inputs=inputs,
                 labels=criterion_labels(study)))
+    url = cfg.postgis if postgis is None else postgis
+    if url:
+        from siteplan.postgis import display_source, write_postgis_layer
+
+        with step("postgis"):
+            table = write_postgis_layer(result.ranked(top), url,
+                                        if_exists=cfg.postgis_if_exists)
+        written["postgis"] = Path(f"{display_source(url).split('?')[0]}?table={table}")
     map_formats = [f for f in formats if f in MAP_FORMATS]
     if map_formats:
         with step("maps"):

@@ -40,6 +40,7 @@ from siteplan.parcel_shapes import (
     metric_geometries,
     shape_measure,
 )
+from siteplan.postgis import display_source
 
 if TYPE_CHECKING:
     from siteplan.config import Study
@@ -189,7 +190,7 @@ def load_parcels(
         where = "parcels"
         gdf = path_or_gdf.copy()
     else:
-        where = str(path_or_gdf)
+        where = display_source(path_or_gdf)
         gdf = _read_layer(path_or_gdf, layer, encoding, coord_system, crs)
     if gdf.crs is None:
         raise InputError("the parcel layer has no CRS.", where=where,

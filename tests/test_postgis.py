@@ -302,3 +302,31 @@ def test_table_as_argument(pg):
     assert gdf["parcel_id"].tolist() == ["TY-001", "TY-002", "TY-003"]
     with pytest.raises(InputError, match="names two tables"):
         read_postgis_layer(pg.url(query="table=a"), table="b")
+
+
+def test_study_reads_parcels_from_postgis_and_writes_the_shortlist_back(pg, tmp_path):
+    """A bureau keeps its parcels in PostGIS (CGCS2000 GK) and wants the shortlist there too."""
+    from siteplan.config import load_study
+    from siteplan.outputs import write_outputs
+    from siteplan.pipeline import DEMO_STUDY, run_study
+
+    src = Path(DEMO_STUDY).parent
+    parcels = gpd.read_file(src / "parcels.gpkg", layer="parcels").head(80).to_crs(4547)
+    url = pg.url()
+    write_postgis_layer(parcels, url + "?table=public.candidate_parcels")
+    text = (src / "study.toml").read_text(encoding="utf-8")
+    text = text.replace('path = "parcels.gpkg"', f'path = "{url}?table=public.candidate_parcels"')
+    text = text.replace('layer = "parcels"\n', "")
+    for name in ("taiyuan_osm_lines.geojson", "taiyuan_osm_multipolygons.geojson"):
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    (tmp_path / "study.toml").write_text(text, encoding="utf-8")
+    result = run_study(load_study(tmp_path / "study.toml"))
+    assert len(result.parcels) == 80
+    out = write_outputs(result, tmp_path / "out", formats=["csv"],
+                        postgis=url + "?table=public.shortlist")
+    assert "postgis" in out and PASSWORD not in str(out["postgis"])
+    back = read_postgis_layer(url + "?table=public.shortlist")
+    ranked = result.ranked(result.study.outputs.top_n)
+    assert back["parcel_id"].tolist() == ranked["parcel_id"].tolist()
+    np.testing.assert_allclose(back["score"], ranked["score"])
+    assert back.crs.to_epsg() == result.network.crs.to_epsg()
