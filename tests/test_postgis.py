@@ -313,9 +313,9 @@ def test_study_reads_parcels_from_postgis_and_writes_the_shortlist_back(pg, tmp_
     src = Path(DEMO_STUDY).parent
     parcels = gpd.read_file(src / "parcels.gpkg", layer="parcels").head(80).to_crs(4547)
     url = pg.url()
-    write_postgis_layer(parcels, url + "?table=public.candidate_parcels")
+    write_postgis_layer(parcels, url + "?table=public.study_candidates")
     text = (src / "study.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "parcels.gpkg"', f'path = "{url}?table=public.candidate_parcels"')
+    text = text.replace('path = "parcels.gpkg"', f'path = "{url}?table=public.study_candidates"')
     text = text.replace('layer = "parcels"\n', "")
     for name in ("taiyuan_osm_lines.geojson", "taiyuan_osm_multipolygons.geojson"):
         (tmp_path / name).write_bytes((src / name).read_bytes())
@@ -323,9 +323,9 @@ def test_study_reads_parcels_from_postgis_and_writes_the_shortlist_back(pg, tmp_
     result = run_study(load_study(tmp_path / "study.toml"))
     assert len(result.parcels) == 80
     out = write_outputs(result, tmp_path / "out", formats=["csv"],
-                        postgis=url + "?table=public.shortlist")
+                        postgis=url + "?table=public.study_shortlist")
     assert "postgis" in out and PASSWORD not in str(out["postgis"])
-    back = read_postgis_layer(url + "?table=public.shortlist")
+    back = read_postgis_layer(url + "?table=public.study_shortlist")
     ranked = result.ranked(result.study.outputs.top_n)
     assert back["parcel_id"].tolist() == ranked["parcel_id"].tolist()
     np.testing.assert_allclose(back["score"], ranked["score"])

@@ -357,8 +357,8 @@ def _taiyuan_facilities(polygons: gpd.GeoDataFrame, lines: gpd.GeoDataFrame) -> 
     school = amenity == "school"
     rules = {
         "kindergarten": (amenity == "kindergarten") | name.str.endswith("幼儿园"),
-        "primary_school": school & name.str.contains(r"小学(校)?$", regex=True),
-        "middle_school": school & name.str.contains(r"中学(校)?$", regex=True),
+        "primary_school": school & name.str.contains(r"小学(?:校)?$", regex=True),
+        "middle_school": school & name.str.contains(r"中学(?:校)?$", regex=True),
         "hospital": amenity == "hospital",
         "park": polygons["leisure"].fillna("").astype(str) == "park",
     }
