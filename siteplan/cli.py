@@ -94,7 +94,7 @@ def _print(text: str) -> None:
 
 def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_n: int | None,
                    quiet: bool, verbose: bool, formats: list[str] | None = None,
-                   postgis: str | None = None) -> None:
+                   postgis: str | None = None, network_edges: bool = False) -> None:
     from siteplan.outputs import write_outputs
     from siteplan.pipeline import run_study
 
@@ -103,7 +103,8 @@ def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top
         result = run_study(study_path, progress=ui.step)
         with_time = dict(result.timings)
         paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
-                              postgis=postgis, progress=ui.step)
+                              postgis=postgis, network_edges=network_edges,
+                              progress=ui.step)
     ui.timings({**with_time, **result.timings})
     _print(_summary(result))
     for kind, path in paths.items():
@@ -134,12 +135,15 @@ def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The st
         out: Out = None, offline: Offline = None,
         top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
         postgis: PostGIS = None,
+        network_edges: Annotated[bool, typer.Option(
+            help="Also write the walking network to the GeoPackage (network_edges).")] = False,
         quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Run a whole study end to end: network, access, catchments, scores, shortlist, maps.
 
     Example: siteplan run data/taiyuan/study.toml --out maps/taiyuan
     """
-    _run_and_write(study, out, offline, top_n, quiet, verbose, postgis=postgis)
+    _run_and_write(study, out, offline, top_n, quiet, verbose, postgis=postgis,
+                   network_edges=network_edges)
 
 
 @app.command()

@@ -171,3 +171,16 @@ def test_batch_counts_failures_in_the_exit_code(capsys, tmp_path):
     summary = (tmp_path / "out" / "summary.csv").read_text(encoding="utf-8-sig")
     assert "TY-" in summary
     assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_run_writes_the_network_when_asked(capsys, tmp_path):
+    import pyogrio
+
+    study = ROOT / "data" / "taiyuan" / "study.toml"
+    code, out, _ = _cli(capsys, "run", str(study), "--out", str(tmp_path), "--quiet",
+                        "--network-edges")
+    assert code == 0 and "csv:" in out and "map:" in out
+    layers = {str(n) for n in pyogrio.list_layers(tmp_path / "shortlist.gpkg")[:, 0]}
+    assert "network_edges" in layers
+    edges = gpd.read_file(tmp_path / "shortlist.gpkg", layer="network_edges")
+    assert len(edges) == 8807 and edges["length_m"].sum() == pytest.approx(1_470_600, rel=1e-3)
