@@ -1,0 +1,713 @@
+"""siteplan against its peers, on the same data in one process; targets marked PASS or MISS.
+
+Run ``.venv/bin/python benchmarks/peers.py`` (quick, about 3 minutes on 2 cores) or with
+``--full`` (adds the 1,000,000-node network and the whole pipeline at that size).  Not part of the
+test suite.  The data are the bundled Taiyuan layers and the same tiled k x k
+(:mod:`tiling` explains the stitching).
+
+What is measured
+----------------
+- Times are wall-clock seconds, best of ``--repeat`` runs for the cheap cases.
+- Memory is the peak resident set size (RSS) of this process *above its RSS at the start of the
+  case*, from the kernel's high-water mark (``VmHWM``), which is reset before each case by
+  writing ``5`` to ``/proc/self/clear_refs``.  It counts C and C++ allocations (scipy, GEOS,
+  pandana) as well as Python's.  Freed memory is handed back (``malloc_trim``) before each case
+  so that the baseline is honest.  Where the reset is not allowed the script says so and falls
+  back to ``ru_maxrss`` growth, which only shows new process-wide highs.
+- The whole pipeline runs in a fresh subprocess; its memory figure is that process's total peak
+  RSS (``ru_maxrss``), input layers included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+# SITEPLAN_BENCH_SRC=<dir holding a siteplan/ package> benchmarks that copy (e.g. a `git archive`
+# of one commit) instead of the installed, editable working tree; the pipeline child inherits it.
+if os.environ.get("SITEPLAN_BENCH_SRC"):
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+    sys.path.insert(0, os.environ["SITEPLAN_BENCH_SRC"])
+
+import proposals  # noqa: E402
+import tiling  # noqa: E402
+
+from siteplan.access import facility_access, node_access  # noqa: E402
+from siteplan.catchments import SEED_RADII, catchments  # noqa: E402
+from siteplan.coverage import blind_spots, coverage  # noqa: E402
+from siteplan.network import Network, graph_from_lines  # noqa: E402
+from siteplan.paths import nearest_source_nodes  # noqa: E402
+from siteplan.snapping import snap  # noqa: E402
+
+LIMIT_M = 3000.0  # search limit of the distance comparison (siteplan's default)
+CATCHMENT_M = 500.0
+FRONTAGE_M = 30.0
+COUNT_RADII = {"kindergarten": [300.0], "primary_school": [500.0], "middle_school": [1000.0],
+               "hospital": [1000.0]}
+SNAP_PARCELS = 20_000
+CATCHMENT_FACILITIES = 200
+OSMNX_BUFFERS = (25.0, 50.0)  # the osmnx notebook's edge_buff and node_buff
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _trim() -> None:
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _can_reset_hwm() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+HWM_RESET = _can_reset_hwm()
+
+
+@dataclass
+class Case:
+    seconds: float
+    peak_mb: float
+    value: Any = None
+
+
+def measure(fn: Callable[[], Any], repeat: int = 1) -> Case:
+    """Best time of ``repeat`` runs and the peak RSS above the start of the first run."""
+    _trim()
+    base_kb = _status_kb("VmRSS")
+    if HWM_RESET:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    else:
+        base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    value = fn()
+    times = [time.perf_counter() - t0]
+    peak_kb = _status_kb("VmHWM") if HWM_RESET else resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(repeat - 1):
+        del value
+        t0 = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - t0)
+    return Case(min(times), max(peak_kb - base_kb, 0) / 1024.0, value)
+
+
+@contextlib.contextmanager
+def quiet_fd() -> Iterator[None]:
+    """Silence C/C++ writes to stdout (pandana prints its progress)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def load_avg() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --------------------------------------------------------------------------------------------
+# Printing
+# --------------------------------------------------------------------------------------------
+RESULTS: list[dict[str, Any]] = []
+TARGETS: list[tuple[str, str, str]] = []
+
+
+def header(title: str) -> None:
+    print(f"\n## {title}   (load average {load_avg()})", flush=True)
+
+
+def row(section: str, method: str, case: Case | None, note: str = "",
+        ref: float | None = None, unit: str = "s") -> None:
+    if case is None:
+        print(f"  {method:<54} {'skipped':>9}  {'':>9}  {note}", flush=True)
+        RESULTS.append({"section": section, "method": method, "skipped": note})
+        return
+    ratio = f"{case.seconds / ref:7.2f}x" if ref else ""
+    print(f"  {method:<54} {case.seconds:8.3f}{unit} {case.peak_mb:8.0f}MB {ratio:>9}  {note}",
+          flush=True)
+    RESULTS.append({"section": section, "method": method, "seconds": case.seconds,
+                    "peak_mb": case.peak_mb, "ratio": case.seconds / ref if ref else None,
+                    "note": note})
+
+
+def columns(ref_name: str) -> None:
+    print(f"  {'method':<54} {'time':>9} {'peak RSS':>10} {'/ ' + ref_name:>9}")
+
+
+def target(name: str, ok: bool | None, detail: str) -> None:
+    status = "n/a" if ok is None else ("PASS" if ok else "MISS")
+    TARGETS.append((name, status, detail))
+
+
+# --------------------------------------------------------------------------------------------
+# Peers
+# --------------------------------------------------------------------------------------------
+def fresh(net: Network) -> Network:
+    """The same network without its cached CSR and edge index (a cold start)."""
+    return replace(net)
+
+
+def nearest_nodes(net: Network, xy: np.ndarray) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    return np.unique(cKDTree(net.node_xy).query(xy)[1])
+
+
+def scipy_floor(net: Network, nodes: np.ndarray) -> np.ndarray:
+    from scipy.sparse import csgraph
+
+    # directed=True on the symmetric matrix: the fastest raw call that gives the same answer.
+    return csgraph.dijkstra(net.csr, directed=True, indices=nodes, min_only=True, limit=LIMIT_M)
+
+
+def nx_graph(net: Network) -> Any:
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(range(net.n_nodes))
+    # nx.Graph keeps the last of parallel edges: add the longest first, as the CSR keeps the
+    # shortest.
+    order = np.argsort(-net.edge_length, kind="stable")
+    graph.add_weighted_edges_from(zip(net.edge_u[order].tolist(), net.edge_v[order].tolist(),
+                                      net.edge_length[order].tolist(), strict=True))
+    return graph
+
+
+def nx_search(graph: Any, nodes: np.ndarray) -> dict:
+    import networkx as nx
+
+    return nx.multi_source_dijkstra_path_length(graph, set(nodes.tolist()), cutoff=LIMIT_M)
+
+
+def pandana_available() -> tuple[bool, str]:
+    try:
+        import pandana  # noqa: F401
+    except Exception as exc:  # ImportError, or a broken binary wheel
+        return False, f"pandana not importable ({type(exc).__name__}: {exc}); " \
+                      f"try .venv/bin/pip install pandana"
+    return True, ""
+
+
+def pandana_run(net: Network, fac_xy: np.ndarray, threads: int) -> tuple[np.ndarray, float]:
+    """Network (contraction hierarchies) + set_pois + nearest_pois; returns (dist, setup_s).
+
+    pandana runs OpenMP; ``threads`` caps it (threadpoolctl), because its spinning threads lose
+    badly when the two cores are shared (5x slower here with 2 threads on a busy machine).
+    """
+    import pandana
+    import pandas as pd
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    edges = pd.DataFrame({"length": net.edge_length})
+    with quiet_fd(), warnings.catch_warnings(), threadpool_limits(threads, user_api="openmp"):
+        warnings.simplefilter("ignore")
+        pnet = pandana.Network(pd.Series(net.node_xy[:, 0]), pd.Series(net.node_xy[:, 1]),
+                               pd.Series(net.edge_u), pd.Series(net.edge_v), edges,
+                               twoway=True)
+        setup = time.perf_counter() - t0
+        pnet.set_pois("fac", LIMIT_M, 1, pd.Series(fac_xy[:, 0]), pd.Series(fac_xy[:, 1]))
+        out = pnet.nearest_pois(LIMIT_M, "fac", num_pois=1)
+    d = out[1].to_numpy(dtype=float)
+    return np.where(d >= LIMIT_M, np.inf, d), setup
+
+
+def osmnx_recipe(graph: Any, centres: np.ndarray, radius: float) -> list:
+    """The osmnx isochrone notebook: ego_graph per facility, buffer nodes and edges, union."""
+    import geopandas as gpd
+    import networkx as nx
+    from shapely.geometry import LineString, Point
+
+    edge_buff, node_buff = OSMNX_BUFFERS
+    out = []
+    for centre in centres:
+        sub = nx.ego_graph(graph, int(centre), radius=radius, distance="length")
+        node_points = [Point((d["x"], d["y"])) for _, d in sub.nodes(data=True)]
+        nodes_gdf = gpd.GeoDataFrame({"id": list(sub.nodes)}, geometry=node_points)
+        nodes_gdf = nodes_gdf.set_index("id")
+        edge_lines = []
+        for n_fr, n_to in sub.edges():
+            f = nodes_gdf.loc[n_fr].geometry
+            t = nodes_gdf.loc[n_to].geometry
+            edge_lines.append(graph.get_edge_data(n_fr, n_to)[0].get("geometry",
+                                                                       LineString([f, t])))
+        n = nodes_gdf.buffer(node_buff).geometry
+        e = gpd.GeoSeries(edge_lines).buffer(edge_buff).geometry
+        out.append(gpd.GeoSeries(list(n) + list(e)).union_all())
+    return out
+
+
+def osmnx_graph(net: Network) -> Any:
+    import networkx as nx
+
+    graph = nx.MultiGraph()
+    graph.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in enumerate(net.node_xy.tolist()))
+    for u, v, length, geom in zip(net.edge_u.tolist(), net.edge_v.tolist(),
+                                  net.edge_length.tolist(), net.edge_geometry, strict=True):
+        graph.add_edge(u, v, length=length, geometry=geom)
+    return graph
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Dataset:
+    name: str
+    world: tiling.World
+    net: Network
+
+
+def build(base: tiling.Base, k: int) -> Dataset:
+    world = tiling.tile(base, k)
+    net = graph_from_lines(world.lines, source=f"taiyuan x{k * k}")
+    tiling.check_stitched(world, net)
+    net.csr, net.edge_tree  # noqa: B018 -- built once with the network, as a study does
+    name = "Taiyuan" if k == 1 else f"Taiyuan {k}x{k}"
+    return Dataset(f"{name} ({net.n_nodes:,} nodes)", world, net)
+
+
+def schools(ds: Dataset) -> Any:
+    fac = ds.world.facilities
+    out = fac[fac["class"].isin(["primary_school", "middle_school"])].copy()
+    out["class"] = "school"
+    return out
+
+
+def section_distances(ds: Dataset, repeat: int, pandana_max: int) -> None:
+    net = ds.net
+    fac = schools(ds)
+    xy = shapely.get_coordinates(fac.geometry.values)
+    header(f"Nearest school, every node, limit {LIMIT_M:g} m: {ds.name}, {len(fac):,} schools")
+    nodes = nearest_nodes(net, xy)
+    floor = measure(lambda: scipy_floor(net, nodes), repeat)
+    columns("floor")
+    row(ds.name, "scipy dijkstra min_only (floor, CSR ready)", floor, ref=floor.seconds,
+        note="schools pre-mapped to their nearest node")
+    own = measure(lambda: scipy_floor(net, nearest_nodes(net, xy)), repeat)
+    row(ds.name, "  floor + its own setup (KD-tree nearest node)", own, ref=floor.seconds)
+
+    def kernel() -> Any:
+        return nearest_source_nodes(net, snap(net, fac.geometry.values), LIMIT_M)
+
+    sp = measure(kernel, repeat)
+    row(ds.name, "siteplan snap + nearest_source_nodes", sp, ref=floor.seconds,
+        note="snap to edges, pseudo-nodes, dist + nearest id")
+    table = measure(lambda: node_access(net, fac, classes=["school"], search_limit_m=LIMIT_M),
+                    repeat)
+    row(ds.name, "siteplan node_access (table)", table, ref=floor.seconds,
+        note="+ time and id columns as a DataFrame")
+    cold = measure(lambda: node_access(fresh(net), fac, classes=["school"],
+                                       search_limit_m=LIMIT_M))
+    row(ds.name, "siteplan node_access, cold network", cold, ref=floor.seconds,
+        note="+ building the CSR and the edge index")
+    proposals.segment_index(net)
+
+    def patched() -> Any:
+        with proposals_applied():
+            return node_access(net, fac, classes=["school"], search_limit_m=LIMIT_M)
+
+    kd = measure(patched, repeat)
+    row(ds.name, "proposal: node_access, KD-tree snap + one-take ids", kd, ref=floor.seconds,
+        note="segment index built once per network")
+    same = (np.allclose(kd.value["dist_school_m"], table.value["dist_school_m"], rtol=1e-9,
+                        equal_nan=True)
+            and kd.value["nearest_school_id"].equals(table.value["nearest_school_id"]))
+    print(f"    proposal gives the same distances (1e-9) and ids: {same}")
+    ratio = sp.seconds / floor.seconds
+    target(f"distances within 1.5x of the scipy floor: {ds.name}", ratio <= 1.5,
+           f"snap+pass {ratio:.2f}x, node_access table {table.seconds / floor.seconds:.2f}x, "
+           f"proposal table {kd.seconds / floor.seconds:.2f}x (floor {floor.seconds * 1000:.0f} "
+           f"ms)")
+    print(f"  {'peers':<54} {'':>9} {'':>10} {'/ siteplan':>9}")
+    base_nx = measure(lambda: nx_graph(net))
+    row(ds.name, "networkx: build nx.Graph", base_nx, ref=table.seconds)
+    graph = base_nx.value
+    base_nx.value = None
+    nxq = measure(lambda: nx_search(graph, nodes))
+    row(ds.name, "networkx: multi_source_dijkstra_path_length", nxq, ref=table.seconds)
+    ref = floor.value
+    got = np.full(net.n_nodes, np.inf)
+    got[list(nxq.value)] = list(nxq.value.values())
+    agree = np.array_equal(np.isfinite(got), np.isfinite(ref)) and np.allclose(
+        got[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=1e-9)
+    print(f"    networkx agrees with the floor (same nearest-node sources): {agree}")
+    graph = nxq = None
+    ok, why = pandana_available()
+    if ok and net.n_nodes > pandana_max:
+        ok, why = False, (f"skipped above {pandana_max:,} nodes: its contraction hierarchies "
+                          f"grow faster than linearly here (--pandana-max-nodes)")
+    if not ok:
+        row(ds.name, "pandana nearest_pois", None, note=why)
+        target(f">= 20x faster than pandana (setup included): {ds.name}", None, why)
+        return
+    runs = []
+    # pandana's default is every core (2).  Its spinning OpenMP threads lose up to 5x when the
+    # cores are shared, so on a busy machine it also runs with one thread and keeps the best.
+    busy = os.getloadavg()[0] > 1.0
+    for threads in (2, 1) if busy else (2,):
+        pdn = measure(lambda threads=threads: pandana_run(net, xy, threads))
+        dist, setup = pdn.value
+        row(ds.name, f"pandana, OMP threads={threads}: Network+set_pois+nearest_pois", pdn,
+            ref=table.seconds, note=f"of which contraction hierarchies {setup:.2f} s")
+        runs.append(pdn)
+    fin = np.isfinite(ref) & (ref < LIMIT_M - 1e-6)
+    close = np.isfinite(dist[fin]) & np.isclose(dist[fin], ref[fin], rtol=1e-4, atol=0.05)
+    err = np.abs(dist[fin] - ref[fin])
+    print(f"    pandana agrees with the floor (5 cm / 1e-4) on {close.mean():.2%} of reached "
+          f"nodes; largest difference {np.nanmax(err):.3f} m")
+    best = min(r.seconds for r in runs)
+    speedup = best / table.seconds
+    target(f">= 20x faster than pandana (setup included): {ds.name}", speedup >= 20,
+           f"{speedup:.1f}x (pandana's best {best:.2f} s, siteplan node_access "
+           f"{table.seconds:.3f} s)")
+
+
+def random_facilities(net: Network, n: int, seed: int) -> Any:
+    import geopandas as gpd
+
+    rng = np.random.default_rng(seed)
+    xy = net.node_xy[rng.choice(net.n_nodes, n, replace=False)] + rng.normal(0, 40, (n, 2))
+    return gpd.GeoDataFrame({"facility_id": [f"c{i:03d}" for i in range(n)],
+                             "class": "primary_school"}, geometry=shapely.points(xy),
+                            crs=net.crs)
+
+
+def section_catchments(ds: Dataset, n_osmnx: int) -> None:
+    net = ds.net
+    fac = random_facilities(net, CATCHMENT_FACILITIES, seed=11)
+    header(f"Catchment polygons at {CATCHMENT_M:g} m, one per facility: {ds.name}")
+    columns("siteplan")
+    sp = measure(lambda: catchments(net, fac, {"primary_school": CATCHMENT_M}, mode="overlap",
+                                    frontage_m=FRONTAGE_M))
+    rate = len(sp.value) / sp.seconds
+    row(ds.name, f"siteplan catchments overlap, {len(fac)} facilities", sp, ref=sp.seconds,
+        note=f"{rate:.0f} polygons/s (exact partial edges, {FRONTAGE_M:g} m frontage)")
+    target("catchment polygons at 500 m >= 100 per second", rate >= 100,
+           f"{rate:.0f}/s on {ds.name}, {len(fac)} facilities")
+    graph = osmnx_graph(net)
+    centres = nearest_nodes(net, shapely.get_coordinates(fac.geometry.values[:n_osmnx]))
+    ox = measure(lambda: osmnx_recipe(graph, centres, CATCHMENT_M))
+    ox_rate = len(centres) / ox.seconds
+    per_poly = Case(ox.seconds / len(centres) * len(fac), ox.peak_mb)
+    row(ds.name, f"osmnx notebook recipe, {len(centres)} facilities", ox, ref=sp.seconds * len(
+        centres) / len(fac), note=f"{ox_rate:.1f} polygons/s (whole edges from the nearest node)")
+    row(ds.name, f"  same, scaled to {len(fac)} facilities", per_poly, ref=sp.seconds)
+
+
+def section_coverage(ds: Dataset, repeat: int) -> None:
+    net, world = ds.net, ds.world
+    header(f"Dissolved catchments and coverage per class, whole city: {ds.name}")
+    columns("total")
+    cat = measure(lambda: catchments(net, world.facilities, SEED_RADII, mode="dissolve"), repeat)
+    cov = measure(lambda: coverage(cat.value, world.residential, parcels=world.parcels), repeat)
+    total = Case(cat.seconds + cov.seconds, max(cat.peak_mb, cov.peak_mb))
+    row(ds.name, "catchments dissolve (3 seed classes)", cat, ref=total.seconds)
+    row(ds.name, "coverage (residential share, parcels)", cov, ref=total.seconds)
+    row(ds.name, "dissolve + coverage", total, ref=total.seconds)
+    bs = measure(lambda: blind_spots(cat.value, world.residential), repeat)
+    row(ds.name, "blind_spots", bs, ref=total.seconds)
+    bsp = measure(lambda: proposals.blind_spots_fast(cat.value, world.residential), repeat)
+    row(ds.name, "proposal: blind_spots_fast", bsp, ref=total.seconds)
+    target("dissolved per-class coverage, whole city < 2 s", total.seconds < 2.0,
+           f"{total.seconds:.2f} s on {ds.name}")
+
+
+def section_snap(ds: Dataset, repeat: int) -> None:
+    net = ds.net
+    geoms = np.asarray(ds.world.parcels.geometry.values[:SNAP_PARCELS], dtype=object)
+    header(f"Snapping {len(geoms):,} parcels to edges: {ds.name}")
+    columns("siteplan")
+    sp = measure(lambda: snap(net, geoms), repeat)
+    row(ds.name, "siteplan snap (edge STRtree ready)", sp, ref=sp.seconds)
+    tree = measure(lambda: shapely.STRtree(net.edge_geometry))
+    row(ds.name, "  building the edge STRtree (once per network)", tree, ref=sp.seconds)
+    proposals.segment_index(net)
+    kd = measure(lambda: proposals.snap_kdtree(net, geoms), repeat)
+    row(ds.name, "proposal: snap_kdtree (segment index ready)", kd, ref=sp.seconds)
+    same = np.array_equal(kd.value.edge, sp.value.edge)
+    diff = np.nanmax(np.abs(kd.value.access_m - sp.value.access_m))
+    print(f"    proposal gives the same edges: {same}; largest access-leg difference {diff:.1e} m")
+    proposals._SEG_CACHE.clear()
+    ix = measure(lambda: proposals.segment_index(net))
+    row(ds.name, "  building the segment index (once per network)", ix, ref=sp.seconds)
+    target(f"snapping {len(geoms):,} parcels < 0.2 s", sp.seconds < 0.2,
+           f"{sp.seconds:.3f} s (proposal {kd.seconds:.3f} s) on {ds.name}")
+
+
+def section_build(base: tiling.Base, k: int) -> Dataset:
+    """Network build from lines, engine and with the proposals; returns the dataset."""
+    world = tiling.tile(base, k)
+    header(f"Network from {len(world.lines):,} lines: Taiyuan {k}x{k}")
+    columns("engine")
+    eng = measure(lambda: graph_from_lines(world.lines, source="tiled"))
+    net = eng.value
+    row(f"build {k}", "siteplan graph_from_lines", eng, ref=eng.seconds,
+        note=f"{net.n_nodes:,} nodes, {net.n_edges:,} edges")
+
+    def patched() -> Network:
+        with proposals_applied():
+            return graph_from_lines(world.lines, source="tiled")
+
+    fast = measure(patched)
+    row(f"build {k}", "proposal: factorised walk filter + unique_rows", fast, ref=eng.seconds)
+    same = (np.array_equal(fast.value.node_xy, net.node_xy)
+            and np.array_equal(fast.value.edge_u, net.edge_u)
+            and np.array_equal(fast.value.edge_v, net.edge_v))
+    print(f"    proposal builds the identical network: {same}")
+    fast.value = None
+    tiling.check_stitched(world, net)
+    net.csr, net.edge_tree  # noqa: B018
+    return Dataset(f"Taiyuan {k}x{k} ({net.n_nodes:,} nodes)", world, net)
+
+
+def section_catchments_scaled(ds: Dataset) -> None:
+    net = ds.net
+    fac = random_facilities(net, CATCHMENT_FACILITIES, seed=11)
+    header(f"Catchment polygons at {CATCHMENT_M:g} m, one per facility: {ds.name}")
+    columns("engine")
+    eng = measure(lambda: catchments(net, fac, {"primary_school": CATCHMENT_M}, mode="overlap"))
+    row(ds.name, f"siteplan catchments overlap, {len(fac)} facilities", eng, ref=eng.seconds,
+        note=f"{len(eng.value) / eng.seconds:.0f} polygons/s")
+
+    def patched() -> Any:
+        with proposals_applied():
+            return catchments(net, fac, {"primary_school": CATCHMENT_M}, mode="overlap")
+
+    fast = measure(patched)
+    row(ds.name, "proposal: local per-facility passes", fast, ref=eng.seconds,
+        note=f"{len(fast.value) / fast.seconds:.0f} polygons/s")
+    same = np.allclose(eng.value["area_m2"], fast.value["area_m2"], rtol=1e-9)
+    print(f"    proposal gives the same polygons (areas to 1e-9): {same}")
+
+
+# --------------------------------------------------------------------------------------------
+# Whole pipeline, in a child process
+# --------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def proposals_applied() -> Iterator[None]:
+    """The proposed functions swapped into the engine modules for the block, then restored."""
+    import siteplan.access as acc
+    import siteplan.catchments as cat
+    import siteplan.coverage as cov
+    import siteplan.network as netmod
+    import siteplan.noding as noding
+
+    swaps = [
+        (netmod, "walkable_mask", proposals.walkable_mask_fast),
+        (noding, "np", proposals.NumpyFastUniqueRows()),
+        (acc, "snap", proposals.snap_kdtree),
+        (acc, "_ids_at", proposals.ids_at_fast),
+        (cat, "snap", proposals.snap_kdtree),
+        (acc, "_reach_counts", lambda net, t, s, radii, budget: proposals.reach_counts_local(
+            net, t, s, radii)),
+        (cat, "_per_facility_vees", proposals.per_facility_vees_local),
+        (cov, "class_unions", proposals.class_unions_fast),
+    ]
+    saved = [(mod, name, getattr(mod, name)) for mod, name, _ in swaps]
+    for mod, name, new in swaps:
+        setattr(mod, name, new)
+    try:
+        yield
+    finally:
+        for mod, name, old in saved:
+            setattr(mod, name, old)
+
+
+def pipeline_child(k: int, use_proposals: bool) -> None:
+    with proposals_applied() if use_proposals else contextlib.nullcontext():
+        _pipeline(k, use_proposals)
+
+
+def _pipeline(k: int, use_proposals: bool) -> None:
+    base = tiling.load_base()
+    world = tiling.tile(base, k)
+    del base
+    _trim()
+    timings: dict[str, float] = {}
+    rss_setup = _status_kb("VmRSS") / 1024.0
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        timings[name] = time.perf_counter() - t0
+        print(f"    {name:<50} {timings[name]:8.2f} s   RSS peak so far "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB", flush=True)
+        return out
+
+    def network() -> Network:
+        net = graph_from_lines(world.lines, source="tiled")
+        net.csr, net.edge_tree  # noqa: B018
+        if use_proposals:
+            proposals.segment_index(net)
+        return net
+
+    net = step("network from lines (+CSR, index)", network)
+    tiling.check_stitched(world, net)
+    step("access: snap, 4 classes, counts", lambda: facility_access(
+        net, world.parcels, world.facilities, classes=sorted(COUNT_RADII),
+        count_radii=COUNT_RADII))
+    polys = step("catchments dissolve, 3 classes", lambda: catchments(
+        net, world.facilities, SEED_RADII, mode="dissolve"))
+    step("coverage", lambda: coverage(polys, world.residential, parcels=world.parcels))
+    bs = proposals.blind_spots_fast if use_proposals else blind_spots
+    step("blind spots", lambda: bs(polys, world.residential))
+    print(json.dumps({"k": k, "nodes": net.n_nodes, "parcels": len(world.parcels),
+                      "facilities": len(world.facilities), "timings": timings,
+                      "rss_setup_mb": rss_setup,
+                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
+          flush=True)
+
+
+def section_pipeline(k: int, use_proposals: bool, timeout: float) -> dict | None:
+    label = "with proposals" if use_proposals else "engine as is"
+    header(f"Whole pipeline, Taiyuan {k}x{k}, {label} (fresh process)")
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--pipeline-child", str(k)]
+    if use_proposals:
+        cmd.append("--proposals")
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        print(out.rstrip())
+        print(f"  stopped after {timeout:.0f} s (--pipeline-timeout)")
+        RESULTS.append({"section": f"pipeline k={k} {label}", "timeout_s": timeout})
+        return {"timeout": timeout, "k": k, "label": label}
+    wall = time.perf_counter() - t0
+    lines = proc.stdout.rstrip().splitlines()
+    print("\n".join(line for line in lines if not line.startswith("{")))
+    if proc.returncode != 0 or not lines or not lines[-1].startswith("{"):
+        print(f"  pipeline failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        return None
+    info = json.loads(lines[-1])
+    total = sum(info["timings"].values())
+    print(f"  {info['nodes']:,} nodes, {info['parcels']:,} parcels, {info['facilities']:,} "
+          f"facilities: stages {total:.1f} s (process {wall:.1f} s with data generation); "
+          f"peak RSS {info['max_rss_mb']:,.0f} MB (of which input layers "
+          f"~{info['rss_setup_mb']:,.0f} MB)")
+    info["total_s"] = total
+    info["label"] = label
+    RESULTS.append({"section": f"pipeline k={k} {label}", **info})
+    return info
+
+
+# --------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true",
+                    help="add the >= 1M-node network and the whole pipeline at that size")
+    ap.add_argument("--k", type=int, default=6,
+                    help="tiling of the scaled network for the distance peers (6: 221k nodes)")
+    ap.add_argument("--pipeline-k", type=int, default=None,
+                    help="tiling for the whole pipeline (default 4, or 13 = 1M nodes with --full)")
+    ap.add_argument("--osmnx-n", type=int, default=20, help="facilities for the osmnx recipe")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the cheap cases (best kept)")
+    ap.add_argument("--pandana-max-nodes", type=int, default=300_000,
+                    help="skip pandana on larger networks (its setup takes minutes there)")
+    ap.add_argument("--pipeline-timeout", type=float, default=600.0,
+                    help="stop a pipeline run after this many seconds")
+    ap.add_argument("--no-pipeline", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--pipeline-child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--proposals", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.pipeline_child is not None:
+        pipeline_child(args.pipeline_child, args.proposals)
+        return
+
+    import scipy
+
+    print(f"siteplan peers benchmark: {platform.platform()}, {os.cpu_count()} CPUs, "
+          f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}"
+          f", shapely {shapely.__version__} (GEOS {shapely.geos_version_string})")
+    if not HWM_RESET:
+        print("NOTE: /proc/self/clear_refs is not writable; peak memory falls back to ru_maxrss "
+              "growth (new process-wide highs only).")
+    t_start = time.perf_counter()
+    base = tiling.load_base()
+    taiyuan = build(base, 1)
+    section_distances(taiyuan, args.repeat, args.pandana_max_nodes)
+    section_catchments(taiyuan, args.osmnx_n)
+    section_coverage(taiyuan, args.repeat)
+    snap_ds = build(base, tiling.k_for_nodes(base, 16 * base.net.n_nodes))
+    section_snap(snap_ds, args.repeat)
+    del snap_ds
+    sizes = [args.k] + ([tiling.k_for_nodes(base, 1_000_000)] if args.full else [])
+    for k in sizes:
+        ds = section_build(base, k)
+        section_distances(ds, args.repeat, args.pandana_max_nodes)
+        if k == args.k:
+            section_catchments_scaled(ds)
+        del ds
+        _trim()
+    pipe_k = args.pipeline_k or (tiling.k_for_nodes(base, 1_000_000) if args.full else 4)
+    runs = []
+    if not args.no_pipeline:
+        for use in (False, True):
+            runs.append(section_pipeline(pipe_k, use, args.pipeline_timeout))
+    million = pipe_k * pipe_k * base.net.n_nodes >= 1_000_000
+    for info in runs:
+        if info is None:
+            continue
+        name = (f"whole pipeline at {pipe_k * pipe_k * base.net.n_nodes:,} nodes, "
+                f"{info['label']}: < 2 min and < 4 GB")
+        if "timeout" in info:
+            target(name, False if million else None,
+                   f"did not finish in {info['timeout']:.0f} s")
+            continue
+        ok = info["total_s"] < 120 and info["max_rss_mb"] < 4096
+        target(name, ok if million else None,
+               f"{info['total_s']:.1f} s, {info['max_rss_mb']:,.0f} MB"
+               + ("" if million else " (target is at >= 1M nodes: run --full)"))
+    print(f"\n## Targets   (run took {time.perf_counter() - t_start:.0f} s)")
+    for name, status, detail in TARGETS:
+        print(f"  {status:<5} {name}: {detail}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"results": RESULTS, "targets": TARGETS}, indent=1,
+                                        default=str))
+
+
+if __name__ == "__main__":
+    main()
