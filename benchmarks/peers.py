@@ -5,25 +5,14 @@ Run ``.venv/bin/python benchmarks/peers.py`` (quick, about 3 minutes on 2 cores)
 test suite.  The data are the bundled Taiyuan layers and the same tiled k x k
 (:mod:`tiling` explains the stitching).
 
-What is measured
-----------------
-- Times are wall-clock seconds, best of ``--repeat`` runs for the cheap cases.
-- Memory is the peak resident set size (RSS) of this process *above its RSS at the start of the
-  case*, from the kernel's high-water mark (``VmHWM``), which is reset before each case by
-  writing ``5`` to ``/proc/self/clear_refs``.  It counts C and C++ allocations (scipy, GEOS,
-  pandana) as well as Python's.  Freed memory is handed back (``malloc_trim``) before each case
-  so that the baseline is honest.  Where the reset is not allowed the script says so and falls
-  back to ``ru_maxrss`` growth, which only shows new process-wide highs.
-- The whole pipeline runs in a fresh subprocess; its memory figure is that process's total peak
-  RSS (``ru_maxrss``), input layers included.
+Times are best-of-N wall-clock seconds; memory is the peak RSS above the start of each case
+(kernel high-water mark, so C and C++ allocations count); :mod:`measure` has the details.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import gc
 import json
 import os
 import platform
@@ -31,9 +20,8 @@ import resource
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +38,31 @@ if os.environ.get("SITEPLAN_BENCH_SRC"):
 
 import proposals  # noqa: E402
 import tiling  # noqa: E402
+from measure import (  # noqa: E402
+    HWM_RESET,
+    RESULTS,
+    TARGETS,
+    Case,
+    columns,
+    header,
+    measure,
+    row,
+    status_kb,
+    target,
+    trim,
+)
+from peer_methods import (  # noqa: E402
+    LIMIT_M,
+    fresh,
+    nearest_nodes,
+    nx_graph,
+    nx_search,
+    osmnx_graph,
+    osmnx_recipe,
+    pandana_available,
+    pandana_run,
+    scipy_floor,
+)
 
 from siteplan.access import facility_access, node_access  # noqa: E402
 from siteplan.catchments import SEED_RADII, catchments  # noqa: E402
@@ -58,234 +71,12 @@ from siteplan.network import Network, graph_from_lines  # noqa: E402
 from siteplan.paths import nearest_source_nodes  # noqa: E402
 from siteplan.snapping import snap  # noqa: E402
 
-LIMIT_M = 3000.0  # search limit of the distance comparison (siteplan's default)
 CATCHMENT_M = 500.0
 FRONTAGE_M = 30.0
 COUNT_RADII = {"kindergarten": [300.0], "primary_school": [500.0], "middle_school": [1000.0],
                "hospital": [1000.0]}
 SNAP_PARCELS = 20_000
 CATCHMENT_FACILITIES = 200
-OSMNX_BUFFERS = (25.0, 50.0)  # the osmnx notebook's edge_buff and node_buff
-
-
-# --------------------------------------------------------------------------------------------
-# Measuring
-# --------------------------------------------------------------------------------------------
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _trim() -> None:
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _can_reset_hwm() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-HWM_RESET = _can_reset_hwm()
-
-
-@dataclass
-class Case:
-    seconds: float
-    peak_mb: float
-    value: Any = None
-
-
-def measure(fn: Callable[[], Any], repeat: int = 1) -> Case:
-    """Best time of ``repeat`` runs and the peak RSS above the start of the first run."""
-    _trim()
-    base_kb = _status_kb("VmRSS")
-    if HWM_RESET:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    else:
-        base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
-    value = fn()
-    times = [time.perf_counter() - t0]
-    peak_kb = _status_kb("VmHWM") if HWM_RESET else resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss
-    for _ in range(repeat - 1):
-        del value
-        t0 = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - t0)
-    return Case(min(times), max(peak_kb - base_kb, 0) / 1024.0, value)
-
-
-@contextlib.contextmanager
-def quiet_fd() -> Iterator[None]:
-    """Silence C/C++ writes to stdout (pandana prints its progress)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
-
-
-def load_avg() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-# --------------------------------------------------------------------------------------------
-# Printing
-# --------------------------------------------------------------------------------------------
-RESULTS: list[dict[str, Any]] = []
-TARGETS: list[tuple[str, str, str]] = []
-
-
-def header(title: str) -> None:
-    print(f"\n## {title}   (load average {load_avg()})", flush=True)
-
-
-def row(section: str, method: str, case: Case | None, note: str = "",
-        ref: float | None = None, unit: str = "s") -> None:
-    if case is None:
-        print(f"  {method:<54} {'skipped':>9}  {'':>9}  {note}", flush=True)
-        RESULTS.append({"section": section, "method": method, "skipped": note})
-        return
-    ratio = f"{case.seconds / ref:7.2f}x" if ref else ""
-    print(f"  {method:<54} {case.seconds:8.3f}{unit} {case.peak_mb:8.0f}MB {ratio:>9}  {note}",
-          flush=True)
-    RESULTS.append({"section": section, "method": method, "seconds": case.seconds,
-                    "peak_mb": case.peak_mb, "ratio": case.seconds / ref if ref else None,
-                    "note": note})
-
-
-def columns(ref_name: str) -> None:
-    print(f"  {'method':<54} {'time':>9} {'peak RSS':>10} {'/ ' + ref_name:>9}")
-
-
-def target(name: str, ok: bool | None, detail: str) -> None:
-    status = "n/a" if ok is None else ("PASS" if ok else "MISS")
-    TARGETS.append((name, status, detail))
-
-
-# --------------------------------------------------------------------------------------------
-# Peers
-# --------------------------------------------------------------------------------------------
-def fresh(net: Network) -> Network:
-    """The same network without its cached CSR and edge index (a cold start)."""
-    return replace(net)
-
-
-def nearest_nodes(net: Network, xy: np.ndarray) -> np.ndarray:
-    from scipy.spatial import cKDTree
-
-    return np.unique(cKDTree(net.node_xy).query(xy)[1])
-
-
-def scipy_floor(net: Network, nodes: np.ndarray) -> np.ndarray:
-    from scipy.sparse import csgraph
-
-    # directed=True on the symmetric matrix: the fastest raw call that gives the same answer.
-    return csgraph.dijkstra(net.csr, directed=True, indices=nodes, min_only=True, limit=LIMIT_M)
-
-
-def nx_graph(net: Network) -> Any:
-    import networkx as nx
-
-    graph = nx.Graph()
-    graph.add_nodes_from(range(net.n_nodes))
-    # nx.Graph keeps the last of parallel edges: add the longest first, as the CSR keeps the
-    # shortest.
-    order = np.argsort(-net.edge_length, kind="stable")
-    graph.add_weighted_edges_from(zip(net.edge_u[order].tolist(), net.edge_v[order].tolist(),
-                                      net.edge_length[order].tolist(), strict=True))
-    return graph
-
-
-def nx_search(graph: Any, nodes: np.ndarray) -> dict:
-    import networkx as nx
-
-    return nx.multi_source_dijkstra_path_length(graph, set(nodes.tolist()), cutoff=LIMIT_M)
-
-
-def pandana_available() -> tuple[bool, str]:
-    try:
-        import pandana  # noqa: F401
-    except Exception as exc:  # ImportError, or a broken binary wheel
-        return False, f"pandana not importable ({type(exc).__name__}: {exc}); " \
-                      f"try .venv/bin/pip install pandana"
-    return True, ""
-
-
-def pandana_run(net: Network, fac_xy: np.ndarray, threads: int) -> tuple[np.ndarray, float]:
-    """Network (contraction hierarchies) + set_pois + nearest_pois; returns (dist, setup_s).
-
-    pandana runs OpenMP; ``threads`` caps it (threadpoolctl), because its spinning threads lose
-    badly when the two cores are shared (5x slower here with 2 threads on a busy machine).
-    """
-    import pandana
-    import pandas as pd
-    from threadpoolctl import threadpool_limits
-
-    t0 = time.perf_counter()
-    edges = pd.DataFrame({"length": net.edge_length})
-    with quiet_fd(), warnings.catch_warnings(), threadpool_limits(threads, user_api="openmp"):
-        warnings.simplefilter("ignore")
-        pnet = pandana.Network(pd.Series(net.node_xy[:, 0]), pd.Series(net.node_xy[:, 1]),
-                               pd.Series(net.edge_u), pd.Series(net.edge_v), edges,
-                               twoway=True)
-        setup = time.perf_counter() - t0
-        pnet.set_pois("fac", LIMIT_M, 1, pd.Series(fac_xy[:, 0]), pd.Series(fac_xy[:, 1]))
-        out = pnet.nearest_pois(LIMIT_M, "fac", num_pois=1)
-    d = out[1].to_numpy(dtype=float)
-    return np.where(d >= LIMIT_M, np.inf, d), setup
-
-
-def osmnx_recipe(graph: Any, centres: np.ndarray, radius: float) -> list:
-    """The osmnx isochrone notebook: ego_graph per facility, buffer nodes and edges, union."""
-    import geopandas as gpd
-    import networkx as nx
-    from shapely.geometry import LineString, Point
-
-    edge_buff, node_buff = OSMNX_BUFFERS
-    out = []
-    for centre in centres:
-        sub = nx.ego_graph(graph, int(centre), radius=radius, distance="length")
-        node_points = [Point((d["x"], d["y"])) for _, d in sub.nodes(data=True)]
-        nodes_gdf = gpd.GeoDataFrame({"id": list(sub.nodes)}, geometry=node_points)
-        nodes_gdf = nodes_gdf.set_index("id")
-        edge_lines = []
-        for n_fr, n_to in sub.edges():
-            f = nodes_gdf.loc[n_fr].geometry
-            t = nodes_gdf.loc[n_to].geometry
-            edge_lines.append(graph.get_edge_data(n_fr, n_to)[0].get("geometry",
-                                                                       LineString([f, t])))
-        n = nodes_gdf.buffer(node_buff).geometry
-        e = gpd.GeoSeries(edge_lines).buffer(edge_buff).geometry
-        out.append(gpd.GeoSeries(list(n) + list(e)).union_all())
-    return out
-
-
-def osmnx_graph(net: Network) -> Any:
-    import networkx as nx
-
-    graph = nx.MultiGraph()
-    graph.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in enumerate(net.node_xy.tolist()))
-    for u, v, length, geom in zip(net.edge_u.tolist(), net.edge_v.tolist(),
-                                  net.edge_length.tolist(), net.edge_geometry, strict=True):
-        graph.add_edge(u, v, length=length, geometry=geom)
-    return graph
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,9 +354,9 @@ def _pipeline(k: int, use_proposals: bool) -> None:
     base = tiling.load_base()
     world = tiling.tile(base, k)
     del base
-    _trim()
+    trim()
     timings: dict[str, float] = {}
-    rss_setup = _status_kb("VmRSS") / 1024.0
+    rss_setup = status_kb("VmRSS") / 1024.0
 
     def step(name: str, fn: Callable[[], Any]) -> Any:
         t0 = time.perf_counter()
@@ -680,7 +471,7 @@ def main() -> None:
         if k == args.k:
             section_catchments_scaled(ds)
         del ds
-        _trim()
+        trim()
     pipe_k = args.pipeline_k or (tiling.k_for_nodes(base, 1_000_000) if args.full else 4)
     runs = []
     if not args.no_pipeline:
