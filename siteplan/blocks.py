@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from siteplan.crs import is_metric_crs, metric_crs_for_bounds
+from siteplan.crs import analysis_crs
 from siteplan.errors import InputError
 from siteplan.parcel_shapes import POLYGON_TYPES
 from siteplan.tags import tag_column
@@ -142,10 +142,8 @@ def blocks_from_streets(
                          where="blocks_from_streets", fix="choose a valid area range in hectares.")
     if metric_crs is not None:
         metric = CRS.from_user_input(metric_crs)
-    elif is_metric_crs(lines.crs):
-        metric = CRS.from_user_input(lines.crs)
     else:
-        metric = metric_crs_for_bounds(lines.to_crs(4326).total_bounds)
+        metric = analysis_crs(lines)
     geoms = lines.to_crs(metric).geometry.values
     geoms = geoms[~shapely.is_empty(geoms) & ~pd.isna(geoms)]
     noded = shapely.union_all(geoms)

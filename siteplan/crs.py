@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike
-from pyproj import CRS, Transformer
+from pyproj import CRS, Proj, Transformer
 
 from siteplan.errors import InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 MetricKind = Literal["utm", "cgcs2000"]
 
@@ -60,12 +63,55 @@ def metric_crs_for_bounds(
 
 
 def is_metric_crs(crs: Any) -> bool:
-    """Whether ``crs`` (anything pyproj accepts) is projected with every axis in metres."""
+    """Whether ``crs`` (anything pyproj accepts) is projected with every axis in metres.
+
+    Metres on the axes do not make lengths true: see :func:`scale_error` and
+    :func:`analysis_crs`, which also check the projection's scale over the data.
+    """
     crs = CRS.from_user_input(crs)
     if not crs.is_projected:
         return False
     units = {axis.unit_name for axis in crs.axis_info}
     return units <= {"metre", "meter"}
+
+
+#: Largest scale error ``|k - 1|`` over the data at which a projected CRS is used for distances
+#: and areas as it is.  UTM and CGCS2000 3-degree zones stay under 0.1 % inside their zone; Web
+#: Mercator is off by 27 % at Taiyuan's latitude.
+MAX_SCALE_ERROR = 0.005
+
+
+def scale_error(crs: Any, lonlat_bounds: tuple[float, float, float, float] | np.ndarray) -> float:
+    """Largest ``|k - 1|`` of the projection's point scale over a lon/lat box.
+
+    Evaluated at the box's corners, edge midpoints and centre, for both the meridional and the
+    parallel scale (they differ for non-conformal projections).
+    """
+    crs = CRS.from_user_input(crs)
+    minx, miny, maxx, maxy = (float(b) for b in lonlat_bounds)
+    lon = np.array([minx, maxx, minx, maxx, (minx + maxx) / 2, minx, maxx, (minx + maxx) / 2,
+                    (minx + maxx) / 2])
+    lat = np.array([miny, miny, maxy, maxy, miny, (miny + maxy) / 2, (miny + maxy) / 2, maxy,
+                    (miny + maxy) / 2])
+    factors = Proj(crs).get_factors(lon, lat)
+    scales = np.concatenate([np.atleast_1d(factors.meridional_scale),
+                             np.atleast_1d(factors.parallel_scale)])
+    if not np.isfinite(scales).all():
+        return float("inf")
+    return float(np.max(np.abs(scales - 1.0)))
+
+
+def analysis_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, kind: MetricKind = "utm") -> CRS:
+    """The metric CRS to measure a layer in: its own CRS when that is projected in metres with
+    a scale error of at most :data:`MAX_SCALE_ERROR` over the data, else the local UTM zone
+    (or CGCS2000 3-degree zone with ``kind="cgcs2000"``) of the data."""
+    crs = CRS.from_user_input(frame.crs)
+    bounds = frame.to_crs(4326).total_bounds
+    if not np.isfinite(bounds).all():  # an empty layer: nothing to measure
+        return crs if is_metric_crs(crs) else metric_crs_for_bounds((0.0, 0.0, 0.0, 0.0), kind)
+    if is_metric_crs(crs) and scale_error(crs, bounds) <= MAX_SCALE_ERROR:
+        return crs
+    return metric_crs_for_bounds(bounds, kind)
 
 
 # --- Chinese map offsets: GCJ-02 (Amap, Tencent, Google China) and BD-09 (Baidu) --------------

@@ -19,7 +19,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from siteplan.crs import is_metric_crs, metric_crs_for_bounds
+from siteplan.crs import analysis_crs
 
 #: Same-name facilities of these classes closer than the distance (m) are one facility.  OSM
 #: maps a metro station as one stop position per track or line (Beijing 2017: two nodes per
@@ -65,8 +65,7 @@ def merge_same_name(out: gpd.GeoDataFrame, merge: Mapping[str, float]) -> gpd.Ge
     if not todo.any():
         return out
     sub = out[todo]
-    lonlat = sub.to_crs(4326)
-    metric = sub.crs if is_metric_crs(sub.crs) else metric_crs_for_bounds(lonlat.total_bounds)
+    metric = analysis_crs(sub)
     pts = shapely.get_coordinates(sub.to_crs(metric).geometry.representative_point().values)
     radius = sub["class"].map(dict(merge)).to_numpy(dtype=float)
     key = merge_key(sub["name"]).to_numpy(dtype=object)

@@ -30,7 +30,14 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from siteplan.crs import CoordSystem, MetricKind, is_metric_crs, metric_crs_for_bounds
+from siteplan.crs import (
+    MAX_SCALE_ERROR,
+    CoordSystem,
+    MetricKind,
+    analysis_crs,
+    is_metric_crs,
+    scale_error,
+)
 from siteplan.errors import InputError, NetworkError
 from siteplan.io import read_layer
 from siteplan.noding import node_lines, node_lines_counted
@@ -252,14 +259,21 @@ def graph_from_lines(
             "streets only, or relax the walk filter.",
         )
 
-    if metric_crs is None and is_metric_crs(lines.crs):
-        # A layer already in a projected metric CRS (a bureau's CGCS2000 GK layer) stays in it.
-        metric = CRS.from_user_input(lines.crs)
-    elif metric_crs is None:
-        bounds = exploded.to_crs(4326).total_bounds
-        metric = metric_crs_for_bounds(bounds, metric_kind)
+    if metric_crs is None:
+        # A layer in a true local metric CRS (a bureau's CGCS2000 GK layer) stays in it; Web
+        # Mercator and other distorting projections go to the local UTM / CGCS2000 zone.
+        metric = analysis_crs(exploded, metric_kind)
     else:
         metric = CRS.from_user_input(metric_crs)
+        error = scale_error(metric, exploded.to_crs(4326).total_bounds)
+        if not is_metric_crs(metric) or error > MAX_SCALE_ERROR:
+            raise NetworkError(
+                f"the analysis CRS {metric.to_string()} ({metric.name}) "
+                + ("is not projected in metres" if not is_metric_crs(metric) else
+                   f"distorts lengths by up to {100 * error:.1f} % over the data"),
+                where=source,
+                fix='use metric = "utm" or "cgcs2000" (chosen for the data), or a local '
+                "projected CRS such as EPSG:4547 (CGCS2000 3-degree zone, CM 114°E).")
     projected = exploded.to_crs(metric)
 
     node_xy, u, v, geom, edge_line, n_snapped = node_lines_counted(

@@ -150,12 +150,10 @@ def _metric_area(parcels: pd.DataFrame) -> np.ndarray:
     """Polygon areas in m² in a metric CRS (NaN without geometry or CRS)."""
     if not isinstance(parcels, gpd.GeoDataFrame) or parcels.crs is None or len(parcels) == 0:
         return np.full(len(parcels), np.nan)
-    from siteplan.crs import is_metric_crs, metric_crs_for_bounds
+    from siteplan.crs import analysis_crs
 
     geo = parcels.geometry
-    if not is_metric_crs(geo.crs):
-        geo = geo.to_crs(metric_crs_for_bounds(geo.to_crs(4326).total_bounds))
-    return np.asarray(geo.area, dtype=float)
+    return np.asarray(geo.to_crs(analysis_crs(geo)).area, dtype=float)
 
 
 def programme(

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.crs import is_metric_crs, metric_crs_for_bounds
+from siteplan.crs import analysis_crs
 from siteplan.tags import tag_column
 
 BUS_CORRIDOR_HIGHWAYS = ("primary", "secondary")
@@ -69,8 +69,7 @@ def transport_proxies(
         "metro_line": (((railway == "subway") & proposed.isna()).fillna(False).to_numpy(bool),
                        "proxy: open metro track (railway=subway)"),
     }
-    metric = lines.crs if is_metric_crs(lines.crs) else \
-        metric_crs_for_bounds(lines.to_crs(4326).total_bounds)
+    metric = analysis_crs(lines)
     frames = []
     for cls, (mask, source) in kinds.items():
         chosen = lines[mask]

@@ -36,7 +36,7 @@ import shapely
 from branca.element import Figure
 from pyproj import CRS
 
-from siteplan.crs import metric_crs_for_bounds
+from siteplan.crs import analysis_crs
 from siteplan.errors import InputError, SiteplanWarning
 from siteplan.maplabels import (
     BLIND_COLOUR,
@@ -100,11 +100,8 @@ def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFra
 
 
 def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
-    """The frame's CRS if it is projected in metres, else the UTM zone of its centre."""
-    crs = CRS.from_user_input(frame.crs)
-    if crs.is_projected and crs.axis_info[0].unit_name in ("metre", "meter"):
-        return crs
-    return metric_crs_for_bounds(frame.to_crs(4326).total_bounds)
+    """The frame's CRS if it measures true metres here, else the UTM zone of its centre."""
+    return analysis_crs(frame)
 
 
 def _display(geoms: gpd.GeoSeries, metric: CRS, tol: float, coverage: bool) -> np.ndarray:

@@ -135,3 +135,43 @@ def test_swapped_and_mislabelled_coordinates():
     check_lonlat((112.44, 37.70, 112.69, 37.95), "EPSG:4326", "ok")
     check_lonlat((38500000, 4180000, 38510000, 4190000), "EPSG:4526", "ok")
     check_lonlat((np.nan,) * 4, "EPSG:4326", "empty")
+
+
+# --- which projected CRS measures true metres ----------------------------------------------
+
+
+def test_scale_error_of_local_and_web_mercator_crs():
+    from siteplan.crs import scale_error
+
+    taiyuan = (112.44, 37.70, 112.69, 37.95)
+    assert scale_error("EPSG:32649", taiyuan) < 5e-4  # UTM 49N: inside its zone
+    assert scale_error("EPSG:4547", taiyuan) < 5e-4  # CGCS2000 GK CM 114E
+    # Web Mercator: k = 1 / cos(latitude), 27 % too long at Taiyuan.
+    err = scale_error("EPSG:3857", taiyuan)
+    assert err == pytest.approx(1 / np.cos(np.radians(37.95)) - 1, rel=1e-3)
+
+
+def test_analysis_crs_keeps_local_metric_layers_and_replaces_web_mercator():
+    import geopandas as gpd
+    import shapely
+
+    from siteplan.crs import analysis_crs
+
+    pts = gpd.GeoSeries(shapely.points([[112.5, 37.8], [112.6, 37.9]]), crs=4326)
+    assert analysis_crs(pts.to_crs(4547)).to_epsg() == 4547
+    assert analysis_crs(pts.to_crs(3857)).to_epsg() == 32649
+    assert analysis_crs(pts).to_epsg() == 32649
+    assert analysis_crs(pts, "cgcs2000").to_epsg() == 4547  # CM 114E: nearest to 112.55E
+
+
+def test_network_from_web_mercator_lines_measures_true_metres(taiyuan_lines):
+    from siteplan.errors import NetworkError
+    from siteplan.network import graph_from_lines
+
+    utm = graph_from_lines(taiyuan_lines)
+    merc = graph_from_lines(taiyuan_lines.to_crs(3857))
+    assert merc.crs.to_epsg() == 32649
+    assert merc.n_edges == utm.n_edges
+    assert merc.edge_length.sum() == pytest.approx(utm.edge_length.sum(), rel=1e-6)
+    with pytest.raises(NetworkError, match="distorts lengths"):
+        graph_from_lines(taiyuan_lines, metric_crs="EPSG:3857")
