@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -32,6 +32,10 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
+CatchmentMode = Literal["overlap", "dissolve", "split", "rings"]
+
+
+TopN = Annotated[int | None, typer.Option(min=1, help="Rows in the shortlist.")]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and results.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail.")]
@@ -133,7 +137,7 @@ def demo(out: Out = Path("maps"), offline: Offline = True, quiet: Quiet = False,
 @app.command()
 def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
         out: Out = None, offline: Offline = None,
-        top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
+        top_n: TopN = None,
         postgis: PostGIS = None,
         network_edges: Annotated[bool, typer.Option(
             help="Also write the walking network to the GeoPackage (network_edges).")] = False,
@@ -149,7 +153,7 @@ def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The st
 @app.command()
 def score(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
           out: Out = None,
-          top_n: Annotated[int | None, typer.Option(help="Rows in the shortlist.")] = None,
+          top_n: TopN = None,
           postgis: PostGIS = None,
           quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Score and rank the parcels; write the shortlist (CSV, XLSX, GeoPackage) but no maps.
@@ -163,24 +167,20 @@ def score(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The 
 @app.command()
 def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
                out: Out = None,
-               mode: Annotated[str | None, typer.Option(
-                   help="overlap, dissolve, split or rings (default: the study's).")] = None,
+               mode: Annotated[CatchmentMode | None, typer.Option(
+                   help="Default: the study's catchments.mode.")] = None,
                quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Catchments only: service areas, residential coverage and blind spots (服务盲区).
 
     Example: siteplan catchments data/taiyuan/study.toml --mode dissolve --out out/
     """
-    from siteplan.config import load_study
     from siteplan.outputs import write_catchments
     from siteplan.pipeline import run_catchments
 
-    study_obj = load_study(study)
-    if mode is not None:
-        study_obj = study_obj.model_copy(update={
-            "catchments": study_obj.catchments.model_copy(update={"mode": mode})})
     ui = _Ui(quiet, verbose)
     with ui.running():
-        result = run_catchments(study_obj, progress=ui.step, mode=mode)
+        result = run_catchments(study, progress=ui.step,
+                                mode=mode)
         path = write_catchments(result, out)
     ui.timings(result.timings)
     _print(result.coverage.to_string(index=False))
@@ -230,9 +230,11 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
 
     fac, unclassified = facilities_from_file(source, class_column=class_column,
                                              class_=facility_class, crs=crs)
-    counts = fac["class"].value_counts().sort_index()
-    for cls, n in counts.items():
-        _print(f"{cls}: {n}")
+    from siteplan.facility_rules import CLASSES
+
+    counts = fac["class"].value_counts()
+    for cls in sorted(set(CLASSES) | set(counts.index)):
+        _print(f"{cls}: {int(counts.get(cls, 0))}")
     _print(f"unclassified schools: {len(unclassified)}")
     for name in unclassified.get("name", []):
         _print(f"  {name}")
@@ -244,7 +246,7 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
 def map_(results: Annotated[Path, typer.Argument(metavar="RESULTS.gpkg", help="A shortlist.gpkg written by "
                                                  "`siteplan run` or `siteplan score`.")],
          out: Out = None, offline: Offline = True,
-         top_n: Annotated[int, typer.Option(help="Parcels labelled by rank.")] = 10,
+         top_n: Annotated[int, typer.Option(min=0, help="Parcels labelled by rank.")] = 10,
          quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Draw the interactive map (and PNG) from saved results.
 

@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siteplan.access import distance_column
+from siteplan.catchments import DEFAULT_FRONTAGE_M, buffer_streets
 from siteplan.errors import InputError
+from siteplan.network import Network
 
 # Slivers thinner than this are not blind spots but the scalloped edge of a frontage buffer.
 DEFAULT_MIN_BLIND_SPOT_M2 = 100.0
@@ -64,14 +67,28 @@ def _points_inside(geoms: np.ndarray, areas: np.ndarray) -> np.ndarray:
     return out
 
 
+def street_zone(net: Network, frontage_m: float = DEFAULT_FRONTAGE_M) -> shapely.Geometry:
+    """The land within ``frontage_m`` of any street of the network: the most a catchment of
+    that frontage can ever cover."""
+    lines = shapely.line_merge(shapely.multilinestrings(net.edge_geometry))
+    return buffer_streets(np.array([lines], dtype=object), frontage_m)[0]
+
+
 def coverage(
     catchments: gpd.GeoDataFrame,
     residential: gpd.GeoDataFrame,
     *,
     parcels: gpd.GeoDataFrame | None = None,
     buildings: gpd.GeoDataFrame | None = None,
+    network: Network | None = None,
+    frontage_m: float = DEFAULT_FRONTAGE_M,
 ) -> pd.DataFrame:
     """Share of residential land, parcels and buildings inside each class's catchment.
+
+    Catchments are street frontages, so inside large blocks far from any mapped street no
+    catchment reaches: with ``network``, the table also gives the residential land within
+    ``frontage_m`` of any walkable street (``frontage_m2``, the most any class could cover) and
+    the covered share of that (``covered_share_of_frontage``).
 
     Parameters
     ----------
@@ -80,14 +97,20 @@ def coverage(
     residential
         Residential land polygons (OSM ``landuse=residential`` or a user layer), with a CRS.
     parcels, buildings
-        Optional layers counted by representative point.
+        Optional layers counted by representative point.  Parcels that carry
+        ``dist_<class>_m`` also get ``n_parcels_served``: parcels within the class radius by
+        network distance.
+    network, frontage_m
+        The walking network and the catchments' frontage width, for ``frontage_m2``.
 
     Returns
     -------
     pandas.DataFrame
         One row per class: ``class``, ``radius_m``, ``residential_m2``, ``covered_m2``,
-        ``covered_share`` (0-1; NaN without residential land), and ``n_parcels``,
-        ``n_parcels_covered``, ``n_buildings``, ``n_buildings_covered`` where given.
+        ``covered_share`` (0-1; NaN without residential land), ``frontage_m2`` and
+        ``covered_share_of_frontage`` with a network, and ``n_parcels``,
+        ``n_parcels_covered``, ``n_parcels_served``, ``n_buildings``, ``n_buildings_covered``
+        where given.
     """
     unions = class_unions(catchments)
     crs = catchments.crs
@@ -102,12 +125,20 @@ def coverage(
         "covered_m2": covered,
         "covered_share": covered / total if total > 0 else np.nan,
     })
+    if network is not None:
+        reach = float(shapely.area(shapely.intersection(street_zone(network, frontage_m), res)))
+        table["frontage_m2"] = reach
+        table["covered_share_of_frontage"] = covered / reach if reach > 0 else np.nan
     for name, layer in (("parcels", parcels), ("buildings", buildings)):
         if layer is None:
             continue
         inside = _points_inside(_metric(layer, crs, name), areas)
         table[f"n_{name}"] = len(layer)
         table[f"n_{name}_covered"] = inside.sum(axis=1)
+        if name == "parcels":
+            table["n_parcels_served"] = [
+                int((layer[col] <= r).sum()) if (col := distance_column(c)) in layer else pd.NA
+                for c, r in zip(table["class"], table["radius_m"], strict=True)]
     return table
 
 

@@ -67,7 +67,7 @@ def _maps(result: Any, out: Path, *, stem: str, offline: bool, top_n: int,
     study = result.study
     title = study.study.name
     layers = {"catchments": result.catchments, "facilities": result.facilities,
-              "blind_spots": result.blind_spots}
+              "blind_spots": result.blind_spots, "boundary": result.boundary}
     if "html" in formats:
         m = make_map(result.parcels, criteria=study, top_n=top_n, offline=offline,
                      tianditu_key=study.tianditu_key(), title=title, **layers)
@@ -227,13 +227,14 @@ def maps_from_results(results: str | Path, out: str | Path | None = None, *,
                       if catch else None)
         facilities = read("facilities")
         spots = read("blind_spots")
+        boundary = read("boundary")
     assert parcels is not None
     out_dir = check_writable_dir(Path(out) if out is not None else path.parent)
     stem = path.stem if path.stem != "shortlist" else "map"
     m = make_map(parcels, catchments=catchments, facilities=facilities, blind_spots=spots,
-                 top_n=top_n, offline=offline)
+                 boundary=boundary, top_n=top_n, offline=offline)
     written = {"map": save_map(m, out_dir / f"{stem}.html")}
     fig = static_map(parcels, catchments=catchments, facilities=facilities, blind_spots=spots,
-                     top_n=top_n)
+                     boundary=boundary, top_n=top_n)
     written["png"] = save_static_map(fig, out_dir / f"{stem}.png")
     return written

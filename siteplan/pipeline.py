@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from siteplan.access import facility_access
 from siteplan.catchments import catchments as build_catchments
@@ -31,6 +33,7 @@ from siteplan.network import Network, WalkFilter, graph_from_lines, is_osm_file
 from siteplan.osm import read_osm
 from siteplan.parcels import load_study_parcels
 from siteplan.proxies import transport_proxies
+from siteplan.tags import tag_column
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = ROOT / "data" / "taiyuan" / "study.toml"
@@ -79,6 +82,8 @@ class StudyResult:
     unreachable: pd.DataFrame
     unclassified: pd.DataFrame
     residential: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame | None = None
+    boundary: gpd.GeoDataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def ranked(self, top_n: int | None = None) -> gpd.GeoDataFrame:
@@ -202,15 +207,39 @@ def _residential(study: Study, features: gpd.GeoDataFrame | None, crs: Any) -> g
     return res.to_crs(crs)
 
 
+def _buildings(features: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame | None:
+    """Building footprints among the OSM features (``building=*``), for the coverage counts."""
+    if features is None:
+        return None
+    tag = tag_column(features, "building")
+    polygonal = np.isin(shapely.get_type_id(np.asarray(features.geometry.values, dtype=object)),
+                        [3, 6])
+    keep = (tag.notna() & (tag != "no")).to_numpy(bool) & polygonal
+    if not keep.any():
+        return None
+    return features.loc[keep, [features.geometry.name]].to_crs(crs)
+
+
+def _boundary(study: Study, crs: Any) -> gpd.GeoDataFrame | None:
+    if study.study.boundary is None:
+        return None
+    frame = read_layer(study.study.boundary, crs=study.crs.input, encoding=study.crs.encoding,
+                       coord_system=study.crs.coord_system, kind="study boundary")
+    return frame.to_crs(crs)
+
+
 @dataclass
 class Prepared:
-    """The study's inputs, read and prepared: network, facilities and residential land."""
+    """The study's inputs, read and prepared: network, facilities, residential land, building
+    footprints (where the OSM features have them) and the study boundary."""
 
     lines: gpd.GeoDataFrame
     network: Network
     facilities: gpd.GeoDataFrame
     unclassified: pd.DataFrame
     residential: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame | None
+    boundary: gpd.GeoDataFrame | None
 
 
 def prepare(study: Study, step: _Steps) -> Prepared:
@@ -225,7 +254,9 @@ def prepare(study: Study, step: _Steps) -> Prepared:
         counts = facilities["class"].value_counts().to_dict()
         study.check_against_facilities({str(k): int(v) for k, v in counts.items()})
         residential = _residential(study, features, net.crs)
-    return Prepared(lines, net, facilities, unclassified, residential)
+        buildings = _buildings(features, net.crs)
+        boundary = _boundary(study, net.crs)
+    return Prepared(lines, net, facilities, unclassified, residential, buildings, boundary)
 
 
 def _catchments(study: Study, inp: Prepared, step: _Steps,
@@ -259,7 +290,8 @@ def _catchments(study: Study, inp: Prepared, step: _Steps,
                               ignore_index=True)
             polys = gpd.GeoDataFrame(polys, geometry="geometry", crs=inp.network.crs)
     with step("coverage"):
-        cov = coverage(dissolved, inp.residential, parcels=parcels)
+        cov = coverage(dissolved, inp.residential, parcels=parcels, buildings=inp.buildings,
+                       network=inp.network, frontage_m=study.catchments.frontage_m)
         spots = blind_spots(dissolved, inp.residential, classes=sorted(radii))
     return polys, cov, spots
 
@@ -307,7 +339,8 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     return StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
                        catchments=polys, coverage=cov, blind_spots=spots,
                        unreachable=access.unreachable, unclassified=inp.unclassified,
-                       residential=inp.residential, timings=step.timings)
+                       residential=inp.residential, buildings=inp.buildings,
+                       boundary=inp.boundary, timings=step.timings)
 
 
 @dataclass
@@ -332,9 +365,10 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
     """
     study = _load(study)
     if mode is not None:
+        # Not re-validated here: siteplan.catchments.catchments refuses an unknown mode with a
+        # ConfigError that names it.
         study = study.model_copy(update={
-            "catchments": study.catchments.model_validate(
-                {**study.catchments.model_dump(), "mode": mode})})
+            "catchments": study.catchments.model_copy(update={"mode": mode})})
     step = _Steps(progress)
     inp = prepare(study, step)
     parcels = _parcels(study, inp.network.crs) if study.inputs.parcels is not None else None
@@ -356,7 +390,11 @@ def summary_text(result: StudyResult, top: int = 10) -> str:
                  "reach the network)")
     for row in result.coverage.itertuples(index=False):
         share = "n/a" if pd.isna(row.covered_share) else f"{100 * row.covered_share:.1f} %"
-        lines.append(f"Coverage {row[0]} ({row.radius_m:g} m): {share} of residential land")
+        text = f"Coverage {row[0]} ({row.radius_m:g} m): {share} of residential land"
+        front = getattr(row, "covered_share_of_frontage", np.nan)
+        if pd.notna(front):
+            text += f", {100 * front:.1f} % of its street frontage"
+        lines.append(text)
     best = result.ranked(top)
     lines.append(f"Top {len(best)} parcels:")
     for row in best.itertuples(index=False):
@@ -366,13 +404,16 @@ def summary_text(result: StudyResult, top: int = 10) -> str:
 
 def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[str, pd.DataFrame]:
     """The GeoPackage layers besides ``parcels``: facilities, ``catchments_<class>``,
-    ``coverage``, ``blind_spots``, ``unreachable`` and optionally ``network_edges``."""
+    ``coverage``, ``blind_spots``, ``unreachable``, ``boundary`` (with a study boundary) and
+    optionally ``network_edges``."""
     layers: dict[str, pd.DataFrame] = {"facilities": result.facilities}
     for cls, frame in result.catchments.groupby("class", sort=True):
         layers[f"catchments_{cls}"] = frame.reset_index(drop=True)
     layers["coverage"] = result.coverage
     layers["blind_spots"] = result.blind_spots
     layers["unreachable"] = result.unreachable
+    if result.boundary is not None:
+        layers["boundary"] = result.boundary
     if network_edges:
         layers["network_edges"] = result.network.edges_gdf()
     return layers

@@ -55,10 +55,13 @@ def parse_hstore(text: str | None) -> dict[str, str]:
 
 
 def tag_column(lines: pd.DataFrame, key: str) -> pd.Series:
-    """A tag's values from its own column, else from ``other_tags``; missing is <NA>."""
+    """A tag's values from its own column, else from ``other_tags``; missing is <NA>.
+
+    An empty string counts as missing: GDAL's OSM exports write ``""`` for absent tags.
+    """
     values = pd.Series(pd.NA, index=lines.index, dtype="string")
     if key in lines.columns:
-        values = lines[key].astype("string")
+        values = lines[key].astype("string").replace("", pd.NA)
     if "other_tags" in lines.columns:
         values = values.fillna(hstore_tag(lines["other_tags"], key))
     return values

@@ -203,6 +203,24 @@ def test_coverage_and_blind_spots_known_answer():
     assert class_unions(polys)["class"].tolist() == ["kindergarten"]
 
 
+def test_coverage_frontage_served_parcels_and_buildings():
+    net, fac, crs = _street_case()
+    polys = catchments(net, fac, {"kindergarten": 310.0}, frontage_m=30)
+    far = box(0, 100, 100, 200)  # 100 m from the street: no frontage can reach it
+    res = gpd.GeoDataFrame(geometry=[box(0, 0, 800, 20), far], crs=crs)
+    parcels = gpd.GeoDataFrame({"dist_kindergarten_m": [100.0, 400.0, np.nan]},
+                               geometry=[box(0, 0, 50, 20), box(500, 0, 550, 20), far], crs=crs)
+    buildings = gpd.GeoDataFrame(geometry=[box(10, 2, 20, 12), box(700, 2, 710, 12)], crs=crs)
+    row = coverage(polys, res, parcels=parcels, buildings=buildings, network=net,
+                   frontage_m=30).iloc[0]
+    assert row["residential_m2"] == pytest.approx(800 * 20 + 100 * 100)
+    assert row["frontage_m2"] == pytest.approx(800 * 20)
+    assert row["covered_share_of_frontage"] == pytest.approx(row["covered_m2"] / (800 * 20))
+    assert row["n_parcels_served"] == 1  # network distance 100 <= 310; NaN is not served
+    assert row["n_parcels_covered"] == 1  # the first parcel's centre is in the catchment
+    assert (row["n_buildings"], row["n_buildings_covered"]) == (2, 1)
+
+
 def test_blind_spots_for_class_without_catchment():
     net, fac, crs = _street_case()
     polys = catchments(net, fac, {"kindergarten": 310.0})

@@ -271,7 +271,8 @@ def test_residential_land(taiyuan_polygons):
     assert set(res["residential_id"]) == set(
         ("way/" + expected["osm_way_id"].astype("string")).fillna(
             "relation/" + expected["osm_id"].astype("string")))
-    assert set(res["name"].dropna()) == set(expected["name"].dropna())
+    # GDAL writes "" for a missing name; siteplan reads it as missing.
+    assert set(res["name"].dropna()) == set(expected["name"].dropna()) - {""}
     assert res.geom_type.isin(["Polygon", "MultiPolygon"]).all()
 
 

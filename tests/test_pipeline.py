@@ -124,13 +124,30 @@ def test_unknown_output_format_is_refused(demo, tmp_path):
         write_outputs(result, tmp_path, formats=["pdf"])
 
 
-def test_study_runs_from_a_copied_folder_with_relative_paths(tmp_path, demo):
-    """A bureau copies the study folder elsewhere: relative inputs still resolve."""
+def test_study_runs_from_a_copied_folder_with_relative_paths_and_a_boundary(tmp_path, demo):
+    """A bureau copies the study folder elsewhere and adds its study boundary."""
     src = Path(DEMO_STUDY).parent
-    for name in ("study.toml", "taiyuan_osm_lines.geojson",
-                 "taiyuan_osm_multipolygons.geojson", "parcels.gpkg"):
+    for name in ("taiyuan_osm_lines.geojson", "taiyuan_osm_multipolygons.geojson",
+                 "parcels.gpkg"):
         (tmp_path / name).write_bytes((src / name).read_bytes())
+    text = (src / "study.toml").read_text(encoding="utf-8")
+    text = text.replace("[inputs]\n", '[inputs]\n', 1).replace(
+        "\n[inputs]\n", '\nboundary = "boundary.geojson"\n\n[inputs]\n', 1)
+    (tmp_path / "study.toml").write_text(text, encoding="utf-8")
+    parcels = gpd.read_file(src / "parcels.gpkg", layer="parcels")
+    hull = gpd.GeoDataFrame({"name": ["<b>研究范围</b>"]},
+                            geometry=[parcels.union_all().convex_hull], crs=parcels.crs)
+    hull.to_file(tmp_path / "boundary.geojson")
     study = load_study(tmp_path / "study.toml")
     assert Path(study.inputs.streets).parent == tmp_path
+    assert Path(study.study.boundary) == tmp_path / "boundary.geojson"
     result = run_study(study)
     pd.testing.assert_series_equal(result.parcels["score"], demo[1].parcels["score"])
+    assert result.boundary is not None and result.boundary.crs == result.network.crs
+    out = write_outputs(result, tmp_path / "out", formats=["gpkg", "html"])
+    back = gpd.read_file(out["gpkg"], layer="boundary")
+    assert back.geometry.iloc[0].area == pytest.approx(
+        hull.to_crs(result.network.crs).geometry.iloc[0].area, rel=1e-9)
+    html = out["map"].read_text(encoding="utf-8")
+    assert "研究范围" in html or "\\u7814" in html  # the layer is drawn with its name
+    assert "<b>研究范围</b>" not in html  # ... escaped
