@@ -106,6 +106,16 @@ def _constraint_problems(study: Study) -> list[Problem]:
             if not isinstance(k.value, int | float) or isinstance(k.value, bool):
                 out.append((f"constraints[{i}].value", k.value, "a criterion or measure is "
                             "numeric, so the value must be a number", "write a number, e.g. 25."))
+        if k.is_distance(study.criteria):
+            if k.column is not None and (not isinstance(k.value, int | float)
+                                         or isinstance(k.value, bool)):
+                out.append((f"constraints[{i}].value", k.value, "a walking distance or time is "
+                            "numeric, so the value must be a number", "write a number, e.g. 1000."))
+            if "missing" in k.model_fields_set:
+                out.append((f"constraints[{i}].missing", k.missing,
+                            "a missing walking distance means nothing is reachable within "
+                            "[network] search_limit_m and always compares as infinitely far",
+                            "remove missing from this constraint."))
         if k.builtin == "inside_hazard" and not study.inputs.hazards:
             out.append((f"constraints[{i}].builtin", k.builtin, "no hazard layers are configured",
                         'list them in [inputs] hazards = ["flood.gpkg", ...].'))

@@ -9,6 +9,8 @@ told apart by ``kind``.  :mod:`siteplan.criteria` computes the raw values.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -209,6 +211,10 @@ class Weights(ConfigModel):
 
 
 Op = Literal["<", "<=", ">", ">=", "==", "!="]
+MissingPolicy = Literal["exclude", "keep"]
+
+# Access-stage columns whose NaN means "nothing reachable within the search limit".
+DISTANCE_COLUMN_RE = re.compile(r"^(dist_[a-z][a-z0-9_]*_m|time_[a-z][a-z0-9_]*_min)$")
 
 
 class Constraint(ConfigModel):
@@ -217,7 +223,17 @@ class Constraint(ConfigModel):
     The target is one of ``criterion`` (its raw value), ``column`` (a parcel column) or
     ``measure`` (a geometry measure); or a ``builtin``: ``"unreachable"`` (the network stage's
     ``unreachable`` column) or ``"inside_hazard"`` (intersects a polygon of ``inputs.hazards``).
-    A missing (NaN) value never triggers a comparison constraint.
+
+    A missing (NaN) value is never silently passed over:
+
+    - a walking distance (a ``distance`` criterion, a ``dist_<class>_m`` or
+      ``time_<class>_min`` column) is NaN when no facility is reachable within
+      ``[network] search_limit_m``: it compares as **+infinity**, so ``>``/``>=``/``!=``
+      exclude the parcel and ``<``/``<=``/``==`` do not;
+    - any other value (a slope outside the DEM, a blank attribute, a parcel outside a raster)
+      is unknown, and ``missing`` decides: ``"exclude"`` (default) excludes the parcel with
+      the reason "<target> unknown (no data) / <目标>未知（无数据）"; ``"keep"`` keeps it
+      (the comparison is not triggered).  ``missing`` does not apply to distances or builtins.
     """
 
     criterion: str | None = None
@@ -226,6 +242,7 @@ class Constraint(ConfigModel):
     builtin: Literal["unreachable", "inside_hazard"] | None = None
     op: Op | None = None
     value: float | str | bool | None = None
+    missing: MissingPolicy = "exclude"
     reason_en: str | None = None
     reason_zh: str | None = None
 
@@ -242,7 +259,19 @@ class Constraint(ConfigModel):
                             'add e.g. op = "<", value = 1 (the parcel is excluded when true).')
         if self.builtin is not None and (self.op is not None or self.value is not None):
             raise bad_value(f"builtin = {self.builtin!r} takes no op/value", "remove op and value.")
+        if self.builtin is not None and "missing" in self.model_fields_set:
+            raise bad_value(f"builtin = {self.builtin!r} takes no missing policy",
+                            "remove missing (it applies to comparisons only).")
         return self
+
+    def is_distance(self, criteria: Sequence[object]) -> bool:
+        """Whether the target is a walking distance or time, whose NaN means "beyond the
+        search limit" (a ``distance`` criterion, a ``dist_<class>_m``/``time_<class>_min``
+        column).  ``criteria`` are the study's criteria."""
+        if self.criterion is not None:
+            return any(isinstance(c, DistanceCriterion) and c.name == self.criterion
+                       for c in criteria)
+        return self.column is not None and DISTANCE_COLUMN_RE.match(self.column) is not None
 
     @property
     def target(self) -> str:
@@ -261,7 +290,8 @@ class Constraint(ConfigModel):
 
 
 __all__ = [
-    "CRITERION_KINDS", "RESERVED_NAMES", "AccessCriterion", "AttributeCriterion", "Constraint",
-    "CountCriterion", "Criterion", "DistanceCriterion", "GeometryCriterion", "GeometryMeasure",
-    "NetworkCriterion", "Op", "RasterCriterion", "SlopeCriterion", "Weights", "ZonalStat",
+    "CRITERION_KINDS", "DISTANCE_COLUMN_RE", "RESERVED_NAMES", "AccessCriterion",
+    "AttributeCriterion", "Constraint", "CountCriterion", "Criterion", "DistanceCriterion",
+    "GeometryCriterion", "GeometryMeasure", "MissingPolicy", "NetworkCriterion", "Op",
+    "RasterCriterion", "SlopeCriterion", "Weights", "ZonalStat",
 ]

@@ -4,8 +4,13 @@ Each ``[[constraints]]`` entry compares a criterion's raw value, a parcel column
 measure with a value, or is a builtin (``unreachable``, ``inside_hazard``).
 :func:`apply_constraints` gives ``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh``;
 reasons name the value that triggered them (``Slope (percent): 31.2 > 25``) unless the study
-words them itself.  A missing value never triggers a comparison.  Excluded parcels stay in the
-output: the scorer never drops rows.
+words them itself.  Excluded parcels stay in the output: the scorer never drops rows.
+
+A missing (NaN) value is never silently passed: a walking distance or time that is NaN (nothing
+reachable within ``[network] search_limit_m``) compares as +infinity, so ``distance > 1000``
+excludes a parcel with no kindergarten within the limit; any other missing value (a slope off
+the DEM, a blank attribute) is unknown and excludes the parcel unless the constraint says
+``missing = "keep"`` (see :class:`siteplan.config_criteria.Constraint`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from siteplan.criteria import criterion_labels, numeric_values, parcel_column
 from siteplan.errors import InputError
 from siteplan.labels import label
 from siteplan.parcel_shapes import metric_geometries, shape_measure
-from siteplan.parcels import parse_bool
+from siteplan.parcels import DEFAULT_ALIASES, parse_bool
 
 if TYPE_CHECKING:
     from siteplan.config import Study
@@ -64,7 +69,11 @@ def constraint_mask(
     where: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(hit, reason_en, reason_zh)`` arrays of one constraint (reasons only meaningful where
-    ``hit``).  A missing value never triggers a comparison."""
+    ``hit``).
+
+    A NaN walking distance or time compares as +infinity; any other NaN (or blank text) is
+    unknown and hits when ``k.missing == "exclude"``, with an "unknown (no data)" reason.
+    """
     n = len(parcels)
     en, zh = k.reasons()
     if k.builtin == "unreachable":
@@ -87,7 +96,12 @@ def constraint_mask(
     else:
         col = str(k.column)
         series = parcel_column(parcels, col, study, where)
-        name_en, name_zh = label(col, "en"), label(col, "zh")
+        # Labelled by what the column holds, so 净地 reads "Clean land" / "净地".
+        aliases = dict(DEFAULT_ALIASES)
+        if study.inputs.parcels is not None:
+            aliases.update(study.inputs.parcels.aliases())
+        key = aliases.get(str(series.name), str(series.name))
+        name_en, name_zh = label(key, "en"), label(key, "zh")
         if isinstance(value, bool):
             if k.op not in ("==", "!="):
                 raise InputError(f"a yes/no column can only be compared with == or !=, not "
@@ -100,18 +114,57 @@ def constraint_mask(
                 raise InputError(f"text can only be compared with == or !=, not {k.op}.",
                                  where=where, fix="compare with a number, or use == / !=.")
             text = series.astype("string").str.strip()
-            hit = (op(text, value).fillna(False)).to_numpy(dtype=bool)
+            unknown = (text.isna() | (text == "")).to_numpy(dtype=bool)
+            hit = op(text, value).fillna(False).to_numpy(dtype=bool) & ~unknown
             shown = text.fillna("").to_numpy(dtype=object)
-            return hit, _reason(k, k.reason_en, name_en, shown, True), \
-                _reason(k, k.reason_zh, name_zh, shown, True)
+            return _with_unknown(k, hit, unknown, name_en, name_zh,
+                                 _reason(k, k.reason_en, name_en, shown, True),
+                                 _reason(k, k.reason_zh, name_zh, shown, True))
         else:
             x = numeric_values(series, where, col)
     x = np.asarray(x, dtype=float)
-    with np.errstate(invalid="ignore"):
-        hit = np.isfinite(x) & op(x, float(value))  # type: ignore[arg-type]
+    unknown = np.isnan(x)
     shown = _fmt(x)
-    return hit, _reason(k, k.reason_en, name_en, shown, False), \
-        _reason(k, k.reason_zh, name_zh, shown, False)
+    r_en = _reason(k, k.reason_en, name_en, shown, False)
+    r_zh = _reason(k, k.reason_zh, name_zh, shown, False)
+    if k.is_distance(study.criteria):
+        # NaN: nothing reachable within the search limit, i.e. farther than any threshold.
+        hit = op(np.where(unknown, np.inf, x), float(value))  # type: ignore[arg-type]
+        far = unknown & hit
+        if k.reason_en is None:
+            r_en = np.where(far, _beyond_en(study, name_en, k), r_en)
+        if k.reason_zh is None:
+            r_zh = np.where(far, _beyond_zh(study, name_zh, k), r_zh)
+        return np.asarray(hit, dtype=bool), r_en, r_zh
+    with np.errstate(invalid="ignore"):
+        hit = ~unknown & op(x, float(value))  # type: ignore[arg-type]
+    return _with_unknown(k, hit, unknown, name_en, name_zh, r_en, r_zh)
+
+
+def _threshold(k: Constraint) -> str:
+    return f"{k.value:g}" if isinstance(k.value, float) else str(k.value)
+
+
+def _beyond_en(study: Study, name: str, k: Constraint) -> str:
+    limit = study.network.search_limit_m
+    return f"{name}: none within the {limit:g} m search limit ({k.op} {_threshold(k)})"
+
+
+def _beyond_zh(study: Study, name: str, k: Constraint) -> str:
+    limit = study.network.search_limit_m
+    return f"{name}：{limit:g}米搜索范围内无可达设施（{k.op} {_threshold(k)}）"
+
+
+def _with_unknown(k: Constraint, hit: np.ndarray, unknown: np.ndarray, name_en: str,
+                  name_zh: str, r_en: np.ndarray, r_zh: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add the parcels whose value is unknown when the constraint's ``missing`` is
+    ``"exclude"``; their reason says the value is unknown, not that it failed."""
+    if k.missing != "exclude" or not unknown.any():
+        return hit, r_en, r_zh
+    return (hit | unknown,
+            np.where(unknown, f"{name_en} unknown (no data)", r_en).astype(object),
+            np.where(unknown, f"{name_zh}未知（无数据）", r_zh).astype(object))
 
 
 def _reason(k: Constraint, configured: str | None, name: str, shown: np.ndarray, text: bool
@@ -119,12 +172,7 @@ def _reason(k: Constraint, configured: str | None, name: str, shown: np.ndarray,
     """The configured reason, else ``"<label>: <value> <op> <threshold>"`` per parcel."""
     if configured is not None:
         return np.full(shown.shape[0], configured, dtype=object)
-    if text:
-        value = f"'{k.value}'"
-    elif isinstance(k.value, float):
-        value = f"{k.value:g}"
-    else:
-        value = str(k.value)
+    value = f"'{k.value}'" if text else _threshold(k)
     return (name + ": " + shown.astype(str).astype(object) + f" {k.op} {value}").astype(object)
 
 

@@ -33,7 +33,7 @@ from pyproj import CRS
 from siteplan.access import distance_column
 from siteplan.compliance import seed_compliance
 from siteplan.config import Study
-from siteplan.config_criteria import Criterion, DistanceCriterion
+from siteplan.config_criteria import Constraint, Criterion, DistanceCriterion
 from siteplan.constraints import apply_constraints, constraint_mask
 from siteplan.criteria import (
     access_columns,
@@ -66,6 +66,14 @@ def _transform_of(study: Study, c: Criterion) -> Any:
     return BooleanTransform()
 
 
+def _missing_policy(study: Study, k: Constraint) -> str | None:
+    """What a missing value does to a constraint: distances are "beyond search limit",
+    other comparisons follow ``missing``; builtins have none."""
+    if k.builtin is not None:
+        return None
+    return "beyond search limit" if k.is_distance(study.criteria) else k.missing
+
+
 def scoring_metadata(study: Study) -> dict[str, Any]:
     """How the score is made, for the shortlist metadata: criteria (kind, class, weight,
     transform, source), weighting method and AHP consistency, constraints."""
@@ -80,6 +88,7 @@ def scoring_metadata(study: Study) -> dict[str, Any]:
         ],
         "constraints": [
             {"target": k.target, "op": k.op, "value": k.value,
+             "missing": _missing_policy(study, k),
              "reason_en": k.reasons()[0], "reason_zh": k.reasons()[1]}
             for k in study.constraints
         ],

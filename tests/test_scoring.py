@@ -198,9 +198,12 @@ def test_constraints_each_with_its_reason(net, parcels, facilities, tmp_path):
     reasons = out["exclusion_reason"].tolist()
     assert reasons[0] == ""
     assert reasons[1] == "not clean land"
-    assert reasons[2] == "inside a hazard area"
+    # C's 净地 is blank: unknown, so excluded too (missing = "exclude" by default).
+    assert reasons[2] == "inside a hazard area; Clean land unknown (no data)"
     assert reasons[3] == "Kindergarten: walking distance: 1080 > 1000"
-    assert reasons[4] == "cannot reach the street network"
+    # E reaches nothing: its NaN distance is beyond the 3000 m search limit, hence > 1000.
+    assert reasons[4] == ("cannot reach the street network; Kindergarten: walking distance: "
+                          "none within the 3000 m search limit (> 1000)")
     assert out.loc[3, "exclusion_reason_zh"] == "幼儿园步行距离: 1080 > 1000"
     # Unreachable: distance unknown, 0 points, never a made-up number.
     assert np.isnan(out.loc[4, "kg_raw"]) and out.loc[4, "kg_points"] == 0
