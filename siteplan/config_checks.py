@@ -1,5 +1,5 @@
 """Checks across sections of a study (a criterion's class exists, AHP matrix matches the
-criteria, ...).  Each problem is ``(key, value, what, fix)`` with a dotted key such as
+criteria, the search limit covers every walking distance used, ...).  Each problem is ``(key, value, what, fix)`` with a dotted key such as
 ``criteria[2].class``; :mod:`siteplan.config_errors` turns them into one ConfigError."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from siteplan.ahp import MAX_CONSISTENCY_RATIO, RANDOM_INDEX, ahp_weights, check_pairwise_matrix
+from siteplan.config_criteria import DistanceCriterion, NetworkCriterion
 from siteplan.facility_rules import CLASSES
+from siteplan.transforms import IdealRangeTransform, LinearTransform, StepTransform
 
 if TYPE_CHECKING:
     from siteplan.config import Study
@@ -122,6 +124,67 @@ def _constraint_problems(study: Study) -> list[Problem]:
     return out
 
 
+def _transform_reach(t: object) -> float | None:
+    """The farthest breakpoint of a distance transform (None when it has no finite one)."""
+    if isinstance(t, LinearTransform):
+        return max(t.best, t.worst)
+    if isinstance(t, StepTransform):
+        return max(th for th, _ in t.steps)
+    if isinstance(t, IdealRangeTransform):
+        return t.zero_above if t.zero_above is not None else t.high
+    return None
+
+
+def distances_in_use(study: Study) -> list[tuple[str, float]]:
+    """``(key, metres)`` of every walking distance the study compares with: radii of the classes
+    it uses (service, count, compliance, criteria), ring cutoffs in ``rings`` mode, breakpoints
+    of distance transforms and thresholds of distance constraints."""
+    out: list[tuple[str, float]] = []
+    for cls in study.facility_classes():
+        fc = study.classes.get(cls)
+        if fc is None:
+            continue
+        if fc.radius_m is not None:
+            key = "life_circle" if fc.life_circle is not None else "radius_m"
+            out.append((f"classes.{cls}.{key}", fc.radius_m))
+        if fc.count_radii_m:
+            out.append((f"classes.{cls}.count_radii_m", max(fc.count_radii_m)))
+    out += [(f"compliance.radii.{cls}", r) for cls, r in study.compliance.radii.items()]
+    for i, c in enumerate(study.criteria):
+        if isinstance(c, NetworkCriterion) and c.radius_m is not None:
+            out.append((f"criteria[{i}].radius_m", c.radius_m))
+        reach = _transform_reach(c.transform) if isinstance(c, DistanceCriterion) else None
+        if reach is not None:
+            out.append((f"criteria[{i}].transform", reach))
+    if study.catchments.mode == "rings" and study.catchments.rings_m:
+        out.append(("catchments.rings_m", max(study.catchments.rings_m)))
+    for i, k in enumerate(study.constraints):
+        if not k.is_distance(study.criteria) or not isinstance(k.value, int | float) \
+                or isinstance(k.value, bool):
+            continue
+        metres = float(k.value)
+        if k.column is not None and k.column.startswith("time_"):
+            metres *= 60.0 * study.network.speed_mps  # minutes at the study's walking speed
+        out.append((f"constraints[{i}].value", metres))
+    return out
+
+
+def _search_limit_problems(study: Study) -> list[Problem]:
+    """Distances beyond ``search_limit_m`` are never computed (NaN), so a radius above it
+    silently fails every parcel (a 1000 m radius with a 400 m limit: nobody is within it)."""
+    limit = study.network.search_limit_m
+    over = [(key, d) for key, d in distances_in_use(study) if d > limit]
+    if not over:
+        return []
+    shown = ", ".join(f"{key} = {d:g} m" for key, d in over)
+    need = max(d for _, d in over)
+    return [("network.search_limit_m", limit,
+             f"the search limit is shorter than walking distances the study uses ({shown}); "
+             "distances beyond the limit are not computed (NaN), so no parcel could be within "
+             "them",
+             f"set [network] search_limit_m = {need:g} or more, or lower the distances listed.")]
+
+
 def cross_check(study: Study) -> list[Problem]:
     """All problems that involve more than one section of ``study``."""
     out: list[Problem] = []
@@ -143,4 +206,5 @@ def cross_check(study: Study) -> list[Problem]:
     out += _class_problems(study, known)
     out += _weight_problems(study)
     out += _constraint_problems(study)
+    out += _search_limit_problems(study)
     return out

@@ -221,3 +221,59 @@ def test_taiyuan_every_criterion_cites_its_source(taiyuan_study):
             assert "proxy" in c.source
     assert "GB 50180-2018" in text and "三(二)8" in text
     assert "no bus-stop or metro-station points" in text
+
+
+# ----------------------------------------------------------------------------- search limit
+
+
+def test_search_limit_below_a_seed_radius_is_refused():
+    # With 400 m no parcel could meet the 1000 m middle-school radius: every one would be
+    # told to build a middle school.
+    err = _error(lambda d: d.update(network={"search_limit_m": 400}))
+    _assert_names(err, "network.search_limit_m", "400", "search_limit_m = 1000 or more")
+    msg = str(err)
+    for key in ("compliance.radii.middle_school = 1000 m", "compliance.radii.primary_school = 500 m",
+                "classes.middle_school.radius_m = 1000 m"):
+        assert key in msg, msg
+    assert "compliance.radii.kindergarten" not in msg  # 300 m is within 400 m
+
+
+@pytest.mark.parametrize(("extra", "key", "need"), [
+    # a count criterion's radius
+    ({"criteria": [{"name": "parks", "kind": "count", "class": "park", "radius_m": 1500,
+                    "weight": 1, "transform": {"type": "linear", "best": 2, "worst": 0}}]},
+     "criteria[0].radius_m = 1500 m", 1500),
+    # a class's count radii
+    ({"classes": {"park": {"radius_m": 500, "count_radii_m": [500, 1200]}},
+      "criteria": [{"name": "park", "kind": "distance", "class": "park", "weight": 1}]},
+     "classes.park.count_radii_m = 1200 m", 1200),
+    # ring cutoffs, in rings mode
+    ({"catchments": {"mode": "rings", "rings_m": [300, 500, 1100]}},
+     "catchments.rings_m = 1100 m", 1100),
+    # the farthest breakpoint of a distance transform
+    ({"criteria": [{"name": "kg", "kind": "distance", "class": "kindergarten", "weight": 1,
+                    "transform": {"type": "linear", "best": 300, "worst": 1600}}]},
+     "criteria[0].transform = 1600 m", 1600),
+    # a distance constraint's threshold, and a walking time's (20 min at 1.2 m/s = 1440 m)
+    ({"constraints": [{"criterion": "kg", "op": ">", "value": 1300}]},
+     "constraints[0].value = 1300 m", 1300),
+    ({"constraints": [{"column": "time_kindergarten_min", "op": ">", "value": 20}]},
+     "constraints[0].value = 1440 m", 1440),
+])
+def test_search_limit_must_cover_every_distance_used(extra, key, need):
+    def mutate(d):
+        d.update(extra)
+        d["network"] = {"search_limit_m": 1000}
+    err = _error(mutate)
+    _assert_names(err, "network.search_limit_m", "1000", f"search_limit_m = {need} or more")
+    assert key in str(err)
+
+
+def test_search_limit_checks_only_what_is_used():
+    # Rings not in rings mode, and a class no criterion or compliance check uses.
+    study = Study.model_validate({**BASE, "network": {"search_limit_m": 1000},
+                                  "catchments": {"mode": "overlap", "rings_m": [300, 5000]},
+                                  "classes": {"hospital": {"radius_m": 5000}}})
+    assert study.network.search_limit_m == 1000
+    # Exactly at the limit is fine.
+    Study.model_validate({**BASE, "network": {"search_limit_m": 1000}})
