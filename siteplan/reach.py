@@ -76,9 +76,9 @@ def union_intervals(group: np.ndarray, edge: np.ndarray, s: np.ndarray,
     new_key = np.ones(g.shape[0], dtype=bool)
     new_key[1:] = (g[1:] != g[:-1]) | (e[1:] != e[:-1])
     key_id = np.cumsum(new_key) - 1
-    # Running max of the ends within each key: offset keys apart so one maximum.accumulate works.
-    span = float(np.max(t) - np.min(s)) + 1.0
-    run = np.maximum.accumulate(t + key_id * span) - key_id * span
+    # Running max of the ends within each key (exact; offsetting keys apart on one axis would
+    # round the ends at large key counts).
+    run = pd.Series(t).groupby(key_id, sort=False).cummax().to_numpy()
     starts = new_key.copy()
     starts[1:] |= s[1:] > run[:-1]
     run_id = np.cumsum(starts) - 1
