@@ -16,7 +16,8 @@ from shapely.ops import substring
 
 
 def nearest_edges(net, points: np.ndarray, max_snap_m: float):
-    """Brute force: for each point, (edge, offset along edge, access leg) or None if too far."""
+    """Brute force: for each point (or polygon: its nearest boundary point), (edge, offset
+    along edge, access leg) or None if too far."""
     out = []
     geoms = net.edge_geometry
     for p in points:
@@ -25,7 +26,8 @@ def nearest_edges(net, points: np.ndarray, max_snap_m: float):
         if d[e] > max_snap_m:
             out.append(None)
             continue
-        out.append((e, float(shapely.line_locate_point(geoms[e], p)), float(d[e])))
+        on_edge = shapely.get_point(shapely.shortest_line(p, geoms[e]), 1)
+        out.append((e, float(shapely.line_locate_point(geoms[e], on_edge)), float(d[e])))
     return out
 
 

@@ -155,3 +155,34 @@ def test_bad_inputs(case):
         facility_access(net, parcels, facilities, count_radii={"a": [0]})
     with pytest.raises(InputError, match="no CRS"):
         facility_access(net, parcels.set_crs(None, allow_override=True), facilities)
+
+
+def test_polygon_grounds_snap_at_their_nearest_boundary(taiyuan_network):
+    """Large school grounds reach the street at the nearest point of their boundary."""
+    net = taiyuan_network
+    rng = np.random.default_rng(5)
+    centres = _random_points(net, 400, seed=9, spread=80.0)
+    gap = shapely.distance(centres[:, None], net.edge_geometry[None, :]).min(axis=1)
+    centres = centres[(gap > 45) & (gap < 150)][:30]  # grounds that touch no street
+    grounds = shapely.buffer(centres, 15.0 + rng.uniform(0, 10, len(centres)), quad_segs=4)
+    fac = gpd.GeoDataFrame({"facility_id": [f"g{i:02d}" for i in range(len(grounds))],
+                            "class": "primary_school"}, geometry=grounds, crs=net.crs)
+    targets = _random_points(net, 200, seed=11)
+    parcels = gpd.GeoDataFrame({"parcel_id": [f"p{i}" for i in range(200)]}, geometry=targets,
+                               crs=net.crs)
+    got = facility_access(net, parcels, fac, facility_point="nearest-boundary",
+                          search_limit_m=LIMIT, max_snap_m=MAX_SNAP)
+    centre = facility_access(net, parcels, fac, search_limit_m=LIMIT, max_snap_m=MAX_SNAP)
+    fsnaps = {f"g{i:02d}": s for i, s in enumerate(nearest_edges(net, grounds, MAX_SNAP))}
+    tsnaps = {f"t{i}": s for i, s in enumerate(nearest_edges(net, targets, MAX_SNAP))}
+    graph = build_graph(net, {**tsnaps, **fsnaps})
+    ref, _ = _reference(graph, fsnaps, list(fsnaps), len(parcels))
+    d = got.table["dist_primary_school_m"].to_numpy()
+    assert np.array_equal(np.isnan(d), np.isnan(ref)) and (~np.isnan(ref)).sum() > 100
+    np.testing.assert_allclose(d[~np.isnan(ref)], ref[~np.isnan(ref)], rtol=1e-6)
+    # The boundary is nearer the street than the inner point: every access leg is shorter
+    # (a network distance may still grow when the boundary snaps to another street).
+    leg = got.facility_snaps["primary_school"][0].access_m
+    inner_leg = centre.facility_snaps["primary_school"][0].access_m
+    assert (leg < inner_leg).all()
+    np.testing.assert_allclose(leg, [s[2] for s in fsnaps.values()], rtol=1e-9)
