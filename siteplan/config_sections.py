@@ -30,6 +30,7 @@ from siteplan.config_fields import (
     bad_value,
     is_database_url,
 )
+from siteplan.parcels import AreaUnit
 from siteplan.paths import DEFAULT_SEARCH_LIMIT_M
 from siteplan.programme import DEFAULTS as _P
 from siteplan.snapping import DEFAULT_MAX_SNAP_M
@@ -78,12 +79,19 @@ class ParcelFields(ConfigModel):
 
 
 class ParcelInput(ConfigModel):
-    """``[inputs.parcels]``: the candidate land parcels."""
+    """``[inputs.parcels]``: the candidate land parcels.
+
+    ``area_unit`` is the unit of the area field (``fields.area``, default 面积); areas become
+    ``area_m2`` and are checked against the outlines' own areas
+    (:func:`siteplan.parcels.check_declared_area`).
+    """
 
     path: PathStr
     layer: str | None = None
     id_column: str = Field(default="parcel_id", min_length=1)
     fields: ParcelFields = Field(default_factory=lambda: ParcelFields())
+    # Unit of the area field (面积): "m2", "ha" (公顷, 10 000 m²) or "mu" (亩, 10 000/15 m²).
+    area_unit: AreaUnit = "m2"
     encoding: Encoding | None = None
     coord_system: CoordSystem | None = None
 

@@ -3,7 +3,9 @@
 A parcels GeoDataFrame has a string ``parcel_id`` plus the user's attributes.  Chinese field
 names common in land-supply tables are recognised (地块编号, 用地性质, 面积, 容积率, 净地,
 闲置收回) and renamed to English column names; values are normalised (booleans from 是/否,
-land-use codes as zero-padded strings).
+land-use codes as zero-padded strings, areas to square metres from the declared unit: m², 公顷
+hectares or 亩 mu).  Declared areas are checked against the outlines' own areas, so a unit slip
+(hectares read as m², off by 10 000x) stops the run instead of skewing the programme.
 
 Where a city has no parcel layer, :func:`siteplan.blocks.blocks_from_streets` makes candidate
 parcels as urban blocks.  Shape measures (area, compactness, concave corners) are in
@@ -12,6 +14,7 @@ parcels as urban blocks.  Shape measures (area, compactness, concave corners) ar
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from siteplan.blocks import (
     BLOCK_HIGHWAYS,
@@ -30,7 +34,7 @@ from siteplan.blocks import (
     exclusion_polygons,
 )
 from siteplan.crs import CoordSystem
-from siteplan.errors import InputError
+from siteplan.errors import InputError, SiteplanWarning
 from siteplan.parcel_shapes import (
     CORNER_SIMPLIFY_M,
     POLYGON_TYPES,
@@ -55,6 +59,13 @@ DEFAULT_ALIASES: dict[str, str] = {
     "闲置收回": "idle_recovered",
     "户数": "households",
 }
+
+AreaUnit = Literal["m2", "ha", "mu"]
+#: Square metres per unit of a declared area: 公顷 (hectare) = 10 000 m², 亩 (mu) = 10 000/15 m².
+AREA_UNIT_M2: dict[str, float] = {"m2": 1.0, "ha": 10_000.0, "mu": 10_000.0 / 15.0}
+_UNIT_NAMES = {"m2": "square metres (平方米)", "ha": "hectares (公顷)", "mu": "mu (亩)"}
+#: Declared areas more than this factor off the outline's own area are reported.
+AREA_TOLERANCE = 2.0
 
 BOOL_COLUMNS = ("clean_land", "idle_recovered")
 NUMERIC_COLUMNS = ("area_m2", "far", "households")
@@ -136,6 +147,50 @@ def _landuse_codes(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def check_declared_area(parcels: gpd.GeoDataFrame, *, column: str, unit: AreaUnit,
+                        where: str) -> None:
+    """Compare ``area_m2`` (declared, already converted from ``unit``) with each outline's own
+    area measured in a metric CRS.
+
+    Raises :class:`InputError` when the median ratio is off by more than
+    :data:`AREA_TOLERANCE` (a unit slip: hectares given as m² are 10 000x off), naming
+    ``column``, the unit the values most likely are in and the fix; warns
+    (:class:`~siteplan.errors.SiteplanWarning`) when only some parcels disagree.  Parcels
+    without a positive declared area are not compared.
+    """
+    declared = parcels["area_m2"].to_numpy(dtype=float, na_value=np.nan)
+    measured = shapely.area(metric_geometries(parcels))
+    ok = np.isfinite(declared) & (declared > 0) & (measured > 0)
+    if not ok.any():
+        return
+    ratio = declared[ok] / measured[ok]
+    median = float(np.median(ratio))
+    if not 1 / AREA_TOLERANCE <= median <= AREA_TOLERANCE:
+        # The unit whose factor brings the median ratio nearest to 1.
+        as_given = median / AREA_UNIT_M2[unit]
+        likely = min(AREA_UNIT_M2, key=lambda u: abs(math.log(as_given * AREA_UNIT_M2[u])))
+        fits = 1 / AREA_TOLERANCE <= as_given * AREA_UNIT_M2[likely] <= AREA_TOLERANCE
+        if fits and likely != unit:
+            fix = (f'the values look like {_UNIT_NAMES[likely]}: set [inputs.parcels] '
+                   f'area_unit = "{likely}" (load_parcels(..., area_unit="{likely}")).')
+        else:
+            fix = ("check that the column holds each parcel's area, and that the layer's CRS "
+                   "is right (outlines are measured in a metric CRS).")
+        raise InputError(
+            f"the declared areas in column {column!r}, read as {_UNIT_NAMES[unit]}, are "
+            f"{median:.4g} times the parcels' own outline areas (median over {int(ok.sum())} "
+            "parcels).", where=where, fix=fix)
+    off = (ratio > AREA_TOLERANCE) | (ratio < 1 / AREA_TOLERANCE)
+    if off.any():
+        ids = parcels["parcel_id"].to_numpy(dtype=object)[ok][off] \
+            if "parcel_id" in parcels.columns else np.flatnonzero(ok)[off]
+        warnings.warn(
+            f"{where}: {int(off.sum())} of {int(ok.sum())} parcels have a declared area in "
+            f"column {column!r} more than {AREA_TOLERANCE:g}x off their outline's own area "
+            f"(ids {_list_some(ids.tolist())}); they are kept, with the declared area. Check "
+            "the area or the outline of each.", SiteplanWarning, stacklevel=3)
+
+
 def load_parcels(
     path_or_gdf: str | Path | gpd.GeoDataFrame,
     *,
@@ -146,6 +201,7 @@ def load_parcels(
     coord_system: CoordSystem = "wgs84",
     crs: Any = None,
     non_polygon: Literal["error", "drop"] = "error",
+    area_unit: AreaUnit = "m2",
 ) -> gpd.GeoDataFrame:
     """Load candidate parcels and normalise their ids and attributes.
 
@@ -173,6 +229,10 @@ def load_parcels(
         missing): ``"error"`` (default) raises :class:`InputError` listing them, because a
         candidate silently missing from a shortlist is worse than a stopped run; ``"drop"``
         drops them with a warning giving the count (also kept in ``attrs["dropped_non_polygon"]``).
+    area_unit
+        Unit of the declared area column (面积 → ``area_m2``): ``"m2"`` (default), ``"ha"``
+        (公顷, 10 000 m²) or ``"mu"`` (亩, 10 000/15 m²); converted to square metres and checked
+        against the outlines (:func:`check_declared_area`).
 
     Returns
     -------
@@ -183,9 +243,13 @@ def load_parcels(
     Raises
     ------
     InputError
-        No CRS, a missing id column, null or duplicate ids, non-polygons (with
-        ``non_polygon="error"``), or attribute values that cannot be parsed.
+        No features, no CRS, a missing id column, null or duplicate ids, non-polygons (with
+        ``non_polygon="error"``), attribute values that cannot be parsed, or declared areas that
+        do not match the outlines (a unit slip).
     """
+    if area_unit not in AREA_UNIT_M2:
+        raise InputError(f"unknown area unit {area_unit!r}.", where="parcels",
+                         fix=f"use one of {', '.join(AREA_UNIT_M2)}.")
     if isinstance(path_or_gdf, gpd.GeoDataFrame):
         where = "parcels"
         gdf = path_or_gdf.copy()
@@ -266,11 +330,16 @@ def load_parcels(
     for col in NUMERIC_COLUMNS:
         if col in gdf.columns:
             gdf[col] = _parse_numeric(gdf[col], where=where, column=col)
+    if "area_m2" in gdf.columns:
+        gdf["area_m2"] = gdf["area_m2"] * AREA_UNIT_M2[area_unit]
     if "landuse_code" in gdf.columns:
         gdf["landuse_code"] = _landuse_codes(gdf["landuse_code"])
 
     gdf.insert(0, "parcel_id", text_ids.astype(str).to_numpy())
     gdf["parcel_id"] = gdf["parcel_id"].astype("string")
+    if "area_m2" in gdf.columns:
+        source = next((src for src, dst in rename.items() if dst == "area_m2"), "area_m2")
+        check_declared_area(gdf, column=source, unit=area_unit, where=where)
     return gdf
 
 
@@ -287,13 +356,17 @@ def load_study_parcels(study: Study) -> gpd.GeoDataFrame:
     return load_parcels(spec.path, id_column=spec.id_column, aliases=spec.aliases(),
                         layer=spec.layer, encoding=spec.encoding,
                         coord_system=spec.coord_system or study.crs.coord_system,
-                        crs=study.crs.input)
+                        crs=study.crs.input, area_unit=spec.area_unit)
 
 
 __all__ = [
+    "AREA_TOLERANCE",
+    "AREA_UNIT_M2",
+    "AreaUnit",
     "BOOL_COLUMNS",
     "DEFAULT_ALIASES",
     "NUMERIC_COLUMNS",
+    "check_declared_area",
     "load_parcels",
     "load_study_parcels",
     "parse_bool",

@@ -232,7 +232,8 @@ def test_search_limit_below_a_seed_radius_is_refused():
     err = _error(lambda d: d.update(network={"search_limit_m": 400}))
     _assert_names(err, "network.search_limit_m", "400", "search_limit_m = 1000 or more")
     msg = str(err)
-    for key in ("compliance.radii.middle_school = 1000 m", "compliance.radii.primary_school = 500 m",
+    for key in ("compliance.radii.middle_school = 1000 m",
+                "compliance.radii.primary_school = 500 m",
                 "classes.middle_school.radius_m = 1000 m"):
         assert key in msg, msg
     assert "compliance.radii.kindergarten" not in msg  # 300 m is within 400 m
@@ -277,3 +278,11 @@ def test_search_limit_checks_only_what_is_used():
     assert study.network.search_limit_m == 1000
     # Exactly at the limit is fine.
     Study.model_validate({**BASE, "network": {"search_limit_m": 1000}})
+
+
+def test_parcel_area_unit():
+    study = Study.model_validate({"study": {"name": "x"}, "inputs": {"parcels": {
+        "path": "p.gpkg", "area_unit": "mu"}}})
+    assert study.inputs.parcels.area_unit == "mu"
+    err = _error(lambda d: d.update(inputs={"parcels": {"path": "p.gpkg", "area_unit": "acre"}}))
+    _assert_names(err, "inputs.parcels.area_unit", "'acre'", "'m2', 'ha' or 'mu'")

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from siteplan.blocks import blocks_from_streets
-from siteplan.errors import InputError
+from siteplan.errors import InputError, SiteplanWarning
 from siteplan.parcel_shapes import area_ha, compactness, concave_corners, metric_geometries
 from siteplan.parcels import load_parcels, parse_bool
 
@@ -184,3 +184,85 @@ def test_bundled_taiyuan_parcels_are_reproducible():
     assert bundled["covered_share"].max() <= 0.5
     loaded = load_parcels(TAIYUAN_PARCELS, id_column="parcel_id", layer="parcels")
     assert loaded["parcel_id"].is_unique and loaded.crs.to_epsg() == 4326
+
+
+# ----------------------------------------------------------------------------- declared area
+
+
+def _area_layer(tmp_path: Path, areas: list[object], sides: list[float]) -> Path:
+    """Square parcels (side metres, in EPSG:4547) with a 面积 column, written to a GeoPackage."""
+    geoms = [shapely.box(X0 + 1000 * i, Y0, X0 + 1000 * i + s, Y0 + s)
+             for i, s in enumerate(sides)]
+    gdf = gpd.GeoDataFrame({"地块编号": [f"P{i}" for i in range(len(sides))], "面积": areas},
+                           geometry=geoms, crs="EPSG:4547")
+    path = tmp_path / "areas.gpkg"
+    gdf.to_crs(4326).to_file(path, layer="parcels")  # geographic: areas measured in UTM
+    return path
+
+
+@pytest.mark.parametrize(("unit", "areas", "expected_m2"), [
+    # 200 m and 300 m squares: 40 000 and 90 000 m² = 4 and 9 ha = 60 and 135 亩.
+    ("m2", [40_000, 90_000], [40_000, 90_000]),
+    ("ha", [4, 9], [40_000, 90_000]),
+    ("mu", [60, 135], [40_000, 90_000]),
+])
+def test_area_unit_converts_to_square_metres(tmp_path, unit, areas, expected_m2):
+    out = load_parcels(_area_layer(tmp_path, areas, [200, 300]), id_column="地块编号",
+                       area_unit=unit)
+    np.testing.assert_allclose(out["area_m2"], expected_m2)
+
+
+@pytest.mark.parametrize(("given", "declared", "likely"), [
+    ([4, 9], "m2", "ha"),            # hectares read as m²: 10 000x too small
+    ([60, 135], "m2", "mu"),         # 亩 read as m²: 666.7x too small
+    ([40_000, 90_000], "ha", "m2"),  # m² read as hectares: 10 000x too large
+    ([4, 9], "mu", "ha"),            # hectares read as 亩: 15x too small
+])
+def test_area_unit_slip_is_an_input_error_naming_column_and_unit(tmp_path, given, declared,
+                                                                  likely):
+    path = _area_layer(tmp_path, given, [200, 300])
+    with pytest.raises(InputError) as err:
+        load_parcels(path, id_column="地块编号", area_unit=declared)
+    msg = str(err.value)
+    assert "'面积'" in msg and str(path) in msg
+    assert f'area_unit = "{likely}"' in err.value.fix
+
+
+def test_area_that_matches_no_unit_says_check_the_column(tmp_path):
+    # 1/50 of the outlines: as m² 0.02x, as 亩 13x, as hectares 200x; no unit fits.
+    path = _area_layer(tmp_path, [800, 1800], [200, 300])
+    with pytest.raises(InputError, match=r"are 0\.020\d* times the parcels' own outline") as err:
+        load_parcels(path, id_column="地块编号")
+    assert "check that the column holds each parcel's area" in err.value.fix
+
+
+def test_some_disagreeing_areas_warn_with_their_ids(tmp_path):
+    # Three match (±10 %), one is 3x its outline: kept, with a warning naming it.
+    path = _area_layer(tmp_path, [40_000, 90_000, 44_000, 30_000], [200, 300, 200, 100])
+    with pytest.warns(SiteplanWarning, match=r"1 of 4 parcels .*'面积'.*\(ids P3\)"):
+        out = load_parcels(path, id_column="地块编号")
+    assert out["area_m2"].tolist() == [40_000, 90_000, 44_000, 30_000]
+
+
+def test_blank_areas_are_not_compared_and_study_key_is_passed(tmp_path):
+    from siteplan.config import Study
+    from siteplan.parcels import load_study_parcels
+
+    path = _area_layer(tmp_path, [4, None], [200, 300])
+    study = Study.model_validate({"study": {"name": "x"}, "inputs": {"parcels": {
+        "path": str(path), "layer": "parcels", "id_column": "地块编号", "area_unit": "ha"}}})
+    out = load_study_parcels(study)
+    assert out["area_m2"].iloc[0] == pytest.approx(40_000) and np.isnan(out["area_m2"].iloc[1])
+    with pytest.raises(InputError, match="read as square metres"):
+        load_study_parcels(study.model_copy(update={"inputs": study.inputs.model_copy(update={
+            "parcels": study.inputs.parcels.model_copy(update={"area_unit": "m2"})})}))
+
+
+def test_taiyuan_areas_match_their_outlines():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SiteplanWarning)
+        out = load_parcels(TAIYUAN_PARCELS, id_column="parcel_id", layer="parcels")
+    ratio = out["area_m2"] / area_ha(metric_geometries(out)) / 1e4
+    assert ratio.between(0.999, 1.001).all()
