@@ -256,6 +256,11 @@ def load_parcels(
     else:
         where = display_source(path_or_gdf)
         gdf = _read_layer(path_or_gdf, layer, encoding, coord_system, crs)
+    if len(gdf) == 0:
+        # An empty shortlist that exits 0 looks like "no parcel qualifies"; it is not.
+        raise InputError("the parcel layer has no features.", where=where,
+                         fix="check the path and the layer name (a GeoPackage can hold several "
+                         "layers), or the query or filter that made the layer.")
     if gdf.crs is None:
         raise InputError("the parcel layer has no CRS.", where=where,
                          fix="declare it (e.g. a .prj file, or gdf.set_crs('EPSG:4547')).")
@@ -301,6 +306,9 @@ def load_parcels(
             raise InputError(msg, where=where,
                              fix="give parcel outlines as polygons, or pass "
                              "non_polygon='drop' to leave them out.")
+        if bad.all():
+            raise InputError(f"none of the {len(rows)} features is a polygon ({kinds}).",
+                             where=where, fix="give parcel outlines as polygons.")
         warnings.warn(f"{where}: {msg} They were dropped.", stacklevel=2)
         keep = ~bad
         gdf, text_ids = gdf[keep].reset_index(drop=True), text_ids[keep].reset_index(drop=True)

@@ -266,3 +266,19 @@ def test_taiyuan_areas_match_their_outlines():
         out = load_parcels(TAIYUAN_PARCELS, id_column="parcel_id", layer="parcels")
     ratio = out["area_m2"] / area_ha(metric_geometries(out)) / 1e4
     assert ratio.between(0.999, 1.001).all()
+
+
+def test_empty_parcel_layer_is_an_input_error(tmp_path):
+    empty = _bureau_layer().iloc[:0]
+    path = tmp_path / "empty.gpkg"
+    empty.to_file(path, layer="parcels")
+    assert len(gpd.read_file(path, layer="parcels")) == 0
+    with pytest.raises(InputError, match="the parcel layer has no features") as err:
+        load_parcels(path, id_column="地块编号", layer="parcels")
+    assert str(path) in str(err.value) and "layer name" in err.value.fix
+    with pytest.raises(InputError, match="no features"):
+        load_parcels(empty, id_column="地块编号")
+    # Nothing left after dropping non-polygons is no parcels either.
+    points = _bureau_layer().assign(geometry=shapely.points([(X0, Y0)] * 3))
+    with pytest.raises(InputError, match="none of the 3 features is a polygon"):
+        load_parcels(points, id_column="地块编号", non_polygon="drop")
