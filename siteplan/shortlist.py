@@ -8,8 +8,9 @@
 - ``shortlist.xlsx``: sheets *排名 Ranking*, *排除地块 Excluded* and *研究元数据 Study metadata*,
   with a bilingual header row (``中文 / English``) above the column-name row, frozen headers and
   number formats;
-- ``shortlist.gpkg``: layer ``parcels`` plus any extra layers given (spatial or plain tables) and
-  a ``metadata`` table;
+- ``shortlist.gpkg``: layer ``parcels`` with **every** parcel (by rank, excluded last, whatever
+  the top-N, so a map redrawn from it shows them all) plus any extra layers given (spatial or
+  plain tables) and a ``metadata`` table;
 - ``shortlist.meta.json``: the run metadata (siteplan version, config and input hashes, CRS,
   time) and the sha256 of each output.
 
@@ -400,9 +401,10 @@ def write_shortlist(
     out_dir
         Output folder (created if needed).
     top_n
-        Keep only the ``top_n`` best-ranked non-excluded parcels.  Excluded parcels are always
-        written (after the ranked ones in the CSV and GeoPackage, on their own XLSX sheet), so
-        their reasons are never lost.
+        Keep only the ``top_n`` best-ranked non-excluded parcels in the CSV and XLSX.  Excluded
+        parcels are always written (after the ranked ones in the CSV, on their own XLSX sheet),
+        so their reasons are never lost.  The GeoPackage ``parcels`` layer always holds every
+        parcel, ordered the same way: it is the full result a map is redrawn from.
     metadata
         Run metadata, normally :func:`run_metadata` output plus anything else (weights,
         programme assumptions).  Goes into the JSON sidecar, the XLSX metadata sheet and the
@@ -451,6 +453,8 @@ def write_shortlist(
         "n_ranked_written": int((~excluded_mask).sum()),
         "n_excluded_written": int(excluded_mask.sum()),
     }
+    if "gpkg" in formats:
+        meta["shortlist"]["n_parcels_gpkg"] = int(len(parcels))
     meta_rows = flatten_metadata(meta)
 
     written: dict[str, Path] = {}
@@ -465,7 +469,8 @@ def write_shortlist(
     if "gpkg" in formats:
         path = out_dir / f"{basename}.gpkg"
         with atomic_path(path, inputs=list(inputs)) as tmp:
-            _write_gpkg(tmp, ordered.reset_index(drop=True), layers, meta_rows)
+            every = ordered if top_n is None else order_parcels(parcels)
+            _write_gpkg(tmp, every.reset_index(drop=True), layers, meta_rows)
         written["gpkg"] = path
 
     meta["outputs"] = {

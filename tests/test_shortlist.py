@@ -163,6 +163,25 @@ def test_gpkg_layers_and_metadata_sidecar(scored, metadata, tmp_path):
         write_shortlist(scored, tmp_path, metadata=metadata, layers={"parcels": facilities})
 
 
+def test_gpkg_holds_every_parcel_whatever_the_top_n(scored, metadata, tmp_path):
+    # The CSV keeps the top 2 plus the excluded; the GeoPackage, which `siteplan map` redraws
+    # from, keeps all five in the same order (ranked by rank, then excluded by id).
+    paths = write_shortlist(scored, tmp_path, metadata=metadata, formats=["csv", "gpkg"],
+                            top_n=2)
+    assert [r[0] for r in _csv_rows(paths["csv"])[1:]] == ["a", "c", "d", "e"]
+    back = gpd.read_file(paths["gpkg"], layer="parcels")
+    assert back["parcel_id"].tolist() == ["a", "c", "b", "d", "e"]
+    assert back["rank"].tolist()[:3] == [1, 2, 3] and back["rank"].isna().tolist()[3:] == [
+        True, True]
+    np.testing.assert_allclose(back["score"], [80.0, 70.126, 55.5, 90.0, 12.0])
+    meta = json.loads(paths["meta"].read_text(encoding="utf-8"))
+    assert meta["shortlist"]["n_parcels_gpkg"] == 5 and meta["shortlist"]["n_ranked_written"] == 2
+    # The CSV bytes do not depend on whether a GeoPackage is written alongside.
+    alone = write_shortlist(scored, tmp_path / "alone", metadata=metadata, formats=["csv"],
+                            top_n=2)
+    assert alone["csv"].read_bytes() == paths["csv"].read_bytes()
+
+
 def test_run_metadata_hashes(metadata, tmp_path):
     cfg = Path(metadata["config_path"])
     assert metadata["config_sha256"] == hashlib.sha256(cfg.read_bytes()).hexdigest()
