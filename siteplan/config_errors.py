@@ -113,6 +113,52 @@ _TYPE_WORDS = {"int": "a whole number", "float": "a number", "string": "text in 
                "model": "a table", "tuple": "a list [...]"}
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _wrong_type(kind: str, msg: str, value: Any, path: list[str | int]) -> tuple[str, str]:
+    """``(what, fix)`` for a value of the wrong TOML type.  The study models are strict: a
+    number in quotes is text, true/false is not 1/0, and 20.0 is not a whole number, because
+    coercing them silently hides a slip in the file."""
+    word = next((w for t, w in _TYPE_WORDS.items() if kind.startswith(t)), "another type")
+    lhs = f"{path[-1]} = " if path and isinstance(path[-1], str) else ""
+    number = kind in ("float_type", "int_type")
+    if number and isinstance(value, str) and _is_number(value.strip()):
+        return (f"wrong type: {value!r} is text, not a number",
+                f"write {lhs}{value.strip()} without quotes.")
+    if number and isinstance(value, bool):
+        return "wrong type: true/false is not a number", f"write {word} here."
+    if kind == "int_type" and isinstance(value, float) and value.is_integer():
+        return ("wrong type: a whole number is needed",
+                f"write {lhs}{int(value)} (no decimal point).")
+    if kind == "bool_type" and isinstance(value, str) and value.strip().lower() in ("true",
+                                                                                    "false"):
+        return (f"wrong type: {value!r} is text, not true/false",
+                f"write {lhs}{value.strip().lower()} without quotes.")
+    return f"wrong type ({msg})", f"write {word} here."
+
+
+def _merge_union_members(problems: list[Problem]) -> list[Problem]:
+    """One problem per key: a value that fits no member of a union (``metric = 4547.5`` is
+    neither text nor a whole number) gets one line listing what would do."""
+    out: list[Problem] = []
+    for key, value, what, fix in problems:
+        prev = out[-1] if out else None
+        if prev is not None and prev[0] == key and what.startswith("wrong type") \
+                and prev[2].startswith("wrong type"):
+            wants = prev[3].removeprefix("write ").removesuffix(" here.")
+            more = fix.removeprefix("write ").removesuffix(" here.")
+            out[-1] = (key, value, "wrong type", f"write {wants} or {more} here.")
+        else:
+            out.append((key, value, what, fix))
+    return out
+
+
 def _fix_for(err: dict[str, Any], key: str, value: Any, root: type[BaseModel],
              path: list[str | int], data: Any) -> tuple[str, str]:
     """``(what, fix)`` for one pydantic error."""
@@ -144,8 +190,7 @@ def _fix_for(err: dict[str, Any], key: str, value: Any, root: type[BaseModel],
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return msg.replace("Input", "the value"), "change the value to the allowed range."
     if kind.endswith("_type") or kind.endswith("_parsing") or kind == "model_attributes_type":
-        word = next((w for t, w in _TYPE_WORDS.items() if kind.startswith(t)), "another type")
-        return f"wrong type ({msg})", f"write {word} here."
+        return _wrong_type(kind, msg, value, path)
     if kind in ("too_short", "too_long", "string_too_short"):
         return msg, "give a value of the right length."
     return msg, "see the study file reference in README.md."
@@ -173,6 +218,7 @@ def config_error_from_validation(exc: ValidationError, data: Any, root: type[Bas
         key = format_key(path)
         what, fix = _fix_for(dict(err), key, value, root, path, data)
         problems.append((key, value, what, fix))
+    problems = _merge_union_members(problems)
     if len(problems) == 1:
         key, value, what, fix = problems[0]
         shown = "" if value is _MISSING or value is None else f" = {value!r}"

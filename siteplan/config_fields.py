@@ -2,7 +2,8 @@
 
 Each type validates one kind of value and says how to fix a bad one (:func:`bad_value`, which
 :mod:`siteplan.config_errors` turns into the ``Fix:`` of a ConfigError).  :class:`ConfigModel` is
-the base of every table of the study file: unknown keys are refused, not ignored.
+the base of every table of the study file: unknown keys and values of the wrong TOML type are
+refused, not ignored or coerced.
 """
 
 from __future__ import annotations
@@ -81,9 +82,14 @@ Encoding = Annotated[str, AfterValidator(_check_encoding)]
 
 
 class ConfigModel(BaseModel):
-    """Base of every config table: unknown keys are errors; aliases and names both work."""
+    """Base of every config table: unknown keys are errors; aliases and names both work.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    Strict about types: a number must be a TOML number (``radius_m = "300"`` is refused, not
+    read as 300; whole numbers are accepted where decimals are), a yes/no ``true``/``false``
+    and text a quoted string, so a slip in the file is reported instead of guessed at.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 __all__ = [

@@ -286,3 +286,46 @@ def test_parcel_area_unit():
     assert study.inputs.parcels.area_unit == "mu"
     err = _error(lambda d: d.update(inputs={"parcels": {"path": "p.gpkg", "area_unit": "acre"}}))
     _assert_names(err, "inputs.parcels.area_unit", "'acre'", "'m2', 'ha' or 'mu'")
+
+
+# ----------------------------------------------------------------------------- strict types
+
+
+@pytest.mark.parametrize(("mutate", "key", "value", "fix"), [
+    # A number in quotes is text: refused, not read as 300.
+    (lambda d: d["criteria"][0].update(radius_m="300"), "criteria[0].radius_m", "'300'",
+     "write radius_m = 300 without quotes."),
+    (lambda d: d.update(network={"search_limit_m": "3000"}), "network.search_limit_m",
+     "'3000'", "write search_limit_m = 3000 without quotes."),
+    (lambda d: d.update(classes={"park": {"count_radii_m": [500, "1000"]}}),
+     "classes.park.count_radii_m[1]", "'1000'", "write 1000 without quotes."),
+    (lambda d: d.update(programme={"persons_per_household": "2.62"}),
+     "programme.persons_per_household", "'2.62'", "without quotes"),
+    # true is not 1, 20.0 is not a whole number, "yes" is not true.
+    (lambda d: d["criteria"][0].update(weight=True), "criteria[0].weight", "True",
+     "write a number here."),
+    (lambda d: d.update(outputs={"top_n": 20.0}), "outputs.top_n", "20.0",
+     "write top_n = 20 (no decimal point)."),
+    (lambda d: d.update(outputs={"offline": "true"}), "outputs.offline", "'true'",
+     "write offline = true without quotes."),
+    (lambda d: d.update(outputs={"offline": "yes"}), "outputs.offline", "'yes'",
+     "write true or false here."),
+    # Text must be text.
+    (lambda d: d.update(study={"name": 5}), "study.name", "5", "write text in quotes here."),
+    # A value that fits no member of a union: one line, both options.
+    (lambda d: d.update(crs={"metric": 4547.5}), "crs.metric", "4547.5",
+     "write text in quotes or a whole number here."),
+])
+def test_wrong_types_are_refused_with_key_value_and_fix(mutate, key, value, fix):
+    err = _error(mutate)
+    _assert_names(err, key, value, fix)
+    assert "wrong type" in str(err) and "problems" not in str(err)
+
+
+def test_whole_numbers_are_accepted_where_decimals_are():
+    study = Study.model_validate({**BASE, "network": {"search_limit_m": 2000, "max_snap_m": 150},
+                                  "programme": {"persons_per_household": 3},
+                                  "weights": {"method": "direct"}})
+    assert study.network.search_limit_m == 2000.0
+    assert isinstance(study.network.search_limit_m, float)
+    assert study.programme.persons_per_household == 3.0
