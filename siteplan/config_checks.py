@@ -1,6 +1,7 @@
 """Checks across sections of a study (a criterion's class exists, AHP matrix matches the
-criteria, the search limit covers every walking distance used, ...).  Each problem is ``(key, value, what, fix)`` with a dotted key such as
-``criteria[2].class``; :mod:`siteplan.config_errors` turns them into one ConfigError."""
+criteria, the search limit covers every walking distance used, ...).  Each problem is
+``(key, value, what, fix)`` with a dotted key such as ``criteria[2].class``;
+:mod:`siteplan.config_errors` turns them into one ConfigError."""
 
 from __future__ import annotations
 
