@@ -15,11 +15,19 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from siteplan.config_fields import bad_value
 
 Points = Annotated[float, Field(ge=0, le=100)]
+
+
+def _pair(v: object) -> object:
+    # TOML has no tuples: a step [300, 100] arrives as a list (strict mode wants a tuple).
+    return tuple(v) if isinstance(v, list) else v
+
+
+Step = Annotated[tuple[float, Points], BeforeValidator(_pair)]
 
 
 def _as_float(raw: object) -> np.ndarray:
@@ -34,7 +42,9 @@ def _as_float(raw: object) -> np.ndarray:
 
 
 class _Transform(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict like the study models (siteplan.config_fields.ConfigModel): best = "300" is an
+    # error naming the key, not a silently coerced number.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     def apply(self, raw: object) -> np.ndarray:  # pragma: no cover - overridden
         raise TypeError("abstract transform")
@@ -80,7 +90,7 @@ class StepTransform(_Transform):
     """
 
     type: Literal["step"] = "step"
-    steps: list[tuple[float, Points]] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
     op: Literal["<=", "<", ">=", ">"] = "<="
     otherwise: Points = 0.0
 

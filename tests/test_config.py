@@ -329,3 +329,15 @@ def test_whole_numbers_are_accepted_where_decimals_are():
     assert study.network.search_limit_m == 2000.0
     assert isinstance(study.network.search_limit_m, float)
     assert study.programme.persons_per_household == 3.0
+
+
+def test_transform_values_are_strict_too():
+    err = _error(lambda d: d["criteria"][0].update(
+        transform={"type": "linear", "best": "300", "worst": 800}))
+    _assert_names(err, "criteria[0].transform", "'300'", "without quotes")
+    # Steps are TOML arrays (lists), accepted as pairs.
+    study = Study.model_validate({**BASE, "criteria": [{
+        "name": "kg", "kind": "distance", "class": "kindergarten", "weight": 1,
+        "transform": {"type": "step", "steps": [[300, 100], [500, 60]], "otherwise": 0}}]})
+    assert [tuple(step) for step in study.criteria[0].transform.steps] == [(300.0, 100.0),
+                                                                            (500.0, 60.0)]
