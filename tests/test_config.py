@@ -220,7 +220,7 @@ def test_taiyuan_every_criterion_cites_its_source(taiyuan_study):
         if c.facility_class in ("bus_corridor", "metro_line"):
             assert "proxy" in c.source
     assert "GB 50180-2018" in text and "三(二)8" in text
-    assert "no bus-stop or metro-station points" in text
+    assert "almost no transport stops" in text and "labelled proxies" in text
 
 
 # ----------------------------------------------------------------------------- search limit

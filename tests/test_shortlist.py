@@ -201,7 +201,7 @@ def test_study_run_metadata_for_taiyuan():
     assert paths == ["taiyuan_osm_lines.geojson", "taiyuan_osm_multipolygons.geojson",
                      "parcels.gpkg"]
     assert meta["inputs"][0]["sha256"].startswith("479408247dfd")
-    assert meta["study"].startswith("Taiyuan") and meta["scoring"]["weights_method"] == "direct"
+    assert meta["study"] == study.study.name and "Taiyuan" in meta["study"] and meta["scoring"]["weights_method"] == "direct"
     assert meta["compliance_radii_m"]["kindergarten"] == 300
     assert meta["programme_assumptions"]["persons_per_household"] == 2.62
 
