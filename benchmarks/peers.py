@@ -226,22 +226,47 @@ def section_catchments(ds: Dataset, n_osmnx: int) -> None:
     row(ds.name, f"  same, scaled to {len(fac)} facilities", per_poly, ref=sp.seconds)
 
 
+def frames_close(a: Any, b: Any, rtol: float = 1e-9) -> bool:
+    """Same columns; numeric columns equal to ``rtol`` (NaN matching NaN), others equal."""
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return False
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if x.dtype.kind in "fiu" and y.dtype.kind in "fiu":
+            if not np.allclose(x.to_numpy(float), y.to_numpy(float), rtol=rtol, equal_nan=True):
+                return False
+        elif not x.astype(object).fillna("<NA>").equals(y.astype(object).fillna("<NA>")):
+            return False
+    return True
+
+
 def section_coverage(ds: Dataset, repeat: int) -> None:
+    """As the pipeline does it: class unions from dissolved catchments, coverage (with the
+    street-frontage ceiling) and blind spots."""
     net, world = ds.net, ds.world
     header(f"Dissolved catchments and coverage per class, whole city: {ds.name}")
     columns("total")
     cat = measure(lambda: catchments(net, world.facilities, SEED_RADII, mode="dissolve"), repeat)
-    cov = measure(lambda: coverage(cat.value, world.residential, parcels=world.parcels), repeat)
+    cov = measure(lambda: coverage(cat.value, world.residential, parcels=world.parcels,
+                                   network=net, frontage_m=FRONTAGE_M), repeat)
     total = Case(cat.seconds + cov.seconds, max(cat.peak_mb, cov.peak_mb))
     row(ds.name, "catchments dissolve (3 seed classes)", cat, ref=total.seconds)
-    row(ds.name, "coverage (residential share, parcels)", cov, ref=total.seconds)
+    row(ds.name, "coverage (share, frontage ceiling, parcels)", cov, ref=total.seconds)
     row(ds.name, "dissolve + coverage", total, ref=total.seconds)
-    bs = measure(lambda: blind_spots(cat.value, world.residential), repeat)
+    fast = measure(lambda: proposals.coverage_fast(cat.value, world.residential,
+                                                   parcels=world.parcels, network=net,
+                                                   frontage_m=FRONTAGE_M), repeat)
+    row(ds.name, "proposal: coverage_fast", fast, ref=total.seconds)
+    print(f"    proposal gives the same table (numbers to 1e-9): "
+          f"{frames_close(fast.value, cov.value)}")
+    classes = sorted(SEED_RADII)
+    bs = measure(lambda: blind_spots(cat.value, world.residential, classes=classes), repeat)
     row(ds.name, "blind_spots", bs, ref=total.seconds)
-    bsp = measure(lambda: proposals.blind_spots_fast(cat.value, world.residential), repeat)
+    bsp = measure(lambda: proposals.blind_spots_fast(cat.value, world.residential,
+                                                     classes=classes), repeat)
     row(ds.name, "proposal: blind_spots_fast", bsp, ref=total.seconds)
     target("dissolved per-class coverage, whole city < 2 s", total.seconds < 2.0,
-           f"{total.seconds:.2f} s on {ds.name}")
+           f"{total.seconds:.2f} s on {ds.name} (blind spots {bs.seconds:.2f} s more)")
 
 
 def section_snap(ds: Dataset, repeat: int) -> None:
@@ -323,6 +348,7 @@ def proposals_applied() -> Iterator[None]:
     import siteplan.coverage as cov
     import siteplan.network as netmod
     import siteplan.noding as noding
+    import siteplan.reach as reach
 
     swaps = [
         (netmod, "walkable_mask", proposals.walkable_mask_fast),
@@ -332,7 +358,8 @@ def proposals_applied() -> Iterator[None]:
         (cat, "snap", proposals.snap_kdtree),
         (acc, "_reach_counts", lambda net, t, s, radii, budget: proposals.reach_counts_local(
             net, t, s, radii)),
-        (cat, "_per_facility_vees", proposals.per_facility_vees_local),
+        (cat, "per_facility_vees", proposals.per_facility_vees_local),
+        (reach, "per_facility_vees", proposals.per_facility_vees_local),
         (cov, "class_unions", proposals.class_unions_fast),
     ]
     saved = [(mod, name, getattr(mod, name)) for mod, name, _ in swaps]
@@ -375,14 +402,17 @@ def _pipeline(k: int, use_proposals: bool) -> None:
 
     net = step("network from lines (+CSR, index)", network)
     tiling.check_stitched(world, net)
-    step("access: snap, 4 classes, counts", lambda: facility_access(
+    acc = step("access: snap, 4 classes, counts", lambda: facility_access(
         net, world.parcels, world.facilities, classes=sorted(COUNT_RADII),
         count_radii=COUNT_RADII))
+    parcels = world.parcels.join(acc.table)
     polys = step("catchments dissolve, 3 classes", lambda: catchments(
         net, world.facilities, SEED_RADII, mode="dissolve"))
-    step("coverage", lambda: coverage(polys, world.residential, parcels=world.parcels))
+    cov = proposals.coverage_fast if use_proposals else coverage
+    step("coverage (+ frontage ceiling)", lambda: cov(polys, world.residential, parcels=parcels,
+                                                      network=net, frontage_m=FRONTAGE_M))
     bs = proposals.blind_spots_fast if use_proposals else blind_spots
-    step("blind spots", lambda: bs(polys, world.residential))
+    step("blind spots", lambda: bs(polys, world.residential, classes=sorted(SEED_RADII)))
     print(json.dumps({"k": k, "nodes": net.n_nodes, "parcels": len(world.parcels),
                       "facilities": len(world.facilities), "timings": timings,
                       "rss_setup_mb": rss_setup,

@@ -18,6 +18,9 @@ Each function returns exactly what the engine function it shadows returns (check
   O(F x local).  :func:`per_facility_vees_local` does the same for per-facility catchments.
 - :func:`class_unions_fast` (for :func:`siteplan.coverage.class_unions`): a class with one row
   (``mode="dissolve"``) is already a union; re-unioning it costs as much as building it.
+- :func:`coverage_fast` (for :func:`siteplan.coverage.coverage`): the same, with
+  :func:`frontage_area_near`: the residential land within the frontage of any street from the
+  streets near residential land, instead of buffering and unioning the whole network.
 - :func:`blind_spots_fast` (for :func:`siteplan.coverage.blind_spots`): one overlay per class,
   ``D = union(residential) - catchment``, then each residential polygon is intersected with the
   few parts of ``D`` it touches, instead of one overlay of every residential polygon against the
@@ -303,8 +306,8 @@ def reach_counts_local(net: Network, targets: Snap, sources: Snap,
 
 def per_facility_vees_local(net: Network, sn: Snap, limit: float,
                             budget_bytes: int = 64 * 2**20) -> pd.DataFrame:
-    """``siteplan.catchments._per_facility_vees`` on local subgraphs (same rows, other order)."""
-    from siteplan.catchments import _incidence, _node_vees, _own_vees
+    """``siteplan.reach.per_facility_vees`` on local subgraphs (same rows, other order)."""
+    from siteplan.reach import _incidence, _node_vees, _own_vees
 
     incidence = _incidence(net)
     frames = []
@@ -333,6 +336,50 @@ def class_unions_fast(catchments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     radius = pd.Series(catchments["radius_m"].to_numpy(dtype=float)).groupby(inverse).max()
     return gpd.GeoDataFrame({"class": classes, "radius_m": radius.to_numpy()}, geometry=out,
                             crs=catchments.crs)
+
+
+def frontage_area_near(net: Network, residential: np.ndarray, frontage_m: float) -> float:
+    """Area of residential land within ``frontage_m`` of a street, from the nearby streets only.
+
+    ``siteplan.coverage.street_zone`` buffers and unions the whole network (a city-wide dissolve)
+    to intersect it with residential land; only edges within ``frontage_m`` of that land can
+    contribute, so the same area comes from those alone.
+    """
+    from siteplan.catchments import buffer_streets
+
+    res = shapely.union_all(residential)
+    parts = shapely.get_parts(res)
+    _, edges = net.edge_tree.query(parts, predicate="dwithin", distance=frontage_m)
+    edges = np.unique(edges)
+    if edges.size == 0:
+        return 0.0
+    lines = shapely.line_merge(shapely.multilinestrings(net.edge_geometry[edges]))
+    zone = buffer_streets(np.array([lines], dtype=object), frontage_m)[0]
+    return float(shapely.area(shapely.intersection(zone, res)))
+
+
+def coverage_fast(catchments: gpd.GeoDataFrame, residential: gpd.GeoDataFrame, *,
+                  parcels: gpd.GeoDataFrame | None = None,
+                  buildings: gpd.GeoDataFrame | None = None, network: Network | None = None,
+                  frontage_m: float = 30.0) -> pd.DataFrame:
+    """:func:`siteplan.coverage.coverage` with :func:`class_unions_fast` and
+    :func:`frontage_area_near` (same columns)."""
+    import siteplan.coverage as cov
+
+    saved = cov.class_unions
+    cov.class_unions = class_unions_fast
+    try:
+        table = cov.coverage(catchments, residential, parcels=parcels, buildings=buildings)
+    finally:
+        cov.class_unions = saved
+    if network is not None:
+        reach = frontage_area_near(network, _metric(residential, catchments.crs, "residential"),
+                                   frontage_m)
+        pos = table.columns.get_loc("covered_share") + 1
+        table.insert(pos, "frontage_m2", reach)
+        table.insert(pos + 1, "covered_share_of_frontage",
+                     table["covered_m2"] / reach if reach > 0 else np.nan)
+    return table
 
 
 def blind_spots_fast(
