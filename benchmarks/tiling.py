@@ -47,6 +47,7 @@ class Base:
     """The Taiyuan layers in metres, and the tile pitch."""
 
     lines: gpd.GeoDataFrame  # raw OSM lines (all tags), projected; the walk filter runs later
+    polygons: gpd.GeoDataFrame  # raw OSM multipolygons (facilities, landuse...), projected
     net: Network  # the Taiyuan network (largest component)
     facilities: gpd.GeoDataFrame  # facility_id, class, geometry
     parcels: gpd.GeoDataFrame
@@ -127,10 +128,10 @@ def load_base() -> Base:
     net = graph_from_lines(lines, source="taiyuan_osm_lines.geojson")
     polygons = gpd.read_file(DATA / "taiyuan_osm_multipolygons.geojson").to_crs(CRS)
     residential = polygons[polygons["landuse"].fillna("") == "residential"][["name", "geometry"]]
-    parcels = gpd.read_file(DATA / "parcels.gpkg").to_crs(CRS)[["parcel_id", "geometry"]]
+    parcels = gpd.read_file(DATA / "parcels.gpkg").to_crs(CRS)
     lo = np.quantile(net.node_xy, 0.005, axis=0)
     hi = np.quantile(net.node_xy, 0.995, axis=0)
-    return Base(lines=lines, net=net, facilities=_facilities(polygons, net),
+    return Base(lines=lines, polygons=polygons, net=net, facilities=_facilities(polygons, net),
                 parcels=parcels.reset_index(drop=True),
                 residential=residential.reset_index(drop=True), lo=lo, pitch=hi - lo,
                 connectors=_connectors(net, lo, hi))
@@ -195,3 +196,35 @@ def check_stitched(world: World, net: Network) -> None:
 def k_for_nodes(base: Base, n_nodes: int) -> int:
     """The smallest ``k`` whose ``k x k`` tiling has at least ``n_nodes`` nodes."""
     return int(np.ceil(np.sqrt(n_nodes / base.net.n_nodes)))
+
+
+def write_study(base: Base, k: int, folder: Path) -> Path:
+    """The Taiyuan demo study on ``k x k`` tiles: input files and a study TOML in ``folder``.
+
+    Streets (with the connectors), every OSM multipolygon (schools, parks, residential land...)
+    and the parcels are tiled and written as GeoPackages in EPSG:32649; the study file is
+    ``data/taiyuan/study.toml`` with its input paths pointing at them.  Files already written
+    for this ``k`` are reused.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    study = folder / "study.toml"
+    if study.exists():
+        return study
+    ii, jj = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    offsets = np.column_stack([ii.ravel(), jj.ravel()]) * base.pitch
+    world = tile(base, k)
+    world.lines.to_file(folder / "streets.gpkg", layer="streets", engine="pyogrio")
+    _tile_frame(base.polygons, offsets, None, "").to_file(
+        folder / "features.gpkg", layer="features", engine="pyogrio")
+    world.parcels.to_file(folder / "parcels.gpkg", layer="parcels", engine="pyogrio")
+    text = (DATA / "study.toml").read_text(encoding="utf-8")
+    for old, new in (('streets = "taiyuan_osm_lines.geojson"', 'streets = "streets.gpkg"'),
+                     ('facilities = "taiyuan_osm_multipolygons.geojson"',
+                      'facilities = "features.gpkg"')):
+        if old not in text:
+            raise RuntimeError(f"data/taiyuan/study.toml no longer has {old!r}")
+        text = text.replace(old, new)
+    tmp = study.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(study)  # last, so that a half-written folder is never reused
+    return study
