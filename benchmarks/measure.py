@@ -10,7 +10,7 @@ What is measured
   so that the baseline is honest.  Where the reset is not allowed the script says so and falls
   back to ``ru_maxrss`` growth, which only shows new process-wide highs.
 - The whole pipeline runs in a fresh subprocess; its memory figure is that process's total peak
-  RSS (``ru_maxrss``), input layers included.
+  RSS (``VmHWM``), input layers included.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The whole pipeline in a fresh process, as is or with the proposals swapped in.
 
+Peak memory is the child's ``VmHWM`` (not ``ru_maxrss``, which Linux carries over from the
+parent across ``exec``).
+
 Two pipelines: the engine stages the performance issue names (network from lines, access with
 counts, dissolved catchments, coverage, blind spots), and ``siteplan.pipeline.run_study`` on the
 Taiyuan demo study tiled k x k (files written to ``benchmarks/out/study_k<k>``).  Each runs in a
@@ -11,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -28,6 +30,11 @@ from siteplan.access import facility_access
 from siteplan.catchments import SEED_RADII, catchments
 from siteplan.coverage import blind_spots, coverage
 from siteplan.network import Network, graph_from_lines
+
+
+def peak_mb() -> float:
+    return status_kb("VmHWM") / 1024.0
+
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers.py"
@@ -89,7 +96,7 @@ def _pipeline(k: int, use_proposals: bool) -> None:
         out = fn()
         timings[name] = time.perf_counter() - t0
         print(f"    {name:<50} {timings[name]:8.2f} s   RSS peak so far "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB", flush=True)
+              f"{peak_mb():7.0f} MB", flush=True)
         return out
 
     def network() -> Network:
@@ -115,7 +122,7 @@ def _pipeline(k: int, use_proposals: bool) -> None:
     print(json.dumps({"k": k, "nodes": net.n_nodes, "parcels": len(world.parcels),
                       "facilities": len(world.facilities), "timings": timings,
                       "rss_setup_mb": rss_setup,
-                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
+                      "max_rss_mb": peak_mb()}),
           flush=True)
 
 
@@ -137,8 +144,7 @@ def study_child(k: int, use_proposals: bool) -> None:
             started[name] = time.perf_counter()
             return
         print(f"    {'run_study: ' + name:<50} {time.perf_counter() - started[name]:8.2f} s   "
-              f"RSS peak so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f}"
-              f" MB", flush=True)
+              f"RSS peak so far {peak_mb():7.0f} MB", flush=True)
 
     with (proposals_applied() if use_proposals else contextlib.nullcontext(),
           warnings.catch_warnings()):
@@ -147,7 +153,7 @@ def study_child(k: int, use_proposals: bool) -> None:
     print(json.dumps({"k": k, "nodes": result.network.n_nodes, "parcels": len(result.parcels),
                       "facilities": len(result.facilities), "timings": result.timings,
                       "rss_setup_mb": rss_setup,
-                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
+                      "max_rss_mb": peak_mb()}),
           flush=True)
 
 
