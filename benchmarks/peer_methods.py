@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import replace
@@ -70,11 +71,15 @@ def pandana_run(net: Network, fac_xy: np.ndarray, threads: int) -> tuple[np.ndar
     """
     import pandana
     import pandas as pd
-    from threadpoolctl import threadpool_limits
 
+    try:  # a dependency of pandana's scikit-learn, so normally present
+        from threadpoolctl import threadpool_limits
+        limit: Any = threadpool_limits(threads, user_api="openmp")
+    except ImportError:
+        limit = contextlib.nullcontext()
     t0 = time.perf_counter()
     edges = pd.DataFrame({"length": net.edge_length})
-    with quiet_fd(), warnings.catch_warnings(), threadpool_limits(threads, user_api="openmp"):
+    with quiet_fd(), warnings.catch_warnings(), limit:
         warnings.simplefilter("ignore")
         pnet = pandana.Network(pd.Series(net.node_xy[:, 0]), pd.Series(net.node_xy[:, 1]),
                                pd.Series(net.edge_u), pd.Series(net.edge_v), edges,

@@ -68,6 +68,10 @@ def proposals_applied() -> Iterator[None]:
         (pipeline, "coverage", proposals_coverage.coverage_fast),
         (pipeline, "blind_spots", proposals_coverage.blind_spots_fast),
     ]
+    missing = [f"{mod.__name__}.{name}" for mod, name, _ in swaps if not hasattr(mod, name)]
+    if missing:  # the engine moved on: say which proposals could not be swapped in
+        print(f"NOTE: not applied (no such engine name): {', '.join(missing)}", file=sys.stderr)
+        swaps = [(mod, name, new) for mod, name, new in swaps if hasattr(mod, name)]
     saved = [(mod, name, getattr(mod, name)) for mod, name, _ in swaps]
     for mod, name, new in swaps:
         setattr(mod, name, new)
