@@ -70,7 +70,7 @@ def proposals_applied() -> Iterator[None]:
     ]
     missing = [f"{mod.__name__}.{name}" for mod, name, _ in swaps if not hasattr(mod, name)]
     if missing:  # the engine moved on: say which proposals could not be swapped in
-        print(f"NOTE: not applied (no such engine name): {', '.join(missing)}", file=sys.stderr)
+        print(f"NOTE: not applied (no such engine name): {', '.join(missing)}")
         swaps = [(mod, name, new) for mod, name, new in swaps if hasattr(mod, name)]
     saved = [(mod, name, getattr(mod, name)) for mod, name, _ in swaps]
     for mod, name, new in swaps:
