@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TextIO
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from siteplan.errors import SiteplanError
+from siteplan.errors import SiteplanError, SiteplanWarning
 
 app = typer.Typer(
     name="siteplan",
@@ -312,6 +313,18 @@ def batch(studies: Annotated[list[Path], typer.Argument(
     raise typer.Exit(report.exit_code)
 
 
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """siteplan's own warnings as one line for the user (``--debug`` keeps Python's format)."""
+    if issubclass(category, SiteplanWarning):
+        err.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map errors to exit codes.
 
@@ -320,6 +333,9 @@ def main(argv: list[str] | None = None) -> None:
     """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    previous = warnings.showwarning
+    if not debug:
+        warnings.showwarning = _show_warning
     try:
         app(args=args, prog_name="siteplan")
     except SiteplanError as exc:
@@ -338,3 +354,5 @@ def main(argv: list[str] | None = None) -> None:
                       "Run again with --debug for the traceback, and please report it.",
                       highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
+    finally:
+        warnings.showwarning = previous

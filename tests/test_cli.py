@@ -184,3 +184,11 @@ def test_run_writes_the_network_when_asked(capsys, tmp_path):
     assert "network_edges" in layers
     edges = gpd.read_file(tmp_path / "shortlist.gpkg", layer="network_edges")
     assert len(edges) == 8807 and edges["length_m"].sum() == pytest.approx(1_470_600, rel=1e-3)
+
+
+def test_warnings_are_one_line_for_the_user(capsys, tmp_path):
+    """siteplan's warnings (a repaired geometry) reach the user as 'warning: ...' lines."""
+    code, _, err = _cli(capsys, "facilities", str(POLYGONS))
+    assert code == 0
+    lines = [line for line in err.splitlines() if "repaired 1 invalid geometry" in line]
+    assert lines and lines[0].startswith("warning: ") and "io.py" not in err
