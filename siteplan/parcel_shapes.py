@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from siteplan.crs import is_metric_crs, metric_crs_for_bounds
+from siteplan.crs import analysis_crs
 from siteplan.errors import InputError
 
 #: Geometry types a parcel may have.
@@ -25,17 +25,12 @@ CORNER_SIMPLIFY_M = 0.5
 
 def metric_geometries(parcels: gpd.GeoDataFrame | gpd.GeoSeries,
                       metric_crs: CRS | str | None = None) -> np.ndarray:
-    """Parcel geometries in a metric CRS: ``metric_crs``, else the layer's own if it is metric,
-    else the local UTM zone."""
+    """Parcel geometries in a metric CRS: ``metric_crs``, else the layer's own if it measures
+    true metres (:func:`siteplan.crs.analysis_crs`), else the local UTM zone."""
     if parcels.crs is None:
         raise InputError("the parcels have no CRS.", where="parcels",
                          fix="declare it (gdf.set_crs(...)) before measuring shapes.")
-    if metric_crs is not None:
-        geo = parcels.to_crs(metric_crs)
-    elif is_metric_crs(parcels.crs):
-        geo = parcels
-    else:
-        geo = parcels.to_crs(metric_crs_for_bounds(parcels.to_crs(4326).total_bounds))
+    geo = parcels.to_crs(metric_crs if metric_crs is not None else analysis_crs(parcels))
     return np.asarray(geo.geometry.values, dtype=object)
 
 

@@ -42,7 +42,7 @@ from siteplan.criteria import (
     raw_values,
     required_radius,
 )
-from siteplan.crs import is_metric_crs
+from siteplan.crs import analysis_crs
 from siteplan.errors import ConfigError, InputError
 from siteplan.fca import two_step_fca
 from siteplan.network import Network
@@ -116,10 +116,13 @@ def dense_rank(score: np.ndarray, excluded: np.ndarray, parcel_id: np.ndarray) -
 
 
 def _metric_crs(parcels: gpd.GeoDataFrame, study: Study, net: Network | None) -> CRS:
-    if is_metric_crs(parcels.crs):
-        return CRS.from_user_input(parcels.crs)
+    # The network's CRS when there is one, so that shapes and distances share a CRS; else the
+    # parcels' own if it measures true metres there (not Web Mercator), else the study's.
     if net is not None:
         return net.crs
+    own = analysis_crs(parcels)
+    if own == CRS.from_user_input(parcels.crs):
+        return own
     return study.metric_crs(tuple(parcels.to_crs(4326).total_bounds))  # type: ignore[arg-type]
 
 
