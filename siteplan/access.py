@@ -147,42 +147,64 @@ def reach_pairs(
 ) -> sparse.csr_matrix:
     """Every (source, target) pair within ``radius_m`` along the network, with its distance.
 
-    Per-source bounded passes in memory-bounded chunks (never an F x N matrix); access legs at
-    both ends count, and a source on a target's own edge reaches it directly along the edge.
+    Per-source bounded passes on local subgraphs in memory-bounded blocks
+    (:func:`siteplan.paths.bounded_from_each`; never an F x N matrix); access legs at both ends
+    count, and a source on a target's own edge reaches it directly along the edge.
 
     Returns
     -------
     scipy.sparse.csr_matrix
         ``(S, M)``: entry ``(i, j)`` is the distance from source ``i`` to target ``j`` when it is
         ``<= radius_m``; absent otherwise.  A distance of exactly 0 is stored as 1e-9 m so that
-        it is not dropped.
+        it is not dropped.  Column indices are sorted within each row.
     """
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    ok = np.flatnonzero(targets.reachable)
     shape = (len(sources), len(targets))
+    ok = np.flatnonzero(targets.reachable)
     if ok.size == 0 or not sources.reachable.any():
         return sparse.csr_matrix(shape)
     e = targets.edge[ok]
     off = targets.offset_m[ok]
     acc = targets.access_m[ok]
-    u, v = net.edge_u[e], net.edge_v[e]
+    tu, tv = net.edge_u[e], net.edge_v[e]
     rest = net.edge_length[e] - off
-    for src, d in bounded_from_each(net, sources, radius_m, budget_bytes=budget_bytes):
-        best = np.minimum(d[:, u] + off, d[:, v] + rest) + acc
-        same = sources.edge[src][:, None] == e[None, :]
+    # Targets by end node and by edge: a block reaches a target through an end inside its
+    # subgraph, or along a source's own edge (whose ends may both lie beyond the radius).
+    by_node = sparse.csr_matrix(
+        (np.ones(2 * ok.size), (np.concatenate([tu, tv]), np.tile(np.arange(ok.size), 2))),
+        shape=(net.n_nodes, ok.size))
+    by_edge = sparse.csr_matrix((np.ones(ok.size), (e, np.arange(ok.size))),
+                                shape=(net.n_edges, ok.size))
+    local = np.full(net.n_nodes, -1, dtype=np.int64)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    for src, nodes, d in bounded_from_each(net, sources, radius_m, budget_bytes=budget_bytes):
+        t = np.unique(np.concatenate([by_node[nodes].indices, by_edge[sources.edge[src]].indices]))
+        if t.size == 0:
+            continue
+        local[nodes] = np.arange(nodes.size)
+        lu, lv = local[tu[t]], local[tv[t]]  # -1: outside the subgraph, i.e. beyond reach
+        local[nodes] = -1
+        pad = np.concatenate([d, np.full((d.shape[0], 1), np.inf)], axis=1)
+        best = np.minimum(pad[:, lu] + off[t], pad[:, lv] + rest[t]) + acc[t]
+        same = sources.edge[src][:, None] == e[t][None, :]
         if same.any():
             si, ti = np.nonzero(same)
-            direct = (sources.access_m[src][si] + np.abs(sources.offset_m[src][si] - off[ti])
-                      + acc[ti])
+            direct = (sources.access_m[src][si] + np.abs(sources.offset_m[src][si] - off[t][ti])
+                      + acc[t][ti])
             best[si, ti] = np.minimum(best[si, ti], direct)
         si, ti = np.nonzero(best <= radius_m)
         rows.append(src[si])
-        cols.append(ok[ti])
+        cols.append(ok[t[ti]])
         vals.append(np.maximum(best[si, ti], 1e-9))
-    return sparse.csr_matrix(
+    if not rows:
+        return sparse.csr_matrix(shape)
+    pairs = sparse.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+    # Blocks come in Morton order: sorted indices make the matrix (and any sum over its rows)
+    # independent of that order.
+    pairs.sort_indices()
+    return pairs
 
 
 def _reach_counts(

@@ -29,6 +29,7 @@ import shapely
 from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
 
 from siteplan.crs import (
     MAX_SCALE_ERROR,
@@ -128,6 +129,12 @@ class Network:
     def edge_tree(self) -> shapely.STRtree:
         """Spatial index over the edge geometries."""
         return shapely.STRtree(self.edge_geometry)
+
+    @cached_property
+    def node_tree(self) -> cKDTree:
+        """KD-tree over the node coordinates (which nodes lie within a radius, as the crow
+        flies, of a point: :func:`siteplan.paths.bounded_from_each`)."""
+        return cKDTree(self.node_xy)
 
     def edges_gdf(self) -> gpd.GeoDataFrame:
         """The edges as a GeoDataFrame (layer ``network_edges``)."""

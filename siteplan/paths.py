@@ -132,22 +132,136 @@ def target_distances(
     return dist, src
 
 
+def morton_order(xy: np.ndarray) -> np.ndarray:
+    """Indices that sort points along a Z-order (Morton) curve.
+
+    Consecutive points in that order are mostly near each other, so a run of them covers a
+    compact area: what makes a chunk of per-source passes share one small subgraph.
+
+    Parameters
+    ----------
+    xy
+        ``(S, 2)`` finite coordinates.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(S,)`` a stable permutation of ``range(S)``.
+    """
+    if xy.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = xy.min(axis=0)
+    span = max(float(np.ptp(xy, axis=0).max()), 1.0)
+    # 16 bits per axis: cells of 1/65,536 of the extent, finer than any radius that matters.
+    cell = ((xy - lo) / span * 65535.0).astype(np.uint64)
+    key = np.zeros(xy.shape[0], dtype=np.uint64)
+    for bit in range(16):  # interleave the bits of x and y
+        for axis in (0, 1):
+            key |= ((cell[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit + axis)
+    return np.argsort(key, kind="stable")
+
+
+def _ball_nodes(net: Network, xy: np.ndarray, radius: float) -> np.ndarray:
+    """Sorted ids of the nodes within ``radius`` (straight line) of any of the points."""
+    balls = net.node_tree.query_ball_point(xy, radius, return_sorted=False)
+    if len(balls) == 1:
+        return np.sort(np.asarray(balls[0], dtype=np.int64))
+    return np.unique(np.concatenate([np.asarray(b, dtype=np.int64) for b in balls]))
+
+
+def _local_graph(net: Network, nodes: np.ndarray, sources: Snap, block: np.ndarray,
+                 local: np.ndarray) -> sparse.csr_matrix:
+    """The subgraph induced by ``nodes`` plus one pseudo-node row per source of ``block``.
+
+    ``local`` is an ``(N,)`` scratch array of -1 that maps global to local node ids; it is
+    filled here and left as found.  Local ids follow ``nodes``; pseudo-node ``k`` is row
+    ``len(nodes) + k``, weighted as in :func:`augmented_csr`.
+    """
+    base = net.csr
+    n = nodes.shape[0]
+    local[nodes] = np.arange(n)
+    start, stop = base.indptr[nodes], base.indptr[nodes + 1]
+    counts = stop - start
+    pos = np.repeat(start - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+    col = local[base.indices[pos]]
+    inside = col >= 0  # arcs to nodes outside the subgraph are dropped
+    row = np.repeat(np.arange(n), counts)[inside]
+    e = sources.edge[block]
+    off = sources.offset_m[block]
+    acc = sources.access_m[block]
+    ends = np.column_stack([local[net.edge_u[e]], local[net.edge_v[e]]])
+    weights = np.maximum(np.column_stack([acc + off, acc + (net.edge_length[e] - off)]), 1e-9)
+    local[nodes] = -1
+    # An end outside the subgraph lies farther than the limit as the crow flies: no arc.
+    reach = ends >= 0
+    src_row = np.repeat(n + np.arange(block.shape[0]), 2).reshape(-1, 2)[reach]
+    rows = np.concatenate([row, src_row])
+    indptr = np.zeros(n + block.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n + block.shape[0]), out=indptr[1:])
+    # ``row`` is sorted and the pseudo-node rows follow it, so the arcs are already in CSR order.
+    indices = np.concatenate([col[inside], ends[reach]]).astype(np.int32)
+    data = np.concatenate([base.data[pos[inside]], weights[reach]])
+    size = n + block.shape[0]
+    return sparse.csr_matrix((data, indices, indptr), shape=(size, size))
+
+
 def bounded_from_each(
-    net: Network, sources: Snap, limit: float, *, budget_bytes: int = 256 * 2**20
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Bounded Dijkstra from each source separately, in memory-bounded chunks.
+    net: Network,
+    sources: Snap,
+    limit: float,
+    *,
+    budget_bytes: int = 256 * 2**20,
+    chunk: int = 64,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Bounded Dijkstra from each source separately, on local subgraphs, in bounded blocks.
+
+    A path of length at most ``limit`` never leaves the disc of radius ``limit`` around its
+    start (the access leg is straight and an edge is never shorter than the straight line
+    between its points), so every distance within the limit is found on the subgraph of the
+    nodes within ``limit``, as the crow flies, of the sources' points, and equals the distance
+    on the whole network.  Sources are taken in Morton order, ``chunk`` at a time, so that a
+    block's discs overlap and its subgraph stays small: the work grows with the facilities times
+    their local neighbourhood, not times the whole network.
+
+    Parameters
+    ----------
+    net
+        The network.
+    sources
+        The snapped sources; unreachable ones are skipped.
+    limit
+        Search limit in metres.
+    budget_bytes
+        Memory bound of one block of distances: a block of ``c`` sources on ``L`` local nodes
+        holds ``c * (L + c)`` floats; where the sources' surroundings are dense the block
+        shrinks (to a single source at worst).
+    chunk
+        Most sources per block.
 
     Yields
     ------
-    source_index, node_dist
-        ``(c,)`` indices into ``sources`` and a ``(c, N)`` distance block (inf beyond ``limit``).
-        Never an F x N matrix: at most ``budget_bytes`` of distances exist at a time.
+    source_index, nodes, node_dist
+        ``(c,)`` indices into ``sources``, ``(L,)`` sorted global node ids and the ``(c, L)``
+        distances from each source to those nodes (inf beyond ``limit``).  Nodes outside
+        ``nodes`` lie beyond ``limit`` of every source of the block.  Never an F x N matrix.
     """
-    n = net.n_nodes
-    graph, rows = augmented_csr(net, sources)
-    total = n + rows.size
-    chunk = max(1, min(rows.size, budget_bytes // (8 * max(total, 1))))
-    for start in range(0, rows.size, chunk):
-        block = np.arange(start, min(start + chunk, rows.size))
-        d = csgraph.dijkstra(graph, directed=True, indices=n + block, limit=limit)
-        yield rows[block], d[:, :n]
+    ok = np.flatnonzero(sources.reachable)
+    if ok.size == 0:
+        return
+    ok = ok[morton_order(sources.origin_xy[ok])]
+    # A hair wider than the limit, so that rounding in the lengths never loses a node.
+    radius = limit * (1.0 + 1e-9) + 1e-6
+    local = np.full(net.n_nodes, -1, dtype=np.int64)
+    chunk = max(1, int(chunk))
+    start = 0
+    while start < ok.size:
+        block = ok[start:start + chunk]
+        nodes = _ball_nodes(net, sources.origin_xy[block], radius)
+        if block.size > 1 and 8 * block.size * (nodes.size + block.size) > budget_bytes:
+            chunk = max(1, chunk // 2)  # a dense area: fewer sources per block
+            continue
+        start += block.size
+        graph = _local_graph(net, nodes, sources, block, local)
+        d = csgraph.dijkstra(graph, directed=True, indices=nodes.size + np.arange(block.size),
+                             limit=limit)
+        yield block, nodes, d[:, :nodes.size]

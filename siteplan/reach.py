@@ -130,12 +130,16 @@ def _envelope(vees: pd.DataFrame, owner_rank: np.ndarray) -> tuple[np.ndarray, n
 # Reached street pieces
 # --------------------------------------------------------------------------------------------
 def per_facility_vees(net: Network, sn: Snap, limit: float, budget_bytes: int) -> pd.DataFrame:
-    """All V's (``group`` = index into ``sn``) within ``limit`` of each facility separately."""
+    """All V's (``group`` = index into ``sn``) within ``limit`` of each facility separately.
+
+    From per-facility passes on local subgraphs (:func:`siteplan.paths.bounded_from_each`), so
+    rows come grouped by block of nearby facilities; everything downstream sorts them.
+    """
     incidence = _incidence(net)
     frames = []
-    for src, d in bounded_from_each(net, sn, limit, budget_bytes=budget_bytes):
-        row, node = np.nonzero(np.isfinite(d))
-        frames.append(_node_vees(net, incidence, src[row], node, d[row, node]))
+    for src, nodes, d in bounded_from_each(net, sn, limit, budget_bytes=budget_bytes):
+        row, col = np.nonzero(np.isfinite(d))
+        frames.append(_node_vees(net, incidence, src[row], nodes[col], d[row, col]))
     ok = np.flatnonzero(sn.reachable)
     frames.append(_own_vees(net, ok, sn, ok))
     return pd.concat(frames, ignore_index=True)
