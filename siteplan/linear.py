@@ -106,14 +106,5 @@ def _interpolate(vx: EdgeVertices, k: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def edge_vertices(net: Network) -> EdgeVertices:
-    # Network is frozen; keep the table beside it rather than on it.
-    key = id(net)
-    cached = _VERTEX_CACHE.get(key)
-    if cached is None or cached[0] is not net:
-        _VERTEX_CACHE.clear()
-        cached = (net, EdgeVertices(net.edge_geometry))
-        _VERTEX_CACHE[key] = cached
-    return cached[1]
-
-
-_VERTEX_CACHE: dict[int, tuple[Network, EdgeVertices]] = {}
+    """The vertex table of the network's edges, built once per network (``net.vertices``)."""
+    return net.vertices

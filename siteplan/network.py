@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -44,6 +44,10 @@ from siteplan.io import read_layer
 from siteplan.noding import node_lines, node_lines_counted
 from siteplan.tags import hstore_tag, parse_hstore, tag_column
 from siteplan.walkfilter import OSMNX_WALK_EXCLUDE, WalkFilter, walkable_mask
+
+if TYPE_CHECKING:
+    from siteplan.linear import EdgeVertices
+    from siteplan.snapping import SegmentIndex
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,21 @@ class Network:
         """KD-tree over the node coordinates (which nodes lie within a radius, as the crow
         flies, of a point: :func:`siteplan.paths.bounded_from_each`)."""
         return cKDTree(self.node_xy)
+
+    @cached_property
+    def vertices(self) -> EdgeVertices:
+        """All edge vertices with their distances along the edges
+        (:class:`siteplan.linear.EdgeVertices`), for cutting and snapping."""
+        from siteplan.linear import EdgeVertices  # linear and snapping build on this module
+
+        return EdgeVertices(self.edge_geometry)
+
+    @cached_property
+    def segment_index(self) -> SegmentIndex:
+        """Nearest-edge index for points (:class:`siteplan.snapping.SegmentIndex`)."""
+        from siteplan.snapping import SegmentIndex
+
+        return SegmentIndex(self.vertices)
 
     def edges_gdf(self) -> gpd.GeoDataFrame:
         """The edges as a GeoDataFrame (layer ``network_edges``)."""
