@@ -124,10 +124,8 @@ def snap_facilities(
 
 def _ids_at(ids: np.ndarray, index: np.ndarray) -> pd.arrays.StringArray:
     """``ids[index]`` as a string array, missing where ``index`` is -1."""
-    out = np.full(index.shape[0], None, dtype=object)
-    hit = index >= 0
-    out[hit] = ids[index[hit]]
-    return pd.array(out, dtype="string")
+    # One vectorised take on the few facility ids, not an object array as long as the targets.
+    return pd.array(ids, dtype="string").take(index, allow_fill=True)
 
 
 def _unreachable_rows(sn: Snap, ids: np.ndarray, kind: str, cls: str | None) -> pd.DataFrame:
