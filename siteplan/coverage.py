@@ -40,14 +40,27 @@ def class_unions(catchments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     classes, inverse = np.unique(catchments["class"].astype(str).to_numpy(), return_inverse=True)
     geoms = np.asarray(catchments.geometry.values, dtype=object)
     counts = np.bincount(inverse, minlength=classes.size)
-    table = np.full((classes.size, int(counts.max())), None, dtype=object)
-    order = np.argsort(inverse, kind="stable")
-    slot = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    table[inverse[order], slot] = geoms[order]
+    out = np.empty(classes.size, dtype=object)
+    # A class with one row (mode "dissolve") is already its union; unioning it again costs as
+    # much as building it did.
+    single = counts == 1
+    out[inverse[single[inverse]]] = geoms[single[inverse]]
+    many = np.flatnonzero(~single)
+    if many.size:
+        # The rows of each class side by side in a padded table (None is skipped by the union).
+        rank = np.full(classes.size, -1)
+        rank[many] = np.arange(many.size)
+        rows = np.flatnonzero(~single[inverse])
+        order = rows[np.argsort(inverse[rows], kind="stable")]
+        sizes = counts[many]
+        table = np.full((many.size, int(sizes.max())), None, dtype=object)
+        slot = np.arange(order.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        table[rank[inverse[order]], slot] = geoms[order]
+        out[many] = shapely.union_all(table, axis=1)
     radius = (pd.Series(catchments["radius_m"].to_numpy(dtype=float)).groupby(inverse).max()
               if "radius_m" in catchments.columns else pd.Series(np.nan, index=range(classes.size)))
     return gpd.GeoDataFrame({"class": classes, "radius_m": radius.to_numpy()},
-                            geometry=shapely.union_all(table, axis=1), crs=catchments.crs)
+                            geometry=out, crs=catchments.crs)
 
 
 def _metric(frame: gpd.GeoDataFrame, crs: object, what: str) -> np.ndarray:
