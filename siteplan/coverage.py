@@ -239,19 +239,59 @@ def blind_spots(
              if name_column in residential.columns else np.full(res.size, None, dtype=object))
     by_class = dict(zip(unions["class"], unions.geometry.values, strict=True))
     wanted = sorted(by_class) if classes is None else list(classes)
+    land = shapely.union_all(res)
     frames = []
     for cls in wanted:  # one overlay per class
-        area = by_class.get(cls, shapely.Polygon())
-        left = shapely.difference(res, area)
-        left_area = shapely.area(left)
-        keep = left_area >= min_area_m2
-        frames.append(pd.DataFrame({
-            "class": cls,
-            "residential_id": np.asarray(residential.index)[keep],
-            "name": pd.array(names[keep], dtype="string"),
-            "area_m2": left_area[keep],
-            "geometry": left[keep],
-        }))
+        left = _outside(res, land, by_class.get(cls, shapely.Polygon()))
+        frames.append(_spot_rows(cls, residential, names, left, min_area_m2))
+    return _spot_layer(frames, crs)
+
+
+def _outside(res: np.ndarray, land: shapely.Geometry, area: shapely.Geometry) -> np.ndarray:
+    """Per residential polygon, its part outside ``area``; ``land`` is the union of ``res``.
+
+    ``difference(res, area)`` would overlay every polygon with the whole city-wide catchment,
+    which grows with both; instead the land outside the catchment is computed once and each
+    polygon meets only the few pieces of it that it touches.
+    """
+    blind = shapely.get_parts(shapely.difference(land, area))
+    out = np.empty(res.shape[0], dtype=object)
+    out[:] = shapely.Polygon()
+    ri, bi = shapely.STRtree(blind).query(res, predicate="intersects")
+    pieces, owner = shapely.get_parts(shapely.intersection(res[ri], blind[bi]),
+                                      return_index=True)
+    # Keep the areal pieces (polygons that meet at an edge or corner also give lines, points).
+    areal = np.isin(shapely.get_type_id(pieces), (3, 6))
+    pieces, owner = pieces[areal], ri[owner[areal]]
+    if pieces.size == 0:
+        return out
+    order = np.argsort(owner, kind="stable")
+    pieces, owner = pieces[order], owner[order]
+    present, group, counts = np.unique(owner, return_inverse=True, return_counts=True)
+    # The pieces come from disjoint parts of one overlay result, so together they form a valid
+    # multipolygon; a single piece stays a polygon, as a plain difference would give it.
+    grouped = shapely.multipolygons(pieces, indices=group)
+    one = counts == 1
+    grouped[one] = pieces[np.searchsorted(group, np.flatnonzero(one))]
+    out[present] = shapely.make_valid(grouped)
+    return out
+
+
+def _spot_rows(cls: str, residential: gpd.GeoDataFrame, names: np.ndarray, left: np.ndarray,
+               min_area_m2: float) -> pd.DataFrame:
+    """The blind-spot rows of one class: the residential land left uncovered, by polygon."""
+    left_area = shapely.area(left)
+    keep = left_area >= min_area_m2
+    return pd.DataFrame({
+        "class": cls,
+        "residential_id": np.asarray(residential.index)[keep],
+        "name": pd.array(names[keep], dtype="string"),
+        "area_m2": left_area[keep],
+        "geometry": left[keep],
+    })
+
+
+def _spot_layer(frames: list[pd.DataFrame], crs: object) -> gpd.GeoDataFrame:
     if not frames:
         return gpd.GeoDataFrame({"class": [], "residential_id": [], "name": [], "area_m2": []},
                                 geometry=[], crs=crs)
