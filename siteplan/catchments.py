@@ -100,7 +100,8 @@ def buffer_streets(lines: np.ndarray, frontage_m: float,
 # --------------------------------------------------------------------------------------------
 # Catchment polygons
 # --------------------------------------------------------------------------------------------
-def _check_radii(radii: Mapping[str, float]) -> None:
+def check_radii(radii: Mapping[str, float]) -> None:
+    """A :class:`~siteplan.errors.ConfigError` naming any radius that is not a positive number."""
     for cls, r in radii.items():
         if not (isinstance(r, int | float) and np.isfinite(r) and r > 0):
             raise ConfigError(f"catchment radius for {cls!r} must be a positive number of "
@@ -157,7 +158,7 @@ def catchments(
         then facility.
     """
     radii = dict(SEED_RADII if radii is None else radii)
-    _check_radii(radii)
+    check_radii(radii)
     if not (np.isfinite(frontage_m) and frontage_m > 0):
         raise ConfigError(f"frontage_m must be a positive number of metres, got {frontage_m}.",
                           where="catchments.frontage_m", fix="use e.g. 30.")
@@ -166,7 +167,7 @@ def catchments(
                           fix='use "overlap", "dissolve", "split" or "rings".')
     rings = sorted(float(r) for r in rings_m)
     if mode == "rings":
-        _check_radii({f"rings_m[{i}]": r for i, r in enumerate(rings)})
+        check_radii({f"rings_m[{i}]": r for i, r in enumerate(rings)})
     missing = [c for c in ("facility_id", "class") if c not in facilities.columns]
     if missing:
         raise InputError(f"the facilities have no {', '.join(missing)} column(s).",

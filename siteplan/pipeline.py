@@ -25,7 +25,7 @@ import shapely
 from siteplan.access import facility_access
 from siteplan.catchments import catchments as build_catchments
 from siteplan.config import Study, load_study
-from siteplan.coverage import blind_spots, coverage
+from siteplan.coverage import class_coverage
 from siteplan.errors import ConfigError
 from siteplan.facilities import classify_facilities, load_facility_layer, residential_land
 from siteplan.io import read_layer
@@ -262,37 +262,39 @@ def prepare(study: Study, step: _Steps) -> Prepared:
 def _catchments(study: Study, inp: Prepared, step: _Steps,
                 parcels: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, pd.DataFrame,
                                                            gpd.GeoDataFrame]:
-    """Catchments in the study's mode, plus coverage and blind spots from the class unions.
+    """Catchments in the study's mode, plus coverage and blind spots of every class.
 
     Proxy classes (thousands of points along roads or track) are always dissolved: one polygon
-    per proxy point would say nothing and cost minutes.  Coverage and blind spots use the
-    dissolved catchment of each class, computed from one multi-source pass, which is much
-    cheaper than unioning the per-facility polygons.
+    per proxy point would say nothing and cost minutes.  Coverage and blind spots are those of
+    each class's dissolved catchment, whatever the mode, computed without building it
+    (:func:`siteplan.coverage.class_coverage`): only the polygons that are written and drawn
+    are built, since a city-wide dissolve is one large union of every reached street.
     """
     cfg = study.network
     radii = {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
     mode = study.catchments.mode
+    frontage_m = study.catchments.frontage_m
 
     def build(classes: dict[str, float], how: Any) -> gpd.GeoDataFrame:
         return build_catchments(inp.network, inp.facilities, classes, mode=how,
-                                rings_m=study.catchments.rings_m,
-                                frontage_m=study.catchments.frontage_m,
+                                rings_m=study.catchments.rings_m, frontage_m=frontage_m,
                                 facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m)
 
     with step("catchments"):
-        proxy = [c for c in radii if c in PROXY_CLASSES]
-        dissolved = build(radii, "dissolve")
         if mode == "dissolve":
-            polys = dissolved
+            polys = build(radii, "dissolve")
         else:
-            per_facility = build({c: r for c, r in radii.items() if c not in proxy}, mode)
-            polys = pd.concat([per_facility, dissolved[dissolved["class"].isin(proxy)]],
-                              ignore_index=True)
-            polys = gpd.GeoDataFrame(polys, geometry="geometry", crs=inp.network.crs)
+            proxy = {c: r for c, r in radii.items() if c in PROXY_CLASSES}
+            polys = build({c: r for c, r in radii.items() if c not in proxy}, mode)
+            proxies = build(proxy, "dissolve") if proxy else polys.iloc[:0]
+            if len(proxies):  # (an empty frame would turn the columns' dtypes to object)
+                polys = gpd.GeoDataFrame(pd.concat([polys, proxies], ignore_index=True),
+                                         geometry="geometry", crs=inp.network.crs)
     with step("coverage"):
-        cov = coverage(dissolved, inp.residential, parcels=parcels, buildings=inp.buildings,
-                       network=inp.network, frontage_m=study.catchments.frontage_m)
-        spots = blind_spots(dissolved, inp.residential, classes=sorted(radii))
+        cov, spots = class_coverage(inp.network, inp.facilities, radii, inp.residential,
+                                    parcels=parcels, buildings=inp.buildings,
+                                    frontage_m=frontage_m, facility_point=cfg.facility_point,
+                                    max_snap_m=cfg.max_snap_m)
     return polys, cov, spots
 
 

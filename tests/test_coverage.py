@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from siteplan.catchments import catchments
-from siteplan.coverage import blind_spots, coverage, street_zone
+from siteplan.coverage import blind_spots, class_coverage, coverage, street_zone
 from siteplan.facilities import residential_land
 
 RADII = {"kindergarten": 300.0, "primary_school": 500.0, "middle_school": 1000.0}
@@ -66,3 +66,57 @@ def test_blind_spots_equal_plain_differences(case, mode):
     hospital = spots[spots["class"] == "hospital"]  # no catchment: all residential land
     np.testing.assert_allclose(hospital["area_m2"].sum(), shapely.area(land).sum(), rtol=1e-12)
     assert spots["name"].notna().any()
+
+
+def _points_near_frontage_edge(net, n, seed):
+    """Points 29.5-30.5 m off the middle of random edges: on the rim of a 30 m frontage."""
+    rng = np.random.default_rng(seed)
+    edges = net.edge_geometry[rng.choice(net.n_edges, n)]
+    mid = shapely.line_interpolate_point(edges, 0.5, normalized=True)
+    ahead = shapely.line_interpolate_point(edges, 0.5 + 1e-3, normalized=True)
+    d = shapely.get_coordinates(ahead) - shapely.get_coordinates(mid)
+    normal = np.column_stack([-d[:, 1], d[:, 0]]) / np.hypot(*d.T)[:, None]
+    return shapely.get_coordinates(mid) + normal * rng.uniform(29.5, 30.5, (n, 1))
+
+
+def test_class_coverage_equals_dissolved_coverage_and_blind_spots(case):
+    net, res, fac = case
+    rng = np.random.default_rng(4)
+    xy = np.concatenate([net.node_xy[rng.choice(net.n_nodes, 400)] + rng.normal(0, 60, (400, 2)),
+                         _points_near_frontage_edge(net, 400, 5)])
+    parcels = gpd.GeoDataFrame(geometry=shapely.buffer(shapely.points(xy), 2.0), crs=net.crs)
+    parcels["dist_kindergarten_m"] = rng.uniform(0, 600, len(parcels))
+    buildings = parcels.iloc[::3][["geometry"]]
+    radii = {**RADII, "hospital": 800.0}  # hospital: no facility of the class
+    table, spots = class_coverage(net, fac, radii, res, parcels=parcels, buildings=buildings,
+                                  frontage_m=30.0)
+    polys = catchments(net, fac, radii, mode="dissolve", frontage_m=30.0)
+    ref = coverage(polys, res, parcels=parcels, buildings=buildings, network=net,
+                   frontage_m=30.0)
+    ref_spots = blind_spots(polys, res, classes=sorted(radii))
+    assert table["class"].tolist() == sorted(RADII)
+    assert list(table.columns) == list(ref.columns) and table.dtypes.equals(ref.dtypes)
+    for col in table.columns:
+        if table[col].dtype.kind == "f":
+            np.testing.assert_allclose(table[col], ref[col], rtol=1e-9, err_msg=col)
+        else:
+            assert table[col].tolist() == ref[col].tolist(), col
+    assert table["n_parcels_covered"].min() > 10  # the counts are not trivially equal
+    key = ["class", "residential_id", "name"]
+    assert spots[key].astype(object).equals(ref_spots[key].astype(object))
+    np.testing.assert_allclose(spots["area_m2"], ref_spots["area_m2"], rtol=1e-9)
+    assert (spots["class"] == "hospital").sum() == len(res)  # no catchment: all blind
+
+
+def test_rim_points_are_counted_as_the_polygon_says(case):
+    """The exact-test band: points 29.5-30.5 m from a reached street, against the dissolved
+    polygon itself."""
+    net, res, fac = case
+    pts = shapely.points(_points_near_frontage_edge(net, 3000, 6))
+    parcels = gpd.GeoDataFrame(geometry=pts, crs=net.crs)
+    radii = {"middle_school": RADII["middle_school"]}
+    table, _ = class_coverage(net, fac, radii, res, parcels=parcels, frontage_m=30.0)
+    area = catchments(net, fac, radii, mode="dissolve", frontage_m=30.0).geometry.values[0]
+    inside = shapely.contains(area, pts) | shapely.touches(area, pts)
+    assert 100 < inside.sum() < len(pts) - 100
+    assert table["n_parcels_covered"].item() == inside.sum()
