@@ -7,6 +7,7 @@ from collections import Counter
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point
@@ -380,3 +381,29 @@ def test_graph_from_file_bad_inputs(tmp_path):
                              geometry=[LineString([(0, 0), (100, 0)]), Point(5, 5)], crs=METRIC)
     net = graph_from_lines(mixed)
     assert net.report.n_not_lines == 1 and "1 non-line feature(s) ignored" in net.summary()
+
+
+def test_vertex_ids_number_coordinates_as_numpy_unique(taiyuan_network):
+    from siteplan.noding import _vertex_ids
+
+    rng = np.random.default_rng(0)
+    coords = shapely.get_coordinates(taiyuan_network.edge_geometry)
+    coords = np.concatenate([coords, coords[rng.choice(len(coords), 500)],  # shared vertices
+                             rng.integers(-3, 3, (300, 2)).astype(float)])  # negatives, zeros
+    vid, counts = _vertex_ids(coords)
+    _, ref_vid, ref_counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
+    assert np.array_equal(vid, ref_vid.ravel()) and np.array_equal(counts, ref_counts)
+    assert counts.max() > 2
+
+
+def test_walk_mask_per_distinct_tags_equals_per_line(taiyuan_lines):
+    from siteplan.walkfilter import _walkable_rows
+
+    strict = WalkFilter().with_exclusions(highway="steps|footway", foot="^1$")
+    for wf in (WalkFilter(), strict):
+        assert np.array_equal(walkable_mask(taiyuan_lines, wf),
+                              _walkable_rows(taiyuan_lines, wf))
+    # 1 and 1.0 are equal values but read as the tags "1" and "1.0": grouped by their text.
+    lines = _lines([LineString([(0, i), (1, i)]) for i in range(5)],
+                   foot=pd.Series([1, 1.0, "1", None, 1.0], dtype=object))
+    assert walkable_mask(lines, strict).tolist() == [False, True, False, True, True]
