@@ -135,7 +135,9 @@ class SegmentIndex:
         frac = (np.arange(self.segment.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
                 + 0.5) / np.repeat(pieces, pieces)
         start = coords[self.segment]
-        self.tree = cKDTree(start + frac[:, None] * (coords[self.segment + 1] - start))
+        # Sliding-midpoint splits build twice as fast as median ones here, and query as fast.
+        self.tree = cKDTree(start + frac[:, None] * (coords[self.segment + 1] - start),
+                            balanced_tree=False, compact_nodes=False)
         self.half = float(np.max(length / pieces)) / 2.0 if a.size else 0.0
         self.vertices = vertices
 
