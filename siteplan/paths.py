@@ -71,10 +71,11 @@ def nearest_source_nodes(net: Network, sources: Snap, limit: float) -> NodeReach
     dist, _, src = csgraph.dijkstra(graph, directed=True, indices=np.arange(n, n + rows.size),
                                     min_only=True, limit=limit, return_predecessors=True)
     dist = dist[:n]
-    src = src[:n]
-    source = np.where(src >= 0, rows[np.clip(src - n, 0, None)], -1)
-    source[~np.isfinite(dist)] = -1
-    return NodeReach(dist, source.astype(np.int64))
+    # ``src`` holds the pseudo-node row (n + k) of each node's source, negative where none:
+    # one lookup through a table whose last entry (-1) stands for "no source".
+    slot = src[:n].astype(np.int64) - n
+    slot[(slot < 0) | ~np.isfinite(dist)] = rows.size
+    return NodeReach(dist, np.append(rows, -1)[slot])
 
 
 def _same_edge_pairs(targets: Snap, sources: Snap) -> pd.DataFrame:
