@@ -32,8 +32,6 @@ if os.environ.get("SITEPLAN_BENCH_SRC"):
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
     sys.path.insert(0, os.environ["SITEPLAN_BENCH_SRC"])
 
-import proposals  # noqa: E402
-import proposals_coverage  # noqa: E402
 import tiling  # noqa: E402
 from measure import (  # noqa: E402
     HWM_RESET,
@@ -59,19 +57,14 @@ from peer_methods import (  # noqa: E402
     pandana_run,
     scipy_floor,
 )
-from pipeline_runs import (  # noqa: E402
-    pipeline_child,
-    proposals_applied,
-    section_pipeline,
-    study_child,
-)
+from pipeline_runs import pipeline_child, section_pipeline, study_child  # noqa: E402
 
 from siteplan.access import node_access  # noqa: E402
 from siteplan.catchments import SEED_RADII, catchments  # noqa: E402
-from siteplan.coverage import blind_spots, coverage  # noqa: E402
+from siteplan.coverage import blind_spots, class_coverage, coverage  # noqa: E402
 from siteplan.network import Network, graph_from_lines  # noqa: E402
 from siteplan.paths import nearest_source_nodes  # noqa: E402
-from siteplan.snapping import snap  # noqa: E402
+from siteplan.snapping import _nearest_edges_geos, snap  # noqa: E402
 
 CATCHMENT_M = 500.0
 FRONTAGE_M = 30.0
@@ -93,7 +86,7 @@ def build(base: tiling.Base, k: int) -> Dataset:
     world = tiling.tile(base, k)
     net = graph_from_lines(world.lines, source=f"taiyuan x{k * k}")
     tiling.check_stitched(world, net)
-    net.csr, net.edge_tree  # noqa: B018 -- built once with the network, as a study does
+    net.csr, net.segment_index  # noqa: B018 -- built once with the network, as a study does
     name = "Taiyuan" if k == 1 else f"Taiyuan {k}x{k}"
     return Dataset(f"{name} ({net.n_nodes:,} nodes)", world, net)
 
@@ -131,25 +124,11 @@ def section_distances(ds: Dataset, repeat: int, pandana_max: int) -> None:
     cold = measure(lambda: node_access(fresh(net), fac, classes=["school"],
                                        search_limit_m=LIMIT_M))
     row(ds.name, "siteplan node_access, cold network", cold, ref=floor.seconds,
-        note="+ building the CSR and the edge index")
-    proposals.segment_index(net)
-
-    def patched() -> Any:
-        with proposals_applied():
-            return node_access(net, fac, classes=["school"], search_limit_m=LIMIT_M)
-
-    kd = measure(patched, repeat)
-    row(ds.name, "proposal: node_access, KD-tree snap + one-take ids", kd, ref=floor.seconds,
-        note="segment index built once per network")
-    same = (np.allclose(kd.value["dist_school_m"], table.value["dist_school_m"], rtol=1e-9,
-                        equal_nan=True)
-            and kd.value["nearest_school_id"].equals(table.value["nearest_school_id"]))
-    print(f"    proposal gives the same distances (1e-9) and ids: {same}")
+        note="+ building the CSR and the segment index")
     ratio = sp.seconds / floor.seconds
     target(f"distances within 1.5x of the scipy floor: {ds.name}", ratio <= 1.5,
-           f"snap+pass {ratio:.2f}x, node_access table {table.seconds / floor.seconds:.2f}x, "
-           f"proposal table {kd.seconds / floor.seconds:.2f}x (floor {floor.seconds * 1000:.0f} "
-           f"ms)")
+           f"snap+pass {ratio:.2f}x, node_access table {table.seconds / floor.seconds:.2f}x "
+           f"(floor {floor.seconds * 1000:.0f} ms)")
     print(f"  {'peers':<54} {'':>9} {'':>10} {'/ siteplan':>9}")
     base_nx = measure(lambda: nx_graph(net))
     row(ds.name, "networkx: build nx.Graph", base_nx, ref=table.seconds)
@@ -241,8 +220,9 @@ def frames_close(a: Any, b: Any, rtol: float = 1e-9) -> bool:
 
 
 def section_coverage(ds: Dataset, repeat: int) -> None:
-    """As the pipeline does it: class unions from dissolved catchments, coverage (with the
-    street-frontage ceiling) and blind spots."""
+    """As the issue states it: class unions from dissolved catchments, coverage (with the
+    street-frontage ceiling) and blind spots; and as the pipeline computes them, without the
+    dissolve (``class_coverage``)."""
     net, world = ds.net, ds.world
     header(f"Dissolved catchments and coverage per class, whole city: {ds.name}")
     columns("total")
@@ -253,31 +233,22 @@ def section_coverage(ds: Dataset, repeat: int) -> None:
     row(ds.name, "catchments dissolve (3 seed classes)", cat, ref=total.seconds)
     row(ds.name, "coverage (share, frontage ceiling, parcels)", cov, ref=total.seconds)
     row(ds.name, "dissolve + coverage", total, ref=total.seconds)
-    fast = measure(lambda: proposals_coverage.coverage_fast(cat.value, world.residential,
-                                                   parcels=world.parcels, network=net,
-                                                   frontage_m=FRONTAGE_M), repeat)
-    row(ds.name, "proposal: coverage_fast", fast, ref=total.seconds)
-    print(f"    proposal gives the same table (numbers to 1e-9): "
-          f"{frames_close(fast.value, cov.value)}")
     classes = sorted(SEED_RADII)
     bs = measure(lambda: blind_spots(cat.value, world.residential, classes=classes), repeat)
     row(ds.name, "blind_spots", bs, ref=total.seconds)
-    bsp = measure(lambda: proposals_coverage.blind_spots_fast(cat.value, world.residential,
-                                                     classes=classes), repeat)
-    row(ds.name, "proposal: blind_spots_fast", bsp, ref=total.seconds)
-    loc = measure(lambda: proposals_coverage.coverage_local(net, world.facilities, SEED_RADII,
-                                                   world.residential, parcels=world.parcels,
-                                                   frontage_m=FRONTAGE_M), repeat)
-    row(ds.name, "proposal: coverage_local (no dissolve; + blind spots)", loc, ref=total.seconds,
-        note="for coverage alone; the dissolved layer only where output")
+    loc = measure(lambda: class_coverage(net, world.facilities, dict(SEED_RADII),
+                                         world.residential, parcels=world.parcels,
+                                         frontage_m=FRONTAGE_M), repeat)
+    row(ds.name, "class_coverage (no dissolve; + blind spots)", loc, ref=total.seconds,
+        note="what run_study computes")
     table, spots = loc.value
-    ok = (np.allclose(table["covered_m2"], cov.value["covered_m2"], rtol=1e-9)
-          and table["n_parcels_covered"].tolist() == cov.value["n_parcels_covered"].tolist()
-          and len(spots) == len(bs.value)
-          and np.allclose(spots["area_m2"], bs.value["area_m2"], rtol=1e-6, atol=1e-3))
-    print(f"    coverage_local gives the same covered areas, parcel counts and blind spots: {ok}")
+    ok = (frames_close(table, cov.value)
+          and spots[["class", "residential_id"]].equals(bs.value[["class", "residential_id"]])
+          and np.allclose(spots["area_m2"], bs.value["area_m2"], rtol=1e-9))
+    print(f"    class_coverage gives the same table (1e-9) and blind spots: {ok}")
     target("dissolved per-class coverage, whole city < 2 s", total.seconds < 2.0,
-           f"{total.seconds:.2f} s on {ds.name} (blind spots {bs.seconds:.2f} s more)")
+           f"{total.seconds:.2f} s on {ds.name} (blind spots {bs.seconds:.2f} s more; without "
+           f"the dissolve {loc.seconds:.2f} s with blind spots)")
 
 
 def section_snap(ds: Dataset, repeat: int) -> None:
@@ -286,24 +257,24 @@ def section_snap(ds: Dataset, repeat: int) -> None:
     header(f"Snapping {len(geoms):,} parcels to edges: {ds.name}")
     columns("siteplan")
     sp = measure(lambda: snap(net, geoms), repeat)
-    row(ds.name, "siteplan snap (edge STRtree ready)", sp, ref=sp.seconds)
-    tree = measure(lambda: shapely.STRtree(net.edge_geometry))
-    row(ds.name, "  building the edge STRtree (once per network)", tree, ref=sp.seconds)
-    proposals.segment_index(net)
-    kd = measure(lambda: proposals.snap_kdtree(net, geoms), repeat)
-    row(ds.name, "proposal: snap_kdtree (segment index ready)", kd, ref=sp.seconds)
-    same = np.array_equal(kd.value.edge, sp.value.edge)
-    diff = np.nanmax(np.abs(kd.value.access_m - sp.value.access_m))
-    print(f"    proposal gives the same edges: {same}; largest access-leg difference {diff:.1e} m")
-    proposals._SEG_CACHE.clear()
-    ix = measure(lambda: proposals.segment_index(net))
+    row(ds.name, "siteplan snap (segment index ready)", sp, ref=sp.seconds,
+        note="representative points, KD-tree over segment pieces")
+    fresh_net = fresh(net)
+    ix = measure(lambda: fresh_net.segment_index)
     row(ds.name, "  building the segment index (once per network)", ix, ref=sp.seconds)
+    pts = shapely.point_on_surface(geoms)
+    geos = measure(lambda: _nearest_edges_geos(net, pts, 200.0), repeat)
+    row(ds.name, "  nearest edges with GEOS STRtree.query_nearest", geos, ref=sp.seconds,
+        note="the path polygons take; edge choice only")
+    same = np.array_equal(geos.value[0], np.where(sp.value.edge >= 0, sp.value.edge, -1))
+    print(f"    the KD-tree and GEOS pick the same edges: {same}")
     target(f"snapping {len(geoms):,} parcels < 0.2 s", sp.seconds < 0.2,
-           f"{sp.seconds:.3f} s (proposal {kd.seconds:.3f} s) on {ds.name}")
+           f"{sp.seconds:.3f} s on {ds.name} (segment index built once per network: "
+           f"{ix.seconds:.2f} s)")
 
 
 def section_build(base: tiling.Base, k: int) -> Dataset:
-    """Network build from lines, engine and with the proposals; returns the dataset."""
+    """Network build from lines; returns the dataset."""
     world = tiling.tile(base, k)
     header(f"Network from {len(world.lines):,} lines: Taiyuan {k}x{k}")
     columns("engine")
@@ -311,20 +282,8 @@ def section_build(base: tiling.Base, k: int) -> Dataset:
     net = eng.value
     row(f"build {k}", "siteplan graph_from_lines", eng, ref=eng.seconds,
         note=f"{net.n_nodes:,} nodes, {net.n_edges:,} edges")
-
-    def patched() -> Network:
-        with proposals_applied():
-            return graph_from_lines(world.lines, source="tiled")
-
-    fast = measure(patched)
-    row(f"build {k}", "proposal: factorised walk filter + unique_rows", fast, ref=eng.seconds)
-    same = (np.array_equal(fast.value.node_xy, net.node_xy)
-            and np.array_equal(fast.value.edge_u, net.edge_u)
-            and np.array_equal(fast.value.edge_v, net.edge_v))
-    print(f"    proposal builds the identical network: {same}")
-    fast.value = None
     tiling.check_stitched(world, net)
-    net.csr, net.edge_tree  # noqa: B018
+    net.csr, net.segment_index  # noqa: B018
     return Dataset(f"Taiyuan {k}x{k} ({net.n_nodes:,} nodes)", world, net)
 
 
@@ -334,18 +293,11 @@ def section_catchments_scaled(ds: Dataset) -> None:
     header(f"Catchment polygons at {CATCHMENT_M:g} m, one per facility: {ds.name}")
     columns("engine")
     eng = measure(lambda: catchments(net, fac, {"primary_school": CATCHMENT_M}, mode="overlap"))
+    rate = len(eng.value) / eng.seconds
     row(ds.name, f"siteplan catchments overlap, {len(fac)} facilities", eng, ref=eng.seconds,
-        note=f"{len(eng.value) / eng.seconds:.0f} polygons/s")
-
-    def patched() -> Any:
-        with proposals_applied():
-            return catchments(net, fac, {"primary_school": CATCHMENT_M}, mode="overlap")
-
-    fast = measure(patched)
-    row(ds.name, "proposal: local per-facility passes", fast, ref=eng.seconds,
-        note=f"{len(fast.value) / fast.seconds:.0f} polygons/s")
-    same = np.allclose(eng.value["area_m2"], fast.value["area_m2"], rtol=1e-9)
-    print(f"    proposal gives the same polygons (areas to 1e-9): {same}")
+        note=f"{rate:.0f} polygons/s")
+    target("catchment polygons at 500 m >= 100 per second", rate >= 100,
+           f"{rate:.0f}/s on {ds.name}, {len(fac)} facilities")
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,13 +322,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--pipeline-child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--study-child", type=int, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--proposals", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pipeline_child is not None:
-        pipeline_child(args.pipeline_child, args.proposals)
+        pipeline_child(args.pipeline_child)
         return
     if args.study_child is not None:
-        study_child(args.study_child, args.proposals)
+        study_child(args.study_child)
         return
 
     import scipy
@@ -388,8 +339,6 @@ def main() -> None:
         print("NOTE: /proc/self/clear_refs is not writable; peak memory falls back to ru_maxrss "
               "growth (new process-wide highs only).")
     t_start = time.perf_counter()
-    with proposals_applied():  # imports the patched modules once, outside every timing
-        pass
     base = tiling.load_base()
     taiyuan = build(base, 1)
     section_distances(taiyuan, args.repeat, args.pandana_max_nodes)
@@ -410,10 +359,8 @@ def main() -> None:
     study_k = args.study_k or (pipe_k if args.full else 2)
     runs = []
     if not args.no_pipeline:
-        for study in (False, True):
-            for use in (False, True):
-                runs.append(section_pipeline(study_k if study else pipe_k, use,
-                                             args.pipeline_timeout, study))
+        runs.append(section_pipeline(pipe_k, args.pipeline_timeout, study=False))
+        runs.append(section_pipeline(study_k, args.pipeline_timeout, study=True))
     for info in runs:
         if info is None:
             continue

@@ -1,4 +1,4 @@
-"""The whole pipeline in a fresh process, as is or with the proposals swapped in.
+"""The whole pipeline in a fresh process.
 
 Peak memory is the child's ``VmHWM`` (not ``ru_maxrss``, which Linux carries over from the
 parent across ``exec``).
@@ -12,17 +12,14 @@ own.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import proposals
-import proposals_coverage
 import tiling
 from measure import RESULTS, header, status_kb, trim
 
@@ -43,51 +40,8 @@ COUNT_RADII = {"kindergarten": [300.0], "primary_school": [500.0], "middle_schoo
                "hospital": [1000.0]}
 
 
-@contextlib.contextmanager
-def proposals_applied() -> Iterator[None]:
-    """The proposed functions swapped into the engine modules for the block, then restored."""
-    import siteplan.access as acc
-    import siteplan.catchments as cat
-    import siteplan.coverage as cov
-    import siteplan.network as netmod
-    import siteplan.noding as noding
-    import siteplan.pipeline as pipeline
-    import siteplan.reach as reach
-
-    swaps = [
-        (netmod, "walkable_mask", proposals.walkable_mask_fast),
-        (noding, "np", proposals.NumpyFastUniqueRows()),
-        (acc, "snap", proposals.snap_kdtree),
-        (acc, "_ids_at", proposals.ids_at_fast),
-        (cat, "snap", proposals.snap_kdtree),
-        (acc, "_reach_counts", lambda net, t, s, radii, budget: proposals.reach_counts_local(
-            net, t, s, radii)),
-        (cat, "per_facility_vees", proposals.per_facility_vees_local),
-        (reach, "per_facility_vees", proposals.per_facility_vees_local),
-        (cov, "class_unions", proposals_coverage.class_unions_fast),
-        (pipeline, "coverage", proposals_coverage.coverage_fast),
-        (pipeline, "blind_spots", proposals_coverage.blind_spots_fast),
-    ]
-    missing = [f"{mod.__name__}.{name}" for mod, name, _ in swaps if not hasattr(mod, name)]
-    if missing:  # the engine moved on: say which proposals could not be swapped in
-        print(f"NOTE: not applied (no such engine name): {', '.join(missing)}")
-        swaps = [(mod, name, new) for mod, name, new in swaps if hasattr(mod, name)]
-    saved = [(mod, name, getattr(mod, name)) for mod, name, _ in swaps]
-    for mod, name, new in swaps:
-        setattr(mod, name, new)
-    try:
-        yield
-    finally:
-        for mod, name, old in saved:
-            setattr(mod, name, old)
-
-
-def pipeline_child(k: int, use_proposals: bool) -> None:
-    with proposals_applied() if use_proposals else contextlib.nullcontext():
-        _pipeline(k, use_proposals)
-
-
-def _pipeline(k: int, use_proposals: bool) -> None:
+def pipeline_child(k: int) -> None:
+    """The engine stages on the Taiyuan network tiled k x k; prints timings and peak RSS."""
     base = tiling.load_base()
     world = tiling.tile(base, k)
     del base
@@ -105,9 +59,7 @@ def _pipeline(k: int, use_proposals: bool) -> None:
 
     def network() -> Network:
         net = graph_from_lines(world.lines, source="tiled")
-        net.csr, net.edge_tree  # noqa: B018
-        if use_proposals:
-            proposals.segment_index(net)
+        net.csr, net.segment_index  # noqa: B018
         return net
 
     net = step("network from lines (+CSR, index)", network)
@@ -118,11 +70,10 @@ def _pipeline(k: int, use_proposals: bool) -> None:
     parcels = world.parcels.join(acc.table)
     polys = step("catchments dissolve, 3 classes", lambda: catchments(
         net, world.facilities, SEED_RADII, mode="dissolve"))
-    cov = proposals_coverage.coverage_fast if use_proposals else coverage
-    step("coverage (+ frontage ceiling)", lambda: cov(polys, world.residential, parcels=parcels,
-                                                      network=net, frontage_m=FRONTAGE_M))
-    bs = proposals_coverage.blind_spots_fast if use_proposals else blind_spots
-    step("blind spots", lambda: bs(polys, world.residential, classes=sorted(SEED_RADII)))
+    step("coverage (+ frontage ceiling)", lambda: coverage(
+        polys, world.residential, parcels=parcels, network=net, frontage_m=FRONTAGE_M))
+    step("blind spots", lambda: blind_spots(polys, world.residential,
+                                            classes=sorted(SEED_RADII)))
     print(json.dumps({"k": k, "nodes": net.n_nodes, "parcels": len(world.parcels),
                       "facilities": len(world.facilities), "timings": timings,
                       "rss_setup_mb": rss_setup,
@@ -130,7 +81,7 @@ def _pipeline(k: int, use_proposals: bool) -> None:
           flush=True)
 
 
-def study_child(k: int, use_proposals: bool) -> None:
+def study_child(k: int) -> None:
     """``siteplan.pipeline.run_study`` on the Taiyuan demo study tiled k x k (files on disk)."""
     import warnings
 
@@ -150,8 +101,7 @@ def study_child(k: int, use_proposals: bool) -> None:
         print(f"    {'run_study: ' + name:<50} {time.perf_counter() - started[name]:8.2f} s   "
               f"RSS peak so far {peak_mb():7.0f} MB", flush=True)
 
-    with (proposals_applied() if use_proposals else contextlib.nullcontext(),
-          warnings.catch_warnings()):
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the OSM layer's one repaired geometry, per tile
         result = run_study(study, progress=progress)
     print(json.dumps({"k": k, "nodes": result.network.n_nodes, "parcels": len(result.parcels),
@@ -161,15 +111,11 @@ def study_child(k: int, use_proposals: bool) -> None:
           flush=True)
 
 
-def section_pipeline(k: int, use_proposals: bool, timeout: float,
-                     study: bool = False) -> dict | None:
-    label = ("run_study (demo study.toml)" if study else "engine stages") + (
-        ", with proposals" if use_proposals else ", as is")
+def section_pipeline(k: int, timeout: float, study: bool = False) -> dict | None:
+    label = "run_study (demo study.toml)" if study else "engine stages"
     header(f"Whole pipeline, Taiyuan {k}x{k}: {label} (fresh process)")
     cmd = [sys.executable, str(PEERS),
            "--study-child" if study else "--pipeline-child", str(k)]
-    if use_proposals:
-        cmd.append("--proposals")
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
