@@ -275,7 +275,8 @@ def _outside(res: np.ndarray, blind: np.ndarray) -> np.ndarray:
     order = np.argsort(owner, kind="stable")
     pieces, owner = pieces[order], owner[order]
     present, group, counts = np.unique(owner, return_inverse=True, return_counts=True)
-    # The pieces come from disjoint polygons, so together they form a valid multipolygon; a single piece stays a polygon, as a plain difference would give it.
+    # The pieces come from disjoint polygons, so together they form a valid multipolygon; a
+    # single piece stays a polygon, as a plain difference would give it.
     grouped = shapely.multipolygons(pieces, indices=group)
     one = counts == 1
     grouped[one] = pieces[np.searchsorted(group, np.flatnonzero(one))]

@@ -6,6 +6,10 @@ its edge, weighted ``access + offset`` and ``access + (length - offset)``.  Noth
 at a pseudo-node, so no path runs through another source; one bounded multi-source Dijkstra
 (``min_only=True``) then gives every node its nearest source.  A target on an edge takes the
 best of its two ends plus its own offset and access leg, or the direct run along a shared edge.
+
+Per-source distances (counts within a radius, per-facility catchments) come from
+:func:`bounded_from_each`: blocks of nearby sources searched on the small subgraph within the
+radius of them, never the whole network once per source.
 """
 
 from __future__ import annotations
