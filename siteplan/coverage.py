@@ -12,7 +12,7 @@ small unions, where a city-wide dissolve is one union of every reached street.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -311,7 +311,7 @@ def _spot_layer(frames: list[pd.DataFrame], crs: object) -> gpd.GeoDataFrame:
 def class_coverage(
     net: Network,
     facilities: gpd.GeoDataFrame,
-    radii: dict[str, float],
+    radii: Mapping[str, float],
     residential: gpd.GeoDataFrame,
     *,
     parcels: gpd.GeoDataFrame | None = None,
