@@ -86,6 +86,7 @@ def test_network_command_on_taiyuan(capsys, tmp_path):
     assert len(edges) == 8807 and edges.crs.to_epsg() == 32649
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # the no_crs case, on purpose
 @pytest.mark.parametrize("problem", ["missing", "no_crs", "no_lines", "swapped"])
 def test_network_bad_inputs_exit_2(capsys, tmp_path, problem):
     path = tmp_path / "roads.geojson"
