@@ -101,26 +101,18 @@ def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top
                    quiet: bool, verbose: bool, formats: list[str] | None = None,
                    postgis: str | None = None, network_edges: bool = False) -> None:
     from siteplan.outputs import write_outputs
-    from siteplan.pipeline import run_study
+    from siteplan.pipeline import run_study, summary_text
 
     ui = _Ui(quiet, verbose)
     with ui.running():
         result = run_study(study_path, progress=ui.step)
-        with_time = dict(result.timings)
         paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
                               postgis=postgis, network_edges=network_edges,
                               progress=ui.step)
-    ui.timings({**with_time, **result.timings})
-    _print(_summary(result))
+    ui.timings(result.timings)  # write_outputs adds its steps to the run's
+    _print(summary_text(result))
     for kind, path in paths.items():
         _print(f"{kind}: {path}")
-
-
-def _summary(result: object) -> str:
-    from siteplan.pipeline import StudyResult, summary_text
-
-    assert isinstance(result, StudyResult)
-    return summary_text(result)
 
 
 @app.command()

@@ -169,12 +169,9 @@ def write_catchments(result: Any, out: str | Path | None = None) -> Path:
     ``coverage.csv``."""
     out_dir = check_writable_dir(Path(out) if out is not None else
                                  Path(result.study.outputs.folder))
-    layers: dict[str, pd.DataFrame] = {"facilities": result.facilities}
-    for cls, frame in result.catchments.groupby("class", sort=True):
-        layers[f"catchments_{cls}"] = frame.reset_index(drop=True)
-    layers["coverage"] = result.coverage
-    layers["blind_spots"] = result.blind_spots
-    path = write_layers(out_dir / "catchments.gpkg", layers)
+    from siteplan.pipeline import catchment_layers
+
+    path = write_layers(out_dir / "catchments.gpkg", catchment_layers(result))
     with atomic_path(out_dir / "coverage.csv") as tmp:
         result.coverage.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.4f")
     return path

@@ -33,6 +33,7 @@ from siteplan.network import Network, WalkFilter, graph_from_lines, is_osm_file
 from siteplan.osm import read_osm
 from siteplan.parcels import load_study_parcels
 from siteplan.proxies import transport_proxies
+from siteplan.shortlist import order_parcels
 from siteplan.tags import tag_column
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,9 +89,8 @@ class StudyResult:
 
     def ranked(self, top_n: int | None = None) -> gpd.GeoDataFrame:
         """Parcels that are not excluded, by rank (then id); the first ``top_n`` if given."""
-        ok = self.parcels[~self.parcels["excluded"].astype(bool)]
-        ok = ok.sort_values(["rank", "parcel_id"], kind="stable")
-        return ok if top_n is None else ok.head(top_n)
+        ordered = order_parcels(self.parcels, top_n)
+        return ordered[~ordered["excluded"].astype(bool)]
 
 
 class _Steps:
@@ -404,15 +404,20 @@ def summary_text(result: StudyResult, top: int = 10) -> str:
     return "\n".join(lines)
 
 
-def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[str, pd.DataFrame]:
-    """The GeoPackage layers besides ``parcels``: facilities, ``catchments_<class>``,
-    ``coverage``, ``blind_spots``, ``unreachable``, ``boundary`` (with a study boundary) and
-    optionally ``network_edges``."""
+def catchment_layers(result: StudyResult | CatchmentResult) -> dict[str, pd.DataFrame]:
+    """GeoPackage layers ``facilities``, ``catchments_<class>``, ``coverage``, ``blind_spots``."""
     layers: dict[str, pd.DataFrame] = {"facilities": result.facilities}
     for cls, frame in result.catchments.groupby("class", sort=True):
         layers[f"catchments_{cls}"] = frame.reset_index(drop=True)
     layers["coverage"] = result.coverage
     layers["blind_spots"] = result.blind_spots
+    return layers
+
+
+def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[str, pd.DataFrame]:
+    """The GeoPackage layers besides ``parcels``: :func:`catchment_layers`, ``unreachable``,
+    ``boundary`` (with a study boundary) and optionally ``network_edges``."""
+    layers = catchment_layers(result)
     layers["unreachable"] = result.unreachable
     if result.boundary is not None:
         layers["boundary"] = result.boundary
