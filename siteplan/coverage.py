@@ -22,6 +22,7 @@ import shapely
 from siteplan.access import distance_column, snap_facilities
 from siteplan.catchments import DEFAULT_FRONTAGE_M, buffer_streets, check_radii
 from siteplan.errors import ConfigError, InputError
+from siteplan.io import is_polygonal
 from siteplan.linear import edge_vertices, substrings
 from siteplan.network import Network
 from siteplan.reach import reached_pieces
@@ -268,7 +269,7 @@ def _outside(res: np.ndarray, blind: np.ndarray) -> np.ndarray:
     pieces, owner = shapely.get_parts(shapely.intersection(res[ri], blind[bi]),
                                       return_index=True)
     # Keep the areal pieces (polygons that meet at an edge or corner also give lines, points).
-    areal = np.isin(shapely.get_type_id(pieces), (3, 6))
+    areal = is_polygonal(pieces)
     pieces, owner = pieces[areal], ri[owner[areal]]
     if pieces.size == 0:
         return out

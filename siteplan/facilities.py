@@ -52,7 +52,7 @@ from siteplan.facility_rules import (
     Rule,
     check_rules,
 )
-from siteplan.io import read_layer
+from siteplan.io import is_polygonal, read_layer
 from siteplan.labels import CLASSES as CLASS_LABELS
 from siteplan.network import is_osm_file
 from siteplan.tags import tag_column
@@ -372,8 +372,7 @@ def residential_land(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """
     tags = _Tags(features.reset_index(drop=True))
     is_res = tags.matches("landuse", "residential")
-    polygonal = np.isin(shapely.get_type_id(np.asarray(features.geometry.values, dtype=object)),
-                        [3, 6])
+    polygonal = is_polygonal(features.geometry.values)
     pick = np.flatnonzero(is_res & polygonal)
     frame = features.reset_index(drop=True)
     ids = _osm_ids(frame, None, "residential")

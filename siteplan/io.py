@@ -420,6 +420,11 @@ def _make_valid_same_family(geoms: np.ndarray) -> np.ndarray:
     return fixed
 
 
+def is_polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Boolean mask of the Polygons and MultiPolygons in an array of geometries."""
+    return np.isin(shapely.get_type_id(np.asarray(geoms, dtype=object)), _FAMILY_IDS["polygons"])
+
+
 def _family(geoms: np.ndarray) -> np.ndarray:
     return _FAMILY_CODE[shapely.get_type_id(geoms) + 1]
 

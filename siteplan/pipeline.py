@@ -20,7 +20,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from siteplan.access import facility_access
 from siteplan.catchments import catchments as build_catchments
@@ -28,7 +27,7 @@ from siteplan.config import Study, load_study
 from siteplan.coverage import class_coverage
 from siteplan.errors import ConfigError
 from siteplan.facilities import classify_facilities, load_facility_layer, residential_land
-from siteplan.io import read_layer
+from siteplan.io import is_polygonal, read_layer
 from siteplan.network import Network, WalkFilter, graph_from_lines, is_osm_file
 from siteplan.osm import read_osm
 from siteplan.parcels import load_study_parcels
@@ -212,9 +211,7 @@ def _buildings(features: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame 
     if features is None:
         return None
     tag = tag_column(features, "building")
-    polygonal = np.isin(shapely.get_type_id(np.asarray(features.geometry.values, dtype=object)),
-                        [3, 6])
-    keep = (tag.notna() & (tag != "no")).to_numpy(bool) & polygonal
+    keep = (tag.notna() & (tag != "no")).to_numpy(bool) & is_polygonal(features.geometry.values)
     if not keep.any():
         return None
     return features.loc[keep, [features.geometry.name]].to_crs(crs)

@@ -38,6 +38,7 @@ from pyproj import CRS
 
 from siteplan.crs import analysis_crs
 from siteplan.errors import InputError, SiteplanWarning
+from siteplan.io import is_polygonal
 from siteplan.maplabels import (
     BLIND_COLOUR,
     OSM_CREDIT_HTML,
@@ -112,7 +113,7 @@ def _display(geoms: gpd.GeoSeries, metric: CRS, tol: float, coverage: bool) -> n
     """
     g = np.asarray(geoms.to_crs(metric).values, dtype=object)
     if tol > 0:
-        polygonal = bool(np.isin(shapely.get_type_id(g), (3, 6)).all())
+        polygonal = bool(is_polygonal(g).all())
         if coverage and polygonal and shapely.coverage_is_valid(g):
             g = shapely.coverage_simplify(g, tol)
         else:
