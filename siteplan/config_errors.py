@@ -61,6 +61,9 @@ def _unwrap(tp: Any, node: Any) -> Any:
             tp = typing.get_args(tp)[0]
         elif origin in (typing.Union, types.UnionType):
             members = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]  # Optional[X]: unwrap X too (it may be Annotated[Union])
+                continue
             models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
             if len(models) == 1:
                 return models[0]
@@ -70,7 +73,7 @@ def _unwrap(tp: Any, node: Any) -> Any:
                     if f is not None and isinstance(node, dict) and \
                             node.get(disc) in typing.get_args(f.annotation):
                         return m
-            return members[0] if len(members) == 1 else None
+            return None
         else:
             return tp
 
