@@ -10,15 +10,21 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from siteplan.errors import InputError
+
+_SIDECARS = ("-journal", "-wal", "-shm")
 
 
 def check_writable_dir(folder: str | Path) -> Path:
     """Create ``folder`` if needed and check that files can be written there."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("is a file, not a folder; outputs go into a folder.", where=str(folder),
+                         fix="give --out a folder (it is created if needed), e.g. the file's "
+                         "folder plus a new name such as out/.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -28,6 +34,30 @@ def check_writable_dir(folder: str | Path) -> Path:
         raise InputError("the output folder is not writable.", where=str(folder),
                          fix="choose a folder you can write to with --out, or fix its permissions.")
     return folder
+
+
+def check_outputs(paths: Iterable[str | Path], inputs: Iterable[str | Path]) -> None:
+    """Refuse a set of outputs before any of them is written.
+
+    Raises :class:`InputError` if any output path is one of ``inputs`` (same file, however
+    spelled), or if a folder of the outputs cannot be written, so that a refused run writes
+    nothing at all rather than the outputs that came before the refused one.
+    """
+    resolved: dict[Path, str] = {}
+    for src in inputs:
+        with contextlib.suppress(OSError):
+            resolved[Path(src).resolve()] = str(src)
+    clash = []
+    for out in map(Path, paths):
+        with contextlib.suppress(OSError):
+            if out.resolve() in resolved:
+                clash.append(str(out))
+    if clash:
+        raise InputError(f"the output path is the same as an input file: {', '.join(clash)}; "
+                         "nothing was written.", where=clash[0],
+                         fix="write outputs to another folder (--out), or rename the input.")
+    for folder in dict.fromkeys(Path(p).parent for p in paths):
+        check_writable_dir(folder)
 
 
 @contextlib.contextmanager
@@ -59,8 +89,10 @@ def atomic_path(path: str | Path, inputs: list[str | Path] | None = None) -> Ite
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        # SQLite (GeoPackage) leaves its journal beside an interrupted write.
+        for leftover in (tmp, *(tmp.with_name(tmp.name + s) for s in _SIDECARS)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
         raise
 
 

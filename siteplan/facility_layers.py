@@ -21,7 +21,7 @@ import pandas as pd
 from siteplan.crs import CoordSystem
 from siteplan.errors import ConfigError, InputError
 from siteplan.facility_rules import CLASSES
-from siteplan.io import read_layer
+from siteplan.io import read_layer, reread_as_gbk
 from siteplan.labels import CLASSES as CLASS_LABELS
 from siteplan.postgis import display_source, is_postgis_url, parse_postgis_url
 
@@ -162,6 +162,11 @@ def load_facility_layer(
         if col is not None and col not in gdf.columns:
             close = difflib.get_close_matches(col, [str(c) for c in columns], n=3)
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            garbled = {str(c): g for c in columns if (g := reread_as_gbk(str(c))) is not None}
+            if garbled and encoding is None:
+                name, reads = next(iter(garbled.items()))
+                hint += (f"; the column names look garbled ({name!r} reads as {reads!r} in GBK): "
+                         'declare encoding = "gbk" for this layer')
             raise InputError(
                 f"has no column {col!r}, declared as the {role} column{hint}; columns present: "
                 f"{', '.join(map(repr, columns))}.",
@@ -191,8 +196,12 @@ def load_facility_layer(
         bad = raw[unknown].astype(str).value_counts()
         listed = ", ".join(f"{v!r} ({n})" for v, n in bad.head(10).items())
         what = f"column {class_column!r}" if class_column else "class_"
-        raise InputError(f"unknown class value(s) in {what}: {listed}.", where=where,
-                         fix=f"use one of: {_accepted_values()}.")
+        fix = f"use one of: {_accepted_values()}."
+        odd = [(v, g) for v in bad.index[:10] if (g := reread_as_gbk(str(v))) is not None]
+        if odd and encoding is None:
+            fix = (f"the values look garbled ({odd[0][0]!r} reads as {odd[0][1]!r} in "
+                   'GBK): declare encoding = "gbk" for this layer. Otherwise ' + fix)
+        raise InputError(f"unknown class value(s) in {what}: {listed}.", where=where, fix=fix)
 
     if name_column is None:
         lowered = {str(c).strip().lower(): c for c in columns}

@@ -164,6 +164,14 @@ def _check_file(path: Path, where: str) -> None:
             where=where,
             fix="point to the .gpkg/.shp/.geojson/.csv file inside it.",
         )
+    if not path.is_file():
+        # A FIFO, socket or device: reading it would block or read something else entirely
+        # (and its size of 0 would be misreported as an empty file).
+        raise InputError(
+            "is not a regular file (a pipe, socket or device).",
+            where=where,
+            fix="point to the data file itself (copy it to disk first if it is streamed).",
+        )
     if not os.access(path, os.R_OK):
         raise InputError(
             "file exists but cannot be read (permission denied).",
@@ -251,8 +259,10 @@ def _apply_crs(gdf: gpd.GeoDataFrame, crs: Any, where: str) -> gpd.GeoDataFrame:
             raise InputError(
                 "has no CRS (no .prj file or spatial reference).",
                 where=where,
-                fix="declare it, e.g. crs='EPSG:4326' for WGS84 lon/lat, 'EPSG:4490' for "
-                "CGCS2000 lon/lat or 'EPSG:4547' for CGCS2000 3-degree zone CM 114°E.",
+                fix="declare it: in the study file [crs] input = \"EPSG:4326\" (or crs = ... on "
+                "the layer's [[inputs.layers]] entry), in Python read_layer(..., crs=...); "
+                "EPSG:4326 is WGS84 lon/lat, EPSG:4490 CGCS2000 lon/lat, EPSG:4547 CGCS2000 "
+                "3-degree zone CM 114°E.  Or add the .prj file that came with the data.",
             )
         return gdf.set_crs(declared)
     if declared is not None and not declared.equals(gdf.crs):
@@ -364,6 +374,9 @@ def repair_geometries(gdf: gpd.GeoDataFrame, where: str) -> tuple[gpd.GeoDataFra
     :class:`~siteplan.errors.SiteplanWarning`.
     """
     geoms = np.asarray(gdf.geometry.array, dtype=object)
+    # Index labels are the features' positions in the file (read_layer), so the warning can
+    # say which features were touched.
+    labels = np.asarray(gdf.index, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     invalid = ~missing & ~shapely.is_valid(geoms)
     n_invalid = int(invalid.sum())
@@ -377,11 +390,20 @@ def repair_geometries(gdf: gpd.GeoDataFrame, where: str) -> tuple[gpd.GeoDataFra
         out[out.geometry.name] = gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)
         gdf = out.loc[~drop]
     if repairs["repaired"] or repairs["dropped_empty"]:
+        said = []
+        if repairs["repaired"]:
+            n = repairs["repaired"]
+            said.append(f"repaired {n} invalid geometr{'y' if n == 1 else 'ies'} "
+                        f"(self-intersections, bow-ties...; shapely.make_valid) at feature(s) "
+                        f"{_some(labels[invalid & ~drop])}")
+        if repairs["dropped_empty"]:
+            n = repairs["dropped_empty"]
+            said.append(f"dropped {n} empty or missing geometr{'y' if n == 1 else 'ies'} at "
+                        f"feature(s) {_some(labels[drop])}")
         warnings.warn(
-            f"{where}: repaired {repairs['repaired']} invalid geometr"
-            f"{'y' if repairs['repaired'] == 1 else 'ies'} (shapely.make_valid) and dropped "
-            f"{repairs['dropped_empty']} empty or missing geometr"
-            f"{'y' if repairs['dropped_empty'] == 1 else 'ies'}.",
+            f"{where}: {' and '.join(said)} (0-based positions in the file). Fix the "
+            "geometries at the source (e.g. QGIS 'Fix geometries') to make this warning go "
+            "away.",
             SiteplanWarning,
             stacklevel=3,
         )
@@ -437,6 +459,18 @@ def _warn_if_mojibake(gdf: gpd.GeoDataFrame, where: str) -> None:
         if c != gdf.geometry.name
         and (pd.api.types.is_string_dtype(gdf[c]) or pd.api.types.is_object_dtype(gdf[c]))
     ]
+    for name in map(str, gdf.columns):
+        decoded = reread_as_gbk(name)
+        if decoded is not None:
+            warnings.warn(
+                f"{where}: the column name {name!r} looks garbled (it reads as {decoded!r} in "
+                "GBK); the Shapefile has no .cpg file and no encoding was declared. Declare "
+                'encoding = "gbk" (or "gb18030") for this input, or put a .cpg file containing '
+                "GBK next to the .shp.",
+                SiteplanWarning,
+                stacklevel=4,
+            )
+            break
     for col in text_cols:
         values = gdf[col].dropna().astype(str)
         suspicious = values[values.str.contains(_LATIN1_HIGH, na=False)].unique()[:200]
@@ -444,13 +478,21 @@ def _warn_if_mojibake(gdf: gpd.GeoDataFrame, where: str) -> None:
             _mojibake_warning(where, col, None, None)
             return
         for text in suspicious:
-            try:
-                decoded = text.encode("latin-1").decode("gb18030")
-            except (UnicodeEncodeError, UnicodeDecodeError):
-                continue
-            if _CJK.search(decoded):
+            decoded = reread_as_gbk(text)
+            if decoded is not None:
                 _mojibake_warning(where, col, text, decoded)
                 return
+
+
+def reread_as_gbk(text: str) -> str | None:
+    """``text`` re-read as GBK if it is Latin-1 mojibake of Chinese, else None."""
+    if not _LATIN1_HIGH.search(text):
+        return None
+    try:
+        decoded = text.encode("latin-1").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+    return decoded if _CJK.search(decoded) else None
 
 
 def _mojibake_warning(where: str, col: str, text: str | None, decoded: str | None) -> None:
@@ -461,8 +503,9 @@ def _mojibake_warning(where: str, col: str, text: str | None, decoded: str | Non
     )
     warnings.warn(
         f"{where}: text in column {col!r} looks garbled{example}; the Shapefile has no .cpg "
-        'file and no encoding was declared. Declare encoding="gbk" (or "gb18030"), or put a '
-        ".cpg file containing GBK next to the .shp.",
+        'file and no encoding was declared. Declare encoding="gbk" (or "gb18030") for this '
+        "input (study file: encoding = \"gbk\" on its entry in [inputs]), or put a .cpg file "
+        "containing GBK next to the .shp.",
         SiteplanWarning,
         stacklevel=4,
     )
@@ -480,6 +523,11 @@ def split_by_geometry_type(gdf: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]
         gdf = pd.concat([gdf.loc[~is_coll], gdf.loc[is_coll].explode(index_parts=False)])
     type_id = shapely.get_type_id(np.asarray(gdf.geometry.array, dtype=object))
     return {family: gdf.loc[np.isin(type_id, ids)] for family, ids in _FAMILY_IDS.items()}
+
+
+def _some(values: np.ndarray, limit: int = 10) -> str:
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f" ... and {len(values) - limit} more" if len(values) > limit else "")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ dead ends that stop just short of another line are joined to it.  Which lines ar
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +40,7 @@ from siteplan.crs import (
     is_metric_crs,
     scale_error,
 )
-from siteplan.errors import InputError, NetworkError
+from siteplan.errors import InputError, NetworkError, SiteplanWarning
 from siteplan.io import read_layer
 from siteplan.noding import node_lines, node_lines_counted
 from siteplan.tags import hstore_tag, parse_hstore, tag_column
@@ -265,6 +266,13 @@ def graph_from_lines(
                            fix="use 0 for exact noding or a small positive tolerance in metres.")
     n_in = len(lines)
     exploded, n_not_lines = _explode_lines(lines)
+    if n_not_lines and len(exploded):
+        kinds = lines.geom_type[~lines.geom_type.isin(["LineString", "MultiLineString",
+                                                         "LinearRing"])].value_counts()
+        listed = ", ".join(f"{n} {k}" for k, n in kinds.items())
+        warnings.warn(f"{source}: {n_not_lines} non-line feature(s) ({listed}) ignored; the "
+                      "walking network is built from the lines only. Remove them from the "
+                      "street layer to make this warning go away.", SiteplanWarning, stacklevel=2)
     if len(exploded) == 0:
         kinds = sorted({str(t) for t in lines.geom_type.dropna().unique()})
         raise InputError(

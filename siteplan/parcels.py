@@ -309,7 +309,7 @@ def load_parcels(
         if bad.all():
             raise InputError(f"none of the {len(rows)} features is a polygon ({kinds}).",
                              where=where, fix="give parcel outlines as polygons.")
-        warnings.warn(f"{where}: {msg} They were dropped.", stacklevel=2)
+        warnings.warn(f"{where}: {msg} They were dropped.", SiteplanWarning, stacklevel=2)
         keep = ~bad
         gdf, text_ids = gdf[keep].reset_index(drop=True), text_ids[keep].reset_index(drop=True)
         gdf.attrs["dropped_non_polygon"] = int(bad.sum())
@@ -361,10 +361,13 @@ def load_study_parcels(study: Study) -> gpd.GeoDataFrame:
         raise ConfigError("the study has no [inputs.parcels] section.",
                           where=study.source_path or "study config",
                           fix='add [inputs.parcels] with path = "parcels.gpkg" and id_column.')
+    # A CRS declared on [inputs.parcels] itself (when the config offers ``crs`` there) wins
+    # over the study-wide [crs] input.
+    crs = getattr(spec, "crs", None) or study.crs.input
     return load_parcels(spec.path, id_column=spec.id_column, aliases=spec.aliases(),
                         layer=spec.layer, encoding=spec.encoding,
                         coord_system=spec.coord_system or study.crs.coord_system,
-                        crs=study.crs.input, area_unit=spec.area_unit)
+                        crs=crs, area_unit=spec.area_unit)
 
 
 __all__ = [

@@ -1,0 +1,169 @@
+"""Shared fixtures of the bad-input corpus: a small real study cut from the Taiyuan data.
+
+What this module provides (stable; other test modules in this folder import from it):
+
+- ``SLICE_BBOX``: the lon/lat box of the slice, central Taiyuan (about 2.2 km x 3.3 km).
+- ``slice_frames`` (session fixture): ``{"streets", "features", "parcels"}`` GeoDataFrames of
+  the slice, read once from ``data/taiyuan``.  Do not modify them (copy first).
+- ``slice_files`` (session fixture): a folder holding the slice as files (``streets.geojson``,
+  ``features.geojson``, ``parcels.gpkg``), written once per session.  Read-only for tests.
+- ``small_study`` (function fixture): a :class:`SmallStudy` in the test's ``tmp_path`` with its
+  own copies of the slice files and a ``study.toml`` that runs end to end in a few seconds.
+- :func:`study_toml`: the TOML text of such a study, with sections replaced or added.
+- :func:`sha256`, :func:`hash_files`: content hashes, to prove inputs are never rewritten.
+- :func:`cli`: run ``siteplan.cli.main`` in-process, return ``(exit code, stdout, stderr)``.
+- :func:`leftovers`: temporary or partial files a writer left in a folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import shapely
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data" / "taiyuan"
+LINES = DATA / "taiyuan_osm_lines.geojson"
+POLYGONS = DATA / "taiyuan_osm_multipolygons.geojson"
+PARCELS = DATA / "parcels.gpkg"
+
+#: Central Taiyuan: a kindergarten, 6 primary and 7 middle schools, hospitals, ~60 blocks.
+SLICE_BBOX = (112.535, 37.840, 112.560, 37.870)
+
+# A study that needs only what the slice has: the three seed classes of 好房子 三(二)8.
+_BASE_TOML = {
+    "study": 'name = "bad-input slice"',
+    "inputs": 'streets = "streets.geojson"\nfacilities = "features.geojson"',
+    "inputs.parcels": 'path = "parcels.gpkg"\nlayer = "parcels"\nid_column = "parcel_id"',
+    "network": "max_snap_m = 200.0\nsearch_limit_m = 2000.0",
+    "criteria": (
+        'name = "kindergarten_walk"\nkind = "distance"\nclass = "kindergarten"\nweight = 1\n'
+        'transform = { type = "linear", best = 300, worst = 1000 }'
+    ),
+    "criteria ": (
+        'name = "primary_school_walk"\nkind = "distance"\nclass = "primary_school"\n'
+        'weight = 1\ntransform = { type = "linear", best = 500, worst = 1500 }'
+    ),
+    "outputs": 'folder = "out"\ntop_n = 10\nformats = ["csv", "gpkg"]',
+}
+
+
+def study_toml(**sections: str | None) -> str:
+    """TOML text of the slice study; ``sections`` replace (or, with ``None``, remove) tables.
+
+    Keys are table names with dots replaced by underscores (``inputs_parcels``, ``crs``); a
+    table not in the base study is added.  ``criteria`` and ``criteria_2`` are the two
+    ``[[criteria]]`` entries.
+    """
+    tables: dict[str, str | None] = dict(_BASE_TOML)
+    for key, text in sections.items():
+        name = "criteria " if key == "criteria_2" else key.replace("_", ".")
+        tables[name] = text
+    parts = []
+    for name, text in tables.items():
+        if text is None:
+            continue
+        header = f"[[{name.strip()}]]" if name.strip() == "criteria" else f"[{name}]"
+        parts.append(f"{header}\n{text}\n")
+    return "\n".join(parts)
+
+
+@dataclass
+class SmallStudy:
+    """A study folder of its own: copies of the slice inputs and ``study.toml``."""
+
+    folder: Path
+    toml: Path
+    streets: Path
+    facilities: Path
+    parcels: Path
+    out: Path
+
+    @property
+    def inputs(self) -> list[Path]:
+        """Every input file of the study, the TOML included."""
+        return [self.toml, self.streets, self.facilities, self.parcels]
+
+    def write(self, **sections: str | None) -> Path:
+        """Rewrite ``study.toml`` with :func:`study_toml` overrides; return its path."""
+        self.toml.write_text(study_toml(**sections), encoding="utf-8")
+        return self.toml
+
+
+def sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def hash_files(paths: Iterable[str | Path]) -> dict[str, str]:
+    """``{path: sha256}`` of every file in ``paths`` (folders: every file under them)."""
+    out: dict[str, str] = {}
+    for p in map(Path, paths):
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        out.update({str(f): sha256(f) for f in files})
+    return out
+
+
+def leftovers(folder: str | Path) -> list[str]:
+    """Names of temporary files (``.<name>.*.tmp*``) left in ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
+
+
+def cli(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """Run the command line in-process: ``(exit code, stdout, stderr)``."""
+    from siteplan.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.fixture(scope="session")
+def slice_frames() -> dict[str, gpd.GeoDataFrame]:
+    box = shapely.box(*SLICE_BBOX)
+    lines = gpd.read_file(LINES, bbox=SLICE_BBOX, engine="pyogrio")
+    lines = lines.clip(box).explode(index_parts=False).reset_index(drop=True)
+    lines = lines[lines.geom_type == "LineString"].reset_index(drop=True)
+    features = gpd.read_file(POLYGONS, bbox=SLICE_BBOX, engine="pyogrio")
+    features = features[features.representative_point().within(box)].reset_index(drop=True)
+    parcels = gpd.read_file(PARCELS, layer="parcels", bbox=SLICE_BBOX, engine="pyogrio")
+    parcels = parcels[parcels.within(box)].reset_index(drop=True)
+    return {"streets": lines, "features": features, "parcels": parcels}
+
+
+@pytest.fixture(scope="session")
+def slice_files(tmp_path_factory: pytest.TempPathFactory,
+                slice_frames: dict[str, gpd.GeoDataFrame]) -> Path:
+    folder = tmp_path_factory.mktemp("taiyuan_slice")
+    slice_frames["streets"].to_file(folder / "streets.geojson", driver="GeoJSON",
+                                    engine="pyogrio")
+    slice_frames["features"].to_file(folder / "features.geojson", driver="GeoJSON",
+                                     engine="pyogrio")
+    slice_frames["parcels"].to_file(folder / "parcels.gpkg", layer="parcels", driver="GPKG",
+                                    engine="pyogrio")
+    return folder
+
+
+@pytest.fixture()
+def small_study(tmp_path: Path, slice_files: Path) -> SmallStudy:
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for name in ("streets.geojson", "features.geojson", "parcels.gpkg"):
+        shutil.copy2(slice_files / name, folder / name)
+    study = SmallStudy(folder=folder, toml=folder / "study.toml",
+                       streets=folder / "streets.geojson",
+                       facilities=folder / "features.geojson",
+                       parcels=folder / "parcels.gpkg", out=tmp_path / "out")
+    study.write()
+    return study
