@@ -147,6 +147,18 @@ def _checked(gdf: gpd.GeoDataFrame, where: str, coord_system: CoordSystem,
 
 
 def _check_file(path: Path, where: str) -> None:
+    try:
+        path.stat()
+    except PermissionError:
+        # A folder on the path cannot be entered (no x permission): the file may well exist.
+        raise InputError(
+            "cannot be reached (permission denied on a folder of its path).",
+            where=where,
+            fix="give your user access to the folders on the path (chmod u+rx), or copy the "
+            "file somewhere readable.",
+        ) from None
+    except OSError:
+        pass  # missing: reported below with similar names
     if not path.exists():
         hint = ""
         if path.parent.is_dir():

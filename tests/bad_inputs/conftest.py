@@ -13,12 +13,20 @@ What this module provides (stable; other test modules in this folder import from
 - :func:`sha256`, :func:`hash_files`: content hashes, to prove inputs are never rewritten.
 - :func:`cli`: run ``siteplan.cli.main`` in-process, return ``(exit code, stdout, stderr)``.
 - :func:`leftovers`: temporary or partial files a writer left in a folder.
+- :func:`cli_subprocess`: ``python -m siteplan ...`` in a child process; with
+  ``permissions_bind=True`` a root child loses the capabilities that let root ignore file
+  permissions (:func:`drop_root_override`), so ``chmod 000`` / ``chmod 555`` act as for a user.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +135,56 @@ def cli(capsys: Any, *args: str) -> tuple[int, str, str]:
         main(list(args))
     out, err = capsys.readouterr()
     return int(exc.value.code or 0), out, err
+
+
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def drop_root_override() -> None:
+    """In a child before exec: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding
+    set, so that a root process obeys file permissions after exec (``preexec_fn``)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def permissions_bind() -> tuple[bool, str]:
+    """Whether a child process can be made to obey chmod, and if not, why."""
+    if os.geteuid() != 0:
+        return True, "not root: permissions apply"
+    probe = subprocess.run([sys.executable, "-c", "import os; print(os.access('/root', os.W_OK))"],
+                           preexec_fn=drop_root_override, capture_output=True, text=True,
+                           timeout=60)
+    if probe.returncode != 0:
+        return False, ("running as root and the capabilities that let root ignore chmod "
+                       f"cannot be dropped here: {probe.stderr.strip().splitlines()[-1:]}")
+    return True, "root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH"
+
+
+def _child_setup(bind: bool) -> None:
+    # A test run started in the background inherits SIGINT ignored, and Python then never
+    # raises KeyboardInterrupt; the child gets the default disposition, as in a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if bind and os.geteuid() == 0:
+        drop_root_override()
+
+
+def cli_subprocess(*args: str, permissions_bind: bool = False, timeout: float = 180,
+                   cwd: str | Path | None = None) -> tuple[int, str, str]:
+    """Run ``python -m siteplan <args>`` in a child process: ``(exit code, stdout, stderr)``."""
+    proc = subprocess.run([sys.executable, "-m", "siteplan", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd or ROOT, env=child_env(),
+                          preexec_fn=lambda: _child_setup(permissions_bind))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def child_env() -> dict[str, str]:
+    """Environment of a child run: no colour codes, a wide console for one-line messages."""
+    env = dict(os.environ)
+    env.update({"NO_COLOR": "1", "COLUMNS": "400", "TERM": "dumb"})
+    return env
 
 
 @pytest.fixture(scope="session")
