@@ -1,18 +1,21 @@
-"""Shared fixtures of the bad-input corpus: a small real study cut from the Taiyuan data.
+"""A small real study for the bad-input cases: a slice of central Taiyuan, and helpers.
 
-What this module provides (stable; other test modules in this folder import from it):
+Not a conftest.py on purpose: a conftest.py in this folder would be imported as the module
+``conftest`` and replace ``tests/conftest.py`` there, breaking ``from conftest import ...`` in
+tests/test_facilities.py, test_network.py and test_osm.py when the whole suite runs.  Import
+what you need: ``from slice_study import small_study, cli, hash_files``.
 
 - ``SLICE_BBOX``: the lon/lat box of the slice, central Taiyuan (about 2.2 km x 3.3 km).
-- ``slice_frames`` (session fixture): ``{"streets", "features", "parcels"}`` GeoDataFrames of
-  the slice, read once from ``data/taiyuan``.  Do not modify them (copy first).
-- ``slice_files`` (session fixture): a folder holding the slice as files (``streets.geojson``,
-  ``features.geojson``, ``parcels.gpkg``), written once per session.  Read-only for tests.
-- ``small_study`` (function fixture): a :class:`SmallStudy` in the test's ``tmp_path`` with its
-  own copies of the slice files and a ``study.toml`` that runs end to end in a few seconds.
+- :func:`slice_frames`: ``{"streets", "features", "parcels"}`` GeoDataFrames of the slice, read
+  once per process from ``data/taiyuan``.  Do not modify them (copy first).
+- :func:`slice_files`: a folder holding the slice as files (``streets.geojson``,
+  ``features.geojson``, ``parcels.gpkg``), written once per process.  Read-only for tests.
+- :func:`small_study`: a :class:`SmallStudy` in a test's ``tmp_path`` with its own copies of the
+  slice files and a ``study.toml`` that runs end to end in about a second.
 - :func:`study_toml`: the TOML text of such a study, with sections replaced or added.
 - :func:`sha256`, :func:`hash_files`: content hashes, to prove inputs are never rewritten.
 - :func:`cli`: run ``siteplan.cli.main`` in-process, return ``(exit code, stdout, stderr)``.
-- :func:`leftovers`: temporary or partial files a writer left in a folder.
+- :func:`leftovers`: temporary files a writer left in a folder.
 - :func:`cli_subprocess`: ``python -m siteplan ...`` in a child process; with
   ``permissions_bind=True`` a root child loses the capabilities that let root ignore file
   permissions (:func:`drop_root_override`), so ``chmod 000`` / ``chmod 555`` act as for a user.
@@ -20,13 +23,16 @@ What this module provides (stable; other test modules in this folder import from
 
 from __future__ import annotations
 
+import atexit
 import ctypes
+import functools
 import hashlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,8 +193,9 @@ def child_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
+@functools.cache
 def slice_frames() -> dict[str, gpd.GeoDataFrame]:
+    """The slice's streets, OSM areas and parcels (cached; copy before changing them)."""
     box = shapely.box(*SLICE_BBOX)
     lines = gpd.read_file(LINES, bbox=SLICE_BBOX, engine="pyogrio")
     lines = lines.clip(box).explode(index_parts=False).reset_index(drop=True)
@@ -200,25 +207,26 @@ def slice_frames() -> dict[str, gpd.GeoDataFrame]:
     return {"streets": lines, "features": features, "parcels": parcels}
 
 
-@pytest.fixture(scope="session")
-def slice_files(tmp_path_factory: pytest.TempPathFactory,
-                slice_frames: dict[str, gpd.GeoDataFrame]) -> Path:
-    folder = tmp_path_factory.mktemp("taiyuan_slice")
-    slice_frames["streets"].to_file(folder / "streets.geojson", driver="GeoJSON",
-                                    engine="pyogrio")
-    slice_frames["features"].to_file(folder / "features.geojson", driver="GeoJSON",
-                                     engine="pyogrio")
-    slice_frames["parcels"].to_file(folder / "parcels.gpkg", layer="parcels", driver="GPKG",
-                                    engine="pyogrio")
+@functools.cache
+def slice_files() -> Path:
+    """A folder with the slice as files, written once per process (removed at exit)."""
+    folder = Path(tempfile.mkdtemp(prefix="siteplan_slice_"))
+    atexit.register(shutil.rmtree, folder, True)
+    frames = slice_frames()
+    frames["streets"].to_file(folder / "streets.geojson", driver="GeoJSON", engine="pyogrio")
+    frames["features"].to_file(folder / "features.geojson", driver="GeoJSON", engine="pyogrio")
+    frames["parcels"].to_file(folder / "parcels.gpkg", layer="parcels", driver="GPKG",
+                              engine="pyogrio")
     return folder
 
 
-@pytest.fixture()
-def small_study(tmp_path: Path, slice_files: Path) -> SmallStudy:
+def small_study(tmp_path: Path) -> SmallStudy:
+    """A runnable study in ``tmp_path/study`` (outputs to ``tmp_path/out``)."""
     folder = tmp_path / "study"
     folder.mkdir()
+    source = slice_files()
     for name in ("streets.geojson", "features.geojson", "parcels.gpkg"):
-        shutil.copy2(slice_files / name, folder / name)
+        shutil.copy2(source / name, folder / name)
     study = SmallStudy(folder=folder, toml=folder / "study.toml",
                        streets=folder / "streets.geojson",
                        facilities=folder / "features.geojson",
