@@ -11,6 +11,10 @@ reachable within ``[network] search_limit_m``) compares as +infinity, so ``dista
 excludes a parcel with no kindergarten within the limit; any other missing value (a slope off
 the DEM, a blank attribute) is unknown and excludes the parcel unless the constraint says
 ``missing = "keep"`` (see :class:`siteplan.config_criteria.Constraint`).
+
+A parcel that cannot reach the street network at all is excluded whenever the score uses
+walking access, with or without ``builtin = "unreachable"``: its access is unknown, and scoring
+it 0 would rank it as if it had been measured (:func:`unreachable_always`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.config_criteria import Constraint
+from siteplan.config_criteria import Constraint, NetworkCriterion
 from siteplan.criteria import criterion_labels, numeric_values, parcel_column
 from siteplan.errors import InputError
 from siteplan.labels import label
@@ -176,19 +180,35 @@ def _reason(k: Constraint, configured: str | None, name: str, shown: np.ndarray,
     return (name + ": " + shown.astype(str).astype(object) + f" {k.op} {value}").astype(object)
 
 
+def unreachable_always(parcels: pd.DataFrame, study: Study) -> bool:
+    """Whether parcels that cannot reach the street network are excluded although the study
+    has no ``builtin = "unreachable"`` constraint: yes when the score uses walking access
+    (a distance, count or 2SFCA criterion), since such a parcel's access is unknown, not far,
+    and a score of 0 on it would rank the parcel as if it had been measured."""
+    return ("unreachable" in parcels.columns
+            and not any(k.builtin == "unreachable" for k in study.constraints)
+            and any(isinstance(c, NetworkCriterion) for c in study.criteria))
+
+
 def apply_constraints(parcels: gpd.GeoDataFrame, study: Study,
                       raw: Mapping[str, np.ndarray], metric: np.ndarray | None = None
                       ) -> pd.DataFrame:
     """``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh`` for every parcel (reasons
-    of several constraints joined by ``"; "`` / ``"；"``, empty when not excluded)."""
+    of several constraints joined by ``"; "`` / ``"；"``, empty when not excluded).
+
+    Parcels that cannot reach the street network are excluded even without the builtin
+    constraint when the score uses walking access (:func:`unreachable_always`)."""
     n = len(parcels)
     src = study.source_path or "study config"
     excluded = np.zeros(n, dtype=bool)
     en = np.full(n, "", dtype=object)
     zh = np.full(n, "", dtype=object)
-    for i, k in enumerate(study.constraints):
-        hit, r_en, r_zh = constraint_mask(parcels, study, k, raw, metric,
-                                          f"{src}: constraints[{i}]")
+    masks = [constraint_mask(parcels, study, k, raw, metric, f"{src}: constraints[{i}]")
+             for i, k in enumerate(study.constraints)]
+    if unreachable_always(parcels, study):
+        masks.append(constraint_mask(parcels, study, Constraint(builtin="unreachable"), raw,
+                                     metric, src))
+    for hit, r_en, r_zh in masks:
         excluded |= hit
         en = np.where(hit, np.where(en == "", r_en, en + "; " + r_en), en)
         zh = np.where(hit, np.where(zh == "", r_zh, zh + "；" + r_zh), zh)
@@ -199,4 +219,4 @@ def apply_constraints(parcels: gpd.GeoDataFrame, study: Study,
     }, index=parcels.index)
 
 
-__all__ = ["apply_constraints", "constraint_mask", "hazard_hits"]
+__all__ = ["apply_constraints", "constraint_mask", "hazard_hits", "unreachable_always"]

@@ -91,8 +91,7 @@ def _slice() -> dict[str, bytes]:
         buf = io.BytesIO()
         frame[frame.intersects(win)].to_file(buf, driver="GeoJSON")
         out[name] = buf.getvalue()
-    parcels = gpd.read_file(DATA / "parcels.gpkg", layer="parcels")
-    out[PARCELS] = _gpkg_bytes(parcels[parcels.within(win)])
+    out[PARCELS] = _gpkg_bytes(small_parcels())
     return out
 
 
@@ -106,8 +105,9 @@ def _gpkg_bytes(frame: gpd.GeoDataFrame) -> bytes:
 
 
 def small_parcels() -> gpd.GeoDataFrame:
-    """The slice's parcels (WGS84)."""
-    return gpd.read_file(io.BytesIO(_slice()[PARCELS]), layer="parcels")
+    """The slice's parcels (WGS84): the Taiyuan blocks within the window."""
+    parcels = gpd.read_file(DATA / "parcels.gpkg", layer="parcels")
+    return parcels[parcels.within(window_lonlat().iloc[0])].reset_index(drop=True)
 
 
 def write_study(folder: Path, *, head: str = HEAD, criteria: str = CRITERIA, tail: str = TAIL,
