@@ -120,8 +120,12 @@ def hash_files(paths: Iterable[str | Path]) -> dict[str, str]:
     """``{path: sha256}`` of every file in ``paths`` (folders: every file under them)."""
     out: dict[str, str] = {}
     for p in map(Path, paths):
-        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-        out.update({str(f): sha256(f) for f in files})
+        if p.is_dir():
+            out.update({str(f): sha256(f) for f in sorted(p.rglob("*")) if f.is_file()})
+        elif p.is_file():
+            out[str(p)] = sha256(p)
+        else:  # missing, or a pipe that must not be opened
+            out[str(p)] = "<missing>" if not p.exists() else "<not a regular file>"
     return out
 
 
