@@ -104,11 +104,17 @@ def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top
     from siteplan.pipeline import run_study, summary_text
 
     ui = _Ui(quiet, verbose)
-    with ui.running():
-        result = run_study(study_path, progress=ui.step)
-        paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
-                              postgis=postgis, network_edges=network_edges,
-                              progress=ui.step)
+    try:
+        with ui.running():
+            result = run_study(study_path, progress=ui.step)
+            paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
+                                  postgis=postgis, network_edges=network_edges,
+                                  progress=ui.step)
+    except KeyboardInterrupt:
+        # typer would turn Ctrl-C into a silent exit 130; say what state the folder is in.
+        err.print("interrupted: files already written in the output folder are complete; "
+                  "the others are still the previous run's.", highlight=False, markup=False)
+        raise typer.Exit(130) from None
     ui.timings(result.timings)  # write_outputs adds its steps to the run's
     _print(summary_text(result))
     for kind, path in paths.items():

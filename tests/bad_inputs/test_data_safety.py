@@ -90,6 +90,7 @@ def test_interrupted_while_writing_the_geopackage_keeps_every_previous_output(fu
     code, seen, err = _interrupt_when(toml, out, "shortlist.gpkg")
     assert seen.startswith(".shortlist.gpkg.") and seen.endswith(".tmp.gpkg"), (seen, err)
     assert code == 130 and "Traceback" not in err, err
+    assert "interrupted" in err, err
     assert "Traceback" not in err
     assert leftovers(out) == [], leftovers(out)  # no temp file, no SQLite journal
     assert hash_files([out]) == before
@@ -106,6 +107,7 @@ def test_interrupted_while_writing_the_map_leaves_only_complete_files(full_study
     code, seen, err = _interrupt_when(full_study["toml"], out, ".html")
     assert seen.endswith(".tmp.html"), (seen, err)
     assert code == 130 and "Traceback" not in err, err
+    assert "interrupted" in err, err
     assert leftovers(out) == []
     after = hash_files([out])
     assert sorted(Path(p).name for p in after) == sorted(Path(p).name for p in before)
