@@ -73,7 +73,17 @@ _OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 # Leaflet panes, bottom to top (tiles 200, Leaflet's own overlays 400, tooltips 650, popups 700).
 _PANES = {"sp-catchments": 405, "sp-blind": 410, "sp-excluded": 415, "sp-parcels": 420,
-          "sp-boundary": 425, "sp-facilities": 630, "sp-ranks": 640}
+          "sp-boundary": 425, "sp-proposed-catchments": 430, "sp-facilities": 630,
+          "sp-ranks": 640, "sp-proposed": 645}
+
+# Gap-filling proposals (siteplan.siting_run): (中文, English).
+_PROPOSED = {"site": ("拟建选址", "Proposed site"),
+             "catchment": ("拟建服务范围", "Proposed catchment"),
+             "rank": ("序号", "Rank"), "site_id": ("选址编号", "Site ID"),
+             "marginal": ("新增覆盖", "Added coverage"),
+             "marginal_share": ("新增覆盖占比", "Added share"),
+             "cumulative_share": ("累计覆盖占比", "Cumulative share")}
+_PROPOSED_COLOUR = "#d6336c"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -334,6 +344,51 @@ def _add_blind_spots(m: folium.Map, blind: gpd.GeoDataFrame, metric: CRS, tol: f
                             show=not cls or cls in SEED_CLASSES[:1]))
 
 
+def _both(key: str) -> str:
+    zh, en = _PROPOSED[key]
+    return f"{en} / {zh}"
+
+
+def _add_proposed(m: folium.Map, sites: gpd.GeoDataFrame | None,
+                  catch: gpd.GeoDataFrame | None, metric: CRS, tol: float) -> None:
+    """Proposed sites (numbered markers) and their new catchments (dashed), per method."""
+    for frame, key in ((catch, "catchment"), (sites, "site")):
+        if frame is None or len(frame) == 0:
+            continue
+        frame = check_layer(frame, f"proposed {key}s", ["rank", "site_id"])
+        method = frame["method"].astype(str) if "method" in frame else pd.Series(
+            "", index=frame.index)
+        for meth in sorted(method.unique()):
+            sub = frame[(method == meth).to_numpy()]
+            keys: list[tuple[str, pd.Series]] = [
+                ("rank", fmt_number(sub["rank"], 0)),
+                ("site_id", fmt_text(sub["site_id"]))]
+            for col in ("marginal", "marginal_share", "cumulative_share"):
+                if col in sub:
+                    digits = 0 if col == "marginal" else 4
+                    keys.append((col, fmt_number(sub[col], digits)))
+            head = [{"l": _esc(_both(k) if k in _PROPOSED else map_label(k)), "k": i}
+                    for i, (k, _) in enumerate(keys)]
+            name = _both(key) + (f" ({meth})" if meth else "")
+            tip = _esc(_both(key)) + " #" + keys[0][1].fillna("")
+            if key == "site":
+                data = _payload(_points(sub.geometry, metric), t=_col(tip),
+                                v=[_col(v) for _, v in keys])
+                opts: dict[str, Any] = {
+                    "pane": "sp-proposed", "head": head, "dots": False,
+                    "marker": {"colour": _PROPOSED_COLOUR, "symbol": "★",
+                               "className": "sp-proposed-site"}}
+            else:
+                data = _payload(_display(sub.geometry, metric, tol, coverage=False),
+                                t=_col(tip), v=[_col(v) for _, v in keys])
+                opts = {"pane": "sp-proposed-catchments", "className": "sp-proposed-catchment",
+                        "head": head,
+                        "style": {"color": _PROPOSED_COLOUR, "weight": 2, "dashArray": "6 4",
+                                  "fillColor": _PROPOSED_COLOUR, "fillOpacity": 0.12}}
+            m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
+                                show=meth in ("", "exact") or method.nunique() == 1))
+
+
 def _tile_specs(name: str, key: str | None) -> list[dict[str, Any]]:
     if name == "osm":
         return [{"url": _OSM_URL, "options": {"maxZoom": 19, "attribution": OSM_CREDIT_HTML}}]
@@ -385,6 +440,8 @@ def make_map(
     title: str | None = None,
     tolerance_m: float = 1.0,
     merge_above: int = 300,
+    proposed_sites: gpd.GeoDataFrame | None = None,
+    proposed_catchments: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive planning map.
 
@@ -431,6 +488,10 @@ def make_map(
         A class with more catchments than this is drawn as one merged outline, and its
         facilities as small dots, off on opening (e.g. thousands of bus-route samples), to keep
         the file small and the page fast.
+    proposed_sites, proposed_catchments
+        Gap-filling proposals (:func:`siteplan.siting_run.site_study`): sites as numbered star
+        markers (popup: rank, site id, added coverage and shares), their new catchments dashed;
+        ``rank``, ``site_id`` and optionally ``method`` (one layer per method).
 
     Returns
     -------
@@ -478,6 +539,8 @@ def make_map(
     has_blind = blind_spots is not None and len(blind_spots) > 0
     if has_blind:
         _add_blind_spots(m, check_layer(blind_spots, "blind_spots", []), metric, tolerance_m)
+
+    _add_proposed(m, proposed_sites, proposed_catchments, metric, tolerance_m)
 
     bounds = shapely.total_bounds(geoms)
     has_boundary = boundary is not None and len(boundary) > 0

@@ -1,0 +1,410 @@
+"""Gap filling: where ``k`` new facilities of a class would cover the most uncovered demand.
+
+:func:`maximal_cover` works on plain layers (network, existing facilities, candidate sites,
+demand polygons); :func:`site_study` takes them from a study run; :func:`write_siting` writes
+the GeoPackage, the CSV of proposed sites and the planning map.  Coverage before and after is
+computed exactly with shapely (demand ∩ union of the catchments, area weighted by density), not
+from the optimiser's atoms, so the two can be compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteplan.catchments import DEFAULT_FRONTAGE_M, SEED_RADII, catchments
+from siteplan.errors import ConfigError, InputError
+from siteplan.io import is_polygonal
+from siteplan.network import Network
+from siteplan.siting import Cover, exact_cover, greedy_cover
+from siteplan.siting_demand import build_atoms, grouped_union
+from siteplan.snapping import DEFAULT_MAX_SNAP_M, SnapPoint, snap
+
+if TYPE_CHECKING:
+    from siteplan.pipeline import StudyResult
+
+Method = Literal["greedy", "exact", "both"]
+
+
+@dataclass
+class SitingResult:
+    """Proposed sites for one facility class and the coverage they bring.
+
+    Attributes
+    ----------
+    cls, radius_m, weight
+        The class, its walking radius and the demand weight (``"area_m2"`` or the population
+        field).
+    sites
+        Points: ``method``, ``rank``, ``site_id``, ``marginal`` (weight the site adds to those
+        ranked before it), ``marginal_share``, ``cumulative_share`` (share of all demand covered
+        with existing facilities and the sites up to this one).
+    catchments
+        New catchments: ``method``, ``rank``, ``site_id``, ``class``, ``radius_m``, ``area_m2``.
+    coverage
+        One row per method: ``class``, ``method``, ``radius_m``, ``k``, ``weight``,
+        ``demand_total``, ``covered_before``, ``covered_after``, ``share_before``,
+        ``share_after``, ``unreachable``, ``unreachable_m2``, ``objective`` (from the atoms),
+        ``status``, ``bound``, ``gap``, ``seconds``.
+    unreachable
+        Demand no candidate's and no existing catchment touches: ``demand_id``, ``area_m2``,
+        ``weight`` and geometry.
+    covers
+        The solver results by method.
+    n_atoms, n_candidates
+        Size of the instance.
+    map_layers
+        Context for the map (parcels, facilities, catchments, blind spots, boundary, title).
+    """
+
+    cls: str
+    radius_m: float
+    weight: str
+    sites: gpd.GeoDataFrame
+    catchments: gpd.GeoDataFrame
+    coverage: pd.DataFrame
+    unreachable: gpd.GeoDataFrame
+    covers: dict[str, Cover]
+    n_atoms: int
+    n_candidates: int
+    map_layers: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_options(radius_m: float, k: int | None, target_share: float | None,
+                   method: str) -> None:
+    if not (isinstance(radius_m, int | float) and np.isfinite(radius_m) and radius_m > 0):
+        raise ConfigError(f"the radius must be a positive number of metres, got {radius_m!r}.",
+                          where="siting.radius_m", fix="give e.g. 300 or 500.")
+    if (k is None) == (target_share is None):
+        raise InputError("give either k (number of new sites) or a target coverage share.",
+                         where="siting", fix="pass k=5, or target_share=0.8.")
+    if k is not None and not (isinstance(k, int | np.integer) and not isinstance(k, bool)
+                              and k >= 1):
+        raise InputError(f"k must be a whole number >= 1, got {k!r}.", where="siting.k",
+                         fix="ask for at least one site.")
+    if target_share is not None and not (isinstance(target_share, int | float)
+                                         and 0 < target_share <= 1):
+        raise InputError(f"target share must lie in (0, 1], got {target_share!r}.",
+                         where="siting.target_share", fix="give e.g. 0.8 for 80 %.")
+    if method not in ("greedy", "exact", "both"):
+        raise InputError(f"unknown method {method!r}.", where="siting.method",
+                         fix='use "greedy", "exact" or "both".')
+
+
+def _demand(demand: gpd.GeoDataFrame, crs: Any,
+            population: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Demand polygons, their density (weight per m²) and ids."""
+    if demand.crs is None:
+        raise InputError("the demand layer has no CRS.", where="siting demand",
+                         fix="set one (gdf.set_crs(...)).")
+    geoms = np.asarray(demand.to_crs(crs).geometry.values, dtype=object)
+    keep = is_polygonal(geoms) & ~shapely.is_empty(geoms)
+    if not keep.any():
+        raise InputError("the demand layer has no polygons.", where="siting demand",
+                         fix="use residential land, parcels or building footprints.")
+    ids = np.asarray(demand.index.astype(str), dtype=object)
+    if population is None:
+        geoms, ids = geoms[keep], ids[keep]
+        area = shapely.area(geoms)
+        union = shapely.union_all(geoms)
+        if abs(float(shapely.area(union)) - float(area.sum())) > 1e-6 * float(area.sum()):
+            # Overlapping polygons: land counts once.
+            geoms = shapely.get_parts(union)
+            ids = np.array([f"part_{i}" for i in range(geoms.size)], dtype=object)
+        return geoms, np.ones(geoms.size), ids
+    if population not in demand.columns:
+        raise InputError(f"the demand layer has no population field {population!r}.",
+                         where="siting demand",
+                         fix=f"use one of its columns: {', '.join(map(str, demand.columns))}.")
+    pop = pd.to_numeric(demand[population], errors="coerce").to_numpy(dtype=float,
+                                                                      na_value=np.nan)
+    bad = ~np.isfinite(pop) | (pop < 0)
+    if bad.any():
+        raise InputError(f"population field {population!r} has {int(bad.sum())} missing, "
+                         f"non-numeric or negative value(s), e.g. row {ids[bad][0]}.",
+                         where="siting demand", fix="fill them with counts >= 0.")
+    geoms, pop, ids = geoms[keep], pop[keep], ids[keep]
+    area = shapely.area(geoms)
+    return geoms, np.where(area > 0, pop / np.where(area > 0, area, 1.0), 0.0), ids
+
+
+def _candidate_frame(candidates: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    if len(candidates) == 0:
+        raise InputError("there are no candidate sites.", where="siting candidates",
+                         fix="give candidate parcels, network nodes or a site layer.")
+    if candidates.crs is None:
+        raise InputError("the candidate sites have no CRS.", where="siting candidates",
+                         fix="set one (gdf.set_crs(...)).")
+    col = next((c for c in ("site_id", "parcel_id", "facility_id") if c in candidates.columns),
+               None)
+    ids = (candidates[col].astype("string") if col else
+           pd.Series(candidates.index.astype(str), index=candidates.index, dtype="string"))
+    if ids.isna().any() or ids.duplicated().any():
+        raise InputError("candidate site ids must be present and unique.",
+                         where="siting candidates", fix="give every site its own site_id.")
+    frame = gpd.GeoDataFrame({"site_id": ids.to_numpy()},
+                             geometry=np.asarray(candidates.to_crs(crs).geometry.values),
+                             crs=crs)
+    # Candidates in id order: ties between equal gains go to the lowest id.
+    return frame.sort_values("site_id", kind="stable").reset_index(drop=True)
+
+
+def _covered(demand: np.ndarray, density: np.ndarray, zone: Any) -> float:
+    """Weight of the demand inside ``zone``, exactly."""
+    return float((shapely.area(shapely.intersection(demand, zone)) * density).sum())
+
+
+def maximal_cover(
+    net: Network,
+    existing: gpd.GeoDataFrame,
+    cls: str,
+    radius_m: float,
+    candidates: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    *,
+    k: int | None = None,
+    target_share: float | None = None,
+    population: str | None = None,
+    method: Method = "greedy",
+    time_limit_s: float = 60.0,
+    frontage_m: float = DEFAULT_FRONTAGE_M,
+    facility_point: SnapPoint = "representative",
+    candidate_point: SnapPoint = "representative",
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> SitingResult:
+    """Propose ``k`` sites (or enough to reach ``target_share``) for new facilities of a class.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    existing
+        Facilities (``facility_id``, ``class``); those of ``cls`` already cover their catchments.
+    cls, radius_m
+        The class and its walking radius.
+    candidates
+        Candidate sites (points or polygons) with ``site_id`` (else ``parcel_id``,
+        ``facility_id`` or the index as id).
+    demand
+        Demand polygons: residential land, parcels or buildings.
+    k, target_share
+        Number of new sites, or the share (0-1] of all demand to cover with existing and new.
+    population
+        Demand column spread over each polygon by area; default: weight by area (m²).
+    method
+        ``"greedy"``, ``"exact"`` (integer programme) or ``"both"``.
+    time_limit_s
+        Time limit of the integer programme.
+    frontage_m, facility_point, candidate_point, max_snap_m
+        As for :func:`siteplan.catchments.catchments`.
+
+    Returns
+    -------
+    SitingResult
+    """
+    _check_options(radius_m, k, target_share, method)
+    radius_m = float(radius_m)
+    cand = _candidate_frame(candidates, net.crs)
+    if k is not None and k > len(cand):
+        raise InputError(f"k = {k} is more than the {len(cand)} candidate sites.",
+                         where="siting.k", fix="ask for fewer sites or give more candidates.")
+    geoms, density, ids = _demand(demand, net.crs, population)
+    mine = existing[existing["class"].astype(str) == cls] if len(existing) else existing
+    ex_geoms = np.asarray(mine.to_crs(net.crs).geometry.values, dtype=object)
+    ex_snap = snap(net, ex_geoms, how=facility_point, max_snap_m=max_snap_m)
+    c_snap = snap(net, np.asarray(cand.geometry.values), how=candidate_point,
+                  max_snap_m=max_snap_m)
+    atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m)
+
+    total = float((shapely.area(geoms) * density).sum())
+    zone_before = shapely.Polygon()
+    if len(mine):
+        polys = catchments(net, mine, {cls: radius_m}, mode="dissolve", frontage_m=frontage_m,
+                           facility_point=facility_point, max_snap_m=max_snap_m)
+        if len(polys):
+            zone_before = polys.geometry.values[0]
+    before = _covered(geoms, density, zone_before)
+    open_atoms = ~atoms.before & (np.diff(atoms.cover.indptr) > 0)
+    a, w = atoms.cover[open_atoms], atoms.weight[open_atoms]
+    target = None
+    if target_share is not None:
+        target = target_share * total - float(atoms.weight[atoms.before].sum())
+        best = (float(atoms.weight[atoms.before].sum()) + float(w.sum())) / total if total else 0
+        if best < target_share * (1 - 1e-9):
+            raise InputError(f"no set of candidates reaches {target_share:.1%} coverage of "
+                             f"{cls}: the most they can reach is {best:.1%}.",
+                             where="siting.target_share",
+                             fix="lower the target or add candidate sites.")
+        target = max(target, 0.0)
+    covers: dict[str, Cover] = {}
+    for m in (("greedy", "exact") if method == "both" else (method,)):
+        if target is not None and target <= 0:
+            covers[m] = Cover(np.empty(0, np.int64), np.empty(0), 0.0, m, "no_gain", 0, 0, 0)
+        elif m == "greedy":
+            covers[m] = greedy_cover(a, w, k=k, target=target)
+        else:
+            covers[m] = exact_cover(a, w, k=k, target=target, time_limit_s=time_limit_s)
+
+    site_rows, catch_rows, cov_rows = [], [], []
+    unit = population or "area_m2"
+    unreachable_w = float(atoms.weight[~atoms.reachable].sum())
+    unreachable_m2 = float(atoms.area[~atoms.reachable].sum())
+    for m, cov in covers.items():
+        chosen = cand.iloc[cov.sites].reset_index(drop=True)
+        rank = np.arange(1, cov.sites.size + 1)
+        base_w = float(atoms.weight[atoms.before].sum())
+        site_rows.append(pd.DataFrame({
+            "method": m, "rank": rank, "site_id": chosen["site_id"].to_numpy(),
+            "marginal": cov.gains, "marginal_share": cov.gains / total if total else np.nan,
+            "cumulative_share": (base_w + np.cumsum(cov.gains)) / total if total else np.nan,
+            "geometry": shapely.point_on_surface(np.asarray(chosen.geometry.values))}))
+        new = catchments(net, chosen.assign(facility_id=chosen["site_id"], **{"class": cls}),
+                         {cls: radius_m}, mode="overlap", frontage_m=frontage_m,
+                         facility_point=candidate_point, max_snap_m=max_snap_m)
+        new = new.merge(pd.DataFrame({"facility_id": chosen["site_id"].astype("string"),
+                                      "rank": rank}), on="facility_id")
+        new = new.rename(columns={"facility_id": "site_id"}).sort_values("rank")
+        new.insert(0, "method", m)
+        catch_rows.append(new[["method", "rank", "site_id", "class", "radius_m", "area_m2",
+                               "geometry"]])
+        zone = shapely.union_all(np.r_[np.asarray(new.geometry.values, dtype=object),
+                                       [zone_before]])
+        after = _covered(geoms, density, zone)
+        cov_rows.append({
+            "class": cls, "method": m, "radius_m": radius_m, "k": int(cov.sites.size),
+            "weight": unit, "demand_total": total, "covered_before": before,
+            "covered_after": after, "share_before": before / total if total else np.nan,
+            "share_after": after / total if total else np.nan, "unreachable": unreachable_w,
+            "unreachable_m2": unreachable_m2, "objective": base_w + cov.objective,
+            "status": cov.status, "bound": base_w + cov.bound, "gap": cov.gap,
+            "seconds": cov.seconds})
+    sites = gpd.GeoDataFrame(pd.concat(site_rows, ignore_index=True), geometry="geometry",
+                             crs=net.crs)
+    new_catch = gpd.GeoDataFrame(pd.concat(catch_rows, ignore_index=True), geometry="geometry",
+                                 crs=net.crs)
+    lost = ~atoms.reachable
+    owners = np.unique(atoms.owner[lost])
+    slot = np.searchsorted(owners, atoms.owner[lost])
+    unreach = gpd.GeoDataFrame({
+        "class": cls, "demand_id": ids[owners],
+        "area_m2": np.bincount(slot, weights=atoms.area[lost], minlength=owners.size),
+        "weight": np.bincount(slot, weights=atoms.weight[lost], minlength=owners.size),
+    }, geometry=grouped_union(atoms.geometry[lost], slot, owners.size), crs=net.crs)
+    return SitingResult(cls, radius_m, unit, sites, new_catch, pd.DataFrame(cov_rows), unreach,
+                        covers, int(atoms.geometry.size), len(cand))
+
+
+def study_radius(result: StudyResult, cls: str) -> float:
+    """The class's radius from the study (else the seed radius); ConfigError if it has none."""
+    radius = result.study.class_radius(cls)
+    if radius is None:
+        radius = SEED_RADII.get(cls)
+    if radius is None:
+        known = sorted(set(result.study.classes) | set(SEED_RADII))
+        raise ConfigError(f"unknown facility class {cls!r} (no radius configured).",
+                          where="siting class", fix=f"use one of {', '.join(known)}.")
+    return float(radius)
+
+
+def node_candidates(net: Network) -> gpd.GeoDataFrame:
+    """Every network node as a candidate site ``node_<id>`` (zero-padded, so ids sort as
+    numbers)."""
+    width = len(str(max(net.n_nodes - 1, 0)))
+    ids = [f"node_{i:0{width}d}" for i in range(net.n_nodes)]
+    return gpd.GeoDataFrame({"site_id": ids}, geometry=shapely.points(net.node_xy), crs=net.crs)
+
+
+def site_study(
+    result: StudyResult,
+    cls: str,
+    *,
+    k: int | None = None,
+    target_share: float | None = None,
+    candidates: Literal["parcels", "nodes"] | gpd.GeoDataFrame = "parcels",
+    demand: Literal["residential", "parcels", "buildings"] = "residential",
+    population: str | None = None,
+    method: Method = "greedy",
+    time_limit_s: float = 60.0,
+) -> SitingResult:
+    """:func:`maximal_cover` on a study run: its network, facilities, radius, frontage and
+    snapping settings; candidates the study's parcels, the network nodes or a site layer."""
+    radius = study_radius(result, cls)
+    net = result.network
+    cfg = result.study.network
+    if isinstance(candidates, gpd.GeoDataFrame):
+        cand = candidates
+    elif candidates == "parcels":
+        cand = result.parcels[["parcel_id", result.parcels.geometry.name]]
+    elif candidates == "nodes":
+        cand = node_candidates(net)
+    else:
+        raise InputError(f"unknown candidates {candidates!r}.", where="siting candidates",
+                         fix='use "parcels", "nodes" or a GeoDataFrame of sites.')
+    layers = {"residential": result.residential, "parcels": result.parcels,
+              "buildings": result.buildings}
+    if demand not in layers:
+        raise InputError(f"unknown demand {demand!r}.", where="siting demand",
+                         fix='use "residential", "parcels" or "buildings".')
+    dem = layers[demand]
+    if dem is None or len(dem) == 0:
+        raise InputError(f"the study has no {demand} layer to use as demand.",
+                         where="siting demand", fix="choose another demand layer.")
+    point = cfg.parcel_point if not isinstance(candidates, gpd.GeoDataFrame) else "representative"
+    out = maximal_cover(net, result.facilities, cls, radius, cand, dem, k=k,
+                        target_share=target_share, population=population, method=method,
+                        time_limit_s=time_limit_s, frontage_m=result.study.catchments.frontage_m,
+                        facility_point=cfg.facility_point, candidate_point=point,
+                        max_snap_m=cfg.max_snap_m)
+    catch = result.catchments
+    spots = result.blind_spots
+    out.map_layers = {
+        "parcels": result.parcels, "facilities": result.facilities,
+        "catchments": catch[catch["class"].astype(str) == cls],
+        "blind_spots": spots[spots["class"].astype(str) == cls],
+        "boundary": result.boundary, "title": result.study.study.name,
+        "criteria": result.study}
+    return out
+
+
+def sites_table(result: SitingResult) -> pd.DataFrame:
+    """The proposed sites as a plain table with ``lon``/``lat`` (for the CSV)."""
+    pts = result.sites.to_crs(4326).geometry
+    table = pd.DataFrame(result.sites.drop(columns="geometry"))
+    table.insert(1, "class", result.cls)
+    table["lon"] = pts.x.to_numpy()
+    table["lat"] = pts.y.to_numpy()
+    return table.reset_index(drop=True)
+
+
+def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting") -> list[Path]:
+    """Write ``<stem>.gpkg`` (layers ``siting_sites``, ``siting_catchments``,
+    ``siting_coverage``, ``siting_unreachable``), ``<stem>_sites.csv`` (UTF-8 with BOM,
+    formula-like text neutralised) and, when the result comes from :func:`site_study`,
+    ``<stem>.html`` (the planning map with the proposed sites and their catchments); each
+    atomically.  Returns the paths written."""
+    from siteplan.atomic import check_writable_dir, write_bytes_atomic
+    from siteplan.outputs import write_layers
+    from siteplan.shortlist import shortlist_csv_bytes
+    from siteplan.webmap import make_map, save_map
+
+    out = check_writable_dir(out_dir)
+    written = [write_layers(out / f"{stem}.gpkg", {
+        "siting_sites": result.sites, "siting_catchments": result.catchments,
+        "siting_coverage": result.coverage, "siting_unreachable": result.unreachable})]
+    written.append(write_bytes_atomic(out / f"{stem}_sites.csv",
+                                      shortlist_csv_bytes(sites_table(result))))
+    ctx = result.map_layers
+    if ctx.get("parcels") is not None:
+        m = make_map(ctx["parcels"], catchments=ctx.get("catchments"),
+                     facilities=ctx.get("facilities"), blind_spots=ctx.get("blind_spots"),
+                     boundary=ctx.get("boundary"), criteria=ctx.get("criteria"),
+                     title=ctx.get("title"), proposed_sites=result.sites,
+                     proposed_catchments=result.catchments)
+        written.append(save_map(m, out / f"{stem}.html"))
+    return written
