@@ -1,0 +1,242 @@
+"""Gap filling (maximal covering): solvers against brute force, atoms against exact areas,
+Taiyuan kindergartens, bad input, determinism."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from scipy import sparse
+from shapely.geometry import LineString, box
+
+from siteplan.errors import ConfigError, InputError
+from siteplan.network import graph_from_lines
+from siteplan.siting import exact_cover, greedy_cover, merge_atoms
+from siteplan.siting_run import maximal_cover, site_study, write_siting
+from tests.conftest import DATA
+
+CRS = "EPSG:32649"
+BOUND = 1.0 - 1.0 / np.e
+
+
+def _brute(a: np.ndarray, w: np.ndarray, k: int) -> float:
+    best = 0.0
+    for combo in itertools.combinations(range(a.shape[1]), k):
+        best = max(best, float(w[a[:, list(combo)].any(axis=1)].sum()))
+    return best
+
+
+# --- solvers on small matrices ---------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_matches_enumeration_and_greedy_bound(seed):
+    rng = np.random.default_rng(seed)
+    a = rng.random((30, 8)) < 0.25
+    w = rng.integers(1, 10, 30).astype(float)
+    for k in range(1, 5):
+        opt = _brute(a, w, k)
+        ex = exact_cover(sparse.csr_matrix(a), w, k=k)
+        gr = greedy_cover(sparse.csr_matrix(a), w, k=k)
+        assert ex.status == "optimal"
+        assert ex.objective == pytest.approx(opt)
+        assert gr.objective <= opt + 1e-9
+        assert gr.objective >= BOUND * opt - 1e-9
+        # Marginal gains are what each site adds to those before it.
+        for cov in (ex, gr):
+            covered = a[:, cov.sites].cumsum(axis=1) > 0
+            expect = np.diff(np.r_[0.0, [w[covered[:, i]].sum() for i in range(len(cov.sites))]])
+            assert np.allclose(cov.gains, expect)
+
+
+def test_greedy_equals_exact_where_greedy_is_optimal_and_not_otherwise():
+    # Disjoint sets: greedy is optimal, and both take the heaviest sets.
+    a = np.zeros((6, 3), dtype=bool)
+    a[[0, 1], 0] = a[[2, 3, 4], 1] = a[[5], 2] = True
+    w = np.array([1, 1, 2, 2, 2, 9.0])
+    for k in (1, 2, 3):
+        g, e = greedy_cover(a, w, k=k), exact_cover(a, w, k=k)
+        assert g.objective == e.objective == _brute(a, w, k)
+    assert list(greedy_cover(a, w, k=2).sites) == [2, 1]
+    # The classic trap: C (2.5) first, then A adds 1; A + B cover 4.
+    atoms = {"p": 1.0, "q": 1.0, "r": 1.0, "s": 1.0, "t": 0.5}
+    sets = [{"p", "q"}, {"r", "s"}, {"q", "r", "t"}]
+    names = list(atoms)
+    a = np.array([[n in s for s in sets] for n in names])
+    w = np.array([atoms[n] for n in names])
+    g, e = greedy_cover(a, w, k=2), exact_cover(a, w, k=2)
+    assert g.objective == pytest.approx(3.5) and list(g.sites) == [2, 0]
+    assert e.objective == pytest.approx(4.0) and sorted(e.sites) == [0, 1]
+
+
+def test_ties_go_to_lowest_index_and_target_mode():
+    a = np.array([[1, 1, 0], [0, 0, 1]], dtype=bool)
+    w = np.array([2.0, 1.0])
+    assert list(greedy_cover(a, w, k=1).sites) == [0]
+    assert list(greedy_cover(a, w, target=2.5).sites) == [0, 2]
+    e = exact_cover(a, w, target=2.0)
+    assert e.sites.size == 1 and e.objective == pytest.approx(2.0)
+    # Nothing more to cover: no zero-gain site is proposed.
+    assert greedy_cover(a, w, k=3).sites.size == 2
+
+
+def test_merge_atoms_sums_identical_candidate_sets():
+    rng = np.random.default_rng(3)
+    a = rng.random((200, 5)) < 0.3
+    w = rng.random(200)
+    merged, mw = merge_atoms(sparse.csr_matrix(a), w)
+    sets = {}
+    for row, weight in zip(a, w, strict=True):
+        if row.any():
+            sets[tuple(row)] = sets.get(tuple(row), 0.0) + weight
+    got = {tuple(r): x for r, x in zip(merged.toarray().astype(bool), mw, strict=True)}
+    assert got.keys() == sets.keys()
+    assert all(got[key] == pytest.approx(val) for key, val in sets.items())
+
+
+# --- geometry on a street whose answer is known ----------------------------------------------
+
+def _street():
+    """A straight 2 km street on y = 0, a kindergarten at its west end, three candidate sites
+    on the street at x = 600, 1200, 1800 (and a duplicate of 1200 with a lower id)."""
+    lines = gpd.GeoDataFrame({"highway": ["residential"]},
+                             geometry=[LineString([(0, 0), (2000, 0)])], crs=CRS)
+    net = graph_from_lines(lines)
+    fac = gpd.GeoDataFrame({"facility_id": ["k"], "class": ["kindergarten"]},
+                           geometry=shapely.points([[0, 0]]), crs=CRS)
+    cand = gpd.GeoDataFrame({"site_id": ["c600", "c1200", "c1800", "b1200"]},
+                            geometry=shapely.points([[600, 0], [1200, 0], [1800, 0],
+                                                     [1200, 0]]), crs=CRS)
+    # A 20 m strip along the street, and a block 500 m away that no catchment can reach.
+    demand = gpd.GeoDataFrame({"name": ["strip", "far"], "pop": [4000.0, 50.0]},
+                              geometry=[box(0, 0, 2000, 20), box(0, 500, 100, 600)], crs=CRS)
+    return net, fac, cand, demand
+
+
+def _band(x0, x1):
+    """The exact 30 m frontage band of street [x0, x1] (fine circle) within the strip."""
+    line = LineString([(x0, 0), (x1, 0)])
+    return line.buffer(30, quad_segs=256).intersection(box(0, 0, 2000, 20))
+
+
+def test_street_case_known_answer():
+    net, fac, cand, demand = _street()
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=1, method="both")
+    before = _band(0, 300).area
+    for method in ("greedy", "exact"):
+        row = res.coverage.set_index("method").loc[method]
+        assert row["demand_total"] == pytest.approx(2000 * 20 + 100 * 100)
+        assert row["covered_before"] == pytest.approx(before, rel=2e-3)
+        after = _band(0, 300).union(_band(900, 1500)).area
+        assert row["covered_after"] == pytest.approx(after, rel=2e-3)
+        # The optimiser's atoms give the same figure as the exact overlay.
+        assert row["objective"] == pytest.approx(row["covered_after"], rel=1e-6)
+        # The far block is reported, never dropped.
+        assert row["unreachable_m2"] == pytest.approx(100 * 100)
+    # The middle site is best; of the two there, the lower id wins.
+    assert list(res.sites["site_id"]) == ["b1200", "b1200"]
+    assert list(res.unreachable["area_m2"]) == pytest.approx([10000.0])
+    assert res.unreachable.geometry.iloc[0].symmetric_difference(
+        box(0, 500, 100, 600)).area < 1e-6
+    full = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=3, method="exact")
+    assert full.coverage["covered_after"].iloc[0] == pytest.approx(2000 * 20, rel=1e-9)
+    assert full.coverage["share_after"].iloc[0] == pytest.approx(40000 / 50000, rel=1e-9)
+
+
+def test_population_spread_by_area_of_intersection():
+    net, fac, cand, demand = _street()
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=1, population="pop")
+    row = res.coverage.iloc[0]
+    zone = res.catchments.geometry.iloc[0].union(_band(0, 300))
+    # Population of the strip is spread by area: covered share of its area times 4000.
+    expect = 4000 * box(0, 0, 2000, 20).intersection(zone).area / 40000
+    assert row["weight"] == "pop" and row["demand_total"] == pytest.approx(4050)
+    assert row["covered_after"] == pytest.approx(expect, rel=2e-3)
+    assert row["unreachable"] == pytest.approx(50.0)
+
+
+def test_target_share_and_bad_input():
+    net, fac, cand, demand = _street()
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, target_share=0.5)
+    assert res.coverage["share_after"].iloc[0] >= 0.5 - 1e-6
+    with pytest.raises(InputError, match="most they can reach"):
+        maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, target_share=0.9)
+    bad = [
+        (InputError, dict(k=0)), (InputError, dict(k=5)), (InputError, dict(k=1.5)),
+        (InputError, dict(target_share=0.0)), (InputError, dict(target_share=1.2)),
+        (InputError, dict(k=1, target_share=0.5)), (InputError, dict()),
+        (InputError, dict(k=1, population="nope")), (InputError, dict(k=1, method="lp")),
+    ]
+    for err, kw in bad:
+        with pytest.raises(err):
+            maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, **kw)
+    with pytest.raises(ConfigError, match="radius"):
+        maximal_cover(net, fac, "kindergarten", 0.0, cand, demand, k=1)
+    with pytest.raises(InputError, match="no candidate"):
+        maximal_cover(net, fac, "kindergarten", 300.0, cand.iloc[:0], demand, k=1)
+    for value in (-1.0, np.nan):
+        d = demand.assign(pop=[value, 1.0])
+        with pytest.raises(InputError, match="population"):
+            maximal_cover(net, fac, "kindergarten", 300.0, cand, d, k=1, population="pop")
+
+
+# --- Taiyuan ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def taiyuan():
+    from siteplan.pipeline import run_study
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_study(DATA / "study.toml")
+
+
+def test_taiyuan_kindergartens_k1_to_10(taiyuan):
+    previous = 0.0
+    for k in range(1, 11):
+        res = site_study(taiyuan, "kindergarten", k=k, method="both", time_limit_s=60)
+        cov = res.coverage.set_index("method")
+        g, e = cov.loc["greedy"], cov.loc["exact"]
+        assert res.covers["exact"].status == "optimal"
+        assert e["objective"] >= g["objective"] - 1e-6
+        before = g["covered_before"]
+        # Greedy within the 1 - 1/e bound of the optimum (on the uncovered demand).
+        assert g["objective"] - before >= BOUND * (e["objective"] - before) - 1e-6
+        for row in (g, e):
+            assert row["covered_after"] >= row["covered_before"]
+            assert row["objective"] == pytest.approx(row["covered_after"], rel=1e-4)
+            assert row["covered_after"] + row["unreachable"] <= row["demand_total"] * (1 + 1e-9)
+        assert e["objective"] >= previous - 1e-6  # more sites never cover less
+        previous = e["objective"]
+    # Every residential polygon is split by area: atoms plus nothing else tile the demand.
+    assert res.unreachable["area_m2"].sum() == pytest.approx(g["unreachable_m2"])
+    assert g["unreachable_m2"] > 0
+
+
+def test_taiyuan_unknown_class_and_outputs_deterministic(taiyuan, tmp_path):
+    with pytest.raises(ConfigError, match="unknown facility class"):
+        site_study(taiyuan, "swimming_pool", k=1)
+    with pytest.raises(InputError, match="buildings|demand"):
+        site_study(taiyuan, "kindergarten", k=1, demand="roads")  # type: ignore[arg-type]
+    res = site_study(taiyuan, "kindergarten", k=3, method="both")
+    first = write_siting(res, tmp_path / "a", "kg")
+    again = write_siting(site_study(taiyuan, "kindergarten", k=3, method="both"),
+                         tmp_path / "b", "kg")
+    for p, q in zip(first, again, strict=True):
+        if p.suffix != ".gpkg":
+            assert p.read_bytes() == q.read_bytes()
+    csv = first[1].read_bytes()
+    assert csv.startswith(b"\xef\xbb\xbf") and b"site_id" in csv
+    html = first[2].read_text(encoding="utf-8")
+    assert "Proposed site / 拟建选址" in html and "sp-proposed-catchment" in html
+    import pyogrio
+
+    layers = {name for name, _ in pyogrio.list_layers(first[0])}
+    assert {"siting_sites", "siting_catchments", "siting_coverage",
+            "siting_unreachable"} <= layers
+    table = pyogrio.read_dataframe(first[0], layer="siting_coverage")
+    assert list(table["method"]) == ["greedy", "exact"]
+    assert (table["share_after"] >= table["share_before"]).all()
