@@ -21,10 +21,14 @@ import pandas as pd
 import pyogrio
 
 from siteplan.atomic import atomic_path, check_writable_dir
-from siteplan.errors import InputError
+from siteplan.errors import InputError, SiteplanWarning
 
 Progress = Callable[[str, str], None]
 MAP_FORMATS = ("html", "png")
+# Parcels drawn on the maps at most.  A browser does not open a map of 200,000 polygons
+# (~180 MB of HTML) usefully, nor does a printed PNG show them; beyond this the maps show the
+# best-ranked parcels, say so in their title, and the GeoPackage keeps every parcel.
+MAP_PARCEL_LIMIT = 20_000
 
 
 def _slug(name: str) -> str:
@@ -58,6 +62,28 @@ def write_layers(path: str | Path, layers: Mapping[str, pd.DataFrame],
     return path
 
 
+def map_parcels(parcels: gpd.GeoDataFrame, title: str | None,
+                limit: int = MAP_PARCEL_LIMIT) -> tuple[gpd.GeoDataFrame, str | None]:
+    """The parcels the maps draw and the maps' title.
+
+    Up to ``limit`` parcels: all of them; beyond, the best ``limit`` by rank (then excluded
+    parcels, by id, while there is room), with a :class:`~siteplan.errors.SiteplanWarning` and
+    a note in the title, so that nobody reads the map as the whole candidate set.
+    """
+    from siteplan.shortlist import order_parcels
+
+    if len(parcels) <= limit:
+        return parcels, title
+    note = (f"map: best {limit:,} of {len(parcels):,} parcels; every parcel is in "
+            "shortlist.gpkg")
+    warnings.warn(f"{len(parcels):,} parcels: the maps draw the best-ranked {limit:,} "
+                  "(a browser cannot usefully show more), and say so in their title; the "
+                  "shortlist GeoPackage, CSV and XLSX have all of them.", SiteplanWarning,
+                  stacklevel=3)
+    shown = order_parcels(parcels).iloc[:limit]
+    return shown, f"{title} ({note})" if title else note
+
+
 def _maps(result: Any, out: Path, *, stem: str, offline: bool, top_n: int,
           formats: Sequence[str]) -> dict[str, Path]:
     from siteplan.staticmap import save_static_map, static_map
@@ -65,15 +91,15 @@ def _maps(result: Any, out: Path, *, stem: str, offline: bool, top_n: int,
 
     written: dict[str, Path] = {}
     study = result.study
-    title = study.study.name
+    parcels, title = map_parcels(result.parcels, study.study.name)
     layers = {"catchments": result.catchments, "facilities": result.facilities,
               "blind_spots": result.blind_spots, "boundary": result.boundary}
     if "html" in formats:
-        m = make_map(result.parcels, criteria=study, top_n=top_n, offline=offline,
+        m = make_map(parcels, criteria=study, top_n=top_n, offline=offline,
                      tianditu_key=study.tianditu_key(), title=title, **layers)
         written["map"] = save_map(m, out / f"{stem}.html")
     if "png" in formats:
-        fig = static_map(result.parcels, top_n=top_n, title=title, **layers)
+        fig = static_map(parcels, top_n=top_n, title=title, **layers)
         written["png"] = save_static_map(fig, out / f"{stem}.png")
     return written
 
@@ -228,10 +254,11 @@ def maps_from_results(results: str | Path, out: str | Path | None = None, *,
     assert parcels is not None
     out_dir = check_writable_dir(Path(out) if out is not None else path.parent)
     stem = path.stem if path.stem != "shortlist" else "map"
+    parcels, title = map_parcels(parcels, None)
     m = make_map(parcels, catchments=catchments, facilities=facilities, blind_spots=spots,
-                 boundary=boundary, top_n=top_n, offline=offline)
+                 boundary=boundary, top_n=top_n, offline=offline, title=title)
     written = {"map": save_map(m, out_dir / f"{stem}.html")}
     fig = static_map(parcels, catchments=catchments, facilities=facilities, blind_spots=spots,
-                     boundary=boundary, top_n=top_n)
+                     boundary=boundary, top_n=top_n, title=title)
     written["png"] = save_static_map(fig, out_dir / f"{stem}.png")
     return written

@@ -311,55 +311,89 @@ def shortlist_csv_bytes(table: pd.DataFrame) -> bytes:
 
 
 def _write_sheet(ws: Any, table: pd.DataFrame, labels: Pairs | None = None) -> None:
+    """Stream one table into a write-only sheet: bilingual header, column-name row, rows.
+
+    Rows go to disk as they are appended (openpyxl's write-only mode), so a sheet of 100,000
+    excluded parcels does not hold millions of cell objects in memory.  A styled cell (a number
+    format, a quote prefix) is one reusable cell per column, written before the next row is
+    built.
+    """
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     bold = Font(bold=True)
+    columns: list[list[Any]] = []
+    numbers: list[Any] = []
+    quoted: list[Any] = []
     for j, col in enumerate(table.columns, start=1):
-        for row, text in ((1, label(str(col), "both", labels)), (2, str(col))):
-            cell = ws.cell(row=row, column=j, value=text)
-            cell.data_type = "s"
-            cell.font = bold
         values, decimals = _xlsx_values(str(col), table[col])
-        fmt = _number_format(decimals) if decimals is not None else None
-        for i, value in enumerate(values, start=3):
-            cell = ws.cell(row=i, column=j, value=value)
-            if isinstance(value, str):
-                # Literal text, never a formula: openpyxl would store "=..." as a formula.
-                cell.data_type = "s"
-                if value.startswith(FORMULA_PREFIXES):
-                    cell.quotePrefix = True
-            elif fmt is not None:
-                cell.number_format = fmt
+        columns.append(values)
+        num = None
+        if decimals is not None:
+            num = WriteOnlyCell(ws)
+            num.number_format = _number_format(decimals)
+        numbers.append(num)
+        quote = WriteOnlyCell(ws)
+        quote.quotePrefix = True
+        quoted.append(quote)
         width = 12 if decimals is not None else min(60, max(12, len(str(col)) + 2))
         ws.column_dimensions[get_column_letter(j)].width = width
-    ws.freeze_panes = "B3"
+    ws.freeze_panes = "B3"  # (column widths and panes precede the rows in the file)
+    for texts in ([label(str(c), "both", labels) for c in table.columns],
+                  [str(c) for c in table.columns]):
+        ws.append([_text_cell(WriteOnlyCell(ws), text, font=bold) for text in texts])
+    for i in range(len(table)):
+        row: list[Any] = []
+        for j, values in enumerate(columns):
+            value = values[i]
+            if isinstance(value, str):
+                # Literal text, never a formula: openpyxl would store "=..." as a formula.
+                row.append(_text_cell(quoted[j], value) if value.startswith(FORMULA_PREFIXES)
+                           else value)
+            elif value is not None and numbers[j] is not None:
+                numbers[j].value = value
+                row.append(numbers[j])
+            else:
+                row.append(value)
+        ws.append(row)
+
+
+def _text_cell(cell: Any, text: str, font: Any = None) -> Any:
+    """``cell`` holding ``text`` as a string (never a formula), in ``font`` if given."""
+    cell.value = text
+    cell.data_type = "s"
+    if font is not None:
+        cell.font = font
+    return cell
 
 
 def _write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
                 meta_rows: list[tuple[str, str]], labels: Pairs | None) -> None:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = f"{label('sheet_ranking', 'zh')} {label('sheet_ranking', 'en')}"
-    _write_sheet(ws, ranked, labels)
+    wb = Workbook(write_only=True)
+    _write_sheet(wb.create_sheet(f"{label('sheet_ranking', 'zh')} "
+                                 f"{label('sheet_ranking', 'en')}"), ranked, labels)
     _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
                                  f"{label('sheet_excluded', 'en')}"), excluded, labels)
     wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
-    for j, key in enumerate(("key", "value"), start=1):
-        cell = wm.cell(row=1, column=j, value=label(key, "both"))
-        cell.font = Font(bold=True)
-    for i, (key, value) in enumerate(meta_rows, start=2):
-        for j, text in enumerate((key, value), start=1):
-            cell = wm.cell(row=i, column=j, value=text)
-            cell.data_type = "s"
-            if text.startswith(FORMULA_PREFIXES):
-                cell.quotePrefix = True
     wm.column_dimensions["A"].width = 32
     wm.column_dimensions["B"].width = 80
     wm.freeze_panes = "A2"
+    bold = Font(bold=True)
+    wm.append([_text_cell(WriteOnlyCell(wm), label(key, "both"), font=bold)
+               for key in ("key", "value")])
+    for key, value in meta_rows:
+        row = []
+        for text in (key, value):
+            cell = _text_cell(WriteOnlyCell(wm), text)
+            if text.startswith(FORMULA_PREFIXES):
+                cell.quotePrefix = True
+            row.append(cell)
+        wm.append(row)
     wb.save(path)
 
 
