@@ -1,0 +1,96 @@
+"""Determinism: the demo run twice, in two fresh processes, gives the same results byte for byte.
+
+Two processes (not two calls in one) so that anything depending on Python's per-process hash
+seed, set or dict iteration order, thread timing or object addresses would show up as a
+difference.  Compared: ``shortlist.csv`` bytes, and every GeoPackage layer's attribute table
+and geometry WKB.  The only field allowed to differ is the run's own timestamp
+(``created_utc`` in the ``metadata`` table), which is asserted to be the only difference there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TIMESTAMP_KEYS = {"created_utc"}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("determinism")
+    outs = (base / "dir1", base / "dir2")
+    procs = []
+    for seed, out in zip(("1", "2"), outs, strict=True):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "siteplan", "demo", "--out", str(out), "--quiet"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    return outs
+
+
+def test_csv_is_byte_identical(two_runs):
+    a, b = two_runs
+    data = (a / "shortlist.csv").read_bytes()
+    assert len(data) > 10_000
+    assert data == (b / "shortlist.csv").read_bytes()
+
+
+def _layers(path: Path) -> list[str]:
+    return sorted(str(n) for n in pyogrio.list_layers(path)[:, 0])
+
+
+def test_every_geopackage_layer_is_identical(two_runs):
+    a, b = (d / "shortlist.gpkg" for d in two_runs)
+    names = _layers(a)
+    assert names == _layers(b)
+    assert {"parcels", "facilities", "coverage", "blind_spots", "metadata"} <= set(names)
+    for name in names:
+        ta = pyogrio.read_dataframe(a, layer=name, read_geometry=False, fid_as_index=True)
+        tb = pyogrio.read_dataframe(b, layer=name, read_geometry=False, fid_as_index=True)
+        if name == "metadata":
+            differ = ta.loc[ta["value"] != tb["value"], "key"]
+            assert set(differ) <= TIMESTAMP_KEYS, (name, list(differ))
+            keep = ~ta["key"].isin(TIMESTAMP_KEYS)
+            ta, tb = ta[keep], tb[keep]
+        pd.testing.assert_frame_equal(ta, tb, check_exact=True, obj=name)
+        info = pyogrio.read_info(a, layer=name)
+        if info["geometry_type"] is None:
+            continue
+        ga = pyogrio.raw.read(a, layer=name, return_fids=True, read_geometry=True,
+                              columns=[])
+        gb = pyogrio.raw.read(b, layer=name, return_fids=True, read_geometry=True,
+                              columns=[])
+        wkb_a, wkb_b = ga[2], gb[2]
+        assert len(wkb_a) == len(wkb_b) == len(ta)
+        assert all(x == y for x, y in zip(wkb_a, wkb_b, strict=True)), name
+        assert np.array_equal(ga[1], gb[1]), name  # same feature ids, same order
+
+
+def test_xlsx_sheets_hold_the_same_values(two_runs):
+    from openpyxl import load_workbook
+
+    def cells(path: Path) -> list[list[object]]:
+        book = load_workbook(path, read_only=True)
+        out = [[row for row in ws.iter_rows(values_only=True)] for ws in book.worksheets]
+        book.close()
+        return out
+
+    sa, sb = (cells(d / "shortlist.xlsx") for d in two_runs)
+    assert len(sa) == len(sb) == 3
+    for k, (x, y) in enumerate(zip(sa, sb, strict=True)):
+        if k == 2:  # the metadata sheet: all but the timestamp
+            x = [r for r in x if r[0] not in TIMESTAMP_KEYS]
+            y = [r for r in y if r[0] not in TIMESTAMP_KEYS]
+        assert x == y, k
