@@ -8,19 +8,20 @@ traceback); 1 anything else (a bug: the message asks for ``--debug``, which show
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, TextIO
+from typing import Annotated, Any, Literal, TextIO
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from siteplan.errors import SiteplanError, SiteplanWarning
+from siteplan.errors import ConfigError, SiteplanError, SiteplanWarning
 
 app = typer.Typer(
     name="siteplan",
@@ -34,6 +35,8 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 CatchmentMode = Literal["overlap", "dissolve", "split", "rings"]
+SitingDemand = Literal["residential", "parcels", "buildings"]
+SitingMethod = Literal["greedy", "exact", "both"]
 
 
 TopN = Annotated[int | None, typer.Option(min=1, help="Rows in the shortlist.")]
@@ -76,6 +79,15 @@ class _Ui:
         else:
             task = self._tasks.pop(name)
             self._progress.update(task, total=1, completed=1)  # type: ignore[arg-type]
+
+    @contextmanager
+    def timed(self, name: str, timings: dict[str, float]) -> Iterator[None]:
+        """A step outside the pipeline: shown like its steps and added to ``timings``."""
+        self.step(name, "start")
+        start = time.perf_counter()
+        yield
+        timings[name] = time.perf_counter() - start
+        self.step(name, "done")
 
     def timings(self, timings: dict[str, float]) -> None:
         if self.quiet or not timings:
@@ -184,6 +196,84 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
     ui.timings(result.timings)
     _print(result.coverage.to_string(index=False))
     _print(f"catchments: {path}")
+
+
+def _siting_text(coverage: Any, sites: Any, frontage_m: float) -> str:
+    """Coverage before/after per method, then the proposed sites in order (plain text)."""
+    lines = []
+    for r in coverage.to_dict("records"):
+        solver = r["status"] if r["method"] == "greedy" else f"{r['status']}, gap {r['gap']:.2%}"
+        lines.append(f"{r['method']} ({solver}): {r['class']} within {r['radius_m']:g} m covers "
+                     f"{r['share_before']:.1%} of the demand now, {r['share_after']:.1%} with "
+                     f"{r['k']} new site(s); {r['unreachable'] / r['demand_total']:.1%} lies "
+                     f"beyond every catchment (farther than {frontage_m:g} m from the streets "
+                     "any site reaches; the study's catchments.frontage_m).")
+    table = sites[["method", "rank", "site_id", "marginal_share", "cumulative_share", "lon",
+                   "lat"]]
+    return "\n".join(lines) + "\n" + table.to_string(index=False, float_format="{:.4f}".format)
+
+
+@app.command()
+def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
+         class_: Annotated[str, typer.Option(
+             "--class", help="Facility class to add, e.g. kindergarten or primary_school.")],
+         k: Annotated[int | None, typer.Option(
+             "--k", min=1, help="How many new sites (or give --target-share).")] = None,
+         target_share: Annotated[float | None, typer.Option(
+             help="Fewest sites that cover this share of the demand, in (0, 1].")] = None,
+         candidates: Annotated[str, typer.Option(
+             help='"parcels" (the study\'s), "nodes" (street junctions) or a layer file of '
+                  "sites (GeoPackage/Shapefile/GeoJSON; ids in site_id).")] = "parcels",
+         demand: Annotated[SitingDemand, typer.Option(
+             help="Demand polygons: residential land, the parcels or the buildings.")]
+         = "residential",
+         population: Annotated[str | None, typer.Option(
+             help="Weight demand by this population column (spread by area), not by area.")]
+         = None,
+         method: Annotated[SitingMethod, typer.Option(
+             help="greedy (fast, within 1-1/e of the optimum), exact (HiGHS integer "
+                  "programme) or both.")] = "greedy",
+         time_limit: Annotated[float, typer.Option(
+             min=1.0, help="Seconds for the exact solver; past it the best sites and the gap "
+                           "are reported.")] = 60.0,
+         stem: Annotated[str, typer.Option(help="Output file names: STEM.gpkg, STEM_sites.csv, "
+                                                "STEM.html.")] = "siting",
+         out: Out = None,
+         quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Gap filling (服务盲区补点): where k new facilities would cover the most uncovered demand.
+
+    Maximal covering with the class's walking radius (kindergarten 300 m, primary school
+    500 m...): existing facilities already cover their catchments, so only uncovered demand
+    counts, measured by area of intersection with the catchments.
+
+    Example: siteplan site data/taiyuan/study.toml --class kindergarten --k 10 --method both
+    """
+    from siteplan.atomic import check_writable_dir
+    from siteplan.io import read_layer
+    from siteplan.pipeline import run_study
+    from siteplan.siting_run import site_study, sites_table, write_siting
+
+    if (k is None) == (target_share is None):
+        raise ConfigError("give exactly one of --k and --target-share.", where="siteplan site",
+                          fix="e.g. --k 10, or --target-share 0.8.")
+    sites: Any = candidates
+    if candidates not in ("parcels", "nodes"):
+        sites = read_layer(candidates, kind="candidate sites")
+    ui = _Ui(quiet, verbose)
+    with ui.running():
+        result = run_study(study, progress=ui.step)
+        out_dir = check_writable_dir(out if out is not None else result.study.outputs.folder)
+        with ui.timed("siting", result.timings):
+            siting = site_study(result, class_, k=k, target_share=target_share,
+                                candidates=sites, demand=demand, population=population,
+                                method=method, time_limit_s=time_limit)
+        with ui.timed("write siting", result.timings):
+            paths = write_siting(siting, out_dir, stem=stem)
+    ui.timings(result.timings)
+    _print(_siting_text(siting.coverage, sites_table(siting),
+                        result.study.catchments.frontage_m))
+    for path in paths:
+        _print(f"written: {path}")
 
 
 @app.command()

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LINES = ROOT / "data" / "taiyuan" / "taiyuan_osm_lines.geojson"
 POLYGONS = ROOT / "data" / "taiyuan" / "taiyuan_osm_multipolygons.geojson"
 COMMANDS = ["demo", "run", "network", "facilities", "catchments", "score", "map", "fetch-osm",
-            "batch"]
+            "batch", "site"]
 
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -193,3 +193,40 @@ def test_warnings_are_one_line_for_the_user(capsys, tmp_path):
     assert code == 0
     lines = [line for line in err.splitlines() if "repaired 1 invalid geometry" in line]
     assert lines and lines[0].startswith("warning: ") and "io.py" not in err
+
+
+def test_site_proposes_kindergartens_and_writes_its_outputs(capsys, tmp_path):
+    import pandas as pd
+    import pyogrio
+
+    study = ROOT / "data" / "taiyuan" / "study.toml"
+    code, out, err = _cli(capsys, "site", str(study), "--class", "kindergarten", "--k", "3",
+                          "--method", "both", "--out", str(tmp_path), "-q")
+    assert code == 0, err
+    written = {p.name for p in tmp_path.iterdir()}
+    assert {"siting.gpkg", "siting_sites.csv", "siting.html"} <= written
+    sites = pd.read_csv(tmp_path / "siting_sites.csv", encoding="utf-8-sig")
+    assert sorted(sites["method"].unique()) == ["exact", "greedy"]
+    assert (sites.groupby("method")["rank"].apply(list) == pd.Series(
+        {"exact": [1, 2, 3], "greedy": [1, 2, 3]})).all()
+    coverage = pyogrio.read_dataframe(tmp_path / "siting.gpkg", layer="siting_coverage")
+    assert (coverage["share_after"] >= coverage["share_before"]).all()
+    exact = coverage.set_index("method").loc["exact"]
+    greedy = coverage.set_index("method").loc["greedy"]
+    assert exact["covered_after"] >= greedy["covered_after"] - 1e-6
+    # The printed summary carries the same shares as the table.
+    assert f"{greedy['share_after']:.1%} with 3 new site(s)" in out
+    assert "kindergarten within 300 m" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--k", "2", "--target-share", "0.5"], "exactly one of --k and --target-share"),
+    ([], "exactly one of --k and --target-share"),
+    (["--k", "2", "--candidates", "no_such_sites.gpkg"], "no_such_sites.gpkg"),
+])
+def test_site_bad_options_exit_2_before_running(capsys, tmp_path, args, needle):
+    study = ROOT / "data" / "taiyuan" / "study.toml"
+    code, _, err = _cli(capsys, "site", str(study), "--class", "kindergarten", *args,
+                        "--out", str(tmp_path))
+    assert code == 2 and needle in err and "Fix:" in err
+    assert list(tmp_path.iterdir()) == []
