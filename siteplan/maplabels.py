@@ -29,6 +29,8 @@ MAP_TERMS: dict[str, tuple[str, str]] = {
     "layer_catchments": ("服务范围", "Catchment"),
     "layer_facilities": ("设施", "Facilities"),
     "layer_blind_spots": ("服务盲区", "Service blind spots"),
+    "layer_proposed_sites": ("拟建选址", "Proposed sites"),
+    "layer_proposed_catchments": ("拟建服务范围", "Proposed catchments"),
     "layer_boundary": ("研究范围", "Study boundary"),
     "basemap_none": ("无底图", "No basemap"),
     "basemap_osm": ("OpenStreetMap", "OpenStreetMap"),
@@ -352,7 +354,7 @@ def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list
 
 
 def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str],
-            has_blind: bool, has_boundary: bool) -> str:
+                has_blind: bool, has_boundary: bool, proposed_colour: str | None = None) -> str:
     e = _esc
     ticks = "".join(f"<span>{v}</span>" for v in (0, 25, 50, 75, 100))
     parts = [f"<h4>{e(map_label('legend_score'))}</h4>",
@@ -387,6 +389,11 @@ def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str]
     if has_blind:
         parts.append(swatch(f"background:{BLIND_COLOUR}44;border:1px dashed {BLIND_COLOUR}",
                             map_label("layer_blind_spots")))
+    if proposed_colour:
+        parts.append(f'<div><span class="sp-sym" style="background:{proposed_colour}">★</span>'
+                     f'{e(map_label("layer_proposed_sites"))}</div>')
+        parts.append(swatch(f"background:{proposed_colour}1f;border:2px dashed {proposed_colour}",
+                            map_label("layer_proposed_catchments")))
     if has_boundary:
         parts.append(swatch("background:none;border:2px dashed #222",
                             map_label("layer_boundary")))

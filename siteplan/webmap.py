@@ -83,7 +83,8 @@ _PROPOSED = {"site": ("拟建选址", "Proposed site"),
              "marginal": ("新增覆盖", "Added coverage"),
              "marginal_share": ("新增覆盖占比", "Added share"),
              "cumulative_share": ("累计覆盖占比", "Cumulative share")}
-_PROPOSED_COLOUR = "#d6336c"
+# Black: no facility class uses it, so proposals never read as an existing kindergarten.
+_PROPOSED_COLOUR = "#111111"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -346,7 +347,7 @@ def _add_blind_spots(m: folium.Map, blind: gpd.GeoDataFrame, metric: CRS, tol: f
 
 def _both(key: str) -> str:
     zh, en = _PROPOSED[key]
-    return f"{en} / {zh}"
+    return f"{zh} / {en}"  # the map's other labels put Chinese first
 
 
 def _add_proposed(m: folium.Map, sites: gpd.GeoDataFrame | None,
@@ -541,6 +542,7 @@ def make_map(
         _add_blind_spots(m, check_layer(blind_spots, "blind_spots", []), metric, tolerance_m)
 
     _add_proposed(m, proposed_sites, proposed_catchments, metric, tolerance_m)
+    has_proposed = proposed_sites is not None and len(proposed_sites) > 0
 
     bounds = shapely.total_bounds(geoms)
     has_boundary = boundary is not None and len(boundary) > 0
@@ -558,7 +560,8 @@ def make_map(
 
     m.add_child(JsCall("SP.legend", legend_html(top_n if has_ranks else 0,
                                              bool(p["_excluded"].any()), fac_classes,
-                                             catch_classes, has_blind, has_boundary)))
+                                             catch_classes, has_blind, has_boundary,
+                                             _PROPOSED_COLOUR if has_proposed else None)))
     m.add_child(JsCall("SP.title", _esc(title)))
     m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
     m.add_child(JsCall("SP.scale"))

@@ -374,3 +374,23 @@ def test_js_json_cannot_end_the_script():
     assert json.loads(text) == {"a": "</script><!-- & \u2028", "b": [1.5, None]}
     with pytest.raises(ValueError):
         js_json(float("nan"))
+
+
+def test_proposed_sites_get_their_own_layers_and_legend_rows(layers):
+    parcels = layers["parcels"]
+    pts = parcels.geometry.representative_point().iloc[:3]
+    sites = gpd.GeoDataFrame({"method": ["greedy"] * 3, "rank": [1, 2, 3],
+                              "site_id": ["<b>S1</b>", "S2", "S3"],
+                              "marginal": [300.0, 200.0, 100.0]}, geometry=pts.values,
+                             crs=parcels.crs)
+    catch = sites.assign(geometry=sites.to_crs(METRIC).buffer(100).to_crs(parcels.crs).values)
+    plain = map_html(build(layers))
+    html = map_html(build(layers, proposed_sites=sites, proposed_catchments=catch))
+    names = layer_names(html)
+    assert "拟建选址 / Proposed site (greedy)" in names
+    assert "拟建服务范围 / Proposed catchment (greedy)" in names
+    assert not any("Proposed" in n for n in layer_names(plain))
+    legend = calls(html, "SP.legend")[0][0]
+    assert "拟建选址 / Proposed sites" in legend and "拟建服务范围 / Proposed catchments" in legend
+    assert "Proposed" not in calls(plain, "SP.legend")[0][0]
+    assert "<b>S1</b>" not in html  # the site id is data, shown escaped
