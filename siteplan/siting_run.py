@@ -383,11 +383,19 @@ def sites_table(result: SitingResult) -> pd.DataFrame:
 
 
 def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting") -> list[Path]:
-    """Write ``<stem>.gpkg`` (layers ``siting_sites``, ``siting_catchments``,
-    ``siting_coverage``, ``siting_unreachable``), ``<stem>_sites.csv`` (UTF-8 with BOM,
-    formula-like text neutralised) and, when the result comes from :func:`site_study`,
-    ``<stem>.html`` (the planning map with the proposed sites and their catchments); each
-    atomically.  Returns the paths written."""
+    """Write ``<stem>.gpkg``, ``<stem>_sites.csv`` and, when the result comes from
+    :func:`site_study`, ``<stem>.html``; each atomically.
+
+    The GeoPackage holds ``proposed_<class>`` (the sites, the layer name of DESIGN.md),
+    ``proposed_<class>_catchments`` (their new catchments), ``siting_coverage`` and
+    ``siting_unreachable``; the CSV is UTF-8 with a BOM, formula-like text neutralised; the
+    HTML is the planning map with the proposed sites and their catchments.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The paths written.
+    """
     from siteplan.atomic import check_writable_dir, write_bytes_atomic
     from siteplan.outputs import write_layers
     from siteplan.shortlist import shortlist_csv_bytes
@@ -395,7 +403,8 @@ def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting"
 
     out = check_writable_dir(out_dir)
     written = [write_layers(out / f"{stem}.gpkg", {
-        "siting_sites": result.sites, "siting_catchments": result.catchments,
+        f"proposed_{result.cls}": result.sites,
+        f"proposed_{result.cls}_catchments": result.catchments,
         "siting_coverage": result.coverage, "siting_unreachable": result.unreachable})]
     written.append(write_bytes_atomic(out / f"{stem}_sites.csv",
                                       shortlist_csv_bytes(sites_table(result))))
