@@ -249,12 +249,24 @@ class Study(ConfigModel):
 
     def check_inputs_exist(self) -> None:
         """Raise :class:`InputError` naming every configured input file that does not exist."""
-        missing = [p for p in self.inputs.paths() if not Path(p).exists()]
+        missing = [p for p in self.inputs.paths() if _missing(p)]
         if missing:
             raise InputError(f"input file(s) not found: {', '.join(missing)}.",
                              where=self._source or "study config",
                              fix="correct the paths in [inputs] (relative paths are relative to "
                              "the study file's folder).")
+
+
+def _missing(path: str) -> bool:
+    """True if nothing is at ``path``; a file behind a folder without permission is not
+    missing (reading it reports the permission problem instead)."""
+    try:
+        Path(path).stat()
+    except PermissionError:
+        return False
+    except OSError:
+        return True
+    return False
 
 
 def load_study(path: str | Path) -> Study:

@@ -11,9 +11,9 @@ them, so a study file and a direct call agree.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -46,6 +46,19 @@ class StudySection(ConfigModel):
     life_circle: Literal["gb50180"] | None = None
 
 
+def _known_crs(v: str) -> str:
+    try:
+        CRS.from_user_input(v)
+    except CRSError:
+        raise bad_value(f"{v!r} is not a CRS pyproj knows",
+                        'write it as "EPSG:4326" (WGS84) or "EPSG:4490" (CGCS2000).') from None
+    return v
+
+
+# A declared CRS (for files that do not carry one), checked when the study is read.
+DeclaredCRS = Annotated[str, AfterValidator(_known_crs)]
+
+
 class FacilityLayer(ConfigModel):
     """One extra municipal facility table in ``[[inputs.layers]]``."""
 
@@ -57,7 +70,8 @@ class FacilityLayer(ConfigModel):
     id_column: str | None = None
     encoding: Encoding | None = None
     coord_system: CoordSystem | None = None
-    crs: str | None = None
+    # The layer's CRS when the file does not say (a Shapefile without .prj, a CSV).
+    crs: DeclaredCRS | None = None
 
     @model_validator(mode="after")
     def _one_class(self) -> FacilityLayer:
@@ -94,6 +108,9 @@ class ParcelInput(ConfigModel):
     area_unit: AreaUnit = "m2"
     encoding: Encoding | None = None
     coord_system: CoordSystem | None = None
+    # The parcels' CRS when the file does not say; wins over [crs] input, which also applies
+    # to the streets (a bureau's EPSG:4547 parcels next to WGS84 OSM streets).
+    crs: DeclaredCRS | None = None
 
     def aliases(self) -> dict[str, str]:
         """``{source column: siteplan column}`` for the declared attribute field names."""
@@ -124,22 +141,11 @@ class Inputs(ConfigModel):
 class CRSSection(ConfigModel):
     """``[crs]``: declared input CRS, analysis CRS, Chinese coordinate offsets, encoding."""
 
-    input: str | None = None
+    input: DeclaredCRS | None = None
     metric: str | int = "utm"
     coord_system: CoordSystem = "wgs84"
     encoding: Encoding = "utf-8"
 
-    @field_validator("input")
-    @classmethod
-    def _input_crs(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                CRS.from_user_input(v)
-            except CRSError:
-                raise bad_value(
-                    f"{v!r} is not a CRS pyproj knows",
-                    'write it as "EPSG:4326" (WGS84) or "EPSG:4490" (CGCS2000).') from None
-        return v
 
     @field_validator("metric")
     @classmethod

@@ -20,7 +20,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from siteplan.atomic import atomic_path, check_writable_dir
+from siteplan.atomic import atomic_path, check_outputs, check_writable_dir
 from siteplan.errors import InputError, SiteplanWarning
 
 Progress = Callable[[str, str], None]
@@ -162,6 +162,11 @@ def write_outputs(
     inputs = [p for p in study.inputs.paths()]
     if study.source_path:
         inputs.append(study.source_path)
+    # Refuse the whole set (an output that would overwrite an input) before writing any of it.
+    planned = [out_dir / f"shortlist.{f}" for f in formats if f in ("csv", "xlsx", "gpkg")]
+    planned += [out_dir / "shortlist.meta.json"]
+    planned += [out_dir / f"{map_stem(study)}.{f}" for f in formats if f in MAP_FORMATS]
+    check_outputs(planned, inputs)
     written: dict[str, Path] = {}
     with step("shortlist"):
         table_formats = [f for f in formats if f in ("csv", "xlsx", "gpkg")]

@@ -30,6 +30,7 @@ from siteplan.errors import ConfigError, SiteplanWarning
 from siteplan.facilities import classify_facilities, load_facility_layer, residential_land
 from siteplan.io import is_polygonal, read_layer
 from siteplan.network import Network, WalkFilter, graph_from_lines, is_osm_file
+from siteplan.offsets import check_offset
 from siteplan.osm import read_osm
 from siteplan.parcels import load_study_parcels
 from siteplan.proxies import transport_proxies
@@ -162,12 +163,18 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
         frames.append(result.facilities)
         unclassified = pd.DataFrame(result.unclassified_schools.drop(
             columns="geometry", errors="ignore"))
+    osm = frames[0] if frames else None
     for layer in study.inputs.layers:
-        frames.append(load_facility_layer(
+        coord_system = layer.coord_system or study.crs.coord_system
+        frame = load_facility_layer(
             layer.path, class_=layer.class_, class_column=layer.class_column,
             name_column=layer.name_column, id_column=layer.id_column, layer=layer.layer,
-            crs=layer.crs, encoding=layer.encoding,
-            coord_system=layer.coord_system or study.crs.coord_system))
+            crs=layer.crs, encoding=layer.encoding, coord_system=coord_system)
+        if coord_system == "wgs84":
+            # Amap/Baidu exports are often GCJ-02/BD-09 without saying so: ~500 m off.
+            check_offset(frame, facilities=osm, streets=lines,
+                         where=f"facility layer {layer.path}")
+        frames.append(frame)
     needed = set(study.facility_classes())
     if needed & set(PROXY_CLASSES):
         present = set().union(*(set(f["class"]) for f in frames)) if frames else set()
