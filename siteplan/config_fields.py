@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 # A radius beyond 50 km is not a walking radius; it is almost always a unit slip (m vs km).
 MAX_RADIUS_M = 50_000.0
@@ -79,6 +81,19 @@ def _check_encoding(v: str | None) -> str | None:
 
 
 Encoding = Annotated[str, AfterValidator(_check_encoding)]
+
+
+def _known_crs(v: str) -> str:
+    try:
+        CRS.from_user_input(v)
+    except CRSError:
+        raise bad_value(f"{v!r} is not a CRS pyproj knows",
+                        'write it as "EPSG:4326" (WGS84) or "EPSG:4490" (CGCS2000).') from None
+    return v
+
+
+# A declared CRS (for files that do not carry one), checked when the study is read.
+DeclaredCRS = Annotated[str, AfterValidator(_known_crs)]
 
 
 class ConfigModel(BaseModel):

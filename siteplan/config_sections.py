@@ -11,9 +11,9 @@ them, so a study file and a direct call agree.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -23,6 +23,7 @@ from siteplan.compliance import GB50180_CIRCLES_M, GB50180_SOURCE, SEED_RADII_M
 from siteplan.config_fields import (
     ConfigModel,
     CoordSystem,
+    DeclaredCRS,
     Encoding,
     Name,
     PathStr,
@@ -44,19 +45,6 @@ class StudySection(ConfigModel):
     boundary: PathStr | None = None
     # "gb50180": every class counts facilities within the 5/10/15-minute circles.
     life_circle: Literal["gb50180"] | None = None
-
-
-def _known_crs(v: str) -> str:
-    try:
-        CRS.from_user_input(v)
-    except CRSError:
-        raise bad_value(f"{v!r} is not a CRS pyproj knows",
-                        'write it as "EPSG:4326" (WGS84) or "EPSG:4490" (CGCS2000).') from None
-    return v
-
-
-# A declared CRS (for files that do not carry one), checked when the study is read.
-DeclaredCRS = Annotated[str, AfterValidator(_known_crs)]
 
 
 class FacilityLayer(ConfigModel):
