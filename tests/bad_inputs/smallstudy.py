@@ -15,10 +15,8 @@ import io
 from pathlib import Path
 
 import geopandas as gpd
-import pytest
 from shapely.geometry import box
-
-from siteplan.cli import main
+from slice_study import cli  # noqa: F401  (one in-process CLI runner for the corpus)
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "taiyuan"
@@ -134,11 +132,3 @@ def leftovers(out: Path) -> list[str]:
     if not out.exists():
         return []
     return sorted(str(p.relative_to(out)) for p in out.rglob("*"))
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``siteplan <args>`` in-process: exit code, stdout, stderr."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
