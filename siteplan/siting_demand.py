@@ -34,6 +34,8 @@ from siteplan.snapping import Snap
 
 # Cells of one padded block of linework to node and polygonize (object pointers).
 _PAD_CELLS = 500_000
+# Margin (m) around a demand polygon kept of the buffer rings crossing it.
+_CLIP_PAD_M = 1.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,76 @@ def elementary_pieces(net: Network, pieces: list[pd.DataFrame]) -> tuple[pd.Data
     return table, mats
 
 
+def useful_sites(sn: Snap, demand: np.ndarray, reach_m: float) -> np.ndarray:
+    """Which snapped sites can put catchment on some demand polygon, by a straight-line bound.
+
+    A reached street point lies within the radius of the site's own point as the crow flies
+    (the access leg is straight, a street never shorter than the straight line along it), and
+    the frontage band within ``frontage_m`` of the street, so a site whose point lies farther
+    than ``reach_m = radius + frontage`` from every demand polygon covers none of it.  The
+    test needs no network pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(sn),)`` bool: reachable sites within ``reach_m`` of a demand polygon.
+    """
+    keep = np.zeros(len(sn), dtype=bool)
+    ok = np.flatnonzero(sn.reachable)
+    if ok.size == 0 or demand.size == 0:
+        return keep
+    pts = shapely.points(sn.origin_xy[ok])
+    # A hair wider than the bound, so that rounding never drops a site that touches demand.
+    near = shapely.STRtree(demand).query(pts, predicate="dwithin",
+                                         distance=reach_m * (1 + 1e-9) + 1e-6)[0]
+    keep[ok[np.unique(near)]] = True
+    return keep
+
+
+def _without(sn: Snap, keep: np.ndarray) -> Snap:
+    """The same snaps with the sites outside ``keep`` marked unreachable (indices unchanged),
+    so that network passes skip them."""
+    return Snap(np.where(keep, sn.edge, -1), sn.offset_m, sn.access_m, sn.nearest_m,
+                sn.origin_xy, sn.point_xy, sn.max_snap_m)
+
+
+def _block_faces(demand: np.ndarray, buffers: np.ndarray, btree: shapely.STRtree,
+                 block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Faces of the buffer arrangement inside the demand polygons ``block``.
+
+    Each polygon's linework is its own boundary and the parts of the rings of the buffers
+    touching it that lie in it (the rest cannot bound a face inside it), noded and
+    polygonized polygon by polygon.
+
+    Returns
+    -------
+    faces, owner, face_row, face_buffer
+        The faces with positive area inside their polygon, the polygon of each (global
+        index), and the (face, buffer) pairs of the buffers that contain each face.
+    """
+    dem = demand[block]
+    d_i, b_k = btree.query(dem, predicate="intersects")
+    # Clipped to the polygon grown by a metre, so that every ring crossing its boundary still
+    # crosses it and is noded with it (a ring cut exactly at the boundary would end a hair
+    # off it, dangle, and leave two faces merged); clipping can leave points where a ring
+    # only touches the polygon: lines only.
+    pad = shapely.buffer(dem, _CLIP_PAD_M, quad_segs=2)
+    inner, which = shapely.get_parts(
+        shapely.intersection(shapely.boundary(buffers[b_k]), pad[d_i]), return_index=True)
+    lines = shapely.get_type_id(inner) == 1
+    ring = np.concatenate([shapely.boundary(dem), inner[lines]])
+    owner = np.concatenate([np.arange(block.size), d_i[which[lines]]])
+    order = np.argsort(owner, kind="stable")
+    noded = _grouped_table(ring[order], owner[order], block.size, shapely.union_all)
+    faces, f_owner = shapely.get_parts(shapely.polygonize(noded[:, None], axis=1),
+                                       return_index=True)
+    points = shapely.point_on_surface(faces)
+    inside = shapely.intersects(dem[f_owner], points) & (shapely.area(faces) > 0)
+    faces, f_owner, points = faces[inside], f_owner[inside], points[inside]
+    f_i, f_k = btree.query(points, predicate="intersects")
+    return faces, block[f_owner], f_i, f_k
+
+
 def build_atoms(
     net: Network,
     demand: np.ndarray,
@@ -162,6 +234,9 @@ def build_atoms(
     radius_m: float,
     frontage_m: float,
     budget_bytes: int = 64 * 2**20,
+    *,
+    keep_geometry: bool = True,
+    block_pairs: int = 20_000,
 ) -> Atoms:
     """The demand atoms and their coverage by candidates and existing facilities.
 
@@ -177,38 +252,75 @@ def build_atoms(
         Snapped candidate sites and existing facilities of the class.
     radius_m, frontage_m
         Walking radius and frontage width of the catchments.
+    budget_bytes
+        Memory bound of one block of per-candidate network passes.
+    keep_geometry
+        Keep every atom's polygon; ``False`` keeps only those of the atoms nothing reaches
+        (the others are None), which is all a study needs and saves most of the memory.
+    block_pairs
+        About how many (demand polygon, buffer) pairs are noded at once: bounds the memory of
+        the arrangement, whose pieces are dropped block by block.
+
+    Notes
+    -----
+    Candidates farther than ``radius_m + frontage_m`` as the crow flies from every demand
+    polygon are dropped before any network pass (:func:`useful_sites`); their columns of
+    ``cover`` are empty, as they would be anyway.  Only the street pieces on edges within
+    ``frontage_m`` of the demand are cut out and buffered.
     """
-    cand = reached_pieces(net, candidates, radius_m, budget_bytes=budget_bytes)
+    useful = useful_sites(candidates, demand, radius_m + frontage_m)
+    cand = reached_pieces(net, _without(candidates, useful), radius_m,
+                          budget_bytes=budget_bytes)
     if existing.reachable.any():
         exist = reached_pieces(net, existing, radius_m, per_facility=False)
     else:
         exist = pd.DataFrame({"group": np.empty(0, np.int64), "edge": np.empty(0, np.int64),
                               "s": np.empty(0), "t": np.empty(0)})
+    # Only edges within the frontage of some demand can put frontage on it.
+    near_edge = np.zeros(net.n_edges, dtype=bool)
+    near_edge[net.edge_tree.query(demand, predicate="dwithin", distance=frontage_m)[1]] = True
+    cand = cand[near_edge[cand["edge"].to_numpy()]]
+    exist = exist[near_edge[exist["edge"].to_numpy()]]
     elem, (by_cand, by_exist) = elementary_pieces(net, [cand, exist])
-    by_cand = sparse.csr_matrix(by_cand, shape=(len(elem), len(candidates)))
+    by_cand.resize((len(elem), len(candidates)))  # candidates past the last one reaching
+    by_exist.resize((len(elem), 1))
     n = demand.shape[0]
     lines = substrings(net.edge_geometry, elem["edge"].to_numpy(), elem["s"].to_numpy(),
                        elem["t"].to_numpy(), vertices=edge_vertices(net))
     tree = shapely.STRtree(lines)
     near = np.unique(tree.query(demand, predicate="dwithin", distance=frontage_m)[1])
-    buffers = shapely.buffer(lines[near], frontage_m, quad_segs=DEFAULT_QUAD_SEGS)
+    del tree, lines
+    buffers = shapely.buffer(substrings(
+        net.edge_geometry, elem["edge"].to_numpy()[near], elem["s"].to_numpy()[near],
+        elem["t"].to_numpy()[near], vertices=edge_vertices(net)), frontage_m,
+        quad_segs=DEFAULT_QUAD_SEGS)
     btree = shapely.STRtree(buffers)
-    d_i, b_k = btree.query(demand, predicate="intersects")
-    # Each demand polygon's linework: its own boundary and the rings of the buffers near it.
-    ring = np.concatenate([shapely.boundary(demand), shapely.boundary(buffers[b_k])])
-    owner = np.concatenate([np.arange(n), d_i])
-    order = np.argsort(owner, kind="stable")
-    noded = _grouped_table(ring[order], owner[order], n, shapely.union_all)
-    faces_by = shapely.polygonize(noded[:, None], axis=1)
-    faces, f_owner = shapely.get_parts(faces_by, return_index=True)
-    points = shapely.point_on_surface(faces)
-    inside = shapely.intersects(demand[f_owner], points) & (shapely.area(faces) > 0)
-    faces, f_owner, points = faces[inside], f_owner[inside], points[inside]
-    f_i, f_k = btree.query(points, predicate="intersects")
-    face_piece = sparse.csr_matrix((np.ones(f_i.size), (f_i, near[f_k])),
-                                   shape=(faces.size, len(elem)))
-    cover = (face_piece @ by_cand).tocsr()
+    by_cand, by_exist = by_cand[near], by_exist[near]
+    # Blocks of demand polygons with about ``block_pairs`` buffers between them.
+    d_i = btree.query(demand, predicate="intersects")[0]
+    load = np.bincount(d_i, minlength=n) + 1
+    cut = np.searchsorted(np.cumsum(load), np.arange(block_pairs, int(load.sum()), block_pairs))
+    geoms, owners, areas, covers, befores = [], [], [], [], []
+    for block in np.split(np.arange(n), np.unique(cut)):
+        if block.size == 0:
+            continue
+        faces, f_owner, f_i, f_k = _block_faces(demand, buffers, btree, block)
+        face_piece = sparse.csr_matrix((np.ones(f_i.size), (f_i, f_k)),
+                                       shape=(faces.size, near.size))
+        cover = (face_piece @ by_cand).tocsr()
+        before = np.asarray(face_piece @ by_exist.toarray()).ravel() > 0
+        areas.append(shapely.area(faces))
+        if not keep_geometry:
+            faces = np.where(before | (np.diff(cover.indptr) > 0), None, faces)
+        geoms.append(faces)
+        owners.append(f_owner)
+        covers.append(cover)
+        befores.append(before)
+    cover = sparse.vstack(covers, format="csr") if covers else sparse.csr_matrix(
+        (0, len(candidates)))
     cover.data[:] = 1.0
-    before = np.asarray(face_piece @ by_exist.sum(axis=1)).ravel() > 0
-    area = shapely.area(faces)
-    return Atoms(faces, f_owner, area, area * density[f_owner], before, cover, int(near.size))
+    owner = np.concatenate(owners) if owners else np.empty(0, np.int64)
+    area = np.concatenate(areas) if areas else np.empty(0)
+    return Atoms(np.concatenate(geoms) if geoms else np.empty(0, dtype=object), owner, area,
+                 area * density[owner], np.concatenate(befores) if befores else
+                 np.empty(0, dtype=bool), cover, int(near.size))

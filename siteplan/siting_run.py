@@ -19,9 +19,12 @@ import pandas as pd
 import shapely
 
 from siteplan.catchments import DEFAULT_FRONTAGE_M, SEED_RADII, catchments
+from siteplan.coverage import frontage_near
 from siteplan.errors import ConfigError, InputError
 from siteplan.io import is_polygonal
+from siteplan.linear import edge_vertices, substrings
 from siteplan.network import Network
+from siteplan.reach import reached_pieces
 from siteplan.siting import Cover, exact_cover, greedy_cover
 from siteplan.siting_demand import build_atoms, grouped_union
 from siteplan.snapping import DEFAULT_MAX_SNAP_M, SnapPoint, snap
@@ -155,9 +158,21 @@ def _candidate_frame(candidates: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame
     return frame.sort_values("site_id", kind="stable").reset_index(drop=True)
 
 
-def _covered(demand: np.ndarray, density: np.ndarray, zone: Any) -> float:
-    """Weight of the demand inside ``zone``, exactly."""
-    return float((shapely.area(shapely.intersection(demand, zone)) * density).sum())
+def _covered(net: Network, pieces: list[pd.DataFrame], demand: np.ndarray,
+             density: np.ndarray, frontage_m: float) -> float:
+    """Weight of the demand inside the frontage band of the reached street ``pieces``, by
+    exact overlay.
+
+    The band near each demand polygon is the union of the buffers of the pieces within the
+    frontage of it (:func:`siteplan.coverage.frontage_near`): the same area as the dissolved
+    catchment of the whole class, from small local unions instead of a city-wide one (whose
+    intersection with every polygon grows with the city squared).
+    """
+    table = pd.concat(pieces, ignore_index=True)
+    lines = substrings(net.edge_geometry, table["edge"].to_numpy(), table["s"].to_numpy(),
+                       table["t"].to_numpy(), vertices=edge_vertices(net))
+    zones = frontage_near(lines, demand, frontage_m)
+    return float((shapely.area(shapely.intersection(demand, zones)) * density).sum())
 
 
 def maximal_cover(
@@ -220,16 +235,12 @@ def maximal_cover(
     ex_snap = snap(net, ex_geoms, how=facility_point, max_snap_m=max_snap_m)
     c_snap = snap(net, np.asarray(cand.geometry.values), how=candidate_point,
                   max_snap_m=max_snap_m)
-    atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m)
+    atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m,
+                        keep_geometry=False)
 
     total = float((shapely.area(geoms) * density).sum())
-    zone_before = shapely.Polygon()
-    if len(mine):
-        polys = catchments(net, mine, {cls: radius_m}, mode="dissolve", frontage_m=frontage_m,
-                           facility_point=facility_point, max_snap_m=max_snap_m)
-        if len(polys):
-            zone_before = polys.geometry.values[0]
-    before = _covered(geoms, density, zone_before)
+    reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
+    before = _covered(net, [reached_before], geoms, density, frontage_m)
     open_atoms = ~atoms.before & (np.diff(atoms.cover.indptr) > 0)
     a, w = atoms.cover[open_atoms], atoms.weight[open_atoms]
     target = None
@@ -273,9 +284,9 @@ def maximal_cover(
         new.insert(0, "method", m)
         catch_rows.append(new[["method", "rank", "site_id", "class", "radius_m", "area_m2",
                                "geometry"]])
-        zone = shapely.union_all(np.r_[np.asarray(new.geometry.values, dtype=object),
-                                       [zone_before]])
-        after = _covered(geoms, density, zone)
+        reached_new = reached_pieces(net, c_snap.subset(cov.sites), radius_m,
+                                     per_facility=False)
+        after = _covered(net, [reached_before, reached_new], geoms, density, frontage_m)
         cov_rows.append({
             "class": cls, "method": m, "radius_m": radius_m, "k": int(cov.sites.size),
             "weight": unit, "demand_total": total, "covered_before": before,
