@@ -3,14 +3,20 @@
 Cases: Taiyuan (study run once, then :func:`siteplan.siting_run.site_study` with parcel and
 node candidates, greedy and exact) and, with ``--large``, the Taiyuan layers tiled into a
 network of about a million nodes (:mod:`benchmarks.tiling`; parcel candidates, residential
-demand).  Usage::
+demand, 300 m).  Each case runs greedy and exact in one call (``method="both"``), so the
+atoms are built once per ``k``; the lines give the whole call, its steps, the process's peak
+RSS so far (``resource.getrusage``, network and layers included) and, per method, the
+shares before and after, the status and the MIP gap.  Usage::
 
-    .venv/bin/python benchmarks/siting.py [--large] [--nodes 1000000] [--time-limit 120]
+    .venv/bin/python benchmarks/siting.py [--large] [--only-large] [--nodes 1000000]
+                                          [--time-limit 120]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import resource
 import sys
 import time
 import warnings
@@ -22,14 +28,24 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import tiling  # noqa: E402
 from siteplan.network import graph_from_lines  # noqa: E402
 from siteplan.pipeline import DEMO_STUDY, run_study  # noqa: E402
-from siteplan.siting_run import maximal_cover, site_study  # noqa: E402
+from siteplan.siting_run import SitingResult, maximal_cover, site_study  # noqa: E402
 
 
-def _row(name: str, k: int, method: str, seconds: float, res: object) -> str:
-    cov = res.coverage.iloc[0]  # type: ignore[attr-defined]
-    return (f"{name:<34} k={k:<3} {method:<6} {seconds:7.2f} s  atoms {res.n_atoms:>8,}"  # type: ignore[attr-defined]
-            f"  share {cov['share_before']:.4f} -> {cov['share_after']:.4f}  "
-            f"{cov['status']} gap {cov['gap']:.4f}")
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _report(name: str, k: int, seconds: float, res: SitingResult) -> None:
+    steps = ", ".join(f"{step} {t:.2f}" for step, t in res.timings.items())
+    print(f"{name}, k={k}: {seconds:.2f} s, peak RSS {_peak_mb():,.0f} MB; candidates "
+          f"{res.n_candidates:,}, near demand {res.n_candidates_near:,} (dropped "
+          f"{res.n_candidates - res.n_candidates_near:,}); atoms {res.n_atoms:,}")
+    print(f"    steps (s): {steps}")
+    for _, row in res.coverage.iterrows():
+        print(f"    {row['method']:<6} {row['seconds']:7.2f} s  share {row['share_before']:.4f}"
+              f" -> {row['share_after']:.4f} (objective {row['objective'] / row['demand_total']:.4f},"
+              f" bound {row['bound'] / row['demand_total']:.4f})  {row['status']} "
+              f"gap {row['gap']:.4f}", flush=True)
 
 
 def taiyuan(time_limit: float) -> None:
@@ -38,12 +54,10 @@ def taiyuan(time_limit: float) -> None:
     print(f"Taiyuan study run: {time.perf_counter() - t0:.1f} s")
     for cand in ("parcels", "nodes"):
         for k in (10, 50):
-            for method in ("greedy", "exact"):
-                t0 = time.perf_counter()
-                res = site_study(result, "kindergarten", k=k, candidates=cand,  # type: ignore[arg-type]
-                                 method=method, time_limit_s=time_limit)  # type: ignore[arg-type]
-                print(_row(f"Taiyuan kindergarten, {cand}", k, method,
-                           time.perf_counter() - t0, res))
+            t0 = time.perf_counter()
+            res = site_study(result, "kindergarten", k=k, candidates=cand,  # type: ignore[arg-type]
+                             method="both", time_limit_s=time_limit)
+            _report(f"Taiyuan kindergarten, {cand}", k, time.perf_counter() - t0, res)
 
 
 def large(n_nodes: int, time_limit: float) -> None:
@@ -53,27 +67,31 @@ def large(n_nodes: int, time_limit: float) -> None:
     t0 = time.perf_counter()
     net = graph_from_lines(world.lines)
     tiling.check_stitched(world, net)
-    print(f"tiled {k_tiles}x{k_tiles}: {net.n_nodes:,} nodes, network {time.perf_counter() - t0:.1f} s")
     fac = world.facilities.assign(facility_id=world.facilities["facility_id"].astype(str))
+    parcels, residential = world.parcels, world.residential
+    del world, base  # the lines are in the network now
+    gc.collect()
+    print(f"tiled {k_tiles}x{k_tiles}: {net.n_nodes:,} nodes, {len(parcels):,} parcels, "
+          f"{len(residential):,} residential polygons; network {time.perf_counter() - t0:.1f} s, "
+          f"peak RSS so far {_peak_mb():,.0f} MB", flush=True)
     for k in (10, 50):
-        for method in ("greedy", "exact"):
-            t0 = time.perf_counter()
-            res = maximal_cover(net, fac, "kindergarten", 300.0, world.parcels,
-                                world.residential, k=k, method=method,  # type: ignore[arg-type]
-                                time_limit_s=time_limit)
-            print(_row(f"tiled {net.n_nodes:,} nodes, parcels", k, method,
-                       time.perf_counter() - t0, res))
+        t0 = time.perf_counter()
+        res = maximal_cover(net, fac, "kindergarten", 300.0, parcels, residential, k=k,
+                            method="both", time_limit_s=time_limit)
+        _report(f"tiled {net.n_nodes:,} nodes, parcels", k, time.perf_counter() - t0, res)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--large", action="store_true", help="also the tiled ~1M-node case")
+    parser.add_argument("--only-large", action="store_true", help="only the tiled case")
     parser.add_argument("--nodes", type=int, default=1_000_000)
     parser.add_argument("--time-limit", type=float, default=120.0)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    taiyuan(args.time_limit)
-    if args.large:
+    if not args.only_large:
+        taiyuan(args.time_limit)
+    if args.large or args.only_large:
         large(args.nodes, args.time_limit)
 
 

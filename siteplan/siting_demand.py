@@ -45,7 +45,8 @@ class Atoms:
     Attributes
     ----------
     geometry
-        ``(F,)`` polygons tiling the demand.
+        ``(F,)`` polygons tiling the demand (None for the atoms something reaches, when built
+        with ``keep_geometry=False``).
     owner
         ``(F,)`` index of the demand polygon each atom lies in.
     area
@@ -58,6 +59,9 @@ class Atoms:
         ``(F, J)`` CSR 0/1: candidate ``j``'s catchment covers atom ``i``.
     n_pieces
         Number of elementary street pieces near the demand.
+    n_near
+        Number of candidates near enough to the demand to get a network pass
+        (:func:`useful_sites`).
     """
 
     geometry: np.ndarray
@@ -67,6 +71,7 @@ class Atoms:
     before: np.ndarray
     cover: sparse.csr_matrix
     n_pieces: int
+    n_near: int = 0
 
     @property
     def reachable(self) -> np.ndarray:
@@ -311,7 +316,8 @@ def build_atoms(
         before = np.asarray(face_piece @ by_exist.toarray()).ravel() > 0
         areas.append(shapely.area(faces))
         if not keep_geometry:
-            faces = np.where(before | (np.diff(cover.indptr) > 0), None, faces)
+            faces = faces.copy()
+            faces[before | (np.diff(cover.indptr) > 0)] = None
         geoms.append(faces)
         owners.append(f_owner)
         covers.append(cover)
@@ -323,4 +329,4 @@ def build_atoms(
     area = np.concatenate(areas) if areas else np.empty(0)
     return Atoms(np.concatenate(geoms) if geoms else np.empty(0, dtype=object), owner, area,
                  area * density[owner], np.concatenate(befores) if befores else
-                 np.empty(0, dtype=bool), cover, int(near.size))
+                 np.empty(0, dtype=bool), cover, int(near.size), int(useful.sum()))

@@ -9,6 +9,7 @@ from the optimiser's atoms, so the two can be compared.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -62,8 +63,14 @@ class SitingResult:
         The solver results by method.
     n_atoms, n_candidates
         Size of the instance.
+    n_candidates_near
+        Candidates within the radius plus the frontage, as the crow flies, of some demand
+        (the others cannot cover any and get no network pass).
     map_layers
         Context for the map (parcels, facilities, catchments, blind spots, boundary, title).
+    timings
+        Seconds per step: ``snap``, ``atoms``, ``before`` (exact coverage before), then per
+        method ``solve_<m>``, ``catchments_<m>`` and ``after_<m>``.
     """
 
     cls: str
@@ -77,6 +84,8 @@ class SitingResult:
     n_atoms: int
     n_candidates: int
     map_layers: dict[str, Any] = field(default_factory=dict)
+    n_candidates_near: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _check_options(radius_m: float, k: int | None, target_share: float | None,
@@ -229,18 +238,30 @@ def maximal_cover(
     if k is not None and k > len(cand):
         raise InputError(f"k = {k} is more than the {len(cand)} candidate sites.",
                          where="siting.k", fix="ask for fewer sites or give more candidates.")
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = now - clock
+        clock = now
+
     geoms, density, ids = _demand(demand, net.crs, population)
     mine = existing[existing["class"].astype(str) == cls] if len(existing) else existing
     ex_geoms = np.asarray(mine.to_crs(net.crs).geometry.values, dtype=object)
     ex_snap = snap(net, ex_geoms, how=facility_point, max_snap_m=max_snap_m)
     c_snap = snap(net, np.asarray(cand.geometry.values), how=candidate_point,
                   max_snap_m=max_snap_m)
+    lap("snap")
     atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m,
                         keep_geometry=False)
+    lap("atoms")
 
     total = float((shapely.area(geoms) * density).sum())
     reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
     before = _covered(net, [reached_before], geoms, density, frontage_m)
+    lap("before")
     open_atoms = ~atoms.before & (np.diff(atoms.cover.indptr) > 0)
     a, w = atoms.cover[open_atoms], atoms.weight[open_atoms]
     target = None
@@ -261,6 +282,7 @@ def maximal_cover(
             covers[m] = greedy_cover(a, w, k=k, target=target)
         else:
             covers[m] = exact_cover(a, w, k=k, target=target, time_limit_s=time_limit_s)
+        lap(f"solve_{m}")
 
     site_rows, catch_rows, cov_rows = [], [], []
     unit = population or "area_m2"
@@ -284,9 +306,11 @@ def maximal_cover(
         new.insert(0, "method", m)
         catch_rows.append(new[["method", "rank", "site_id", "class", "radius_m", "area_m2",
                                "geometry"]])
+        lap(f"catchments_{m}")
         reached_new = reached_pieces(net, c_snap.subset(cov.sites), radius_m,
                                      per_facility=False)
         after = _covered(net, [reached_before, reached_new], geoms, density, frontage_m)
+        lap(f"after_{m}")
         cov_rows.append({
             "class": cls, "method": m, "radius_m": radius_m, "k": int(cov.sites.size),
             "weight": unit, "demand_total": total, "covered_before": before,
@@ -307,8 +331,10 @@ def maximal_cover(
         "area_m2": np.bincount(slot, weights=atoms.area[lost], minlength=owners.size),
         "weight": np.bincount(slot, weights=atoms.weight[lost], minlength=owners.size),
     }, geometry=grouped_union(atoms.geometry[lost], slot, owners.size), crs=net.crs)
+    lap("unreachable")
     return SitingResult(cls, radius_m, unit, sites, new_catch, pd.DataFrame(cov_rows), unreach,
-                        covers, int(atoms.geometry.size), len(cand))
+                        covers, int(atoms.geometry.size), len(cand),
+                        n_candidates_near=atoms.n_near, timings=timings)
 
 
 def study_radius(result: StudyResult, cls: str) -> float:
