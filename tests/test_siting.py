@@ -266,3 +266,67 @@ def test_taiyuan_unknown_class_and_outputs_deterministic(taiyuan, tmp_path):
     table = pyogrio.read_dataframe(first[0], layer="siting_coverage")
     assert list(table["method"]) == ["greedy", "exact"]
     assert (table["share_after"] >= table["share_before"]).all()
+
+
+def _taiyuan_snaps(taiyuan):
+    from siteplan.snapping import snap
+
+    net = taiyuan.network
+    res = np.asarray(taiyuan.residential.to_crs(net.crs).geometry.values, dtype=object)
+    kg = taiyuan.facilities[taiyuan.facilities["class"].astype(str) == "kindergarten"]
+    ex = snap(net, np.asarray(kg.to_crs(net.crs).geometry.values, dtype=object))
+    parcels = taiyuan.parcels.to_crs(net.crs)
+    cs = snap(net, np.asarray(parcels.geometry.values, dtype=object))
+    return net, res, ex, cs, parcels
+
+
+def test_taiyuan_atoms_pruned_blocked_and_uniform(taiyuan, monkeypatch):
+    from siteplan import siting_demand
+    from siteplan.catchments import catchments
+
+    net, res, ex, cs, parcels = _taiyuan_snaps(taiyuan)
+    ones = np.ones(res.size)
+    atoms = siting_demand.build_atoms(net, res, ones, cs, ex, 300.0, 30.0)
+    # The atoms tile every demand polygon.
+    per = np.bincount(atoms.owner, weights=atoms.area, minlength=res.size)
+    assert np.allclose(per, shapely.area(res), rtol=1e-9)
+    assert np.allclose(shapely.area(atoms.geometry), atoms.area)
+    # Small blocks of demand polygons give the same atoms as one.
+    small = siting_demand.build_atoms(net, res, ones, cs, ex, 300.0, 30.0, block_pairs=50)
+    assert np.array_equal(small.owner, atoms.owner) and np.allclose(small.area, atoms.area)
+    assert (small.cover != atoms.cover).nnz == 0
+    # Candidates dropped by the straight-line bound cover nothing: every candidate covers the
+    # same demand (area per candidate, and of each pair of candidates) when every candidate
+    # is searched on the network.  (Their reach ends cut far parts of the streets near the
+    # demand, which may reorder the faces, never change them.)
+    assert 0 < atoms.n_near < int(cs.reachable.sum())
+    monkeypatch.setattr(siting_demand, "useful_sites", lambda sn, demand, reach: sn.reachable)
+    full = siting_demand.build_atoms(net, res, ones, cs, ex, 300.0, 30.0)
+    for got in (atoms, full):
+        assert got.geometry.size == atoms.geometry.size
+    covered = np.asarray(atoms.cover.T @ atoms.area).ravel()
+    gap = shapely.distance(shapely.points(np.nan_to_num(cs.origin_xy)), shapely.union_all(res))
+    far = cs.reachable & (gap > 330.0 + 1e-6)
+    assert far.sum() > 500 and (covered[far] == 0).all() and covered.max() > 0
+    assert np.allclose(np.asarray(full.cover.T @ full.area).ravel(), covered, rtol=1e-9)
+    pair = (atoms.cover.T @ sparse.diags(atoms.area) @ atoms.cover).toarray()
+    assert np.allclose((full.cover.T @ sparse.diags(full.area) @ full.cover).toarray(), pair,
+                       rtol=1e-9, atol=1e-6)
+    assert atoms.area[atoms.before].sum() == pytest.approx(full.area[full.before].sum(),
+                                                           rel=1e-12)
+    # Each atom lies wholly inside or wholly outside each catchment (drawn independently by
+    # catchments(), whose merged lines round the band differently by millimetres only).
+    hits = np.diff(atoms.cover.tocsc().indptr)
+    top = np.argsort(-hits, kind="stable")[:25]
+    polys = catchments(net, parcels.iloc[top].assign(facility_id=[str(j) for j in top],
+                                                      **{"class": "kindergarten"}),
+                       {"kindergarten": 300.0}, mode="overlap", frontage_m=30.0)
+    zone = {int(f): g for f, g in zip(polys["facility_id"], polys.geometry.values, strict=True)}
+    dense = atoms.cover[:, top].toarray() > 0
+    big = atoms.area > 20.0
+    for col, j in enumerate(top):
+        frac = shapely.area(shapely.intersection(atoms.geometry[big], zone[int(j)]))
+        frac = frac / atoms.area[big]
+        inside = dense[big, col]
+        assert inside.sum() > 0
+        assert (frac[inside] > 0.95).all() and (frac[~inside] < 0.05).all(), j
