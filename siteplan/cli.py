@@ -109,6 +109,17 @@ def _print(text: str) -> None:
     typer.echo(text)
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C: typer would exit 130 silently; say what state the output folder is in."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print("interrupted: files already written in the output folder are complete; "
+                  "the others are still the previous run's.", highlight=False, markup=False)
+        raise typer.Exit(130) from None
+
+
 def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_n: int | None,
                    quiet: bool, verbose: bool, formats: list[str] | None = None,
                    postgis: str | None = None, network_edges: bool = False) -> None:
@@ -116,17 +127,11 @@ def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top
     from siteplan.pipeline import run_study, summary_text
 
     ui = _Ui(quiet, verbose)
-    try:
-        with ui.running():
-            result = run_study(study_path, progress=ui.step)
-            paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
-                                  postgis=postgis, network_edges=network_edges,
-                                  progress=ui.step)
-    except KeyboardInterrupt:
-        # typer would turn Ctrl-C into a silent exit 130; say what state the folder is in.
-        err.print("interrupted: files already written in the output folder are complete; "
-                  "the others are still the previous run's.", highlight=False, markup=False)
-        raise typer.Exit(130) from None
+    with _interruptible(), ui.running():
+        result = run_study(study_path, progress=ui.step)
+        paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
+                              postgis=postgis, network_edges=network_edges,
+                              progress=ui.step)
     ui.timings(result.timings)  # write_outputs adds its steps to the run's
     _print(summary_text(result))
     for kind, path in paths.items():
@@ -189,7 +194,7 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
     from siteplan.pipeline import run_catchments
 
     ui = _Ui(quiet, verbose)
-    with ui.running():
+    with _interruptible(), ui.running():
         result = run_catchments(study, progress=ui.step,
                                 mode=mode)
         path = write_catchments(result, out)
@@ -260,7 +265,7 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     if candidates not in ("parcels", "nodes"):
         sites = read_layer(candidates, kind="candidate sites")
     ui = _Ui(quiet, verbose)
-    with ui.running():
+    with _interruptible(), ui.running():
         result = run_study(study, progress=ui.step)
         out_dir = check_writable_dir(out if out is not None else result.study.outputs.folder)
         with ui.timed("siting", result.timings):
