@@ -18,7 +18,8 @@ Two methods:
   :func:`scipy.optimize.milp` (HiGHS) under a time limit; a solve stopped by the limit reports
   its best solution, the dual bound and the MIP gap.  The instance is reduced first: atoms with
   identical candidate sets are merged (weights summed), candidates that cover nothing or whose
-  atoms are a subset of another candidate's are dropped.
+  atoms are a subset of another candidate's are dropped, and so are the independent parts
+  (components) that no optimal solution needs (:func:`prune_components`).
 
 Ties are broken by candidate index (the caller orders candidates by id), so the same input gives
 the same sites.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, sparse
+from scipy.sparse import csgraph
 
 from siteplan.errors import InputError
 
@@ -217,6 +219,48 @@ def undominated(a: sparse.csc_matrix) -> np.ndarray:
     return np.flatnonzero((nnz > 0) & ~bad)
 
 
+def prune_components(a: sparse.csr_matrix, w: np.ndarray,
+                     max_sites: int) -> tuple[np.ndarray, np.ndarray]:
+    """Atoms and candidates of the independent parts some optimal solution may need.
+
+    Atoms and candidates split into components (atoms linked through the candidates covering
+    them), which share nothing but the count of sites.  Let ``T`` be the ``max_sites``
+    components with the best single-site gain ``s_c`` and ``t`` the least of those gains.  A
+    component outside ``T`` whose whole weight ``W_c`` is at most ``t`` is never needed: a
+    solution with at most ``max_sites`` sites uses at most that many components, so for each
+    such component it uses, some component of ``T`` is unused, and the best site there gains
+    ``s >= t >= W_c``, at least what all its sites in the pruned one add.  Swapping them all
+    keeps the solution as good, with no more sites.
+
+    Parameters
+    ----------
+    a
+        ``(atoms, candidates)`` 0/1 matrix, merged and without dominated candidates.
+    w
+        ``(atoms,)`` weights.
+    max_sites
+        An upper bound on the number of sites of an optimal solution.
+
+    Returns
+    -------
+    atoms, candidates
+        Boolean masks of what to keep.
+    """
+    n_i, n_j = a.shape
+    link = sparse.bmat([[None, a], [a.T, None]], format="csr")
+    n_comp, label = csgraph.connected_components(link, directed=False)
+    atom_c, cand_c = label[:n_i], label[n_i:]
+    whole = np.bincount(atom_c, weights=w, minlength=n_comp)
+    single = np.zeros(n_comp)
+    np.maximum.at(single, cand_c, np.asarray(a.T @ w).ravel())
+    if n_comp <= max_sites:
+        return np.ones(n_i, dtype=bool), np.ones(n_j, dtype=bool)
+    top = np.argsort(-single, kind="stable")[:max_sites]
+    keep = whole > single[top[-1]]
+    keep[top] = True
+    return keep[atom_c], keep[cand_c]
+
+
 def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
                 target: float | None = None, time_limit_s: float = 60.0) -> Cover:
     """Exact maximal covering by integer programming (HiGHS through scipy.optimize.milp).
@@ -241,6 +285,13 @@ def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
         return Cover(np.empty(0, dtype=np.int64), np.empty(0), 0.0, "exact", "no_gain", 0.0,
                      0.0, time.perf_counter() - start)
     sub = merged[:, keep].tocsr()
+    if k is not None:
+        most = int(k)
+    else:  # the greedy solution reaches the target: an optimal one has no more sites
+        most = order_by_gain(sub.tocsc(), mw, np.arange(keep.size), keep.size,
+                             min(float(target), float(mw.sum())) * (1 - 1e-9))[0].size  # type: ignore[arg-type]
+    rows, cols = prune_components(sub, mw, max(most, 1))
+    sub, mw, keep = sub[rows][:, cols].tocsr(), mw[rows], keep[cols]
     n_i, n_j = sub.shape
     eye = sparse.identity(n_i, format="csr")
     cover_rows = sparse.hstack([-sub, eye], format="csr")  # y_i - sum_j a_ij x_j <= 0

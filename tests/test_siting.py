@@ -17,7 +17,7 @@ from shapely.geometry import LineString, box
 
 from siteplan.errors import ConfigError, InputError
 from siteplan.network import graph_from_lines
-from siteplan.siting import exact_cover, greedy_cover, merge_atoms
+from siteplan.siting import exact_cover, greedy_cover, merge_atoms, prune_components
 from siteplan.siting_run import maximal_cover, site_study, write_siting
 from tests.conftest import DATA
 
@@ -83,6 +83,30 @@ def test_ties_go_to_lowest_index_and_target_mode():
     assert e.sites.size == 1 and e.objective == pytest.approx(2.0)
     # Nothing more to cover: no zero-gain site is proposed.
     assert greedy_cover(a, w, k=3).sites.size == 2
+
+
+def test_exact_with_many_independent_parts_matches_enumeration():
+    # 10 independent parts of 3 candidates over 4 atoms each, of very different weights: the
+    # light parts are pruned, and the optimum is still the enumerated one.
+    rng = np.random.default_rng(11)
+    blocks = []
+    for _ in range(10):
+        block = rng.random((4, 3)) < 0.5
+        block[np.arange(3), np.arange(3)] = True  # every candidate covers something
+        blocks.append(block)
+    a = sparse.block_diag(blocks).toarray().astype(bool)
+    w = np.repeat(rng.integers(1, 10, 10) * 10.0 ** rng.integers(0, 3, 10), 4) * rng.random(40)
+    merged, mw = merge_atoms(sparse.csr_matrix(a), w)
+    for k in (1, 2, 3):
+        rows, cols = prune_components(merged, mw, k)
+        assert not rows.all() and not cols.all()  # something was pruned
+        ex = exact_cover(sparse.csr_matrix(a), w, k=k)
+        assert ex.status == "optimal"
+        assert ex.objective == pytest.approx(_brute(a, w, k), rel=1e-12)
+    # The fewest sites reaching a target, against enumeration.
+    target = 0.5 * w.sum()
+    need = next(k for k in range(1, 31) if _brute(a, w, k) >= target)
+    assert exact_cover(sparse.csr_matrix(a), w, target=target).sites.size == need
 
 
 def test_merge_atoms_sums_identical_candidate_sets():
