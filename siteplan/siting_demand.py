@@ -12,9 +12,11 @@ buffer, so its coverage by any set of sites is decided, and the atoms tile the d
 The only approximation is the polygonal buffer (round caps and joins with 6 segments per quarter
 circle, as for the catchments; the chords fall short of the true band by at most 0.26 m at 30 m).
 
-The arrangement is built demand polygon by demand polygon (the buffers near it, noded and
-polygonized in one padded table per block), so the work grows with the demand and the street
-pieces near it, never with a city-wide overlay.
+The arrangement is built demand polygon by demand polygon (the buffers near it, clipped to it,
+noded and polygonized in one padded table per block of polygons), so the work grows with the
+demand and the street pieces near it, never with a city-wide overlay, and the memory with one
+block.  Candidates that cannot reach any demand by a straight-line bound get no network pass
+(:func:`useful_sites`), and only street pieces on edges near the demand are cut and buffered.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 :func:`maximal_cover` works on plain layers (network, existing facilities, candidate sites,
 demand polygons); :func:`site_study` takes them from a study run; :func:`write_siting` writes
 the GeoPackage, the CSV of proposed sites and the planning map.  Coverage before and after is
-computed exactly with shapely (demand ∩ union of the catchments, area weighted by density), not
-from the optimiser's atoms, so the two can be compared.
+computed exactly with shapely (demand ∩ union of the catchments, area weighted by density, the
+union taken near each demand polygon), not from the optimiser's atoms, so the two can be
+compared.
 """
 
 from __future__ import annotations
