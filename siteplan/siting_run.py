@@ -301,8 +301,9 @@ def maximal_cover(
         new = catchments(net, chosen.assign(facility_id=chosen["site_id"], **{"class": cls}),
                          {cls: radius_m}, mode="overlap", frontage_m=frontage_m,
                          facility_point=candidate_point, max_snap_m=max_snap_m)
-        new = new.merge(pd.DataFrame({"facility_id": chosen["site_id"].astype("string"),
-                                      "rank": rank}), on="facility_id")
+        # (as text also when no site was chosen and the table is empty)
+        new = new.astype({"facility_id": "string"}).merge(pd.DataFrame({
+            "facility_id": chosen["site_id"].astype("string"), "rank": rank}), on="facility_id")
         new = new.rename(columns={"facility_id": "site_id"}).sort_values("rank")
         new.insert(0, "method", m)
         catch_rows.append(new[["method", "rank", "site_id", "class", "radius_m", "area_m2",

@@ -354,3 +354,18 @@ def test_taiyuan_atoms_pruned_blocked_and_uniform(taiyuan, monkeypatch):
         inside = dense[big, col]
         assert inside.sum() > 0
         assert (frac[inside] > 0.95).all() and (frac[~inside] < 0.05).all(), j
+
+
+def test_no_candidate_near_the_demand(tmp_path):
+    net, fac, cand, demand = _street()
+    # Only the block 500 m off the street, which no frontage reaches: no candidate is within
+    # radius + frontage of it (straight line), none is searched, none is proposed.
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand.iloc[[1]], k=2,
+                        method="both")
+    assert res.n_candidates_near == 0 and len(res.sites) == 0 and len(res.catchments) == 0
+    assert list(res.coverage["status"]) == ["no_gain", "no_gain"]
+    assert (res.coverage["covered_after"] == 0).all()
+    assert res.coverage["unreachable_m2"].iloc[0] == pytest.approx(100 * 100)
+    paths = write_siting(res, tmp_path, "none")
+    assert len(pyogrio.read_dataframe(paths[0], layer="siting_coverage")) == 2
+    assert len(pyogrio.read_dataframe(paths[0], layer="proposed_kindergarten")) == 0
