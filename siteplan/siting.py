@@ -60,8 +60,9 @@ class Cover:
         ``"optimal"``, ``"time_limit"`` (best solution found in the time), ``"greedy"`` or
         ``"no_gain"`` (no candidate covers any uncovered demand).
     bound
-        Upper bound on the optimum (exact: HiGHS's dual bound; greedy: ``objective / (1 - 1/e)``
-        capped by the total).
+        Upper bound on the optimum (exact: HiGHS's dual bound; greedy: the least of
+        ``objective / (1 - 1/e)``, the total coverable weight and, with ``k``, the online bound
+        of :func:`order_by_gain`).
     gap
         ``(bound - objective) / bound`` (0 when optimal).
     seconds
@@ -100,12 +101,21 @@ def _check(a: sparse.csr_matrix | sparse.csc_matrix, w: np.ndarray, k: int | Non
 
 
 def order_by_gain(a: sparse.csc_matrix, w: np.ndarray, pool: np.ndarray,
-                  limit: int, target: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+                  limit: int, target: float = np.inf,
+                  bound_sites: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
     """Greedy order of the candidates in ``pool``: up to ``limit`` sites with positive gain,
     stopping once ``target`` weight is covered.
 
     Gains are kept in one array and updated after each choice only through the atoms it newly
     covers (``A[new][:, pool].T @ w[new]``): the lazy part of lazy greedy, vectorised.
+
+    Returns
+    -------
+    sites, gains, bound
+        The sites (indices of ``a``'s columns) and what each adds; with ``bound_sites = k > 0``
+        an upper bound on the best cover by ``k`` sites of the pool: the least over the steps
+        of the weight covered so far plus the ``k`` largest marginal gains then (coverage is
+        submodular, so no ``k`` sites add more than their gains on the current set); else inf.
     """
     sub = a[:, pool].tocsc()
     rows = sub.tocsr()
@@ -115,8 +125,15 @@ def order_by_gain(a: sparse.csc_matrix, w: np.ndarray, pool: np.ndarray,
     added: list[float] = []
     total = 0.0
     alive = np.ones(pool.size, dtype=bool)
-    while len(sites) < limit and total < target:
+    bound = np.inf
+    while True:
         live = np.where(alive, gains, -np.inf)
+        if bound_sites > 0 and live.size:
+            top = min(bound_sites, live.size)
+            ahead = np.partition(live, live.size - top)[live.size - top:]
+            bound = min(bound, total + float(ahead[ahead > 0].sum()))
+        if not (len(sites) < limit and total < target):
+            break
         best = float(live.max()) if live.size else 0.0
         if not best > 0:
             break
@@ -131,7 +148,7 @@ def order_by_gain(a: sparse.csc_matrix, w: np.ndarray, pool: np.ndarray,
         sites.append(int(pool[j]))
         added.append(gain)
         total += gain
-    return np.asarray(sites, dtype=np.int64), np.asarray(added, dtype=float)
+    return np.asarray(sites, dtype=np.int64), np.asarray(added, dtype=float), bound
 
 
 def greedy_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
@@ -159,9 +176,13 @@ def greedy_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
     start = time.perf_counter()
     pool = np.arange(a.shape[1])
     limit = int(k) if k is not None else a.shape[1]
-    sites, gains = order_by_gain(a, w, pool, limit, np.inf if target is None else target)
+    sites, gains, online = order_by_gain(a, w, pool, limit,
+                                         np.inf if target is None else target,
+                                         bound_sites=0 if k is None else int(k))
     obj = float(gains.sum())
-    bound = min(obj / (1.0 - 1.0 / np.e), float(w[np.asarray(a.sum(axis=1)).ravel() > 0].sum()))
+    bound = min(obj / (1.0 - 1.0 / np.e), float(w[np.asarray(a.sum(axis=1)).ravel() > 0].sum()),
+                online)
+    bound = max(bound, obj)  # rounding in the running gains never puts it below the cover
     status = "greedy" if sites.size else "no_gain"
     return Cover(sites, gains, obj, "greedy", status, bound,
                  (bound - obj) / bound if bound > 0 else 0.0, time.perf_counter() - start)
@@ -314,7 +335,7 @@ def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
                          where="siting (exact)",
                          fix="raise the time limit, or use method='greedy'.")
     chosen = keep[np.flatnonzero(res.x[:n_j] > 0.5)]
-    sites, gains = order_by_gain(a, w, chosen, chosen.size)
+    sites, gains, _ = order_by_gain(a, w, chosen, chosen.size)
     obj = float(gains.sum())
     status = "optimal" if res.status == 0 else "time_limit"
     if k is not None:

@@ -47,6 +47,9 @@ def test_exact_matches_enumeration_and_greedy_bound(seed):
         assert ex.objective == pytest.approx(opt)
         assert gr.objective <= opt + 1e-9
         assert gr.objective >= BOUND * opt - 1e-9
+        # The greedy bound is an upper bound on the optimum, no looser than the a-priori one.
+        assert gr.objective - 1e-9 <= gr.bound and opt <= gr.bound + 1e-9
+        assert gr.bound <= gr.objective / BOUND + 1e-9
         # Marginal gains are what each site adds to those before it.
         for cov in (ex, gr):
             covered = a[:, cov.sites].cumsum(axis=1) > 0
@@ -63,6 +66,11 @@ def test_greedy_equals_exact_where_greedy_is_optimal_and_not_otherwise():
         g, e = greedy_cover(a, w, k=k), exact_cover(a, w, k=k)
         assert g.objective == e.objective == _brute(a, w, k)
     assert list(greedy_cover(a, w, k=2).sites) == [2, 1]
+    # Everything covered: the online bound proves greedy optimal (the a-priori one cannot).
+    full = greedy_cover(a, w, k=3)
+    assert full.bound == pytest.approx(w.sum()) and full.gap == pytest.approx(0.0)
+    # k = 1: the bound is the best single gain plus nothing, i.e. the optimum itself.
+    assert greedy_cover(a, w, k=1).bound == pytest.approx(9.0)
     # The classic trap: C (2.5) first, then A adds 1; A + B cover 4.
     atoms = {"p": 1.0, "q": 1.0, "r": 1.0, "s": 1.0, "t": 0.5}
     sets = [{"p", "q"}, {"r", "s"}, {"q", "r", "t"}]
