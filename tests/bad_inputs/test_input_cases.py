@@ -367,6 +367,102 @@ def test_07_undeclared_gcj02_layer_warns_in_a_run_and_declared_one_matches(capsy
     assert before  # (the CSV was rewritten by the test itself between runs)
 
 
+@functools.cache
+def _t07_areas() -> gpd.GeoDataFrame:
+    """The raw OSM polygons of the bundled city (landuse, amenity, building, leisure...)."""
+    return gpd.read_file(DATA / "taiyuan_osm_multipolygons.geojson", engine="pyogrio")
+
+
+def test_07_small_true_layers_are_not_called_shifted_by_chance_street_hits(city_streets):
+    """Kindergarten lists of 5-8 true WGS84 points inside their grounds, with OSM knowing only
+    2 kindergartens: the old rule let the streets decide, and a 560 m shift lands on some
+    street by chance (22-26 % false warnings).  No subset may be called shifted."""
+    import warnings
+
+    osm = _osm_facilities()
+    assert (osm["class"] == "kindergarten").sum() <= 2  # the same-class reference is empty
+    points = _school_points(osm).assign(**{"class": "kindergarten"})
+    rng = np.random.default_rng(7)
+    fooled_old_rule = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SiteplanWarning)
+        for n in (5, 6, 8):
+            for _ in range(12):
+                layer = points.iloc[np.sort(rng.choice(len(points), n, replace=False))]
+                alone = check_offset(layer, streets=city_streets)
+                assert alone.suggested is None and alone.verdict == "inconclusive"
+                streets = alone.evidence["streets"].matches
+                # The old rule: half the points on a street, twice as many as given, plus one.
+                best = max(streets["gcj02"], streets["bd09"])
+                fooled_old_rule += best >= max(3, n / 2) and best >= 2 * streets["as given"] + 1
+                found = check_offset(layer, facilities=osm, streets=city_streets)
+                assert found.suggested is None
+                # Every point lies inside mapped grounds as given (they are representative
+                # points of them): from 8 points on, that alone says WGS84.
+                assert found.evidence["grounds"].matches["as given"] == n
+                assert found.verdict in (("wgs84",) if n >= 8 else ("wgs84", "inconclusive"))
+    assert fooled_old_rule >= 3  # the subsets do hold the chance street hits
+
+
+def test_07_gcj02_layer_of_20_schools_is_named_and_bd09_told_apart(city_streets):
+    """20 school points copied from Amap (GCJ-02) or Baidu (BD-09), labelled with a class OSM
+    barely maps, so mapped grounds, land and streets decide: the right system is named."""
+    osm = _osm_facilities()
+    rng = np.random.default_rng(20)
+    points = _school_points(osm).assign(**{"class": "kindergarten"})
+    points = points.iloc[np.sort(rng.choice(len(points), 20, replace=False))]
+    refs = {"facilities": osm, "streets": city_streets, "features": _t07_areas()}
+    for forward, name, label in ((wgs84_to_gcj02, "gcj02", "GCJ-02"),
+                                 (wgs84_to_bd09, "bd09", "BD-09")):
+        with pytest.warns(SiteplanWarning) as caught:
+            found = check_offset(_shifted(points, forward), where="layer kg.csv", **refs)
+        assert found.suggested == name and found.verdict == name, found
+        text = str(caught[0].message)
+        assert f"looks like {label}" in text and f'coord_system = "{name}"' in text
+        assert "kg.csv" in text and "of 20 points" in text
+        # Converted back, every point is inside its grounds again; as given, few are.
+        grounds = found.evidence["grounds"]
+        assert grounds.matches[name] == 20 and grounds.matches["as given"] <= 5
+        other = "bd09" if name == "gcj02" else "gcj02"
+        assert grounds.matches[other] <= 10 and grounds.p_value[name] < 1e-6
+    # At the school gates with only the streets to compare with, GCJ-02 is found too.
+    gates = _gates(points, city_streets)
+    with pytest.warns(SiteplanWarning, match='within 15 m of a street.*coord_system = "gcj02"'):
+        found = check_offset(_shifted(gates, wgs84_to_gcj02), streets=city_streets)
+    assert found.evidence["streets"].matches["gcj02"] == 20
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SiteplanWarning)
+        assert check_offset(points, **refs).verdict == "wgs84"
+        assert check_offset(gates, streets=city_streets).verdict == "wgs84"
+
+
+def test_07_check_is_one_tree_query_per_reference_whatever_the_size(city_streets, monkeypatch):
+    """Vectorised: every reading of every point (as given, 2 candidates, 2 x 11 controls) goes
+    to each reference in one STRtree query, for 6 points as for 590."""
+    from siteplan import offsets
+
+    calls: list[int] = []
+
+    class CountingTree(shapely.STRtree):
+        def query(self, geometry, *args, **kwargs):
+            calls.append(len(geometry))
+            return super().query(geometry, *args, **kwargs)
+
+    monkeypatch.setattr(shapely, "STRtree", CountingTree)
+    osm = _osm_facilities()
+    points = _school_points(osm)
+    readings = 1 + len(offsets.CANDIDATES) * (1 + len(offsets.CONTROL_ANGLES_DEG))
+    for n in (6, 590):
+        layer = points.iloc[np.arange(n) % len(points)]
+        calls.clear()
+        found = check_offset(layer, facilities=osm, streets=city_streets,
+                             features=_t07_areas(), warn=False)
+        assert sorted(found.evidence) == ["facilities", "grounds", "land", "streets"]
+        assert calls == [readings * n] * 4
+
+
 # ------------------------------------------------------------------------------ 8: encodings
 
 NAMES = ["太原市第五十一中学校", "八一小学", "山西大学附属中学", "新建路小学", "五一路小学"]
