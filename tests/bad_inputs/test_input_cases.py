@@ -293,8 +293,13 @@ def test_07_gcj02_facility_layer_is_detected_against_osm_and_streets(city_street
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", SiteplanWarning)
-        assert check_offset(points, facilities=osm).suggested is None
-        assert check_offset(points, streets=city_streets).suggested is None
+        assert check_offset(points, facilities=osm).verdict == "wgs84"
+        # Inside their grounds the true points are on no street (0 of 59), while 14 land on one
+        # after a wrong GCJ-02 conversion: streets alone cannot tell, so no verdict at all.
+        alone = check_offset(points, streets=city_streets)
+        assert alone.suggested is None and alone.verdict == "inconclusive"
+        assert alone.evidence["streets"].matches["as given"] == 0
+        assert alone.evidence["streets"].matches["gcj02"] > 5
     # Baidu BD-09 is told apart from GCJ-02.
     bd = _shifted(points, wgs84_to_bd09)
     with pytest.warns(SiteplanWarning, match='coord_system = "bd09"'):
