@@ -200,8 +200,8 @@ def _block_faces(demand: np.ndarray, buffers: np.ndarray, btree: shapely.STRtree
     """Faces of the buffer arrangement inside the demand polygons ``block``.
 
     Each polygon's linework is its own boundary and the parts of the rings of the buffers
-    touching it that lie in it (the rest cannot bound a face inside it), noded and
-    polygonized polygon by polygon.
+    touching it that lie in it or within ``_CLIP_PAD_M`` of it (the rest cannot bound a face
+    inside it), noded and polygonized polygon by polygon.
 
     Returns
     -------
