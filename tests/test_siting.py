@@ -117,6 +117,31 @@ def test_exact_with_many_independent_parts_matches_enumeration():
     assert exact_cover(sparse.csr_matrix(a), w, target=target).sites.size == need
 
 
+@pytest.mark.parametrize("incumbent", [None, "worst"])
+def test_exact_stopped_by_the_time_limit_keeps_the_better_of_highs_and_greedy(monkeypatch,
+                                                                               incumbent):
+    from scipy import optimize
+
+    rng = np.random.default_rng(5)
+    a = rng.random((40, 10)) < 0.2
+    w = rng.integers(1, 10, 40).astype(float)
+    k = 3
+    real = optimize.milp
+
+    def stopped(c, **kw):  # HiGHS stopped at the limit: no incumbent, or an empty one
+        res = real(c, **kw)
+        res.x = None if incumbent is None else np.zeros_like(res.x)
+        res.status, res.mip_dual_bound = 1, -w.sum()  # the loosest dual bound
+        return res
+
+    monkeypatch.setattr(optimize, "milp", stopped)
+    ex = exact_cover(sparse.csr_matrix(a), w, k=k)
+    gr = greedy_cover(sparse.csr_matrix(a), w, k=k)
+    assert ex.status == "time_limit" and ex.objective == pytest.approx(gr.objective)
+    assert ex.bound >= _brute(a, w, k) - 1e-9 and ex.bound <= w.sum()
+    assert ex.gap == pytest.approx((ex.bound - ex.objective) / ex.bound)
+
+
 def test_merge_atoms_sums_identical_candidate_sets():
     rng = np.random.default_rng(3)
     a = rng.random((200, 5)) < 0.3
