@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize, sparse
@@ -57,16 +58,22 @@ class Cover:
     method
         ``"greedy"`` or ``"exact"``.
     status
-        ``"optimal"``, ``"time_limit"`` (best solution found in the time), ``"greedy"`` or
-        ``"no_gain"`` (no candidate covers any uncovered demand).
+        ``"optimal"``, ``"time_limit"`` (best solution found in the time), ``"greedy"``,
+        ``"no_gain"`` (no candidate covers any uncovered demand) or ``"target_met"`` (the
+        target was reached without new sites).
     bound
-        Upper bound on the optimum (exact: HiGHS's dual bound; greedy: the least of
-        ``objective / (1 - 1/e)``, the total coverable weight and, with ``k``, the online bound
-        of :func:`order_by_gain`).
+        With ``k`` (``unit == "weight"``): an upper bound on the best covered weight (exact:
+        HiGHS's dual bound; greedy: the least of ``objective / (1 - 1/e)``, the total
+        coverable weight and the online bound of :func:`order_by_gain`).  With a target
+        (``unit == "sites"``): a lower bound on the fewest sites reaching it (exact: HiGHS's
+        dual bound; greedy: the fewest sites whose single gains could add up to the target).
     gap
-        ``(bound - objective) / bound`` (0 when optimal).
+        With ``k``: ``(bound - objective) / bound``; with a target:
+        ``(sites - bound) / sites``.  0 when optimal.
     seconds
         Solver time.
+    unit
+        What ``bound`` and ``gap`` measure: ``"weight"`` (k mode) or ``"sites"`` (target mode).
     """
 
     sites: np.ndarray
@@ -77,12 +84,20 @@ class Cover:
     bound: float
     gap: float
     seconds: float
+    unit: str = "weight"
+
+
+def _sites_bound(a: sparse.csc_matrix, w: np.ndarray, target: float) -> int:
+    """Fewest sites that could reach ``target``: coverage is submodular, so ``s`` sites cover
+    at most the sum of the ``s`` largest single-site gains."""
+    single = np.sort(np.asarray(a.T @ w).ravel())[::-1]
+    reach = np.cumsum(single)
+    return int(np.searchsorted(reach, target * (1 - 1e-9))) + 1 if target > 0 else 0
 
 
 def _check(a: sparse.csr_matrix | sparse.csc_matrix, w: np.ndarray, k: int | None,
            target: float | None) -> tuple[sparse.csc_matrix, np.ndarray]:
-    a = sparse.csc_matrix(a, dtype=float)
-    a.data[:] = 1.0
+    a = _binary(a, sparse.csc_matrix)
     w = np.asarray(w, dtype=float)
     if w.shape != (a.shape[0],):
         raise InputError(f"{w.shape[0]} weights for {a.shape[0]} atoms.", where="siting",
@@ -98,6 +113,16 @@ def _check(a: sparse.csr_matrix | sparse.csc_matrix, w: np.ndarray, k: int | Non
                          f"({a.shape[1]}), got {k!r}.", where="siting.k",
                          fix="ask for fewer sites or give more candidates.")
     return a, w
+
+
+def _binary(a: Any, kind: Any) -> Any:
+    """A 0/1 copy of ``a`` in sparse format ``kind``: stored zeros dropped (they cover
+    nothing), the caller's matrix left untouched."""
+    a = kind(a, dtype=float, copy=True)
+    a.sum_duplicates()
+    a.eliminate_zeros()
+    a.data[:] = 1.0
+    return a
 
 
 def order_by_gain(a: sparse.csc_matrix, w: np.ndarray, pool: np.ndarray,
@@ -126,6 +151,9 @@ def order_by_gain(a: sparse.csc_matrix, w: np.ndarray, pool: np.ndarray,
     total = 0.0
     alive = np.ones(pool.size, dtype=bool)
     bound = np.inf
+    # Gains updated by subtraction keep rounding residue (0.6 - 0.1 - 0.2 - 0.3 > 0): below
+    # this they count as nothing.
+    tol = 1e-12 * float(w.sum())
     while True:
         live = np.where(alive, gains, -np.inf)
         if bound_sites > 0 and live.size:
@@ -135,15 +163,17 @@ def order_by_gain(a: sparse.csc_matrix, w: np.ndarray, pool: np.ndarray,
         if not (len(sites) < limit and total < target):
             break
         best = float(live.max()) if live.size else 0.0
-        if not best > 0:
+        if not best > tol:
             break
         # Lowest index among the (numerically) tied best gains.
         j = int(np.flatnonzero(live >= best - TIE_RTOL * best)[0])
         col = sub.indices[sub.indptr[j]:sub.indptr[j + 1]]
         new = col[~covered[col]]
         gain = float(w[new].sum())
-        covered[new] = True
         alive[j] = False
+        if not gain > tol:  # its running gain was rounding residue: it adds nothing
+            continue
+        covered[new] = True
         gains -= np.asarray(rows[new].T @ w[new]).ravel()
         sites.append(int(pool[j]))
         added.append(gain)
@@ -180,10 +210,15 @@ def greedy_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
                                          np.inf if target is None else target,
                                          bound_sites=0 if k is None else int(k))
     obj = float(gains.sum())
+    status = "greedy" if sites.size else "no_gain"
+    if target is not None:
+        least = float(min(_sites_bound(a, w, float(target)), sites.size))
+        return Cover(sites, gains, obj, "greedy", status, least,
+                     (sites.size - least) / sites.size if sites.size else 0.0,
+                     time.perf_counter() - start, "sites")
     bound = min(obj / (1.0 - 1.0 / np.e), float(w[np.asarray(a.sum(axis=1)).ravel() > 0].sum()),
                 online)
     bound = max(bound, obj)  # rounding in the running gains never puts it below the cover
-    status = "greedy" if sites.size else "no_gain"
     return Cover(sites, gains, obj, "greedy", status, bound,
                  (bound - obj) / bound if bound > 0 else 0.0, time.perf_counter() - start)
 
@@ -195,10 +230,8 @@ def merge_atoms(a: sparse.spmatrix, w: np.ndarray) -> tuple[sparse.csr_matrix, n
     Rows are grouped by two independent 64-bit hashes of their column sets, then every row is
     checked against its group's first row, so a hash collision can never merge different sets.
     """
-    a = sparse.csr_matrix(a, dtype=float)
-    a.sum_duplicates()
+    a = _binary(a, sparse.csr_matrix)
     a.sort_indices()
-    a.data[:] = 1.0
     w = np.asarray(w, dtype=float)
     nnz = np.diff(a.indptr)
     keep = np.flatnonzero(nnz > 0)
@@ -302,7 +335,8 @@ def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
         ``status`` ``"optimal"`` or ``"time_limit"``: the best solution found, never worse
         than greedy's on the same instance (which stands in when HiGHS has none by the
         limit), with the least of HiGHS's dual bound and greedy's online bound as ``bound``
-        and ``gap = (bound - objective) / bound`` (target mode: HiGHS's MIP gap).
+        and ``gap = (bound - objective) / bound``; with a target, ``bound`` is the least
+        number of sites HiGHS (or the single gains) proved necessary, ``gap`` in sites.
     """
     a, w = _check(a, w, k, target)
     if not (np.isfinite(time_limit_s) and time_limit_s > 0):
@@ -313,7 +347,7 @@ def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
     keep = undominated(merged.tocsc())
     if keep.size == 0 or mw.sum() <= 0:
         return Cover(np.empty(0, dtype=np.int64), np.empty(0), 0.0, "exact", "no_gain", 0.0,
-                     0.0, time.perf_counter() - start)
+                     0.0, time.perf_counter() - start, "weight" if k is not None else "sites")
     sub = merged[:, keep].tocsr()
     if k is not None:
         most = int(k)
@@ -364,7 +398,13 @@ def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
         bound = -float(dual) if dual is not None and np.isfinite(dual) else np.inf
         bound = max(min(bound, online), obj)
         gap = 0.0 if status == "optimal" else (bound - obj) / bound if bound > 0 else 0.0
-    else:
-        bound = obj
-        gap = 0.0 if status == "optimal" else float(getattr(res, "mip_gap", np.nan))
-    return Cover(sites, gains, obj, "exact", status, bound, gap, time.perf_counter() - start)
+        return Cover(sites, gains, obj, "exact", status, bound, gap, time.perf_counter() - start)
+    # Target mode: the objective is the number of sites; HiGHS's dual bound is the least.
+    n = sites.size
+    dual = getattr(res, "mip_dual_bound", None)
+    least = float(n) if status == "optimal" else float(max(
+        _sites_bound(sub.tocsc(), mw, need),
+        np.ceil(float(dual) - 1e-6) if dual is not None and np.isfinite(dual) else 0))
+    least = min(least, float(n))
+    return Cover(sites, gains, obj, "exact", status, least, (n - least) / n if n else 0.0,
+                 time.perf_counter() - start, "sites")

@@ -10,6 +10,7 @@ compared.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,12 @@ from siteplan.siting_demand import build_atoms, grouped_union
 from siteplan.snapping import DEFAULT_MAX_SNAP_M, SnapPoint, snap
 
 if TYPE_CHECKING:
+    from siteplan.config import Study
     from siteplan.pipeline import StudyResult
 
 Method = Literal["greedy", "exact", "both"]
+# Carried from the candidates to the proposed sites, so an excluded parcel shows as such.
+EXCLUSION_COLUMNS = ("excluded", "exclusion_reason", "exclusion_reason_zh")
 
 
 @dataclass
@@ -49,14 +53,21 @@ class SitingResult:
     sites
         Points: ``method``, ``rank``, ``site_id``, ``marginal`` (weight the site adds to those
         ranked before it), ``marginal_share``, ``cumulative_share`` (share of all demand covered
-        with existing facilities and the sites up to this one).
+        with existing facilities and the sites up to this one), and the candidates'
+        ``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh`` when they have them
+        (parcels do), so a planner sees a proposed site that the study's constraints exclude.
     catchments
         New catchments: ``method``, ``rank``, ``site_id``, ``class``, ``radius_m``, ``area_m2``.
     coverage
         One row per method: ``class``, ``method``, ``radius_m``, ``k``, ``weight``,
         ``demand_total``, ``covered_before``, ``covered_after``, ``share_before``,
-        ``share_after``, ``unreachable``, ``unreachable_m2``, ``objective`` (from the atoms),
-        ``status``, ``bound``, ``gap``, ``seconds``.
+        ``share_after``, ``unreachable``, ``unreachable_m2``, ``objective`` (covered weight,
+        from the atoms), ``status``, ``bound``, ``gap``, ``bound_unit``, ``seconds``.  With
+        ``k`` the solver maximises weight: ``bound_unit`` is ``"weight"``, ``bound`` an upper
+        bound on the covered weight (existing coverage included) and ``gap = (bound -
+        objective) / bound``.  With ``target_share`` it minimises the number of sites:
+        ``bound_unit`` is ``"sites"``, ``bound`` the least number of new sites proved to be
+        needed and ``gap = (k - bound) / k`` (0 when optimal or no site was needed).
     unreachable
         Demand no candidate's and no existing catchment touches: ``demand_id``, ``area_m2``,
         ``weight`` and geometry.
@@ -72,6 +83,9 @@ class SitingResult:
     timings
         Seconds per step: ``snap``, ``atoms``, ``before`` (exact coverage before), then per
         method ``solve_<m>``, ``catchments_<m>`` and ``after_<m>``.
+    inputs
+        The study's input files (and its TOML), which :func:`write_siting` never overwrites;
+        empty for :func:`maximal_cover` on plain layers.
     """
 
     cls: str
@@ -87,10 +101,11 @@ class SitingResult:
     map_layers: dict[str, Any] = field(default_factory=dict)
     n_candidates_near: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
 
 
 def _check_options(radius_m: float, k: int | None, target_share: float | None,
-                   method: str) -> None:
+                   method: str, time_limit_s: float = 60.0) -> None:
     if not (isinstance(radius_m, int | float) and np.isfinite(radius_m) and radius_m > 0):
         raise ConfigError(f"the radius must be a positive number of metres, got {radius_m!r}.",
                           where="siting.radius_m", fix="give e.g. 300 or 500.")
@@ -108,6 +123,21 @@ def _check_options(radius_m: float, k: int | None, target_share: float | None,
     if method not in ("greedy", "exact", "both"):
         raise InputError(f"unknown method {method!r}.", where="siting.method",
                          fix='use "greedy", "exact" or "both".')
+    if not (isinstance(time_limit_s, int | float) and np.isfinite(time_limit_s)
+            and time_limit_s > 0):
+        raise InputError(f"time limit must be a positive number of seconds, got "
+                         f"{time_limit_s!r}.", where="siting.time_limit_s", fix="use e.g. 60.")
+
+
+def _check_stem(stem: str) -> None:
+    """Output names are ``<stem>.gpkg`` etc. in the output folder: a stem must stay in it."""
+    bad = (not isinstance(stem, str) or not stem.strip() or "/" in stem or "\\" in stem
+           or ".." in stem or (os.altsep is not None and os.altsep in stem))
+    if bad:
+        raise InputError(f"bad output stem {stem!r}: it must be a plain file-name stem, "
+                         "without a path separator or '..'.", where="siting stem",
+                         fix="give e.g. siting or kindergarten_gaps, and choose the folder "
+                         "with --out.")
 
 
 def _demand(demand: gpd.GeoDataFrame, crs: Any,
@@ -164,6 +194,9 @@ def _candidate_frame(candidates: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame
     frame = gpd.GeoDataFrame({"site_id": ids.to_numpy()},
                              geometry=np.asarray(candidates.to_crs(crs).geometry.values),
                              crs=crs)
+    for name in EXCLUSION_COLUMNS:
+        if name in candidates.columns:
+            frame[name] = candidates[name].to_numpy()
     # Candidates in id order: ties between equal gains go to the lowest id.
     return frame.sort_values("site_id", kind="stable").reset_index(drop=True)
 
@@ -233,7 +266,7 @@ def maximal_cover(
     -------
     SitingResult
     """
-    _check_options(radius_m, k, target_share, method)
+    _check_options(radius_m, k, target_share, method, time_limit_s)
     radius_m = float(radius_m)
     cand = _candidate_frame(candidates, net.crs)
     if k is not None and k > len(cand):
@@ -260,6 +293,10 @@ def maximal_cover(
     lap("atoms")
 
     total = float((shapely.area(geoms) * density).sum())
+    if not total > 0:
+        raise InputError(f"the demand weighs nothing: its {population or 'area'} adds up to "
+                         f"{total:g}, so no share of it can be covered.", where="siting demand",
+                         fix="use a population field with people in it, or weight by area.")
     reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
     before = _covered(net, [reached_before], geoms, density, frontage_m)
     lap("before")
@@ -278,7 +315,8 @@ def maximal_cover(
     covers: dict[str, Cover] = {}
     for m in (("greedy", "exact") if method == "both" else (method,)):
         if target is not None and target <= 0:
-            covers[m] = Cover(np.empty(0, np.int64), np.empty(0), 0.0, m, "no_gain", 0, 0, 0)
+            covers[m] = Cover(np.empty(0, np.int64), np.empty(0), 0.0, m, "target_met", 0.0,
+                              0.0, 0.0, "sites")
         elif m == "greedy":
             covers[m] = greedy_cover(a, w, k=k, target=target)
         else:
@@ -297,6 +335,7 @@ def maximal_cover(
             "method": m, "rank": rank, "site_id": chosen["site_id"].to_numpy(),
             "marginal": cov.gains, "marginal_share": cov.gains / total if total else np.nan,
             "cumulative_share": (base_w + np.cumsum(cov.gains)) / total if total else np.nan,
+            **{c: chosen[c].to_numpy() for c in EXCLUSION_COLUMNS if c in chosen.columns},
             "geometry": shapely.point_on_surface(np.asarray(chosen.geometry.values))}))
         new = catchments(net, chosen.assign(facility_id=chosen["site_id"], **{"class": cls}),
                          {cls: radius_m}, mode="overlap", frontage_m=frontage_m,
@@ -319,8 +358,9 @@ def maximal_cover(
             "covered_after": after, "share_before": before / total if total else np.nan,
             "share_after": after / total if total else np.nan, "unreachable": unreachable_w,
             "unreachable_m2": unreachable_m2, "objective": base_w + cov.objective,
-            "status": cov.status, "bound": base_w + cov.bound, "gap": cov.gap,
-            "seconds": cov.seconds})
+            "status": cov.status,
+            "bound": base_w + cov.bound if cov.unit == "weight" else cov.bound,
+            "gap": cov.gap, "bound_unit": cov.unit, "seconds": cov.seconds})
     sites = gpd.GeoDataFrame(pd.concat(site_rows, ignore_index=True), geometry="geometry",
                              crs=net.crs)
     new_catch = gpd.GeoDataFrame(pd.concat(catch_rows, ignore_index=True), geometry="geometry",
@@ -339,23 +379,44 @@ def maximal_cover(
                         n_candidates_near=atoms.n_near, timings=timings)
 
 
-def study_radius(result: StudyResult, cls: str) -> float:
+def study_radius(study: Study, cls: str) -> float:
     """The class's radius from the study (else the seed radius); ConfigError if it has none."""
-    radius = result.study.class_radius(cls)
+    radius = study.class_radius(cls)
     if radius is None:
         radius = SEED_RADII.get(cls)
     if radius is None:
-        known = sorted(set(result.study.classes) | set(SEED_RADII))
+        known = sorted(set(study.classes) | set(SEED_RADII))
         raise ConfigError(f"unknown facility class {cls!r} (no radius configured).",
                           where="siting class", fix=f"use one of {', '.join(known)}.")
     return float(radius)
+
+
+def check_request(study: Study, cls: str, *, k: int | None = None,
+                  target_share: float | None = None, method: str = "greedy",
+                  time_limit_s: float = 60.0, stem: str = "siting") -> float:
+    """Check a siting request against the study's configuration before running the study.
+
+    Raises ConfigError for a class without a radius, InputError for ``k < 1``, a target
+    share outside (0, 1], both or neither of ``k`` and ``target_share``, an unknown method,
+    a time limit that is not a positive number or an output stem that is empty or holds a
+    path separator or ``..``.  (Whether ``k`` exceeds the candidates is known only later.)
+
+    Returns
+    -------
+    float
+        The class's walking radius in metres.
+    """
+    radius = study_radius(study, cls)
+    _check_options(radius, k, target_share, method, time_limit_s)
+    _check_stem(stem)
+    return radius
 
 
 def node_candidates(net: Network) -> gpd.GeoDataFrame:
     """Every network node as a candidate site ``node_<id>`` (zero-padded, so ids sort as
     numbers)."""
     width = len(str(max(net.n_nodes - 1, 0)))
-    ids = [f"node_{i:0{width}d}" for i in range(net.n_nodes)]
+    ids = np.strings.add("node_", np.strings.zfill(np.arange(net.n_nodes).astype(str), width))
     return gpd.GeoDataFrame({"site_id": ids}, geometry=shapely.points(net.node_xy), crs=net.crs)
 
 
@@ -370,21 +431,30 @@ def site_study(
     population: str | None = None,
     method: Method = "greedy",
     time_limit_s: float = 60.0,
+    skip_excluded: bool = False,
 ) -> SitingResult:
     """:func:`maximal_cover` on a study run: its network, facilities, radius, frontage and
-    snapping settings; candidates the study's parcels, the network nodes or a site layer."""
-    radius = study_radius(result, cls)
+    snapping settings; candidates the study's parcels, the network nodes or a site layer.
+
+    With ``skip_excluded`` only candidates whose ``excluded`` is False are offered (the
+    parcels the study's constraints keep; nodes have no exclusions).  Either way the sites
+    carry the candidates' ``excluded`` and ``exclusion_reason`` columns.
+    """
+    radius = study_radius(result.study, cls)
     net = result.network
     cfg = result.study.network
     if isinstance(candidates, gpd.GeoDataFrame):
         cand = candidates
     elif candidates == "parcels":
-        cand = result.parcels[["parcel_id", result.parcels.geometry.name]]
+        keep = [c for c in ("parcel_id", *EXCLUSION_COLUMNS) if c in result.parcels.columns]
+        cand = result.parcels[[*keep, result.parcels.geometry.name]]
     elif candidates == "nodes":
         cand = node_candidates(net)
     else:
         raise InputError(f"unknown candidates {candidates!r}.", where="siting candidates",
                          fix='use "parcels", "nodes" or a GeoDataFrame of sites.')
+    if skip_excluded and "excluded" in cand.columns:
+        cand = cand[~cand["excluded"].fillna(False).astype(bool).to_numpy()]
     layers = {"residential": result.residential, "parcels": result.parcels,
               "buildings": result.buildings}
     if demand not in layers:
@@ -408,6 +478,8 @@ def site_study(
         "blind_spots": spots[spots["class"].astype(str) == cls],
         "boundary": result.boundary, "title": result.study.study.name,
         "criteria": result.study}
+    out.inputs = [*result.study.inputs.paths(),
+                  *([result.study.source_path] if result.study.source_path else [])]
     return out
 
 
@@ -435,19 +507,25 @@ def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting"
     list of pathlib.Path
         The paths written.
     """
-    from siteplan.atomic import check_writable_dir, write_bytes_atomic
+    from siteplan.atomic import check_outputs, check_writable_dir, write_bytes_atomic
     from siteplan.outputs import write_layers
     from siteplan.shortlist import shortlist_csv_bytes
     from siteplan.webmap import make_map, save_map
 
+    _check_stem(stem)
     out = check_writable_dir(out_dir)
-    written = [write_layers(out / f"{stem}.gpkg", {
+    ctx = result.map_layers
+    planned = [out / f"{stem}.gpkg", out / f"{stem}_sites.csv"]
+    if ctx.get("parcels") is not None:
+        planned.append(out / f"{stem}.html")
+    # Refuse the whole set (an output onto a study input) before writing any of it.
+    check_outputs(planned, result.inputs)
+    written = [write_layers(planned[0], {
         f"proposed_{result.cls}": result.sites,
         f"proposed_{result.cls}_catchments": result.catchments,
-        "siting_coverage": result.coverage, "siting_unreachable": result.unreachable})]
-    written.append(write_bytes_atomic(out / f"{stem}_sites.csv",
-                                      shortlist_csv_bytes(sites_table(result))))
-    ctx = result.map_layers
+        "siting_coverage": result.coverage, "siting_unreachable": result.unreachable},
+        inputs=result.inputs)]
+    written.append(write_bytes_atomic(planned[1], shortlist_csv_bytes(sites_table(result))))
     if ctx.get("parcels") is not None:
         m = make_map(ctx["parcels"], catchments=ctx.get("catchments"),
                      facilities=ctx.get("facilities"), blind_spots=ctx.get("blind_spots"),

@@ -18,7 +18,13 @@ from shapely.geometry import LineString, box
 from siteplan.errors import ConfigError, InputError
 from siteplan.network import graph_from_lines
 from siteplan.siting import exact_cover, greedy_cover, merge_atoms, prune_components
-from siteplan.siting_run import maximal_cover, site_study, write_siting
+from siteplan.siting_run import (
+    check_request,
+    maximal_cover,
+    node_candidates,
+    site_study,
+    write_siting,
+)
 from tests.conftest import DATA
 
 CRS = "EPSG:32649"
@@ -91,6 +97,44 @@ def test_ties_go_to_lowest_index_and_target_mode():
     assert e.sites.size == 1 and e.objective == pytest.approx(2.0)
     # Nothing more to cover: no zero-gain site is proposed.
     assert greedy_cover(a, w, k=3).sites.size == 2
+
+
+def test_greedy_never_proposes_a_site_that_adds_only_rounding():
+    # After site 0, site 2's running gain is 0.6 - 0.1 - 0.2 - 0.3: rounding residue, not 0.
+    a = np.zeros((4, 3), dtype=bool)
+    a[[0, 1, 3], 0] = a[2, 1] = a[[0, 1, 2], 2] = True
+    w = np.array([0.1, 0.2, 0.3, 10.0])
+    g = greedy_cover(a, w, k=3)
+    assert list(g.sites) == [0, 1] and (g.gains > 0).all()
+    assert g.objective == pytest.approx(w.sum())
+    assert greedy_cover(a, w, target=w.sum()).sites.size == 2
+
+
+def test_stored_zeros_cover_nothing_and_the_input_matrix_is_untouched():
+    # Candidate 0 stores an explicit 0 for atom 1 (weight 5): it covers atom 0 only.
+    a = sparse.csr_matrix((np.array([2.0, 0.0, 3.0]), np.array([0, 0, 1]),
+                           np.array([0, 1, 2, 3])), shape=(3, 2))
+    a_csc = a.tocsc()
+    w = np.array([1.0, 5.0, 4.0])
+    for m in (a, a_csc):
+        data, indices = m.data.copy(), m.indices.copy()
+        for cov in (greedy_cover(m, w, k=1), exact_cover(m, w, k=1)):
+            assert list(cov.sites) == [1] and cov.objective == pytest.approx(4.0)
+        both = greedy_cover(m, w, k=2)
+        assert both.objective == pytest.approx(5.0)  # atom 1 stays uncovered
+        assert np.array_equal(m.data, data) and np.array_equal(m.indices, indices)
+        merged, mw = merge_atoms(m, w)
+        assert mw.sum() == pytest.approx(5.0) and np.array_equal(m.data, data)
+
+
+def test_target_mode_bound_and_gap_count_sites():
+    a = np.eye(4, dtype=bool)
+    w = np.array([4.0, 3.0, 2.0, 1.0])
+    for cov in (greedy_cover(a, w, target=8.5), exact_cover(a, w, target=8.5)):
+        # Three sites are needed (4 + 3 < 8.5): the bound is 3 sites and the gap 0.
+        assert cov.unit == "sites" and cov.sites.size == 3
+        assert cov.bound == 3.0 and cov.gap == 0.0
+    assert greedy_cover(a, w, k=2).unit == "weight"
 
 
 def test_exact_with_many_independent_parts_matches_enumeration():
@@ -183,13 +227,20 @@ def _band(x0, x1):
 
 def test_street_case_known_answer():
     net, fac, cand, demand = _street()
+    # A second kindergarten at x = 600, and a candidate "a0450" whose catchment (x 150-750)
+    # lies inside the existing ones: it covers as much street as b1200 and has the lowest id,
+    # so it would win if existing coverage were not subtracted.
+    fac = pd.concat([fac, gpd.GeoDataFrame({"facility_id": ["k2"], "class": ["kindergarten"]},
+                                           geometry=shapely.points([[600, 0]]), crs=CRS)])
+    cand = pd.concat([cand, gpd.GeoDataFrame({"site_id": ["a0450"]},
+                                             geometry=shapely.points([[450, 0]]), crs=CRS)])
     res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=1, method="both")
-    before = _band(0, 300).area
+    before = _band(0, 900).area
     for method in ("greedy", "exact"):
         row = res.coverage.set_index("method").loc[method]
         assert row["demand_total"] == pytest.approx(2000 * 20 + 100 * 100)
         assert row["covered_before"] == pytest.approx(before, rel=2e-3)
-        after = _band(0, 300).union(_band(900, 1500)).area
+        after = _band(0, 1500).area
         assert row["covered_after"] == pytest.approx(after, rel=2e-3)
         # The optimiser's atoms give the same figure as the exact overlay.
         assert row["objective"] == pytest.approx(row["covered_after"], rel=1e-6)
@@ -197,12 +248,14 @@ def test_street_case_known_answer():
         assert row["unreachable_m2"] == pytest.approx(100 * 100)
     # The middle site is best; of the two there, the lower id wins.
     assert list(res.sites["site_id"]) == ["b1200", "b1200"]
+    assert list(res.coverage["bound_unit"]) == ["weight", "weight"]
     assert list(res.unreachable["area_m2"]) == pytest.approx([10000.0])
     assert res.unreachable.geometry.iloc[0].symmetric_difference(
         box(0, 500, 100, 600)).area < 1e-6
     full = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=3, method="exact")
     assert full.coverage["covered_after"].iloc[0] == pytest.approx(2000 * 20, rel=1e-9)
     assert full.coverage["share_after"].iloc[0] == pytest.approx(40000 / 50000, rel=1e-9)
+    assert list(full.sites["site_id"]) == ["b1200", "c1800"]  # a0450 and c600 add nothing
 
 
 def test_population_spread_by_area_of_intersection():
@@ -240,6 +293,40 @@ def test_target_share_and_bad_input():
         d = demand.assign(pop=[value, 1.0])
         with pytest.raises(InputError, match="population"):
             maximal_cover(net, fac, "kindergarten", 300.0, cand, d, k=1, population="pop")
+    for kw in (dict(k=1), dict(target_share=0.5)):
+        with pytest.raises(InputError, match="weighs nothing"):
+            maximal_cover(net, fac, "kindergarten", 300.0, cand, demand.assign(pop=0.0),
+                          population="pop", **kw)
+    with pytest.raises(InputError, match="time limit"):
+        maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=1, time_limit_s=0)
+
+
+def test_target_already_met_proposes_nothing_and_writes_empty_outputs(tmp_path):
+    net, fac, cand, demand = _street()
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, target_share=0.01,
+                        method="both")
+    assert len(res.sites) == 0 and len(res.catchments) == 0
+    assert list(res.coverage["status"]) == ["target_met", "target_met"]
+    assert (res.coverage["k"] == 0).all() and (res.coverage["gap"] == 0).all()
+    assert list(res.coverage["bound_unit"]) == ["sites", "sites"]
+    assert (res.coverage["covered_after"] == res.coverage["covered_before"]).all()
+    assert res.coverage["share_before"].iloc[0] >= 0.01
+    paths = write_siting(res, tmp_path, "met")
+    assert [p.name for p in paths] == ["met.gpkg", "met_sites.csv"]
+    assert len(pyogrio.read_dataframe(paths[0], layer="proposed_kindergarten")) == 0
+    assert len(pyogrio.read_dataframe(paths[0], layer="siting_coverage")) == 2
+    assert b"site_id" in paths[1].read_bytes()
+
+
+def test_target_mode_coverage_reports_sites():
+    net, fac, cand, demand = _street()
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, target_share=0.6,
+                        method="both")
+    for row in res.coverage.to_dict("records"):
+        # 0.6 of 50000 m² is 30000, 23400 more than the existing 6600 (330 m of the 20 m
+        # strip): 1170 m of strip, more than one site's 660 m, and b1200 + c600 reach 1200 m.
+        assert row["k"] == 2 and row["bound_unit"] == "sites"
+        assert row["bound"] == 2 and row["gap"] == 0
 
 
 def _same_geopackage(a, b):
@@ -402,3 +489,99 @@ def test_no_candidate_near_the_demand(tmp_path):
     paths = write_siting(res, tmp_path, "none")
     assert len(pyogrio.read_dataframe(paths[0], layer="siting_coverage")) == 2
     assert len(pyogrio.read_dataframe(paths[0], layer="proposed_kindergarten")) == 0
+
+
+def test_check_request_before_the_run(taiyuan):
+    study = taiyuan.study
+    expect = study.class_radius("kindergarten") or 300.0
+    assert check_request(study, "kindergarten", k=3) == expect
+    assert check_request(study, "primary_school", target_share=0.8, method="exact",
+                         time_limit_s=5, stem="gaps_2024") > expect
+    bad = [
+        (ConfigError, "unknown facility class", dict(cls="swimming_pool", k=1)),
+        (InputError, "k must", dict(k=0)), (InputError, "target share", dict(target_share=1.5)),
+        (InputError, "either k", dict(k=1, target_share=0.5)), (InputError, "either k", dict()),
+        (InputError, "unknown method", dict(k=1, method="lp")),
+        (InputError, "time limit", dict(k=1, time_limit_s=-1.0)),
+        (InputError, "stem", dict(k=1, stem="")), (InputError, "stem", dict(k=1, stem="../x")),
+        (InputError, "stem", dict(k=1, stem="out/x")),
+        (InputError, "stem", dict(k=1, stem="out\\x")),
+    ]
+    for err, needle, kw in bad:
+        with pytest.raises(err, match=needle) as info:
+            check_request(study, kw.pop("cls", "kindergarten"), **kw)
+        assert info.value.where and info.value.fix
+
+
+def test_write_siting_never_overwrites_a_study_input(taiyuan, tmp_path):
+    import dataclasses
+    from pathlib import Path
+
+    res = site_study(taiyuan, "kindergarten", k=1)
+    given = {Path(p).resolve() for p in res.inputs}
+    assert (DATA / "parcels.gpkg").resolve() in given and (DATA / "study.toml").resolve() in given
+    # The same refusal on a copy of the parcels file, so a regression cannot clobber the data.
+    copy = tmp_path / "parcels.gpkg"
+    copy.write_bytes((DATA / "parcels.gpkg").read_bytes())
+    before = copy.read_bytes()
+    with pytest.raises(InputError, match="same as an input"):
+        write_siting(dataclasses.replace(res, inputs=[str(copy)]), tmp_path, "parcels")
+    assert copy.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parcels.gpkg"]  # nothing written
+    for stem in ("", "  ", "../up", "sub/x", "sub\\x"):
+        with pytest.raises(InputError, match="stem"):
+            write_siting(res, tmp_path / "out", stem)
+    assert not (tmp_path / "up.gpkg").exists() and not (tmp_path / "out").exists()
+
+
+def test_excluded_parcels_shown_or_skipped(taiyuan):
+    parcels = taiyuan.parcels.set_index("parcel_id")
+    res = site_study(taiyuan, "kindergarten", k=10)
+    sites = res.sites.set_index("site_id")
+    assert {"excluded", "exclusion_reason", "exclusion_reason_zh"} <= set(res.sites.columns)
+    assert list(sites["excluded"]) == list(parcels.loc[sites.index, "excluded"])
+    assert list(sites["exclusion_reason"]) == list(parcels.loc[sites.index, "exclusion_reason"])
+    assert sites["excluded"].any()  # some of the best sites are parcels the study excludes
+    from siteplan.siting_run import sites_table
+
+    assert "exclusion_reason" in sites_table(res).columns
+    kept = site_study(taiyuan, "kindergarten", k=10, skip_excluded=True)
+    assert len(kept.sites) == 10 and not kept.sites["excluded"].any()
+    assert not parcels.loc[kept.sites["site_id"], "excluded"].any()
+    # Fewer candidates never cover more.
+    assert kept.coverage["covered_after"].iloc[0] <= res.coverage["covered_after"].iloc[0] + 1e-6
+
+
+def _exact_after(taiyuan, res, layer):
+    """Demand area inside the existing kindergarten catchments or the new ones, by overlay."""
+    net = taiyuan.network
+    demand = shapely.union_all(np.asarray(layer.to_crs(net.crs).geometry.values))
+    old = taiyuan.catchments[taiyuan.catchments["class"].astype(str) == "kindergarten"]
+    zone = shapely.union_all(np.r_[np.asarray(old.to_crs(net.crs).geometry.values),
+                                   np.asarray(res.catchments.geometry.values)])
+    return float(shapely.area(shapely.intersection(demand, zone))), float(shapely.area(demand))
+
+
+def test_other_demand_layers_and_candidates(taiyuan):
+    net = taiyuan.network
+    nodes = node_candidates(net)
+    assert list(nodes["site_id"][:2]) == ["node_0000", "node_0001"]
+    assert nodes["site_id"].iloc[-1] == f"node_{net.n_nodes - 1}" and nodes["site_id"].is_unique
+    # A user layer: every 7th node, renamed (every 50th on the parcels, which tile the whole
+    # area: with every node as a candidate their atoms take minutes).
+    user = nodes.iloc[::7].assign(site_id=lambda d: "u" + d["site_id"].str[5:])
+    sparse_user = nodes.iloc[::50].assign(site_id=lambda d: "u" + d["site_id"].str[5:])
+    cases = [("parcels", sparse_user, set(sparse_user["site_id"])),
+             ("buildings", user, set(user["site_id"])), ("residential", "nodes", None)]
+    for dem, cand, ids in cases:
+        res = site_study(taiyuan, "kindergarten", k=2, candidates=cand, demand=dem)
+        row = res.coverage.iloc[0]
+        layer = {"parcels": taiyuan.parcels, "buildings": taiyuan.buildings,
+                 "residential": taiyuan.residential}[dem]
+        after, total = _exact_after(taiyuan, res, layer)
+        assert len(res.sites) == 2 and row["covered_after"] > row["covered_before"], dem
+        assert row["demand_total"] == pytest.approx(total, rel=1e-9), dem
+        assert row["covered_after"] == pytest.approx(after, rel=2e-3), dem
+        assert row["objective"] == pytest.approx(row["covered_after"], rel=1e-4), dem
+        if ids is not None:
+            assert set(res.sites["site_id"]) <= ids
