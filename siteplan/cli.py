@@ -207,7 +207,10 @@ def _siting_text(coverage: Any, sites: Any, frontage_m: float) -> str:
     """Coverage before/after per method, then the proposed sites in order (plain text)."""
     lines = []
     for r in coverage.to_dict("records"):
-        solver = r["status"] if r["method"] == "greedy" else f"{r['status']}, gap {r['gap']:.2%}"
+        solver = r["status"]
+        if r["method"] != "greedy" and r["gap"] == r["gap"]:  # NaN-safe: no gap, no text
+            unit = " in sites" if r.get("bound_unit") == "sites" else ""
+            solver += f", gap {r['gap']:.2%}{unit}"
         lines.append(f"{r['method']} ({solver}): {r['class']} within {r['radius_m']:g} m covers "
                      f"{r['share_before']:.1%} of the demand now, {r['share_after']:.1%} with "
                      f"{r['k']} new site(s); {r['unreachable'] / r['demand_total']:.1%} lies "
@@ -241,6 +244,10 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
          time_limit: Annotated[float, typer.Option(
              min=1.0, help="Seconds for the exact solver; past it the best sites and the gap "
                            "are reported.")] = 60.0,
+         skip_excluded: Annotated[bool, typer.Option(
+             help="Leave out candidate parcels the study excluded (hazards, land use...); by "
+                  "default they are offered, with their exclusion reason in the output.")]
+         = False,
          stem: Annotated[str, typer.Option(help="Output file names: STEM.gpkg, STEM_sites.csv, "
                                                 "STEM.html.")] = "siting",
          out: Out = None,
@@ -254,24 +261,30 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     Example: siteplan site data/taiyuan/study.toml --class kindergarten --k 10 --method both
     """
     from siteplan.atomic import check_writable_dir
+    from siteplan.config import load_study
     from siteplan.io import read_layer
     from siteplan.pipeline import run_study
-    from siteplan.siting_run import site_study, sites_table, write_siting
+    from siteplan.siting_run import check_request, site_study, sites_table, write_siting
 
     if (k is None) == (target_share is None):
         raise ConfigError("give exactly one of --k and --target-share.", where="siteplan site",
                           fix="e.g. --k 10, or --target-share 0.8.")
+    # Everything that can be refused is refused before the study runs.
+    config = load_study(study)
+    check_request(config, class_, k=k, target_share=target_share, method=method,
+                  time_limit_s=time_limit, stem=stem)
     sites: Any = candidates
     if candidates not in ("parcels", "nodes"):
         sites = read_layer(candidates, kind="candidate sites")
     ui = _Ui(quiet, verbose)
     with _interruptible(), ui.running():
-        result = run_study(study, progress=ui.step)
+        result = run_study(config, progress=ui.step)
         out_dir = check_writable_dir(out if out is not None else result.study.outputs.folder)
         with ui.timed("siting", result.timings):
             siting = site_study(result, class_, k=k, target_share=target_share,
                                 candidates=sites, demand=demand, population=population,
-                                method=method, time_limit_s=time_limit)
+                                method=method, time_limit_s=time_limit,
+                                skip_excluded=skip_excluded)
         with ui.timed("write siting", result.timings):
             paths = write_siting(siting, out_dir, stem=stem)
     ui.timings(result.timings)

@@ -223,10 +223,19 @@ def test_site_proposes_kindergartens_and_writes_its_outputs(capsys, tmp_path):
     (["--k", "2", "--target-share", "0.5"], "exactly one of --k and --target-share"),
     ([], "exactly one of --k and --target-share"),
     (["--k", "2", "--candidates", "no_such_sites.gpkg"], "no_such_sites.gpkg"),
+    (["--k", "2", "--class", "kindergarden"], "kindergarden"),
+    (["--target-share", "1.5"], "1.5"),
+    (["--k", "2", "--stem", "../elsewhere"], "../elsewhere"),
 ])
-def test_site_bad_options_exit_2_before_running(capsys, tmp_path, args, needle):
+def test_site_bad_options_exit_2_before_running(capsys, tmp_path, monkeypatch, args, needle):
+    import siteplan.pipeline
+
+    def no_run(*_a, **_k):
+        raise AssertionError("the study ran before the options were checked")
+
+    monkeypatch.setattr(siteplan.pipeline, "run_study", no_run)
     study = ROOT / "data" / "taiyuan" / "study.toml"
     code, _, err = _cli(capsys, "site", str(study), "--class", "kindergarten", *args,
                         "--out", str(tmp_path))
-    assert code == 2 and needle in err and "Fix:" in err
+    assert code == 2 and needle in err and "Fix:" in err, err
     assert list(tmp_path.iterdir()) == []
