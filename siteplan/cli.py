@@ -264,7 +264,7 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     from siteplan.config import load_study
     from siteplan.io import read_layer
     from siteplan.pipeline import run_study
-    from siteplan.siting_run import check_request, site_study, sites_table, write_siting
+    from siteplan.siting_study import check_request, site_study, sites_table, write_siting
 
     if (k is None) == (target_share is None):
         raise ConfigError("give exactly one of --k and --target-share.", where="siteplan site",

@@ -1,8 +1,8 @@
 """Gap filling: where ``k`` new facilities of a class would cover the most uncovered demand.
 
 :func:`maximal_cover` works on plain layers (network, existing facilities, candidate sites,
-demand polygons); :func:`site_study` takes them from a study run; :func:`write_siting` writes
-the GeoPackage, the CSV of proposed sites and the planning map.  Coverage before and after is
+demand polygons); :mod:`siteplan.siting_study` takes them from a study run and writes the
+outputs.  Coverage before and after is
 computed exactly with shapely (demand ∩ union of the catchments, area weighted by density, the
 union taken near each demand polygon), not from the optimiser's atoms, so the two can be
 compared.
@@ -10,10 +10,8 @@ compared.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
@@ -21,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.catchments import DEFAULT_FRONTAGE_M, SEED_RADII, catchments
+from siteplan.catchments import DEFAULT_FRONTAGE_M, catchments
 from siteplan.coverage import frontage_near
 from siteplan.errors import ConfigError, InputError
 from siteplan.io import is_polygonal
@@ -33,8 +31,7 @@ from siteplan.siting_demand import build_atoms, grouped_union
 from siteplan.snapping import DEFAULT_MAX_SNAP_M, SnapPoint, snap
 
 if TYPE_CHECKING:
-    from siteplan.config import Study
-    from siteplan.pipeline import StudyResult
+    pass
 
 Method = Literal["greedy", "exact", "both"]
 # Carried from the candidates to the proposed sites, so an excluded parcel shows as such.
@@ -104,8 +101,9 @@ class SitingResult:
     inputs: list[str] = field(default_factory=list)
 
 
-def _check_options(radius_m: float, k: int | None, target_share: float | None,
+def check_options(radius_m: float, k: int | None, target_share: float | None,
                    method: str, time_limit_s: float = 60.0) -> None:
+    """Refuse a bad radius, k / target share, method or time limit (what, where, fix)."""
     if not (isinstance(radius_m, int | float) and np.isfinite(radius_m) and radius_m > 0):
         raise ConfigError(f"the radius must be a positive number of metres, got {radius_m!r}.",
                           where="siting.radius_m", fix="give e.g. 300 or 500.")
@@ -127,17 +125,6 @@ def _check_options(radius_m: float, k: int | None, target_share: float | None,
             and time_limit_s > 0):
         raise InputError(f"time limit must be a positive number of seconds, got "
                          f"{time_limit_s!r}.", where="siting.time_limit_s", fix="use e.g. 60.")
-
-
-def _check_stem(stem: str) -> None:
-    """Output names are ``<stem>.gpkg`` etc. in the output folder: a stem must stay in it."""
-    bad = (not isinstance(stem, str) or not stem.strip() or "/" in stem or "\\" in stem
-           or ".." in stem or (os.altsep is not None and os.altsep in stem))
-    if bad:
-        raise InputError(f"bad output stem {stem!r}: it must be a plain file-name stem, "
-                         "without a path separator or '..'.", where="siting stem",
-                         fix="give e.g. siting or kindergarten_gaps, and choose the folder "
-                         "with --out.")
 
 
 def _demand(demand: gpd.GeoDataFrame, crs: Any,
@@ -266,7 +253,7 @@ def maximal_cover(
     -------
     SitingResult
     """
-    _check_options(radius_m, k, target_share, method, time_limit_s)
+    check_options(radius_m, k, target_share, method, time_limit_s)
     radius_m = float(radius_m)
     cand = _candidate_frame(candidates, net.crs)
     if k is not None and k > len(cand):
@@ -377,160 +364,3 @@ def maximal_cover(
     return SitingResult(cls, radius_m, unit, sites, new_catch, pd.DataFrame(cov_rows), unreach,
                         covers, int(atoms.geometry.size), len(cand),
                         n_candidates_near=atoms.n_near, timings=timings)
-
-
-def study_radius(study: Study, cls: str) -> float:
-    """The class's radius from the study (else the seed radius); ConfigError if it has none."""
-    radius = study.class_radius(cls)
-    if radius is None:
-        radius = SEED_RADII.get(cls)
-    if radius is None:
-        known = sorted(set(study.classes) | set(SEED_RADII))
-        raise ConfigError(f"unknown facility class {cls!r} (no radius configured).",
-                          where="siting class", fix=f"use one of {', '.join(known)}.")
-    return float(radius)
-
-
-def check_request(study: Study, cls: str, *, k: int | None = None,
-                  target_share: float | None = None, method: str = "greedy",
-                  time_limit_s: float = 60.0, stem: str = "siting") -> float:
-    """Check a siting request against the study's configuration before running the study.
-
-    Raises ConfigError for a class without a radius, InputError for ``k < 1``, a target
-    share outside (0, 1], both or neither of ``k`` and ``target_share``, an unknown method,
-    a time limit that is not a positive number or an output stem that is empty or holds a
-    path separator or ``..``.  (Whether ``k`` exceeds the candidates is known only later.)
-
-    Returns
-    -------
-    float
-        The class's walking radius in metres.
-    """
-    radius = study_radius(study, cls)
-    _check_options(radius, k, target_share, method, time_limit_s)
-    _check_stem(stem)
-    return radius
-
-
-def node_candidates(net: Network) -> gpd.GeoDataFrame:
-    """Every network node as a candidate site ``node_<id>`` (zero-padded, so ids sort as
-    numbers)."""
-    width = len(str(max(net.n_nodes - 1, 0)))
-    ids = np.strings.add("node_", np.strings.zfill(np.arange(net.n_nodes).astype(str), width))
-    return gpd.GeoDataFrame({"site_id": ids}, geometry=shapely.points(net.node_xy), crs=net.crs)
-
-
-def site_study(
-    result: StudyResult,
-    cls: str,
-    *,
-    k: int | None = None,
-    target_share: float | None = None,
-    candidates: Literal["parcels", "nodes"] | gpd.GeoDataFrame = "parcels",
-    demand: Literal["residential", "parcels", "buildings"] = "residential",
-    population: str | None = None,
-    method: Method = "greedy",
-    time_limit_s: float = 60.0,
-    skip_excluded: bool = False,
-) -> SitingResult:
-    """:func:`maximal_cover` on a study run: its network, facilities, radius, frontage and
-    snapping settings; candidates the study's parcels, the network nodes or a site layer.
-
-    With ``skip_excluded`` only candidates whose ``excluded`` is False are offered (the
-    parcels the study's constraints keep; nodes have no exclusions).  Either way the sites
-    carry the candidates' ``excluded`` and ``exclusion_reason`` columns.
-    """
-    radius = study_radius(result.study, cls)
-    net = result.network
-    cfg = result.study.network
-    if isinstance(candidates, gpd.GeoDataFrame):
-        cand = candidates
-    elif candidates == "parcels":
-        keep = [c for c in ("parcel_id", *EXCLUSION_COLUMNS) if c in result.parcels.columns]
-        cand = result.parcels[[*keep, result.parcels.geometry.name]]
-    elif candidates == "nodes":
-        cand = node_candidates(net)
-    else:
-        raise InputError(f"unknown candidates {candidates!r}.", where="siting candidates",
-                         fix='use "parcels", "nodes" or a GeoDataFrame of sites.')
-    if skip_excluded and "excluded" in cand.columns:
-        cand = cand[~cand["excluded"].fillna(False).astype(bool).to_numpy()]
-    layers = {"residential": result.residential, "parcels": result.parcels,
-              "buildings": result.buildings}
-    if demand not in layers:
-        raise InputError(f"unknown demand {demand!r}.", where="siting demand",
-                         fix='use "residential", "parcels" or "buildings".')
-    dem = layers[demand]
-    if dem is None or len(dem) == 0:
-        raise InputError(f"the study has no {demand} layer to use as demand.",
-                         where="siting demand", fix="choose another demand layer.")
-    point = cfg.parcel_point if not isinstance(candidates, gpd.GeoDataFrame) else "representative"
-    out = maximal_cover(net, result.facilities, cls, radius, cand, dem, k=k,
-                        target_share=target_share, population=population, method=method,
-                        time_limit_s=time_limit_s, frontage_m=result.study.catchments.frontage_m,
-                        facility_point=cfg.facility_point, candidate_point=point,
-                        max_snap_m=cfg.max_snap_m)
-    catch = result.catchments
-    spots = result.blind_spots
-    out.map_layers = {
-        "parcels": result.parcels, "facilities": result.facilities,
-        "catchments": catch[catch["class"].astype(str) == cls],
-        "blind_spots": spots[spots["class"].astype(str) == cls],
-        "boundary": result.boundary, "title": result.study.study.name,
-        "criteria": result.study}
-    out.inputs = [*result.study.inputs.paths(),
-                  *([result.study.source_path] if result.study.source_path else [])]
-    return out
-
-
-def sites_table(result: SitingResult) -> pd.DataFrame:
-    """The proposed sites as a plain table with ``lon``/``lat`` (for the CSV)."""
-    pts = result.sites.to_crs(4326).geometry
-    table = pd.DataFrame(result.sites.drop(columns="geometry"))
-    table.insert(1, "class", result.cls)
-    table["lon"] = pts.x.to_numpy()
-    table["lat"] = pts.y.to_numpy()
-    return table.reset_index(drop=True)
-
-
-def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting") -> list[Path]:
-    """Write ``<stem>.gpkg``, ``<stem>_sites.csv`` and, when the result comes from
-    :func:`site_study`, ``<stem>.html``; each atomically.
-
-    The GeoPackage holds ``proposed_<class>`` (the sites, the layer name of DESIGN.md),
-    ``proposed_<class>_catchments`` (their new catchments), ``siting_coverage`` and
-    ``siting_unreachable``; the CSV is UTF-8 with a BOM, formula-like text neutralised; the
-    HTML is the planning map with the proposed sites and their catchments.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The paths written.
-    """
-    from siteplan.atomic import check_outputs, check_writable_dir, write_bytes_atomic
-    from siteplan.outputs import write_layers
-    from siteplan.shortlist import shortlist_csv_bytes
-    from siteplan.webmap import make_map, save_map
-
-    _check_stem(stem)
-    out = check_writable_dir(out_dir)
-    ctx = result.map_layers
-    planned = [out / f"{stem}.gpkg", out / f"{stem}_sites.csv"]
-    if ctx.get("parcels") is not None:
-        planned.append(out / f"{stem}.html")
-    # Refuse the whole set (an output onto a study input) before writing any of it.
-    check_outputs(planned, result.inputs)
-    written = [write_layers(planned[0], {
-        f"proposed_{result.cls}": result.sites,
-        f"proposed_{result.cls}_catchments": result.catchments,
-        "siting_coverage": result.coverage, "siting_unreachable": result.unreachable},
-        inputs=result.inputs)]
-    written.append(write_bytes_atomic(planned[1], shortlist_csv_bytes(sites_table(result))))
-    if ctx.get("parcels") is not None:
-        m = make_map(ctx["parcels"], catchments=ctx.get("catchments"),
-                     facilities=ctx.get("facilities"), blind_spots=ctx.get("blind_spots"),
-                     boundary=ctx.get("boundary"), criteria=ctx.get("criteria"),
-                     title=ctx.get("title"), proposed_sites=result.sites,
-                     proposed_catchments=result.catchments)
-        written.append(save_map(m, out / f"{stem}.html"))
-    return written

@@ -76,7 +76,7 @@ _PANES = {"sp-catchments": 405, "sp-blind": 410, "sp-excluded": 415, "sp-parcels
           "sp-boundary": 425, "sp-proposed-catchments": 430, "sp-facilities": 630,
           "sp-ranks": 640, "sp-proposed": 645}
 
-# Gap-filling proposals (siteplan.siting_run): (中文, English).
+# Gap-filling proposals (siteplan.siting_study): (中文, English).
 _PROPOSED = {"site": ("拟建选址", "Proposed site"),
              "catchment": ("拟建服务范围", "Proposed catchment"),
              "rank": ("序号", "Rank"), "site_id": ("选址编号", "Site ID"),
@@ -490,7 +490,7 @@ def make_map(
         facilities as small dots, off on opening (e.g. thousands of bus-route samples), to keep
         the file small and the page fast.
     proposed_sites, proposed_catchments
-        Gap-filling proposals (:func:`siteplan.siting_run.site_study`): sites as numbered star
+        Gap-filling proposals (:func:`siteplan.siting_study.site_study`): sites as numbered star
         markers (popup: rank, site id, added coverage and shares), their new catchments dashed;
         ``rank``, ``site_id`` and optionally ``method`` (one layer per method).
 

@@ -18,13 +18,8 @@ from shapely.geometry import LineString, box
 from siteplan.errors import ConfigError, InputError
 from siteplan.network import graph_from_lines
 from siteplan.siting import exact_cover, greedy_cover, merge_atoms, prune_components
-from siteplan.siting_run import (
-    check_request,
-    maximal_cover,
-    node_candidates,
-    site_study,
-    write_siting,
-)
+from siteplan.siting_run import maximal_cover
+from siteplan.siting_study import check_request, node_candidates, site_study, write_siting
 from tests.conftest import DATA
 
 CRS = "EPSG:32649"
@@ -542,7 +537,7 @@ def test_excluded_parcels_shown_or_skipped(taiyuan):
     assert list(sites["excluded"]) == list(parcels.loc[sites.index, "excluded"])
     assert list(sites["exclusion_reason"]) == list(parcels.loc[sites.index, "exclusion_reason"])
     assert sites["excluded"].any()  # some of the best sites are parcels the study excludes
-    from siteplan.siting_run import sites_table
+    from siteplan.siting_study import sites_table
 
     assert "exclusion_reason" in sites_table(res).columns
     kept = site_study(taiyuan, "kindergarten", k=10, skip_excluded=True)
