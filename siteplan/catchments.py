@@ -13,7 +13,7 @@ the edge geometries in :mod:`siteplan.linear`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -72,18 +72,29 @@ def buffer_streets(lines: np.ndarray, frontage_m: float,
     if parts.size == 0:
         return shapely.buffer(lines, frontage_m, quad_segs=quad_segs)
     polys = shapely.buffer(parts, frontage_m, quad_segs=quad_segs)
-    counts = np.bincount(owner, minlength=lines.shape[0])
+    out = grouped_reduce(polys, owner, lines.shape[0], shapely.union_all, _PAD_CELLS)
+    out[shapely.is_missing(out)] = shapely.Polygon()
+    return out
+
+
+def grouped_reduce(values: np.ndarray, group: np.ndarray, n: int, fn: Any,
+                   pad_cells: int = _PAD_CELLS) -> np.ndarray:
+    """``fn(table, axis=1)`` over the values of each of ``n`` groups (``group`` sorted); None
+    for groups without values.
+
+    Ragged groups go into padded 2-D blocks of groups of similar size, so that the padding
+    stays small and each block is one vectorised call (shapely's reductions skip the None
+    padding); ``pad_cells`` bounds the cells of one block.
+    """
+    counts = np.bincount(group, minlength=n)
     starts = np.cumsum(counts) - counts
-    out = np.full(lines.shape[0], None, dtype=object)
-    out[counts == 0] = shapely.Polygon()
-    # Ragged groups as padded 2-D blocks (union_all(axis=1) skips the None padding), groups of
-    # similar size together so that the padding stays small.
+    out = np.full(n, None, dtype=object)
     by_size = np.argsort(counts, kind="stable")
     by_size = by_size[counts[by_size] > 0]
     start = 0
     while start < by_size.size:
         stop = start + 1
-        while stop < by_size.size and counts[by_size[stop]] * (stop + 1 - start) <= _PAD_CELLS:
+        while stop < by_size.size and counts[by_size[stop]] * (stop + 1 - start) <= pad_cells:
             stop += 1
         block = by_size[start:stop]
         width = int(counts[block].max())
@@ -91,8 +102,8 @@ def buffer_streets(lines: np.ndarray, frontage_m: float,
         row = np.repeat(np.arange(block.size), counts[block])
         col = np.arange(row.size) - np.repeat(np.cumsum(counts[block]) - counts[block],
                                               counts[block])
-        table[row, col] = polys[np.repeat(starts[block], counts[block]) + col]
-        out[block] = shapely.union_all(table, axis=1)
+        table[row, col] = values[np.repeat(starts[block], counts[block]) + col]
+        out[block] = fn(table, axis=1)
         start = stop
     return out
 

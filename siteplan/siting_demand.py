@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from siteplan.catchments import DEFAULT_QUAD_SEGS
+from siteplan.catchments import DEFAULT_QUAD_SEGS, grouped_reduce
 from siteplan.linear import edge_vertices, substrings
 from siteplan.network import Network
 from siteplan.reach import reached_pieces
@@ -81,39 +81,13 @@ class Atoms:
         return self.before | (np.diff(self.cover.indptr) > 0)
 
 
-def _grouped_table(values: np.ndarray, group: np.ndarray, n: int,
-                   fn: object) -> np.ndarray:
-    """``fn(table, axis=1)`` of the values of each group (``group`` sorted), in padded blocks
-    of groups of similar size (None padding is skipped by shapely's reductions)."""
-    counts = np.bincount(group, minlength=n)
-    starts = np.cumsum(counts) - counts
-    out = np.full(n, None, dtype=object)
-    by_size = np.argsort(counts, kind="stable")
-    by_size = by_size[counts[by_size] > 0]
-    start = 0
-    while start < by_size.size:
-        stop = start + 1
-        while stop < by_size.size and counts[by_size[stop]] * (stop + 1 - start) <= _PAD_CELLS:
-            stop += 1
-        block = by_size[start:stop]
-        width = int(counts[block].max())
-        table = np.full((block.size, width), None, dtype=object)
-        row = np.repeat(np.arange(block.size), counts[block])
-        col = np.arange(row.size) - np.repeat(np.cumsum(counts[block]) - counts[block],
-                                              counts[block])
-        table[row, col] = values[np.repeat(starts[block], counts[block]) + col]
-        out[block] = fn(table, axis=1)  # type: ignore[operator]
-        start = stop
-    return out
-
-
 def grouped_union(values: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     """Union of the geometries of each group (``group`` need not be sorted); empty polygon for
     groups without any."""
     order = np.argsort(group, kind="stable")
-    out = _grouped_table(np.asarray(values, dtype=object)[order], group[order], n,
-                         shapely.union_all)
-    out[[g is None for g in out]] = shapely.Polygon()
+    out = grouped_reduce(np.asarray(values, dtype=object)[order], group[order], n,
+                         shapely.union_all, _PAD_CELLS)
+    out[shapely.is_missing(out)] = shapely.Polygon()
     return out
 
 
@@ -222,7 +196,8 @@ def _block_faces(demand: np.ndarray, buffers: np.ndarray, btree: shapely.STRtree
     ring = np.concatenate([shapely.boundary(dem), inner[lines]])
     owner = np.concatenate([np.arange(block.size), d_i[which[lines]]])
     order = np.argsort(owner, kind="stable")
-    noded = _grouped_table(ring[order], owner[order], block.size, shapely.union_all)
+    noded = grouped_reduce(ring[order], owner[order], block.size, shapely.union_all,
+                           _PAD_CELLS)
     faces, f_owner = shapely.get_parts(shapely.polygonize(noded[:, None], axis=1),
                                        return_index=True)
     points = shapely.point_on_surface(faces)
