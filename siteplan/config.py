@@ -159,6 +159,11 @@ class Study(ConfigModel):
         """The TOML file this study was read from (None when built from a dict)."""
         return self._source
 
+    def input_files(self) -> list[str]:
+        """Every file the study reads: its inputs and the TOML itself (what no output may
+        overwrite)."""
+        return [*self.inputs.paths(), *([self._source] if self._source else [])]
+
     @property
     def ahp(self) -> AHPResult | None:
         """AHP weights and consistency (None with direct weights)."""

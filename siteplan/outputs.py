@@ -159,17 +159,16 @@ def write_outputs(
                          fix='use any of "csv", "xlsx", "gpkg", "html", "png".')
     top = cfg.top_n if top_n is None else top_n
     step = _Steps(progress)
-    inputs = [p for p in study.inputs.paths()]
-    if study.source_path:
-        inputs.append(study.source_path)
+    inputs = study.input_files()
     # Refuse the whole set (an output that would overwrite an input) before writing any of it.
-    planned = [out_dir / f"shortlist.{f}" for f in formats if f in ("csv", "xlsx", "gpkg")]
+    table_formats = [f for f in formats if f in ("csv", "xlsx", "gpkg")]
+    map_formats = [f for f in formats if f in MAP_FORMATS]
+    planned = [out_dir / f"shortlist.{f}" for f in table_formats]
     planned += [out_dir / "shortlist.meta.json"]
-    planned += [out_dir / f"{map_stem(study)}.{f}" for f in formats if f in MAP_FORMATS]
+    planned += [out_dir / f"{map_stem(study)}.{f}" for f in map_formats]
     check_outputs(planned, inputs)
     written: dict[str, Path] = {}
     with step("shortlist"):
-        table_formats = [f for f in formats if f in ("csv", "xlsx", "gpkg")]
         if table_formats:
             meta = study_run_metadata(study, result.network.crs)
             written.update(write_shortlist(
@@ -184,7 +183,6 @@ def write_outputs(
             table = write_postgis_layer(result.ranked(top), url,
                                         if_exists=cfg.postgis_if_exists)
         written["postgis"] = Path(f"{display_source(url).split('?')[0]}?table={table}")
-    map_formats = [f for f in formats if f in MAP_FORMATS]
     if map_formats:
         with step("maps"):
             written.update(_maps(result, out_dir, stem=map_stem(study),

@@ -142,8 +142,7 @@ def site_study(
         "blind_spots": spots[spots["class"].astype(str) == cls],
         "boundary": result.boundary, "title": result.study.study.name,
         "criteria": result.study}
-    out.inputs = [*result.study.inputs.paths(),
-                  *([result.study.source_path] if result.study.source_path else [])]
+    out.inputs = result.study.input_files()
     return out
 
 
@@ -172,7 +171,7 @@ def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting"
         The paths written.
     """
     from siteplan.atomic import check_outputs, check_writable_dir, write_bytes_atomic
-    from siteplan.outputs import write_layers
+    from siteplan.outputs import map_parcels, write_layers
     from siteplan.shortlist import shortlist_csv_bytes
     from siteplan.webmap import make_map, save_map
 
@@ -191,10 +190,12 @@ def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting"
         inputs=result.inputs)]
     written.append(write_bytes_atomic(planned[1], shortlist_csv_bytes(sites_table(result))))
     if ctx.get("parcels") is not None:
-        m = make_map(ctx["parcels"], catchments=ctx.get("catchments"),
+        # The same parcel cap as the study's own maps (a 200,000-parcel map is unusable).
+        parcels, title = map_parcels(ctx["parcels"], ctx.get("title"))
+        m = make_map(parcels, catchments=ctx.get("catchments"),
                      facilities=ctx.get("facilities"), blind_spots=ctx.get("blind_spots"),
                      boundary=ctx.get("boundary"), criteria=ctx.get("criteria"),
-                     title=ctx.get("title"), proposed_sites=result.sites,
+                     title=title, proposed_sites=result.sites,
                      proposed_catchments=result.catchments)
         written.append(save_map(m, out / f"{stem}.html"))
     return written
