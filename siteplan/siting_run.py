@@ -269,6 +269,12 @@ def maximal_cover(
         clock = now
 
     geoms, density, ids = _demand(demand, net.crs, population)
+    # Refused before any network work: a share of nothing is not a number.
+    total = float((shapely.area(geoms) * density).sum())
+    if not total > 0:
+        raise InputError(f"the demand weighs nothing: its {population or 'area'} adds up to "
+                         f"{total:g}, so no share of it can be covered.", where="siting demand",
+                         fix="use a population field with people in it, or weight by area.")
     mine = existing[existing["class"].astype(str) == cls] if len(existing) else existing
     ex_geoms = np.asarray(mine.to_crs(net.crs).geometry.values, dtype=object)
     ex_snap = snap(net, ex_geoms, how=facility_point, max_snap_m=max_snap_m)
@@ -279,20 +285,16 @@ def maximal_cover(
                         keep_geometry=False)
     lap("atoms")
 
-    total = float((shapely.area(geoms) * density).sum())
-    if not total > 0:
-        raise InputError(f"the demand weighs nothing: its {population or 'area'} adds up to "
-                         f"{total:g}, so no share of it can be covered.", where="siting demand",
-                         fix="use a population field with people in it, or weight by area.")
     reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
     before = _covered(net, [reached_before], geoms, density, frontage_m)
     lap("before")
     open_atoms = ~atoms.before & (np.diff(atoms.cover.indptr) > 0)
     a, w = atoms.cover[open_atoms], atoms.weight[open_atoms]
+    base_w = float(atoms.weight[atoms.before].sum())  # covered by the existing facilities
     target = None
     if target_share is not None:
-        target = target_share * total - float(atoms.weight[atoms.before].sum())
-        best = (float(atoms.weight[atoms.before].sum()) + float(w.sum())) / total if total else 0
+        target = target_share * total - base_w
+        best = (base_w + float(w.sum())) / total
         if best < target_share * (1 - 1e-9):
             raise InputError(f"no set of candidates reaches {target_share:.1%} coverage of "
                              f"{cls}: the most they can reach is {best:.1%}.",
@@ -317,11 +319,10 @@ def maximal_cover(
     for m, cov in covers.items():
         chosen = cand.iloc[cov.sites].reset_index(drop=True)
         rank = np.arange(1, cov.sites.size + 1)
-        base_w = float(atoms.weight[atoms.before].sum())
         site_rows.append(pd.DataFrame({
             "method": m, "rank": rank, "site_id": chosen["site_id"].to_numpy(),
-            "marginal": cov.gains, "marginal_share": cov.gains / total if total else np.nan,
-            "cumulative_share": (base_w + np.cumsum(cov.gains)) / total if total else np.nan,
+            "marginal": cov.gains, "marginal_share": cov.gains / total,
+            "cumulative_share": (base_w + np.cumsum(cov.gains)) / total,
             **{c: chosen[c].to_numpy() for c in EXCLUSION_COLUMNS if c in chosen.columns},
             "geometry": shapely.point_on_surface(np.asarray(chosen.geometry.values))}))
         new = catchments(net, chosen.assign(facility_id=chosen["site_id"], **{"class": cls}),
@@ -342,8 +343,8 @@ def maximal_cover(
         cov_rows.append({
             "class": cls, "method": m, "radius_m": radius_m, "k": int(cov.sites.size),
             "weight": unit, "demand_total": total, "covered_before": before,
-            "covered_after": after, "share_before": before / total if total else np.nan,
-            "share_after": after / total if total else np.nan, "unreachable": unreachable_w,
+            "covered_after": after, "share_before": before / total,
+            "share_after": after / total, "unreachable": unreachable_w,
             "unreachable_m2": unreachable_m2, "objective": base_w + cov.objective,
             "status": cov.status,
             "bound": base_w + cov.bound if cov.unit == "weight" else cov.bound,
