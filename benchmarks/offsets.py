@@ -14,10 +14,10 @@ import numpy as np
 import shapely
 
 warnings.simplefilter("ignore")
-from siteplan.crs import wgs84_to_bd09, wgs84_to_gcj02  # noqa: E402
-from siteplan.facilities import classify_facilities  # noqa: E402
-from siteplan.offsets import check_offset  # noqa: E402
-from siteplan.tags import tag_column  # noqa: E402
+from siteplan.core.tags import tag_column  # noqa: E402
+from siteplan.facilities.classify import classify_facilities  # noqa: E402
+from siteplan.io.crs import wgs84_to_bd09, wgs84_to_gcj02  # noqa: E402
+from siteplan.io.offsets import check_offset  # noqa: E402
 
 D = str(Path(__file__).resolve().parents[1] / "data" / "taiyuan") + "/"
 AREAS = gpd.read_file(D + "taiyuan_osm_multipolygons.geojson", engine="pyogrio")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from measure import quiet_fd
 
-from siteplan.network import Network
+from siteplan.network.graph import Network
 
 LIMIT_M = 3000.0  # search limit of the distance comparison (siteplan's default)
 OSMNX_BUFFERS = (25.0, 50.0)  # the osmnx notebook's edge_buff and node_buff

@@ -59,12 +59,12 @@ from peer_methods import (  # noqa: E402
 )
 from pipeline_runs import pipeline_child, section_pipeline, study_child  # noqa: E402
 
-from siteplan.access import node_access  # noqa: E402
-from siteplan.catchments import SEED_RADII, catchments  # noqa: E402
-from siteplan.coverage import blind_spots, class_coverage, coverage  # noqa: E402
-from siteplan.network import Network, graph_from_lines  # noqa: E402
-from siteplan.paths import nearest_source_nodes  # noqa: E402
-from siteplan.snapping import _nearest_edges_geos, snap  # noqa: E402
+from siteplan.access.catchments import SEED_RADII, catchments  # noqa: E402
+from siteplan.access.coverage import blind_spots, class_coverage, coverage  # noqa: E402
+from siteplan.access.distances import node_access  # noqa: E402
+from siteplan.network.graph import Network, graph_from_lines  # noqa: E402
+from siteplan.network.paths import nearest_source_nodes  # noqa: E402
+from siteplan.network.snapping import _nearest_edges_geos, snap  # noqa: E402
 
 CATCHMENT_M = 500.0
 FRONTAGE_M = 30.0

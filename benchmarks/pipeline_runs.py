@@ -23,10 +23,10 @@ from typing import Any
 import tiling
 from measure import RESULTS, header, status_kb, trim
 
-from siteplan.access import facility_access
-from siteplan.catchments import SEED_RADII, catchments
-from siteplan.coverage import blind_spots, coverage
-from siteplan.network import Network, graph_from_lines
+from siteplan.access.catchments import SEED_RADII, catchments
+from siteplan.access.coverage import blind_spots, coverage
+from siteplan.access.distances import facility_access
+from siteplan.network.graph import Network, graph_from_lines
 
 
 def peak_mb() -> float:

@@ -1,6 +1,6 @@
 """Gap-filling benchmark: time of maximal covering for kindergartens, k = 10 and 50.
 
-Cases: Taiyuan (study run once, then :func:`siteplan.siting_study.site_study` with parcel and
+Cases: Taiyuan (study run once, then :func:`siteplan.siting.study.site_study` with parcel and
 node candidates, greedy and exact) and, with ``--large``, the Taiyuan layers tiled into a
 network of about a million nodes (:mod:`benchmarks.tiling`; parcel candidates, residential
 demand, 300 m).  Each case runs greedy and exact in one call (``method="both"``), so the
@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import tiling  # noqa: E402
-from siteplan.network import graph_from_lines  # noqa: E402
+from siteplan.network.graph import graph_from_lines  # noqa: E402
 from siteplan.pipeline import DEMO_STUDY, run_study  # noqa: E402
-from siteplan.siting_run import SitingResult, maximal_cover  # noqa: E402
-from siteplan.siting_study import site_study  # noqa: E402
+from siteplan.siting.cover import SitingResult, maximal_cover  # noqa: E402
+from siteplan.siting.study import site_study  # noqa: E402
 
 
 def _peak_mb() -> float:

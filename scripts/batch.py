@@ -22,7 +22,7 @@ import argparse
 import sys
 
 from siteplan.batch import StudyOutcome, format_report, run_batch
-from siteplan.errors import SiteplanError
+from siteplan.core.errors import SiteplanError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

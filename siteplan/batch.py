@@ -15,7 +15,7 @@ A failed study is reported and does not stop the others; :attr:`BatchResult.exit
 number of failed studies (at most 125, so a shell can tell it from a crash).  The outputs do
 not depend on how the studies were spread over workers or in which order they finished:
 ``summary.csv``, ``studies.csv`` and ``index.html`` are byte-identical to a serial run
-(:mod:`siteplan.batch_report` writes them).
+(:mod:`siteplan.outputs.batch_report` writes them).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from typing import Any
 
 import pandas as pd
 
-from siteplan.atomic import check_writable_dir
-from siteplan.batch_report import (
+from siteplan.core.atomic import check_writable_dir
+from siteplan.core.errors import InputError, SiteplanError
+from siteplan.outputs.batch_report import (
     BATCH_LABELS,
     StudyOutcome,
     index_html,
@@ -42,7 +43,6 @@ from siteplan.batch_report import (
     summary_table,
     write_batch_outputs,
 )
-from siteplan.errors import InputError, SiteplanError
 
 Runner = Callable[[Path, Path], Any]
 SCHEDULER_TIMEOUT = "20s"  # connecting to a remote scheduler
@@ -194,7 +194,7 @@ def run_study_task(runner: Runner, index: int, study: str, folder: str,
 
 def describe_error(exc: BaseException, limit: int = 600) -> str:
     """One line saying why a study failed: the user-facing message of a
-    :class:`~siteplan.errors.SiteplanError`, else the exception type, message and the line of
+    :class:`~siteplan.core.errors.SiteplanError`, else the exception type, message and the line of
     code that raised it."""
     if isinstance(exc, SiteplanError):
         text = str(exc)

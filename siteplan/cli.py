@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from siteplan.errors import ConfigError, SiteplanError, SiteplanWarning
+from siteplan.core.errors import ConfigError, SiteplanError, SiteplanWarning
 
 app = typer.Typer(
     name="siteplan",
@@ -123,7 +123,7 @@ def _interruptible() -> Iterator[None]:
 def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_n: int | None,
                    quiet: bool, verbose: bool, formats: list[str] | None = None,
                    postgis: str | None = None, network_edges: bool = False) -> None:
-    from siteplan.outputs import write_outputs
+    from siteplan.outputs.writers import write_outputs
     from siteplan.pipeline import run_study, summary_text
 
     ui = _Ui(quiet, verbose)
@@ -190,7 +190,7 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
 
     Example: siteplan catchments data/taiyuan/study.toml --mode dissolve --out out/
     """
-    from siteplan.outputs import write_catchments
+    from siteplan.outputs.writers import write_catchments
     from siteplan.pipeline import run_catchments
 
     ui = _Ui(quiet, verbose)
@@ -260,11 +260,11 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
 
     Example: siteplan site data/taiyuan/study.toml --class kindergarten --k 10 --method both
     """
-    from siteplan.atomic import check_writable_dir
-    from siteplan.config import load_study
-    from siteplan.io import read_layer
+    from siteplan.core.atomic import check_writable_dir
+    from siteplan.io.layers import read_layer
     from siteplan.pipeline import run_study
-    from siteplan.siting_study import check_request, site_study, sites_table, write_siting
+    from siteplan.siting.study import check_request, site_study, sites_table, write_siting
+    from siteplan.study.model import load_study
 
     if (k is None) == (target_share is None):
         raise ConfigError("give exactly one of --k and --target-share.", where="siteplan site",
@@ -308,7 +308,7 @@ def network(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="Stree
 
     Example: siteplan network data/taiyuan/taiyuan_osm_lines.geojson --out out/
     """
-    from siteplan.outputs import write_network
+    from siteplan.outputs.writers import write_network
     from siteplan.pipeline import network_from_file
 
     net = network_from_file(source, snap_tolerance_m=snap_tolerance, keep_largest=not keep_all,
@@ -332,12 +332,12 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
 
     Example: siteplan facilities data/taiyuan/taiyuan_osm_multipolygons.geojson
     """
-    from siteplan.outputs import write_facilities
+    from siteplan.outputs.writers import write_facilities
     from siteplan.pipeline import facilities_from_file
 
     fac, unclassified = facilities_from_file(source, class_column=class_column,
                                              class_=facility_class, crs=crs)
-    from siteplan.facility_rules import CLASSES
+    from siteplan.facilities.rules import CLASSES
 
     counts = fac["class"].value_counts()
     for cls in sorted(set(CLASSES) | set(counts.index)):
@@ -359,7 +359,7 @@ def map_(results: Annotated[Path, typer.Argument(metavar="RESULTS.gpkg", help="A
 
     Example: siteplan map maps/shortlist.gpkg --out maps/
     """
-    from siteplan.outputs import maps_from_results
+    from siteplan.outputs.writers import maps_from_results
 
     for kind, path in maps_from_results(results, out, offline=bool(offline),
                                         top_n=top_n).items():

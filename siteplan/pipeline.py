@@ -1,6 +1,6 @@
 """A whole study, end to end: the Python API behind ``siteplan run`` and ``siteplan demo``.
 
-:func:`run_study` reads a study file (or takes a :class:`~siteplan.config.Study`), builds the
+:func:`run_study` reads a study file (or takes a :class:`~siteplan.study.model.Study`), builds the
 walking network, classifies the facilities, computes the parcels' network access, the catchments,
 coverage and blind spots, and scores the parcels.  It returns a :class:`StudyResult` of
 GeoDataFrames and writes nothing; :func:`write_outputs` writes the shortlist (CSV, XLSX,
@@ -22,20 +22,20 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siteplan.access import distance_column, facility_access
-from siteplan.catchments import catchments as build_catchments
-from siteplan.config import Study, load_study
-from siteplan.coverage import class_coverage
-from siteplan.errors import ConfigError, SiteplanWarning
-from siteplan.facilities import classify_facilities, load_facility_layer, residential_land
-from siteplan.io import is_polygonal, read_layer
-from siteplan.network import Network, WalkFilter, graph_from_lines, is_osm_file
-from siteplan.offsets import check_offset
-from siteplan.osm import read_osm
-from siteplan.parcels import load_study_parcels
-from siteplan.proxies import transport_proxies
-from siteplan.shortlist import order_parcels
-from siteplan.tags import tag_column
+from siteplan.access.catchments import catchments as build_catchments
+from siteplan.access.coverage import class_coverage
+from siteplan.access.distances import distance_column, facility_access
+from siteplan.core.errors import ConfigError, SiteplanWarning
+from siteplan.core.tags import tag_column
+from siteplan.facilities.classify import classify_facilities, load_facility_layer, residential_land
+from siteplan.facilities.proxies import transport_proxies
+from siteplan.io.layers import is_polygonal, read_layer
+from siteplan.io.offsets import check_offset
+from siteplan.network.graph import Network, WalkFilter, graph_from_lines, is_osm_file
+from siteplan.osm.features import read_osm
+from siteplan.outputs.shortlist import order_parcels
+from siteplan.parcels.load import load_study_parcels
+from siteplan.study.model import Study, load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = ROOT / "data" / "taiyuan" / "study.toml"
@@ -272,7 +272,7 @@ def _catchments(study: Study, inp: Prepared, step: _Steps,
     Proxy classes (thousands of points along roads or track) are always dissolved: one polygon
     per proxy point would say nothing and cost minutes.  Coverage and blind spots are those of
     each class's dissolved catchment, whatever the mode, computed without building it
-    (:func:`siteplan.coverage.class_coverage`): only the polygons that are written and drawn
+    (:func:`siteplan.access.coverage.class_coverage`): only the polygons that are written and drawn
     are built, since a city-wide dissolve is one large union of every reached street.
     """
     cfg = study.network
@@ -380,7 +380,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     Parameters
     ----------
     study
-        A :class:`~siteplan.config.Study` or the path of its TOML file.
+        A :class:`~siteplan.study.model.Study` or the path of its TOML file.
     progress
         Called as ``progress(step, "start" | "done")`` around each step (for progress bars).
 
@@ -388,7 +388,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     -------
     StudyResult
     """
-    from siteplan.scoring import assess_parcels
+    from siteplan.scoring.score import assess_parcels
 
     study = _load(study)
     step = _Steps(progress)
@@ -441,7 +441,7 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
     """
     study = _load(study)
     if mode is not None:
-        # Not re-validated here: siteplan.catchments.catchments refuses an unknown mode with a
+        # Not re-validated here: siteplan.access.catchments.catchments refuses an unknown mode with a
         # ConfigError that names it.
         study = study.model_copy(update={
             "catchments": study.catchments.model_copy(update={"mode": mode})})
@@ -506,7 +506,7 @@ def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[s
 def network_from_file(source: str | Path, *, snap_tolerance_m: float = 0.0,
                       keep_largest: bool = True, crs: Any = None) -> Network:
     """A walking network from a line layer or raw OSM file (``siteplan network``)."""
-    from siteplan.network import graph_from_file
+    from siteplan.network.graph import graph_from_file
 
     return graph_from_file(source, snap_tolerance_m=snap_tolerance_m,
                            keep_largest=keep_largest, crs=crs)
@@ -516,7 +516,7 @@ def facilities_from_file(source: str | Path, *, class_column: str | None = None,
                          class_: str | None = None,
                          crs: Any = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Classified facilities and unclassified schools of one file (``siteplan facilities``)."""
-    from siteplan.facilities import load_facilities
+    from siteplan.facilities.classify import load_facilities
 
     kwargs: dict[str, Any] = {"crs": crs} if crs is not None else {}
     result = load_facilities(source, class_=class_, class_column=class_column, **kwargs)
@@ -527,8 +527,8 @@ def fetch_to_files(query: str, out: str | Path | None, *, cache_dir: str | Path,
                    refresh: bool = False) -> dict[str, Path]:
     """Download streets and facilities for a place or ``west,south,east,north`` bbox into the
     cache, and, with ``out``, also into ``<out>/osm.gpkg`` (layers ``lines``, ``features``)."""
-    from siteplan.outputs import write_layers
-    from siteplan.overpass import fetch_osm
+    from siteplan.osm.overpass import fetch_osm
+    from siteplan.outputs.writers import write_layers
 
     parts = [p.strip() for p in query.split(",")]
     spec: Any = query
@@ -558,7 +558,7 @@ class StudySummary:
 
 def run_study_file(path: str | Path, out_dir: str | Path) -> StudySummary:
     """Run one study file and write its outputs into ``out_dir`` (the batch runner's task)."""
-    from siteplan.outputs import write_outputs
+    from siteplan.outputs.writers import write_outputs
 
     result = run_study(path)
     written = write_outputs(result, out_dir)

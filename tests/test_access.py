@@ -10,12 +10,12 @@ import pytest
 import shapely
 from nxref import build_graph, nearest_edges
 
-from siteplan.access import (
+from siteplan.access.distances import (
     ELDERLY_SPEED_MPS,
     facility_access,
     node_access,
 )
-from siteplan.errors import InputError
+from siteplan.core.errors import InputError
 
 LIMIT = 3000.0
 MAX_SNAP = 200.0

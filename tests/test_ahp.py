@@ -18,15 +18,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from siteplan.ahp import (
+from siteplan.core.errors import ConfigError
+from siteplan.study.ahp import (
     MAX_CONSISTENCY_RATIO,
     RANDOM_INDEX,
     ahp_weights,
     check_pairwise_matrix,
     normalise_weights,
 )
-from siteplan.config import Study
-from siteplan.errors import ConfigError
+from siteplan.study.model import Study
 
 DRINKS = [  # coffee, wine, tea, beer, sodas, milk, water
     [1, 9, 5, 2, 1, 1, 1 / 2],

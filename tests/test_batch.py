@@ -23,8 +23,8 @@ from siteplan.batch import (
     run_batch,
     study_folders,
 )
-from siteplan.errors import InputError
-from siteplan.shortlist import shortlist_csv_bytes
+from siteplan.core.errors import InputError
+from siteplan.outputs.shortlist import shortlist_csv_bytes
 
 # ----------------------------------------------------------------------------- a tiny runner
 

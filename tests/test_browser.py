@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from test_webmap import XSS, build, synthetic_layers
 
-from siteplan.errors import SiteplanWarning
-from siteplan.labels import label
-from siteplan.maplabels import map_label
-from siteplan.outputs import write_outputs
-from siteplan.webmap import make_map, save_map
+from siteplan.core.errors import SiteplanWarning
+from siteplan.core.labels import label
+from siteplan.outputs.maps.style import map_label
+from siteplan.outputs.maps.webmap import make_map, save_map
+from siteplan.outputs.writers import write_outputs
 
 pytestmark = pytest.mark.browser
 
@@ -317,7 +317,7 @@ def test_taiyuan_static_map(taiyuan, tmp_path):
     # Shares the module's pipeline run; the static map itself is tested in test_staticmap.py.
     from PIL import Image
 
-    from siteplan.staticmap import save_static_map, static_map
+    from siteplan.outputs.maps.staticmap import save_static_map, static_map
 
     r = taiyuan
     fig = static_map(r.parcels, catchments=r.catchments, facilities=r.facilities,

@@ -10,11 +10,11 @@ import shapely
 from nxref import build_graph, nearest_edges, reached_lines
 from shapely.geometry import LineString, box
 
-from siteplan.catchments import catchments, reached_pieces, substrings
-from siteplan.coverage import blind_spots, class_unions, coverage
-from siteplan.errors import ConfigError
-from siteplan.network import graph_from_lines
-from siteplan.snapping import snap
+from siteplan.access.catchments import catchments, reached_pieces, substrings
+from siteplan.access.coverage import blind_spots, class_unions, coverage
+from siteplan.core.errors import ConfigError
+from siteplan.network.graph import graph_from_lines
+from siteplan.network.snapping import snap
 
 FRONTAGE = 30.0
 

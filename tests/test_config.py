@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from siteplan.config import SEED_RADII_M, Study, load_study
-from siteplan.errors import ConfigError, InputError
+from siteplan.core.errors import ConfigError, InputError
+from siteplan.study.model import SEED_RADII_M, Study, load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 TAIYUAN_STUDY = ROOT / "data" / "taiyuan" / "study.toml"

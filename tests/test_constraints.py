@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import shapely
 
-from siteplan.config import Study
-from siteplan.constraints import apply_constraints
-from siteplan.errors import ConfigError
-from siteplan.scoring import score_parcels
+from siteplan.core.errors import ConfigError
+from siteplan.scoring.constraints import apply_constraints
+from siteplan.scoring.score import score_parcels
+from siteplan.study.model import Study
 
 CRS = "EPSG:32649"
 X0, Y0 = 500_000.0, 4_200_000.0
@@ -178,7 +178,7 @@ def test_missing_policy_is_validated():
 
 
 def test_metadata_records_the_missing_policy():
-    from siteplan.scoring import scoring_metadata
+    from siteplan.scoring.score import scoring_metadata
 
     study = _study([{"criterion": "slope", "op": ">", "value": 25, "missing": "keep"},
                     {"criterion": "kg", "op": ">", "value": 1000},

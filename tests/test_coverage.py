@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import shapely
 
-from siteplan.catchments import catchments
-from siteplan.coverage import blind_spots, class_coverage, coverage, street_zone
-from siteplan.facilities import residential_land
+from siteplan.access.catchments import catchments
+from siteplan.access.coverage import blind_spots, class_coverage, coverage, street_zone
+from siteplan.facilities.classify import residential_land
 
 RADII = {"kindergarten": 300.0, "primary_school": 500.0, "middle_school": 1000.0}
 

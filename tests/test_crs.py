@@ -7,7 +7,8 @@ import pytest
 import shapely
 from pyproj import CRS, Geod
 
-from siteplan.crs import (
+from siteplan.core.errors import InputError
+from siteplan.io.crs import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     check_lonlat,
@@ -20,7 +21,6 @@ from siteplan.crs import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from siteplan.errors import InputError
 
 GEOD = Geod(ellps="WGS84")
 
@@ -141,7 +141,7 @@ def test_swapped_and_mislabelled_coordinates():
 
 
 def test_scale_error_of_local_and_web_mercator_crs():
-    from siteplan.crs import scale_error
+    from siteplan.io.crs import scale_error
 
     taiyuan = (112.44, 37.70, 112.69, 37.95)
     assert scale_error("EPSG:32649", taiyuan) < 5e-4  # UTM 49N: inside its zone
@@ -155,7 +155,7 @@ def test_analysis_crs_keeps_local_metric_layers_and_replaces_web_mercator():
     import geopandas as gpd
     import shapely
 
-    from siteplan.crs import analysis_crs
+    from siteplan.io.crs import analysis_crs
 
     pts = gpd.GeoSeries(shapely.points([[112.5, 37.8], [112.6, 37.9]]), crs=4326)
     assert analysis_crs(pts.to_crs(4547)).to_epsg() == 4547
@@ -165,8 +165,8 @@ def test_analysis_crs_keeps_local_metric_layers_and_replaces_web_mercator():
 
 
 def test_network_from_web_mercator_lines_measures_true_metres(taiyuan_lines):
-    from siteplan.errors import NetworkError
-    from siteplan.network import graph_from_lines
+    from siteplan.core.errors import NetworkError
+    from siteplan.network.graph import graph_from_lines
 
     utm = graph_from_lines(taiyuan_lines)
     merc = graph_from_lines(taiyuan_lines.to_crs(3857))

@@ -14,17 +14,17 @@ import shapely
 from conftest import BEIJING_OSM, TAIYUAN_POLYGONS
 from shapely.geometry import Point
 
-from siteplan.crs import wgs84_to_gcj02
-from siteplan.errors import ConfigError, InputError, SiteplanWarning
-from siteplan.facilities import (
+from siteplan.core.errors import ConfigError, InputError, SiteplanWarning
+from siteplan.core.tags import parse_hstore
+from siteplan.facilities.classify import (
     FacilityResult,
     classify_facilities,
     load_facilities,
     residential_land,
 )
-from siteplan.facility_layers import load_facility_layer
-from siteplan.facility_rules import CLASSES, DEFAULT_RULES, RANK_NAME, Rule
-from siteplan.tags import parse_hstore
+from siteplan.facilities.layers import load_facility_layer
+from siteplan.facilities.rules import CLASSES, DEFAULT_RULES, RANK_NAME, Rule
+from siteplan.io.crs import wgs84_to_gcj02
 
 K, P, M, H = "kindergarten", "primary_school", "middle_school", "high_school"
 

@@ -13,9 +13,9 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
-from siteplan.crs import wgs84_to_bd09
-from siteplan.errors import InputError, SiteplanWarning
-from siteplan.io import read_layer, repair_geometries, split_by_geometry_type
+from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.io.crs import wgs84_to_bd09
+from siteplan.io.layers import read_layer, repair_geometries, split_by_geometry_type
 
 NAMES = ["太原市第五十一中学校", "八一小学", "山西省儿童医院妇幼保健院"]
 

@@ -1,6 +1,6 @@
 """Per-facility passes on local subgraphs give exactly the full-network distances.
 
-:func:`siteplan.paths.bounded_from_each` searches each block of facilities on the subgraph of the
+:func:`siteplan.network.paths.bounded_from_each` searches each block of facilities on the subgraph of the
 nodes within the radius, as the crow flies, of their points.  The reference here is one plain
 ``csgraph.dijkstra`` per facility over the *whole* augmented network, on the real Taiyuan
 network, with facilities near its border (where the discs leave the network) and far off the
@@ -14,9 +14,9 @@ import pytest
 import shapely
 from scipy.sparse import csgraph
 
-from siteplan.access import reach_pairs
-from siteplan.paths import augmented_csr, bounded_from_each, morton_order
-from siteplan.snapping import snap
+from siteplan.access.distances import reach_pairs
+from siteplan.network.paths import augmented_csr, bounded_from_each, morton_order
+from siteplan.network.snapping import snap
 
 RADIUS = 700.0
 

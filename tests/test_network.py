@@ -12,10 +12,10 @@ import pytest
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point
 
-from siteplan.errors import InputError, NetworkError
-from siteplan.network import graph_from_file, graph_from_lines
-from siteplan.tags import hstore_tag, parse_hstore
-from siteplan.walkfilter import OSMNX_WALK_EXCLUDE, WalkFilter, walkable_mask
+from siteplan.core.errors import InputError, NetworkError
+from siteplan.core.tags import hstore_tag, parse_hstore
+from siteplan.network.graph import graph_from_file, graph_from_lines
+from siteplan.network.walkfilter import OSMNX_WALK_EXCLUDE, WalkFilter, walkable_mask
 
 METRIC = "EPSG:32649"
 
@@ -384,7 +384,7 @@ def test_graph_from_file_bad_inputs(tmp_path):
 
 
 def test_vertex_ids_number_coordinates_as_numpy_unique(taiyuan_network):
-    from siteplan.noding import _vertex_ids
+    from siteplan.network.noding import _vertex_ids
 
     rng = np.random.default_rng(0)
     coords = shapely.get_coordinates(taiyuan_network.edge_geometry)
@@ -397,7 +397,7 @@ def test_vertex_ids_number_coordinates_as_numpy_unique(taiyuan_network):
 
 
 def test_walk_mask_per_distinct_tags_equals_per_line(taiyuan_lines):
-    from siteplan.walkfilter import _walkable_rows
+    from siteplan.network.walkfilter import _walkable_rows
 
     strict = WalkFilter().with_exclusions(highway="steps|footway", foot="^1$")
     for wf in (WalkFilter(), strict):

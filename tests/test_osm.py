@@ -17,10 +17,10 @@ import shapely
 from conftest import BEIJING_OSM
 from pyproj import Transformer
 
-from siteplan.errors import InputError, NetworkError
-from siteplan.network import graph_from_file, graph_from_lines
-from siteplan.osm import graph_from_osm, read_osm, read_osm_features, read_osm_lines
-from siteplan.osm_parse import parse_osm
+from siteplan.core.errors import InputError, NetworkError
+from siteplan.network.graph import graph_from_file, graph_from_lines
+from siteplan.osm.features import graph_from_osm, read_osm, read_osm_features, read_osm_lines
+from siteplan.osm.parse import parse_osm
 
 
 def osmnx_walk_clauses() -> list[tuple[str, str]]:

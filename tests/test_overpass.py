@@ -15,11 +15,11 @@ import pytest
 import requests
 import shapely
 
-from siteplan.errors import InputError, NetworkError
-from siteplan.facilities import classify_facilities
-from siteplan.network import graph_from_lines
-from siteplan.osm import FACILITY_TAGS
-from siteplan.overpass import (
+from siteplan.core.errors import InputError, NetworkError
+from siteplan.facilities.classify import classify_facilities
+from siteplan.network.graph import graph_from_lines
+from siteplan.osm.features import FACILITY_TAGS
+from siteplan.osm.overpass import (
     cache_key,
     elements_from_overpass_json,
     fetch_osm,
@@ -64,7 +64,7 @@ BBOX = (112.49, 37.79, 112.52, 37.81)
 
 
 def test_parse_recorded_answers():
-    from siteplan.osm import features_from_elements, lines_from_elements
+    from siteplan.osm.features import features_from_elements, lines_from_elements
 
     el = elements_from_overpass_json([NETWORK_ANSWER, NETWORK_ANSWER], "bbox:test")
     assert el.way_id.tolist() == [100, 101, 102, 103]  # duplicates across answers dropped
@@ -99,7 +99,7 @@ def recorded_osmnx(monkeypatch):
 
     monkeypatch.setattr(ox._overpass, "_download_overpass_network", network)
     monkeypatch.setattr(ox._overpass, "_download_overpass_features", features)
-    monkeypatch.setattr("siteplan.overpass.check_overpass_reachable", lambda url: None)
+    monkeypatch.setattr("siteplan.osm.overpass.check_overpass_reachable", lambda url: None)
     return calls
 
 
@@ -111,7 +111,7 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(ox._overpass, "_download_overpass_features", refuse)
     monkeypatch.setattr(requests.Session, "request", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr("siteplan.overpass.check_overpass_reachable", refuse)
+    monkeypatch.setattr("siteplan.osm.overpass.check_overpass_reachable", refuse)
 
 
 def test_fetch_writes_the_cache_and_a_hit_never_touches_the_network(

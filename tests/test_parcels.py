@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from siteplan.blocks import blocks_from_streets
-from siteplan.errors import InputError, SiteplanWarning
-from siteplan.parcel_shapes import area_ha, compactness, concave_corners, metric_geometries
-from siteplan.parcels import load_parcels, parse_bool
+from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.parcels.blocks import blocks_from_streets
+from siteplan.parcels.load import load_parcels, parse_bool
+from siteplan.parcels.shapes import area_ha, compactness, concave_corners, metric_geometries
 
 ROOT = Path(__file__).resolve().parents[1]
 TAIYUAN_PARCELS = ROOT / "data" / "taiyuan" / "parcels.gpkg"
@@ -245,8 +245,8 @@ def test_some_disagreeing_areas_warn_with_their_ids(tmp_path):
 
 
 def test_blank_areas_are_not_compared_and_study_key_is_passed(tmp_path):
-    from siteplan.config import Study
-    from siteplan.parcels import load_study_parcels
+    from siteplan.parcels.load import load_study_parcels
+    from siteplan.study.model import Study
 
     path = _area_layer(tmp_path, [4, None], [200, 300])
     study = Study.model_validate({"study": {"name": "x"}, "inputs": {"parcels": {

@@ -11,9 +11,9 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from siteplan.config import load_study
-from siteplan.outputs import write_outputs
+from siteplan.outputs.writers import write_outputs
 from siteplan.pipeline import DEMO_STUDY, run_catchments, run_study, summary_text
+from siteplan.study.model import load_study
 
 SEED = {"kindergarten": 300.0, "primary_school": 500.0, "middle_school": 1000.0}
 
@@ -117,7 +117,7 @@ def test_catchments_only_run(demo):
 
 
 def test_unknown_output_format_is_refused(demo, tmp_path):
-    from siteplan.errors import InputError
+    from siteplan.core.errors import InputError
 
     _, result, *_ = demo
     with pytest.raises(InputError, match="format"):

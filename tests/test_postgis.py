@@ -18,8 +18,8 @@ import shapely
 from pg_server import PASSWORD, PASSWORD_USER, running_server, unavailable_reason
 from pyproj import CRS, Transformer
 
-from siteplan.errors import ConfigError, InputError, SiteplanWarning
-from siteplan.postgis import (
+from siteplan.core.errors import ConfigError, InputError, SiteplanWarning
+from siteplan.io.postgis.layers import (
     display_source,
     is_postgis_url,
     parse_postgis_url,
@@ -306,9 +306,9 @@ def test_table_as_argument(pg):
 
 def test_study_reads_parcels_from_postgis_and_writes_the_shortlist_back(pg, tmp_path):
     """A bureau keeps its parcels in PostGIS (CGCS2000 GK) and wants the shortlist there too."""
-    from siteplan.config import load_study
-    from siteplan.outputs import write_outputs
+    from siteplan.outputs.writers import write_outputs
     from siteplan.pipeline import DEMO_STUDY, run_study
+    from siteplan.study.model import load_study
 
     src = Path(DEMO_STUDY).parent
     parcels = gpd.read_file(src / "parcels.gpkg", layer="parcels").head(80).to_crs(4547)

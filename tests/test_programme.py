@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from siteplan.errors import InputError
-from siteplan.programme import (
+from siteplan.core.errors import InputError
+from siteplan.scoring.programme import (
     REQUIRED_COLUMNS,
     format_assumptions,
     programme,

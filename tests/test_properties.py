@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString
 from shapely.ops import substring
 
-from siteplan.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
-from siteplan.linear import substrings
-from siteplan.reach import union_intervals
+from siteplan.access.reach import union_intervals
+from siteplan.io.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
+from siteplan.network.linear import substrings
 
 interval = st.tuples(st.integers(0, 3), st.integers(0, 2),
                      st.floats(0, 100, allow_nan=False), st.floats(0, 50, allow_nan=False))

@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 from nxref import build_graph, nearest_edges
 from shapely.geometry import LineString
 
-from siteplan.access import facility_access
-from siteplan.catchments import catchments
-from siteplan.config import Study
-from siteplan.network import graph_from_lines
-from siteplan.scoring import score_parcels
+from siteplan.access.catchments import catchments
+from siteplan.access.distances import facility_access
+from siteplan.network.graph import graph_from_lines
+from siteplan.scoring.score import score_parcels
+from siteplan.study.model import Study
 
 CRS = "EPSG:32649"
 X0, Y0 = 500_000.0, 4_200_000.0

@@ -7,7 +7,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString
 
-from siteplan.proxies import transport_proxies
+from siteplan.facilities.proxies import transport_proxies
 
 
 def test_taiyuan_proxies_are_labelled_and_dense(taiyuan_lines):

@@ -13,8 +13,8 @@ import shapely
 from pyproj import CRS
 from rasterio.transform import from_origin
 
-from siteplan.errors import InputError
-from siteplan.raster import pixel_size_m, zonal_slope, zonal_stats
+from siteplan.core.errors import InputError
+from siteplan.io.raster import pixel_size_m, zonal_slope, zonal_stats
 
 # UTM 49N coordinates near Taiyuan; 10 m pixels; 120 columns x 100 rows.
 X0, Y0, PX = 500_000.0, 4_200_000.0, 10.0

@@ -34,13 +34,13 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from siteplan.access import facility_access
-from siteplan.config import Study
-from siteplan.criteria import access_columns, criterion_labels
-from siteplan.errors import ConfigError, InputError
-from siteplan.fca import two_step_fca
-from siteplan.network import graph_from_lines
-from siteplan.scoring import assess_parcels, dense_rank, score_parcels, scoring_metadata
+from siteplan.access.distances import facility_access
+from siteplan.access.fca import two_step_fca
+from siteplan.core.errors import ConfigError, InputError
+from siteplan.network.graph import graph_from_lines
+from siteplan.scoring.criteria import access_columns, criterion_labels
+from siteplan.scoring.score import assess_parcels, dense_rank, score_parcels, scoring_metadata
+from siteplan.study.model import Study
 
 ROOT = Path(__file__).resolve().parents[1]
 X0, Y0 = 500_000.0, 4_200_000.0
@@ -351,9 +351,9 @@ def test_2sfca_demand_from_residential_land(net, parcels, tmp_path):
 
 
 def _taiyuan_facilities(polygons: gpd.GeoDataFrame, lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A plain facility frame for the test (not the rules table of siteplan.facilities):
+    """A plain facility frame for the test (not the rules table of siteplan.facilities.classify):
     amenity tags and the kind word at the end of the Chinese name."""
-    from siteplan.proxies import transport_proxies
+    from siteplan.facilities.proxies import transport_proxies
 
     name = polygons["name"].fillna("").astype(str)
     amenity = polygons["amenity"].fillna("").astype(str)
@@ -375,9 +375,9 @@ def _taiyuan_facilities(polygons: gpd.GeoDataFrame, lines: gpd.GeoDataFrame) -> 
 
 
 def test_taiyuan_study_scores_are_explainable(taiyuan_network, taiyuan_lines, taiyuan_polygons):
-    from siteplan.config import load_study
-    from siteplan.parcels import load_study_parcels
-    from siteplan.scoring import _transform_of
+    from siteplan.parcels.load import load_study_parcels
+    from siteplan.scoring.score import _transform_of
+    from siteplan.study.model import load_study
 
     study = load_study(ROOT / "data" / "taiyuan" / "study.toml")
     facilities = _taiyuan_facilities(taiyuan_polygons, taiyuan_lines)

@@ -15,15 +15,15 @@ import pytest
 import shapely
 
 from siteplan import __version__
-from siteplan.config import load_study
-from siteplan.errors import InputError
-from siteplan.shortlist import (
+from siteplan.core.errors import InputError
+from siteplan.outputs.shortlist import (
     column_decimals,
     run_metadata,
     shortlist_csv_bytes,
     study_run_metadata,
     write_shortlist,
 )
+from siteplan.study.model import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 X0, Y0 = 500_000.0, 4_200_000.0

@@ -15,11 +15,11 @@ import shapely
 from scipy import sparse
 from shapely.geometry import LineString, box
 
-from siteplan.errors import ConfigError, InputError
-from siteplan.network import graph_from_lines
-from siteplan.siting import exact_cover, greedy_cover, merge_atoms, prune_components
-from siteplan.siting_run import maximal_cover
-from siteplan.siting_study import check_request, node_candidates, site_study, write_siting
+from siteplan.core.errors import ConfigError, InputError
+from siteplan.network.graph import graph_from_lines
+from siteplan.siting.cover import maximal_cover
+from siteplan.siting.solvers import exact_cover, greedy_cover, merge_atoms, prune_components
+from siteplan.siting.study import check_request, node_candidates, site_study, write_siting
 from tests.conftest import DATA
 
 CRS = "EPSG:32649"
@@ -408,7 +408,7 @@ def test_taiyuan_unknown_class_and_outputs_deterministic(taiyuan, tmp_path):
 
 
 def _taiyuan_snaps(taiyuan):
-    from siteplan.snapping import snap
+    from siteplan.network.snapping import snap
 
     net = taiyuan.network
     res = np.asarray(taiyuan.residential.to_crs(net.crs).geometry.values, dtype=object)
@@ -420,8 +420,8 @@ def _taiyuan_snaps(taiyuan):
 
 
 def test_taiyuan_atoms_pruned_blocked_and_uniform(taiyuan, monkeypatch):
-    from siteplan import siting_demand
-    from siteplan.catchments import catchments
+    from siteplan.access.catchments import catchments
+    from siteplan.siting import demand as siting_demand
 
     net, res, ex, cs, parcels = _taiyuan_snaps(taiyuan)
     ones = np.ones(res.size)
@@ -537,7 +537,7 @@ def test_excluded_parcels_shown_or_skipped(taiyuan):
     assert list(sites["excluded"]) == list(parcels.loc[sites.index, "excluded"])
     assert list(sites["exclusion_reason"]) == list(parcels.loc[sites.index, "exclusion_reason"])
     assert sites["excluded"].any()  # some of the best sites are parcels the study excludes
-    from siteplan.siting_study import sites_table
+    from siteplan.siting.study import sites_table
 
     assert "exclusion_reason" in sites_table(res).columns
     kept = site_study(taiyuan, "kindergarten", k=10, skip_excluded=True)

@@ -14,10 +14,10 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 from test_webmap import synthetic_layers
 
-from siteplan import staticmap
-from siteplan.errors import SiteplanWarning
-from siteplan.labels import label
-from siteplan.staticmap import save_static_map, static_map
+from siteplan.core.errors import SiteplanWarning
+from siteplan.core.labels import label
+from siteplan.outputs.maps import staticmap
+from siteplan.outputs.maps.staticmap import save_static_map, static_map
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from siteplan.transforms import (
+from siteplan.study.transforms import (
     BooleanTransform,
     IdealRangeTransform,
     LinearTransform,

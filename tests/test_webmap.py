@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from siteplan.errors import InputError, SiteplanWarning
-from siteplan.labels import label
-from siteplan.webassets import js_json, map_html
-from siteplan.webmap import make_map, save_map
+from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.core.labels import label
+from siteplan.outputs.maps.assets import js_json, map_html
+from siteplan.outputs.maps.webmap import make_map, save_map
 
 XSS = "<img src=x onerror=alert(1)>"
 METRIC = "EPSG:32649"  # UTM 49N, Taiyuan
@@ -316,13 +316,13 @@ def test_osm_credit_is_always_there(layers):
 
 
 def test_criteria_labels_and_weights_from_a_study(layers):
-    from siteplan.maplabels import criteria_meta
+    from siteplan.outputs.maps.style import criteria_meta
 
     class Crit:
         def __init__(self, name, lab, zh):
             self.name, self.label, self.label_zh, self.kind = name, lab, zh, "attribute"
 
-    class FakeStudy:  # the two attributes make_map reads from siteplan.config.Study
+    class FakeStudy:  # the two attributes make_map reads from siteplan.study.model.Study
         criteria = [Crit("kg_dist", "KG distance", "幼儿园距离"), Crit("area", None, None)]
 
         def weights_vector(self):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from smallstudy import CRITERIA, HEAD, TAIL, cli, digests, leftovers, write_study
 
-from siteplan.ahp import RANDOM_INDEX
+from siteplan.study.ahp import RANDOM_INDEX
 
 
 def _refused(capsys, tmp_path: Path, study: Path, key: str, *fragments: str) -> str:
@@ -85,7 +85,7 @@ def test_18_bad_network_distances_are_refused(capsys, tmp_path, old, new, key):
 
 def test_18_a_radius_of_exactly_50_km_is_accepted_at_the_config_level():
     """The bound is > 50 km, not >= (a regional hospital catchment may be 50 km)."""
-    from siteplan.config import Study
+    from siteplan.study.model import Study
 
     study = Study.model_validate({"study": {"name": "t"},
                                   "classes": {"hospital": {"radius_m": 50_000}}})

@@ -33,11 +33,11 @@ from slice_study import (
     small_study,
 )
 
-from siteplan.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
-from siteplan.errors import InputError, SiteplanWarning
-from siteplan.facilities import classify_facilities
-from siteplan.io import read_layer
-from siteplan.offsets import check_offset
+from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.facilities.classify import classify_facilities
+from siteplan.io.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
+from siteplan.io.layers import read_layer
+from siteplan.io.offsets import check_offset
 
 GEOD = Geod(ellps="WGS84")
 
@@ -334,7 +334,7 @@ def city_streets() -> gpd.GeoDataFrame:
 def test_07_undeclared_gcj02_layer_warns_in_a_run_and_declared_one_matches(capsys, tmp_path):
     """Through the CLI: a municipal school list copied from Amap (GCJ-02) is flagged; declared
     as gcj02 it gives the same distances as the true WGS84 points.  The warning needs
-    pipeline._facilities to call siteplan.offsets.check_offset (see the README)."""
+    pipeline._facilities to call siteplan.io.offsets.check_offset (see the README)."""
     study = small_study(tmp_path)
     areas = slice_frames()["features"]
     osm = classify_facilities(areas, source="osm").facilities
@@ -446,8 +446,7 @@ def test_07_gcj02_layer_of_20_schools_is_named_and_bd09_told_apart(city_streets)
 def test_07_check_is_one_tree_query_per_reference_whatever_the_size(city_streets, monkeypatch):
     """Vectorised: every reading of every point (as given, 2 candidates, 2 x 11 controls) goes
     to each reference in one STRtree query, for 6 points as for 590."""
-    from siteplan import offsets
-
+    from siteplan.io import offsets
     calls: list[int] = []
 
     class CountingTree(shapely.STRtree):
@@ -626,7 +625,7 @@ def test_13_null_parcel_ids_are_listed(capsys, tmp_path):
 def test_26_output_path_equal_to_an_input_is_refused_before_writing(capsys, tmp_path):
     """The parcels file is called shortlist.gpkg and --out is its folder.  Nothing may be
     written, not even the shortlist.csv that comes before the GeoPackage (needs
-    outputs.write_outputs to call siteplan.atomic.check_outputs first; see the README)."""
+    outputs.write_outputs to call siteplan.core.atomic.check_outputs first; see the README)."""
     study = small_study(tmp_path)
     shutil.move(study.parcels, study.folder / "shortlist.gpkg")
     study.parcels = study.folder / "shortlist.gpkg"

@@ -1,0 +1,425 @@
+"""Coverage of residential land by catchments, and the service blind spots (服务盲区) left over.
+
+For each facility class, :func:`coverage` reports the share of residential land inside the
+class's catchment, and how many parcels and buildings lie inside it (a parcel or building counts
+when its representative point does).  :func:`blind_spots` returns the residential land outside
+each class's catchment as polygons with their area and name.
+
+:func:`class_coverage` gives both for the dissolved catchment of each class without building it:
+only the reached streets near residential land, parcels and buildings are ever buffered, in
+small unions, where a city-wide dissolve is one union of every reached street.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteplan.access.catchments import DEFAULT_FRONTAGE_M, buffer_streets, check_radii
+from siteplan.access.distances import distance_column, snap_facilities
+from siteplan.access.reach import reached_pieces
+from siteplan.core.errors import ConfigError, InputError
+from siteplan.io.layers import is_polygonal
+from siteplan.network.graph import Network
+from siteplan.network.linear import edge_vertices, substrings
+from siteplan.network.snapping import DEFAULT_MAX_SNAP_M, SnapPoint
+
+# Slivers thinner than this are not blind spots but the scalloped edge of a frontage buffer.
+DEFAULT_MIN_BLIND_SPOT_M2 = 100.0
+
+
+def class_unions(catchments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One (multi)polygon per class: the union of the class's catchments.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``class``, ``radius_m`` (largest radius of the class's rows) and geometry, sorted by class.
+    """
+    if "class" not in catchments.columns:
+        raise InputError("the catchments have no class column.", where="catchments",
+                         fix="pass the output of siteplan.access.catchments.catchments().")
+    if len(catchments) == 0:
+        return gpd.GeoDataFrame({"class": [], "radius_m": []}, geometry=[], crs=catchments.crs)
+    classes, inverse = np.unique(catchments["class"].astype(str).to_numpy(), return_inverse=True)
+    geoms = np.asarray(catchments.geometry.values, dtype=object)
+    counts = np.bincount(inverse, minlength=classes.size)
+    out = np.empty(classes.size, dtype=object)
+    # A class with one row (mode "dissolve") is already its union; unioning it again costs as
+    # much as building it did.
+    single = counts == 1
+    out[inverse[single[inverse]]] = geoms[single[inverse]]
+    many = np.flatnonzero(~single)
+    if many.size:
+        # The rows of each class side by side in a padded table (None is skipped by the union).
+        rank = np.full(classes.size, -1)
+        rank[many] = np.arange(many.size)
+        rows = np.flatnonzero(~single[inverse])
+        order = rows[np.argsort(inverse[rows], kind="stable")]
+        sizes = counts[many]
+        table = np.full((many.size, int(sizes.max())), None, dtype=object)
+        slot = np.arange(order.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        table[rank[inverse[order]], slot] = geoms[order]
+        out[many] = shapely.union_all(table, axis=1)
+    radius = (pd.Series(catchments["radius_m"].to_numpy(dtype=float)).groupby(inverse).max()
+              if "radius_m" in catchments.columns else pd.Series(np.nan, index=range(classes.size)))
+    return gpd.GeoDataFrame({"class": classes, "radius_m": radius.to_numpy()},
+                            geometry=out, crs=catchments.crs)
+
+
+def _metric(frame: gpd.GeoDataFrame, crs: object, what: str) -> np.ndarray:
+    if frame.crs is None:
+        raise InputError(f"the {what} layer has no CRS.", where=what,
+                         fix="set one (gdf.set_crs(...)) or declare it in the study file.")
+    return np.asarray(frame.to_crs(crs).geometry.values, dtype=object)
+
+
+def _points_inside(geoms: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """``(len(areas), len(geoms))`` booleans: representative point of each geometry inside."""
+    pts = shapely.point_on_surface(geoms)
+    out = np.zeros((areas.size, geoms.size), dtype=bool)
+    for k, area in enumerate(areas):  # one per class
+        shapely.prepare(area)
+        out[k] = shapely.contains(area, pts) | shapely.touches(area, pts)
+    return out
+
+
+def street_zone(net: Network, frontage_m: float = DEFAULT_FRONTAGE_M) -> shapely.Geometry:
+    """The land within ``frontage_m`` of any street of the network: the most a catchment of
+    that frontage can ever cover.
+
+    A city-wide union (minutes and gigabytes at a million nodes); where only the part near
+    some areas matters, :func:`frontage_near` builds just that.
+    """
+    lines = shapely.line_merge(shapely.multilinestrings(net.edge_geometry))
+    return buffer_streets(np.array([lines], dtype=object), frontage_m)[0]
+
+
+def frontage_near(lines: np.ndarray, areas: np.ndarray, frontage_m: float, *,
+                  tree: shapely.STRtree | None = None) -> np.ndarray:
+    """Per area, the street frontage (buffer of ``frontage_m``) of the lines near it.
+
+    Only lines within ``frontage_m`` of an area can put frontage on it, so
+    ``intersection(areas[i], out[i])`` is the part of the area within ``frontage_m`` of any of
+    ``lines``, the same as with a buffer of all of them, from one small union per area instead
+    of a city-wide one.
+
+    Parameters
+    ----------
+    lines
+        ``(L,)`` LineStrings (street edges or reached pieces of them).
+    areas
+        ``(A,)`` polygons.
+    frontage_m
+        Buffer width in metres.
+    tree
+        An STRtree over ``lines``, if one exists already.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(A,)`` polygons (empty where no line comes near); they may reach beyond their area.
+    """
+    out = np.empty(areas.shape[0], dtype=object)
+    out[:] = shapely.Polygon()
+    if lines.shape[0] == 0 or areas.shape[0] == 0:
+        return out
+    tree = tree if tree is not None else shapely.STRtree(lines)
+    area_i, line_i = tree.query(areas, predicate="dwithin", distance=frontage_m)
+    if area_i.size == 0:
+        return out
+    order = np.argsort(area_i, kind="stable")
+    area_i, line_i = area_i[order], line_i[order]
+    present, group = np.unique(area_i, return_inverse=True)
+    merged = shapely.line_merge(shapely.multilinestrings(lines[line_i], indices=group))
+    out[present] = buffer_streets(merged, frontage_m)
+    return out
+
+
+def coverage(
+    catchments: gpd.GeoDataFrame,
+    residential: gpd.GeoDataFrame,
+    *,
+    parcels: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    network: Network | None = None,
+    frontage_m: float = DEFAULT_FRONTAGE_M,
+) -> pd.DataFrame:
+    """Share of residential land, parcels and buildings inside each class's catchment.
+
+    Catchments are street frontages, so inside large blocks far from any mapped street no
+    catchment reaches: with ``network``, the table also gives the residential land within
+    ``frontage_m`` of any walkable street (``frontage_m2``, the most any class could cover) and
+    the covered share of that (``covered_share_of_frontage``).
+
+    Parameters
+    ----------
+    catchments
+        Output of :func:`siteplan.access.catchments.catchments` (any mode); rows are unioned per class.
+    residential
+        Residential land polygons (OSM ``landuse=residential`` or a user layer), with a CRS.
+    parcels, buildings
+        Optional layers counted by representative point.  Parcels that carry
+        ``dist_<class>_m`` also get ``n_parcels_served``: parcels within the class radius by
+        network distance.
+    network, frontage_m
+        The walking network and the catchments' frontage width, for ``frontage_m2``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class: ``class``, ``radius_m``, ``residential_m2``, ``covered_m2``,
+        ``covered_share`` (0-1; NaN without residential land), ``frontage_m2`` and
+        ``covered_share_of_frontage`` with a network, and ``n_parcels``,
+        ``n_parcels_covered``, ``n_parcels_served``, ``n_buildings``, ``n_buildings_covered``
+        where given.
+    """
+    unions = class_unions(catchments)
+    crs = catchments.crs
+    res = shapely.union_all(_metric(residential, crs, "residential"))
+    areas = np.asarray(unions.geometry.values, dtype=object)
+    total = float(shapely.area(res))
+    covered = shapely.area(shapely.intersection(areas, res))
+    table = pd.DataFrame({
+        "class": unions["class"].to_numpy(),
+        "radius_m": unions["radius_m"].to_numpy(),
+        "residential_m2": total,
+        "covered_m2": covered,
+        "covered_share": covered / total if total > 0 else np.nan,
+    })
+    if network is not None:
+        # The residential land near a street, area by area (not the city-wide street_zone).
+        parts = shapely.get_parts(res)
+        zones = frontage_near(network.edge_geometry, parts, frontage_m, tree=network.edge_tree)
+        reach = float(shapely.area(shapely.intersection(parts, zones)).sum())
+        table["frontage_m2"] = reach
+        table["covered_share_of_frontage"] = covered / reach if reach > 0 else np.nan
+    for name, layer in (("parcels", parcels), ("buildings", buildings)):
+        if layer is None:
+            continue
+        inside = _points_inside(_metric(layer, crs, name), areas)
+        table[f"n_{name}"] = len(layer)
+        table[f"n_{name}_covered"] = inside.sum(axis=1)
+        if name == "parcels":
+            table["n_parcels_served"] = [
+                int((layer[col] <= r).sum()) if (col := distance_column(c)) in layer else pd.NA
+                for c, r in zip(table["class"], table["radius_m"], strict=True)]
+    return table
+
+
+def blind_spots(
+    catchments: gpd.GeoDataFrame,
+    residential: gpd.GeoDataFrame,
+    *,
+    classes: Sequence[str] | None = None,
+    min_area_m2: float = DEFAULT_MIN_BLIND_SPOT_M2,
+    name_column: str = "name",
+) -> gpd.GeoDataFrame:
+    """Residential land outside each class's catchment (服务盲区).
+
+    Parameters
+    ----------
+    catchments
+        Output of :func:`siteplan.access.catchments.catchments`.
+    residential
+        Residential land polygons with a CRS; ``name_column`` names them where present.
+    classes
+        Classes to report; every class of ``catchments`` by default.  A listed class with no
+        catchment at all leaves all residential land blind.
+    min_area_m2
+        Pieces smaller than this are dropped (slivers along buffer edges).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In the catchments' CRS: ``class``, ``residential_id`` (row label in ``residential``),
+        ``name``, ``area_m2`` and the uncovered (multi)polygon, ordered by class then
+        residential row.
+    """
+    unions = class_unions(catchments)
+    crs = catchments.crs
+    res = _metric(residential, crs, "residential")
+    names = (residential[name_column].astype("string").to_numpy(dtype=object)
+             if name_column in residential.columns else np.full(res.size, None, dtype=object))
+    by_class = dict(zip(unions["class"], unions.geometry.values, strict=True))
+    wanted = sorted(by_class) if classes is None else list(classes)
+    land = shapely.union_all(res)
+    frames = []
+    for cls in wanted:  # one overlay per class
+        blind = shapely.get_parts(shapely.difference(land, by_class.get(cls, shapely.Polygon())))
+        frames.append(_spot_rows(cls, residential, names, _outside(res, blind), min_area_m2))
+    return _spot_layer(frames, crs)
+
+
+def _outside(res: np.ndarray, blind: np.ndarray) -> np.ndarray:
+    """Per residential polygon, its part within ``blind``: disjoint polygons that together are
+    the residential land outside a catchment.
+
+    ``difference(res, catchment)`` would overlay every polygon with the whole city-wide
+    catchment, which grows with both; instead the land outside the catchment is computed once
+    and each polygon meets only the few pieces of it that it touches.
+    """
+    out = np.empty(res.shape[0], dtype=object)
+    out[:] = shapely.Polygon()
+    ri, bi = shapely.STRtree(blind).query(res, predicate="intersects")
+    pieces, owner = shapely.get_parts(shapely.intersection(res[ri], blind[bi]),
+                                      return_index=True)
+    # Keep the areal pieces (polygons that meet at an edge or corner also give lines, points).
+    areal = is_polygonal(pieces)
+    pieces, owner = pieces[areal], ri[owner[areal]]
+    if pieces.size == 0:
+        return out
+    order = np.argsort(owner, kind="stable")
+    pieces, owner = pieces[order], owner[order]
+    present, group, counts = np.unique(owner, return_inverse=True, return_counts=True)
+    # The pieces come from disjoint polygons, so together they form a valid multipolygon; a
+    # single piece stays a polygon, as a plain difference would give it.
+    grouped = shapely.multipolygons(pieces, indices=group)
+    one = counts == 1
+    grouped[one] = pieces[np.searchsorted(group, np.flatnonzero(one))]
+    out[present] = shapely.make_valid(grouped)
+    return out
+
+
+def _spot_rows(cls: str, residential: gpd.GeoDataFrame, names: np.ndarray, left: np.ndarray,
+               min_area_m2: float) -> pd.DataFrame:
+    """The blind-spot rows of one class: the residential land left uncovered, by polygon."""
+    left_area = shapely.area(left)
+    keep = left_area >= min_area_m2
+    return pd.DataFrame({
+        "class": cls,
+        "residential_id": np.asarray(residential.index)[keep],
+        "name": pd.array(names[keep], dtype="string"),
+        "area_m2": left_area[keep],
+        "geometry": left[keep],
+    })
+
+
+def _spot_layer(frames: list[pd.DataFrame], crs: object) -> gpd.GeoDataFrame:
+    if not frames:
+        return gpd.GeoDataFrame({"class": [], "residential_id": [], "name": [], "area_m2": []},
+                                geometry=[], crs=crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage and blind spots without a city-wide dissolve
+# --------------------------------------------------------------------------------------------
+def class_coverage(
+    net: Network,
+    facilities: gpd.GeoDataFrame,
+    radii: Mapping[str, float],
+    residential: gpd.GeoDataFrame,
+    *,
+    parcels: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    frontage_m: float = DEFAULT_FRONTAGE_M,
+    facility_point: SnapPoint = "representative",
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    min_area_m2: float = DEFAULT_MIN_BLIND_SPOT_M2,
+    name_column: str = "name",
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Coverage and blind spots of each class's dissolved catchment, without building it.
+
+    The same table as ``coverage(catchments(net, facilities, radii, mode="dissolve"),
+    residential, network=net, ...)`` and the same layer as ``blind_spots(..., classes=
+    sorted(radii))``, to rounding.  The catchment near a residential area (or a parcel) is the
+    frontage of the reached streets that come within ``frontage_m`` of it, so each class needs
+    one multi-source pass and a few small unions, never the city-wide union of its streets.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    facilities
+        ``facility_id``, ``class`` and geometry, with a CRS.
+    radii
+        ``{class: radius_m}``; classes without facilities get no coverage row and leave all
+        residential land blind.
+    residential, parcels, buildings
+        As for :func:`coverage`.
+    frontage_m, facility_point, max_snap_m
+        As for :func:`siteplan.access.catchments.catchments`.
+    min_area_m2, name_column
+        As for :func:`blind_spots`.
+
+    Returns
+    -------
+    coverage, blind_spots
+        The :func:`coverage` table (with ``frontage_m2``) and the :func:`blind_spots` layer.
+    """
+    check_radii(radii)
+    if not (np.isfinite(frontage_m) and frontage_m > 0):
+        raise ConfigError(f"frontage_m must be a positive number of metres, got {frontage_m}.",
+                          where="catchments.frontage_m", fix="use e.g. 30.")
+    classes = sorted(radii)
+    snaps = snap_facilities(net, facilities, classes, how=facility_point, max_snap_m=max_snap_m)
+    crs = net.crs
+    res = _metric(residential, crs, "residential")
+    names = (residential[name_column].astype("string").to_numpy(dtype=object)
+             if name_column in residential.columns else np.full(res.size, None, dtype=object))
+    parts = shapely.get_parts(shapely.union_all(res))
+    total = float(shapely.area(parts).sum())
+    ceiling = float(shapely.area(shapely.intersection(parts, frontage_near(
+        net.edge_geometry, parts, frontage_m, tree=net.edge_tree))).sum())
+    points = {name: shapely.point_on_surface(_metric(layer, crs, name))
+              for name, layer in (("parcels", parcels), ("buildings", buildings))
+              if layer is not None}
+    rows, frames = [], []
+    for cls in classes:  # one multi-source pass and a few small unions per class
+        sn = snaps[cls][0]
+        if len(sn) == 0:  # no catchment at all: every residential area is blind
+            frames.append(_spot_rows(cls, residential, names, _outside(res, parts),
+                                     min_area_m2))
+            continue
+        pieces = reached_pieces(net, sn, float(radii[cls]), per_facility=False)
+        lines = substrings(net.edge_geometry, pieces["edge"].to_numpy(), pieces["s"].to_numpy(),
+                           pieces["t"].to_numpy(), vertices=edge_vertices(net))
+        tree = shapely.STRtree(lines)
+        zones = frontage_near(lines, parts, frontage_m, tree=tree)
+        covered = float(shapely.area(shapely.intersection(parts, zones)).sum())
+        blind = shapely.get_parts(shapely.difference(parts, zones))
+        frames.append(_spot_rows(cls, residential, names, _outside(res, blind), min_area_m2))
+        row: dict[str, object] = {
+            "class": cls, "radius_m": float(radii[cls]), "residential_m2": total,
+            "covered_m2": covered, "covered_share": covered / total if total > 0 else np.nan,
+            "frontage_m2": ceiling,
+            "covered_share_of_frontage": covered / ceiling if ceiling > 0 else np.nan}
+        for name, pts in points.items():
+            row[f"n_{name}"] = len(pts)
+            row[f"n_{name}_covered"] = int(_covered_points(lines, tree, pts, frontage_m).sum())
+            if name == "parcels" and parcels is not None:
+                col = distance_column(cls)
+                row["n_parcels_served"] = (int((parcels[col] <= radii[cls]).sum())
+                                           if col in parcels else pd.NA)
+        rows.append(row)
+    columns = ["class", "radius_m", "residential_m2", "covered_m2", "covered_share",
+               "frontage_m2", "covered_share_of_frontage"]
+    table = pd.DataFrame(rows, columns=list(rows[0]) if rows else columns)
+    return table, _spot_layer(frames, crs)
+
+
+def _covered_points(lines: np.ndarray, tree: shapely.STRtree, pts: np.ndarray,
+                    frontage_m: float) -> np.ndarray:
+    """Which points lie in the frontage buffer of ``lines`` (inside or on its boundary).
+
+    A polygonal buffer falls short of the true one by its chords and GEOS's simplification of
+    the input (under 1.6 % of the width here), and never exceeds it: points much nearer to a
+    street than ``frontage_m`` are inside, points farther are outside, and only those within a
+    thin band of the edge are tested against the buffer of the streets near them.
+    """
+    out = np.zeros(pts.shape[0], dtype=bool)
+    if lines.size == 0 or pts.size == 0:
+        return out
+    sure = np.unique(tree.query(pts, predicate="dwithin", distance=0.95 * frontage_m)[0])
+    out[sure] = True
+    near = np.unique(tree.query(pts, predicate="dwithin", distance=frontage_m)[0])
+    band = np.setdiff1d(near, sure)
+    if band.size:
+        zones = frontage_near(lines, pts[band], frontage_m, tree=tree)
+        out[band] = shapely.contains(zones, pts[band]) | shapely.touches(zones, pts[band])
+    return out

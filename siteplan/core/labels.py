@@ -1,0 +1,190 @@
+"""User-facing labels in English and 中文: one table for columns, facility classes and reasons.
+
+Every module that shows a column name, a facility class or a reason to a person (spreadsheets,
+map popups, reports, the CLI) takes the words from here, so a term is translated once.
+
+>>> label("kindergarten")
+'幼儿园 / Kindergarten'
+>>> label("dist_primary_school_m", "en")
+'Walking distance to primary school (m)'
+>>> label("dist_primary_school_m", "zh")
+'至小学步行距离 (米)'
+
+Column names made from a pattern (``dist_<class>_m``, ``meets_<class>_radius``,
+``<criterion>_points`` ...) are composed from the class/criterion label; a key that is not in the
+table (a user's own attribute) is returned unchanged, so no column ever loses its header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+Lang = Literal["en", "zh", "both"]
+
+# Facility classes (DESIGN.md class list).  (English, 中文)
+CLASSES: dict[str, tuple[str, str]] = {
+    "kindergarten": ("kindergarten", "幼儿园"),
+    "primary_school": ("primary school", "小学"),
+    "middle_school": ("middle school", "初中"),
+    "high_school": ("high school", "高中"),
+    "hospital": ("hospital", "医院"),
+    "clinic": ("clinic", "社区卫生服务站"),
+    "bus_stop": ("bus stop", "公交站"),
+    "metro_station": ("metro station", "地铁站"),
+    "park": ("park", "公园"),
+    "elderly_care": ("elderly care", "养老服务设施"),
+    # Labelled stand-ins where a data set has no stops or stations (siteplan.facilities.proxies).
+    "bus_corridor": ("bus corridor (proxy: primary/secondary road)", "公交走廊 (代理: 主次干道)"),
+    "metro_line": ("metro line (proxy: open track)", "地铁线路 (代理: 运营线路)"),
+}
+
+# Plain columns and terms.  (English, 中文)
+TERMS: dict[str, tuple[str, str]] = {
+    # parcels
+    "parcel_id": ("Parcel ID", "地块ID"),
+    "parcel_code": ("Parcel code", "地块编号"),
+    "landuse_code": ("Land-use code", "用地性质"),
+    "area_m2": ("Area (m²)", "面积 (平方米)"),
+    "area_ha": ("Area (ha)", "面积 (公顷)"),
+    "far": ("Floor-area ratio", "容积率"),
+    "clean_land": ("Clean land", "净地"),
+    "idle_recovered": ("Recovered idle land", "闲置收回"),
+    "households": ("Households (declared)", "户数 (申报)"),
+    "name": ("Name", "名称"),
+    "geometry": ("Geometry", "几何"),
+    "lon": ("Longitude (WGS84)", "经度 (WGS84)"),
+    "lat": ("Latitude (WGS84)", "纬度 (WGS84)"),
+    "covered_share": ("Share covered by parks, water, schools, hospitals", "公园、水体、学校、医院覆盖比例"),
+    "households_declared": ("Households declared", "户数为申报值"),
+    # scoring
+    "score": ("Score (0-100)", "综合得分 (0-100)"),
+    "rank": ("Rank", "排名"),
+    "excluded": ("Excluded", "已排除"),
+    "exclusion_reason": ("Exclusion reason", "排除原因 (英文)"),
+    "exclusion_reason_zh": ("Exclusion reason (Chinese)", "排除原因"),
+    "unreachable": ("Cannot reach the street network", "无法接入路网"),
+    "nearest_street_m": ("Distance to nearest street (m)", "至最近道路距离 (米)"),
+    "access_leg_m": ("Access leg to the street (m)", "至道路接入距离 (米)"),
+    "compactness": ("Compactness (area / minimum rotated rectangle)", "方正度"),
+    "concave_corners": ("Concave corners", "凹角数"),
+    "programme_basis": ("Programme estimate based on", "测算依据"),
+    # compliance
+    "compliance_required": ("Must provide on site", "须配建 (英文)"),
+    "compliance_required_zh": ("Must provide on site (Chinese)", "须配建"),
+    "compliant_all": ("Meets all service radii", "满足全部服务半径"),
+    # programme
+    "est_gfa_m2": ("Estimated GFA (m²)", "估算总建筑面积 (平方米)"),
+    "est_households": ("Estimated households", "估算户数"),
+    "est_residents": ("Estimated residents", "估算居住人口"),
+    "required_childcare_places": ("Required childcare places", "应配托位数"),
+    "required_childcare_m2": ("Required childcare floor area (m²)", "托育建筑面积 (平方米)"),
+    "required_elderly_land_m2": ("Required elderly-care land (m²)", "养老服务设施用地 (平方米)"),
+    "required_parking_spaces": ("Required parking spaces", "应配停车位"),
+    "required_parking_bay_m2": ("Total parking-bay area (m²)", "停车位面积合计 (平方米)"),
+    "required_charging_spaces": ("Spaces with charging provision", "具备充电条件车位"),
+    "required_property_service_m2": ("Required property-service rooms (m²)", "物业服务用房 (平方米)"),
+    # study metadata
+    "key": ("Key", "项目"),
+    "value": ("Value", "值"),
+    "siteplan_version": ("siteplan version", "siteplan 版本"),
+    "created_utc": ("Created (UTC)", "生成时间 (UTC)"),
+    "config_sha256": ("Config SHA-256", "配置文件 SHA-256"),
+    "crs": ("CRS", "坐标参考系"),
+    # sheets
+    "sheet_ranking": ("Ranking", "排名"),
+    "sheet_excluded": ("Excluded", "排除地块"),
+    "sheet_metadata": ("Study metadata", "研究元数据"),
+    # common reasons (exclusion and compliance)
+    "reason_unreachable": ("not reachable on the street network", "路网不可达"),
+    "reason_too_small": ("smaller than the minimum area", "面积小于下限"),
+    "reason_not_clean_land": ("not clean land", "非净地"),
+    "reason_outside_study_area": ("outside the study area", "位于研究范围外"),
+    "reason_radius_failed": ("outside the service radius", "超出服务半径"),
+    "same_time_delivery": (
+        "must be designed, built, accepted and delivered together with the housing",
+        "同时设计、同时施工、同时验收、同时交付",
+    ),
+}
+
+# Patterns for generated columns: regex -> (English template, 中文 template); {c} is the class
+# or criterion label, {r} a radius in metres.
+_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
+    (re.compile(r"^dist_(?P<c>.+)_m$"), "Walking distance to {c} (m)", "至{c}步行距离 (米)"),
+    (re.compile(r"^time_(?P<c>.+)_min$"), "Walking time to {c} (min)", "至{c}步行时间 (分钟)"),
+    (re.compile(r"^nearest_(?P<c>.+)_id$"), "Nearest {c} ID", "最近{c}编号"),
+    (re.compile(r"^n_(?P<c>.+)_(?P<r>\d+)m$"), "{c}: number within {r} m",
+     "{r}米内{c}数量"),
+    (re.compile(r"^meets_(?P<c>.+)_radius$"), "Within {c} service radius", "满足{c}服务半径"),
+    (re.compile(r"^(?P<c>.+)_raw$"), "{c} (raw value)", "{c} (原始值)"),
+    (re.compile(r"^(?P<c>.+)_rating$"), "{c} (rating 0-100)", "{c} (评分 0-100)"),
+    (re.compile(r"^(?P<c>.+)_points$"), "{c} (weighted points)", "{c} (加权得分)"),
+    (re.compile(r"^catchments_(?P<c>.+)$"), "Catchments: {c}", "服务范围：{c}"),
+    (re.compile(r"^proposed_(?P<c>.+)$"), "Proposed {c}", "拟新增{c}"),
+]
+
+
+Pairs = Mapping[str, tuple[str, str]]
+
+
+def _pair(key: str, extra: Pairs | None = None) -> tuple[str, str] | None:
+    if extra and key in extra:
+        return extra[key]
+    if key in TERMS:
+        return TERMS[key]
+    if key in CLASSES:
+        en, zh = CLASSES[key]
+        return en[:1].upper() + en[1:], zh
+    for pattern, en_t, zh_t in _PATTERNS:
+        m = pattern.match(key)
+        if m is None:
+            continue
+        sub = m.group("c")
+        en_c, zh_c = ((extra or {}).get(sub) or CLASSES.get(sub) or TERMS.get(sub)
+                      or (sub.replace("_", " "), sub))
+        r = m.groupdict().get("r", "")
+        en = en_t.format(c=en_c, r=r)
+        return en[:1].upper() + en[1:], zh_t.format(c=zh_c, r=r)
+    return None
+
+
+def label(key: str, lang: Lang = "both", extra: Pairs | None = None) -> str:
+    """The user-facing label of a column, class or term.
+
+    Parameters
+    ----------
+    key
+        A column name (``score``, ``dist_kindergarten_m``), a facility class (``kindergarten``)
+        or a term key (``reason_unreachable``).
+    lang
+        ``"en"``, ``"zh"`` or ``"both"`` (``"中文 / English"``).
+    extra
+        More ``{key: (English, 中文)}`` pairs that take precedence, e.g. a study's criterion
+        labels (:func:`siteplan.scoring.score.criterion_labels`); they also fill the patterns, so
+        ``<criterion>_points`` gets the criterion's label.
+
+    Returns
+    -------
+    str
+        The label; ``key`` itself when the table does not know it (a user's own attribute).
+    """
+    if lang not in ("en", "zh", "both"):
+        raise ValueError(f"lang must be 'en', 'zh' or 'both', got {lang!r}")
+    pair = _pair(key, extra)
+    if pair is None:
+        return key
+    en, zh = pair
+    if lang == "en":
+        return en
+    if lang == "zh":
+        return zh
+    return f"{zh} / {en}"
+
+
+def has_label(key: str, extra: Pairs | None = None) -> bool:
+    """Whether :func:`label` knows ``key`` (directly or through a column pattern)."""
+    return _pair(key, extra) is not None
+
+
+__all__ = ["CLASSES", "TERMS", "Lang", "Pairs", "has_label", "label"]

@@ -1,0 +1,70 @@
+"""OSM tags in feature tables: tag columns and GDAL's hstore ``other_tags``.
+
+GDAL's OSM driver (and :mod:`siteplan.osm.features`, which copies its schema) writes a few common tags as
+columns and every other tag into one hstore text column, ``other_tags``:
+``"foot"=>"no","oneway"=>"yes"``.  :func:`hstore` writes that text, :func:`hstore_tag` and
+:func:`parse_hstore` read it back, and :func:`tag_column` reads a tag from either place, so the
+walk filter, the facility classifier, the parcel builder and the transport proxies need not
+care which one a layer uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+_HSTORE_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=>\s*"((?:[^"\\]|\\.)*)"')
+_HSTORE_ESCAPE = re.compile(r"\\(.)")
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def hstore(tags: Mapping[str, str], exclude: Iterable[str] = ()) -> str | None:
+    """Format tags as GDAL's OSM driver does: ``"k"=>"v","k2"=>"v2"``; ``None`` when empty."""
+    skip = set(exclude)
+    parts = [f'"{_escape(k)}"=>"{_escape(v)}"' for k, v in tags.items() if k not in skip]
+    return ",".join(parts) if parts else None
+
+
+def hstore_tag(other_tags: pd.Series, key: str) -> pd.Series:
+    """Extract one key from an hstore column such as ``"foot"=>"no","oneway"=>"yes"``.
+
+    GDAL writes pairs separated by ``,`` and PostgreSQL by ``, ``; both are read.  Escaped
+    quotes and backslashes in values (``\\"``, ``\\\\``) are unescaped.  Missing is ``<NA>``.
+    """
+    # Anchoring on the start or a comma means a key that only ends with ``key`` ("barefoot"
+    # for "foot") never matches; a quote inside a value is escaped, so ``,"key"`` cannot occur
+    # inside one.
+    pattern = r'(?:^|,)\s*"' + re.escape(key) + r'"\s*=>\s*"((?:[^"\\]|\\.)*)"'
+    values = other_tags.astype("string").str.extract(pattern, expand=False)
+    return values.str.replace(_HSTORE_ESCAPE, r"\1", regex=True)
+
+
+def parse_hstore(text: str | None) -> dict[str, str]:
+    """Parse one hstore string into a dict (for display and tests, not for hot paths)."""
+    if not isinstance(text, str):
+        return {}
+    return {
+        _HSTORE_ESCAPE.sub(r"\1", k): _HSTORE_ESCAPE.sub(r"\1", v)
+        for k, v in _HSTORE_PAIR.findall(text)
+    }
+
+
+def tag_column(lines: pd.DataFrame, key: str) -> pd.Series:
+    """A tag's values from its own column, else from ``other_tags``; missing is <NA>.
+
+    An empty string counts as missing: GDAL's OSM exports write ``""`` for absent tags.
+    """
+    values = pd.Series(pd.NA, index=lines.index, dtype="string")
+    if key in lines.columns:
+        values = lines[key].astype("string").replace("", pd.NA)
+    if "other_tags" in lines.columns:
+        values = values.fillna(hstore_tag(lines["other_tags"], key))
+    return values
+
+
+__all__ = ["hstore", "hstore_tag", "parse_hstore", "tag_column"]

@@ -1,0 +1,397 @@
+"""Facilities: which features are kindergartens, schools, hospitals, stops, parks...
+
+Two kinds of source give the facility layer (DESIGN.md: ``facility_id``, ``class``, ``name``,
+``source``, geometry):
+
+- **OSM features** (a ``.osm``/``.osm.pbf`` file, an Overpass download, or a GDAL export such
+  as the Taiyuan polygons) are classified by :func:`classify_facilities` with one rules table,
+  :data:`DEFAULT_RULES`, which users can extend.
+- **Municipal layers** (points, polygons, lon/lat CSV) declare their class, per row in a column
+  or once for the whole file: :func:`load_facility_layer`.
+
+Classification follows the rules table of :mod:`siteplan.facilities.rules` (how the rules decide
+is explained there); duplicate ids and same-name features (a metro station mapped once per
+exit) are resolved by :mod:`siteplan.facilities.merge`; municipal layers are read by
+:mod:`siteplan.facilities.layers`.
+
+Every ``amenity=school``/``college`` that gets no school class is reported, with the reason, in
+:attr:`FacilityResult.unclassified_schools`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteplan.core.errors import InputError
+from siteplan.core.labels import CLASSES as CLASS_LABELS
+from siteplan.core.tags import tag_column
+from siteplan.facilities.layers import (
+    CLASS_ALIASES,
+    FACILITY_COLUMNS,
+    load_facility_layer,
+    parse_class_values,
+)
+from siteplan.facilities.merge import DEFAULT_MERGE_M, merge_key, merge_same_name, unique_ids
+from siteplan.facilities.rules import (
+    CLASSES,
+    DEFAULT_RULES,
+    ELDERLY_SCOPE,
+    HEALTH_SCOPE,
+    RANK_LEVEL,
+    RANK_NAME,
+    RANK_TAG,
+    SCHOOL_REPORT_SCOPE,
+    SCHOOL_SCOPE,
+    Rule,
+    check_rules,
+)
+from siteplan.io.layers import is_polygonal, read_layer
+from siteplan.network.graph import is_osm_file
+
+
+@dataclass(frozen=True)
+class FacilityResult:
+    """Classified facilities and what could not be classified.
+
+    Attributes
+    ----------
+    facilities
+        ``facility_id``, ``class``, ``name``, ``source``, ``matched_by`` and geometry (input
+        CRS), one row per (feature, class).
+    unclassified_schools
+        ``amenity=school``/``college`` features with no school class: ``facility_id``,
+        ``name``, ``amenity``, ``reason`` and geometry.
+    source
+        Where the features came from.
+    """
+
+    facilities: gpd.GeoDataFrame
+    unclassified_schools: gpd.GeoDataFrame
+    source: str
+
+    def counts(self) -> dict[str, int]:
+        """Number of facilities per class (every class, zeros included)."""
+        found = self.facilities["class"].value_counts()
+        return {c: int(found.get(c, 0)) for c in CLASSES}
+
+    def summary(self) -> str:
+        """A few lines for the terminal: counts per class and the unclassified schools."""
+        counts = self.counts()
+        lines = [f"{self.source}: {len(self.facilities):,} facilities"]
+        lines += [f"  {c} ({CLASS_LABELS[c][1]}): {n:,}" for c, n in counts.items()]
+        un = self.unclassified_schools
+        if len(un):
+            lines.append(f"  {len(un)} school(s) not classified:")
+            names = un["name"].astype("string").fillna("(no name)")
+            lines += [f"    {fid}  {n}  ({r})" for fid, n, r
+                      in zip(un["facility_id"], names, un["reason"], strict=True)]
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# Classification
+
+
+class _Tags:
+    """Tag values of the features, read once per key (columns or hstore ``other_tags``)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.cache: dict[str, pd.Series] = {}
+
+    def get(self, key: str) -> pd.Series:
+        if key not in self.cache:
+            self.cache[key] = tag_column(self.frame, key)
+        return self.cache[key]
+
+    def matches(self, key: str, regex: str) -> np.ndarray:
+        # The whole value or one of its ;-separated parts must match (OSM multi-values).
+        pattern = rf"(?:^|;)\s*(?:{regex})\s*(?:;|$)"
+        hit = self.get(key).str.contains(pattern, regex=True, na=False)
+        return hit.to_numpy(dtype=bool)
+
+
+def _feature_names(features: pd.DataFrame, name_column: str | None) -> pd.Series:
+    if name_column is not None:
+        return features[name_column].astype("string").str.strip()
+    tags = _Tags(features)
+    return tags.get("name").fillna(tags.get("name:zh")).str.strip()
+
+
+def _rule_matches(
+    rules: Sequence[Rule], tags: _Tags, names: pd.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(R, N)`` match matrix and the name-keyword score (end * 1000 + length, or -1)."""
+    n = len(names)
+    match = np.zeros((len(rules), n), dtype=bool)
+    score = np.full((len(rules), n), -1, dtype=np.int64)
+    for r, rule in enumerate(rules):
+        ok = np.ones(n, dtype=bool)
+        for key, regex in rule.tags.items():
+            ok &= tags.matches(key, regex)
+        if rule.any_tags:
+            any_ok = np.zeros(n, dtype=bool)
+            for key, regex in rule.any_tags.items():
+                any_ok |= tags.matches(key, regex)
+            ok &= any_ok
+        if rule.name is not None:
+            # Only the rows the tags allow are searched (names of a whole city's features
+            # would otherwise be scanned once per name rule).  Greedy ``.*`` puts the keyword
+            # at its last occurrence: its end and length rank competing name rules
+            # (siteplan.facilities.rules docstring, step 2).
+            rows = np.flatnonzero(ok)
+            sub = names.iloc[rows]
+            found = sub.str.extract(rf"^(?P<_pre>.*)(?P<_kw>{rule.name})")
+            pre, kw = found["_pre"], found["_kw"]
+            has = kw.notna().to_numpy(dtype=bool, copy=True)
+            if rule.name_not is not None:
+                has &= ~sub.str.contains(rule.name_not, regex=True, na=False).to_numpy(bool)
+            end = (pre.str.len() + kw.str.len()).fillna(-1).to_numpy(dtype=np.int64)
+            length = kw.str.len().fillna(0).to_numpy(dtype=np.int64)
+            ok[rows] = has
+            score[r, rows] = np.where(has, end * 1000 + length, -1)
+        match[r] = ok
+    return match, score
+
+
+def _decide(rules: Sequence[Rule], match: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Which matches count: the rank and last-keyword steps of :mod:`siteplan.facilities.rules`."""
+    ranks = np.array([rule.rank for rule in rules], dtype=np.int64)[:, None]
+    groups = np.array([rule.group for rule in rules])
+    is_name = np.array([rule.name is not None for rule in rules])[:, None]
+    keep = np.zeros_like(match)
+    big = np.iinfo(np.int64).max
+    for group in np.unique(groups):
+        g = groups == group
+        m = match[g]
+        best_rank = np.where(m, ranks[g], big).min(axis=0)
+        k = m & (ranks[g] == best_rank)
+        best_name = np.where(k & is_name[g], score[g], -1).max(axis=0)
+        k &= ~is_name[g] | (score[g] == best_name)
+        keep[g] = k
+    return keep
+
+
+def _osm_ids(features: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:
+    if id_column is not None:
+        return features[id_column].astype("string")
+    if "osm_way_id" in features.columns and "osm_id" in features.columns:
+        # GDAL's OSM multipolygons layer: osm_way_id for closed ways, osm_id for relations.
+        way = features["osm_way_id"].astype("string")
+        rel = features["osm_id"].astype("string")
+        return ("way/" + way).fillna("relation/" + rel)
+    if "osm_id" in features.columns:
+        return features["osm_id"].astype("string")
+    return pd.Series([f"{source}:{i}" for i in features.index], index=features.index,
+                     dtype="string")
+
+
+def classify_facilities(
+    features: gpd.GeoDataFrame,
+    *,
+    rules: Sequence[Rule] = DEFAULT_RULES,
+    source: str = "osm",
+    merge_same_name_m: Mapping[str, float] | None = None,
+    name_column: str | None = None,
+    id_column: str | None = None,
+) -> FacilityResult:
+    """Classify OSM-tagged features into facility classes with a rules table.
+
+    Parameters
+    ----------
+    features
+        Features with OSM tags as columns and/or an hstore ``other_tags`` (the output of
+        :func:`siteplan.osm.features.read_osm_features`, :func:`siteplan.osm.overpass.fetch_osm`, or a GDAL
+        OSM export such as the Taiyuan polygons), with a CRS.
+    rules
+        The rules table; :data:`DEFAULT_RULES` by default (see :mod:`siteplan.facilities.rules`).
+    source
+        Written to the ``source`` column (``"osm"`` or the layer name).
+    merge_same_name_m
+        ``{class: metres}``: same-name facilities of the class closer than this become one
+        (at the centroid of their points; ``merged_ids`` lists them).  :data:`DEFAULT_MERGE_M`
+        by default; ``{}`` merges nothing.
+    name_column, id_column
+        Columns to use instead of ``name``/``name:zh`` and the OSM ids.
+
+    Returns
+    -------
+    FacilityResult
+    """
+    if features.crs is None:
+        raise InputError("the features have no CRS.", where=source,
+                         fix="declare the CRS when reading them (e.g. crs='EPSG:4326').")
+    for col in (name_column, id_column):
+        if col is not None and col not in features.columns:
+            raise InputError(f"has no column {col!r}; columns: {list(features.columns)}.",
+                             where=source, fix="name one of the columns present.")
+    check_rules(rules)
+    merge = DEFAULT_MERGE_M if merge_same_name_m is None else merge_same_name_m
+    features = features.reset_index(drop=True)
+    tags = _Tags(features)
+    names = _feature_names(features, name_column)
+    ids = _osm_ids(features, id_column, source)
+    match, score = _rule_matches(rules, tags, names)
+    keep = _decide(rules, match, score)
+
+    rule_idx, feat_idx = np.nonzero(keep)
+    rows = [(f, c, rules[r].note) for r, f in zip(rule_idx.tolist(), feat_idx.tolist(),
+                                                    strict=True) for c in rules[r].classes]
+    table = pd.DataFrame(rows, columns=["feature", "class", "matched_by"])
+    # A feature reaching a class through two rules keeps one row (the first rule's note).
+    table = table.drop_duplicates(["feature", "class"]).sort_values(["class", "feature"])
+    f = table["feature"].to_numpy(dtype=np.int64)
+    out = gpd.GeoDataFrame(
+        {
+            "facility_id": ids.to_numpy()[f],
+            "class": table["class"].to_numpy(),
+            "name": names.to_numpy()[f],
+            "source": source,
+            "matched_by": table["matched_by"].to_numpy(),
+        },
+        geometry=np.asarray(features.geometry.values, dtype=object)[f],
+        crs=features.crs,
+    )
+    for col in FACILITY_COLUMNS:
+        out[col] = out[col].astype("string")
+    out = merge_same_name(unique_ids(out), merge)
+    unclassified = _unclassified_schools(rules, features, tags, names, ids, match, keep)
+    return FacilityResult(out, unclassified, source)
+
+
+def _unclassified_schools(
+    rules: Sequence[Rule],
+    features: gpd.GeoDataFrame,
+    tags: _Tags,
+    names: pd.Series,
+    ids: pd.Series,
+    match: np.ndarray,
+    keep: np.ndarray,
+) -> gpd.GeoDataFrame:
+    in_scope = np.zeros(len(features), dtype=bool)
+    for key, regex in SCHOOL_REPORT_SCOPE.items():
+        in_scope |= tags.matches(key, regex)
+    school = np.array([rule.group == "school" for rule in rules])
+    has_class = np.array([bool(rule.classes) for rule in rules])
+    classified = (keep[school & has_class]).any(axis=0)
+    pick = np.flatnonzero(in_scope & ~classified)
+    reasons = []
+    excluded = keep[school & ~has_class]
+    notes = [rule.note for rule, s, h in zip(rules, school, has_class, strict=True) if s and not h]
+    for i in pick.tolist():
+        hit = [notes[r] for r in np.flatnonzero(excluded[:, i])]
+        if hit:
+            reasons.append("; ".join(hit))
+        elif pd.isna(names.iloc[i]):
+            reasons.append("no name and no level tag (isced:level / school:level)")
+        else:
+            reasons.append("no level in the name and no level tag (isced:level / school:level)")
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": ids.to_numpy()[pick],
+            "name": names.to_numpy()[pick],
+            "amenity": tags.get("amenity").to_numpy()[pick],
+            "reason": pd.array(reasons, dtype="string"),
+        },
+        geometry=np.asarray(features.geometry.values, dtype=object)[pick],
+        crs=features.crs,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Any file, and residential land
+
+
+def _empty_unclassified(crs: Any) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {c: pd.array([], dtype="string") for c in ("facility_id", "name", "amenity", "reason")},
+        geometry=gpd.GeoSeries([], crs=crs), crs=crs,
+    )
+
+
+def load_facilities(
+    path: str | os.PathLike[str],
+    *,
+    rules: Sequence[Rule] = DEFAULT_RULES,
+    bbox: tuple[float, float, float, float] | None = None,
+    class_: str | None = None,
+    class_column: str | None = None,
+    **layer_kwargs: Any,
+) -> FacilityResult:
+    """Facilities from any file: raw OSM, an OSM-tagged layer, or a municipal layer.
+
+    - ``.osm``/``.osm.gz``/``.osm.bz2``/``.osm.pbf``: :func:`siteplan.osm.features.read_osm_features`
+      (optionally within ``bbox``, degrees) classified with ``rules``; ``source`` is ``"osm"``.
+    - any other file with ``class_`` or ``class_column``: :func:`load_facility_layer`.
+    - any other file: :func:`siteplan.io.layers.read_layer`, then classified with ``rules`` (an OSM
+      export such as the Taiyuan polygons); ``source`` is the file name.
+
+    ``layer_kwargs`` go to :func:`load_facility_layer` / :func:`siteplan.io.layers.read_layer`
+    (``layer``, ``crs``, ``encoding``, ``coord_system``, ``name_column``, ``id_column``...).
+    """
+    path = Path(path)
+    if is_osm_file(path):
+        if class_ is not None or class_column is not None or layer_kwargs:
+            raise InputError(
+                "class_, class_column and layer options do not apply to raw OSM files, which "
+                "are classified by the rules table.", where=str(path),
+                fix="remove them, or convert the data to a layer with a class column.")
+        from siteplan.osm.features import (
+            read_osm_features,  # siteplan.osm.features imports siteplan.network.graph
+        )
+
+        return classify_facilities(read_osm_features(path, bbox=bbox), rules=rules,
+                                   source="osm")
+    if class_ is not None or class_column is not None:
+        out = load_facility_layer(path, class_=class_, class_column=class_column, **layer_kwargs)
+        if bbox is not None:
+            out = out[out.to_crs(4326).intersects(shapely.box(*bbox))].reset_index(drop=True)
+        return FacilityResult(out, _empty_unclassified(out.crs), out["source"].iloc[0]
+                              if len(out) else path.name)
+    read_keys = {"layer", "crs", "encoding", "coord_system", "lon_column", "lat_column"}
+    read_kw = {k: v for k, v in layer_kwargs.items() if k in read_keys}
+    class_kw = {k: v for k, v in layer_kwargs.items() if k not in read_keys}
+    gdf = read_layer(path, kind="facility layer", **read_kw)
+    if bbox is not None:
+        gdf = gdf[gdf.to_crs(4326).intersects(shapely.box(*bbox))]
+    return classify_facilities(gdf, rules=rules, source=path.name, **class_kw)
+
+
+def residential_land(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The ``landuse=residential`` polygons (residential areas, 居住用地) with their names.
+
+    Returns ``residential_id`` (OSM ids as in the facilities), ``name`` and the (multi)polygon
+    geometry, in the input CRS; points and lines are left out.
+    """
+    tags = _Tags(features.reset_index(drop=True))
+    is_res = tags.matches("landuse", "residential")
+    polygonal = is_polygonal(features.geometry.values)
+    pick = np.flatnonzero(is_res & polygonal)
+    frame = features.reset_index(drop=True)
+    ids = _osm_ids(frame, None, "residential")
+    return gpd.GeoDataFrame(
+        {
+            "residential_id": ids.to_numpy()[pick],
+            "name": _feature_names(frame, None).to_numpy()[pick],
+        },
+        geometry=np.asarray(frame.geometry.values, dtype=object)[pick],
+        crs=features.crs,
+    ).astype({"residential_id": "string", "name": "string"})
+
+
+__all__ = [
+    "CLASSES", "CLASS_ALIASES", "DEFAULT_MERGE_M", "DEFAULT_RULES", "ELDERLY_SCOPE",
+    "FACILITY_COLUMNS", "HEALTH_SCOPE", "RANK_LEVEL", "RANK_NAME", "RANK_TAG",
+    "SCHOOL_REPORT_SCOPE", "SCHOOL_SCOPE", "FacilityResult", "Rule", "classify_facilities",
+    "load_facilities", "load_facility_layer", "merge_key", "parse_class_values",
+    "residential_land",
+]

@@ -1,0 +1,327 @@
+"""Static map (PNG) of a study for printed reports: matplotlib, no browser, no network.
+
+:func:`static_map` draws the scored parcels on the same colour ramp as the web map, excluded
+parcels greyed and hatched, the top-N rank numbers, catchment outlines per facility class,
+facilities with one colour and marker per class, service blind spots (服务盲区) and the study
+boundary, with a legend, a north arrow, a scale bar and the data credit.  Everything is drawn in
+the study's metric CRS, so the scale bar is true.
+
+Chinese labels need a CJK font; :func:`cjk_font` looks for one among the installed fonts
+(``scripts/install_system_deps.sh`` installs ``fonts-wqy-microhei`` on Debian).  Without one the
+map is labelled in English only, with a warning, rather than printing empty boxes.
+
+An OpenStreetMap basemap is drawn only when asked (``basemap=True``), and only if ``contextily``
+is installed and the tiles can be fetched; otherwise the map is drawn without it, with a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import textwrap
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from matplotlib import font_manager
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+
+from siteplan.core.atomic import atomic_path
+from siteplan.core.errors import SiteplanWarning
+from siteplan.outputs.maps.style import (
+    BLIND_COLOUR,
+    CLASS_ORDER,
+    EXCLUDED_COLOUR,
+    OSM_CREDIT,
+    RANK_COLOUR,
+    SCORE_STOPS,
+    SEED_CLASSES,
+    class_colour,
+    class_sort_key,
+    group_label,
+    has_symbol,
+    map_label,
+    score_colours,
+)
+from siteplan.outputs.maps.webmap import check_layer, metric_crs, prepare_parcels
+
+__all__ = ["CJK_FONTS", "cjk_font", "save_static_map", "static_map"]
+
+# Fonts with simplified Chinese, in order of preference (Debian, Windows, macOS names).
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+             "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "AR PL UMing CN")
+# One matplotlib marker per class, in CLASS_ORDER, so classes differ in shape as well as colour.
+_MARKERS = ("o", "s", "D", "^", "P", "h", "v", "X", "*", "p")
+_OSM_BASEMAP_CREDIT = "Tiles © OpenStreetMap contributors"
+
+
+def _known_cjk() -> str | None:
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """Name of an installed font that has simplified Chinese, or None."""
+    if (name := _known_cjk()) is not None:
+        return name
+    # matplotlib caches its font list on first use; fonts installed after that (e.g. by
+    # scripts/install_system_deps.sh) are missing from it until they are added.
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            with contextlib.suppress(Exception):  # a font file FreeType cannot read
+                font_manager.fontManager.addfont(path)
+    return _known_cjk()
+
+
+def _marker(cls: str) -> str:
+    return _MARKERS[CLASS_ORDER.index(cls) % len(_MARKERS)] if cls in CLASS_ORDER else "o"
+
+
+def _nice_length(span_m: float) -> float:
+    """A round scale-bar length (1, 2 or 5 × 10^k metres) near a fifth of ``span_m``."""
+    target = max(span_m / 5.0, 1.0)
+    k = 10.0 ** math.floor(math.log10(target))
+    return max(f * k for f in (1.0, 2.0, 5.0) if f * k <= target)
+
+
+def _fit_view(ax: Any, fig: Figure, bounds: tuple[float, float, float, float]) -> None:
+    """Show ``bounds`` (plus a margin) at equal x/y scale, widened to fill the axes box."""
+    xmin, ymin, xmax, ymax = bounds
+    pad = 0.04 * max(xmax - xmin, ymax - ymin, 1.0)
+    w, h = xmax - xmin + 2 * pad, ymax - ymin + 2 * pad
+    box = ax.get_position(original=True)  # the box as laid out, before any aspect shrink
+    ratio = (box.height * fig.get_figheight()) / (box.width * fig.get_figwidth())
+    w, h = max(w, h / ratio), max(h, w * ratio)
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    ax.set_xlim(cx - w / 2, cx + w / 2)
+    ax.set_ylim(cy - h / 2, cy + h / 2)
+
+
+def _scale_bar(ax: Any, family: list[str]) -> None:
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    length = _nice_length(x1 - x0)
+    h = (y1 - y0) * 0.008
+    left, bottom = x0 + (x1 - x0) * 0.04, y0 + (y1 - y0) * 0.04
+    for i in range(2):  # two alternating halves, as on printed maps
+        ax.add_patch(Rectangle((left + i * length / 2, bottom), length / 2, h,
+                               facecolor="black" if i == 0 else "white", edgecolor="black",
+                               linewidth=0.8, zorder=20))
+    text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.text(left + length / 2, bottom + 2.5 * h, text, ha="center", va="bottom", fontsize=8,
+            family=family, zorder=20)
+
+
+def _north_arrow(ax: Any, north: str, family: list[str]) -> None:
+    # The metric CRS is a transverse Mercator zone: grid north is within a degree or two of true
+    # north at study scale, well below what an arrow can show.
+    ax.annotate(north, xy=(0.95, 0.95), xytext=(0.95, 0.86), xycoords="axes fraction",
+                ha="center", va="center", fontsize=11, family=family,
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
+                      "alpha": 0.8},
+                arrowprops={"facecolor": "black", "width": 4, "headwidth": 12, "headlength": 10},
+                zorder=20)
+
+
+def _try_basemap(ax: Any, crs: Any) -> bool:
+    try:
+        import contextily
+    except ImportError:
+        warnings.warn("basemap=True but contextily is not installed: drawn without a basemap.",
+                      SiteplanWarning, stacklevel=3)
+        return False
+    try:
+        contextily.add_basemap(ax, crs=crs, source=contextily.providers.OpenStreetMap.Mapnik,
+                               attribution=False, zorder=0)
+    except Exception as exc:  # noqa: BLE001 - no tiles (offline, blocked) must not stop the map
+        warnings.warn(f"no basemap tiles ({exc}): drawn without a basemap.", SiteplanWarning,
+                      stacklevel=3)
+        return False
+    return True
+
+
+def static_map(
+    parcels: gpd.GeoDataFrame,
+    *,
+    catchments: gpd.GeoDataFrame | None = None,
+    facilities: gpd.GeoDataFrame | None = None,
+    blind_spots: gpd.GeoDataFrame | None = None,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    classes: Sequence[str] = SEED_CLASSES,
+    top_n: int = 10,
+    title: str | None = None,
+    basemap: bool = False,
+    figsize: tuple[float, float] = (10.0, 10.0),
+    dpi: int = 150,
+) -> Figure:
+    """Draw the study as a static map.
+
+    Parameters
+    ----------
+    parcels, catchments, facilities, blind_spots, boundary
+        As for :func:`siteplan.outputs.maps.webmap.make_map` (same columns, any declared CRS; not modified).
+    classes
+        Facility classes whose catchments are drawn (merged per class); the blind spots
+        (服务盲区) drawn are those of the first.  Default: the seed classes (kindergarten,
+        primary school, middle school).  A printed map with every class would be unreadable.
+    top_n
+        Rank numbers for parcels ranked 1..``top_n`` (0: none).
+    title
+        Map title; default the study title in Chinese and English.
+    basemap
+        Draw OpenStreetMap tiles under the data (needs ``contextily`` and the internet).
+    figsize, dpi
+        Figure size in inches and resolution.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Not attached to pyplot (nothing to close); write it with :func:`save_static_map`.
+    """
+    p = prepare_parcels(parcels)
+    crs = metric_crs(p)
+    shown = list(classes)
+    font = cjk_font()
+    lang = "both" if font else "en"
+    if font is None:
+        warnings.warn("no CJK font installed (e.g. Debian fonts-wqy-microhei or fonts-noto-cjk): "
+                      "the static map is labelled in English only.", SiteplanWarning,
+                      stacklevel=2)
+    family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+
+    def lab(key: str) -> str:
+        return map_label(key, lang)
+
+    # No Agg canvas yet: geopandas asks the canvas to redraw after every layer, which on an Agg
+    # canvas draws the whole figure each time.  savefig picks the PNG renderer itself.
+    fig = Figure(figsize=figsize, dpi=dpi)
+    ax = fig.add_axes((0.02, 0.05, 0.70, 0.87))
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    pm = p.to_crs(crs)
+    excluded = pm["_excluded"].to_numpy()
+    handles: list[Any] = []
+
+    xmin, ymin, xmax, ymax = pm.total_bounds
+    # Nothing finer than about a tenth of a millimetre on a 25 cm wide print.
+    tol = max(xmax - xmin, ymax - ymin, 1.0) / 2500.0
+    pm = pm.set_geometry(pm.geometry.simplify(tol))
+    if catchments is not None:
+        catch = check_layer(catchments, "catchments", ["class"])
+        present = catch["class"].astype(str)
+        for cls in sorted(set(present) & set(shown), key=class_sort_key):
+            sub = gpd.GeoSeries(shapely.union_all(shapely.simplify(np.asarray(
+                catch.geometry[(present == cls).to_numpy()].to_crs(crs).values), tol)), crs=crs)
+            colour = class_colour(cls)
+            sub.plot(ax=ax, facecolor=colour, alpha=0.07, edgecolor="none", zorder=1)
+            sub.boundary.plot(ax=ax, color=colour, linewidth=0.8, zorder=2)
+            handles.append(Patch(facecolor=colour + "22", edgecolor=colour,
+                                 label=group_label("layer_catchments", cls, lang=lang)))
+    if blind_spots is not None and len(blind_spots):
+        blind = check_layer(blind_spots, "blind_spots", [])
+        if "class" in blind:
+            blind = blind[blind["class"].astype(str).isin(shown[:1]).to_numpy()]
+        if len(blind):
+            blind.to_crs(crs).simplify(tol).plot(
+                ax=ax, facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx",
+                linewidth=0.6, zorder=3)
+            name = group_label("layer_blind_spots", shown[0], lang=lang) if "class" in blind \
+                else lab("layer_blind_spots")
+            handles.append(Patch(facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR,
+                                 hatch="xx", label=name))
+    colours = score_colours(pm["score"], excluded)
+    if (~excluded).any():
+        pm[~excluded].plot(ax=ax, color=colours[~excluded], edgecolor="#333333", linewidth=0.3,
+                           zorder=4)
+    if excluded.any():
+        pm[excluded].plot(ax=ax, facecolor=EXCLUDED_COLOUR, edgecolor="#666666", hatch="///",
+                          linewidth=0.3, zorder=4)
+        handles.append(Patch(facecolor=EXCLUDED_COLOUR, edgecolor="#666666", hatch="///",
+                             label=lab("layer_excluded")))
+    bounds = pm.total_bounds
+    extent_extra = None
+    if boundary is not None and len(boundary):
+        bframe = boundary if isinstance(boundary, gpd.GeoDataFrame) else gpd.GeoDataFrame(
+            geometry=boundary)
+        bm = check_layer(bframe, "boundary", []).to_crs(crs)
+        bm.boundary.plot(ax=ax, color="#222222", linewidth=1.4, linestyle="--", zorder=5)
+        extent_extra = bm.total_bounds
+        handles.append(Line2D([], [], color="#222222", linestyle="--",
+                              label=lab("layer_boundary")))
+    if facilities is not None and len(facilities):
+        fac = check_layer(facilities, "facilities", ["class"]).to_crs(crs)
+        pts = shapely.point_on_surface(np.asarray(fac.geometry.values, dtype=object))
+        cls_all = fac["class"].astype(str).to_numpy()
+        for cls in sorted(set(cls_all), key=class_sort_key):
+            sel = cls_all == cls
+            # Classes without a symbol of their own (transport proxies: thousands of points
+            # sampled along routes) as small dots under the real facilities.
+            big = has_symbol(cls)
+            ax.scatter(shapely.get_x(pts[sel]), shapely.get_y(pts[sel]), s=28 if big else 3,
+                       marker=_marker(cls) if big else "o", color=class_colour(cls),
+                       edgecolor="white" if big else "none", linewidth=0.6,
+                       zorder=7 if big else 6)
+            handles.append(Line2D([], [], marker=_marker(cls) if big else "o",
+                                  markersize=None if big else 3, color=class_colour(cls),
+                                  linestyle="none", markeredgecolor="white",
+                                  label=group_label("layer_facilities", cls, lang=lang)))
+
+    rank = pm["rank"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) \
+        if "rank" in pm else np.full(len(pm), np.nan)
+    top = ~excluded & np.isfinite(rank) & (rank <= top_n)
+    if top.any():
+        at = shapely.point_on_surface(np.asarray(pm.geometry.values, dtype=object)[top])
+        for x, y, r in zip(shapely.get_x(at), shapely.get_y(at), rank[top], strict=True):
+            ax.text(x, y, f"{int(r)}", ha="center", va="center", fontsize=7, color="white",
+                    fontweight="bold", zorder=8,
+                    bbox={"boxstyle": "circle,pad=0.25", "facecolor": RANK_COLOUR,
+                          "edgecolor": "white", "linewidth": 0.8})
+        handles.append(Line2D([], [], marker="o", color=RANK_COLOUR, linestyle="none",
+                              label=lab("layer_ranks").format(n=top_n)))
+
+    xmin, ymin, xmax, ymax = np.concatenate([np.minimum(bounds[:2], b[:2]),
+                                             np.maximum(bounds[2:], b[2:])]) \
+        if (b := extent_extra) is not None else bounds
+    _fit_view(ax, fig, (xmin, ymin, xmax, ymax))
+    credit = OSM_CREDIT
+    if basemap and _try_basemap(ax, crs):
+        credit += "; " + _OSM_BASEMAP_CREDIT
+
+    cax = fig.add_axes((0.76, 0.86, 0.2, 0.02))
+    cmap = LinearSegmentedColormap.from_list("siteplan_score", list(SCORE_STOPS))
+    cax.imshow(np.linspace(0, 1, 256)[None, :], aspect="auto", cmap=cmap, extent=(0, 100, 0, 1))
+    cax.set_yticks([])
+    cax.set_xticks([0, 25, 50, 75, 100])
+    cax.tick_params(labelsize=7)
+    cax.set_title(lab("legend_score"), fontsize=9, family=family)
+    for h in handles:  # one language per line, wrapped: the legend column is narrow
+        lines = str(h.get_label()).split(" / ")
+        h.set_label("\n".join(textwrap.fill(line, 40) for line in lines))
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.745, 0.8), fontsize=7.5,
+               frameon=False, prop={"family": family, "size": 7.5})
+    _north_arrow(ax, lab("north"), family)
+    _scale_bar(ax, family)
+    fig.suptitle(title if title is not None else lab("title"), fontsize=14, family=family,
+                 x=0.37, y=0.97)
+    fig.text(0.98, 0.02, f"{lab('credit')}: {credit}", ha="right", va="bottom", fontsize=7,
+             color="#444444", family=family)
+    return fig
+
+
+def save_static_map(fig: Figure, path: str | Path) -> Path:
+    """Write the figure as a PNG, atomically; the same figure always gives the same bytes."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        # No "Software" stamp: the bytes should not change with the matplotlib version.
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    return path

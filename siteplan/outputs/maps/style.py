@@ -1,0 +1,400 @@
+"""Map-only words, colours and value formatting shared by the web map and the static map.
+
+Column names, facility classes and reasons come from the project-wide table
+(:func:`siteplan.core.labels.label`); this module only adds what a map needs on top of it (layer and
+basemap names, legend words) plus colours and symbols.  The value formatters are vectorised
+(pandas string methods, no Python loop per parcel) and return HTML-escaped text, because
+everything they format ends up in the web page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from siteplan.core.errors import InputError
+from siteplan.core.labels import has_label, label
+
+# Words only the maps use.  (中文, English); "{n}" is filled in by the caller.
+MAP_TERMS: dict[str, tuple[str, str]] = {
+    "title": ("好房子选址适宜性评价", "Good-housing site suitability"),
+    "layer_parcels": ("候选地块 (按得分着色)", "Candidate parcels (by score)"),
+    "layer_excluded": ("已排除地块", "Excluded parcels"),
+    "layer_ranks": ("前 {n} 名", "Top {n} ranks"),
+    "layer_catchments": ("服务范围", "Catchment"),
+    "layer_facilities": ("设施", "Facilities"),
+    "layer_blind_spots": ("服务盲区", "Service blind spots"),
+    "layer_proposed_sites": ("拟建选址", "Proposed sites"),
+    "layer_proposed_catchments": ("拟建服务范围", "Proposed catchments"),
+    "layer_boundary": ("研究范围", "Study boundary"),
+    "basemap_none": ("无底图", "No basemap"),
+    "basemap_osm": ("OpenStreetMap", "OpenStreetMap"),
+    "basemap_light": ("浅色底图 (OSM 灰度)", "Light (OSM greyscale)"),
+    "basemap_tianditu_vec": ("天地图 矢量", "Tianditu vector"),
+    "basemap_tianditu_img": ("天地图 影像", "Tianditu imagery"),
+    "legend_score": ("适宜性得分", "Suitability score"),
+    "legend_classes": ("设施 · 服务范围", "Facilities · catchments"),
+    "section_criteria": ("评价因子 (原始值 → 得分)", "Criteria (raw value → points)"),
+    "section_compliance": ("服务半径达标 (三(二)8)", "Service radii (seed clause 三(二)8)"),
+    "section_programme": ("配建要求", "Programme requirements"),
+    "section_distance": ("步行距离", "Walking distances"),
+    "weight": ("权重", "weight"),
+    "score_short": ("得分", "Score"),
+    # The popup shows these two in both languages, so the labels must not say "(英文)".
+    "exclusion_reason": ("排除原因", "Exclusion reason"),
+    "compliance_required": ("须配建", "Must provide on site"),
+    "search": ("按地块ID查找", "Find parcel by ID"),
+    "not_found": ("未找到", "Not found"),
+    "fullscreen": ("全屏", "Full screen"),
+    "measure": ("测距/测面积", "Measure distance / area"),
+    "measure_hint": ("单击地图加点", "Click the map to add points"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "facility_id": ("设施编号", "Facility ID"),
+    "class": ("类别", "Class"),
+    "source": ("来源", "Source"),
+    "radius_m": ("服务半径 (米)", "Service radius (m)"),
+    "facility": ("设施", "Facility"),
+    "n_facilities": ("设施数", "Facilities"),
+    "merged": ("合并显示", "merged"),
+    "north": ("北", "N"),
+    "credit": ("数据", "Data"),
+}
+
+OSM_CREDIT = "© OpenStreetMap contributors"
+OSM_CREDIT_HTML = ('&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+                   "contributors")
+
+# One hue per facility class (catchments use the same hue) and a one- or two-letter symbol so
+# classes stay distinguishable in grey print and for colour-blind readers.
+CLASS_STYLE: dict[str, tuple[str, str]] = {
+    "kindergarten": ("#e7298a", "K"),
+    "primary_school": ("#1f78b4", "P"),
+    "middle_school": ("#6a3d9a", "M"),
+    "high_school": ("#b15928", "H"),
+    "hospital": ("#e31a1c", "+"),
+    "clinic": ("#fb6a4a", "C"),
+    "bus_stop": ("#33a02c", "B"),
+    "metro_station": ("#ff7f00", "S"),
+    "park": ("#4daf4a", "G"),
+    "elderly_care": ("#a6761d", "E"),
+}
+OTHER_STYLE = ("#555555", "•")
+# Transport proxies (siteplan.facilities.proxies): points sampled along bus routes and metro track, drawn
+# as small dots rather than symbols, like any class without a symbol of its own.
+PROXY_STYLE: dict[str, str] = {"bus_corridor": "#66c2a4", "metro_line": "#fd8d3c"}
+CLASS_ORDER = tuple(CLASS_STYLE)
+SEED_CLASSES = ("kindergarten", "primary_school", "middle_school")
+
+EXCLUDED_COLOUR = "#9e9e9e"
+# ColorBrewer RdYlBu (5 classes): diverging and colour-blind safe, low scores red, high blue.
+SCORE_STOPS = ("#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6")
+BLIND_COLOUR = "#b10026"
+RANK_COLOUR = "#1b3a6b"
+
+
+def map_label(key: str, lang: str = "both") -> str:
+    """Label for a map word or a column: ``"中文 / English"`` (or one language); not escaped.
+
+    Map words (:data:`MAP_TERMS`) win; then the project table (:func:`siteplan.core.labels.label`);
+    an unknown key comes back unchanged.
+    """
+    if key in MAP_TERMS:
+        zh, en = MAP_TERMS[key]
+    elif has_label(key):
+        return label(key, lang)  # type: ignore[arg-type]
+    else:
+        return key
+    if lang == "zh":
+        return zh
+    if lang == "en":
+        return en
+    return en if zh == en else f"{zh} / {en}"
+
+
+def group_label(group: str, key: str, suffix: str = "", lang: str = "both") -> str:
+    """``服务范围：幼儿园 (300 m) / Catchment: Kindergarten (300 m)``: a map word and a class,
+    each language kept together; not escaped."""
+    zh = f"{map_label(group, 'zh')}：{map_label(key, 'zh')}{suffix}"
+    en = f"{map_label(group, 'en')}: {map_label(key, 'en')}{suffix}"
+    if lang == "zh":
+        return zh
+    if lang == "en":
+        return en
+    return en if zh == en else f"{zh} / {en}"
+
+
+def class_colour(cls: str) -> str:
+    return PROXY_STYLE.get(cls) or CLASS_STYLE.get(cls, OTHER_STYLE)[0]
+
+
+def has_symbol(cls: str) -> bool:
+    """Whether the class has its own map symbol (else it is drawn as small dots)."""
+    return cls in CLASS_STYLE
+
+
+def class_symbol(cls: str) -> str:
+    return CLASS_STYLE.get(cls, OTHER_STYLE)[1]
+
+
+def class_sort_key(cls: str) -> tuple[int, str]:
+    """Seed classes first, then the DESIGN.md order, then anything else alphabetically."""
+    return (CLASS_ORDER.index(cls) if cls in CLASS_ORDER else len(CLASS_ORDER), cls)
+
+
+def _hex_to_rgb(colours: tuple[str, ...]) -> np.ndarray:
+    return np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colours], dtype=float)
+
+
+def score_lut() -> np.ndarray:
+    """101 ``#rrggbb`` colours for scores 0, 1, ..., 100 (linear between the stops)."""
+    stops = _hex_to_rgb(SCORE_STOPS)
+    at = np.linspace(0.0, 100.0, len(stops))
+    x = np.arange(101, dtype=float)
+    rgb = np.rint(np.column_stack([np.interp(x, at, stops[:, k]) for k in range(3)])).astype(int)
+    return np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb], dtype=object)
+
+
+def score_colours(score: pd.Series | np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """``#rrggbb`` per parcel: the score ramp, grey where excluded or not scored."""
+    s = pd.to_numeric(pd.Series(np.asarray(score)), errors="coerce").to_numpy(dtype=float,
+                                                                             na_value=np.nan)
+    ok = np.isfinite(s) & ~np.asarray(excluded, dtype=bool)
+    idx = np.clip(np.rint(np.where(ok, s, 0.0)), 0, 100).astype(int)
+    return np.where(ok, score_lut()[idx], EXCLUDED_COLOUR)
+
+
+# ----------------------------------------------------------------------------- value formatting
+# Every formatter returns an object Series of HTML-escaped strings, None where there is no value
+# (the popup leaves that row out).
+
+
+def escape(values: pd.Series) -> pd.Series:
+    """HTML-escape a Series of text (vectorised ``html.escape``); missing values stay None."""
+    s = values.astype("string")
+    out = (s.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
+           .str.replace(">", "&gt;", regex=False).str.replace('"', "&quot;", regex=False)
+           .str.replace("'", "&#x27;", regex=False))
+    return out.astype(object).where(out.notna(), None)
+
+
+def fmt_text(values: pd.Series) -> pd.Series:
+    """Escaped text; empty strings count as missing."""
+    out = escape(values)
+    return out.where(out.astype("string").fillna("").str.strip() != "", None)
+
+
+def fmt_number(values: pd.Series, decimals: int = 1, unit: str = "") -> pd.Series:
+    """Fixed decimals (``12.5``), optional unit; non-numbers and NaN are missing."""
+    x = pd.to_numeric(values, errors="coerce").astype(float)
+    ok = np.isfinite(x.to_numpy(na_value=np.nan))
+    text = pd.Series(np.char.mod(f"%.{decimals}f", np.where(ok, x.to_numpy(na_value=0.0), 0.0)),
+                     index=values.index, dtype=object)
+    if unit:
+        text = text + unit
+    return text.where(ok, None)
+
+
+def fmt_value(values: pd.Series) -> pd.Series:
+    """A raw value of any kind: numbers to about 3 significant digits (2362, 298.1, 0.97;
+    trailing zeros dropped), booleans as 是/yes, anything else as escaped text."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return fmt_bool(values)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        size = np.abs(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float,
+                                                                      na_value=np.nan))
+        by_size = [fmt_number(values, d).astype("string") for d in (0, 1, 2)]
+        text = by_size[2].where(size < 10, by_size[1].where(size < 100, by_size[0]))
+        text = text.str.replace(r"(\.\d*?)0+$", r"\1", regex=True).str.rstrip(".")
+        text = text.str.replace(r"^-0$", "0", regex=True)
+        return text.astype(object).where(text.notna(), None)
+    return fmt_text(values)
+
+
+def both_languages(p: pd.DataFrame, col: str) -> pd.Series:
+    """``中文 / English`` from a text column ``col`` and its ``col_zh`` sibling (either may be
+    empty); not escaped."""
+    en = p[col].astype("string").fillna("").str.strip()
+    if f"{col}_zh" not in p:
+        return en
+    zh = p[f"{col}_zh"].astype("string").fillna("").str.strip()
+    both = zh + " / " + en
+    return both.where((zh != "") & (en != ""), zh + en)
+
+
+def fmt_bool(values: pd.Series) -> pd.Series:
+    """``✓ 是 / yes`` or ``✗ 否 / no``; missing stays missing."""
+    yes = "✓ " + map_label("yes")
+    no = "✗ " + map_label("no")
+    flag = values.astype("boolean")
+    out = pd.Series(np.where(flag.fillna(False).to_numpy(dtype=bool), yes, no), index=values.index,
+                    dtype=object)
+    return out.where(flag.notna().to_numpy(), None)
+
+
+def as_cells(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Object array for the page: missing values (None, NaN, NA) become None (JSON null)."""
+    arr = np.asarray(values, dtype=object).copy()
+    arr[pd.isna(arr)] = None
+    return arr
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+# ----------------------------------------------------------------------------- popups and legend
+
+# (name, English label, 中文 label, weight); weight NaN when unknown.
+CriterionMeta = tuple[str, str, str, float]
+
+
+def criteria_meta(criteria: Any, parcels: pd.DataFrame) -> list[CriterionMeta]:
+    """Criterion names, labels and weights for the popups.
+
+    ``criteria`` is a :class:`siteplan.study.model.Study`, a sequence of ``(name, label_en,
+    label_zh, weight)``, or None: every ``X`` with both ``X_raw`` and ``X_points`` columns, in
+    column order, labelled from :mod:`siteplan.core.labels` and without a weight.
+    """
+    if criteria is None:
+        names = [c[:-4] for c in map(str, parcels.columns)
+                 if c.endswith("_raw") and f"{c[:-4]}_points" in parcels.columns]
+        return [(n, label(n, "en"), label(n, "zh"), float("nan")) for n in names]
+    if hasattr(criteria, "criteria") and hasattr(criteria, "weights_vector"):
+        weights = criteria.weights_vector()
+        out = []
+        for c in criteria.criteria:
+            # Unlabelled criteria are named after what they measure.
+            default, kind = c.name, getattr(c, "kind", "")
+            cls = getattr(c, "facility_class", None) or getattr(c, "class_", None)
+            radius = getattr(c, "radius_m", None)
+            if cls and kind == "distance":
+                default = f"dist_{cls}_m"
+            elif cls and kind == "count" and radius:
+                default = f"n_{cls}_{radius:g}m"
+            elif kind == "geometry" and has_label(str(getattr(c, "measure", ""))):
+                default = str(c.measure)
+            en = c.label or label(default, "en")
+            zh = c.label_zh or label(default, "zh")
+            out.append((c.name, en, zh, float(weights.get(c.name, float("nan")))))
+        return out
+    out = []
+    for i, item in enumerate(criteria):
+        if not (isinstance(item, Sequence) and len(item) == 4):
+            raise InputError(f"criteria[{i}] is {item!r}, not (name, label_en, label_zh, weight).",
+                             where="make_map(criteria=...)",
+                             fix="pass the study, or a list of 4-tuples.")
+        name, en, zh, w = item
+        out.append((str(name), str(en), str(zh), float(w)))
+    return out
+
+
+def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list]:
+    """Popup rows for parcels and their value columns.
+
+    Returns ``head`` (``{"l": label, "k": column}`` rows and ``{"s": title}`` sections, labels
+    escaped once per layer) and ``cols`` (one array of escaped values per row, None where a
+    parcel has no value: the row is left out of its popup).  ``p`` needs ``_excluded``.
+    """
+    head: list[dict[str, Any]] = []
+    cols: list[np.ndarray] = []
+
+    def row(lab: str, values: pd.Series) -> None:
+        head.append({"l": _esc(lab), "k": len(cols)})
+        cols.append(as_cells(values))
+
+    def section(key: str) -> None:
+        head.append({"s": _esc(map_label(key))})
+
+    row(map_label("rank"), fmt_number(p["rank"], 0) if "rank" in p else pd.Series(None, p.index))
+    row(map_label("score"), fmt_number(p["score"], 1))
+    if "exclusion_reason" in p:
+        reason = both_languages(p, "exclusion_reason")
+        row(map_label("exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
+    if crit:
+        section("section_criteria")
+        for name, en, zh, w in crit:
+            raw = fmt_value(p[f"{name}_raw"]) if f"{name}_raw" in p else None
+            pts = fmt_number(p[f"{name}_points"], 1) if f"{name}_points" in p else None
+            if raw is None and pts is None:
+                continue
+            raw = raw if raw is not None else pd.Series("–", index=p.index, dtype=object)
+            text = raw.fillna("–") + (" → " + pts.fillna("–") if pts is not None else "")
+            lab = f"{zh} / {en}" if zh and zh != en else en
+            if np.isfinite(w):
+                lab += f" ({map_label('weight')} {100 * w:.0f}%)"
+            row(lab, text)
+    meets = sorted((c for c in p.columns if re.fullmatch(r"meets_.+_radius", c)),
+                   key=lambda c: class_sort_key(c[6:-7]))
+    flags = meets + [c for c in ("compliant_all",) if c in p]
+    if flags or "compliance_required" in p:
+        section("section_compliance")
+        for c in flags:
+            row(map_label(c), fmt_bool(p[c]))
+        if "compliance_required" in p:
+            row(map_label("compliance_required"),
+                fmt_text(both_languages(p, "compliance_required")))
+    required = [c for c in p.columns if c.startswith(("est_", "required_"))]
+    if required:
+        section("section_programme")
+        for c in required:
+            row(map_label(c), fmt_value(p[c]))
+    dists = sorted((c for c in p.columns if re.fullmatch(r"dist_.+_m", c)),
+                   key=lambda c: class_sort_key(c[5:-2]))
+    if dists:
+        section("section_distance")
+        for c in dists:
+            row(map_label(c), fmt_number(p[c], 0, " m"))
+    return head, cols
+
+
+def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str],
+                has_blind: bool, has_boundary: bool, proposed_colour: str | None = None) -> str:
+    e = _esc
+    ticks = "".join(f"<span>{v}</span>" for v in (0, 25, 50, 75, 100))
+    parts = [f"<h4>{e(map_label('legend_score'))}</h4>",
+             f'<div class="sp-ramp" style="background:linear-gradient(to right,'
+             f'{",".join(SCORE_STOPS)})"></div><div class="sp-ticks">{ticks}</div>']
+
+    def swatch(style: str, text: str) -> str:
+        return f'<div><span class="sp-sw" style="{style}"></span>{e(text)}</div>'
+
+    if has_excluded:
+        parts.append(swatch(f"background:{EXCLUDED_COLOUR};border-style:dashed",
+                            map_label("layer_excluded")))
+    if top_n:
+        parts.append(swatch(f"background:{RANK_COLOUR};border-radius:6px",
+                            map_label("layer_ranks").format(n=top_n)))
+    classes = sorted(set(fac) | set(catch), key=class_sort_key)
+    if classes:
+        # One row per class: its facility symbol and its catchment swatch side by side.
+        parts.append(f"<h4>{e(map_label('legend_classes'))}</h4>")
+        for c in classes:
+            colour = class_colour(c)
+            sym = ""
+            if c in fac and has_symbol(c):
+                sym = f'<span class="sp-sym" style="background:{colour}">{e(class_symbol(c))}</span>'
+            elif c in fac:
+                sym = f'<span class="sp-sym sp-dot" style="background:{colour}"></span>'
+            else:
+                sym = '<span class="sp-sym" style="background:none"></span>'
+            area = f'<span class="sp-sw" style="background:{colour}22;border-color:{colour}">' \
+                '</span>' if c in catch else '<span class="sp-sw" style="border:none"></span>'
+            parts.append(f"<div>{sym}{area}{e(map_label(c))}</div>")
+    if has_blind:
+        parts.append(swatch(f"background:{BLIND_COLOUR}44;border:1px dashed {BLIND_COLOUR}",
+                            map_label("layer_blind_spots")))
+    if proposed_colour:
+        parts.append(f'<div><span class="sp-sym" style="background:{proposed_colour}">★</span>'
+                     f'{e(map_label("layer_proposed_sites"))}</div>')
+        parts.append(swatch(f"background:{proposed_colour}1f;border:2px dashed {proposed_colour}",
+                            map_label("layer_proposed_catchments")))
+    if has_boundary:
+        parts.append(swatch("background:none;border:2px dashed #222",
+                            map_label("layer_boundary")))
+    return "".join(parts)

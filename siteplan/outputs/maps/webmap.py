@@ -1,0 +1,574 @@
+"""Interactive planning map (folium / Leaflet) that works offline.
+
+:func:`make_map` draws scored parcels, excluded parcels, the top-N ranks, catchments (one layer
+per facility class), facilities (one layer per class, own colour and symbol), service blind
+spots (服务盲区) and the study boundary, each as its own toggle, with bilingual popups, a legend,
+a scale bar and fullscreen, measure and parcel-search controls; it fits the view to the data.
+:func:`save_map` writes it atomically; the same input always gives the same bytes.
+
+Offline (the default) the HTML is one self-contained file: Leaflet, its CSS and images come
+inlined from the ``xstatic-leaflet`` package and nothing is fetched unless the user picks a
+basemap.  The fullscreen, measure and search controls are siteplan's own
+(``siteplan/outputs/maps/static/siteplan_map.js``): PyPI has no package that ships those Leaflet plugins as
+files (there is no xstatic package for them, folium only links them from CDNs, and the
+applications that vendor some of them, such as ``umap-project``, pin a whole Django stack).
+
+Every text value that comes from data is HTML-escaped in Python before it reaches the page, and
+data is embedded with :func:`siteplan.outputs.maps.assets.js_json`, so a name such as
+``<img src=x onerror=alert(1)>`` or ``</script>`` shows as text and runs nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import urllib.parse
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Figure
+from pyproj import CRS
+
+from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.io.crs import analysis_crs
+from siteplan.io.layers import is_polygonal
+from siteplan.outputs.maps.assets import JsCall, JsLayer, RawJson, install_assets, js_json, save_map
+from siteplan.outputs.maps.style import (
+    BLIND_COLOUR,
+    OSM_CREDIT_HTML,
+    SEED_CLASSES,
+    CriterionMeta,
+    as_cells,
+    class_colour,
+    class_sort_key,
+    class_symbol,
+    criteria_meta,
+    escape,
+    fmt_number,
+    fmt_text,
+    group_label,
+    has_symbol,
+    legend_html,
+    map_label,
+    parcel_popup,
+    score_colours,
+)
+
+__all__ = ["BASEMAPS", "make_map", "save_map"]
+
+BASEMAPS = ("none", "osm", "light", "tianditu_vec", "tianditu_img")
+
+_TDT_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+            "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+            "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+_TDT_ATTR = '&copy; <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>'
+_OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+# Leaflet panes, bottom to top (tiles 200, Leaflet's own overlays 400, tooltips 650, popups 700).
+_PANES = {"sp-catchments": 405, "sp-blind": 410, "sp-excluded": 415, "sp-parcels": 420,
+          "sp-boundary": 425, "sp-proposed-catchments": 430, "sp-facilities": 630,
+          "sp-ranks": 640, "sp-proposed": 645}
+
+# Gap-filling proposals (siteplan.siting.study): (中文, English).
+_PROPOSED = {"site": ("拟建选址", "Proposed site"),
+             "catchment": ("拟建服务范围", "Proposed catchment"),
+             "rank": ("序号", "Rank"), "site_id": ("选址编号", "Site ID"),
+             "marginal": ("新增覆盖", "Added coverage"),
+             "marginal_share": ("新增覆盖占比", "Added share"),
+             "cumulative_share": ("累计覆盖占比", "Cumulative share")}
+# Black: no facility class uses it, so proposals never read as an existing kindergarten.
+_PROPOSED_COLOUR = "#111111"
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFrame:
+    """The layer if it is a GeoDataFrame with a CRS and ``columns``, rows without geometry left
+    out (with a warning); else :class:`InputError`."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(f"{what} is a {type(frame).__name__}, not a GeoDataFrame.",
+                         where=f"map layer {what!r}", fix="pass a GeoDataFrame with geometry.")
+    if frame.crs is None:
+        raise InputError(f"{what} has no CRS.", where=f"map layer {what!r}",
+                         fix="declare it with .set_crs(...) before mapping.")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what} lacks the column(s) {missing}.", where=f"map layer {what!r}",
+                         fix="map the output of the siteplan pipeline (see DESIGN.md).")
+    drawable = frame.geometry.notna().to_numpy() & ~frame.geometry.is_empty.to_numpy()
+    if not drawable.all():
+        warnings.warn(f"{what}: {int((~drawable).sum())} row(s) without geometry are not drawn.",
+                      SiteplanWarning, stacklevel=3)
+        frame = frame[drawable]
+    return frame
+
+
+def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
+    """The frame's CRS if it measures true metres here, else the UTM zone of its centre."""
+    return analysis_crs(frame)
+
+
+def _display(geoms: gpd.GeoSeries, metric: CRS, tol: float, coverage: bool) -> np.ndarray:
+    """Simplified (``tol`` metres, topology kept) lon/lat geometries rounded to 6 decimals.
+
+    Parcels that form a valid coverage are simplified together (shared edges stay shared, no
+    slivers between neighbours); anything else polygon by polygon.
+    """
+    g = np.asarray(geoms.to_crs(metric).values, dtype=object)
+    if tol > 0:
+        polygonal = bool(is_polygonal(g).all())
+        if coverage and polygonal and shapely.coverage_is_valid(g):
+            g = shapely.coverage_simplify(g, tol)
+        else:
+            g = shapely.simplify(g, tol, preserve_topology=True)
+    lonlat = np.asarray(gpd.GeoSeries(g, crs=metric).to_crs(4326).values, dtype=object)
+    return shapely.transform(lonlat, lambda c: np.round(c, 6))
+
+
+def _points(geoms: gpd.GeoSeries, metric: CRS) -> np.ndarray:
+    """Marker positions: the point itself, or a point inside a polygon, in lon/lat."""
+    g = np.asarray(geoms.to_crs(metric).values, dtype=object)
+    pts = shapely.point_on_surface(g)
+    lonlat = np.asarray(gpd.GeoSeries(pts, crs=metric).to_crs(4326).values, dtype=object)
+    return shapely.transform(lonlat, lambda c: np.round(c, 6))
+
+
+def _payload(geoms: np.ndarray, **columns: Any) -> RawJson:
+    """Column-wise layer data: ``{"g": [GeoJSON geometries], "<key>": [...], ...}``.
+
+    Geometries come from GEOS (numbers and keywords only, so already script-safe); every other
+    column goes through :func:`js_json`.  One label per column, not per feature, keeps the file
+    small.
+    """
+    parts = ['"g":[' + ",".join(shapely.to_geojson(geoms).tolist()) + "]"]
+    for key, val in columns.items():
+        if val is not None:
+            parts.append(f'"{key}":{js_json(val)}')
+    return RawJson("{" + ",".join(parts) + "}")
+
+
+def _col(values: pd.Series | np.ndarray) -> list[str | None]:
+    """A column for the page: missing values (None, NaN, NA) become null."""
+    return as_cells(values).tolist()
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _css_name(cls: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", cls)
+
+
+# ----------------------------------------------------------------------------- parcels
+
+
+def prepare_parcels(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A checked copy of the parcels with ``_id`` (text) and ``_excluded`` (bool) added."""
+    p = check_layer(parcels, "parcels", ["parcel_id", "score"])
+    if len(p) == 0:
+        raise InputError("there are no parcels to map.", where="make_map(parcels=...)",
+                         fix="check the parcel layer and the exclusion rules.")
+    types = set(p.geom_type.unique())
+    if not types <= {"Polygon", "MultiPolygon"}:
+        raise InputError(f"parcels must be polygons; found {sorted(types)}.",
+                         where="make_map(parcels=...)", fix="map the parcel polygons.")
+    ids = p["parcel_id"].astype("string")
+    dup = ids[ids.duplicated()].unique().tolist()
+    if dup or ids.isna().any():
+        raise InputError(f"parcel_id must be unique and present; repeated: {dup[:5]}.",
+                         where="make_map(parcels=...)", fix="give every parcel its own id.")
+    p = p.copy()
+    p["_id"] = ids
+    exc = p["excluded"] if "excluded" in p else pd.Series(False, index=p.index)
+    p["_excluded"] = exc.astype("boolean").fillna(False).astype(bool)
+    return p
+
+
+def _add_parcels(m: folium.Map, p: gpd.GeoDataFrame, geoms: np.ndarray,
+                 crit: list[CriterionMeta], top_n: int) -> bool:
+    excluded = p["_excluded"].to_numpy()
+    head, cols = parcel_popup(p, crit)
+    colours = score_colours(p["score"], excluded)
+    score_txt = fmt_number(p["score"], 1).fillna("–")
+    ids = escape(p["_id"])
+    tip = ids + " · " + _esc(map_label("score_short")) + " " + score_txt
+    tip = tip.where(~excluded, ids + " · " + _esc(map_label("excluded")))
+    title = "<b>" + ids + "</b>"
+    if "name" in p:
+        name = fmt_text(p["name"])
+        title = title.where(name.isna(), title + " · " + name.fillna(""))
+    for mask, pane, css, key, style in (
+        (~excluded, "sp-parcels", "sp-parcel", "layer_parcels",
+         {"color": "#333", "weight": 1, "fillOpacity": 0.75, "opacity": 0.9}),
+        (excluded, "sp-excluded", "sp-parcel sp-excluded", "layer_excluded",
+         {"color": "#666", "weight": 1, "fillOpacity": 0.4, "dashArray": "3 3"}),
+    ):
+        if not mask.any():
+            continue
+        data = _payload(geoms[mask], id=_col(p["_id"][mask]), t=_col(tip[mask]),
+                        c=colours[mask].tolist(), h=_col(title[mask]),
+                        v=[_col(c[mask]) for c in cols])
+        opts = {"pane": pane, "className": css, "head": head, "style": style, "search": True}
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(map_label(key))))
+
+    rank = pd.to_numeric(p["rank"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
+        if "rank" in p else np.full(len(p), np.nan)
+    top = ~excluded & np.isfinite(rank) & (rank <= top_n)
+    if top.any():
+        pts = shapely.point_on_surface(geoms[top])
+        order = np.argsort(-rank[top], kind="stable")  # best rank drawn last, on top
+        rows = [[round(float(y), 6), round(float(x), 6), int(r)] for x, y, r in
+                zip(shapely.get_x(pts)[order], shapely.get_y(pts)[order], rank[top][order],
+                    strict=True)]
+        m.add_child(JsLayer("SP.rankLayer", rows, "sp-ranks",
+                            name=_esc(map_label("layer_ranks").format(n=top_n))))
+    return bool(top.any())
+
+
+# ----------------------------------------------------------------------------- other layers
+
+
+def _classes(frame: gpd.GeoDataFrame) -> list[str]:
+    return sorted(frame["class"].astype(str).unique(), key=class_sort_key)
+
+
+def _merged(sub: gpd.GeoDataFrame, metric: CRS, tol: float) -> gpd.GeoSeries:
+    """One outline for a class with too many catchments to draw one by one (street buffers of
+    thousands of bus-route samples overlap almost everywhere)."""
+    g = shapely.simplify(np.asarray(sub.geometry.to_crs(metric).values, dtype=object), tol)
+    return gpd.GeoSeries([shapely.union_all(g)], crs=metric)
+
+
+def _add_catchments(m: folium.Map, catch: gpd.GeoDataFrame, fac: gpd.GeoDataFrame | None,
+                    metric: CRS, tol: float, merge_above: int) -> list[str]:
+    names = None
+    if fac is not None and "name" in fac:
+        named = fac.assign(facility_id=fac["facility_id"].astype(str))
+        names = named.drop_duplicates("facility_id").set_index("facility_id")["name"]
+    classes = _classes(catch)
+    for cls in classes:
+        sub = catch[catch["class"].astype(str) == cls]
+        cls_txt = _esc(map_label(cls))
+        radii = sorted(pd.to_numeric(sub["radius_m"], errors="coerce").dropna().unique()) \
+            if "radius_m" in sub else []
+        suffix = " (" + "/".join(f"{r:g}" for r in radii) + " m)" if len(radii) else ""
+        name = group_label("layer_catchments", cls, suffix)
+        if len(sub) > merge_above:
+            tip = _esc(f"{name} · {map_label('merged')}")
+            count = _esc(f"{len(sub)}")
+            data = _payload(_display(_merged(sub, metric, tol), metric, tol, coverage=False),
+                            t=[tip], h=[cls_txt], v=[[count]])
+            head = [{"l": _esc(map_label("n_facilities")), "k": 0}]
+        else:
+            fname = fmt_text(sub["facility_id"].astype(str).map(names)) \
+                if names is not None else None
+            radius = fmt_number(sub["radius_m"], 0, " m") if "radius_m" in sub else None
+            tip = pd.Series(_esc(map_label("layer_catchments")) + " · " + cls_txt,
+                            index=sub.index)
+            if fname is not None:
+                tip = tip.where(fname.isna(), tip + " · " + fname.fillna(""))
+            if radius is not None:
+                tip = tip.where(radius.isna(), tip + " (" + radius.fillna("") + ")")
+            cols = [_col(fmt_text(sub["facility_id"]))]
+            head = [{"l": _esc(map_label("facility_id")), "k": 0}]
+            for key, col in (("facility", fname), ("radius_m", radius)):
+                if col is not None:
+                    head.append({"l": _esc(map_label(key)), "k": len(cols)})
+                    cols.append(_col(col))
+            data = _payload(_display(sub.geometry, metric, tol, coverage=False), t=_col(tip),
+                            h=[cls_txt] * len(sub), v=cols)
+        colour = class_colour(cls)
+        opts = {"pane": "sp-catchments", "className": f"sp-catchment sp-catchment-{_css_name(cls)}",
+                "head": head, "style": {"color": colour, "weight": 1.5, "opacity": 0.8,
+                                        "fillColor": colour, "fillOpacity": 0.08}}
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
+                            show=cls in SEED_CLASSES))
+    return classes
+
+
+def _add_facilities(m: folium.Map, fac: gpd.GeoDataFrame, metric: CRS,
+                    merge_above: int) -> list[str]:
+    classes = _classes(fac)
+    keys = [k for k in ("name", "facility_id", "source") if k in fac]
+    for cls in classes:
+        sub = fac[fac["class"].astype(str) == cls]
+        cols = {k: fmt_text(sub[k]) for k in keys}
+        cls_txt = _esc(map_label(cls))
+        ident = cols.get("name", cols.get("facility_id"))
+        tip = pd.Series(cls_txt, index=sub.index, dtype=object)
+        if ident is not None:
+            tip = tip.where(ident.isna(), tip + " · " + ident.fillna(""))
+        head = [{"l": _esc(map_label(k)), "k": i} for i, k in enumerate(keys)]
+        data = _payload(_points(sub.geometry, metric), t=_col(tip),
+                        v=[_col(cols[k]) for k in keys])
+        many = len(sub) > merge_above
+        dots = many or not has_symbol(cls)
+        # Thousands of symbols would be thousands of HTML nodes: many points become small dots,
+        # off on opening.
+        opts = {"pane": "sp-facilities", "head": head, "dots": dots,
+                "marker": {"colour": class_colour(cls), "symbol": class_symbol(cls),
+                           "className": f"sp-facility sp-facility-{_css_name(cls)}"}}
+        name = group_label("layer_facilities", cls, f" ({len(sub)})")
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name), show=not many))
+    return classes
+
+
+def _add_blind_spots(m: folium.Map, blind: gpd.GeoDataFrame, metric: CRS, tol: float) -> None:
+    cls_all = blind["class"].astype(str) if "class" in blind else pd.Series(
+        "", index=blind.index)
+    for cls in sorted(cls_all.unique(), key=class_sort_key):
+        sub = blind[(cls_all == cls).to_numpy()]
+        cls_txt = _esc(map_label(cls)) if cls else ""
+        keys = [("class", pd.Series(cls_txt, index=sub.index))]
+        if "name" in sub:
+            keys.append(("name", fmt_text(sub["name"])))
+        if "area_m2" in sub:
+            keys.append(("area_m2", fmt_number(sub["area_m2"], 0)))
+        name = group_label("layer_blind_spots", cls) if cls else map_label("layer_blind_spots")
+        head = [{"l": _esc(map_label(k)), "k": i} for i, (k, _) in enumerate(keys)]
+        data = _payload(_display(sub.geometry, metric, tol, coverage=False),
+                        t=[_esc(name)] * len(sub),
+                        v=[_col(v) for _, v in keys])
+        opts = {"pane": "sp-blind", "className": f"sp-blind-spot sp-blind-{_css_name(cls)}",
+                "head": head, "style": {"color": BLIND_COLOUR, "weight": 1.5, "dashArray": "4 3",
+                                        "fillColor": BLIND_COLOUR, "fillOpacity": 0.25}}
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
+                            show=not cls or cls in SEED_CLASSES[:1]))
+
+
+def _both(key: str) -> str:
+    zh, en = _PROPOSED[key]
+    return f"{zh} / {en}"  # the map's other labels put Chinese first
+
+
+def _add_proposed(m: folium.Map, sites: gpd.GeoDataFrame | None,
+                  catch: gpd.GeoDataFrame | None, metric: CRS, tol: float) -> None:
+    """Proposed sites (numbered markers) and their new catchments (dashed), per method."""
+    for frame, key in ((catch, "catchment"), (sites, "site")):
+        if frame is None or len(frame) == 0:
+            continue
+        frame = check_layer(frame, f"proposed {key}s", ["rank", "site_id"])
+        method = frame["method"].astype(str) if "method" in frame else pd.Series(
+            "", index=frame.index)
+        for meth in sorted(method.unique()):
+            sub = frame[(method == meth).to_numpy()]
+            keys: list[tuple[str, pd.Series]] = [
+                ("rank", fmt_number(sub["rank"], 0)),
+                ("site_id", fmt_text(sub["site_id"]))]
+            for col in ("marginal", "marginal_share", "cumulative_share"):
+                if col in sub:
+                    digits = 0 if col == "marginal" else 4
+                    keys.append((col, fmt_number(sub[col], digits)))
+            head = [{"l": _esc(_both(k) if k in _PROPOSED else map_label(k)), "k": i}
+                    for i, (k, _) in enumerate(keys)]
+            name = _both(key) + (f" ({meth})" if meth else "")
+            tip = _esc(_both(key)) + " #" + keys[0][1].fillna("")
+            if key == "site":
+                data = _payload(_points(sub.geometry, metric), t=_col(tip),
+                                v=[_col(v) for _, v in keys])
+                opts: dict[str, Any] = {
+                    "pane": "sp-proposed", "head": head, "dots": False,
+                    "marker": {"colour": _PROPOSED_COLOUR, "symbol": "★",
+                               "className": "sp-proposed-site"}}
+            else:
+                data = _payload(_display(sub.geometry, metric, tol, coverage=False),
+                                t=_col(tip), v=[_col(v) for _, v in keys])
+                opts = {"pane": "sp-proposed-catchments", "className": "sp-proposed-catchment",
+                        "head": head,
+                        "style": {"color": _PROPOSED_COLOUR, "weight": 2, "dashArray": "6 4",
+                                  "fillColor": _PROPOSED_COLOUR, "fillOpacity": 0.12}}
+            m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
+                                show=meth in ("", "exact") or method.nunique() == 1))
+
+
+def _tile_specs(name: str, key: str | None) -> list[dict[str, Any]]:
+    if name == "osm":
+        return [{"url": _OSM_URL, "options": {"maxZoom": 19, "attribution": OSM_CREDIT_HTML}}]
+    if name == "light":
+        return [{"url": _OSM_URL, "options": {"maxZoom": 19, "attribution": OSM_CREDIT_HTML,
+                                              "className": "sp-tiles-light"}}]
+    quoted = urllib.parse.quote(key or "", safe="")
+    pair = ("vec", "cva") if name == "tianditu_vec" else ("img", "cia")
+    return [{"url": _TDT_URL.format(layer=layer, key=quoted),
+             "options": {"maxZoom": 18, "subdomains": "01234567", "attribution": _TDT_ATTR}}
+            for layer in pair]
+
+
+def _add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | None) -> None:
+    if basemap is None:
+        basemap = "none" if offline else "osm"
+    if basemap not in BASEMAPS:
+        raise InputError(f"unknown basemap {basemap!r}.", where="make_map(basemap=...)",
+                         fix=f"use one of {', '.join(BASEMAPS)}.")
+    names = list(BASEMAPS)
+    if not key:
+        names = [n for n in names if not n.startswith("tianditu")]
+        warnings.warn("no Tianditu key (argument tianditu_key, environment variable TIANDITU_KEY "
+                      "or outputs.tianditu_key): the Tianditu basemaps are left out.",
+                      SiteplanWarning, stacklevel=3)
+        if basemap.startswith("tianditu"):
+            basemap = "none"
+    for name in [basemap] + [n for n in names if n != basemap]:
+        specs = [] if name == "none" else _tile_specs(name, key)
+        m.add_child(JsLayer("SP.tiles", specs, name=_esc(map_label(f"basemap_{name}")),
+                            overlay=False, show=name == basemap))
+
+
+# ----------------------------------------------------------------------------- the map
+
+
+def make_map(
+    parcels: gpd.GeoDataFrame,
+    *,
+    catchments: gpd.GeoDataFrame | None = None,
+    facilities: gpd.GeoDataFrame | None = None,
+    blind_spots: gpd.GeoDataFrame | None = None,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    criteria: Any = None,
+    top_n: int = 10,
+    offline: bool = True,
+    basemap: str | None = None,
+    tianditu_key: str | None = None,
+    title: str | None = None,
+    tolerance_m: float = 1.0,
+    merge_above: int = 300,
+    proposed_sites: gpd.GeoDataFrame | None = None,
+    proposed_catchments: gpd.GeoDataFrame | None = None,
+) -> folium.Map:
+    """Build the interactive planning map.
+
+    Parameters
+    ----------
+    parcels
+        Scored parcels in any declared CRS: ``parcel_id`` (unique), ``score`` (0-100, NaN when
+        excluded) and, where available, ``rank``, ``excluded``, ``exclusion_reason``
+        (+ ``_zh``), ``<criterion>_raw``/``_points``, ``meets_<class>_radius``,
+        ``compliant_all``, ``compliance_required``, ``required_<item>``, ``dist_<class>_m``,
+        ``name``.  Not modified.
+    catchments
+        ``facility_id``, ``class``, ``radius_m`` polygons; one layer per class (the seed
+        classes kindergarten, primary and middle school are shown on opening).
+    facilities
+        ``facility_id``, ``class``, ``name``, ``source``; points or polygons (drawn as a marker
+        inside the polygon); one layer per class.
+    blind_spots
+        服务盲区 polygons: ``class``, ``name``, ``area_m2``.
+    boundary
+        Study boundary polygon(s).
+    criteria
+        A :class:`siteplan.study.model.Study`, a list of ``(name, label_en, label_zh, weight)``, or
+        None (every ``X`` with ``X_raw`` and ``X_points`` columns, no weights).
+    top_n
+        Rank labels for parcels ranked 1..``top_n`` (0: none).
+    offline
+        Inline Leaflet and the controls: one self-contained file that needs no request.  Online
+        maps link Leaflet from its CDN.
+    basemap
+        Basemap on opening, one of :data:`BASEMAPS`; default ``"none"`` offline (no tile
+        request) and ``"osm"`` online.  The others stay selectable in the layer control.
+    tianditu_key
+        天地图 key; default: ``$TIANDITU_KEY``, then the study's ``outputs.tianditu_key``.  With
+        no key the Tianditu basemaps are left out, with a warning.  The key ends up in the HTML
+        (tile URLs need it).
+    title
+        Title shown on the map and as the page title.
+    tolerance_m
+        Display simplification tolerance in metres (0: none): Douglas-Peucker per polygon, or,
+        where the parcels form a valid coverage, coverage simplification (Visvalingam-Whyatt,
+        triangles under about ``tolerance_m``² go) that keeps shared edges shared.
+    merge_above
+        A class with more catchments than this is drawn as one merged outline, and its
+        facilities as small dots, off on opening (e.g. thousands of bus-route samples), to keep
+        the file small and the page fast.
+    proposed_sites, proposed_catchments
+        Gap-filling proposals (:func:`siteplan.siting.study.site_study`): sites as numbered star
+        markers (popup: rank, site id, added coverage and shares), their new catchments dashed;
+        ``rank``, ``site_id`` and optionally ``method`` (one layer per method).
+
+    Returns
+    -------
+    folium.Map
+        Write it with :func:`save_map`.
+
+    Raises
+    ------
+    InputError
+        A layer is not a GeoDataFrame with a CRS, lacks a required column, parcel ids are
+        missing or repeated, or the basemap name is unknown.
+    """
+    p = prepare_parcels(parcels)
+    metric = metric_crs(p)
+    crit = criteria_meta(criteria, p)
+    if tianditu_key is None:
+        tianditu_key = os.environ.get("TIANDITU_KEY") or None
+        if tianditu_key is None and hasattr(criteria, "tianditu_key"):
+            tianditu_key = criteria.tianditu_key()
+    title = title if title is not None else map_label("title")
+
+    # zoomSnap 0.25: fitting to the data at whole zoom levels can leave half the screen empty.
+    m = folium.Map(location=[0.0, 0.0], zoom_start=2, tiles=None, control_scale=False,
+                   prefer_canvas=False, zoom_snap=0.25)
+    root = m.get_root()
+    assert isinstance(root, Figure)  # a folium.Map always sits in a branca Figure
+    root.title = _esc(title)
+    install_assets(m, offline=offline)
+    m.add_child(JsCall("SP.init"))
+    for pane, z in _PANES.items():
+        m.add_child(JsCall("SP.pane", pane, z))
+    _add_basemaps(m, basemap, offline, tianditu_key)
+
+    geoms = _display(p.geometry, metric, tolerance_m, coverage=True)
+    has_ranks = _add_parcels(m, p, geoms, crit, top_n)
+    fac = None
+    if facilities is not None:
+        fac = check_layer(facilities, "facilities", ["facility_id", "class"])
+    catch_classes: list[str] = []
+    if catchments is not None:
+        catch = check_layer(catchments, "catchments", ["facility_id", "class"])
+        catch_classes = _add_catchments(m, catch, fac, metric, tolerance_m, merge_above)
+    fac_classes = _add_facilities(m, fac, metric, merge_above) \
+        if fac is not None and len(fac) else []
+    has_blind = blind_spots is not None and len(blind_spots) > 0
+    if has_blind:
+        _add_blind_spots(m, check_layer(blind_spots, "blind_spots", []), metric, tolerance_m)
+
+    _add_proposed(m, proposed_sites, proposed_catchments, metric, tolerance_m)
+    has_proposed = proposed_sites is not None and len(proposed_sites) > 0
+
+    bounds = shapely.total_bounds(geoms)
+    has_boundary = boundary is not None and len(boundary) > 0
+    if has_boundary:
+        bframe = boundary if isinstance(boundary, gpd.GeoDataFrame) else gpd.GeoDataFrame(
+            geometry=boundary)
+        bframe = check_layer(bframe, "boundary", [])
+        bgeoms = _display(bframe.geometry, metric, tolerance_m, coverage=False)
+        opts = {"pane": "sp-boundary", "className": "sp-boundary", "interactive": False,
+                "style": {"color": "#222", "weight": 2.5, "dashArray": "8 4", "fill": False}}
+        m.add_child(JsLayer("SP.geoLayer", _payload(bgeoms), opts,
+                            name=_esc(map_label("layer_boundary"))))
+        b = shapely.total_bounds(bgeoms)
+        bounds = np.concatenate([np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])])
+
+    m.add_child(JsCall("SP.legend", legend_html(top_n if has_ranks else 0,
+                                             bool(p["_excluded"].any()), fac_classes,
+                                             catch_classes, has_blind, has_boundary,
+                                             _PROPOSED_COLOUR if has_proposed else None)))
+    m.add_child(JsCall("SP.title", _esc(title)))
+    m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
+    m.add_child(JsCall("SP.scale"))
+    m.add_child(JsCall("SP.fullscreen", map_label("fullscreen")))
+    m.add_child(JsCall("SP.measure", map_label("measure"), map_label("measure_hint")))
+    m.add_child(JsCall("SP.search", map_label("search"), map_label("not_found")))
+    m.add_child(folium.LayerControl(position="topright", collapsed=True))
+    m.fit_bounds([[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]])
+    return m
+

@@ -1,0 +1,156 @@
+"""Seed compliance: service radii of the 好房子 pilot, clause 三(二)8.
+
+A new housing project must lie within walking distance, measured along streets, of a
+kindergarten (300 m), a primary school (500 m) and a middle school (1000 m).  Where it does not,
+the project must provide the missing facility itself, designed, built, accepted and delivered
+together with the housing (同时设计、同时施工、同时验收、同时交付).
+
+:func:`seed_compliance` reads the network distances ``dist_<class>_m`` (NaN = unreachable) and
+adds ``meets_<class>_radius``, ``compliance_required`` (English), ``compliance_required_zh`` and
+``compliant_all``.
+
+The seed radii and the GB 50180-2018 life circles they come from have their one home here;
+the study config, the catchments and the programme take them from this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from siteplan.access.distances import distance_column
+from siteplan.core.errors import InputError
+from siteplan.core.labels import label
+
+# Seed clause 三(二)8: walking distance along streets, metres.
+SEED_RADII_M: dict[str, float] = {
+    "kindergarten": 300.0,
+    "primary_school": 500.0,
+    "middle_school": 1000.0,
+}
+SEED_CLAUSE = "三(二)8"
+#: How a default taken from the seed clause names its source.
+SEED_SOURCE = f"好房子 {SEED_CLAUSE}"
+
+# GB 50180-2018 城市居住区规划设计标准, 表 3.0.4 (居住区分级控制规模): walking distance of the
+# 5-, 10- and 15-minute life circles.  The 15-minute circle is 800-1000 m in the standard; the
+# pilot uses its upper bound.
+GB50180_CIRCLES_M: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
+GB50180_SOURCE = "GB 50180-2018 表3.0.4"
+
+SAME_TIME_NOTE_ZH = label("same_time_delivery", "zh")
+SAME_TIME_NOTE_EN = label("same_time_delivery", "en")
+
+
+def must_provide_text(cls: str, lang: str = "both") -> str:
+    """What a project failing the radius of ``cls`` must add.
+
+    ``"zh"``: ``须配建幼儿园``; ``"en"``: ``must provide a kindergarten on site``; ``"both"``:
+    ``须配建幼儿园 (must provide a kindergarten on site)``.
+    """
+    zh = f"须配建{label(cls, 'zh')}"
+    noun = label(cls, "en").lower()
+    article = "an" if noun[:1] in "aeiou" else "a"
+    en = f"must provide {article} {noun} on site"
+    if lang == "zh":
+        return zh
+    if lang == "en":
+        return en
+    return f"{zh} ({en})"
+
+
+def _join(parts: np.ndarray, fragment: str, sep: str, fails: np.ndarray) -> np.ndarray:
+    """Append ``fragment`` (joined by ``sep``) to ``parts`` where ``fails``."""
+    joined = np.where(parts == "", fragment, parts + sep + fragment)
+    return np.where(fails, joined, parts)
+
+
+def seed_compliance(
+    parcels: pd.DataFrame,
+    *,
+    radii_m: Mapping[str, float] | None = None,
+    include_note: bool = True,
+) -> pd.DataFrame:
+    """Check each parcel against the seed's service radii.
+
+    Parameters
+    ----------
+    parcels
+        A (Geo)DataFrame with a ``dist_<class>_m`` column (metres along the network, NaN when
+        unreachable or beyond the search limit) for every class in ``radii_m``.  Not modified.
+    radii_m
+        ``{class: radius in metres}``; the seed clause 三(二)8 radii (kindergarten 300,
+        primary_school 500, middle_school 1000) by default.  ``study.compliance.radii`` holds a
+        study's radii.
+    include_note
+        Append the same-time delivery note (同时设计、同时施工、同时验收、同时交付) to every
+        non-empty requirement.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with
+
+        - ``meets_<class>_radius`` (bool; a NaN distance fails: a facility that cannot be
+          reached is not within walking distance);
+        - ``compliance_required`` (English) and ``compliance_required_zh`` (中文): what the
+          project must add, e.g. ``须配建幼儿园；须配建小学（同时设计、同时施工、同时验收、
+          同时交付）``; empty when every radius is met;
+        - ``compliant_all`` (bool).
+
+    Raises
+    ------
+    InputError
+        A ``dist_<class>_m`` column is missing, or a radius is not a positive number.
+    """
+    radii = dict(SEED_RADII_M if radii_m is None else radii_m)
+    missing = [distance_column(c) for c in radii if distance_column(c) not in parcels.columns]
+    if missing:
+        raise InputError(
+            f"seed compliance needs the network distance column(s) {missing}.",
+            where="parcels",
+            fix="run the access stage for these facility classes first (or remove the classes "
+            "from the compliance radii).",
+        )
+    for cls, r in radii.items():
+        ok = (isinstance(r, int | float | np.number) and not isinstance(r, bool)
+              and bool(np.isfinite(r)) and r > 0)
+        if not ok:
+            raise InputError(f"the {cls} radius must be a positive number of metres, got {r!r}.",
+                             where="compliance radii", fix="e.g. kindergarten = 300.")
+
+    out = parcels.copy()
+    n = len(out)
+    meets_all = np.ones(n, dtype=bool)
+    # A parcel's requirement joins the fragments of the classes it fails, in radii order.
+    req_en = np.full(n, "", dtype=object)
+    req_zh = np.full(n, "", dtype=object)
+    for cls, r in radii.items():
+        dist = pd.to_numeric(out[distance_column(cls)], errors="coerce").to_numpy(dtype=float)
+        meets = np.isfinite(dist) & (dist <= float(r))
+        out[f"meets_{cls}_radius"] = meets
+        meets_all &= meets
+        req_en = _join(req_en, must_provide_text(cls, "en"), "; ", ~meets)
+        req_zh = _join(req_zh, must_provide_text(cls, "zh"), "；", ~meets)
+    if include_note:
+        req_en = np.where(req_en == "", req_en, req_en + f" ({SAME_TIME_NOTE_EN})")
+        req_zh = np.where(req_zh == "", req_zh, req_zh + f"（{SAME_TIME_NOTE_ZH}）")
+    out["compliance_required"] = pd.array(req_en.astype(str), dtype="string")
+    out["compliance_required_zh"] = pd.array(req_zh.astype(str), dtype="string")
+    out["compliant_all"] = meets_all
+    return out
+
+
+__all__ = [
+    "GB50180_CIRCLES_M",
+    "GB50180_SOURCE",
+    "SAME_TIME_NOTE_EN",
+    "SAME_TIME_NOTE_ZH",
+    "SEED_CLAUSE",
+    "SEED_RADII_M",
+    "SEED_SOURCE",
+    "must_provide_text",
+    "seed_compliance",
+]

@@ -1,0 +1,222 @@
+"""Hard constraints: which parcels a study excludes, and why, in English and 中文.
+
+Each ``[[constraints]]`` entry compares a criterion's raw value, a parcel column or a shape
+measure with a value, or is a builtin (``unreachable``, ``inside_hazard``).
+:func:`apply_constraints` gives ``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh``;
+reasons name the value that triggered them (``Slope (percent): 31.2 > 25``) unless the study
+words them itself.  Excluded parcels stay in the output: the scorer never drops rows.
+
+A missing (NaN) value is never silently passed: a walking distance or time that is NaN (nothing
+reachable within ``[network] search_limit_m``) compares as +infinity, so ``distance > 1000``
+excludes a parcel with no kindergarten within the limit; any other missing value (a slope off
+the DEM, a blank attribute) is unknown and excludes the parcel unless the constraint says
+``missing = "keep"`` (see :class:`siteplan.study.criteria.Constraint`).
+
+A parcel that cannot reach the street network at all is excluded whenever the score uses
+walking access, with or without ``builtin = "unreachable"``: its access is unknown, and scoring
+it 0 would rank it as if it had been measured (:func:`unreachable_always`).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteplan.core.errors import InputError
+from siteplan.core.labels import label
+from siteplan.parcels.load import DEFAULT_ALIASES, parse_bool
+from siteplan.parcels.shapes import metric_geometries, shape_measure
+from siteplan.scoring.criteria import criterion_labels, numeric_values, parcel_column
+from siteplan.study.criteria import Constraint, NetworkCriterion
+
+if TYPE_CHECKING:
+    from siteplan.study.model import Study
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+def hazard_hits(parcels: gpd.GeoDataFrame, study: Study) -> np.ndarray:
+    """Parcels whose interior overlaps a hazard polygon of ``inputs.hazards``."""
+    from siteplan.io.layers import read_layer
+
+    hit = np.zeros(len(parcels), dtype=bool)
+    geoms = np.asarray(parcels.geometry.values, dtype=object)
+    for path in study.inputs.hazards:
+        hz = read_layer(path, kind="hazard layer").to_crs(parcels.crs)
+        hz_geoms = np.asarray(hz.geometry.values, dtype=object)
+        tree = shapely.STRtree(hz_geoms)
+        pi, hi = tree.query(geoms, predicate="intersects")
+        inside = ~shapely.touches(geoms[pi], hz_geoms[hi])
+        hit[pi[inside]] = True
+    return hit
+
+
+def _fmt(values: np.ndarray) -> np.ndarray:
+    return np.char.mod("%.4g", np.asarray(values, dtype=float)).astype(object)
+
+
+def constraint_mask(
+    parcels: gpd.GeoDataFrame,
+    study: Study,
+    k: Constraint,
+    raw: Mapping[str, np.ndarray],
+    metric: np.ndarray | None,
+    where: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(hit, reason_en, reason_zh)`` arrays of one constraint (reasons only meaningful where
+    ``hit``).
+
+    A NaN walking distance or time compares as +infinity; any other NaN (or blank text) is
+    unknown and hits when ``k.missing == "exclude"``, with an "unknown (no data)" reason.
+    """
+    n = len(parcels)
+    en, zh = k.reasons()
+    if k.builtin == "unreachable":
+        if "unreachable" not in parcels.columns:
+            raise InputError("the parcels have no 'unreachable' column.", where=where,
+                             fix="run the access stage first (ensure_access).")
+        hit = parcels["unreachable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        return hit, np.full(n, en, dtype=object), np.full(n, zh, dtype=object)
+    if k.builtin == "inside_hazard":
+        return hazard_hits(parcels, study), np.full(n, en, dtype=object), \
+            np.full(n, zh, dtype=object)
+    op, value = _OPS[str(k.op)], k.value
+    if k.criterion is not None:
+        x: Any = raw[k.criterion]
+        name_en, name_zh = criterion_labels(study)[k.criterion]
+    elif k.measure is not None:
+        geoms = metric if metric is not None else metric_geometries(parcels)
+        x = shape_measure(geoms, k.measure)
+        name_en, name_zh = label(k.measure, "en"), label(k.measure, "zh")
+    else:
+        col = str(k.column)
+        series = parcel_column(parcels, col, study, where)
+        # Labelled by what the column holds, so 净地 reads "Clean land" / "净地".
+        aliases = dict(DEFAULT_ALIASES)
+        if study.inputs.parcels is not None:
+            aliases.update(study.inputs.parcels.aliases())
+        key = aliases.get(str(series.name), str(series.name))
+        name_en, name_zh = label(key, "en"), label(key, "zh")
+        if isinstance(value, bool):
+            if k.op not in ("==", "!="):
+                raise InputError(f"a yes/no column can only be compared with == or !=, not "
+                                 f"{k.op}.", where=where, fix='use op = "==" or "!=".')
+            x = parse_bool(series, where=where, column=col).astype("Float64").to_numpy(
+                dtype=float, na_value=np.nan)
+            value = float(value)
+        elif isinstance(value, str):
+            if k.op not in ("==", "!="):
+                raise InputError(f"text can only be compared with == or !=, not {k.op}.",
+                                 where=where, fix="compare with a number, or use == / !=.")
+            text = series.astype("string").str.strip()
+            unknown = (text.isna() | (text == "")).to_numpy(dtype=bool)
+            hit = op(text, value).fillna(False).to_numpy(dtype=bool) & ~unknown
+            shown = text.fillna("").to_numpy(dtype=object)
+            return _with_unknown(k, hit, unknown, name_en, name_zh,
+                                 _reason(k, k.reason_en, name_en, shown, True),
+                                 _reason(k, k.reason_zh, name_zh, shown, True))
+        else:
+            x = numeric_values(series, where, col)
+    x = np.asarray(x, dtype=float)
+    unknown = np.isnan(x)
+    shown = _fmt(x)
+    r_en = _reason(k, k.reason_en, name_en, shown, False)
+    r_zh = _reason(k, k.reason_zh, name_zh, shown, False)
+    if k.is_distance(study.criteria):
+        # NaN: nothing reachable within the search limit, i.e. farther than any threshold.
+        hit = op(np.where(unknown, np.inf, x), float(value))  # type: ignore[arg-type]
+        far = unknown & hit
+        if k.reason_en is None:
+            r_en = np.where(far, _beyond_en(study, name_en, k), r_en)
+        if k.reason_zh is None:
+            r_zh = np.where(far, _beyond_zh(study, name_zh, k), r_zh)
+        return np.asarray(hit, dtype=bool), r_en, r_zh
+    with np.errstate(invalid="ignore"):
+        hit = ~unknown & op(x, float(value))  # type: ignore[arg-type]
+    return _with_unknown(k, hit, unknown, name_en, name_zh, r_en, r_zh)
+
+
+def _threshold(k: Constraint) -> str:
+    return f"{k.value:g}" if isinstance(k.value, float) else str(k.value)
+
+
+def _beyond_en(study: Study, name: str, k: Constraint) -> str:
+    limit = study.network.search_limit_m
+    return f"{name}: none within the {limit:g} m search limit ({k.op} {_threshold(k)})"
+
+
+def _beyond_zh(study: Study, name: str, k: Constraint) -> str:
+    limit = study.network.search_limit_m
+    return f"{name}：{limit:g}米搜索范围内无可达设施（{k.op} {_threshold(k)}）"
+
+
+def _with_unknown(k: Constraint, hit: np.ndarray, unknown: np.ndarray, name_en: str,
+                  name_zh: str, r_en: np.ndarray, r_zh: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add the parcels whose value is unknown when the constraint's ``missing`` is
+    ``"exclude"``; their reason says the value is unknown, not that it failed."""
+    if k.missing != "exclude" or not unknown.any():
+        return hit, r_en, r_zh
+    return (hit | unknown,
+            np.where(unknown, f"{name_en} unknown (no data)", r_en).astype(object),
+            np.where(unknown, f"{name_zh}未知（无数据）", r_zh).astype(object))
+
+
+def _reason(k: Constraint, configured: str | None, name: str, shown: np.ndarray, text: bool
+            ) -> np.ndarray:
+    """The configured reason, else ``"<label>: <value> <op> <threshold>"`` per parcel."""
+    if configured is not None:
+        return np.full(shown.shape[0], configured, dtype=object)
+    value = f"'{k.value}'" if text else _threshold(k)
+    return (name + ": " + shown.astype(str).astype(object) + f" {k.op} {value}").astype(object)
+
+
+def unreachable_always(parcels: pd.DataFrame, study: Study) -> bool:
+    """Whether parcels that cannot reach the street network are excluded although the study
+    has no ``builtin = "unreachable"`` constraint: yes when the score uses walking access
+    (a distance, count or 2SFCA criterion), since such a parcel's access is unknown, not far,
+    and a score of 0 on it would rank the parcel as if it had been measured."""
+    return ("unreachable" in parcels.columns
+            and not any(k.builtin == "unreachable" for k in study.constraints)
+            and any(isinstance(c, NetworkCriterion) for c in study.criteria))
+
+
+def apply_constraints(parcels: gpd.GeoDataFrame, study: Study,
+                      raw: Mapping[str, np.ndarray], metric: np.ndarray | None = None
+                      ) -> pd.DataFrame:
+    """``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh`` for every parcel (reasons
+    of several constraints joined by ``"; "`` / ``"；"``, empty when not excluded).
+
+    Parcels that cannot reach the street network are excluded even without the builtin
+    constraint when the score uses walking access (:func:`unreachable_always`)."""
+    n = len(parcels)
+    src = study.source_path or "study config"
+    excluded = np.zeros(n, dtype=bool)
+    en = np.full(n, "", dtype=object)
+    zh = np.full(n, "", dtype=object)
+    masks = [constraint_mask(parcels, study, k, raw, metric, f"{src}: constraints[{i}]")
+             for i, k in enumerate(study.constraints)]
+    if unreachable_always(parcels, study):
+        masks.append(constraint_mask(parcels, study, Constraint(builtin="unreachable"), raw,
+                                     metric, src))
+    for hit, r_en, r_zh in masks:
+        excluded |= hit
+        en = np.where(hit, np.where(en == "", r_en, en + "; " + r_en), en)
+        zh = np.where(hit, np.where(zh == "", r_zh, zh + "；" + r_zh), zh)
+    return pd.DataFrame({
+        "excluded": excluded,
+        "exclusion_reason": pd.array(en.astype(str), dtype="string"),
+        "exclusion_reason_zh": pd.array(zh.astype(str), dtype="string"),
+    }, index=parcels.index)
+
+
+__all__ = ["apply_constraints", "constraint_mask", "hazard_hits", "unreachable_always"]

@@ -1,0 +1,367 @@
+"""Gap filling: where ``k`` new facilities of a class would cover the most uncovered demand.
+
+:func:`maximal_cover` works on plain layers (network, existing facilities, candidate sites,
+demand polygons); :mod:`siteplan.siting.study` takes them from a study run and writes the
+outputs.  Coverage before and after is
+computed exactly with shapely (demand ∩ union of the catchments, area weighted by density, the
+union taken near each demand polygon), not from the optimiser's atoms, so the two can be
+compared.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteplan.access.catchments import DEFAULT_FRONTAGE_M, catchments
+from siteplan.access.coverage import frontage_near
+from siteplan.access.reach import reached_pieces
+from siteplan.core.errors import ConfigError, InputError
+from siteplan.io.layers import is_polygonal
+from siteplan.network.graph import Network
+from siteplan.network.linear import edge_vertices, substrings
+from siteplan.network.snapping import DEFAULT_MAX_SNAP_M, SnapPoint, snap
+from siteplan.siting.demand import build_atoms, grouped_union
+from siteplan.siting.solvers import Cover, exact_cover, greedy_cover
+
+if TYPE_CHECKING:
+    pass
+
+Method = Literal["greedy", "exact", "both"]
+# Carried from the candidates to the proposed sites, so an excluded parcel shows as such.
+EXCLUSION_COLUMNS = ("excluded", "exclusion_reason", "exclusion_reason_zh")
+
+
+@dataclass
+class SitingResult:
+    """Proposed sites for one facility class and the coverage they bring.
+
+    Attributes
+    ----------
+    cls, radius_m, weight
+        The class, its walking radius and the demand weight (``"area_m2"`` or the population
+        field).
+    sites
+        Points: ``method``, ``rank``, ``site_id``, ``marginal`` (weight the site adds to those
+        ranked before it), ``marginal_share``, ``cumulative_share`` (share of all demand covered
+        with existing facilities and the sites up to this one), and the candidates'
+        ``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh`` when they have them
+        (parcels do), so a planner sees a proposed site that the study's constraints exclude.
+    catchments
+        New catchments: ``method``, ``rank``, ``site_id``, ``class``, ``radius_m``, ``area_m2``.
+    coverage
+        One row per method: ``class``, ``method``, ``radius_m``, ``k``, ``weight``,
+        ``demand_total``, ``covered_before``, ``covered_after``, ``share_before``,
+        ``share_after``, ``unreachable``, ``unreachable_m2``, ``objective`` (covered weight,
+        from the atoms), ``status``, ``bound``, ``gap``, ``bound_unit``, ``seconds``.  With
+        ``k`` the solver maximises weight: ``bound_unit`` is ``"weight"``, ``bound`` an upper
+        bound on the covered weight (existing coverage included) and ``gap = (bound -
+        objective) / bound``.  With ``target_share`` it minimises the number of sites:
+        ``bound_unit`` is ``"sites"``, ``bound`` the least number of new sites proved to be
+        needed and ``gap = (k - bound) / k`` (0 when optimal or no site was needed).
+    unreachable
+        Demand no candidate's and no existing catchment touches: ``demand_id``, ``area_m2``,
+        ``weight`` and geometry.
+    covers
+        The solver results by method.
+    n_atoms, n_candidates
+        Size of the instance.
+    n_candidates_near
+        Candidates within the radius plus the frontage, as the crow flies, of some demand
+        (the others cannot cover any and get no network pass).
+    map_layers
+        Context for the map (parcels, facilities, catchments, blind spots, boundary, title).
+    timings
+        Seconds per step: ``snap``, ``atoms``, ``before`` (exact coverage before), then per
+        method ``solve_<m>``, ``catchments_<m>`` and ``after_<m>``.
+    inputs
+        The study's input files (and its TOML), which :func:`write_siting` never overwrites;
+        empty for :func:`maximal_cover` on plain layers.
+    """
+
+    cls: str
+    radius_m: float
+    weight: str
+    sites: gpd.GeoDataFrame
+    catchments: gpd.GeoDataFrame
+    coverage: pd.DataFrame
+    unreachable: gpd.GeoDataFrame
+    covers: dict[str, Cover]
+    n_atoms: int
+    n_candidates: int
+    map_layers: dict[str, Any] = field(default_factory=dict)
+    n_candidates_near: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+
+
+def check_options(radius_m: float, k: int | None, target_share: float | None,
+                   method: str, time_limit_s: float = 60.0) -> None:
+    """Refuse a bad radius, k / target share, method or time limit (what, where, fix)."""
+    if not (isinstance(radius_m, int | float) and np.isfinite(radius_m) and radius_m > 0):
+        raise ConfigError(f"the radius must be a positive number of metres, got {radius_m!r}.",
+                          where="siting.radius_m", fix="give e.g. 300 or 500.")
+    if (k is None) == (target_share is None):
+        raise InputError("give either k (number of new sites) or a target coverage share.",
+                         where="siting", fix="pass k=5, or target_share=0.8.")
+    if k is not None and not (isinstance(k, int | np.integer) and not isinstance(k, bool)
+                              and k >= 1):
+        raise InputError(f"k must be a whole number >= 1, got {k!r}.", where="siting.k",
+                         fix="ask for at least one site.")
+    if target_share is not None and not (isinstance(target_share, int | float)
+                                         and 0 < target_share <= 1):
+        raise InputError(f"target share must lie in (0, 1], got {target_share!r}.",
+                         where="siting.target_share", fix="give e.g. 0.8 for 80 %.")
+    if method not in ("greedy", "exact", "both"):
+        raise InputError(f"unknown method {method!r}.", where="siting.method",
+                         fix='use "greedy", "exact" or "both".')
+    if not (isinstance(time_limit_s, int | float) and np.isfinite(time_limit_s)
+            and time_limit_s > 0):
+        raise InputError(f"time limit must be a positive number of seconds, got "
+                         f"{time_limit_s!r}.", where="siting.time_limit_s", fix="use e.g. 60.")
+
+
+def _demand(demand: gpd.GeoDataFrame, crs: Any,
+            population: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Demand polygons, their density (weight per m²) and ids."""
+    if demand.crs is None:
+        raise InputError("the demand layer has no CRS.", where="siting demand",
+                         fix="set one (gdf.set_crs(...)).")
+    geoms = np.asarray(demand.to_crs(crs).geometry.values, dtype=object)
+    keep = is_polygonal(geoms) & ~shapely.is_empty(geoms)
+    if not keep.any():
+        raise InputError("the demand layer has no polygons.", where="siting demand",
+                         fix="use residential land, parcels or building footprints.")
+    ids = np.asarray(demand.index.astype(str), dtype=object)
+    if population is None:
+        geoms, ids = geoms[keep], ids[keep]
+        area = shapely.area(geoms)
+        union = shapely.union_all(geoms)
+        if abs(float(shapely.area(union)) - float(area.sum())) > 1e-6 * float(area.sum()):
+            # Overlapping polygons: land counts once.
+            geoms = shapely.get_parts(union)
+            ids = np.array([f"part_{i}" for i in range(geoms.size)], dtype=object)
+        return geoms, np.ones(geoms.size), ids
+    if population not in demand.columns:
+        raise InputError(f"the demand layer has no population field {population!r}.",
+                         where="siting demand",
+                         fix=f"use one of its columns: {', '.join(map(str, demand.columns))}.")
+    pop = pd.to_numeric(demand[population], errors="coerce").to_numpy(dtype=float,
+                                                                      na_value=np.nan)
+    bad = ~np.isfinite(pop) | (pop < 0)
+    if bad.any():
+        raise InputError(f"population field {population!r} has {int(bad.sum())} missing, "
+                         f"non-numeric or negative value(s), e.g. row {ids[bad][0]}.",
+                         where="siting demand", fix="fill them with counts >= 0.")
+    geoms, pop, ids = geoms[keep], pop[keep], ids[keep]
+    area = shapely.area(geoms)
+    return geoms, np.where(area > 0, pop / np.where(area > 0, area, 1.0), 0.0), ids
+
+
+def _candidate_frame(candidates: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    if len(candidates) == 0:
+        raise InputError("there are no candidate sites.", where="siting candidates",
+                         fix="give candidate parcels, network nodes or a site layer.")
+    if candidates.crs is None:
+        raise InputError("the candidate sites have no CRS.", where="siting candidates",
+                         fix="set one (gdf.set_crs(...)).")
+    col = next((c for c in ("site_id", "parcel_id", "facility_id") if c in candidates.columns),
+               None)
+    ids = (candidates[col].astype("string") if col else
+           pd.Series(candidates.index.astype(str), index=candidates.index, dtype="string"))
+    if ids.isna().any() or ids.duplicated().any():
+        raise InputError("candidate site ids must be present and unique.",
+                         where="siting candidates", fix="give every site its own site_id.")
+    frame = gpd.GeoDataFrame({"site_id": ids.to_numpy()},
+                             geometry=np.asarray(candidates.to_crs(crs).geometry.values),
+                             crs=crs)
+    for name in EXCLUSION_COLUMNS:
+        if name in candidates.columns:
+            frame[name] = candidates[name].to_numpy()
+    # Candidates in id order: ties between equal gains go to the lowest id.
+    return frame.sort_values("site_id", kind="stable").reset_index(drop=True)
+
+
+def _covered(net: Network, pieces: list[pd.DataFrame], demand: np.ndarray,
+             density: np.ndarray, frontage_m: float) -> float:
+    """Weight of the demand inside the frontage band of the reached street ``pieces``, by
+    exact overlay.
+
+    The band near each demand polygon is the union of the buffers of the pieces within the
+    frontage of it (:func:`siteplan.access.coverage.frontage_near`): the same area as the dissolved
+    catchment of the whole class, from small local unions instead of a city-wide one (whose
+    intersection with every polygon grows with the city squared).
+    """
+    table = pd.concat(pieces, ignore_index=True)
+    lines = substrings(net.edge_geometry, table["edge"].to_numpy(), table["s"].to_numpy(),
+                       table["t"].to_numpy(), vertices=edge_vertices(net))
+    zones = frontage_near(lines, demand, frontage_m)
+    return float((shapely.area(shapely.intersection(demand, zones)) * density).sum())
+
+
+def maximal_cover(
+    net: Network,
+    existing: gpd.GeoDataFrame,
+    cls: str,
+    radius_m: float,
+    candidates: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    *,
+    k: int | None = None,
+    target_share: float | None = None,
+    population: str | None = None,
+    method: Method = "greedy",
+    time_limit_s: float = 60.0,
+    frontage_m: float = DEFAULT_FRONTAGE_M,
+    facility_point: SnapPoint = "representative",
+    candidate_point: SnapPoint = "representative",
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> SitingResult:
+    """Propose ``k`` sites (or enough to reach ``target_share``) for new facilities of a class.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    existing
+        Facilities (``facility_id``, ``class``); those of ``cls`` already cover their catchments.
+    cls, radius_m
+        The class and its walking radius.
+    candidates
+        Candidate sites (points or polygons) with ``site_id`` (else ``parcel_id``,
+        ``facility_id`` or the index as id).
+    demand
+        Demand polygons: residential land, parcels or buildings.
+    k, target_share
+        Number of new sites, or the share (0-1] of all demand to cover with existing and new.
+    population
+        Demand column spread over each polygon by area; default: weight by area (m²).
+    method
+        ``"greedy"``, ``"exact"`` (integer programme) or ``"both"``.
+    time_limit_s
+        Time limit of the integer programme.
+    frontage_m, facility_point, candidate_point, max_snap_m
+        As for :func:`siteplan.access.catchments.catchments`.
+
+    Returns
+    -------
+    SitingResult
+    """
+    check_options(radius_m, k, target_share, method, time_limit_s)
+    radius_m = float(radius_m)
+    cand = _candidate_frame(candidates, net.crs)
+    if k is not None and k > len(cand):
+        raise InputError(f"k = {k} is more than the {len(cand)} candidate sites.",
+                         where="siting.k", fix="ask for fewer sites or give more candidates.")
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = now - clock
+        clock = now
+
+    geoms, density, ids = _demand(demand, net.crs, population)
+    # Refused before any network work: a share of nothing is not a number.
+    total = float((shapely.area(geoms) * density).sum())
+    if not total > 0:
+        raise InputError(f"the demand weighs nothing: its {population or 'area'} adds up to "
+                         f"{total:g}, so no share of it can be covered.", where="siting demand",
+                         fix="use a population field with people in it, or weight by area.")
+    mine = existing[existing["class"].astype(str) == cls] if len(existing) else existing
+    ex_geoms = np.asarray(mine.to_crs(net.crs).geometry.values, dtype=object)
+    ex_snap = snap(net, ex_geoms, how=facility_point, max_snap_m=max_snap_m)
+    c_snap = snap(net, np.asarray(cand.geometry.values), how=candidate_point,
+                  max_snap_m=max_snap_m)
+    lap("snap")
+    atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m,
+                        keep_geometry=False)
+    lap("atoms")
+
+    reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
+    before = _covered(net, [reached_before], geoms, density, frontage_m)
+    lap("before")
+    open_atoms = ~atoms.before & (np.diff(atoms.cover.indptr) > 0)
+    a, w = atoms.cover[open_atoms], atoms.weight[open_atoms]
+    base_w = float(atoms.weight[atoms.before].sum())  # covered by the existing facilities
+    target = None
+    if target_share is not None:
+        target = target_share * total - base_w
+        best = (base_w + float(w.sum())) / total
+        if best < target_share * (1 - 1e-9):
+            raise InputError(f"no set of candidates reaches {target_share:.1%} coverage of "
+                             f"{cls}: the most they can reach is {best:.1%}.",
+                             where="siting.target_share",
+                             fix="lower the target or add candidate sites.")
+        target = max(target, 0.0)
+    covers: dict[str, Cover] = {}
+    for m in (("greedy", "exact") if method == "both" else (method,)):
+        if target is not None and target <= 0:
+            covers[m] = Cover(np.empty(0, np.int64), np.empty(0), 0.0, m, "target_met", 0.0,
+                              0.0, 0.0, "sites")
+        elif m == "greedy":
+            covers[m] = greedy_cover(a, w, k=k, target=target)
+        else:
+            covers[m] = exact_cover(a, w, k=k, target=target, time_limit_s=time_limit_s)
+        lap(f"solve_{m}")
+
+    site_rows, catch_rows, cov_rows = [], [], []
+    unit = population or "area_m2"
+    unreachable_w = float(atoms.weight[~atoms.reachable].sum())
+    unreachable_m2 = float(atoms.area[~atoms.reachable].sum())
+    for m, cov in covers.items():
+        chosen = cand.iloc[cov.sites].reset_index(drop=True)
+        rank = np.arange(1, cov.sites.size + 1)
+        site_rows.append(pd.DataFrame({
+            "method": m, "rank": rank, "site_id": chosen["site_id"].to_numpy(),
+            "marginal": cov.gains, "marginal_share": cov.gains / total,
+            "cumulative_share": (base_w + np.cumsum(cov.gains)) / total,
+            **{c: chosen[c].to_numpy() for c in EXCLUSION_COLUMNS if c in chosen.columns},
+            "geometry": shapely.point_on_surface(np.asarray(chosen.geometry.values))}))
+        new = catchments(net, chosen.assign(facility_id=chosen["site_id"], **{"class": cls}),
+                         {cls: radius_m}, mode="overlap", frontage_m=frontage_m,
+                         facility_point=candidate_point, max_snap_m=max_snap_m)
+        # (as text also when no site was chosen and the table is empty)
+        new = new.astype({"facility_id": "string"}).merge(pd.DataFrame({
+            "facility_id": chosen["site_id"].astype("string"), "rank": rank}), on="facility_id")
+        new = new.rename(columns={"facility_id": "site_id"}).sort_values("rank")
+        new.insert(0, "method", m)
+        catch_rows.append(new[["method", "rank", "site_id", "class", "radius_m", "area_m2",
+                               "geometry"]])
+        lap(f"catchments_{m}")
+        reached_new = reached_pieces(net, c_snap.subset(cov.sites), radius_m,
+                                     per_facility=False)
+        after = _covered(net, [reached_before, reached_new], geoms, density, frontage_m)
+        lap(f"after_{m}")
+        cov_rows.append({
+            "class": cls, "method": m, "radius_m": radius_m, "k": int(cov.sites.size),
+            "weight": unit, "demand_total": total, "covered_before": before,
+            "covered_after": after, "share_before": before / total,
+            "share_after": after / total, "unreachable": unreachable_w,
+            "unreachable_m2": unreachable_m2, "objective": base_w + cov.objective,
+            "status": cov.status,
+            "bound": base_w + cov.bound if cov.unit == "weight" else cov.bound,
+            "gap": cov.gap, "bound_unit": cov.unit, "seconds": cov.seconds})
+    sites = gpd.GeoDataFrame(pd.concat(site_rows, ignore_index=True), geometry="geometry",
+                             crs=net.crs)
+    new_catch = gpd.GeoDataFrame(pd.concat(catch_rows, ignore_index=True), geometry="geometry",
+                                 crs=net.crs)
+    lost = ~atoms.reachable
+    owners = np.unique(atoms.owner[lost])
+    slot = np.searchsorted(owners, atoms.owner[lost])
+    unreach = gpd.GeoDataFrame({
+        "class": cls, "demand_id": ids[owners],
+        "area_m2": np.bincount(slot, weights=atoms.area[lost], minlength=owners.size),
+        "weight": np.bincount(slot, weights=atoms.weight[lost], minlength=owners.size),
+    }, geometry=grouped_union(atoms.geometry[lost], slot, owners.size), crs=net.crs)
+    lap("unreachable")
+    return SitingResult(cls, radius_m, unit, sites, new_catch, pd.DataFrame(cov_rows), unreach,
+                        covers, int(atoms.geometry.size), len(cand),
+                        n_candidates_near=atoms.n_near, timings=timings)

@@ -1,0 +1,216 @@
+"""Checks across sections of a study (a criterion's class exists, AHP matrix matches the
+criteria, the search limit covers every walking distance used, ...).  Each problem is
+``(key, value, what, fix)`` with a dotted key such as ``criteria[2].class``;
+:mod:`siteplan.study.errors` turns them into one ConfigError."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Any
+
+from siteplan.facilities.rules import CLASSES
+from siteplan.study.ahp import (
+    MAX_CONSISTENCY_RATIO,
+    RANDOM_INDEX,
+    ahp_weights,
+    check_pairwise_matrix,
+)
+from siteplan.study.criteria import DistanceCriterion, NetworkCriterion
+from siteplan.study.transforms import IdealRangeTransform, LinearTransform, StepTransform
+
+if TYPE_CHECKING:
+    from siteplan.study.model import Study
+
+Problem = tuple[str, Any, str, str]
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """``' (did you mean "x"?)'`` for the closest choice, or ``''``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _class_problems(study: Study, known: list[str]) -> list[Problem]:
+    out: list[Problem] = []
+    for i, c in enumerate(study.criteria):
+        cls_name = c.facility_class
+        if cls_name is None:
+            continue
+        if cls_name not in known:
+            out.append((f"criteria[{i}].class", cls_name,
+                        f"unknown facility class{did_you_mean(cls_name, known)}",
+                        f"use one of {', '.join(known)}, or declare it in [classes.{cls_name}]."))
+            continue
+        needs_radius = (c.kind == "distance" and c.transform is None) or c.kind == "access_2sfca"
+        if needs_radius and study.criterion_radius(c) is None:
+            what = ("needs a radius: the default transform scores 100 within it"
+                    if c.kind == "distance" else "needs a catchment radius")
+            out.append((f"criteria[{i}].radius_m", None, what,
+                        f"add radius_m = ... to the criterion or to [classes.{cls_name}]"
+                        + (", or give a transform." if c.kind == "distance" else ".")))
+    for cls_name in study.compliance.radii:
+        if cls_name not in known:
+            out.append((f"compliance.radii.{cls_name}", cls_name,
+                        f"unknown facility class{did_you_mean(cls_name, known)}",
+                        f"use one of {', '.join(known)}."))
+    return out
+
+
+def _weight_problems(study: Study) -> list[Problem]:
+    out: list[Problem] = []
+    n = len(study.criteria)
+    if study.weights.method == "direct":
+        for i, c in enumerate(study.criteria):
+            if c.weight is None:
+                out.append((f"criteria[{i}].weight", None, f"criterion {c.name!r} has no weight",
+                            "give every criterion weight = <positive number> (they are "
+                            'normalised to sum 1), or set [weights] method = "ahp".'))
+        return out
+    for i, c in enumerate(study.criteria):
+        if c.weight is not None:
+            out.append((f"criteria[{i}].weight", c.weight,
+                        "a direct weight is given but [weights] method is \"ahp\"",
+                        'remove the weight (AHP derives it) or set method = "direct".'))
+    m = study.weights.matrix
+    if m is None:
+        out.append(("weights.matrix", None, 'method = "ahp" needs a pairwise matrix',
+                    f"add matrix = [[...], ...] with {n} rows of {n} numbers in criteria order."))
+        return out
+    if len(m) != n or any(len(row) != n for row in m):
+        shape = f"{len(m)} rows of lengths {sorted({len(r) for r in m})}"
+        out.append(("weights.matrix", shape,
+                    f"the matrix must be {n} x {n}, one row and column per criterion",
+                    f"write {n} rows of {n} numbers, in the order the criteria are listed."))
+        return out
+    if n == 0:
+        return out
+    if n not in RANDOM_INDEX:
+        out.append(("weights.matrix", f"{n} x {n}", "AHP is limited to 15 criteria",
+                    'use method = "direct" or group criteria.'))
+        return out
+    for problem in check_pairwise_matrix(m):
+        out.append(("weights.matrix", m, problem,
+                    "a pairwise matrix is positive with ones on the diagonal and a_ji = 1/a_ij."))
+    if out:
+        return out
+    res = ahp_weights(m)
+    if res.consistency_ratio > MAX_CONSISTENCY_RATIO and not study.weights.allow_inconsistent:
+        out.append(("weights.matrix", f"CR = {res.consistency_ratio:.3f}",
+                    f"the judgements are inconsistent: consistency ratio {res.consistency_ratio:.3f} "
+                    f"> {MAX_CONSISTENCY_RATIO} (Saaty)",
+                    "revise the comparisons, or set allow_inconsistent = true to accept them."))
+    return out
+
+
+def _constraint_problems(study: Study) -> list[Problem]:
+    out: list[Problem] = []
+    names = [c.name for c in study.criteria]
+    for i, k in enumerate(study.constraints):
+        if k.criterion is not None and k.criterion not in names:
+            out.append((f"constraints[{i}].criterion", k.criterion,
+                        f"no criterion has this name{did_you_mean(k.criterion, names)}",
+                        f"use one of {', '.join(names) or '(no criteria defined)'}, or column = ..."))
+        if k.criterion is not None or k.measure is not None:
+            if not isinstance(k.value, int | float) or isinstance(k.value, bool):
+                out.append((f"constraints[{i}].value", k.value, "a criterion or measure is "
+                            "numeric, so the value must be a number", "write a number, e.g. 25."))
+        if k.is_distance(study.criteria):
+            if k.column is not None and (not isinstance(k.value, int | float)
+                                         or isinstance(k.value, bool)):
+                out.append((f"constraints[{i}].value", k.value, "a walking distance or time is "
+                            "numeric, so the value must be a number", "write a number, e.g. 1000."))
+            if "missing" in k.model_fields_set:
+                out.append((f"constraints[{i}].missing", k.missing,
+                            "a missing walking distance means nothing is reachable within "
+                            "[network] search_limit_m and always compares as infinitely far",
+                            "remove missing from this constraint."))
+        if k.builtin == "inside_hazard" and not study.inputs.hazards:
+            out.append((f"constraints[{i}].builtin", k.builtin, "no hazard layers are configured",
+                        'list them in [inputs] hazards = ["flood.gpkg", ...].'))
+    return out
+
+
+def _transform_reach(t: object) -> float | None:
+    """The farthest breakpoint of a distance transform (None when it has no finite one)."""
+    if isinstance(t, LinearTransform):
+        return max(t.best, t.worst)
+    if isinstance(t, StepTransform):
+        return max(th for th, _ in t.steps)
+    if isinstance(t, IdealRangeTransform):
+        return t.zero_above if t.zero_above is not None else t.high
+    return None
+
+
+def distances_in_use(study: Study) -> list[tuple[str, float]]:
+    """``(key, metres)`` of every walking distance the study compares with: radii of the classes
+    it uses (service, count, compliance, criteria), ring cutoffs in ``rings`` mode, breakpoints
+    of distance transforms and thresholds of distance constraints."""
+    out: list[tuple[str, float]] = []
+    for cls in study.facility_classes():
+        fc = study.classes.get(cls)
+        if fc is None:
+            continue
+        if fc.radius_m is not None:
+            key = "life_circle" if fc.life_circle is not None else "radius_m"
+            out.append((f"classes.{cls}.{key}", fc.radius_m))
+        if fc.count_radii_m:
+            out.append((f"classes.{cls}.count_radii_m", max(fc.count_radii_m)))
+    out += [(f"compliance.radii.{cls}", r) for cls, r in study.compliance.radii.items()]
+    for i, c in enumerate(study.criteria):
+        if isinstance(c, NetworkCriterion) and c.radius_m is not None:
+            out.append((f"criteria[{i}].radius_m", c.radius_m))
+        reach = _transform_reach(c.transform) if isinstance(c, DistanceCriterion) else None
+        if reach is not None:
+            out.append((f"criteria[{i}].transform", reach))
+    if study.catchments.mode == "rings" and study.catchments.rings_m:
+        out.append(("catchments.rings_m", max(study.catchments.rings_m)))
+    for i, k in enumerate(study.constraints):
+        if not k.is_distance(study.criteria) or not isinstance(k.value, int | float) \
+                or isinstance(k.value, bool):
+            continue
+        metres = float(k.value)
+        if k.column is not None and k.column.startswith("time_"):
+            metres *= 60.0 * study.network.speed_mps  # minutes at the study's walking speed
+        out.append((f"constraints[{i}].value", metres))
+    return out
+
+
+def _search_limit_problems(study: Study) -> list[Problem]:
+    """Distances beyond ``search_limit_m`` are never computed (NaN), so a radius above it
+    silently fails every parcel (a 1000 m radius with a 400 m limit: nobody is within it)."""
+    limit = study.network.search_limit_m
+    over = [(key, d) for key, d in distances_in_use(study) if d > limit]
+    if not over:
+        return []
+    shown = ", ".join(f"{key} = {d:g} m" for key, d in over)
+    need = max(d for _, d in over)
+    return [("network.search_limit_m", limit,
+             f"the search limit is shorter than walking distances the study uses ({shown}); "
+             "distances beyond the limit are not computed (NaN), so no parcel could be within "
+             "them",
+             f"set [network] search_limit_m = {need:g} or more, or lower the distances listed.")]
+
+
+def cross_check(study: Study) -> list[Problem]:
+    """All problems that involve more than one section of ``study``."""
+    out: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, c in enumerate(study.criteria):
+        if c.name in seen:
+            out.append((f"criteria[{i}].name", c.name,
+                        f"criteria[{seen[c.name]}] already has this name",
+                        "give every criterion a distinct name (it names output columns)."))
+        seen.setdefault(c.name, i)
+        raster = getattr(c, "raster", None)
+        if raster is not None and raster not in study.inputs.rasters:
+            have = list(study.inputs.rasters)
+            out.append((f"criteria[{i}].raster", raster,
+                        f"no raster of this name in [inputs.rasters]{did_you_mean(raster, have)}",
+                        f'add {raster} = "path/to/file.tif" under [inputs.rasters].'))
+    # The classes of the naming contract (DESIGN.md) and those the study declares.
+    known = sorted(set(CLASSES) | set(study.classes))
+    out += _class_problems(study, known)
+    out += _weight_problems(study)
+    out += _constraint_problems(study)
+    out += _search_limit_problems(study)
+    return out

@@ -1,0 +1,295 @@
+"""The tables of a study file other than the criteria: ``[study]``, ``[inputs]``, ``[crs]``,
+``[network]``, ``[classes.<name>]``, ``[catchments]``, ``[programme]``, ``[compliance]`` and
+``[outputs]``.
+
+Defaults that carry planning meaning name their source next to them: the seed clause 三(二)8 of
+the Shanxi 好房子 pilot (programme ratios, compliance radii) and GB 50180-2018 (5/10/15-minute
+life circles: 300/500/1000 m walking).  Defaults of the engine (snap distance, search limit,
+walking speeds, catchment frontage, programme ratios) are taken from the modules that apply
+them, so a study file and a direct call agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from siteplan.access.catchments import DEFAULT_FRONTAGE_M
+from siteplan.access.distances import ELDERLY_SPEED_MPS, WALK_SPEED_MPS
+from siteplan.network.paths import DEFAULT_SEARCH_LIMIT_M
+from siteplan.network.snapping import DEFAULT_MAX_SNAP_M
+from siteplan.parcels.load import AreaUnit
+from siteplan.scoring.compliance import GB50180_CIRCLES_M, GB50180_SOURCE, SEED_RADII_M
+from siteplan.scoring.programme import DEFAULTS as _P
+from siteplan.study.fields import (
+    ConfigModel,
+    CoordSystem,
+    DeclaredCRS,
+    Encoding,
+    Name,
+    PathStr,
+    Radius,
+    bad_value,
+    is_database_url,
+)
+
+
+class StudySection(ConfigModel):
+    """``[study]``: what this study is."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    boundary: PathStr | None = None
+    # "gb50180": every class counts facilities within the 5/10/15-minute circles.
+    life_circle: Literal["gb50180"] | None = None
+
+
+class FacilityLayer(ConfigModel):
+    """One extra municipal facility table in ``[[inputs.layers]]``."""
+
+    path: PathStr
+    layer: str | None = None
+    class_: Name | None = Field(default=None, alias="class")
+    class_column: str | None = None
+    name_column: str | None = None
+    id_column: str | None = None
+    encoding: Encoding | None = None
+    coord_system: CoordSystem | None = None
+    # The layer's CRS when the file does not say (a Shapefile without .prj, a CSV).
+    crs: DeclaredCRS | None = None
+
+    @model_validator(mode="after")
+    def _one_class(self) -> FacilityLayer:
+        if (self.class_ is None) == (self.class_column is None):
+            raise bad_value("a facility layer needs exactly one of class or class_column",
+                            'give class = "hospital" (whole layer) or class_column = "类别".')
+        return self
+
+
+class ParcelFields(ConfigModel):
+    """Source column names of the parcel attributes (defaults: common Chinese field names)."""
+
+    code: str = "地块编号"
+    land_use: str = "用地性质"
+    area: str = "面积"
+    far: str = "容积率"
+    clean_land: str = "净地"
+    idle_recovered: str = "闲置收回"
+
+
+class ParcelInput(ConfigModel):
+    """``[inputs.parcels]``: the candidate land parcels.
+
+    ``area_unit`` is the unit of the area field (``fields.area``, default 面积); areas become
+    ``area_m2`` and are checked against the outlines' own areas
+    (:func:`siteplan.parcels.load.check_declared_area`).
+    """
+
+    path: PathStr
+    layer: str | None = None
+    id_column: str = Field(default="parcel_id", min_length=1)
+    fields: ParcelFields = Field(default_factory=lambda: ParcelFields())
+    # Unit of the area field (面积): "m2", "ha" (公顷, 10 000 m²) or "mu" (亩, 10 000/15 m²).
+    area_unit: AreaUnit = "m2"
+    encoding: Encoding | None = None
+    coord_system: CoordSystem | None = None
+    # The parcels' CRS when the file does not say; wins over [crs] input, which also applies
+    # to the streets (a bureau's EPSG:4547 parcels next to WGS84 OSM streets).
+    crs: DeclaredCRS | None = None
+
+    def aliases(self) -> dict[str, str]:
+        """``{source column: siteplan column}`` for the declared attribute field names."""
+        target = {"code": "parcel_code", "land_use": "landuse_code", "area": "area_m2",
+                  "far": "far", "clean_land": "clean_land", "idle_recovered": "idle_recovered"}
+        return {getattr(self.fields, key): col for key, col in target.items()}
+
+
+class Inputs(ConfigModel):
+    """``[inputs]``: data sources.  ``streets`` may be a file or a PostGIS URL."""
+
+    streets: PathStr | None = None
+    facilities: PathStr | None = None
+    layers: list[FacilityLayer] = Field(default_factory=list)
+    parcels: ParcelInput | None = None
+    residential: PathStr | None = None
+    rasters: dict[Name, PathStr] = Field(default_factory=dict)
+    hazards: list[PathStr] = Field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        """Every local file the study reads (database URLs excluded)."""
+        out = [self.streets, self.facilities, self.residential,
+               self.parcels.path if self.parcels else None]
+        out += [lay.path for lay in self.layers] + list(self.rasters.values()) + self.hazards
+        return [p for p in out if p is not None and not is_database_url(p)]
+
+
+class CRSSection(ConfigModel):
+    """``[crs]``: declared input CRS, analysis CRS, Chinese coordinate offsets, encoding."""
+
+    input: DeclaredCRS | None = None
+    metric: str | int = "utm"
+    coord_system: CoordSystem = "wgs84"
+    encoding: Encoding = "utf-8"
+
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str | int) -> str | int:
+        if v in ("utm", "cgcs2000"):
+            return v
+        try:
+            crs = CRS.from_user_input(v)
+        except CRSError:
+            raise bad_value(f"{v!r} is neither utm, cgcs2000 nor a CRS pyproj knows",
+                            'use "utm", "cgcs2000" or an explicit projected CRS such as '
+                            '"EPSG:4547".') from None
+        unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+        if not crs.is_projected or unit not in ("metre", "meter"):
+            raise bad_value(f"{v!r} is not a projected CRS in metres",
+                            'distances need metres: use "utm", "cgcs2000" or e.g. "EPSG:4547".')
+        return v
+
+
+class NetworkSection(ConfigModel):
+    """``[network]``: how the walking network is built and searched."""
+
+    snap_tolerance_m: float = Field(default=0.0, ge=0, le=50)
+    max_snap_m: Radius = DEFAULT_MAX_SNAP_M
+    search_limit_m: Radius = DEFAULT_SEARCH_LIMIT_M
+    # adult 1.2 m/s, elderly 0.8 m/s (the pilot's walking speeds; override with walk_speed_mps).
+    profile: Literal["adult", "elderly"] = "adult"
+    walk_speed_mps: float | None = Field(default=None, gt=0, le=3)
+    parcel_point: Literal["representative", "centroid"] = "representative"
+    facility_point: Literal["representative", "nearest-boundary"] = "representative"
+    # Replaces the highway values that are not walkable (None: the osmnx walk filter).
+    exclude_highway: list[str] | None = None
+    keep_largest: bool = True
+
+    @property
+    def speed_mps(self) -> float:
+        """Walking speed in metres per second (explicit value, else the profile's)."""
+        if self.walk_speed_mps is not None:
+            return self.walk_speed_mps
+        return ELDERLY_SPEED_MPS if self.profile == "elderly" else WALK_SPEED_MPS
+
+
+class FacilityClass(ConfigModel):
+    """``[classes.<name>]``: one facility class's service radius and count radii."""
+
+    radius_m: Radius | None = None
+    life_circle: Literal["5min", "10min", "15min"] | None = None
+    count_radii_m: list[Radius] | None = None
+    label: str | None = None
+    label_zh: str | None = None
+    description: str = ""
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _circle(self) -> FacilityClass:
+        if self.life_circle is not None:
+            if self.radius_m is not None and self.radius_m != GB50180_CIRCLES_M[self.life_circle]:
+                raise bad_value(
+                    f"radius_m = {self.radius_m:g} contradicts life_circle = "
+                    f"{self.life_circle!r} ({GB50180_CIRCLES_M[self.life_circle]:g} m)",
+                    "give either radius_m or life_circle, not both.",
+                )
+            self.radius_m = GB50180_CIRCLES_M[self.life_circle]
+            if not self.source:
+                self.source = GB50180_SOURCE
+        return self
+
+
+class Catchments(ConfigModel):
+    """``[catchments]``: how service areas are drawn."""
+
+    frontage_m: Radius = DEFAULT_FRONTAGE_M
+    mode: Literal["overlap", "dissolve", "split", "rings"] = "overlap"
+    # The GB 50180 life circles: 300, 500, 1000 m.
+    rings_m: list[Radius] = Field(default_factory=lambda: list(GB50180_CIRCLES_M.values()))
+
+    @field_validator("rings_m")
+    @classmethod
+    def _ascending(cls, v: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise bad_value(f"ring cutoffs {v} are not strictly increasing",
+                            "list them from the smallest to the largest, e.g. [300, 500, 1000].")
+        return v
+
+
+class Programme(ConfigModel):
+    """``[programme]``: per-project ratios of the seed clause 三(二)8, and the estimate's
+    assumptions (dwelling size, persons per household)."""
+
+    # The defaults are siteplan.scoring.programme.DEFAULTS, whose sources are ASSUMPTION_NOTES there.
+    # 2020 (seventh) national census: 2.62 persons per household.
+    persons_per_household: float = Field(default=_P["persons_per_household"], gt=0, le=10)
+    # Assumption: gross floor area per dwelling (a typical new urban three-bedroom flat).
+    dwelling_size_m2: float = Field(default=_P["dwelling_size_m2"], gt=0, le=1000)
+    # 三(二)8: ≥ 10 托位 per 1000 residents, ≥ 8 m² per place.
+    childcare_places_per_1000: float = Field(default=_P["childcare_places_per_1000"], ge=0)
+    childcare_m2_per_place: float = Field(default=_P["childcare_m2_per_place"], ge=0)
+    # 三(二)8: ≥ 0.1 m² of elderly-care land per resident.
+    elderly_land_m2_per_resident: float = Field(default=_P["elderly_land_m2_per_resident"], ge=0)
+    # 三(二)8: ≥ 1.2 spaces per household, bay ≥ 2.5 m × 5.3 m, charging at all fixed spaces.
+    parking_per_household: float = Field(default=_P["parking_per_household"], ge=0)
+    parking_bay_width_m: float = Field(default=_P["parking_bay_width_m"], gt=0)
+    parking_bay_length_m: float = Field(default=_P["parking_bay_length_m"], gt=0)
+    charging_share: float = Field(default=_P["charging_share"], ge=0, le=1)
+    # 三(二)8: ≥ 3 % of the total floor area for property services.
+    property_service_share: float = Field(default=_P["property_service_share"], ge=0, le=1)
+    # FAR for parcels without one (None: such parcels get no programme numbers).
+    default_far: float | None = Field(default=None, gt=0, le=20)
+
+    def assumptions(self) -> dict[str, Any]:
+        """The ratios and assumptions as keyword arguments of :func:`siteplan.scoring.programme.programme`."""
+        return {k: float(v) for k, v in self.model_dump().items() if k != "default_far"}
+
+
+class Compliance(ConfigModel):
+    """``[compliance]``: radii of the seed compliance check, by class."""
+
+    radii: dict[Name, Radius] = Field(default_factory=lambda: dict(SEED_RADII_M))
+
+    @field_validator("radii")
+    @classmethod
+    def _merge_seed(cls, v: dict[str, float]) -> dict[str, float]:
+        return {**SEED_RADII_M, **v}
+
+
+OutputFormat = Literal["csv", "xlsx", "gpkg", "html", "png"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "xlsx", "gpkg", "html", "png")
+
+
+class Outputs(ConfigModel):
+    """``[outputs]``: where and what to write.
+
+    ``tianditu_key``: the environment variable ``TIANDITU_KEY`` wins over the file, so a shared
+    study file need not carry a personal key (see :meth:`Study.tianditu_key`).
+    """
+
+    folder: PathStr = "maps"
+    top_n: int = Field(default=20, ge=1)
+    formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
+    offline: bool = False
+    tianditu_key: str | None = None
+    # The ranked shortlist also goes to this PostGIS table ("postgresql://...?table=s.name").
+    postgis: str | None = None
+    postgis_if_exists: Literal["fail", "replace"] = "fail"
+
+    @field_validator("postgis")
+    @classmethod
+    def _postgis_url(cls, v: str | None) -> str | None:
+        if v is not None and not is_database_url(v):
+            raise bad_value(f"{v!r} is not a PostgreSQL URL",
+                            'write it as "postgresql://user@host/db?table=schema.shortlist".')
+        return v
+
+
+__all__ = [
+    "OUTPUT_FORMATS", "CRSSection", "Catchments",
+    "Compliance", "FacilityClass", "FacilityLayer", "Inputs", "NetworkSection", "OutputFormat",
+    "Outputs", "ParcelFields", "ParcelInput", "Programme", "StudySection",
+]
