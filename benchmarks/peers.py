@@ -59,10 +59,12 @@ from peer_methods import (  # noqa: E402
 )
 from pipeline_runs import pipeline_child, section_pipeline, study_child  # noqa: E402
 
-from siteplan.access.catchments import SEED_RADII, catchments  # noqa: E402
+from siteplan.access.catchments import catchments  # noqa: E402
 from siteplan.access.coverage import blind_spots, class_coverage, coverage  # noqa: E402
 from siteplan.access.distances import node_access  # noqa: E402
-from siteplan.network.graph import Network, graph_from_lines  # noqa: E402
+from siteplan.core.defaults import SEED_RADII_M  # noqa: E402
+from siteplan.network.build import graph_from_lines
+from siteplan.network.graph import Network
 from siteplan.network.paths import nearest_source_nodes  # noqa: E402
 from siteplan.network.snapping import _nearest_edges_geos, snap  # noqa: E402
 
@@ -226,17 +228,17 @@ def section_coverage(ds: Dataset, repeat: int) -> None:
     net, world = ds.net, ds.world
     header(f"Dissolved catchments and coverage per class, whole city: {ds.name}")
     columns("total")
-    cat = measure(lambda: catchments(net, world.facilities, SEED_RADII, mode="dissolve"), repeat)
+    cat = measure(lambda: catchments(net, world.facilities, SEED_RADII_M, mode="dissolve"), repeat)
     cov = measure(lambda: coverage(cat.value, world.residential, parcels=world.parcels,
                                    network=net, frontage_m=FRONTAGE_M), repeat)
     total = Case(cat.seconds + cov.seconds, max(cat.peak_mb, cov.peak_mb))
     row(ds.name, "catchments dissolve (3 seed classes)", cat, ref=total.seconds)
     row(ds.name, "coverage (share, frontage ceiling, parcels)", cov, ref=total.seconds)
     row(ds.name, "dissolve + coverage", total, ref=total.seconds)
-    classes = sorted(SEED_RADII)
+    classes = sorted(SEED_RADII_M)
     bs = measure(lambda: blind_spots(cat.value, world.residential, classes=classes), repeat)
     row(ds.name, "blind_spots", bs, ref=total.seconds)
-    loc = measure(lambda: class_coverage(net, world.facilities, dict(SEED_RADII),
+    loc = measure(lambda: class_coverage(net, world.facilities, dict(SEED_RADII_M),
                                          world.residential, parcels=world.parcels,
                                          frontage_m=FRONTAGE_M), repeat)
     row(ds.name, "class_coverage (no dissolve; + blind spots)", loc, ref=total.seconds,

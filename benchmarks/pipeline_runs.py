@@ -23,10 +23,12 @@ from typing import Any
 import tiling
 from measure import RESULTS, header, status_kb, trim
 
-from siteplan.access.catchments import SEED_RADII, catchments
+from siteplan.access.catchments import catchments
 from siteplan.access.coverage import blind_spots, coverage
 from siteplan.access.distances import facility_access
-from siteplan.network.graph import Network, graph_from_lines
+from siteplan.core.defaults import SEED_RADII_M
+from siteplan.network.build import graph_from_lines
+from siteplan.network.graph import Network
 
 
 def peak_mb() -> float:
@@ -69,11 +71,11 @@ def pipeline_child(k: int) -> None:
         count_radii=COUNT_RADII))
     parcels = world.parcels.join(acc.table)
     polys = step("catchments dissolve, 3 classes", lambda: catchments(
-        net, world.facilities, SEED_RADII, mode="dissolve"))
+        net, world.facilities, SEED_RADII_M, mode="dissolve"))
     step("coverage (+ frontage ceiling)", lambda: coverage(
         polys, world.residential, parcels=parcels, network=net, frontage_m=FRONTAGE_M))
     step("blind spots", lambda: blind_spots(polys, world.residential,
-                                            classes=sorted(SEED_RADII)))
+                                            classes=sorted(SEED_RADII_M)))
     print(json.dumps({"k": k, "nodes": net.n_nodes, "parcels": len(world.parcels),
                       "facilities": len(world.facilities), "timings": timings,
                       "rss_setup_mb": rss_setup,

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import tiling  # noqa: E402
-from siteplan.network.graph import graph_from_lines  # noqa: E402
+from siteplan.network.build import graph_from_lines
 from siteplan.pipeline import DEMO_STUDY, run_study  # noqa: E402
 from siteplan.siting.cover import SitingResult, maximal_cover  # noqa: E402
 from siteplan.siting.study import site_study  # noqa: E402

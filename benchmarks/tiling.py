@@ -31,7 +31,8 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from siteplan.network.graph import Network, graph_from_lines
+from siteplan.network.build import graph_from_lines
+from siteplan.network.graph import Network
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "taiyuan"

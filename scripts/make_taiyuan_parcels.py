@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from siteplan import OSM_CREDIT  # noqa: E402
 from siteplan.core.atomic import atomic_path, write_text_atomic  # noqa: E402
-from siteplan.network.graph import tag_column  # noqa: E402
+from siteplan.core.tags import tag_column
 from siteplan.outputs.shortlist import file_sha256  # noqa: E402
 from siteplan.parcels.load import (  # noqa: E402
     BLOCK_HIGHWAYS,

@@ -123,8 +123,9 @@ def _interruptible() -> Iterator[None]:
 def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_n: int | None,
                    quiet: bool, verbose: bool, formats: list[str] | None = None,
                    postgis: str | None = None, network_edges: bool = False) -> None:
+    from siteplan.outputs.summary import summary_text
     from siteplan.outputs.writers import write_outputs
-    from siteplan.pipeline import run_study, summary_text
+    from siteplan.pipeline import run_study
 
     ui = _Ui(quiet, verbose)
     with _interruptible(), ui.running():
@@ -262,8 +263,9 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     """
     from siteplan.core.atomic import check_writable_dir
     from siteplan.io.layers import read_layer
+    from siteplan.outputs.siting import write_siting
     from siteplan.pipeline import run_study
-    from siteplan.siting.study import check_request, site_study, sites_table, write_siting
+    from siteplan.siting.study import check_request, site_study, sites_table
     from siteplan.study.model import load_study
 
     if (k is None) == (target_share is None):

@@ -10,129 +10,42 @@ the CLI and the batch runner only call them in order.
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from siteplan.access.catchments import catchments as build_catchments
 from siteplan.access.coverage import class_coverage
-from siteplan.access.distances import distance_column, facility_access
+from siteplan.access.distances import facility_access
+from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, SiteplanWarning
-from siteplan.core.tags import tag_column
-from siteplan.facilities.classify import classify_facilities, load_facility_layer, residential_land
+from siteplan.core.progress import Progress, Steps
+from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.proxies import transport_proxies
-from siteplan.io.layers import is_polygonal, read_layer
+from siteplan.inputs import (
+    load_study_parcels,
+    read_boundary,
+    read_buildings,
+    read_hazards,
+    read_residential,
+    read_sources,
+)
 from siteplan.io.offsets import check_offset
-from siteplan.network.graph import Network, WalkFilter, graph_from_lines, is_osm_file
-from siteplan.osm.features import read_osm
-from siteplan.outputs.shortlist import order_parcels
-from siteplan.parcels.load import load_study_parcels
+from siteplan.network.build import graph_from_lines
+from siteplan.network.graph import Network
+from siteplan.network.walkfilter import WalkFilter
+from siteplan.osm.parse import is_osm_file
+from siteplan.scoring.score import assess_parcels
 from siteplan.study.model import Study, load_study
+from siteplan.study.result import CatchmentResult, StudyResult
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = ROOT / "data" / "taiyuan" / "study.toml"
 PROXY_CLASSES = ("bus_corridor", "metro_line")
-
-Progress = Callable[[str, str], None]
-
-
-@dataclass
-class StudyResult:
-    """Everything a study computed; all frames in the analysis (metric) CRS.
-
-    Attributes
-    ----------
-    study
-        The validated configuration.
-    network
-        The walking network.
-    facilities
-        Classified facilities: ``facility_id``, ``class``, ``name``, ``source``, geometry.
-    parcels
-        Candidate parcels with access, criterion, score, rank, exclusion, compliance and
-        programme columns.
-    catchments
-        Catchment polygons of every class with a radius (``facility_id``, ``class``,
-        ``radius_m``...).
-    coverage
-        Residential coverage per class.
-    blind_spots
-        Residential land outside each class's catchment.
-    unreachable
-        Parcels and facilities that could not reach the network, with distances.
-    unclassified
-        Schools the rules could not classify (names to add to the rules table).
-    timings
-        Seconds per step.
-    """
-
-    study: Study
-    network: Network
-    facilities: gpd.GeoDataFrame
-    parcels: gpd.GeoDataFrame
-    catchments: gpd.GeoDataFrame
-    coverage: pd.DataFrame
-    blind_spots: gpd.GeoDataFrame
-    unreachable: pd.DataFrame
-    unclassified: pd.DataFrame
-    residential: gpd.GeoDataFrame
-    buildings: gpd.GeoDataFrame | None = None
-    boundary: gpd.GeoDataFrame | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def ranked(self, top_n: int | None = None) -> gpd.GeoDataFrame:
-        """Parcels that are not excluded, by rank (then id); the first ``top_n`` if given."""
-        ordered = order_parcels(self.parcels, top_n)
-        return ordered[~ordered["excluded"].astype(bool)]
-
-
-class _Steps:
-    """Times each step and reports it to an optional progress callback."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        if self.progress:
-            self.progress(name, "start")
-        start = time.perf_counter()
-        yield
-        self.timings[name] = time.perf_counter() - start
-        if self.progress:
-            self.progress(name, "done")
-
-
-def _read_sources(study: Study) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
-    """Street lines and OSM-like facility features from the study's inputs."""
-    inputs = study.inputs
-    if inputs.streets is None:
-        raise ConfigError("the study has no street network input.", where="inputs.streets",
-                          fix='add streets = "path/to/streets.gpkg" (or an .osm/.pbf file).')
-    features = None
-    if is_osm_file(inputs.streets):
-        lines, features = read_osm(inputs.streets)
-    else:
-        lines = read_layer(inputs.streets, crs=study.crs.input, encoding=study.crs.encoding,
-                           coord_system=study.crs.coord_system, kind="street layer")
-    if inputs.facilities is not None:
-        if is_osm_file(inputs.facilities):
-            _, features = read_osm(inputs.facilities)
-        else:
-            features = read_layer(inputs.facilities, crs=study.crs.input,
-                                  encoding=study.crs.encoding,
-                                  coord_system=study.crs.coord_system, kind="facility layer")
-    return lines, features
-
 
 def _network(study: Study, lines: gpd.GeoDataFrame) -> Network:
     cfg = study.network
@@ -165,12 +78,11 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
             columns="geometry", errors="ignore"))
     osm = frames[0] if frames else None
     for layer in study.inputs.layers:
-        coord_system = layer.coord_system or study.crs.coord_system
+        spec = study.input_layer(layer, "facility layer")
         frame = load_facility_layer(
-            layer.path, class_=layer.class_, class_column=layer.class_column,
-            name_column=layer.name_column, id_column=layer.id_column, layer=layer.layer,
-            crs=layer.crs, encoding=layer.encoding, coord_system=coord_system)
-        if coord_system == "wgs84":
+            spec, class_=layer.class_, class_column=layer.class_column,
+            name_column=layer.name_column, id_column=layer.id_column)
+        if spec.coord_system == "wgs84":
             # Amap/Baidu exports are often GCJ-02/BD-09 without saying so: ~500 m off.
             check_offset(frame, facilities=osm, streets=lines,
                          where=f"facility layer {layer.path}")
@@ -191,52 +103,10 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs), unclassified
 
 
-def _parcels(study: Study, crs: Any) -> gpd.GeoDataFrame:
-    return load_study_parcels(study).to_crs(crs)
-
-
-def _residential(study: Study, features: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:
-    """Residential land: ``inputs.residential`` (an OSM-tagged layer keeps only
-    ``landuse=residential``; any other layer is residential as a whole), else the
-    ``landuse=residential`` areas among the OSM facility features."""
-    path = study.inputs.residential
-    if path is not None and path == study.inputs.facilities and features is not None:
-        res = residential_land(features)
-    elif path is not None:
-        res = read_layer(path, crs=study.crs.input, encoding=study.crs.encoding,
-                         coord_system=study.crs.coord_system, kind="residential layer")
-        if "landuse" in res.columns or "other_tags" in res.columns:
-            res = residential_land(res)
-    elif features is not None:
-        res = residential_land(features)
-    else:
-        res = gpd.GeoDataFrame({"name": []}, geometry=[], crs=crs)
-    return res.to_crs(crs)
-
-
-def _buildings(features: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame | None:
-    """Building footprints among the OSM features (``building=*``), for the coverage counts."""
-    if features is None:
-        return None
-    tag = tag_column(features, "building")
-    keep = (tag.notna() & (tag != "no")).to_numpy(bool) & is_polygonal(features.geometry.values)
-    if not keep.any():
-        return None
-    return features.loc[keep, [features.geometry.name]].to_crs(crs)
-
-
-def _boundary(study: Study, crs: Any) -> gpd.GeoDataFrame | None:
-    if study.study.boundary is None:
-        return None
-    frame = read_layer(study.study.boundary, crs=study.crs.input, encoding=study.crs.encoding,
-                       coord_system=study.crs.coord_system, kind="study boundary")
-    return frame.to_crs(crs)
-
-
 @dataclass
 class Prepared:
     """The study's inputs, read and prepared: network, facilities, residential land, building
-    footprints (where the OSM features have them) and the study boundary."""
+    footprints (where the OSM features have them), the study boundary and hazard polygons."""
 
     lines: gpd.GeoDataFrame
     network: Network
@@ -245,26 +115,29 @@ class Prepared:
     residential: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame | None
     boundary: gpd.GeoDataFrame | None
+    hazards: gpd.GeoDataFrame | None
 
 
-def prepare(study: Study, step: _Steps) -> Prepared:
+def prepare(study: Study, step: Steps) -> Prepared:
     """Read the sources, build the network and classify the facilities."""
     study.check_inputs_exist()
     with step("read inputs"):
-        lines, features = _read_sources(study)
+        lines, features = read_sources(study)
     with step("network"):
         net = _network(study, lines)
     with step("facilities"):
         facilities, unclassified = _facilities(study, lines, features, net.crs)
         counts = facilities["class"].value_counts().to_dict()
         study.check_against_facilities({str(k): int(v) for k, v in counts.items()})
-        residential = _residential(study, features, net.crs)
-        buildings = _buildings(features, net.crs)
-        boundary = _boundary(study, net.crs)
-    return Prepared(lines, net, facilities, unclassified, residential, buildings, boundary)
+        residential = read_residential(study, features, net.crs)
+        buildings = read_buildings(features, net.crs)
+        boundary = read_boundary(study, net.crs)
+        hazards = read_hazards(study, net.crs)
+    return Prepared(lines, net, facilities, unclassified, residential, buildings, boundary,
+                    hazards)
 
 
-def _catchments(study: Study, inp: Prepared, step: _Steps,
+def _catchments(study: Study, inp: Prepared, step: Steps,
                 parcels: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, pd.DataFrame,
                                                            gpd.GeoDataFrame]:
     """Catchments in the study's mode, plus coverage and blind spots of every class.
@@ -388,16 +261,14 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     -------
     StudyResult
     """
-    from siteplan.scoring.score import assess_parcels
-
     study = _load(study)
-    step = _Steps(progress)
+    step = Steps(progress)
     inp = prepare(study, step)
     net = inp.network
     cfg = study.network
     classes = study.facility_classes()
     with step("parcels"):
-        parcels = _parcels(study, net.crs)
+        parcels = load_study_parcels(study).to_crs(net.crs)
     with step("access"):
         access = facility_access(
             net, parcels, inp.facilities, classes=classes,
@@ -411,25 +282,12 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     polys, cov, spots = _catchments(study, inp, step, parcels)
     with step("scoring"):
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
-                                demand=inp.residential)
+                                demand=inp.residential, hazards=inp.hazards)
     return StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
                        catchments=polys, coverage=cov, blind_spots=spots,
                        unreachable=access.unreachable, unclassified=inp.unclassified,
                        residential=inp.residential, buildings=inp.buildings,
                        boundary=inp.boundary, timings=step.timings)
-
-
-@dataclass
-class CatchmentResult:
-    """What :func:`run_catchments` computed (catchments without scoring)."""
-
-    study: Study
-    network: Network
-    facilities: gpd.GeoDataFrame
-    catchments: gpd.GeoDataFrame
-    coverage: pd.DataFrame
-    blind_spots: gpd.GeoDataFrame
-    timings: dict[str, float]
 
 
 def run_catchments(study: Study | str | Path, *, progress: Progress | None = None,
@@ -445,59 +303,11 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
         # ConfigError that names it.
         study = study.model_copy(update={
             "catchments": study.catchments.model_copy(update={"mode": mode})})
-    step = _Steps(progress)
+    step = Steps(progress)
     inp = prepare(study, step)
-    parcels = _parcels(study, inp.network.crs) if study.inputs.parcels is not None else None
+    parcels = load_study_parcels(study).to_crs(inp.network.crs) if study.inputs.parcels is not None else None
     polys, cov, spots = _catchments(study, inp, step, parcels)
     return CatchmentResult(study, inp.network, inp.facilities, polys, cov, spots, step.timings)
-
-
-def summary_text(result: StudyResult, top: int = 10) -> str:
-    """A short plain-text report: network, facilities, coverage and the best parcels."""
-    net = result.network
-    lines = [f"Study: {result.study.study.name}", net.summary()]
-    counts = result.facilities["class"].value_counts().sort_index()
-    lines.append("Facilities: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
-    if len(result.unclassified):
-        lines.append(f"Unclassified schools: {len(result.unclassified)} (see the report)")
-    n_unreach = int((result.unreachable["kind"] == "target").sum())
-    excluded = int(result.parcels["excluded"].astype(bool).sum())
-    lines.append(f"Parcels: {len(result.parcels)} ({excluded} excluded, {n_unreach} cannot "
-                 "reach the network)")
-    for row in result.coverage.itertuples(index=False):
-        share = "n/a" if pd.isna(row.covered_share) else f"{100 * row.covered_share:.1f} %"
-        text = f"Coverage {row[0]} ({row.radius_m:g} m): {share} of residential land"
-        front = getattr(row, "covered_share_of_frontage", np.nan)
-        if pd.notna(front):
-            text += f", {100 * front:.1f} % of its street frontage"
-        lines.append(text)
-    best = result.ranked(top)
-    lines.append(f"Top {len(best)} parcels:")
-    for row in best.itertuples(index=False):
-        lines.append(f"  {int(row.rank):>3}  {row.parcel_id}  score {row.score:.1f}")
-    return "\n".join(lines)
-
-
-def catchment_layers(result: StudyResult | CatchmentResult) -> dict[str, pd.DataFrame]:
-    """GeoPackage layers ``facilities``, ``catchments_<class>``, ``coverage``, ``blind_spots``."""
-    layers: dict[str, pd.DataFrame] = {"facilities": result.facilities}
-    for cls, frame in result.catchments.groupby("class", sort=True):
-        layers[f"catchments_{cls}"] = frame.reset_index(drop=True)
-    layers["coverage"] = result.coverage
-    layers["blind_spots"] = result.blind_spots
-    return layers
-
-
-def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[str, pd.DataFrame]:
-    """The GeoPackage layers besides ``parcels``: :func:`catchment_layers`, ``unreachable``,
-    ``boundary`` (with a study boundary) and optionally ``network_edges``."""
-    layers = catchment_layers(result)
-    layers["unreachable"] = result.unreachable
-    if result.boundary is not None:
-        layers["boundary"] = result.boundary
-    if network_edges:
-        layers["network_edges"] = result.network.edges_gdf()
-    return layers
 
 
 # ------------------------------------------------------------------------ single-stage helpers
@@ -506,7 +316,7 @@ def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[s
 def network_from_file(source: str | Path, *, snap_tolerance_m: float = 0.0,
                       keep_largest: bool = True, crs: Any = None) -> Network:
     """A walking network from a line layer or raw OSM file (``siteplan network``)."""
-    from siteplan.network.graph import graph_from_file
+    from siteplan.network.build import graph_from_file
 
     return graph_from_file(source, snap_tolerance_m=snap_tolerance_m,
                            keep_largest=keep_largest, crs=crs)

@@ -30,6 +30,6 @@ def taiyuan_polygons() -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="session")
 def taiyuan_network(taiyuan_lines):
-    from siteplan.network.graph import graph_from_lines
+    from siteplan.network.build import graph_from_lines
 
     return graph_from_lines(taiyuan_lines, source=str(TAIYUAN_LINES))

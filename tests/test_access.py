@@ -10,11 +10,8 @@ import pytest
 import shapely
 from nxref import build_graph, nearest_edges
 
-from siteplan.access.distances import (
-    ELDERLY_SPEED_MPS,
-    facility_access,
-    node_access,
-)
+from siteplan.access.distances import facility_access, node_access
+from siteplan.core.defaults import ELDERLY_SPEED_MPS
 from siteplan.core.errors import InputError
 
 LIMIT = 3000.0

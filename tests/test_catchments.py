@@ -13,7 +13,7 @@ from shapely.geometry import LineString, box
 from siteplan.access.catchments import catchments, reached_pieces, substrings
 from siteplan.access.coverage import blind_spots, class_unions, coverage
 from siteplan.core.errors import ConfigError
-from siteplan.network.graph import graph_from_lines
+from siteplan.network.build import graph_from_lines
 from siteplan.network.snapping import snap
 
 FRONTAGE = 30.0

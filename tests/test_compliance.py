@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from siteplan.core.defaults import SEED_RADII_M
 from siteplan.core.errors import InputError
-from siteplan.scoring.compliance import SEED_RADII_M, must_provide_text, seed_compliance
+from siteplan.scoring.compliance import must_provide_text, seed_compliance
 
 NOTE_ZH = "同时设计、同时施工、同时验收、同时交付"
 

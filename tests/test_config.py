@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from siteplan.core.defaults import SEED_RADII_M
 from siteplan.core.errors import ConfigError, InputError
-from siteplan.study.model import SEED_RADII_M, Study, load_study
+from siteplan.study.model import Study, load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 TAIYUAN_STUDY = ROOT / "data" / "taiyuan" / "study.toml"
@@ -146,7 +147,7 @@ def test_bom_is_tolerated_and_paths_resolve_against_the_file(tmp_path):
     path.write_bytes('[study]\nname = "x"\n[inputs]\nstreets = "../lines.geojson"\n'
                      '[outputs]\nfolder = "out"\n'.encode("utf-8-sig"))
     study = load_study(path)
-    assert study.inputs.streets == str(tmp_path / "lines.geojson")
+    assert study.inputs.streets.path == str(tmp_path / "lines.geojson")
     assert study.outputs.folder == str(tmp_path / "sub" / "out")
     with pytest.raises(InputError, match="lines.geojson"):
         study.check_inputs_exist()

@@ -166,7 +166,7 @@ def test_analysis_crs_keeps_local_metric_layers_and_replaces_web_mercator():
 
 def test_network_from_web_mercator_lines_measures_true_metres(taiyuan_lines):
     from siteplan.core.errors import NetworkError
-    from siteplan.network.graph import graph_from_lines
+    from siteplan.network.build import graph_from_lines
 
     utm = graph_from_lines(taiyuan_lines)
     merc = graph_from_lines(taiyuan_lines.to_crs(3857))

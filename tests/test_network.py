@@ -14,7 +14,7 @@ from shapely.geometry import LineString, MultiLineString, Point
 
 from siteplan.core.errors import InputError, NetworkError
 from siteplan.core.tags import hstore_tag, parse_hstore
-from siteplan.network.graph import graph_from_file, graph_from_lines
+from siteplan.network.build import graph_from_file, graph_from_lines
 from siteplan.network.walkfilter import OSMNX_WALK_EXCLUDE, WalkFilter, walkable_mask
 
 METRIC = "EPSG:32649"

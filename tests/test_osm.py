@@ -18,8 +18,8 @@ from conftest import BEIJING_OSM
 from pyproj import Transformer
 
 from siteplan.core.errors import InputError, NetworkError
-from siteplan.network.graph import graph_from_file, graph_from_lines
-from siteplan.osm.features import graph_from_osm, read_osm, read_osm_features, read_osm_lines
+from siteplan.network.build import graph_from_file, graph_from_lines, graph_from_osm
+from siteplan.osm.features import read_osm, read_osm_features, read_osm_lines
 from siteplan.osm.parse import parse_osm
 
 

@@ -17,7 +17,7 @@ import shapely
 
 from siteplan.core.errors import InputError, NetworkError
 from siteplan.facilities.classify import classify_facilities
-from siteplan.network.graph import graph_from_lines
+from siteplan.network.build import graph_from_lines
 from siteplan.osm.features import FACILITY_TAGS
 from siteplan.osm.overpass import (
     cache_key,

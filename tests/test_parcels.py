@@ -245,7 +245,7 @@ def test_some_disagreeing_areas_warn_with_their_ids(tmp_path):
 
 
 def test_blank_areas_are_not_compared_and_study_key_is_passed(tmp_path):
-    from siteplan.parcels.load import load_study_parcels
+    from siteplan.inputs import load_study_parcels
     from siteplan.study.model import Study
 
     path = _area_layer(tmp_path, [4, None], [200, 300])

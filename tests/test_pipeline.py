@@ -11,8 +11,9 @@ import pandas as pd
 import pyogrio
 import pytest
 
+from siteplan.outputs.summary import summary_text
 from siteplan.outputs.writers import write_outputs
-from siteplan.pipeline import DEMO_STUDY, run_catchments, run_study, summary_text
+from siteplan.pipeline import DEMO_STUDY, run_catchments, run_study
 from siteplan.study.model import load_study
 
 SEED = {"kindergarten": 300.0, "primary_school": 500.0, "middle_school": 1000.0}

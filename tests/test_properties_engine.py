@@ -26,7 +26,7 @@ from shapely.geometry import LineString
 
 from siteplan.access.catchments import catchments
 from siteplan.access.distances import facility_access
-from siteplan.network.graph import graph_from_lines
+from siteplan.network.build import graph_from_lines
 from siteplan.scoring.score import score_parcels
 from siteplan.study.model import Study
 

@@ -37,7 +37,7 @@ from rasterio.transform import from_origin
 from siteplan.access.distances import facility_access
 from siteplan.access.fca import two_step_fca
 from siteplan.core.errors import ConfigError, InputError
-from siteplan.network.graph import graph_from_lines
+from siteplan.network.build import graph_from_lines
 from siteplan.scoring.criteria import access_columns, criterion_labels
 from siteplan.scoring.score import assess_parcels, dense_rank, score_parcels, scoring_metadata
 from siteplan.study.model import Study
@@ -375,7 +375,7 @@ def _taiyuan_facilities(polygons: gpd.GeoDataFrame, lines: gpd.GeoDataFrame) -> 
 
 
 def test_taiyuan_study_scores_are_explainable(taiyuan_network, taiyuan_lines, taiyuan_polygons):
-    from siteplan.parcels.load import load_study_parcels
+    from siteplan.inputs import load_study_parcels
     from siteplan.scoring.score import _transform_of
     from siteplan.study.model import load_study
 
@@ -412,3 +412,69 @@ def test_taiyuan_study_scores_are_explainable(taiyuan_network, taiyuan_lines, ta
     assert (out["compliance_required_zh"].str.len() > 0).tolist() == \
         (~out["compliant_all"]).tolist()
     assert (out["required_parking_spaces"] > 0).all()
+
+
+def _no_prj_shapefile(frame: gpd.GeoDataFrame, path: Path) -> Path:
+    """``frame`` as a Shapefile whose .prj is gone (a bureau export that lost it)."""
+    frame.to_file(path, engine="pyogrio")
+    path.with_suffix(".prj").unlink()
+    return path
+
+
+def test_hazard_layer_is_read_with_the_studys_input_settings(net, parcels, facilities,
+                                                             tmp_path):
+    # Regression: the hazard layer was read without [crs] input, so a hazard Shapefile
+    # without .prj was refused although the study declares its CRS.
+    hazard = gpd.GeoDataFrame(geometry=[shapely.box(*_p(500, 50), *_p(560, 150))], crs=CRS)
+    path = _no_prj_shapefile(hazard, tmp_path / "hazard.shp")
+    study = _study(inputs={"hazards": [str(path)]}, crs={"input": CRS},
+                   constraints=[{"builtin": "inside_hazard"}])
+    out = score_parcels(parcels, study, net=net, facilities=facilities)
+    assert out["excluded"].tolist() == [False, False, True, False, False]  # C overlaps it
+    # Without the declared CRS the same file is refused, naming it and the fix.
+    bare = _study(inputs={"hazards": [str(path)]}, constraints=[{"builtin": "inside_hazard"}])
+    with pytest.raises(InputError, match=r"hazard layer .*hazard\.shp.*no CRS"):
+        score_parcels(parcels, bare, net=net, facilities=facilities)
+
+
+def test_hazard_layer_in_gcj02_is_converted_like_every_other_input(net, parcels, facilities,
+                                                                   tmp_path):
+    from siteplan.io.crs import wgs84_to_gcj02
+
+    # The hazard polygon over C, in WGS84 lon/lat, then shifted to GCJ-02 as Amap shows it.
+    box = gpd.GeoSeries([shapely.box(*_p(500, 50), *_p(560, 150))], crs=CRS).to_crs(4326)
+    xy = shapely.get_coordinates(box.values)
+    lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+    shifted = shapely.polygons(np.column_stack([lon, lat]))
+    gpd.GeoDataFrame(geometry=[shifted], crs=4326).to_file(tmp_path / "hz.gpkg")
+    study = _study(inputs={"hazards": [str(tmp_path / "hz.gpkg")]},
+                   crs={"coord_system": "gcj02"},
+                   constraints=[{"builtin": "inside_hazard"}])
+    out = score_parcels(parcels, study, net=net, facilities=facilities)
+    assert out["excluded"].tolist() == [False, False, True, False, False]
+    # Read as if WGS84, the ~500 m offset puts the polygon away from C.
+    as_is = _study(inputs={"hazards": [str(tmp_path / "hz.gpkg")]},
+                   constraints=[{"builtin": "inside_hazard"}])
+    assert not score_parcels(parcels, as_is, net=net, facilities=facilities)["excluded"].any()
+
+
+def test_2sfca_demand_layer_is_read_with_the_studys_input_settings(net, parcels, tmp_path):
+    # Regression: the residential (demand) layer of a 2SFCA criterion was read without the
+    # study's [crs] input, so a demand Shapefile without .prj was refused.
+    kg = gpd.GeoDataFrame({"facility_id": ["k1", "k2"], "class": "kindergarten",
+                           "places": [50, 30]},
+                          geometry=[shapely.Point(_p(100, 0)), shapely.Point(_p(700, 200))],
+                          crs=CRS)
+    demand = gpd.GeoDataFrame({"pop": [1000, 500, 600, 400]}, geometry=[
+        shapely.Point(_p(200, 0)), shapely.Point(_p(300, 0)), shapely.Point(_p(600, 200)),
+        shapely.Point(_p(800, 380))], crs=CRS)
+    path = _no_prj_shapefile(demand, tmp_path / "population.shp")
+    study = Study.model_validate({
+        "study": {"name": "2sfca"}, "network": {"parcel_point": "centroid"},
+        "inputs": {"residential": str(path)}, "crs": {"input": CRS},
+        "criteria": [{"name": "kg_supply", "kind": "access_2sfca", "class": "kindergarten",
+                      "radius_m": 300, "capacity_column": "places", "demand_column": "pop",
+                      "weight": 1, "transform": {"type": "linear", "best": 40, "worst": 0}}]})
+    out = score_parcels(parcels, study, net=net, facilities=kg)  # demand from the study
+    # The same hand-computed ratios as test_two_step_floating_catchment_by_hand.
+    np.testing.assert_allclose(out["kg_supply_raw"], [1000 * 50 / 1500, 0, 30, 30, 0])

@@ -16,10 +16,11 @@ from scipy import sparse
 from shapely.geometry import LineString, box
 
 from siteplan.core.errors import ConfigError, InputError
-from siteplan.network.graph import graph_from_lines
+from siteplan.network.build import graph_from_lines
+from siteplan.outputs.siting import write_siting
 from siteplan.siting.cover import maximal_cover
 from siteplan.siting.solvers import exact_cover, greedy_cover, merge_atoms, prune_components
-from siteplan.siting.study import check_request, node_candidates, site_study, write_siting
+from siteplan.siting.study import check_request, node_candidates, site_study
 from tests.conftest import DATA
 
 CRS = "EPSG:32649"

@@ -9,8 +9,9 @@ import shapely
 from nxref import nearest_edges
 from shapely.geometry import LineString
 
-from siteplan.network.graph import graph_from_lines
-from siteplan.network.snapping import SEGMENT_PIECE_M, _nearest_edges_geos, snap
+from siteplan.network.build import graph_from_lines
+from siteplan.network.segments import SEGMENT_PIECE_M
+from siteplan.network.snapping import _nearest_edges_geos, snap
 
 CRS = "EPSG:32649"
 

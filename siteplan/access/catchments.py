@@ -21,20 +21,16 @@ import pandas as pd
 import shapely
 
 from siteplan.access.reach import per_facility_vees, pieces_within, reached_pieces, split_pieces
-from siteplan.core.errors import ConfigError, InputError
-from siteplan.network.graph import Network
-from siteplan.network.linear import edge_vertices, substrings
-from siteplan.network.snapping import DEFAULT_MAX_SNAP_M, Snap, SnapPoint, snap
 
 # Seed clause 三(二)8 (好房子) service radii and the GB 50180-2018 5/10/15-minute life circles.
-from siteplan.scoring.compliance import GB50180_CIRCLES_M as LIFE_CIRCLES
-from siteplan.scoring.compliance import SEED_RADII_M as SEED_RADII
+from siteplan.core.defaults import FRONTAGE_M, GB50180_CIRCLES_M, MAX_SNAP_M, SEED_RADII_M
+from siteplan.core.errors import ConfigError, InputError
+from siteplan.network.graph import Network
+from siteplan.network.linear import substrings
+from siteplan.network.snapping import Snap, SnapPoint, snap
 
 Mode = Literal["overlap", "dissolve", "split", "rings"]
 
-# Street-frontage width: the depth of the blocks facing a reached street that count as served
-# (a typical Chinese residential block's street-facing row of buildings).
-DEFAULT_FRONTAGE_M = 30.0
 # Round joins and caps with 6 segments per quarter circle: chords stay inside the true buffer
 # (never false coverage) and fall short of it by at most w * (1 - cos(pi/24)), 0.26 m at 30 m.
 DEFAULT_QUAD_SEGS = 6
@@ -51,7 +47,7 @@ def pieces_to_lines(net: Network, pieces: pd.DataFrame, n_groups: int) -> np.nda
         return out
     pieces = pieces.sort_values(["group", "edge", "s"], kind="stable")
     lines = substrings(net.edge_geometry, pieces["edge"].to_numpy(), pieces["s"].to_numpy(),
-                       pieces["t"].to_numpy(), vertices=edge_vertices(net))
+                       pieces["t"].to_numpy(), vertices=net.vertices)
     group = pieces["group"].to_numpy()
     present = np.unique(group)
     multi = shapely.multilinestrings(lines, indices=np.searchsorted(present, group))
@@ -127,10 +123,10 @@ def catchments(
     radii: Mapping[str, float] | None = None,
     *,
     mode: Mode = "overlap",
-    rings_m: Sequence[float] = tuple(LIFE_CIRCLES.values()),
-    frontage_m: float = DEFAULT_FRONTAGE_M,
+    rings_m: Sequence[float] = tuple(GB50180_CIRCLES_M.values()),
+    frontage_m: float = FRONTAGE_M,
     facility_point: SnapPoint = "representative",
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    max_snap_m: float = MAX_SNAP_M,
     budget_bytes: int = 64 * 2**20,
 ) -> gpd.GeoDataFrame:
     """Service areas of facilities along the street network.
@@ -169,7 +165,7 @@ def catchments(
         ``street_m`` (length of reached street), ``area_m2`` and geometry; rows ordered by class
         then facility.
     """
-    radii = dict(SEED_RADII if radii is None else radii)
+    radii = dict(SEED_RADII_M if radii is None else radii)
     check_radii(radii)
     if not (np.isfinite(frontage_m) and frontage_m > 0):
         raise ConfigError(f"frontage_m must be a positive number of metres, got {frontage_m}.",

@@ -19,17 +19,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.access.catchments import DEFAULT_FRONTAGE_M, buffer_streets, check_radii
-from siteplan.access.distances import distance_column, snap_facilities
+from siteplan.access.catchments import buffer_streets, check_radii
+from siteplan.access.distances import snap_facilities
 from siteplan.access.reach import reached_pieces
+from siteplan.core.columns import distance_column
+from siteplan.core.defaults import FRONTAGE_M, MAX_SNAP_M, MIN_BLIND_SPOT_M2
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.io.layers import is_polygonal
 from siteplan.network.graph import Network
-from siteplan.network.linear import edge_vertices, substrings
-from siteplan.network.snapping import DEFAULT_MAX_SNAP_M, SnapPoint
+from siteplan.network.linear import substrings
+from siteplan.network.snapping import SnapPoint
 
 # Slivers thinner than this are not blind spots but the scalloped edge of a frontage buffer.
-DEFAULT_MIN_BLIND_SPOT_M2 = 100.0
 
 
 def class_unions(catchments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -88,7 +89,7 @@ def _points_inside(geoms: np.ndarray, areas: np.ndarray) -> np.ndarray:
     return out
 
 
-def street_zone(net: Network, frontage_m: float = DEFAULT_FRONTAGE_M) -> shapely.Geometry:
+def street_zone(net: Network, frontage_m: float = FRONTAGE_M) -> shapely.Geometry:
     """The land within ``frontage_m`` of any street of the network: the most a catchment of
     that frontage can ever cover.
 
@@ -147,7 +148,7 @@ def coverage(
     parcels: gpd.GeoDataFrame | None = None,
     buildings: gpd.GeoDataFrame | None = None,
     network: Network | None = None,
-    frontage_m: float = DEFAULT_FRONTAGE_M,
+    frontage_m: float = FRONTAGE_M,
 ) -> pd.DataFrame:
     """Share of residential land, parcels and buildings inside each class's catchment.
 
@@ -216,7 +217,7 @@ def blind_spots(
     residential: gpd.GeoDataFrame,
     *,
     classes: Sequence[str] | None = None,
-    min_area_m2: float = DEFAULT_MIN_BLIND_SPOT_M2,
+    min_area_m2: float = MIN_BLIND_SPOT_M2,
     name_column: str = "name",
 ) -> gpd.GeoDataFrame:
     """Residential land outside each class's catchment (服务盲区).
@@ -317,10 +318,10 @@ def class_coverage(
     *,
     parcels: gpd.GeoDataFrame | None = None,
     buildings: gpd.GeoDataFrame | None = None,
-    frontage_m: float = DEFAULT_FRONTAGE_M,
+    frontage_m: float = FRONTAGE_M,
     facility_point: SnapPoint = "representative",
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
-    min_area_m2: float = DEFAULT_MIN_BLIND_SPOT_M2,
+    max_snap_m: float = MAX_SNAP_M,
+    min_area_m2: float = MIN_BLIND_SPOT_M2,
     name_column: str = "name",
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Coverage and blind spots of each class's dissolved catchment, without building it.
@@ -378,7 +379,7 @@ def class_coverage(
             continue
         pieces = reached_pieces(net, sn, float(radii[cls]), per_facility=False)
         lines = substrings(net.edge_geometry, pieces["edge"].to_numpy(), pieces["s"].to_numpy(),
-                           pieces["t"].to_numpy(), vertices=edge_vertices(net))
+                           pieces["t"].to_numpy(), vertices=net.vertices)
         tree = shapely.STRtree(lines)
         zones = frontage_near(lines, parts, frontage_m, tree=tree)
         covered = float(shapely.area(shapely.intersection(parts, zones)).sum())

@@ -26,40 +26,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from siteplan.core.columns import count_column, distance_column, nearest_column, time_column
+from siteplan.core.defaults import MAX_SNAP_M, SEARCH_LIMIT_M, WALK_SPEED_MPS
 from siteplan.core.errors import InputError
 from siteplan.network.graph import Network
 from siteplan.network.paths import (
-    DEFAULT_SEARCH_LIMIT_M,
     NodeReach,
     bounded_from_each,
     nearest_source_nodes,
     target_distances,
 )
-from siteplan.network.snapping import DEFAULT_MAX_SNAP_M, Snap, SnapPoint, snap
-
-# Walking speeds (m/s): an adult, and the elderly profile used for elderly-care access.
-WALK_SPEED_MPS = 1.2
-ELDERLY_SPEED_MPS = 0.8
-
-
-def distance_column(cls: str) -> str:
-    """``dist_<class>_m``."""
-    return f"dist_{cls}_m"
-
-
-def time_column(cls: str) -> str:
-    """``time_<class>_min``."""
-    return f"time_{cls}_min"
-
-
-def nearest_column(cls: str) -> str:
-    """``nearest_<class>_id``."""
-    return f"nearest_{cls}_id"
-
-
-def count_column(cls: str, radius_m: float) -> str:
-    """``n_<class>_<r>m``, with ``r`` written without a trailing ``.0``."""
-    return f"n_{cls}_{radius_m:g}m"
+from siteplan.network.snapping import Snap, SnapPoint, snap
 
 
 @dataclass(frozen=True)
@@ -108,7 +85,7 @@ def snap_facilities(
     classes: Sequence[str],
     *,
     how: SnapPoint = "representative",
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    max_snap_m: float = MAX_SNAP_M,
 ) -> dict[str, tuple[Snap, np.ndarray]]:
     """Snap the facilities of each class; ``{class: (snap, facility_ids)}``."""
     _check_facilities(facilities)
@@ -224,8 +201,8 @@ def facility_access(
     *,
     classes: Sequence[str] | None = None,
     count_radii: Mapping[str, Sequence[float]] | None = None,
-    search_limit_m: float = DEFAULT_SEARCH_LIMIT_M,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    search_limit_m: float = SEARCH_LIMIT_M,
+    max_snap_m: float = MAX_SNAP_M,
     target_point: SnapPoint = "representative",
     facility_point: SnapPoint = "representative",
     speed_mps: float = WALK_SPEED_MPS,
@@ -321,8 +298,8 @@ def node_access(
     facilities: gpd.GeoDataFrame,
     *,
     classes: Sequence[str] | None = None,
-    search_limit_m: float = DEFAULT_SEARCH_LIMIT_M,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    search_limit_m: float = SEARCH_LIMIT_M,
+    max_snap_m: float = MAX_SNAP_M,
     facility_point: SnapPoint = "representative",
     speed_mps: float = WALK_SPEED_MPS,
 ) -> pd.DataFrame:

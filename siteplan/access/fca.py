@@ -2,13 +2,12 @@
 
 :func:`two_step_fca` measures how much of a facility class's supply (school places, beds, or one
 per facility) is available per unit of demand (residents, or residential hectares) around each
-parcel, both steps along the street network (Luo & Wang 2003).  :func:`demand_layer` finds the
-demand locations of a study.
+parcel, both steps along the street network (Luo & Wang 2003).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,31 +15,9 @@ import pandas as pd
 import shapely
 
 from siteplan.access.distances import reach_pairs
-from siteplan.core.errors import ConfigError, InputError
-from siteplan.core.tags import tag_column
+from siteplan.core.errors import InputError
 from siteplan.network.graph import Network
 from siteplan.network.snapping import snap
-
-if TYPE_CHECKING:
-    from siteplan.study.model import Study
-
-
-def demand_layer(study: Study, demand: gpd.GeoDataFrame | None, where: str
-                 ) -> gpd.GeoDataFrame:
-    """The demand locations: ``demand``, else ``inputs.residential``; a layer carrying OSM
-    ``landuse`` tags keeps only ``landuse=residential`` (an OSM area layer mixes all uses)."""
-    if demand is None:
-        if study.inputs.residential is None:
-            raise ConfigError("a supply/demand (access_2sfca) criterion needs a demand layer.",
-                              where=where, fix='set [inputs] residential = "residential.gpkg" '
-                              "(residential areas or population points), or pass demand=.")
-        from siteplan.io.layers import read_layer
-
-        demand = read_layer(study.inputs.residential, kind="residential layer")
-    landuse = tag_column(demand, "landuse")
-    if landuse.fillna("").ne("").any():
-        demand = demand[(landuse == "residential").fillna(False).to_numpy(dtype=bool)]
-    return demand
 
 
 def two_step_fca(
@@ -130,4 +107,4 @@ def two_step_fca(
     return np.where(psnap.reachable, access, np.nan)
 
 
-__all__ = ["demand_layer", "two_step_fca"]
+__all__ = ["two_step_fca"]

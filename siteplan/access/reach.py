@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from siteplan.network.graph import Network
-from siteplan.network.linear import edge_vertices
 from siteplan.network.paths import bounded_from_each, nearest_source_nodes
 from siteplan.network.snapping import Snap
 
@@ -42,14 +41,14 @@ def _node_vees(
     rep = np.repeat(np.arange(node.shape[0]), deg)
     pos = np.arange(int(deg.sum())) - np.repeat(np.cumsum(deg) - deg, deg) + indptr[node][rep]
     e = inc_edge[pos]
-    c = np.where(inc_at_v[pos], edge_vertices(net).length[e], 0.0)
+    c = np.where(inc_at_v[pos], net.vertices.length[e], 0.0)
     return pd.DataFrame({"group": group[rep], "edge": e, "a": dist[rep], "c": c})
 
 
 def _own_vees(net: Network, group: np.ndarray, sn: Snap, idx: np.ndarray) -> pd.DataFrame:
     """The V of each facility on its own edge."""
     e = sn.edge[idx]
-    length = edge_vertices(net).length[e]
+    length = net.vertices.length[e]
     off = np.clip(sn.offset_m[idx], 0.0, length)
     return pd.DataFrame({"group": group, "edge": e, "a": sn.access_m[idx], "c": off})
 
@@ -160,7 +159,7 @@ def class_vees(net: Network, sn: Snap, limit: float) -> pd.DataFrame:
 
 def pieces_within(net: Network, vees: pd.DataFrame, radius: float | np.ndarray) -> pd.DataFrame:
     """Merged reached intervals ``(group, edge, s, t)`` of a table of V's at ``radius``."""
-    length = edge_vertices(net).length
+    length = net.vertices.length
     iv = _vee_intervals(vees, np.broadcast_to(radius, (len(vees),)), length)
     g, e, s, t = union_intervals(iv["group"].to_numpy(), iv["edge"].to_numpy(),
                                  iv["s"].to_numpy(), iv["t"].to_numpy())
@@ -208,7 +207,7 @@ def split_pieces(net: Network, sn: Snap, radius_m: float, budget_bytes: int) -> 
     """Network Voronoi: each reached stretch of street goes to its nearest facility."""
     vees = per_facility_vees(net, sn, radius_m, budget_bytes)
     lo, hi = _envelope(vees, np.arange(len(sn)))
-    length = edge_vertices(net).length
+    length = net.vertices.length
     iv = _vee_intervals(vees, np.full(len(vees), radius_m), length)
     # _vee_intervals drops empty V's; recompute the same mask to align lo/hi with its rows.
     half = radius_m - vees["a"].to_numpy()

@@ -18,6 +18,17 @@ from siteplan.core.errors import InputError
 _SIDECARS = ("-journal", "-wal", "-shm")
 
 
+def check_stem(stem: str) -> None:
+    """Refuse a file-name stem that would leave the output folder (``<stem>.gpkg`` etc.)."""
+    bad = (not isinstance(stem, str) or not stem.strip() or "/" in stem or "\\" in stem
+           or ".." in stem or (os.altsep is not None and os.altsep in stem))
+    if bad:
+        raise InputError(f"bad output stem {stem!r}: it must be a plain file-name stem, "
+                         "without a path separator or '..'.", where="siting stem",
+                         fix="give e.g. siting or kindergarten_gaps, and choose the folder "
+                         "with --out.")
+
+
 def check_writable_dir(folder: str | Path) -> Path:
     """Create ``folder`` if needed and check that files can be written there."""
     folder = Path(folder)

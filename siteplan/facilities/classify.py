@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siteplan.core.defaults import MERGE_SAME_NAME_M
 from siteplan.core.errors import InputError
 from siteplan.core.labels import CLASSES as CLASS_LABELS
 from siteplan.core.tags import tag_column
@@ -40,7 +41,7 @@ from siteplan.facilities.layers import (
     load_facility_layer,
     parse_class_values,
 )
-from siteplan.facilities.merge import DEFAULT_MERGE_M, merge_key, merge_same_name, unique_ids
+from siteplan.facilities.merge import merge_key, merge_same_name, unique_ids
 from siteplan.facilities.rules import (
     CLASSES,
     DEFAULT_RULES,
@@ -55,7 +56,8 @@ from siteplan.facilities.rules import (
     check_rules,
 )
 from siteplan.io.layers import is_polygonal, read_layer
-from siteplan.network.graph import is_osm_file
+from siteplan.osm.features import read_osm_features
+from siteplan.osm.parse import is_osm_file
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,7 @@ def classify_facilities(
         Written to the ``source`` column (``"osm"`` or the layer name).
     merge_same_name_m
         ``{class: metres}``: same-name facilities of the class closer than this become one
-        (at the centroid of their points; ``merged_ids`` lists them).  :data:`DEFAULT_MERGE_M`
+        (at the centroid of their points; ``merged_ids`` lists them).  :data:`MERGE_SAME_NAME_M`
         by default; ``{}`` merges nothing.
     name_column, id_column
         Columns to use instead of ``name``/``name:zh`` and the OSM ids.
@@ -235,7 +237,7 @@ def classify_facilities(
             raise InputError(f"has no column {col!r}; columns: {list(features.columns)}.",
                              where=source, fix="name one of the columns present.")
     check_rules(rules)
-    merge = DEFAULT_MERGE_M if merge_same_name_m is None else merge_same_name_m
+    merge = MERGE_SAME_NAME_M if merge_same_name_m is None else merge_same_name_m
     features = features.reset_index(drop=True)
     tags = _Tags(features)
     names = _feature_names(features, name_column)
@@ -345,10 +347,6 @@ def load_facilities(
                 "class_, class_column and layer options do not apply to raw OSM files, which "
                 "are classified by the rules table.", where=str(path),
                 fix="remove them, or convert the data to a layer with a class column.")
-        from siteplan.osm.features import (
-            read_osm_features,  # siteplan.osm.features imports siteplan.network.graph
-        )
-
         return classify_facilities(read_osm_features(path, bbox=bbox), rules=rules,
                                    source="osm")
     if class_ is not None or class_column is not None:
@@ -389,7 +387,7 @@ def residential_land(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 __all__ = [
-    "CLASSES", "CLASS_ALIASES", "DEFAULT_MERGE_M", "DEFAULT_RULES", "ELDERLY_SCOPE",
+    "CLASSES", "CLASS_ALIASES", "MERGE_SAME_NAME_M", "DEFAULT_RULES", "ELDERLY_SCOPE",
     "FACILITY_COLUMNS", "HEALTH_SCOPE", "RANK_LEVEL", "RANK_NAME", "RANK_TAG",
     "SCHOOL_REPORT_SCOPE", "SCHOOL_SCOPE", "FacilityResult", "Rule", "classify_facilities",
     "load_facilities", "load_facility_layer", "merge_key", "parse_class_values",

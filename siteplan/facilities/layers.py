@@ -22,7 +22,8 @@ from siteplan.core.errors import ConfigError, InputError
 from siteplan.core.labels import CLASSES as CLASS_LABELS
 from siteplan.facilities.rules import CLASSES
 from siteplan.io.crs import CoordSystem
-from siteplan.io.layers import read_layer, reread_as_gbk
+from siteplan.io.inputs import InputLayer
+from siteplan.io.layers import read_input, reread_as_gbk
 from siteplan.io.postgis.layers import display_source, is_postgis_url, parse_postgis_url
 
 #: Class values accepted in a municipal layer's class column, besides the class names and
@@ -90,7 +91,7 @@ def _accepted_values() -> str:
 
 
 def load_facility_layer(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | InputLayer,
     *,
     class_: str | None = None,
     class_column: str | None = None,
@@ -121,7 +122,8 @@ def load_facility_layer(
     id_column
         Column of unique ids; by default ``"<file name>:<row>"``.
     layer, crs, encoding, coord_system, lon_column, lat_column
-        How to read the file (:func:`siteplan.io.layers.read_layer`).
+        How to read the file (:func:`siteplan.io.layers.read_layer`); replaced by the
+        settings of ``path`` when it is an :class:`~siteplan.io.inputs.InputLayer`.
 
     Returns
     -------
@@ -137,13 +139,17 @@ def load_facility_layer(
         Unreadable file, no features, a missing declared column, unknown or empty class
         values, duplicate ids.
     """
-    if is_postgis_url(path):
-        source = layer or parse_postgis_url(os.fspath(path)).table or "postgis query"
-        where = f"facility layer {display_source(path)}"
+    spec = (path if isinstance(path, InputLayer) else
+            InputLayer(os.fspath(path), kind="facility layer", layer=layer, crs=crs,
+                       encoding=encoding, coord_system=coord_system, lon_column=lon_column,
+                       lat_column=lat_column))
+    layer = spec.layer
+    if is_postgis_url(spec.source):
+        source = layer or parse_postgis_url(spec.source).table or "postgis query"
+        where = f"facility layer {display_source(spec.source)}"
     else:
-        path = Path(path)
-        source = path.name + (f":{layer}" if layer else "")
-        where = f"facility layer {path}" + (f" (layer {layer!r})" if layer else "")
+        source = Path(spec.source).name + (f":{layer}" if layer else "")
+        where = f"facility layer {spec.source}" + (f" (layer {layer!r})" if layer else "")
     if (class_ is None) == (class_column is None):
         raise ConfigError(
             "say which class the facilities are: give either class_ (one class for the whole "
@@ -152,8 +158,7 @@ def load_facility_layer(
             where=where,
             fix="e.g. class_='kindergarten' or class_column='类别'.",
         )
-    gdf = read_layer(path, layer=layer, crs=crs, encoding=encoding, coord_system=coord_system,
-                     lon_column=lon_column, lat_column=lat_column, kind="facility layer")
+    gdf = read_input(spec)
     if len(gdf) == 0:
         raise InputError("has no features with a geometry.", where=where,
                          fix="check the file and the layer; every facility needs a location.")

@@ -21,12 +21,6 @@ from scipy.spatial import cKDTree
 
 from siteplan.io.crs import analysis_crs
 
-#: Same-name facilities of these classes closer than the distance (m) are one facility.  OSM
-#: maps a metro station as one stop position per track or line (Beijing 2017: two nodes per
-#: station, 4-31 m apart) or as its entrance buildings (Taiyuan: 府西街（A2出口）, 府西街（C出口）,
-#: 府西街（D出口）); counting each would inflate the station counts.  Names are compared without
-#: a bracketed suffix, a trailing 站/地铁站 and an exit letter such as "C口".
-DEFAULT_MERGE_M: dict[str, float] = {"metro_station": 500.0}
 _MERGE_SUFFIX = re.compile(r"\s*[（(][^（()）]*[)）]\s*$|(?:地铁站|站)?(?:[A-Za-z]\d*(?:出入口|出口|入口|口))?$")
 
 
@@ -104,4 +98,4 @@ def merge_same_name(out: gpd.GeoDataFrame, merge: Mapping[str, float]) -> gpd.Ge
     return gpd.GeoDataFrame(result, geometry="geometry", crs=out.crs).reset_index(drop=True)
 
 
-__all__ = ["DEFAULT_MERGE_M", "merge_key", "merge_same_name", "unique_ids"]
+__all__ = ["merge_key", "merge_same_name", "unique_ids"]

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from pyproj import CRS, Proj, Transformer
 
 from siteplan.core.errors import InputError
+from siteplan.io.inputs import CoordSystem
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -214,7 +215,6 @@ def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarra
     return _invert(wgs84_to_bd09, lon, lat)
 
 
-CoordSystem = Literal["wgs84", "gcj02", "bd09"]
 _TO_WGS84 = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
 
 

@@ -25,6 +25,7 @@ from pyproj import CRS
 
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.io.crs import CoordSystem, check_lonlat, to_wgs84
+from siteplan.io.inputs import InputLayer
 from siteplan.io.postgis.layers import is_postgis_url, read_postgis_layer
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -118,6 +119,31 @@ def read_layer(
         gdf = _read_vector(path, where, layer, encoding)
         gdf = _apply_crs(gdf, crs, where)
     return _checked(gdf, where, coord_system, str(path))
+
+
+def read_input(spec: InputLayer) -> gpd.GeoDataFrame:
+    """Read the input layer a study describes, with all of its settings.
+
+    Parameters
+    ----------
+    spec
+        Where the layer is and how to read it (:meth:`siteplan.study.model.Study.input_layer`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`read_layer`.
+
+    Examples
+    --------
+    >>> from siteplan.io.inputs import InputLayer
+    >>> spec = InputLayer("data/taiyuan/parcels.gpkg", kind="parcels")
+    >>> len(read_input(spec)) > 0
+    True
+    """
+    return read_layer(spec.source, layer=spec.layer, crs=spec.crs, encoding=spec.encoding,
+                      coord_system=spec.coord_system, lon_column=spec.lon_column,
+                      lat_column=spec.lat_column, kind=spec.kind)
 
 
 def _checked(gdf: gpd.GeoDataFrame, where: str, coord_system: CoordSystem,

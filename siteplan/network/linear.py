@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from siteplan.network.graph import Network
-
 
 class EdgeVertices:
     """All edge vertices with cumulative lengths on one increasing axis, for searchsorted."""
@@ -103,8 +101,3 @@ def _interpolate(vx: EdgeVertices, k: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Point at distance ``at`` on the segment ending at vertex ``k``."""
     frac = np.clip((at - vx.local[k - 1]) / vx.seg[k], 0.0, 1.0)[:, None]
     return vx.coords[k - 1] + frac * (vx.coords[k] - vx.coords[k - 1])
-
-
-def edge_vertices(net: Network) -> EdgeVertices:
-    """The vertex table of the network's edges, built once per network (``net.vertices``)."""
-    return net.vertices

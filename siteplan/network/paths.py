@@ -25,8 +25,6 @@ from scipy.sparse import csgraph
 from siteplan.network.graph import Network
 from siteplan.network.snapping import Snap
 
-DEFAULT_SEARCH_LIMIT_M = 3000.0
-
 
 def augmented_csr(net: Network, sources: Snap) -> tuple[sparse.csr_matrix, np.ndarray]:
     """The network CSR plus one pseudo-node row per reachable source.

@@ -1,13 +1,13 @@
 """Street lines and facility features from raw OpenStreetMap files (.osm XML, .osm.pbf).
 
 The readers return GeoDataFrames in EPSG:4326 with the same schema as GDAL's OSM driver (tag
-columns plus an hstore ``other_tags``), so :func:`siteplan.network.graph.graph_from_lines` and the
+columns plus an hstore ``other_tags``), so :func:`siteplan.network.build.graph_from_lines` and the
 facility classifier take them unchanged.  Everything here is offline; :mod:`siteplan.osm.overpass`
 downloads the same elements from Overpass and builds them with the same functions.  Files are
 parsed into :class:`~siteplan.osm.parse.OsmElements` by :mod:`siteplan.osm.parse`; this module
 turns those into tables.
 
-Noding.  OSM ways meet where they share a *node id*; :func:`~siteplan.network.graph.graph_from_lines`
+Noding.  OSM ways meet where they share a *node id*; :func:`~siteplan.network.build.graph_from_lines`
 nodes lines where they share a *coordinate*.  Shared node ids give identical coordinates, but
 two distinct nodes can also sit at identical coordinates (a bridge node above a road node).
 :func:`read_osm_lines` moves every such extra node east by ``k * 1e-9`` degrees (about 0.1 mm
@@ -26,9 +26,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.core.errors import InputError, NetworkError
+from siteplan.core.errors import InputError
 from siteplan.core.tags import hstore
-from siteplan.network.graph import Network, graph_from_lines
 from siteplan.osm.parse import (
     BBox,
     OsmElements,
@@ -395,27 +394,9 @@ def read_osm(
     return lines_from_elements(el, bbox), features_from_elements(el, tags, bbox)
 
 
-def graph_from_osm(path: str | os.PathLike[str], *, bbox: BBox | None = None, **kwargs: Any) -> Network:
-    """Build a walking :class:`~siteplan.network.graph.Network` from a raw OSM file.
-
-    ``kwargs`` go to :func:`~siteplan.network.graph.graph_from_lines` (``walk_filter``,
-    ``filter_walkable``, ``metric_crs``, ``keep_largest``...).  Keep ``snap_tolerance_m`` at 0:
-    a tolerance would merge the bridge/road node pairs that reading keeps apart.
-    """
-    if kwargs.get("snap_tolerance_m", 0) != 0:
-        raise NetworkError(
-            "snap_tolerance_m does not apply to raw OSM: ways connect where they share a node "
-            "id, and snapping would join bridges and tunnels to the streets they cross.",
-            where=str(path),
-            fix="leave snap_tolerance_m at 0 for .osm/.osm.pbf files.",
-        )
-    kwargs.setdefault("source", str(path))
-    return graph_from_lines(read_osm_lines(path, bbox=bbox), **kwargs)
-
-
 __all__ = [
     "BBox", "DUPLICATE_NODE_NUDGE_DEG", "FACILITY_TAGS", "FEATURE_COLUMNS", "LINE_COLUMNS",
-    "OsmElements", "elements_from_lists", "features_from_elements", "graph_from_osm", "hstore",
+    "OsmElements", "elements_from_lists", "features_from_elements", "hstore",
     "lines_from_elements", "parse_osm", "parse_osm_pbf", "parse_osm_xml", "read_osm",
     "read_osm_features", "read_osm_lines",
 ]

@@ -289,5 +289,15 @@ def parse_osm(path: str | os.PathLike[str], bbox: BBox | None = None) -> OsmElem
     )
 
 
-__all__ = ["BBox", "OsmElements", "elements_from_lists", "parse_osm", "parse_osm_pbf",
+#: File names read as raw OpenStreetMap by :func:`graph_from_file` (compared lower-case).
+OSM_SUFFIXES: tuple[str, ...] = (".osm", ".osm.xml", ".osm.gz", ".osm.bz2", ".pbf")
+
+
+def is_osm_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a raw OSM file (``.osm``, ``.osm.gz``, ``.osm.bz2``, ``.pbf``)."""
+    return Path(path).name.lower().endswith(OSM_SUFFIXES)
+
+
+__all__ = [
+    "OSM_SUFFIXES", "is_osm_file","BBox", "OsmElements", "elements_from_lists", "parse_osm", "parse_osm_pbf",
            "parse_osm_xml"]

@@ -43,6 +43,7 @@ from siteplan import __version__
 from siteplan.core.atomic import atomic_path, check_writable_dir, write_bytes_atomic
 from siteplan.core.errors import InputError
 from siteplan.core.labels import Pairs, label
+from siteplan.study.result import bool_column, order_parcels
 
 if TYPE_CHECKING:
     from siteplan.study.model import Study
@@ -251,39 +252,6 @@ def _xlsx_values(name: str, values: pd.Series) -> tuple[list[Any], int | None]:
 # Row selection and order
 
 
-def _bool_column(df: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in df.columns:
-        return np.zeros(len(df), dtype=bool)
-    return df[name].astype("boolean").fillna(False).to_numpy(dtype=bool)
-
-
-def order_parcels(parcels: pd.DataFrame, top_n: int | None = None) -> pd.DataFrame:
-    """Ranked parcels by ``rank`` (then ``parcel_id``), ``top_n`` of them if given, followed by
-    all excluded parcels by ``parcel_id``.  Without ``rank`` the order is by ``score``
-    (descending) then ``parcel_id``."""
-    if "parcel_id" not in parcels.columns:
-        raise InputError("the parcels have no `parcel_id` column.", where="shortlist",
-                         fix="load parcels with siteplan.parcels.load.load_parcels.")
-    excluded = _bool_column(parcels, "excluded")
-    pid = parcels["parcel_id"].astype(str).to_numpy()
-    if "rank" in parcels.columns:
-        key = pd.to_numeric(parcels["rank"], errors="coerce").to_numpy(dtype=float)
-    elif "score" in parcels.columns:
-        key = -pd.to_numeric(parcels["score"], errors="coerce").to_numpy(dtype=float)
-    else:
-        key = np.zeros(len(parcels))
-    key = np.where(np.isnan(key), np.inf, key)  # unranked after ranked
-    order = np.lexsort((pid, key, excluded))
-    ranked = order[~excluded[order]]
-    if top_n is not None:
-        if int(top_n) < 0:
-            raise InputError(f"top_n must be >= 0, got {top_n}.", where="shortlist",
-                             fix="give a positive number of parcels, or none for all.")
-        ranked = ranked[: int(top_n)]
-    rows = np.concatenate([ranked, order[excluded[order]]])
-    return parcels.iloc[rows]
-
-
 def _table(parcels: pd.DataFrame) -> pd.DataFrame:
     """The attribute table written to CSV/XLSX: lead columns first, no geometry, plus the
     lon/lat (EPSG:4326) of a point inside each parcel when there is geometry."""
@@ -479,7 +447,7 @@ def write_shortlist(
 
     ordered = order_parcels(parcels, top_n)
     table = _table(ordered)
-    excluded_mask = _bool_column(table, "excluded")
+    excluded_mask = bool_column(table, "excluded")
     meta = dict(metadata)
     meta["shortlist"] = {
         "top_n": top_n,

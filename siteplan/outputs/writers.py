@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ import pyogrio
 
 from siteplan.core.atomic import atomic_path, check_outputs, check_writable_dir
 from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.core.progress import Progress, Steps
+from siteplan.study.result import CatchmentResult, StudyResult, order_parcels
 
-Progress = Callable[[str, str], None]
 MAP_FORMATS = ("html", "png")
 # Parcels drawn on the maps at most.  A browser does not open a map of 200,000 polygons
 # (~180 MB of HTML) usefully, nor does a printed PNG show them; beyond this the maps show the
@@ -62,6 +63,28 @@ def write_layers(path: str | Path, layers: Mapping[str, pd.DataFrame],
     return path
 
 
+def catchment_layers(result: StudyResult | CatchmentResult) -> dict[str, pd.DataFrame]:
+    """GeoPackage layers ``facilities``, ``catchments_<class>``, ``coverage``, ``blind_spots``."""
+    layers: dict[str, pd.DataFrame] = {"facilities": result.facilities}
+    for cls, frame in result.catchments.groupby("class", sort=True):
+        layers[f"catchments_{cls}"] = frame.reset_index(drop=True)
+    layers["coverage"] = result.coverage
+    layers["blind_spots"] = result.blind_spots
+    return layers
+
+
+def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[str, pd.DataFrame]:
+    """The GeoPackage layers besides ``parcels``: :func:`catchment_layers`, ``unreachable``,
+    ``boundary`` (with a study boundary) and optionally ``network_edges``."""
+    layers = catchment_layers(result)
+    layers["unreachable"] = result.unreachable
+    if result.boundary is not None:
+        layers["boundary"] = result.boundary
+    if network_edges:
+        layers["network_edges"] = result.network.edges_gdf()
+    return layers
+
+
 def map_parcels(parcels: gpd.GeoDataFrame, title: str | None,
                 limit: int = MAP_PARCEL_LIMIT) -> tuple[gpd.GeoDataFrame, str | None]:
     """The parcels the maps draw and the maps' title.
@@ -70,8 +93,6 @@ def map_parcels(parcels: gpd.GeoDataFrame, title: str | None,
     parcels, by id, while there is room), with a :class:`~siteplan.core.errors.SiteplanWarning` and
     a note in the title, so that nobody reads the map as the whole candidate set.
     """
-    from siteplan.outputs.shortlist import order_parcels
-
     if len(parcels) <= limit:
         return parcels, title
     note = (f"map: best {limit:,} of {len(parcels):,} parcels; every parcel is in "
@@ -146,7 +167,6 @@ def write_outputs(
         ``{kind: path}`` of every file written.
     """
     from siteplan.outputs.shortlist import study_run_metadata, write_shortlist
-    from siteplan.pipeline import _Steps, result_layers
     from siteplan.scoring.score import criterion_labels
 
     study = result.study
@@ -158,7 +178,7 @@ def write_outputs(
         raise InputError(f"unknown output format(s) {unknown}.", where="outputs.formats",
                          fix='use any of "csv", "xlsx", "gpkg", "html", "png".')
     top = cfg.top_n if top_n is None else top_n
-    step = _Steps(progress)
+    step = Steps(progress)
     inputs = study.input_files()
     # Refuse the whole set (an output that would overwrite an input) before writing any of it.
     table_formats = [f for f in formats if f in ("csv", "xlsx", "gpkg")]
@@ -198,8 +218,6 @@ def write_catchments(result: Any, out: str | Path | None = None) -> Path:
     ``coverage.csv``."""
     out_dir = check_writable_dir(Path(out) if out is not None else
                                  Path(result.study.outputs.folder))
-    from siteplan.pipeline import catchment_layers
-
     path = write_layers(out_dir / "catchments.gpkg", catchment_layers(result))
     with atomic_path(out_dir / "coverage.csv") as tmp:
         result.coverage.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.4f")

@@ -15,10 +15,11 @@ parcels as urban blocks.  Shape measures (area, compactness, concave corners) ar
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +28,8 @@ import shapely
 
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.io.crs import CoordSystem
+from siteplan.io.inputs import InputLayer
+from siteplan.io.layers import read_input, reread_as_gbk
 from siteplan.io.postgis.layers import display_source
 from siteplan.parcels.blocks import (
     BLOCK_HIGHWAYS,
@@ -45,9 +48,6 @@ from siteplan.parcels.shapes import (
     metric_geometries,
     shape_measure,
 )
-
-if TYPE_CHECKING:
-    from siteplan.study.model import Study
 
 # Chinese (and common English) field names -> siteplan column names.
 DEFAULT_ALIASES: dict[str, str] = {
@@ -78,16 +78,6 @@ def _list_some(values: Sequence[object], limit: int = 20) -> str:
     shown = ", ".join(str(v) for v in list(values)[:limit])
     more = len(values) - limit
     return shown + (f" ... and {more} more" if more > 0 else "")
-
-
-def _read_layer(path: str | Path, layer: str | None, encoding: str | None,
-                coord_system: CoordSystem, crs: Any) -> gpd.GeoDataFrame:
-    # The single place parcels are read from disk: siteplan.io.layers checks CRS, coordinates and
-    # encodings and repairs invalid polygons.
-    from siteplan.io.layers import read_layer
-
-    return read_layer(path, layer=layer, crs=crs, encoding=encoding, coord_system=coord_system,
-                      kind="parcels")
 
 
 def parse_bool(values: pd.Series, *, where: str, column: str) -> pd.Series:
@@ -192,7 +182,7 @@ def check_declared_area(parcels: gpd.GeoDataFrame, *, column: str, unit: AreaUni
 
 
 def load_parcels(
-    path_or_gdf: str | Path | gpd.GeoDataFrame,
+    path_or_gdf: str | Path | InputLayer | gpd.GeoDataFrame,
     *,
     id_column: str,
     aliases: Mapping[str, str] | None = None,
@@ -208,7 +198,9 @@ def load_parcels(
     Parameters
     ----------
     path_or_gdf
-        A vector file (GeoPackage, Shapefile, GeoJSON...) or a GeoDataFrame.  A GeoDataFrame is
+        A vector file (GeoPackage, Shapefile, GeoJSON...), its description
+        (:class:`~siteplan.io.inputs.InputLayer`, whose settings then replace ``layer``,
+        ``encoding``, ``coord_system`` and ``crs``) or a GeoDataFrame.  A GeoDataFrame is
         copied, never modified.
     id_column
         The column holding each parcel's unique id (e.g. ``"地块编号"`` or ``"id"``); it becomes
@@ -254,8 +246,11 @@ def load_parcels(
         where = "parcels"
         gdf = path_or_gdf.copy()
     else:
-        where = display_source(path_or_gdf)
-        gdf = _read_layer(path_or_gdf, layer, encoding, coord_system, crs)
+        spec = (path_or_gdf if isinstance(path_or_gdf, InputLayer) else
+                InputLayer(os.fspath(path_or_gdf), kind="parcels", layer=layer, crs=crs,
+                           encoding=encoding, coord_system=coord_system))
+        where = display_source(spec.source)
+        gdf = read_input(spec)
     if len(gdf) == 0:
         # An empty shortlist that exits 0 looks like "no parcel qualifies"; it is not.
         raise InputError("the parcel layer has no features.", where=where,
@@ -265,11 +260,14 @@ def load_parcels(
         raise InputError("the parcel layer has no CRS.", where=where,
                          fix="declare it (e.g. a .prj file, or gdf.set_crs('EPSG:4547')).")
     if id_column not in gdf.columns:
+        columns = [str(c) for c in gdf.columns if c != gdf.geometry.name]
+        fix = "set [inputs.parcels] id_column to one of the listed columns."
+        if id_column in {reread_as_gbk(c) for c in columns}:
+            fix = ('the column names are GBK text read as Latin-1: set encoding = "gbk" in '
+                   "[inputs.parcels] (or put a .cpg file containing GBK next to the .shp).")
         raise InputError(
             f"the id column {id_column!r} is not in the parcel layer "
-            f"(columns: {_list_some([c for c in gdf.columns if c != gdf.geometry.name])}).",
-            where=where, fix="set [parcels] id_column to one of the listed columns.",
-        )
+            f"(columns: {_list_some(columns)}).", where=where, fix=fix)
     gdf = gdf.reset_index(drop=True)
 
     ids = gdf[id_column]
@@ -351,25 +349,6 @@ def load_parcels(
     return gdf
 
 
-def load_study_parcels(study: Study) -> gpd.GeoDataFrame:
-    """The candidate parcels of a study's ``[inputs.parcels]``, loaded with :func:`load_parcels`
-    (declared id column, field names, encoding and coordinate offsets)."""
-    from siteplan.core.errors import ConfigError
-
-    spec = study.inputs.parcels
-    if spec is None:
-        raise ConfigError("the study has no [inputs.parcels] section.",
-                          where=study.source_path or "study config",
-                          fix='add [inputs.parcels] with path = "parcels.gpkg" and id_column.')
-    # A CRS declared on [inputs.parcels] itself (when the config offers ``crs`` there) wins
-    # over the study-wide [crs] input.
-    crs = getattr(spec, "crs", None) or study.crs.input
-    return load_parcels(spec.path, id_column=spec.id_column, aliases=spec.aliases(),
-                        layer=spec.layer, encoding=spec.encoding,
-                        coord_system=spec.coord_system or study.crs.coord_system,
-                        crs=crs, area_unit=spec.area_unit)
-
-
 __all__ = [
     "AREA_TOLERANCE",
     "AREA_UNIT_M2",
@@ -379,7 +358,6 @@ __all__ = [
     "NUMERIC_COLUMNS",
     "check_declared_area",
     "load_parcels",
-    "load_study_parcels",
     "parse_bool",
     # Also importable from here (homes: siteplan.parcels.shapes, siteplan.parcels.blocks):
     "BLOCK_HIGHWAYS",

@@ -9,8 +9,8 @@ together with the housing (同时设计、同时施工、同时验收、同时�
 adds ``meets_<class>_radius``, ``compliance_required`` (English), ``compliance_required_zh`` and
 ``compliant_all``.
 
-The seed radii and the GB 50180-2018 life circles they come from have their one home here;
-the study config, the catchments and the programme take them from this module.
+The seed radii and the GB 50180-2018 life circles they come from live in
+:mod:`siteplan.core.defaults`.
 """
 
 from __future__ import annotations
@@ -20,25 +20,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from siteplan.access.distances import distance_column
+from siteplan.core.columns import distance_column
+from siteplan.core.defaults import SEED_RADII_M
 from siteplan.core.errors import InputError
 from siteplan.core.labels import label
-
-# Seed clause 三(二)8: walking distance along streets, metres.
-SEED_RADII_M: dict[str, float] = {
-    "kindergarten": 300.0,
-    "primary_school": 500.0,
-    "middle_school": 1000.0,
-}
-SEED_CLAUSE = "三(二)8"
-#: How a default taken from the seed clause names its source.
-SEED_SOURCE = f"好房子 {SEED_CLAUSE}"
-
-# GB 50180-2018 城市居住区规划设计标准, 表 3.0.4 (居住区分级控制规模): walking distance of the
-# 5-, 10- and 15-minute life circles.  The 15-minute circle is 800-1000 m in the standard; the
-# pilot uses its upper bound.
-GB50180_CIRCLES_M: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
-GB50180_SOURCE = "GB 50180-2018 表3.0.4"
 
 SAME_TIME_NOTE_ZH = label("same_time_delivery", "zh")
 SAME_TIME_NOTE_EN = label("same_time_delivery", "en")
@@ -144,13 +129,8 @@ def seed_compliance(
 
 
 __all__ = [
-    "GB50180_CIRCLES_M",
-    "GB50180_SOURCE",
     "SAME_TIME_NOTE_EN",
     "SAME_TIME_NOTE_ZH",
-    "SEED_CLAUSE",
-    "SEED_RADII_M",
-    "SEED_SOURCE",
     "must_provide_text",
     "seed_compliance",
 ]

@@ -20,7 +20,7 @@ it 0 would rank it as if it had been measured (:func:`unreachable_always`).
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -30,6 +30,7 @@ import shapely
 
 from siteplan.core.errors import InputError
 from siteplan.core.labels import label
+from siteplan.io.layers import read_input
 from siteplan.parcels.load import DEFAULT_ALIASES, parse_bool
 from siteplan.parcels.shapes import metric_geometries, shape_measure
 from siteplan.scoring.criteria import criterion_labels, numeric_values, parcel_column
@@ -44,20 +45,40 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def hazard_hits(parcels: gpd.GeoDataFrame, study: Study) -> np.ndarray:
-    """Parcels whose interior overlaps a hazard polygon of ``inputs.hazards``."""
-    from siteplan.io.layers import read_layer
+def hazard_frame(frames: Sequence[gpd.GeoDataFrame], crs: Any) -> gpd.GeoDataFrame:
+    """Join hazard layers into one frame of their geometries in ``crs``."""
+    geoms = [np.asarray(f.to_crs(crs).geometry.values, dtype=object) for f in frames]
+    return gpd.GeoDataFrame(geometry=np.concatenate(geoms) if geoms else [], crs=crs)
 
+
+def hazard_hits(parcels: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame) -> np.ndarray:
+    """Flag the parcels whose interior overlaps a hazard polygon.
+
+    Parameters
+    ----------
+    parcels
+        Parcel polygons with a CRS.
+    hazards
+        Hazard polygons (:func:`hazard_frame`), in any CRS.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per parcel; touching a hazard at the boundary only is not a hit.
+    """
     hit = np.zeros(len(parcels), dtype=bool)
     geoms = np.asarray(parcels.geometry.values, dtype=object)
-    for path in study.inputs.hazards:
-        hz = read_layer(path, kind="hazard layer").to_crs(parcels.crs)
-        hz_geoms = np.asarray(hz.geometry.values, dtype=object)
-        tree = shapely.STRtree(hz_geoms)
-        pi, hi = tree.query(geoms, predicate="intersects")
-        inside = ~shapely.touches(geoms[pi], hz_geoms[hi])
-        hit[pi[inside]] = True
+    hz_geoms = np.asarray(hazards.to_crs(parcels.crs).geometry.values, dtype=object)
+    tree = shapely.STRtree(hz_geoms)
+    pi, hi = tree.query(geoms, predicate="intersects")
+    inside = ~shapely.touches(geoms[pi], hz_geoms[hi])
+    hit[pi[inside]] = True
     return hit
+
+
+def study_hazards(study: Study, crs: Any) -> gpd.GeoDataFrame:
+    """Read the study's hazard layers (``inputs.hazards``) with its input settings."""
+    return hazard_frame([read_input(spec) for spec in study.hazard_layers()], crs)
 
 
 def _fmt(values: np.ndarray) -> np.ndarray:
@@ -71,12 +92,14 @@ def constraint_mask(
     raw: Mapping[str, np.ndarray],
     metric: np.ndarray | None,
     where: str,
+    hazards: gpd.GeoDataFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(hit, reason_en, reason_zh)`` arrays of one constraint (reasons only meaningful where
     ``hit``).
 
     A NaN walking distance or time compares as +infinity; any other NaN (or blank text) is
     unknown and hits when ``k.missing == "exclude"``, with an "unknown (no data)" reason.
+    ``hazards`` are the study's hazard polygons (read from ``inputs.hazards`` when not given).
     """
     n = len(parcels)
     en, zh = k.reasons()
@@ -87,7 +110,9 @@ def constraint_mask(
         hit = parcels["unreachable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         return hit, np.full(n, en, dtype=object), np.full(n, zh, dtype=object)
     if k.builtin == "inside_hazard":
-        return hazard_hits(parcels, study), np.full(n, en, dtype=object), \
+        if hazards is None:
+            hazards = study_hazards(study, parcels.crs)
+        return hazard_hits(parcels, hazards), np.full(n, en, dtype=object), \
             np.full(n, zh, dtype=object)
     op, value = _OPS[str(k.op)], k.value
     if k.criterion is not None:
@@ -191,8 +216,8 @@ def unreachable_always(parcels: pd.DataFrame, study: Study) -> bool:
 
 
 def apply_constraints(parcels: gpd.GeoDataFrame, study: Study,
-                      raw: Mapping[str, np.ndarray], metric: np.ndarray | None = None
-                      ) -> pd.DataFrame:
+                      raw: Mapping[str, np.ndarray], metric: np.ndarray | None = None,
+                      hazards: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh`` for every parcel (reasons
     of several constraints joined by ``"; "`` / ``"；"``, empty when not excluded).
 
@@ -203,7 +228,9 @@ def apply_constraints(parcels: gpd.GeoDataFrame, study: Study,
     excluded = np.zeros(n, dtype=bool)
     en = np.full(n, "", dtype=object)
     zh = np.full(n, "", dtype=object)
-    masks = [constraint_mask(parcels, study, k, raw, metric, f"{src}: constraints[{i}]")
+    if hazards is None and any(k.builtin == "inside_hazard" for k in study.constraints):
+        hazards = study_hazards(study, parcels.crs)
+    masks = [constraint_mask(parcels, study, k, raw, metric, f"{src}: constraints[{i}]", hazards)
              for i, k in enumerate(study.constraints)]
     if unreachable_always(parcels, study):
         masks.append(constraint_mask(parcels, study, Constraint(builtin="unreachable"), raw,
@@ -219,4 +246,5 @@ def apply_constraints(parcels: gpd.GeoDataFrame, study: Study,
     }, index=parcels.index)
 
 
-__all__ = ["apply_constraints", "constraint_mask", "hazard_hits", "unreachable_always"]
+__all__ = ["apply_constraints", "constraint_mask", "hazard_frame", "hazard_hits", "study_hazards",
+           "unreachable_always"]

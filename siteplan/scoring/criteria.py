@@ -20,10 +20,13 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from siteplan.access.distances import count_column, distance_column, facility_access
-from siteplan.access.fca import demand_layer, two_step_fca
+from siteplan.access.distances import facility_access
+from siteplan.access.fca import two_step_fca
+from siteplan.core.columns import count_column, distance_column
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.core.labels import label
+from siteplan.core.tags import tag_column
+from siteplan.io.layers import read_input
 from siteplan.io.raster import zonal_slope, zonal_stats
 from siteplan.network.graph import Network
 from siteplan.parcels.load import DEFAULT_ALIASES, parse_bool
@@ -163,6 +166,25 @@ def numeric_values(values: pd.Series, where: str, name: str) -> np.ndarray:
 # ----------------------------------------------------------------------------- raw values
 
 
+def demand_layer(study: Study, demand: gpd.GeoDataFrame | None, where: str
+                 ) -> gpd.GeoDataFrame:
+    """Pick the 2SFCA demand locations: ``demand``, else ``inputs.residential``.
+
+    The residential layer is read with the study's input settings; a layer carrying OSM
+    ``landuse`` tags keeps only ``landuse=residential`` (an OSM area layer mixes all uses).
+    """
+    if demand is None:
+        if study.inputs.residential is None:
+            raise ConfigError("a supply/demand (access_2sfca) criterion needs a demand layer.",
+                              where=where, fix='set [inputs] residential = "residential.gpkg" '
+                              "(residential areas or population points), or pass demand=.")
+        demand = read_input(study.input_layer(study.inputs.residential, "residential layer"))
+    landuse = tag_column(demand, "landuse")
+    if landuse.fillna("").ne("").any():
+        demand = demand[(landuse == "residential").fillna(False).to_numpy(dtype=bool)]
+    return demand
+
+
 def raw_values(
     parcels: gpd.GeoDataFrame,
     study: Study,
@@ -234,6 +256,7 @@ def _attribute_raw(values: pd.Series, value: Any, where: str, name: str) -> np.n
 
 
 __all__ = [
-    "access_columns", "criterion_labels", "ensure_access", "numeric_values", "parcel_column",
+    "access_columns", "criterion_labels", "demand_layer", "ensure_access", "numeric_values",
+    "parcel_column",
     "raw_values", "required_radius",
 ]

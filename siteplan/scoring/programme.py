@@ -46,44 +46,22 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siteplan.core.defaults import CENSUS_SOURCE, PROGRAMME, PROGRAMME_CLAUSES
 from siteplan.core.errors import InputError
 from siteplan.core.labels import label
-from siteplan.scoring.compliance import SEED_SOURCE as SEED_CLAUSE  # "好房子 三(二)8"
-
-CENSUS_SOURCE = "2020 census (第七次全国人口普查): 2.62 persons per household"
-# Where each rule comes from.
-CLAUSES: dict[str, str] = {
-    "childcare": f"{SEED_CLAUSE} (托育)",
-    "elderly": f"{SEED_CLAUSE} (养老服务设施用地)",
-    "parking": f"{SEED_CLAUSE} (停车及充电)",
-    "property_service": f"{SEED_CLAUSE} (物业服务用房)",
-}
-
-DEFAULTS: dict[str, float] = {
-    "dwelling_size_m2": 100.0,
-    "persons_per_household": 2.62,
-    "childcare_places_per_1000": 10.0,
-    "childcare_m2_per_place": 8.0,
-    "elderly_land_m2_per_resident": 0.1,
-    "parking_per_household": 1.2,
-    "parking_bay_width_m": 2.5,
-    "parking_bay_length_m": 5.3,
-    "charging_share": 1.0,
-    "property_service_share": 0.03,
-}
 
 # (unit, source) of each assumption, for printing.
 ASSUMPTION_NOTES: dict[str, tuple[str, str]] = {
     "dwelling_size_m2": ("m² GFA per household", "assumption (typical new urban flat)"),
     "persons_per_household": ("persons per household", CENSUS_SOURCE),
-    "childcare_places_per_1000": ("places per 1000 residents", CLAUSES["childcare"]),
-    "childcare_m2_per_place": ("m² floor area per place", CLAUSES["childcare"]),
-    "elderly_land_m2_per_resident": ("m² land per resident", CLAUSES["elderly"]),
-    "parking_per_household": ("spaces per household", CLAUSES["parking"]),
-    "parking_bay_width_m": ("m bay width", CLAUSES["parking"]),
-    "parking_bay_length_m": ("m bay length", CLAUSES["parking"]),
-    "charging_share": ("share of fixed spaces with charging provision", CLAUSES["parking"]),
-    "property_service_share": ("share of total GFA", CLAUSES["property_service"]),
+    "childcare_places_per_1000": ("places per 1000 residents", PROGRAMME_CLAUSES["childcare"]),
+    "childcare_m2_per_place": ("m² floor area per place", PROGRAMME_CLAUSES["childcare"]),
+    "elderly_land_m2_per_resident": ("m² land per resident", PROGRAMME_CLAUSES["elderly"]),
+    "parking_per_household": ("spaces per household", PROGRAMME_CLAUSES["parking"]),
+    "parking_bay_width_m": ("m bay width", PROGRAMME_CLAUSES["parking"]),
+    "parking_bay_length_m": ("m bay length", PROGRAMME_CLAUSES["parking"]),
+    "charging_share": ("share of fixed spaces with charging provision", PROGRAMME_CLAUSES["parking"]),
+    "property_service_share": ("share of total GFA", PROGRAMME_CLAUSES["property_service"]),
 }
 
 REQUIRED_COLUMNS = (
@@ -117,11 +95,11 @@ def programme_assumptions(**overrides: float) -> dict[str, float]:
         An unknown name, or a value that is not a finite number in its range (sizes > 0,
         ratios >= 0, shares <= 1).
     """
-    unknown = sorted(set(overrides) - set(DEFAULTS))
+    unknown = sorted(set(overrides) - set(PROGRAMME))
     if unknown:
         raise InputError(f"unknown programme assumption(s) {unknown}.", where="programme",
-                         fix=f"use only {sorted(DEFAULTS)}.")
-    out = dict(DEFAULTS)
+                         fix=f"use only {sorted(PROGRAMME)}.")
+    out = dict(PROGRAMME)
     for key, value in overrides.items():
         try:
             v = float(value)
@@ -134,7 +112,7 @@ def programme_assumptions(**overrides: float) -> dict[str, float]:
             rng = "> 0" if key in _STRICTLY_POSITIVE else ("in [0, 1]" if key in _AT_MOST_ONE
                                                            else ">= 0")
             raise InputError(f"programme assumption {key} must be a number {rng}, got {value!r}.",
-                             where="programme", fix=f"e.g. {key} = {DEFAULTS[key]}.")
+                             where="programme", fix=f"e.g. {key} = {PROGRAMME[key]}.")
         out[key] = v
     return out
 
@@ -163,16 +141,16 @@ def programme(
     far_column: str = "far",
     households_column: str = "households",
     default_far: float | None = None,
-    dwelling_size_m2: float = DEFAULTS["dwelling_size_m2"],
-    persons_per_household: float = DEFAULTS["persons_per_household"],
-    childcare_places_per_1000: float = DEFAULTS["childcare_places_per_1000"],
-    childcare_m2_per_place: float = DEFAULTS["childcare_m2_per_place"],
-    elderly_land_m2_per_resident: float = DEFAULTS["elderly_land_m2_per_resident"],
-    parking_per_household: float = DEFAULTS["parking_per_household"],
-    parking_bay_width_m: float = DEFAULTS["parking_bay_width_m"],
-    parking_bay_length_m: float = DEFAULTS["parking_bay_length_m"],
-    charging_share: float = DEFAULTS["charging_share"],
-    property_service_share: float = DEFAULTS["property_service_share"],
+    dwelling_size_m2: float = PROGRAMME["dwelling_size_m2"],
+    persons_per_household: float = PROGRAMME["persons_per_household"],
+    childcare_places_per_1000: float = PROGRAMME["childcare_places_per_1000"],
+    childcare_m2_per_place: float = PROGRAMME["childcare_m2_per_place"],
+    elderly_land_m2_per_resident: float = PROGRAMME["elderly_land_m2_per_resident"],
+    parking_per_household: float = PROGRAMME["parking_per_household"],
+    parking_bay_width_m: float = PROGRAMME["parking_bay_width_m"],
+    parking_bay_length_m: float = PROGRAMME["parking_bay_length_m"],
+    charging_share: float = PROGRAMME["charging_share"],
+    property_service_share: float = PROGRAMME["property_service_share"],
 ) -> pd.DataFrame:
     """Estimate each parcel's households and residents and the seed's required provisions.
 
@@ -347,7 +325,7 @@ def programme_table(row: pd.Series | dict[str, Any], **assumptions: float) -> li
             "value": _fmt(get(col)),
             "unit": unit,
             "rule": rules[col],
-            "clause": CLAUSES[topic],
+            "clause": PROGRAMME_CLAUSES[topic],
             "label_zh": label(col, "zh"),
             "label_en": label(col, "en"),
         }
@@ -359,15 +337,15 @@ def requirements_reference(**assumptions: float) -> pd.DataFrame:
     """The requirement rules as a table (item, unit, rule, clause, labels) for output metadata."""
     rules = _rules(programme_assumptions(**assumptions))
     return pd.DataFrame([
-        {"item": col, "unit": unit, "rule": rules[col], "clause": CLAUSES[topic],
+        {"item": col, "unit": unit, "rule": rules[col], "clause": PROGRAMME_CLAUSES[topic],
          "label_zh": label(col, "zh"), "label_en": label(col, "en")}
         for col, unit, topic in _SPEC
     ])
 
 
 __all__ = [
-    "CLAUSES",
-    "DEFAULTS",
+    "PROGRAMME_CLAUSES",
+    "PROGRAMME",
     "REQUIRED_COLUMNS",
     "format_assumptions",
     "programme",

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from siteplan.access.distances import distance_column
 from siteplan.access.fca import two_step_fca
+from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.io.crs import analysis_crs
 from siteplan.network.graph import Network
@@ -133,6 +133,7 @@ def score_parcels(
     net: Network | None = None,
     facilities: gpd.GeoDataFrame | None = None,
     demand: gpd.GeoDataFrame | None = None,
+    hazards: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Score, constrain and rank candidate parcels as the study says.
 
@@ -149,7 +150,11 @@ def score_parcels(
         compute access columns that are missing.  When ``facilities`` is given, a criterion
         whose class has no facilities is refused (:meth:`Study.check_against_facilities`).
     demand
-        Demand locations for 2SFCA (default: ``inputs.residential``).
+        Demand locations for 2SFCA (default: ``inputs.residential``, read with the study's
+        input settings).
+    hazards
+        Hazard polygons for ``inside_hazard`` constraints (default: ``inputs.hazards``, read
+        with the study's input settings).
 
     Returns
     -------
@@ -186,7 +191,7 @@ def score_parcels(
         total += points
     metric = (metric_geometries(work, metric_crs)
               if any(k.measure is not None for k in study.constraints) else None)
-    cons = apply_constraints(work, study, raw, metric)
+    cons = apply_constraints(work, study, raw, metric, hazards)
     out["score"] = np.round(total, 2)
     out["rank"] = dense_rank(out["score"].to_numpy(), cons["excluded"].to_numpy(),
                              out["parcel_id"].to_numpy())
@@ -210,6 +215,7 @@ def assess_parcels(
     net: Network | None = None,
     facilities: gpd.GeoDataFrame | None = None,
     demand: gpd.GeoDataFrame | None = None,
+    hazards: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """:func:`score_parcels`, then seed compliance (``meets_<class>_radius``,
     ``compliance_required``, ``compliance_required_zh``, ``compliant_all``) and the programme
@@ -220,7 +226,8 @@ def assess_parcels(
     radii = study.compliance.radii
     work = ensure_access(parcels, study, net=net, facilities=facilities,
                          columns=access_columns(study) + [distance_column(c) for c in radii])
-    scored = score_parcels(work, study, net=net, facilities=facilities, demand=demand)
+    scored = score_parcels(work, study, net=net, facilities=facilities, demand=demand,
+                           hazards=hazards)
     checked = seed_compliance(scored, radii_m=radii)
     out = programme(checked, default_far=study.programme.default_far,
                     **study.programme.assumptions())

@@ -19,14 +19,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.access.catchments import DEFAULT_FRONTAGE_M, catchments
+from siteplan.access.catchments import catchments
 from siteplan.access.coverage import frontage_near
 from siteplan.access.reach import reached_pieces
+from siteplan.core.defaults import FRONTAGE_M, MAX_SNAP_M
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.io.layers import is_polygonal
 from siteplan.network.graph import Network
-from siteplan.network.linear import edge_vertices, substrings
-from siteplan.network.snapping import DEFAULT_MAX_SNAP_M, SnapPoint, snap
+from siteplan.network.linear import substrings
+from siteplan.network.snapping import SnapPoint, snap
 from siteplan.siting.demand import build_atoms, grouped_union
 from siteplan.siting.solvers import Cover, exact_cover, greedy_cover
 
@@ -200,7 +201,7 @@ def _covered(net: Network, pieces: list[pd.DataFrame], demand: np.ndarray,
     """
     table = pd.concat(pieces, ignore_index=True)
     lines = substrings(net.edge_geometry, table["edge"].to_numpy(), table["s"].to_numpy(),
-                       table["t"].to_numpy(), vertices=edge_vertices(net))
+                       table["t"].to_numpy(), vertices=net.vertices)
     zones = frontage_near(lines, demand, frontage_m)
     return float((shapely.area(shapely.intersection(demand, zones)) * density).sum())
 
@@ -218,10 +219,10 @@ def maximal_cover(
     population: str | None = None,
     method: Method = "greedy",
     time_limit_s: float = 60.0,
-    frontage_m: float = DEFAULT_FRONTAGE_M,
+    frontage_m: float = FRONTAGE_M,
     facility_point: SnapPoint = "representative",
     candidate_point: SnapPoint = "representative",
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    max_snap_m: float = MAX_SNAP_M,
 ) -> SitingResult:
     """Propose ``k`` sites (or enough to reach ``target_share``) for new facilities of a class.
 

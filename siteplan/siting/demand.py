@@ -31,7 +31,7 @@ from scipy import sparse
 from siteplan.access.catchments import DEFAULT_QUAD_SEGS, grouped_reduce
 from siteplan.access.reach import reached_pieces
 from siteplan.network.graph import Network
-from siteplan.network.linear import edge_vertices, substrings
+from siteplan.network.linear import substrings
 from siteplan.network.snapping import Snap
 
 # Cells of one padded block of linework to node and polygonize (object pointers).
@@ -107,7 +107,7 @@ def elementary_pieces(net: Network, pieces: list[pd.DataFrame]) -> tuple[pd.Data
         table a ``(K, groups)`` CSR matrix: elementary piece ``k`` lies in a piece of group
         ``g``.
     """
-    vx = edge_vertices(net)
+    vx = net.vertices
     base = vx.base
     ends = [base[p["edge"].to_numpy()] + p[c].to_numpy() for p in pieces for c in ("s", "t")]
     cuts = np.unique(np.concatenate(ends)) if ends else np.empty(0)
@@ -268,13 +268,13 @@ def build_atoms(
     by_exist.resize((len(elem), 1))
     n = demand.shape[0]
     lines = substrings(net.edge_geometry, elem["edge"].to_numpy(), elem["s"].to_numpy(),
-                       elem["t"].to_numpy(), vertices=edge_vertices(net))
+                       elem["t"].to_numpy(), vertices=net.vertices)
     tree = shapely.STRtree(lines)
     near = np.unique(tree.query(demand, predicate="dwithin", distance=frontage_m)[1])
     del tree, lines
     buffers = shapely.buffer(substrings(
         net.edge_geometry, elem["edge"].to_numpy()[near], elem["s"].to_numpy()[near],
-        elem["t"].to_numpy()[near], vertices=edge_vertices(net)), frontage_m,
+        elem["t"].to_numpy()[near], vertices=net.vertices), frontage_m,
         quad_segs=DEFAULT_QUAD_SEGS)
     btree = shapely.STRtree(buffers)
     by_cand, by_exist = by_cand[near], by_exist[near]

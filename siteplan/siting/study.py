@@ -1,14 +1,12 @@
 """Gap filling on a study run: :func:`site_study` takes the network, facilities, radius,
-frontage and snapping settings from a :class:`~siteplan.pipeline.StudyResult` and calls
+frontage and snapping settings from a :class:`~siteplan.study.result.StudyResult` and calls
 :func:`siteplan.siting.cover.maximal_cover`; :func:`check_request` refuses a bad request before
-the study runs; :func:`write_siting` writes the GeoPackage, the CSV of proposed sites and the
-planning map.
+the study runs; :func:`siteplan.outputs.siting.write_siting` writes the GeoPackage, the CSV
+of proposed sites and the planning map.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
@@ -16,7 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.access.catchments import SEED_RADII
+from siteplan.core.atomic import check_stem
+from siteplan.core.defaults import SEED_RADII_M
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.network.graph import Network
 from siteplan.siting.cover import (
@@ -28,28 +27,17 @@ from siteplan.siting.cover import (
 )
 
 if TYPE_CHECKING:
-    from siteplan.pipeline import StudyResult
     from siteplan.study.model import Study
-
-
-def _check_stem(stem: str) -> None:
-    """Output names are ``<stem>.gpkg`` etc. in the output folder: a stem must stay in it."""
-    bad = (not isinstance(stem, str) or not stem.strip() or "/" in stem or "\\" in stem
-           or ".." in stem or (os.altsep is not None and os.altsep in stem))
-    if bad:
-        raise InputError(f"bad output stem {stem!r}: it must be a plain file-name stem, "
-                         "without a path separator or '..'.", where="siting stem",
-                         fix="give e.g. siting or kindergarten_gaps, and choose the folder "
-                         "with --out.")
+    from siteplan.study.result import StudyResult
 
 
 def study_radius(study: Study, cls: str) -> float:
     """The class's radius from the study (else the seed radius); ConfigError if it has none."""
     radius = study.class_radius(cls)
     if radius is None:
-        radius = SEED_RADII.get(cls)
+        radius = SEED_RADII_M.get(cls)
     if radius is None:
-        known = sorted(set(study.classes) | set(SEED_RADII))
+        known = sorted(set(study.classes) | set(SEED_RADII_M))
         raise ConfigError(f"unknown facility class {cls!r} (no radius configured).",
                           where="siting class", fix=f"use one of {', '.join(known)}.")
     return float(radius)
@@ -72,7 +60,7 @@ def check_request(study: Study, cls: str, *, k: int | None = None,
     """
     radius = study_radius(study, cls)
     check_options(radius, k, target_share, method, time_limit_s)
-    _check_stem(stem)
+    check_stem(stem)
     return radius
 
 
@@ -154,48 +142,3 @@ def sites_table(result: SitingResult) -> pd.DataFrame:
     table["lon"] = pts.x.to_numpy()
     table["lat"] = pts.y.to_numpy()
     return table.reset_index(drop=True)
-
-
-def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting") -> list[Path]:
-    """Write ``<stem>.gpkg``, ``<stem>_sites.csv`` and, when the result comes from
-    :func:`site_study`, ``<stem>.html``; each atomically.
-
-    The GeoPackage holds ``proposed_<class>`` (the sites, the layer name of DESIGN.md),
-    ``proposed_<class>_catchments`` (their new catchments), ``siting_coverage`` and
-    ``siting_unreachable``; the CSV is UTF-8 with a BOM, formula-like text neutralised; the
-    HTML is the planning map with the proposed sites and their catchments.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The paths written.
-    """
-    from siteplan.core.atomic import check_outputs, check_writable_dir, write_bytes_atomic
-    from siteplan.outputs.maps.webmap import make_map, save_map
-    from siteplan.outputs.shortlist import shortlist_csv_bytes
-    from siteplan.outputs.writers import map_parcels, write_layers
-
-    _check_stem(stem)
-    out = check_writable_dir(out_dir)
-    ctx = result.map_layers
-    planned = [out / f"{stem}.gpkg", out / f"{stem}_sites.csv"]
-    if ctx.get("parcels") is not None:
-        planned.append(out / f"{stem}.html")
-    # Refuse the whole set (an output onto a study input) before writing any of it.
-    check_outputs(planned, result.inputs)
-    written = [write_layers(planned[0], {
-        f"proposed_{result.cls}": result.sites,
-        f"proposed_{result.cls}_catchments": result.catchments,
-        "siting_coverage": result.coverage, "siting_unreachable": result.unreachable},
-        inputs=result.inputs)]
-    written.append(write_bytes_atomic(planned[1], shortlist_csv_bytes(sites_table(result))))
-    if ctx.get("parcels") is not None:
-        # The same parcel cap as the study's own maps (a 200,000-parcel map is unusable).
-        parcels, title = map_parcels(ctx["parcels"], ctx.get("title"))
-        m = make_map(parcels, catchments=ctx.get("catchments"),
-                     facilities=ctx.get("facilities"), blind_spots=ctx.get("blind_spots"),
-                     boundary=ctx.get("boundary"), criteria=ctx.get("criteria"),
-                     title=title, proposed_sites=result.sites,
-                     proposed_catchments=result.catchments)
-        written.append(save_map(m, out / f"{stem}.html"))
-    return written

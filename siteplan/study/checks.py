@@ -19,7 +19,7 @@ from siteplan.study.criteria import DistanceCriterion, NetworkCriterion
 from siteplan.study.transforms import IdealRangeTransform, LinearTransform, StepTransform
 
 if TYPE_CHECKING:
-    from siteplan.study.model import Study
+    from siteplan.study.tables import StudyTables
 
 Problem = tuple[str, Any, str, str]
 
@@ -30,7 +30,7 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
-def _class_problems(study: Study, known: list[str]) -> list[Problem]:
+def _class_problems(study: StudyTables, known: list[str]) -> list[Problem]:
     out: list[Problem] = []
     for i, c in enumerate(study.criteria):
         cls_name = c.facility_class
@@ -56,7 +56,7 @@ def _class_problems(study: Study, known: list[str]) -> list[Problem]:
     return out
 
 
-def _weight_problems(study: Study) -> list[Problem]:
+def _weight_problems(study: StudyTables) -> list[Problem]:
     out: list[Problem] = []
     n = len(study.criteria)
     if study.weights.method == "direct":
@@ -102,7 +102,7 @@ def _weight_problems(study: Study) -> list[Problem]:
     return out
 
 
-def _constraint_problems(study: Study) -> list[Problem]:
+def _constraint_problems(study: StudyTables) -> list[Problem]:
     out: list[Problem] = []
     names = [c.name for c in study.criteria]
     for i, k in enumerate(study.constraints):
@@ -141,7 +141,7 @@ def _transform_reach(t: object) -> float | None:
     return None
 
 
-def distances_in_use(study: Study) -> list[tuple[str, float]]:
+def distances_in_use(study: StudyTables) -> list[tuple[str, float]]:
     """``(key, metres)`` of every walking distance the study compares with: radii of the classes
     it uses (service, count, compliance, criteria), ring cutoffs in ``rings`` mode, breakpoints
     of distance transforms and thresholds of distance constraints."""
@@ -175,7 +175,7 @@ def distances_in_use(study: Study) -> list[tuple[str, float]]:
     return out
 
 
-def _search_limit_problems(study: Study) -> list[Problem]:
+def _search_limit_problems(study: StudyTables) -> list[Problem]:
     """Distances beyond ``search_limit_m`` are never computed (NaN), so a radius above it
     silently fails every parcel (a 1000 m radius with a 400 m limit: nobody is within it)."""
     limit = study.network.search_limit_m
@@ -191,7 +191,7 @@ def _search_limit_problems(study: Study) -> list[Problem]:
              f"set [network] search_limit_m = {need:g} or more, or lower the distances listed.")]
 
 
-def cross_check(study: Study) -> list[Problem]:
+def cross_check(study: StudyTables) -> list[Problem]:
     """All problems that involve more than one section of ``study``."""
     out: list[Problem] = []
     seen: dict[str, int] = {}

@@ -12,12 +12,14 @@ import codecs
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
+
+from siteplan.io.inputs import CoordSystem
 
 # A radius beyond 50 km is not a walking radius; it is almost always a unit slip (m vs km).
 MAX_RADIUS_M = 50_000.0
@@ -67,7 +69,6 @@ def _resolve_path(v: str, info: ValidationInfo) -> str:
 Name = Annotated[str, AfterValidator(_check_name)]
 Radius = Annotated[float, AfterValidator(_check_radius)]
 PathStr = Annotated[str, Field(min_length=1), AfterValidator(_resolve_path)]
-CoordSystem = Literal["wgs84", "gcj02", "bd09"]
 
 
 def _check_encoding(v: str | None) -> str | None:

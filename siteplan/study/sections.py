@@ -5,8 +5,8 @@
 Defaults that carry planning meaning name their source next to them: the seed clause 三(二)8 of
 the Shanxi 好房子 pilot (programme ratios, compliance radii) and GB 50180-2018 (5/10/15-minute
 life circles: 300/500/1000 m walking).  Defaults of the engine (snap distance, search limit,
-walking speeds, catchment frontage, programme ratios) are taken from the modules that apply
-them, so a study file and a direct call agree.
+walking speeds, catchment frontage, programme ratios) are those of
+:mod:`siteplan.core.defaults`, so a study file and a direct call agree.
 """
 
 from __future__ import annotations
@@ -17,13 +17,18 @@ from pydantic import Field, field_validator, model_validator
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from siteplan.access.catchments import DEFAULT_FRONTAGE_M
-from siteplan.access.distances import ELDERLY_SPEED_MPS, WALK_SPEED_MPS
-from siteplan.network.paths import DEFAULT_SEARCH_LIMIT_M
-from siteplan.network.snapping import DEFAULT_MAX_SNAP_M
-from siteplan.parcels.load import AreaUnit
-from siteplan.scoring.compliance import GB50180_CIRCLES_M, GB50180_SOURCE, SEED_RADII_M
-from siteplan.scoring.programme import DEFAULTS as _P
+from siteplan.core.defaults import (
+    ELDERLY_SPEED_MPS,
+    FRONTAGE_M,
+    GB50180_CIRCLES_M,
+    GB50180_SOURCE,
+    MAX_SNAP_M,
+    PROGRAMME,
+    SEARCH_LIMIT_M,
+    SEED_RADII_M,
+    WALK_SPEED_MPS,
+    AreaUnit,
+)
 from siteplan.study.fields import (
     ConfigModel,
     CoordSystem,
@@ -37,29 +42,59 @@ from siteplan.study.fields import (
 )
 
 
+class LayerSource(ConfigModel):
+    """One input layer: a path (or PostGIS URL) and how to read it.
+
+    Written as a plain path (``streets = "roads.gpkg"``) or as a table that overrides the
+    study's ``[crs]`` settings for this layer only::
+
+        [inputs.streets]
+        path = "roads.shp"
+        encoding = "gbk"        # this Shapefile only; the other layers keep their own
+        crs = "EPSG:4547"       # when the file has no .prj
+
+    Unset settings fall back to ``[crs]`` (``input``, ``encoding``, ``coord_system``); an
+    unset encoding trusts the file (a Shapefile's ``.cpg``, UTF-8 for GeoJSON/GeoPackage).
+    """
+
+    path: PathStr
+    layer: str | None = None
+    encoding: Encoding | None = None
+    coord_system: CoordSystem | None = None
+    # The layer's CRS when the file does not say (a Shapefile without .prj, a CSV).
+    crs: DeclaredCRS | None = None
+    lon_column: str | None = None
+    lat_column: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_path(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str) else data
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __str__(self) -> str:
+        return self.path
+
+
 class StudySection(ConfigModel):
     """``[study]``: what this study is."""
 
     name: str = Field(min_length=1)
     description: str = ""
-    boundary: PathStr | None = None
+    boundary: LayerSource | None = None
     # "gb50180": every class counts facilities within the 5/10/15-minute circles.
     life_circle: Literal["gb50180"] | None = None
 
 
-class FacilityLayer(ConfigModel):
+class FacilityLayer(LayerSource):
     """One extra municipal facility table in ``[[inputs.layers]]``."""
 
-    path: PathStr
-    layer: str | None = None
     class_: Name | None = Field(default=None, alias="class")
     class_column: str | None = None
     name_column: str | None = None
     id_column: str | None = None
-    encoding: Encoding | None = None
-    coord_system: CoordSystem | None = None
-    # The layer's CRS when the file does not say (a Shapefile without .prj, a CSV).
-    crs: DeclaredCRS | None = None
 
     @model_validator(mode="after")
     def _one_class(self) -> FacilityLayer:
@@ -80,7 +115,7 @@ class ParcelFields(ConfigModel):
     idle_recovered: str = "闲置收回"
 
 
-class ParcelInput(ConfigModel):
+class ParcelInput(LayerSource):
     """``[inputs.parcels]``: the candidate land parcels.
 
     ``area_unit`` is the unit of the area field (``fields.area``, default 面积); areas become
@@ -88,17 +123,10 @@ class ParcelInput(ConfigModel):
     (:func:`siteplan.parcels.load.check_declared_area`).
     """
 
-    path: PathStr
-    layer: str | None = None
     id_column: str = Field(default="parcel_id", min_length=1)
     fields: ParcelFields = Field(default_factory=lambda: ParcelFields())
     # Unit of the area field (面积): "m2", "ha" (公顷, 10 000 m²) or "mu" (亩, 10 000/15 m²).
     area_unit: AreaUnit = "m2"
-    encoding: Encoding | None = None
-    coord_system: CoordSystem | None = None
-    # The parcels' CRS when the file does not say; wins over [crs] input, which also applies
-    # to the streets (a bureau's EPSG:4547 parcels next to WGS84 OSM streets).
-    crs: DeclaredCRS | None = None
 
     def aliases(self) -> dict[str, str]:
         """``{source column: siteplan column}`` for the declared attribute field names."""
@@ -110,20 +138,20 @@ class ParcelInput(ConfigModel):
 class Inputs(ConfigModel):
     """``[inputs]``: data sources.  ``streets`` may be a file or a PostGIS URL."""
 
-    streets: PathStr | None = None
-    facilities: PathStr | None = None
+    streets: LayerSource | None = None
+    facilities: LayerSource | None = None
     layers: list[FacilityLayer] = Field(default_factory=list)
     parcels: ParcelInput | None = None
-    residential: PathStr | None = None
+    residential: LayerSource | None = None
     rasters: dict[Name, PathStr] = Field(default_factory=dict)
-    hazards: list[PathStr] = Field(default_factory=list)
+    hazards: list[LayerSource] = Field(default_factory=list)
 
     def paths(self) -> list[str]:
         """Every local file the study reads (database URLs excluded)."""
-        out = [self.streets, self.facilities, self.residential,
-               self.parcels.path if self.parcels else None]
-        out += [lay.path for lay in self.layers] + list(self.rasters.values()) + self.hazards
-        return [p for p in out if p is not None and not is_database_url(p)]
+        sources: list[LayerSource | None] = [self.streets, self.facilities, self.residential,
+                                             self.parcels, *self.layers, *self.hazards]
+        out = [s.path for s in sources if s is not None] + list(self.rasters.values())
+        return [p for p in out if not is_database_url(p)]
 
 
 class CRSSection(ConfigModel):
@@ -132,7 +160,9 @@ class CRSSection(ConfigModel):
     input: DeclaredCRS | None = None
     metric: str | int = "utm"
     coord_system: CoordSystem = "wgs84"
-    encoding: Encoding = "utf-8"
+    # Every layer's encoding, where the layer does not set its own.  None (the default) trusts
+    # each file: a Shapefile's .cpg, UTF-8 for GeoJSON and GeoPackage.
+    encoding: Encoding | None = None
 
 
     @field_validator("metric")
@@ -157,8 +187,8 @@ class NetworkSection(ConfigModel):
     """``[network]``: how the walking network is built and searched."""
 
     snap_tolerance_m: float = Field(default=0.0, ge=0, le=50)
-    max_snap_m: Radius = DEFAULT_MAX_SNAP_M
-    search_limit_m: Radius = DEFAULT_SEARCH_LIMIT_M
+    max_snap_m: Radius = MAX_SNAP_M
+    search_limit_m: Radius = SEARCH_LIMIT_M
     # adult 1.2 m/s, elderly 0.8 m/s (the pilot's walking speeds; override with walk_speed_mps).
     profile: Literal["adult", "elderly"] = "adult"
     walk_speed_mps: float | None = Field(default=None, gt=0, le=3)
@@ -205,7 +235,7 @@ class FacilityClass(ConfigModel):
 class Catchments(ConfigModel):
     """``[catchments]``: how service areas are drawn."""
 
-    frontage_m: Radius = DEFAULT_FRONTAGE_M
+    frontage_m: Radius = FRONTAGE_M
     mode: Literal["overlap", "dissolve", "split", "rings"] = "overlap"
     # The GB 50180 life circles: 300, 500, 1000 m.
     rings_m: list[Radius] = Field(default_factory=lambda: list(GB50180_CIRCLES_M.values()))
@@ -225,21 +255,21 @@ class Programme(ConfigModel):
 
     # The defaults are siteplan.scoring.programme.DEFAULTS, whose sources are ASSUMPTION_NOTES there.
     # 2020 (seventh) national census: 2.62 persons per household.
-    persons_per_household: float = Field(default=_P["persons_per_household"], gt=0, le=10)
+    persons_per_household: float = Field(default=PROGRAMME["persons_per_household"], gt=0, le=10)
     # Assumption: gross floor area per dwelling (a typical new urban three-bedroom flat).
-    dwelling_size_m2: float = Field(default=_P["dwelling_size_m2"], gt=0, le=1000)
+    dwelling_size_m2: float = Field(default=PROGRAMME["dwelling_size_m2"], gt=0, le=1000)
     # 三(二)8: ≥ 10 托位 per 1000 residents, ≥ 8 m² per place.
-    childcare_places_per_1000: float = Field(default=_P["childcare_places_per_1000"], ge=0)
-    childcare_m2_per_place: float = Field(default=_P["childcare_m2_per_place"], ge=0)
+    childcare_places_per_1000: float = Field(default=PROGRAMME["childcare_places_per_1000"], ge=0)
+    childcare_m2_per_place: float = Field(default=PROGRAMME["childcare_m2_per_place"], ge=0)
     # 三(二)8: ≥ 0.1 m² of elderly-care land per resident.
-    elderly_land_m2_per_resident: float = Field(default=_P["elderly_land_m2_per_resident"], ge=0)
+    elderly_land_m2_per_resident: float = Field(default=PROGRAMME["elderly_land_m2_per_resident"], ge=0)
     # 三(二)8: ≥ 1.2 spaces per household, bay ≥ 2.5 m × 5.3 m, charging at all fixed spaces.
-    parking_per_household: float = Field(default=_P["parking_per_household"], ge=0)
-    parking_bay_width_m: float = Field(default=_P["parking_bay_width_m"], gt=0)
-    parking_bay_length_m: float = Field(default=_P["parking_bay_length_m"], gt=0)
-    charging_share: float = Field(default=_P["charging_share"], ge=0, le=1)
+    parking_per_household: float = Field(default=PROGRAMME["parking_per_household"], ge=0)
+    parking_bay_width_m: float = Field(default=PROGRAMME["parking_bay_width_m"], gt=0)
+    parking_bay_length_m: float = Field(default=PROGRAMME["parking_bay_length_m"], gt=0)
+    charging_share: float = Field(default=PROGRAMME["charging_share"], ge=0, le=1)
     # 三(二)8: ≥ 3 % of the total floor area for property services.
-    property_service_share: float = Field(default=_P["property_service_share"], ge=0, le=1)
+    property_service_share: float = Field(default=PROGRAMME["property_service_share"], ge=0, le=1)
     # FAR for parcels without one (None: such parcels get no programme numbers).
     default_far: float | None = Field(default=None, gt=0, le=20)
 

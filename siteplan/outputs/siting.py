@@ -1,0 +1,55 @@
+"""Writing a gap-filling result: GeoPackage, CSV of proposed sites and the planning map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from siteplan.core.atomic import check_outputs, check_stem, check_writable_dir, write_bytes_atomic
+from siteplan.outputs.maps.webmap import make_map, save_map
+from siteplan.outputs.shortlist import shortlist_csv_bytes
+from siteplan.outputs.writers import map_parcels, write_layers
+from siteplan.siting.cover import SitingResult
+from siteplan.siting.study import sites_table
+
+
+def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting") -> list[Path]:
+    """Write ``<stem>.gpkg``, ``<stem>_sites.csv`` and, when the result comes from
+    :func:`site_study`, ``<stem>.html``; each atomically.
+
+    The GeoPackage holds ``proposed_<class>`` (the sites, the layer name of DESIGN.md),
+    ``proposed_<class>_catchments`` (their new catchments), ``siting_coverage`` and
+    ``siting_unreachable``; the CSV is UTF-8 with a BOM, formula-like text neutralised; the
+    HTML is the planning map with the proposed sites and their catchments.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The paths written.
+    """
+    check_stem(stem)
+    out = check_writable_dir(out_dir)
+    ctx = result.map_layers
+    planned = [out / f"{stem}.gpkg", out / f"{stem}_sites.csv"]
+    if ctx.get("parcels") is not None:
+        planned.append(out / f"{stem}.html")
+    # Refuse the whole set (an output onto a study input) before writing any of it.
+    check_outputs(planned, result.inputs)
+    written = [write_layers(planned[0], {
+        f"proposed_{result.cls}": result.sites,
+        f"proposed_{result.cls}_catchments": result.catchments,
+        "siting_coverage": result.coverage, "siting_unreachable": result.unreachable},
+        inputs=result.inputs)]
+    written.append(write_bytes_atomic(planned[1], shortlist_csv_bytes(sites_table(result))))
+    if ctx.get("parcels") is not None:
+        # The same parcel cap as the study's own maps (a 200,000-parcel map is unusable).
+        parcels, title = map_parcels(ctx["parcels"], ctx.get("title"))
+        m = make_map(parcels, catchments=ctx.get("catchments"),
+                     facilities=ctx.get("facilities"), blind_spots=ctx.get("blind_spots"),
+                     boundary=ctx.get("boundary"), criteria=ctx.get("criteria"),
+                     title=title, proposed_sites=result.sites,
+                     proposed_catchments=result.catchments)
+        written.append(save_map(m, out / f"{stem}.html"))
+    return written
+
+
+__all__ = ["write_siting"]

@@ -1,0 +1,150 @@
+"""What a study run computed: :class:`StudyResult` and :class:`CatchmentResult`.
+
+:func:`siteplan.pipeline.run_study` makes them; the outputs, the siting and notebooks read
+them.  :func:`order_parcels` is the one order in which parcels are listed everywhere: ranked
+parcels by rank (then id), then the excluded ones by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from siteplan.core.errors import InputError
+from siteplan.study.model import Study
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from siteplan.network.graph import Network
+
+
+def order_parcels(parcels: pd.DataFrame, top_n: int | None = None) -> pd.DataFrame:
+    """List parcels in shortlist order.
+
+    Ranked parcels by ``rank`` (then ``parcel_id``), ``top_n`` of them if given, followed by
+    all excluded parcels by ``parcel_id``.  Without ``rank`` the order is by ``score``
+    (descending) then ``parcel_id``.
+
+    Parameters
+    ----------
+    parcels
+        A table with ``parcel_id`` and, usually, ``rank``, ``score`` and ``excluded``.
+    top_n
+        Keep only the first ``top_n`` ranked parcels (the excluded ones all follow).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``parcels`` in that order.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"parcel_id": ["b", "a", "c"], "rank": [1, 1, None],
+    ...                   "excluded": [False, False, True]})
+    >>> order_parcels(t)["parcel_id"].tolist()
+    ['a', 'b', 'c']
+    """
+    if "parcel_id" not in parcels.columns:
+        raise InputError("the parcels have no `parcel_id` column.", where="shortlist",
+                         fix="load parcels with siteplan.parcels.load.load_parcels.")
+    excluded = bool_column(parcels, "excluded")
+    pid = parcels["parcel_id"].astype(str).to_numpy()
+    if "rank" in parcels.columns:
+        key = pd.to_numeric(parcels["rank"], errors="coerce").to_numpy(dtype=float)
+    elif "score" in parcels.columns:
+        key = -pd.to_numeric(parcels["score"], errors="coerce").to_numpy(dtype=float)
+    else:
+        key = np.zeros(len(parcels))
+    key = np.where(np.isnan(key), np.inf, key)  # unranked after ranked
+    order = np.lexsort((pid, key, excluded))
+    ranked = order[~excluded[order]]
+    if top_n is not None:
+        if int(top_n) < 0:
+            raise InputError(f"top_n must be >= 0, got {top_n}.", where="shortlist",
+                             fix="give a positive number of parcels, or none for all.")
+        ranked = ranked[: int(top_n)]
+    rows = np.concatenate([ranked, order[excluded[order]]])
+    return parcels.iloc[rows]
+
+
+def bool_column(df: pd.DataFrame, name: str) -> np.ndarray:
+    """Column ``name`` as a bool array (missing values and a missing column are False)."""
+    if name not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return df[name].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+@dataclass
+class StudyResult:
+    """Everything a study computed; all frames in the analysis (metric) CRS.
+
+    Attributes
+    ----------
+    study
+        The validated configuration.
+    network
+        The walking network.
+    facilities
+        Classified facilities: ``facility_id``, ``class``, ``name``, ``source``, geometry.
+    parcels
+        Candidate parcels with access, criterion, score, rank, exclusion, compliance and
+        programme columns.
+    catchments
+        Catchment polygons of every class with a radius (``facility_id``, ``class``,
+        ``radius_m``...).
+    coverage
+        Residential coverage per class.
+    blind_spots
+        Residential land outside each class's catchment.
+    unreachable
+        Parcels and facilities that could not reach the network, with distances.
+    unclassified
+        Schools the rules could not classify (names to add to the rules table).
+    residential
+        The residential land coverage is measured on.
+    buildings
+        Building footprints (where the OSM features have them).
+    boundary
+        The study boundary, when the study has one.
+    timings
+        Seconds per step.
+    """
+
+    study: Study
+    network: Network
+    facilities: gpd.GeoDataFrame
+    parcels: gpd.GeoDataFrame
+    catchments: gpd.GeoDataFrame
+    coverage: pd.DataFrame
+    blind_spots: gpd.GeoDataFrame
+    unreachable: pd.DataFrame
+    unclassified: pd.DataFrame
+    residential: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame | None = None
+    boundary: gpd.GeoDataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def ranked(self, top_n: int | None = None) -> gpd.GeoDataFrame:
+        """List the parcels that are not excluded, by rank (then id); the first ``top_n``."""
+        ordered = order_parcels(self.parcels, top_n)
+        return ordered[~ordered["excluded"].astype(bool)]
+
+
+@dataclass
+class CatchmentResult:
+    """What :func:`siteplan.pipeline.run_catchments` computed (catchments without scoring)."""
+
+    study: Study
+    network: Network
+    facilities: gpd.GeoDataFrame
+    catchments: gpd.GeoDataFrame
+    coverage: pd.DataFrame
+    blind_spots: gpd.GeoDataFrame
+    timings: dict[str, float]
+
+
+__all__ = ["CatchmentResult", "StudyResult", "bool_column", "order_parcels"]
