@@ -19,8 +19,8 @@ import pyogrio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from siteplan import OSM_CREDIT  # noqa: E402
 from siteplan.core.atomic import atomic_path, write_text_atomic  # noqa: E402
+from siteplan.core.labels import OSM_CREDIT
 from siteplan.core.tags import tag_column
 from siteplan.outputs.shortlist import file_sha256  # noqa: E402
 from siteplan.parcels.load import (  # noqa: E402

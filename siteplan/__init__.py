@@ -9,9 +9,4 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-OSM_CREDIT = "© OpenStreetMap contributors"
-OSM_CREDIT_HTML = (
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors (ODbL)'
-)
-
 __all__ = ["__version__", "OSM_CREDIT", "OSM_CREDIT_HTML"]

@@ -36,7 +36,6 @@ import pandas as pd
 from siteplan.core.atomic import check_writable_dir
 from siteplan.core.errors import InputError, SiteplanError
 from siteplan.outputs.batch_report import (
-    BATCH_LABELS,
     StudyOutcome,
     index_html,
     studies_table,
@@ -466,7 +465,7 @@ def format_report(result: BatchResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BATCH_LABELS", "BatchResult", "MAX_EXIT_CODE", "StudyOutcome", "batch_exit_code",
+__all__ = ["BatchResult", "MAX_EXIT_CODE", "StudyOutcome", "batch_exit_code",
            "default_runner", "describe_error", "format_report", "index_html", "read_study_list",
            "run_batch", "run_study_task", "study_folders", "studies_table", "summary_table",
            "write_batch_outputs"]

@@ -21,7 +21,6 @@ from test_webmap import XSS, build, synthetic_layers
 
 from siteplan.core.errors import SiteplanWarning
 from siteplan.core.labels import label
-from siteplan.outputs.maps.style import map_label
 from siteplan.outputs.maps.webmap import make_map, save_map
 from siteplan.outputs.writers import write_outputs
 
@@ -156,7 +155,7 @@ def test_clicking_a_parcel_opens_its_popup_with_its_score(opened, layers):
     text = click_parcel(opened, best["parcel_id"])
     assert best["parcel_id"] in text
     assert f"{best['score']:.1f}" in text
-    assert f"{map_label('rank')}\t1" in text
+    assert f"{label('rank')}\t1" in text
     raw, pts = best["kg_dist_raw"], best["kg_dist_points"]
     decimals = 0 if abs(raw) >= 100 else 1 if abs(raw) >= 10 else 2  # ~3 significant digits
     shown = f"{raw:.{decimals}f}"
@@ -168,7 +167,7 @@ def test_clicking_a_parcel_opens_its_popup_with_its_score(opened, layers):
     ex = p.loc[p["excluded"]].iloc[0]
     text = click_parcel(opened, ex["parcel_id"])
     assert "非净地 / not clean land" in text
-    assert map_label("score") not in text
+    assert label("score") not in text
 
 
 def test_xss_names_show_as_text_and_run_nothing(opened, layers):
@@ -196,7 +195,7 @@ def test_search_box_finds_a_parcel_by_id(opened, layers):
     assert target in page.wait_for_selector(".leaflet-popup-content").inner_text()
     page.fill(".sp-search input", "no-such-id")
     page.press(".sp-search input", "Enter")
-    assert map_label("not_found") in page.inner_text(".sp-search-msg")
+    assert label("not_found") in page.inner_text(".sp-search-msg")
 
 
 def test_measure_tool_reports_distance_and_area(opened):

@@ -106,6 +106,59 @@ TERMS: dict[str, tuple[str, str]] = {
         "must be designed, built, accepted and delivered together with the housing",
         "同时设计、同时施工、同时验收、同时交付",
     ),
+    # maps: layers, basemaps, legends, popups (the popup shows both languages, so its
+    # reason and must-provide labels do not say which language follows)
+    "title": ("Good-housing site suitability", "好房子选址适宜性评价"),
+    "layer_parcels": ("Candidate parcels (by score)", "候选地块 (按得分着色)"),
+    "layer_excluded": ("Excluded parcels", "已排除地块"),
+    "layer_ranks": ("Top {n} ranks", "前 {n} 名"),
+    "layer_catchments": ("Catchment", "服务范围"),
+    "layer_facilities": ("Facilities", "设施"),
+    "layer_blind_spots": ("Service blind spots", "服务盲区"),
+    "layer_proposed_sites": ("Proposed sites", "拟建选址"),
+    "layer_proposed_catchments": ("Proposed catchments", "拟建服务范围"),
+    "layer_boundary": ("Study boundary", "研究范围"),
+    "basemap_none": ("No basemap", "无底图"),
+    "basemap_osm": ("OpenStreetMap", "OpenStreetMap"),
+    "basemap_light": ("Light (OSM greyscale)", "浅色底图 (OSM 灰度)"),
+    "basemap_tianditu_vec": ("Tianditu vector", "天地图 矢量"),
+    "basemap_tianditu_img": ("Tianditu imagery", "天地图 影像"),
+    "legend_score": ("Suitability score", "适宜性得分"),
+    "legend_classes": ("Facilities · catchments", "设施 · 服务范围"),
+    "section_criteria": ("Criteria (raw value → points)", "评价因子 (原始值 → 得分)"),
+    "section_compliance": ("Service radii (seed clause 三(二)8)", "服务半径达标 (三(二)8)"),
+    "section_programme": ("Programme requirements", "配建要求"),
+    "section_distance": ("Walking distances", "步行距离"),
+    "weight": ("weight", "权重"),
+    "score_short": ("Score", "得分"),
+    "popup_exclusion_reason": ("Exclusion reason", "排除原因"),
+    "popup_compliance_required": ("Must provide on site", "须配建"),
+    "search": ("Find parcel by ID", "按地块ID查找"),
+    "not_found": ("Not found", "未找到"),
+    "fullscreen": ("Full screen", "全屏"),
+    "measure": ("Measure distance / area", "测距/测面积"),
+    "measure_hint": ("Click the map to add points", "单击地图加点"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "facility_id": ("Facility ID", "设施编号"),
+    "class": ("Class", "类别"),
+    "source": ("Source", "来源"),
+    "radius_m": ("Service radius (m)", "服务半径 (米)"),
+    "facility": ("Facility", "设施"),
+    "n_facilities": ("Facilities", "设施数"),
+    "merged": ("merged", "合并显示"),
+    "north": ("N", "北"),
+    "credit": ("Data", "数据"),
+    # batch summary columns
+    "overall_rank": ("Overall rank", "总排名"),
+    "study": ("Study", "研究"),
+    "study_name": ("Study name", "研究名称"),
+    "study_file": ("Study file", "研究文件"),
+    "status": ("Status", "状态"),
+    "error": ("Why it failed", "失败原因"),
+    "n_top": ("Parcels in summary", "汇总地块数"),
+    "map": ("Map", "地图"),
+    "shortlist": ("Shortlist", "清单"),
 }
 
 # Patterns for generated columns: regex -> (English template, 中文 template); {c} is the class
@@ -179,7 +232,13 @@ def label(key: str, lang: Lang = "both", extra: Pairs | None = None) -> str:
         return en
     if lang == "zh":
         return zh
-    return f"{zh} / {en}"
+    return en if zh == en else f"{zh} / {en}"
+
+
+#: The credit every map and report carries (ODbL: the data's source must be attributed).
+OSM_CREDIT = "© OpenStreetMap contributors"
+OSM_CREDIT_HTML = ('&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+                   "contributors")
 
 
 def has_label(key: str, extra: Pairs | None = None) -> bool:
@@ -187,4 +246,5 @@ def has_label(key: str, extra: Pairs | None = None) -> bool:
     return _pair(key, extra) is not None
 
 
-__all__ = ["CLASSES", "TERMS", "Lang", "Pairs", "has_label", "label"]
+__all__ = ["CLASSES", "OSM_CREDIT", "OSM_CREDIT_HTML", "TERMS", "Lang", "Pairs", "has_label",
+           "label"]

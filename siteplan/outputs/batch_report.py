@@ -24,18 +24,6 @@ from siteplan.core.labels import label
 from siteplan.outputs.shortlist import FORMULA_PREFIXES, column_decimals, shortlist_csv_bytes
 
 SUMMARY_LEAD = ("overall_rank", "study", "study_name", "rank", "parcel_id", "score")
-# Labels of the batch's own columns, bilingual like every other table (siteplan.core.labels).
-BATCH_LABELS: dict[str, tuple[str, str]] = {
-    "overall_rank": ("Overall rank", "总排名"),
-    "study": ("Study", "研究"),
-    "study_name": ("Study name", "研究名称"),
-    "study_file": ("Study file", "研究文件"),
-    "status": ("Status", "状态"),
-    "error": ("Why it failed", "失败原因"),
-    "n_top": ("Parcels in summary", "汇总地块数"),
-    "map": ("Map", "地图"),
-    "shortlist": ("Shortlist", "清单"),
-}
 
 
 @dataclass(frozen=True)
@@ -148,7 +136,7 @@ def _write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
     for title, table in sheets.items():
         ws = wb.create_sheet(title)
         for j, col in enumerate(table.columns, start=1):
-            for row, text in ((1, label(str(col), "both", extra=BATCH_LABELS)), (2, str(col))):
+            for row, text in ((1, label(str(col), "both")), (2, str(col))):
                 cell = ws.cell(row=row, column=j, value=text)
                 cell.data_type, cell.font = "s", bold
             decimals = column_decimals(str(col), table[col])
@@ -195,7 +183,7 @@ def index_html(outcomes: Sequence[StudyOutcome], out_dir: Path, *, xlsx: bool = 
         return f'<a href="{esc(href)}">{esc(text)}</a>'
 
     def head(key: str) -> str:
-        return esc(label(key, "both", extra=BATCH_LABELS))
+        return esc(label(key, "both"))
 
     n_failed = sum(not o.ok for o in outcomes)
     rows = []
@@ -243,5 +231,5 @@ def _fmt_score(value: Any) -> str:
     return "—" if np.isnan(number) else f"{number:.2f}"
 
 
-__all__ = ["BATCH_LABELS", "SUMMARY_LEAD", "StudyOutcome", "index_html", "studies_table",
+__all__ = ["SUMMARY_LEAD", "StudyOutcome", "index_html", "studies_table",
            "summary_table", "write_batch_outputs"]

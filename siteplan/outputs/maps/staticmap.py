@@ -36,11 +36,11 @@ from matplotlib.patches import Patch, Rectangle
 
 from siteplan.core.atomic import atomic_path
 from siteplan.core.errors import SiteplanWarning
+from siteplan.core.labels import OSM_CREDIT, Lang, label
 from siteplan.outputs.maps.style import (
     BLIND_COLOUR,
     CLASS_ORDER,
     EXCLUDED_COLOUR,
-    OSM_CREDIT,
     RANK_COLOUR,
     SCORE_STOPS,
     SEED_CLASSES,
@@ -48,7 +48,6 @@ from siteplan.outputs.maps.style import (
     class_sort_key,
     group_label,
     has_symbol,
-    map_label,
     score_colours,
 )
 from siteplan.outputs.maps.webmap import check_layer, metric_crs, prepare_parcels
@@ -192,7 +191,7 @@ def static_map(
     crs = metric_crs(p)
     shown = list(classes)
     font = cjk_font()
-    lang = "both" if font else "en"
+    lang: Lang = "both" if font else "en"
     if font is None:
         warnings.warn("no CJK font installed (e.g. Debian fonts-wqy-microhei or fonts-noto-cjk): "
                       "the static map is labelled in English only.", SiteplanWarning,
@@ -200,7 +199,7 @@ def static_map(
     family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
 
     def lab(key: str) -> str:
-        return map_label(key, lang)
+        return label(key, lang)
 
     # No Agg canvas yet: geopandas asks the canvas to redraw after every layer, which on an Agg
     # canvas draws the whole figure each time.  savefig picks the PNG renderer itself.

@@ -1,8 +1,8 @@
 """Map-only words, colours and value formatting shared by the web map and the static map.
 
-Column names, facility classes and reasons come from the project-wide table
-(:func:`siteplan.core.labels.label`); this module only adds what a map needs on top of it (layer and
-basemap names, legend words) plus colours and symbols.  The value formatters are vectorised
+Every word comes from the project's one label table (:func:`siteplan.core.labels.label`,
+which holds the map's layer, basemap and legend words too); this module adds colours, symbols
+and the value formatters.  The value formatters are vectorised
 (pandas string methods, no Python loop per parcel) and return HTML-escaped text, because
 everything they format ends up in the web page.
 """
@@ -19,56 +19,6 @@ import pandas as pd
 
 from siteplan.core.errors import InputError
 from siteplan.core.labels import has_label, label
-
-# Words only the maps use.  (中文, English); "{n}" is filled in by the caller.
-MAP_TERMS: dict[str, tuple[str, str]] = {
-    "title": ("好房子选址适宜性评价", "Good-housing site suitability"),
-    "layer_parcels": ("候选地块 (按得分着色)", "Candidate parcels (by score)"),
-    "layer_excluded": ("已排除地块", "Excluded parcels"),
-    "layer_ranks": ("前 {n} 名", "Top {n} ranks"),
-    "layer_catchments": ("服务范围", "Catchment"),
-    "layer_facilities": ("设施", "Facilities"),
-    "layer_blind_spots": ("服务盲区", "Service blind spots"),
-    "layer_proposed_sites": ("拟建选址", "Proposed sites"),
-    "layer_proposed_catchments": ("拟建服务范围", "Proposed catchments"),
-    "layer_boundary": ("研究范围", "Study boundary"),
-    "basemap_none": ("无底图", "No basemap"),
-    "basemap_osm": ("OpenStreetMap", "OpenStreetMap"),
-    "basemap_light": ("浅色底图 (OSM 灰度)", "Light (OSM greyscale)"),
-    "basemap_tianditu_vec": ("天地图 矢量", "Tianditu vector"),
-    "basemap_tianditu_img": ("天地图 影像", "Tianditu imagery"),
-    "legend_score": ("适宜性得分", "Suitability score"),
-    "legend_classes": ("设施 · 服务范围", "Facilities · catchments"),
-    "section_criteria": ("评价因子 (原始值 → 得分)", "Criteria (raw value → points)"),
-    "section_compliance": ("服务半径达标 (三(二)8)", "Service radii (seed clause 三(二)8)"),
-    "section_programme": ("配建要求", "Programme requirements"),
-    "section_distance": ("步行距离", "Walking distances"),
-    "weight": ("权重", "weight"),
-    "score_short": ("得分", "Score"),
-    # The popup shows these two in both languages, so the labels must not say "(英文)".
-    "exclusion_reason": ("排除原因", "Exclusion reason"),
-    "compliance_required": ("须配建", "Must provide on site"),
-    "search": ("按地块ID查找", "Find parcel by ID"),
-    "not_found": ("未找到", "Not found"),
-    "fullscreen": ("全屏", "Full screen"),
-    "measure": ("测距/测面积", "Measure distance / area"),
-    "measure_hint": ("单击地图加点", "Click the map to add points"),
-    "yes": ("是", "yes"),
-    "no": ("否", "no"),
-    "facility_id": ("设施编号", "Facility ID"),
-    "class": ("类别", "Class"),
-    "source": ("来源", "Source"),
-    "radius_m": ("服务半径 (米)", "Service radius (m)"),
-    "facility": ("设施", "Facility"),
-    "n_facilities": ("设施数", "Facilities"),
-    "merged": ("合并显示", "merged"),
-    "north": ("北", "N"),
-    "credit": ("数据", "Data"),
-}
-
-OSM_CREDIT = "© OpenStreetMap contributors"
-OSM_CREDIT_HTML = ('&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
-                   "contributors")
 
 # One hue per facility class (catchments use the same hue) and a one- or two-letter symbol so
 # classes stay distinguishable in grey print and for colour-blind readers.
@@ -98,30 +48,11 @@ BLIND_COLOUR = "#b10026"
 RANK_COLOUR = "#1b3a6b"
 
 
-def map_label(key: str, lang: str = "both") -> str:
-    """Label for a map word or a column: ``"中文 / English"`` (or one language); not escaped.
-
-    Map words (:data:`MAP_TERMS`) win; then the project table (:func:`siteplan.core.labels.label`);
-    an unknown key comes back unchanged.
-    """
-    if key in MAP_TERMS:
-        zh, en = MAP_TERMS[key]
-    elif has_label(key):
-        return label(key, lang)  # type: ignore[arg-type]
-    else:
-        return key
-    if lang == "zh":
-        return zh
-    if lang == "en":
-        return en
-    return en if zh == en else f"{zh} / {en}"
-
-
 def group_label(group: str, key: str, suffix: str = "", lang: str = "both") -> str:
     """``服务范围：幼儿园 (300 m) / Catchment: Kindergarten (300 m)``: a map word and a class,
     each language kept together; not escaped."""
-    zh = f"{map_label(group, 'zh')}：{map_label(key, 'zh')}{suffix}"
-    en = f"{map_label(group, 'en')}: {map_label(key, 'en')}{suffix}"
+    zh = f"{label(group, 'zh')}：{label(key, 'zh')}{suffix}"
+    en = f"{label(group, 'en')}: {label(key, 'en')}{suffix}"
     if lang == "zh":
         return zh
     if lang == "en":
@@ -229,8 +160,8 @@ def both_languages(p: pd.DataFrame, col: str) -> pd.Series:
 
 def fmt_bool(values: pd.Series) -> pd.Series:
     """``✓ 是 / yes`` or ``✗ 否 / no``; missing stays missing."""
-    yes = "✓ " + map_label("yes")
-    no = "✗ " + map_label("no")
+    yes = "✓ " + label("yes")
+    no = "✗ " + label("no")
     flag = values.astype("boolean")
     out = pd.Series(np.where(flag.fillna(False).to_numpy(dtype=bool), yes, no), index=values.index,
                     dtype=object)
@@ -309,13 +240,13 @@ def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list
         cols.append(as_cells(values))
 
     def section(key: str) -> None:
-        head.append({"s": _esc(map_label(key))})
+        head.append({"s": _esc(label(key))})
 
-    row(map_label("rank"), fmt_number(p["rank"], 0) if "rank" in p else pd.Series(None, p.index))
-    row(map_label("score"), fmt_number(p["score"], 1))
+    row(label("rank"), fmt_number(p["rank"], 0) if "rank" in p else pd.Series(None, p.index))
+    row(label("score"), fmt_number(p["score"], 1))
     if "exclusion_reason" in p:
         reason = both_languages(p, "exclusion_reason")
-        row(map_label("exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
+        row(label("popup_exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
     if crit:
         section("section_criteria")
         for name, en, zh, w in crit:
@@ -327,7 +258,7 @@ def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list
             text = raw.fillna("–") + (" → " + pts.fillna("–") if pts is not None else "")
             lab = f"{zh} / {en}" if zh and zh != en else en
             if np.isfinite(w):
-                lab += f" ({map_label('weight')} {100 * w:.0f}%)"
+                lab += f" ({label('weight')} {100 * w:.0f}%)"
             row(lab, text)
     meets = sorted((c for c in p.columns if re.fullmatch(r"meets_.+_radius", c)),
                    key=lambda c: class_sort_key(c[6:-7]))
@@ -335,21 +266,21 @@ def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list
     if flags or "compliance_required" in p:
         section("section_compliance")
         for c in flags:
-            row(map_label(c), fmt_bool(p[c]))
+            row(label(c), fmt_bool(p[c]))
         if "compliance_required" in p:
-            row(map_label("compliance_required"),
+            row(label("popup_compliance_required"),
                 fmt_text(both_languages(p, "compliance_required")))
     required = [c for c in p.columns if c.startswith(("est_", "required_"))]
     if required:
         section("section_programme")
         for c in required:
-            row(map_label(c), fmt_value(p[c]))
+            row(label(c), fmt_value(p[c]))
     dists = sorted((c for c in p.columns if re.fullmatch(r"dist_.+_m", c)),
                    key=lambda c: class_sort_key(c[5:-2]))
     if dists:
         section("section_distance")
         for c in dists:
-            row(map_label(c), fmt_number(p[c], 0, " m"))
+            row(label(c), fmt_number(p[c], 0, " m"))
     return head, cols
 
 
@@ -357,7 +288,7 @@ def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str]
                 has_blind: bool, has_boundary: bool, proposed_colour: str | None = None) -> str:
     e = _esc
     ticks = "".join(f"<span>{v}</span>" for v in (0, 25, 50, 75, 100))
-    parts = [f"<h4>{e(map_label('legend_score'))}</h4>",
+    parts = [f"<h4>{e(label('legend_score'))}</h4>",
              f'<div class="sp-ramp" style="background:linear-gradient(to right,'
              f'{",".join(SCORE_STOPS)})"></div><div class="sp-ticks">{ticks}</div>']
 
@@ -366,14 +297,14 @@ def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str]
 
     if has_excluded:
         parts.append(swatch(f"background:{EXCLUDED_COLOUR};border-style:dashed",
-                            map_label("layer_excluded")))
+                            label("layer_excluded")))
     if top_n:
         parts.append(swatch(f"background:{RANK_COLOUR};border-radius:6px",
-                            map_label("layer_ranks").format(n=top_n)))
+                            label("layer_ranks").format(n=top_n)))
     classes = sorted(set(fac) | set(catch), key=class_sort_key)
     if classes:
         # One row per class: its facility symbol and its catchment swatch side by side.
-        parts.append(f"<h4>{e(map_label('legend_classes'))}</h4>")
+        parts.append(f"<h4>{e(label('legend_classes'))}</h4>")
         for c in classes:
             colour = class_colour(c)
             sym = ""
@@ -385,16 +316,16 @@ def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str]
                 sym = '<span class="sp-sym" style="background:none"></span>'
             area = f'<span class="sp-sw" style="background:{colour}22;border-color:{colour}">' \
                 '</span>' if c in catch else '<span class="sp-sw" style="border:none"></span>'
-            parts.append(f"<div>{sym}{area}{e(map_label(c))}</div>")
+            parts.append(f"<div>{sym}{area}{e(label(c))}</div>")
     if has_blind:
         parts.append(swatch(f"background:{BLIND_COLOUR}44;border:1px dashed {BLIND_COLOUR}",
-                            map_label("layer_blind_spots")))
+                            label("layer_blind_spots")))
     if proposed_colour:
         parts.append(f'<div><span class="sp-sym" style="background:{proposed_colour}">★</span>'
-                     f'{e(map_label("layer_proposed_sites"))}</div>')
+                     f'{e(label("layer_proposed_sites"))}</div>')
         parts.append(swatch(f"background:{proposed_colour}1f;border:2px dashed {proposed_colour}",
-                            map_label("layer_proposed_catchments")))
+                            label("layer_proposed_catchments")))
     if has_boundary:
         parts.append(swatch("background:none;border:2px dashed #222",
-                            map_label("layer_boundary")))
+                            label("layer_boundary")))
     return "".join(parts)

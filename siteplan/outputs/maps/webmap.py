@@ -37,12 +37,12 @@ from branca.element import Figure
 from pyproj import CRS
 
 from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.core.labels import OSM_CREDIT_HTML, label
 from siteplan.io.crs import analysis_crs
 from siteplan.io.layers import is_polygonal
 from siteplan.outputs.maps.assets import JsCall, JsLayer, RawJson, install_assets, js_json, save_map
 from siteplan.outputs.maps.style import (
     BLIND_COLOUR,
-    OSM_CREDIT_HTML,
     SEED_CLASSES,
     CriterionMeta,
     as_cells,
@@ -56,7 +56,6 @@ from siteplan.outputs.maps.style import (
     group_label,
     has_symbol,
     legend_html,
-    map_label,
     parcel_popup,
     score_colours,
 )
@@ -200,8 +199,8 @@ def _add_parcels(m: folium.Map, p: gpd.GeoDataFrame, geoms: np.ndarray,
     colours = score_colours(p["score"], excluded)
     score_txt = fmt_number(p["score"], 1).fillna("–")
     ids = escape(p["_id"])
-    tip = ids + " · " + _esc(map_label("score_short")) + " " + score_txt
-    tip = tip.where(~excluded, ids + " · " + _esc(map_label("excluded")))
+    tip = ids + " · " + _esc(label("score_short")) + " " + score_txt
+    tip = tip.where(~excluded, ids + " · " + _esc(label("excluded")))
     title = "<b>" + ids + "</b>"
     if "name" in p:
         name = fmt_text(p["name"])
@@ -218,7 +217,7 @@ def _add_parcels(m: folium.Map, p: gpd.GeoDataFrame, geoms: np.ndarray,
                         c=colours[mask].tolist(), h=_col(title[mask]),
                         v=[_col(c[mask]) for c in cols])
         opts = {"pane": pane, "className": css, "head": head, "style": style, "search": True}
-        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(map_label(key))))
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(label(key))))
 
     rank = pd.to_numeric(p["rank"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
         if "rank" in p else np.full(len(p), np.nan)
@@ -230,7 +229,7 @@ def _add_parcels(m: folium.Map, p: gpd.GeoDataFrame, geoms: np.ndarray,
                 zip(shapely.get_x(pts)[order], shapely.get_y(pts)[order], rank[top][order],
                     strict=True)]
         m.add_child(JsLayer("SP.rankLayer", rows, "sp-ranks",
-                            name=_esc(map_label("layer_ranks").format(n=top_n))))
+                            name=_esc(label("layer_ranks").format(n=top_n))))
     return bool(top.any())
 
 
@@ -257,32 +256,32 @@ def _add_catchments(m: folium.Map, catch: gpd.GeoDataFrame, fac: gpd.GeoDataFram
     classes = _classes(catch)
     for cls in classes:
         sub = catch[catch["class"].astype(str) == cls]
-        cls_txt = _esc(map_label(cls))
+        cls_txt = _esc(label(cls))
         radii = sorted(pd.to_numeric(sub["radius_m"], errors="coerce").dropna().unique()) \
             if "radius_m" in sub else []
         suffix = " (" + "/".join(f"{r:g}" for r in radii) + " m)" if len(radii) else ""
         name = group_label("layer_catchments", cls, suffix)
         if len(sub) > merge_above:
-            tip = _esc(f"{name} · {map_label('merged')}")
+            tip = _esc(f"{name} · {label('merged')}")
             count = _esc(f"{len(sub)}")
             data = _payload(_display(_merged(sub, metric, tol), metric, tol, coverage=False),
                             t=[tip], h=[cls_txt], v=[[count]])
-            head = [{"l": _esc(map_label("n_facilities")), "k": 0}]
+            head = [{"l": _esc(label("n_facilities")), "k": 0}]
         else:
             fname = fmt_text(sub["facility_id"].astype(str).map(names)) \
                 if names is not None else None
             radius = fmt_number(sub["radius_m"], 0, " m") if "radius_m" in sub else None
-            tip = pd.Series(_esc(map_label("layer_catchments")) + " · " + cls_txt,
+            tip = pd.Series(_esc(label("layer_catchments")) + " · " + cls_txt,
                             index=sub.index)
             if fname is not None:
                 tip = tip.where(fname.isna(), tip + " · " + fname.fillna(""))
             if radius is not None:
                 tip = tip.where(radius.isna(), tip + " (" + radius.fillna("") + ")")
             cols = [_col(fmt_text(sub["facility_id"]))]
-            head = [{"l": _esc(map_label("facility_id")), "k": 0}]
+            head = [{"l": _esc(label("facility_id")), "k": 0}]
             for key, col in (("facility", fname), ("radius_m", radius)):
                 if col is not None:
-                    head.append({"l": _esc(map_label(key)), "k": len(cols)})
+                    head.append({"l": _esc(label(key)), "k": len(cols)})
                     cols.append(_col(col))
             data = _payload(_display(sub.geometry, metric, tol, coverage=False), t=_col(tip),
                             h=[cls_txt] * len(sub), v=cols)
@@ -302,12 +301,12 @@ def _add_facilities(m: folium.Map, fac: gpd.GeoDataFrame, metric: CRS,
     for cls in classes:
         sub = fac[fac["class"].astype(str) == cls]
         cols = {k: fmt_text(sub[k]) for k in keys}
-        cls_txt = _esc(map_label(cls))
+        cls_txt = _esc(label(cls))
         ident = cols.get("name", cols.get("facility_id"))
         tip = pd.Series(cls_txt, index=sub.index, dtype=object)
         if ident is not None:
             tip = tip.where(ident.isna(), tip + " · " + ident.fillna(""))
-        head = [{"l": _esc(map_label(k)), "k": i} for i, k in enumerate(keys)]
+        head = [{"l": _esc(label(k)), "k": i} for i, k in enumerate(keys)]
         data = _payload(_points(sub.geometry, metric), t=_col(tip),
                         v=[_col(cols[k]) for k in keys])
         many = len(sub) > merge_above
@@ -327,14 +326,14 @@ def _add_blind_spots(m: folium.Map, blind: gpd.GeoDataFrame, metric: CRS, tol: f
         "", index=blind.index)
     for cls in sorted(cls_all.unique(), key=class_sort_key):
         sub = blind[(cls_all == cls).to_numpy()]
-        cls_txt = _esc(map_label(cls)) if cls else ""
+        cls_txt = _esc(label(cls)) if cls else ""
         keys = [("class", pd.Series(cls_txt, index=sub.index))]
         if "name" in sub:
             keys.append(("name", fmt_text(sub["name"])))
         if "area_m2" in sub:
             keys.append(("area_m2", fmt_number(sub["area_m2"], 0)))
-        name = group_label("layer_blind_spots", cls) if cls else map_label("layer_blind_spots")
-        head = [{"l": _esc(map_label(k)), "k": i} for i, (k, _) in enumerate(keys)]
+        name = group_label("layer_blind_spots", cls) if cls else label("layer_blind_spots")
+        head = [{"l": _esc(label(k)), "k": i} for i, (k, _) in enumerate(keys)]
         data = _payload(_display(sub.geometry, metric, tol, coverage=False),
                         t=[_esc(name)] * len(sub),
                         v=[_col(v) for _, v in keys])
@@ -368,7 +367,7 @@ def _add_proposed(m: folium.Map, sites: gpd.GeoDataFrame | None,
                 if col in sub:
                     digits = 0 if col == "marginal" else 4
                     keys.append((col, fmt_number(sub[col], digits)))
-            head = [{"l": _esc(_both(k) if k in _PROPOSED else map_label(k)), "k": i}
+            head = [{"l": _esc(_both(k) if k in _PROPOSED else label(k)), "k": i}
                     for i, (k, _) in enumerate(keys)]
             name = _both(key) + (f" ({meth})" if meth else "")
             tip = _esc(_both(key)) + " #" + keys[0][1].fillna("")
@@ -419,7 +418,7 @@ def _add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | 
             basemap = "none"
     for name in [basemap] + [n for n in names if n != basemap]:
         specs = [] if name == "none" else _tile_specs(name, key)
-        m.add_child(JsLayer("SP.tiles", specs, name=_esc(map_label(f"basemap_{name}")),
+        m.add_child(JsLayer("SP.tiles", specs, name=_esc(label(f"basemap_{name}")),
                             overlay=False, show=name == basemap))
 
 
@@ -512,7 +511,7 @@ def make_map(
         tianditu_key = os.environ.get("TIANDITU_KEY") or None
         if tianditu_key is None and hasattr(criteria, "tianditu_key"):
             tianditu_key = criteria.tianditu_key()
-    title = title if title is not None else map_label("title")
+    title = title if title is not None else label("title")
 
     # zoomSnap 0.25: fitting to the data at whole zoom levels can leave half the screen empty.
     m = folium.Map(location=[0.0, 0.0], zoom_start=2, tiles=None, control_scale=False,
@@ -554,7 +553,7 @@ def make_map(
         opts = {"pane": "sp-boundary", "className": "sp-boundary", "interactive": False,
                 "style": {"color": "#222", "weight": 2.5, "dashArray": "8 4", "fill": False}}
         m.add_child(JsLayer("SP.geoLayer", _payload(bgeoms), opts,
-                            name=_esc(map_label("layer_boundary"))))
+                            name=_esc(label("layer_boundary"))))
         b = shapely.total_bounds(bgeoms)
         bounds = np.concatenate([np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])])
 
@@ -565,9 +564,9 @@ def make_map(
     m.add_child(JsCall("SP.title", _esc(title)))
     m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
     m.add_child(JsCall("SP.scale"))
-    m.add_child(JsCall("SP.fullscreen", map_label("fullscreen")))
-    m.add_child(JsCall("SP.measure", map_label("measure"), map_label("measure_hint")))
-    m.add_child(JsCall("SP.search", map_label("search"), map_label("not_found")))
+    m.add_child(JsCall("SP.fullscreen", label("fullscreen")))
+    m.add_child(JsCall("SP.measure", label("measure"), label("measure_hint")))
+    m.add_child(JsCall("SP.search", label("search"), label("not_found")))
     m.add_child(folium.LayerControl(position="topright", collapsed=True))
     m.fit_bounds([[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]])
     return m
