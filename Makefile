@@ -22,6 +22,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check siteplan tests scripts benchmarks
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 test: $(STAMP) system-deps lint
 	$(PY) -m pytest -q

@@ -35,6 +35,7 @@ import pandas as pd
 
 from siteplan.core.atomic import check_writable_dir
 from siteplan.core.errors import InputError, SiteplanError
+from siteplan.core.optional import require_extra
 from siteplan.outputs.batch_report import (
     StudyOutcome,
     index_html,
@@ -352,6 +353,7 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
             if progress:
                 progress(done[-1])
         return done, {"cluster_seconds": 0.0, "workers": 0, "scheduler": "serial"}
+    require_extra("dask", "running studies on Dask (workers or a scheduler)")
     from contextlib import ExitStack
 
     from distributed import Client, LocalCluster, as_completed
@@ -420,7 +422,7 @@ def _connect_scheduler(address: str) -> Any:
 
 def _worker_probe(out_dir: str) -> tuple[str, bool]:
     """Run on every worker: siteplan's version there, and whether it can write ``out_dir``."""
-    from siteplan import __version__
+    from siteplan.core.version import __version__
 
     return __version__, os.path.isdir(out_dir) and os.access(out_dir, os.W_OK | os.X_OK)
 
@@ -428,7 +430,7 @@ def _worker_probe(out_dir: str) -> tuple[str, bool]:
 def _check_workers(client: Any, out: Path) -> int:
     """Refuse a cluster whose workers lack siteplan, run another version, or cannot write the
     output folder; return the number of workers."""
-    from siteplan import __version__
+    from siteplan.core.version import __version__
 
     address = str(client.scheduler.address)
     try:

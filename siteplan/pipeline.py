@@ -43,8 +43,10 @@ from siteplan.scoring.score import assess_parcels
 from siteplan.study.model import Study, load_study
 from siteplan.study.result import CatchmentResult, StudyResult
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_STUDY = ROOT / "data" / "taiyuan" / "study.toml"
+#: The bundled Taiyuan study: ``data/taiyuan`` in a checkout, shipped inside the wheel as
+#: ``siteplan/demo/taiyuan`` (a link to it in the source tree), so ``siteplan demo`` also works
+#: from an installed package.
+DEMO_STUDY = Path(__file__).parent / "demo" / "taiyuan" / "study.toml"
 PROXY_CLASSES = ("bus_corridor", "metro_line")
 
 def _network(study: Study, lines: gpd.GeoDataFrame) -> Network:

@@ -14,7 +14,7 @@ import pyogrio
 import pytest
 import shapely
 
-from siteplan import __version__
+from siteplan.core.version import __version__
 from siteplan.core.errors import InputError
 from siteplan.outputs.shortlist import (
     column_decimals,

@@ -23,10 +23,10 @@ import pyogrio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from siteplan import __version__
 from siteplan.core.atomic import atomic_path
 from siteplan.core.errors import InputError, NetworkError
 from siteplan.core.labels import OSM_CREDIT
+from siteplan.core.version import __version__
 from siteplan.osm.features import FACILITY_TAGS, features_from_elements, lines_from_elements
 from siteplan.osm.parse import OsmElements, elements_from_lists
 

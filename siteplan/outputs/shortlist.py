@@ -39,10 +39,10 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from siteplan import __version__
 from siteplan.core.atomic import atomic_path, check_writable_dir, write_bytes_atomic
 from siteplan.core.errors import InputError
 from siteplan.core.labels import Pairs, label
+from siteplan.core.version import __version__
 from siteplan.study.result import bool_column, order_parcels
 
 if TYPE_CHECKING:

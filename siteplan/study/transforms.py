@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from siteplan.study.fields import bad_value
@@ -32,6 +31,9 @@ Step = Annotated[tuple[float, Points], BeforeValidator(_pair)]
 
 def _as_float(raw: object) -> np.ndarray:
     """Raw values as a float array; booleans become 0/1, ``None`` and pandas NA become NaN."""
+    # pandas is imported here, not at the top: reading a study file must not load it.
+    import pandas as pd
+
     if isinstance(raw, pd.Series | pd.Index | pd.api.extensions.ExtensionArray):
         return pd.Series(raw).to_numpy(dtype=float, na_value=np.nan)
     arr = np.asarray(raw)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from siteplan.core.errors import InputError
+from siteplan.core.optional import require_extra
 
 _SCHEME_RE = re.compile(r"^(postgres(ql)?(\+\w+)?)://", re.IGNORECASE)
 _GDAL_PG_RE = re.compile(r"^PG:", re.IGNORECASE)
@@ -77,7 +78,10 @@ def parse_postgis_url(url: str) -> PostgisSource:
     ------
     InputError
         Not a ``postgresql://`` URL, or one that cannot be parsed.
+    SiteplanError
+        The ``postgis`` extra is not installed.
     """
+    require_extra("postgis", f"the PostGIS source {display_source(url)}")
     from sqlalchemy.engine import make_url
 
     text = str(url).strip()
