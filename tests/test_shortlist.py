@@ -14,8 +14,8 @@ import pyogrio
 import pytest
 import shapely
 
-from siteplan.core.version import __version__
 from siteplan.core.errors import InputError
+from siteplan.core.version import __version__
 from siteplan.outputs.shortlist import (
     column_decimals,
     run_metadata,
