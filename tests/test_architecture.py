@@ -100,9 +100,16 @@ def test_every_module_is_readable_in_one_sitting():
 @pytest.mark.slow
 def test_the_wheel_ships_the_demo_and_siteplan_demo_runs_from_it(tmp_path):
     dist, target, work = tmp_path / "dist", tmp_path / "site", tmp_path / "work"
+    # Built from a copy: an in-tree build would write build/ into the checkout.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "siteplan", src / "siteplan", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "data" / "taiyuan", src / "data" / "taiyuan")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist),
-                    str(ROOT)], check=True, capture_output=True, timeout=600)
+                    str(src)], check=True, capture_output=True, timeout=600)
     wheel = next(dist.glob("siteplan-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"siteplan/demo/taiyuan/study.toml", "siteplan/demo/taiyuan/parcels.gpkg",
