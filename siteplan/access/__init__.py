@@ -1,1 +1,3 @@
-"""TODO docstring."""
+"""Network access: nearest-facility distances and counts, catchments (service areas),
+residential coverage and blind spots, 2SFCA supply/demand.
+"""

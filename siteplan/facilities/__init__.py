@@ -1,1 +1,3 @@
-"""TODO docstring."""
+"""Facilities by class: the OSM/name rules table, municipal layers with a declared class,
+duplicate merging and labelled transport proxies.
+"""

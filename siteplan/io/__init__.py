@@ -1,1 +1,4 @@
-"""TODO docstring."""
+"""Reading inputs: vector layers and lon/lat CSVs (:mod:`~siteplan.io.layers`), their one
+description (:mod:`~siteplan.io.inputs`), CRSs and Chinese map offsets, rasters, PostGIS.
+The only layer that opens input files.
+"""

@@ -1,1 +1,3 @@
-"""TODO docstring."""
+"""Raw OpenStreetMap (``.osm``, ``.osm.pbf``) and Overpass downloads into street lines and
+facility features.
+"""

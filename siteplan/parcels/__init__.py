@@ -1,1 +1,3 @@
-"""TODO docstring."""
+"""Candidate parcels: a bureau's parcel layer, or street blocks made from the streets; shape
+measures.
+"""

@@ -1,1 +1,3 @@
-"""TODO docstring."""
+"""Scoring: criterion raw values, transforms and weights, hard constraints, score and rank,
+seed compliance and the programme calculator.
+"""

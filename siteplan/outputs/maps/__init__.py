@@ -1,1 +1,2 @@
-"""TODO docstring."""
+"""Maps: the interactive offline web map (folium/Leaflet) and the static PNG map.
+"""
