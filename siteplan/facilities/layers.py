@@ -21,8 +21,7 @@ import pandas as pd
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.core.labels import CLASSES as CLASS_LABELS
 from siteplan.facilities.rules import CLASSES
-from siteplan.io.crs import CoordSystem
-from siteplan.io.inputs import InputLayer
+from siteplan.io.inputs import CoordSystem, InputLayer
 from siteplan.io.layers import read_input, reread_as_gbk
 from siteplan.io.postgis.layers import display_source, is_postgis_url, parse_postgis_url
 

@@ -26,12 +26,12 @@ from scipy.sparse import csgraph
 from siteplan.core.errors import InputError, NetworkError, SiteplanWarning
 from siteplan.io.crs import (
     MAX_SCALE_ERROR,
-    CoordSystem,
     MetricKind,
     analysis_crs,
     is_metric_crs,
     scale_error,
 )
+from siteplan.io.inputs import CoordSystem
 from siteplan.io.layers import read_layer
 from siteplan.network.graph import Network, NetworkReport, csr_min
 from siteplan.network.noding import node_lines_counted

@@ -27,8 +27,7 @@ import pandas as pd
 import shapely
 
 from siteplan.core.errors import InputError, SiteplanWarning
-from siteplan.io.crs import CoordSystem
-from siteplan.io.inputs import InputLayer
+from siteplan.io.inputs import CoordSystem, InputLayer
 from siteplan.io.layers import read_input, reread_as_gbk
 from siteplan.io.postgis.layers import display_source
 from siteplan.parcels.blocks import (
