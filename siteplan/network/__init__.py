@@ -1,1 +1,1 @@
-"""TODO docstring."""
+"""Walking street networks: building, noding, snapping features and shortest paths."""
