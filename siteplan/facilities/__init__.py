@@ -1,1 +1,1 @@
-"""TODO docstring."""
+"""Facilities: classifying OSM features and reading municipal layers with declared classes."""
