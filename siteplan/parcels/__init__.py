@@ -1,1 +1,1 @@
-"""TODO docstring."""
+"""Candidate parcels: loading a parcel layer, urban blocks from streets, shape measures."""
