@@ -493,10 +493,8 @@ def _make_valid_same_family(geoms: np.ndarray) -> np.ndarray:
 
 
 def is_polygonal(geoms: np.ndarray) -> np.ndarray:
-    """Return a boolean mask of the Polygons and MultiPolygons in an array of geometries."""
-    mask: np.ndarray = np.isin(shapely.get_type_id(np.asarray(geoms, dtype=object)),
-                               _FAMILY_IDS["polygons"])
-    return mask
+    """Boolean mask of the Polygons and MultiPolygons in an array of geometries."""
+    return np.isin(shapely.get_type_id(np.asarray(geoms, dtype=object)), _FAMILY_IDS["polygons"])
 
 
 def _family(geoms: np.ndarray) -> np.ndarray:
