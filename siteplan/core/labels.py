@@ -203,7 +203,7 @@ def _pair(key: str, extra: Pairs | None = None) -> tuple[str, str] | None:
 
 
 def label(key: str, lang: Lang = "both", extra: Pairs | None = None) -> str:
-    """The user-facing label of a column, class or term.
+    """Return the user-facing label of a column, class or term.
 
     Parameters
     ----------
@@ -221,6 +221,22 @@ def label(key: str, lang: Lang = "both", extra: Pairs | None = None) -> str:
     -------
     str
         The label; ``key`` itself when the table does not know it (a user's own attribute).
+
+    Raises
+    ------
+    ValueError
+        ``lang`` is not ``"en"``, ``"zh"`` or ``"both"``.
+
+    Examples
+    --------
+    >>> label("kindergarten")
+    '幼儿园 / Kindergarten'
+    >>> label("n_primary_school_500m", "en")
+    'Primary school: number within 500 m'
+    >>> label("walkability_points", "zh", extra={"walkability": ("walkability", "步行性")})
+    '步行性 (加权得分)'
+    >>> label("my_own_column")
+    'my_own_column'
     """
     if lang not in ("en", "zh", "both"):
         raise ValueError(f"lang must be 'en', 'zh' or 'both', got {lang!r}")
@@ -242,7 +258,7 @@ OSM_CREDIT_HTML = ('&copy; <a href="https://www.openstreetmap.org/copyright">Ope
 
 
 def has_label(key: str, extra: Pairs | None = None) -> bool:
-    """Whether :func:`label` knows ``key`` (directly or through a column pattern)."""
+    """Tell whether :func:`label` knows ``key`` (directly or through a column pattern)."""
     return _pair(key, extra) is not None
 
 

@@ -31,10 +31,10 @@ def hstore(tags: Mapping[str, str], exclude: Iterable[str] = ()) -> str | None:
 
 
 def hstore_tag(other_tags: pd.Series, key: str) -> pd.Series:
-    """Extract one key from an hstore column such as ``"foot"=>"no","oneway"=>"yes"``.
+    r"""Extract one key from an hstore column such as ``"foot"=>"no","oneway"=>"yes"``.
 
     GDAL writes pairs separated by ``,`` and PostgreSQL by ``, ``; both are read.  Escaped
-    quotes and backslashes in values (``\\"``, ``\\\\``) are unescaped.  Missing is ``<NA>``.
+    quotes and backslashes in values (``\"``, ``\\``) are unescaped.  Missing is ``<NA>``.
     """
     # Anchoring on the start or a comma means a key that only ends with ``key`` ("barefoot"
     # for "foot") never matches; a quote inside a value is escaped, so ``,"key"`` cannot occur
@@ -55,7 +55,7 @@ def parse_hstore(text: str | None) -> dict[str, str]:
 
 
 def tag_column(lines: pd.DataFrame, key: str) -> pd.Series:
-    """A tag's values from its own column, else from ``other_tags``; missing is <NA>.
+    """Return a tag's values from its own column, else from ``other_tags``; missing is <NA>.
 
     An empty string counts as missing: GDAL's OSM exports write ``""`` for absent tags.
     """

@@ -81,12 +81,12 @@ class FacilityResult:
     source: str
 
     def counts(self) -> dict[str, int]:
-        """Number of facilities per class (every class, zeros included)."""
+        """Return the number of facilities per class (every class, zeros included)."""
         found = self.facilities["class"].value_counts()
         return {c: int(found.get(c, 0)) for c in CLASSES}
 
     def summary(self) -> str:
-        """A few lines for the terminal: counts per class and the unclassified schools."""
+        """Return a few lines for the terminal: counts per class and the unclassified schools."""
         counts = self.counts()
         lines = [f"{self.source}: {len(self.facilities):,} facilities"]
         lines += [f"  {c} ({CLASS_LABELS[c][1]}): {n:,}" for c, n in counts.items()]
@@ -119,7 +119,8 @@ class _Tags:
         # The whole value or one of its ;-separated parts must match (OSM multi-values).
         pattern = rf"(?:^|;)\s*(?:{regex})\s*(?:;|$)"
         hit = self.get(key).str.contains(pattern, regex=True, na=False)
-        return hit.to_numpy(dtype=bool)
+        mask: np.ndarray = hit.to_numpy(dtype=bool)
+        return mask
 
 
 def _feature_names(features: pd.DataFrame, name_column: str | None) -> pd.Series:
@@ -228,6 +229,33 @@ def classify_facilities(
     Returns
     -------
     FacilityResult
+        The facilities, one row per (feature, class), and the schools left unclassified.
+
+    Raises
+    ------
+    InputError
+        No CRS, or a ``name_column``/``id_column`` that is not in ``features``.
+    ConfigError
+        A rule with an unknown class, no condition or an invalid regular expression.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> features = gpd.GeoDataFrame(
+    ...     {"amenity": ["kindergarten", "school", "school", "hospital", "school"],
+    ...      "name": ["阳光幼儿园", "五一路小学", "山西大学附属中学", "山西省人民医院", "育才学校"]},
+    ...     geometry=shapely.points([(112.55 + i / 100, 37.87) for i in range(5)]),
+    ...     crs="EPSG:4326")
+    >>> result = classify_facilities(features)
+    >>> result.facilities[["class", "name", "matched_by"]]
+                class      name               matched_by
+    0        hospital   山西省人民医院                 name: 医院
+    1    kindergarten     阳光幼儿园            name: 幼儿园/托儿所
+    2   middle_school  山西大学附属中学  name: 中学 (not 高级/高中/职业)
+    3  primary_school     五一路小学                 name: 小学
+    >>> result.unclassified_schools["name"].tolist()
+    ['育才学校']
     """
     if features.crs is None:
         raise InputError("the features have no CRS.", where=source,
@@ -266,7 +294,7 @@ def classify_facilities(
     for col in FACILITY_COLUMNS:
         out[col] = out[col].astype("string")
     out = merge_same_name(unique_ids(out), merge)
-    unclassified = _unclassified_schools(rules, features, tags, names, ids, match, keep)
+    unclassified = _unclassified_schools(rules, features, tags, names, ids, keep)
     return FacilityResult(out, unclassified, source)
 
 
@@ -276,7 +304,6 @@ def _unclassified_schools(
     tags: _Tags,
     names: pd.Series,
     ids: pd.Series,
-    match: np.ndarray,
     keep: np.ndarray,
 ) -> gpd.GeoDataFrame:
     in_scope = np.zeros(len(features), dtype=bool)
@@ -329,7 +356,7 @@ def load_facilities(
     class_column: str | None = None,
     **layer_kwargs: Any,
 ) -> FacilityResult:
-    """Facilities from any file: raw OSM, an OSM-tagged layer, or a municipal layer.
+    """Load facilities from any file: raw OSM, an OSM-tagged layer, or a municipal layer.
 
     - ``.osm``/``.osm.gz``/``.osm.bz2``/``.osm.pbf``: :func:`siteplan.osm.features.read_osm_features`
       (optionally within ``bbox``, degrees) classified with ``rules``; ``source`` is ``"osm"``.
@@ -337,8 +364,41 @@ def load_facilities(
     - any other file: :func:`siteplan.io.layers.read_layer`, then classified with ``rules`` (an OSM
       export such as the Taiyuan polygons); ``source`` is the file name.
 
-    ``layer_kwargs`` go to :func:`load_facility_layer` / :func:`siteplan.io.layers.read_layer`
-    (``layer``, ``crs``, ``encoding``, ``coord_system``, ``name_column``, ``id_column``...).
+    Parameters
+    ----------
+    path
+        The facility file.
+    rules
+        The rules table for OSM-tagged features; :data:`DEFAULT_RULES` by default.
+    bbox
+        ``(west, south, east, north)`` in degrees: keep the features that intersect it.
+    class_, class_column
+        The declared class of a municipal layer (see :func:`load_facility_layer`); not for raw
+        OSM files.
+    **layer_kwargs
+        Passed to :func:`load_facility_layer` / :func:`siteplan.io.layers.read_layer`
+        (``layer``, ``crs``, ``encoding``, ``coord_system``, ``lon_column``, ``lat_column``)
+        and, for an OSM-tagged layer, to :func:`classify_facilities` (``name_column``,
+        ``id_column``, ``merge_same_name_m``...); not for raw OSM files.
+
+    Returns
+    -------
+    FacilityResult
+        The facilities and the unclassified schools (none for a municipal layer).
+
+    Raises
+    ------
+    InputError
+        Options that do not apply to raw OSM files, or what reading and classifying raise.
+
+    Examples
+    --------
+    >>> result = load_facilities("tests/data/beijing_haidian_pku_tsinghua_2017.osm")
+    >>> {cls: n for cls, n in result.counts().items() if n}
+    {'kindergarten': 2, 'primary_school': 1, 'middle_school': 4, 'hospital': 2, 'bus_stop': 68,
+     'metro_station': 16, 'park': 12}
+    >>> result.facilities.loc[result.facilities["class"] == "kindergarten", "name"].tolist()
+    ['清华大学洁华幼儿园', '清华大学附属幼儿园']
     """
     path = Path(path)
     if is_osm_file(path):
@@ -365,7 +425,7 @@ def load_facilities(
 
 
 def residential_land(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The ``landuse=residential`` polygons (residential areas, 居住用地) with their names.
+    """Return the ``landuse=residential`` polygons (residential areas, 居住用地) with their names.
 
     Returns ``residential_id`` (OSM ids as in the facilities), ``name`` and the (multi)polygon
     geometry, in the input CRS; points and lines are left out.

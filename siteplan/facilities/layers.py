@@ -21,8 +21,7 @@ import pandas as pd
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.core.labels import CLASSES as CLASS_LABELS
 from siteplan.facilities.rules import CLASSES
-from siteplan.io.crs import CoordSystem
-from siteplan.io.inputs import InputLayer
+from siteplan.io.inputs import CoordSystem, InputLayer
 from siteplan.io.layers import read_input, reread_as_gbk
 from siteplan.io.postgis.layers import display_source, is_postgis_url, parse_postgis_url
 
@@ -52,7 +51,6 @@ _CLASS_SEPARATORS = re.compile(r"\s*[;,，；、/|+]\s*")
 _NAME_COLUMNS = ("name", "名称", "名字", "mc", "name_zh", "学校名称", "机构名称")
 #: Columns of a facility table (DESIGN.md), plus ``matched_by``: why the row has its class.
 FACILITY_COLUMNS = ("facility_id", "class", "name", "source", "matched_by")
-
 
 
 def _class_lookup() -> dict[str, tuple[str, ...]]:
@@ -104,7 +102,7 @@ def load_facility_layer(
     lon_column: str | None = None,
     lat_column: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a municipal facility layer whose class is declared.
+    r"""Read a municipal facility layer whose class is declared.
 
     Parameters
     ----------
@@ -138,18 +136,34 @@ def load_facility_layer(
     InputError
         Unreadable file, no features, a missing declared column, unknown or empty class
         values, duplicate ids.
+
+    Examples
+    --------
+    A school list with lon/lat columns; a 九年一贯制 school is both a primary and a middle
+    school:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = Path(tmp.name) / "schools.csv"
+    >>> _ = path.write_text("编号,名称,类别,经度,纬度\n"
+    ...                     "S01,五一路小学,小学,112.5634,37.8706\n"
+    ...                     "S02,新建路学校,九年一贯制,112.5712,37.8651\n", encoding="utf-8")
+    >>> schools = load_facility_layer(path, class_column="类别", id_column="编号")
+    >>> schools[["facility_id", "class", "name", "matched_by"]]
+      facility_id           class   name        matched_by
+    0         S01  primary_school  五一路小学     column 类别: 小学
+    1         S02  primary_school  新建路学校  column 类别: 九年一贯制
+    2         S02   middle_school  新建路学校  column 类别: 九年一贯制
+    >>> schools.crs.to_string()
+    'EPSG:4326'
+    >>> tmp.cleanup()
     """
     spec = (path if isinstance(path, InputLayer) else
             InputLayer(os.fspath(path), kind="facility layer", layer=layer, crs=crs,
                        encoding=encoding, coord_system=coord_system, lon_column=lon_column,
                        lat_column=lat_column))
-    layer = spec.layer
-    if is_postgis_url(spec.source):
-        source = layer or parse_postgis_url(spec.source).table or "postgis query"
-        where = f"facility layer {display_source(spec.source)}"
-    else:
-        source = Path(spec.source).name + (f":{layer}" if layer else "")
-        where = f"facility layer {spec.source}" + (f" (layer {layer!r})" if layer else "")
+    source, where = _source_and_where(spec)
     if (class_ is None) == (class_column is None):
         raise ConfigError(
             "say which class the facilities are: give either class_ (one class for the whole "
@@ -165,22 +179,66 @@ def load_facility_layer(
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
     for role, col in (("class", class_column), ("name", name_column), ("id", id_column)):
         if col is not None and col not in gdf.columns:
-            close = difflib.get_close_matches(col, [str(c) for c in columns], n=3)
-            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-            garbled = {str(c): g for c in columns if (g := reread_as_gbk(str(c))) is not None}
-            if garbled and encoding is None:
-                name, reads = next(iter(garbled.items()))
-                hint += (f"; the column names look garbled ({name!r} reads as {reads!r} in GBK): "
-                         'declare encoding = "gbk" for this layer')
-            raise InputError(
-                f"has no column {col!r}, declared as the {role} column{hint}; columns present: "
-                f"{', '.join(map(repr, columns))}.",
-                where=where,
-                fix=f"declare the {role} column by one of those names"
-                + (", or give one class for the whole file with class_=..." if role == "class"
-                   else "."),
-            )
+            raise _missing_column(col, role, columns, encoding, where)
+    parsed, matched_by = _declared_classes(gdf, class_, class_column, encoding, where)
+    names = _facility_names(gdf, columns, name_column)
+    ids = _facility_ids(gdf, id_column, source, where)
 
+    classes = parsed.to_numpy()
+    n_classes = np.fromiter((len(c) for c in classes), dtype=np.int64, count=len(classes))
+    row = np.repeat(np.arange(len(gdf)), n_classes)
+    out = gpd.GeoDataFrame(
+        {
+            "facility_id": ids.to_numpy()[row],
+            "class": [c for cs in classes for c in cs],
+            "name": names.to_numpy()[row],
+            "source": source,
+            "matched_by": matched_by.to_numpy()[row],
+        },
+        geometry=np.asarray(gdf.geometry.values, dtype=object)[row],
+        crs=gdf.crs,
+    )
+    for col in FACILITY_COLUMNS:
+        out[col] = out[col].astype("string")
+    out.attrs["siteplan_repairs"] = gdf.attrs.get("siteplan_repairs", {})
+    return out
+
+
+def _source_and_where(spec: InputLayer) -> tuple[str, str]:
+    """Return the ``source`` value of the layer's rows and its name in messages."""
+    layer = spec.layer
+    if is_postgis_url(spec.source):
+        source = layer or parse_postgis_url(spec.source).table or "postgis query"
+        where = f"facility layer {display_source(spec.source)}"
+    else:
+        source = Path(spec.source).name + (f":{layer}" if layer else "")
+        where = f"facility layer {spec.source}" + (f" (layer {layer!r})" if layer else "")
+    return source, where
+
+
+def _missing_column(col: str, role: str, columns: list[Any], encoding: str | None,
+                    where: str) -> InputError:
+    """Return the error for a declared column the layer lacks, with near and garbled names."""
+    close = difflib.get_close_matches(col, [str(c) for c in columns], n=3)
+    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    garbled = {str(c): g for c in columns if (g := reread_as_gbk(str(c))) is not None}
+    if garbled and encoding is None:
+        name, reads = next(iter(garbled.items()))
+        hint += (f"; the column names look garbled ({name!r} reads as {reads!r} in GBK): "
+                 'declare encoding = "gbk" for this layer')
+    return InputError(
+        f"has no column {col!r}, declared as the {role} column{hint}; columns present: "
+        f"{', '.join(map(repr, columns))}.",
+        where=where,
+        fix=f"declare the {role} column by one of those names"
+        + (", or give one class for the whole file with class_=..." if role == "class"
+           else "."),
+    )
+
+
+def _declared_classes(gdf: gpd.GeoDataFrame, class_: str | None, class_column: str | None,
+                      encoding: str | None, where: str) -> tuple[pd.Series, pd.Series]:
+    """Return each row's classes (tuples) and why it has them; refuse empty or unknown ones."""
     if class_column is not None:
         raw = gdf[class_column]
         parsed = parse_class_values(raw)
@@ -207,41 +265,32 @@ def load_facility_layer(
             fix = (f"the values look garbled ({odd[0][0]!r} reads as {odd[0][1]!r} in "
                    'GBK): declare encoding = "gbk" for this layer. Otherwise ' + fix)
         raise InputError(f"unknown class value(s) in {what}: {listed}.", where=where, fix=fix)
+    return parsed, matched_by
 
+
+def _facility_names(gdf: gpd.GeoDataFrame, columns: list[Any],
+                    name_column: str | None) -> pd.Series:
+    """Return the names: ``name_column``, else the first usual name column present, else NA."""
     if name_column is None:
         lowered = {str(c).strip().lower(): c for c in columns}
         name_column = next((lowered[n] for n in _NAME_COLUMNS if n in lowered), None)
-    names = (gdf[name_column].astype("string").str.strip() if name_column is not None
-             else pd.Series(pd.NA, index=gdf.index, dtype="string"))
-    if id_column is not None:
-        ids = gdf[id_column].astype("string")
-        dup = ids.duplicated(keep=False) | ids.isna()
-        if dup.any():
-            raise InputError(
-                f"the id column {id_column!r} has missing or repeated values "
-                f"({', '.join(map(str, ids[dup].fillna('<missing>').unique()[:10]))}).",
-                where=where, fix="give every facility its own id, or leave id_column unset.")
-    else:
-        ids = pd.Series([f"{source}:{i}" for i in gdf.index], index=gdf.index, dtype="string")
+    return (gdf[name_column].astype("string").str.strip() if name_column is not None
+            else pd.Series(pd.NA, index=gdf.index, dtype="string"))
 
-    classes = parsed.to_numpy()
-    n_classes = np.fromiter((len(c) for c in classes), dtype=np.int64, count=len(classes))
-    row = np.repeat(np.arange(len(gdf)), n_classes)
-    out = gpd.GeoDataFrame(
-        {
-            "facility_id": ids.to_numpy()[row],
-            "class": [c for cs in classes for c in cs],
-            "name": names.to_numpy()[row],
-            "source": source,
-            "matched_by": matched_by.to_numpy()[row],
-        },
-        geometry=np.asarray(gdf.geometry.values, dtype=object)[row],
-        crs=gdf.crs,
-    )
-    for col in FACILITY_COLUMNS:
-        out[col] = out[col].astype("string")
-    out.attrs["siteplan_repairs"] = gdf.attrs.get("siteplan_repairs", {})
-    return out
+
+def _facility_ids(gdf: gpd.GeoDataFrame, id_column: str | None, source: str,
+                  where: str) -> pd.Series:
+    """Return the ids: ``id_column`` (unique, none missing), else ``<source>:<row>``."""
+    if id_column is None:
+        return pd.Series([f"{source}:{i}" for i in gdf.index], index=gdf.index, dtype="string")
+    ids = gdf[id_column].astype("string")
+    dup = ids.duplicated(keep=False) | ids.isna()
+    if dup.any():
+        raise InputError(
+            f"the id column {id_column!r} has missing or repeated values "
+            f"({', '.join(map(str, ids[dup].fillna('<missing>').unique()[:10]))}).",
+            where=where, fix="give every facility its own id, or leave id_column unset.")
+    return ids
 
 
 __all__ = ["CLASS_ALIASES", "FACILITY_COLUMNS", "load_facility_layer", "parse_class_values"]

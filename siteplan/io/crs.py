@@ -103,9 +103,12 @@ def scale_error(crs: Any, lonlat_bounds: tuple[float, float, float, float] | np.
 
 
 def analysis_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, kind: MetricKind = "utm") -> CRS:
-    """The metric CRS to measure a layer in: its own CRS when that is projected in metres with
-    a scale error of at most :data:`MAX_SCALE_ERROR` over the data, else the local UTM zone
-    (or CGCS2000 3-degree zone with ``kind="cgcs2000"``) of the data."""
+    """Return the metric CRS to measure a layer in.
+
+    That is the layer's own CRS when it is projected in metres with a scale error of at most
+    :data:`MAX_SCALE_ERROR` over the data, else the local UTM zone (or CGCS2000 3-degree zone
+    with ``kind="cgcs2000"``) of the data.
+    """
     crs = CRS.from_user_input(frame.crs)
     bounds = frame.to_crs(4326).total_bounds
     if not np.isfinite(bounds).all():  # an empty layer: nothing to measure
@@ -237,7 +240,8 @@ def to_wgs84(geometry: np.ndarray, coord_system: CoordSystem) -> np.ndarray:
         lon, lat = convert(coords[:, 0], coords[:, 1])
         return np.column_stack([lon, lat])
 
-    return shapely.transform(np.asarray(geometry, dtype=object), _apply)
+    converted: np.ndarray = shapely.transform(np.asarray(geometry, dtype=object), _apply)
+    return converted
 
 
 # --- sanity checks on coordinates --------------------------------------------------------------

@@ -20,7 +20,9 @@ CoordSystem = Literal["wgs84", "gcj02", "bd09"]
 class InputLayer:
     """Where one input layer is and how to read it.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     source
         A file path, or a PostGIS URL (``postgresql://...``).
@@ -37,6 +39,15 @@ class InputLayer:
         ``"gcj02"`` or ``"bd09"`` for lon/lat taken from Chinese web maps (converted to WGS84).
     lon_column, lat_column
         Coordinate columns of a CSV, when their names are not recognised ones.
+
+    Examples
+    --------
+    >>> from siteplan.io.layers import read_input
+    >>> spec = InputLayer("data/taiyuan/parcels.gpkg", kind="parcels", layer="parcels")
+    >>> str(spec)
+    'data/taiyuan/parcels.gpkg'
+    >>> len(read_input(spec))
+    1328
     """
 
     source: str
@@ -49,9 +60,11 @@ class InputLayer:
     lat_column: str | None = None
 
     def __fspath__(self) -> str:
+        """Return the source, so that ``os.fspath`` and ``open`` take a description."""
         return self.source
 
     def __str__(self) -> str:
+        """Return the source, as messages show it."""
         return self.source
 
     @classmethod

@@ -171,8 +171,11 @@ def _binom_sf(k: ArrayLike, n: ArrayLike, p: ArrayLike) -> np.ndarray:
 
 def _readings(lon: np.ndarray, lat: np.ndarray, to_metric: Transformer
               ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Metric x, y (readings x points) of: as given, each candidate, then each candidate's
-    controls (the candidate's offset from the given point turned by each control angle)."""
+    """Return the metric x, y (readings x points) of every reading of the points.
+
+    The readings are: as given, each candidate, then each candidate's controls (the
+    candidate's offset from the given point turned by each control angle).
+    """
     gx, gy = to_metric.transform(lon, lat)
     names, xs, ys = [AS_GIVEN], [gx], [gy]
     for name, convert in CANDIDATES.items():
@@ -191,8 +194,10 @@ def _readings(lon: np.ndarray, lat: np.ndarray, to_metric: Transformer
 
 
 def _hits(x: np.ndarray, y: np.ndarray, geoms: np.ndarray, tol_m: float) -> np.ndarray:
-    """Boolean array shaped like ``x``: the point is within ``tol_m`` of (or, for 0, inside)
-    some reference geometry.  One tree query for all readings at once."""
+    """Tell which points are within ``tol_m`` of (or, for 0, inside) some reference geometry.
+
+    The boolean result is shaped like ``x``; one tree query serves all readings at once.
+    """
     points = shapely.points(x.ravel(), y.ravel())
     tree = shapely.STRtree(geoms)
     if tol_m > 0:
@@ -315,7 +320,7 @@ def check_offset(
 def _references(facilities: gpd.GeoDataFrame | None, streets: Any,
                 features: gpd.GeoDataFrame | None, classes: Any,
                 metric: CRS) -> dict[str, tuple[np.ndarray, float]]:
-    """Reference geometries in the metric CRS and their match distance, by name."""
+    """Return the reference geometries in the metric CRS and their match distance, by name."""
     out: dict[str, tuple[np.ndarray, float]] = {}
     if facilities is not None and len(facilities) and classes is not None \
             and "class" in facilities.columns:
@@ -337,8 +342,10 @@ def _references(facilities: gpd.GeoDataFrame | None, streets: Any,
 
 
 def _land(frame: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
-    """Polygons of the raw features tagged with one of :data:`GROUND_TAGS` (all polygons when
-    none of these tags exists)."""
+    """Return the polygons of the raw features tagged with one of :data:`GROUND_TAGS`.
+
+    All polygons count when none of these tags exists.
+    """
     if frame is None or not len(frame):
         return None
     polygons = is_polygonal(frame.geometry.values)

@@ -130,8 +130,10 @@ def _check(src: rasterio.io.DatasetReader, band: int, where: str) -> CRS:
 
 
 def _read_strip(src: rasterio.io.DatasetReader, band: int, win: Window, halo: int) -> np.ndarray:
-    """``win`` grown by ``halo`` pixels on every side, as float with NaN for nodata; cells
-    beyond the raster's edge are filled by linear (odd-reflection) extrapolation."""
+    """Read ``win`` grown by ``halo`` pixels on every side, as float with NaN for nodata.
+
+    Cells beyond the raster's edge are filled by linear (odd-reflection) extrapolation.
+    """
     r0, c0 = int(win.row_off) - halo, int(win.col_off) - halo
     r1, c1 = int(win.row_off + win.height) + halo, int(win.col_off + win.width) + halo
     rr0, cc0 = max(r0, 0), max(c0, 0)
@@ -209,7 +211,7 @@ def _zonal(
             strip_t = Affine(t.a, 0.0, t.c + int(strip.col_off) * t.a,
                              0.0, t.e, t.f + int(strip.row_off) * t.e)
             values = pixel_fn(raw, strip_t, crs) if pixel_fn is not None else raw
-            _accumulate(acc, values, strip, strip_t, geoms, tree, threshold)
+            _accumulate(acc, values, strip_t, geoms, tree, threshold)
             # Representative-point values for parcels whose point falls in this strip.
             in_strip = ((rep_row >= strip.row_off) & (rep_row < strip.row_off + strip.height)
                         & (rep_col >= strip.col_off) & (rep_col < strip.col_off + strip.width))
@@ -219,8 +221,8 @@ def _zonal(
     return acc.result(stat, threshold)
 
 
-def _accumulate(acc: _Acc, values: np.ndarray, strip: Window, transform: Affine,
-                geoms: np.ndarray, tree: shapely.STRtree, threshold: float | None) -> None:
+def _accumulate(acc: _Acc, values: np.ndarray, transform: Affine, geoms: np.ndarray,
+                tree: shapely.STRtree, threshold: float | None) -> None:
     """Add one strip's pixels to the per-parcel accumulators."""
     h, w = values.shape
     x0, y0 = transform.c, transform.f
@@ -252,7 +254,7 @@ def zonal_stats(
     band: int = 1,
     strip_rows: int = STRIP_ROWS,
 ) -> np.ndarray:
-    """A zonal statistic of a raster band over each parcel.
+    """Compute a zonal statistic of a raster band over each parcel.
 
     Parameters
     ----------
@@ -346,7 +348,7 @@ def zonal_slope(
     band: int = 1,
     strip_rows: int = STRIP_ROWS,
 ) -> np.ndarray:
-    """A zonal statistic of the terrain slope (Horn) of a DEM over each parcel.
+    """Compute a zonal statistic of the terrain slope (Horn) of a DEM over each parcel.
 
     Parameters
     ----------
@@ -361,6 +363,8 @@ def zonal_slope(
         the parcel steeper than 25 %.
     z_factor
         Multiplies elevations before the slope is computed.
+    band, strip_rows
+        As in :func:`zonal_stats`.
 
     Returns
     -------

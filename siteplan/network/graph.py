@@ -43,6 +43,7 @@ class NetworkReport:
     n_ends_snapped: int = 0
 
     def summary(self) -> str:
+        """Return the report as one line of text (for the terminal and the run log)."""
         extra = ""
         if self.n_not_lines:
             extra += f"; {self.n_not_lines:,} non-line feature(s) ignored"
@@ -61,7 +62,12 @@ class NetworkReport:
 class Network:
     """An undirected walking network as arrays.
 
-    Attributes
+    Networks are built by :func:`siteplan.network.build.graph_from_lines`,
+    :func:`~siteplan.network.build.graph_from_file` or
+    :func:`~siteplan.network.build.graph_from_osm`; each parameter is kept as the attribute of
+    the same name.
+
+    Parameters
     ----------
     crs
         The metric CRS of every coordinate and length.
@@ -79,6 +85,17 @@ class Network:
         ``(N,)`` connected-component label per node (0 is the largest).
     report
         Counts and what was dropped.
+
+    Examples
+    --------
+    >>> from siteplan.network.build import graph_from_file
+    >>> net = graph_from_file("data/taiyuan/taiyuan_osm_lines.geojson")
+    >>> net.n_nodes, net.n_edges, net.crs.to_string()
+    (6147, 8807, 'EPSG:32649')
+    >>> round(float(net.edge_length.sum()) / 1000, 1)
+    1470.6
+    >>> list(net.edges_gdf().columns)
+    ['edge_id', 'osm_id', 'highway', 'name', 'u', 'v', 'length_m', 'geometry']
     """
 
     crs: CRS
@@ -93,10 +110,12 @@ class Network:
 
     @property
     def n_nodes(self) -> int:
+        """Number of nodes."""
         return int(self.node_xy.shape[0])
 
     @property
     def n_edges(self) -> int:
+        """Number of edges."""
         return int(self.edge_u.shape[0])
 
     @cached_property
@@ -111,14 +130,19 @@ class Network:
 
     @cached_property
     def node_tree(self) -> cKDTree:
-        """KD-tree over the node coordinates (which nodes lie within a radius, as the crow
-        flies, of a point: :func:`siteplan.network.paths.bounded_from_each`)."""
+        """KD-tree over the node coordinates.
+
+        It finds which nodes lie within a radius, as the crow flies, of a point
+        (:func:`siteplan.network.paths.bounded_from_each`).
+        """
         return cKDTree(self.node_xy)
 
     @cached_property
     def vertices(self) -> EdgeVertices:
-        """All edge vertices with their distances along the edges
-        (:class:`siteplan.network.linear.EdgeVertices`), for cutting and snapping."""
+        """All edge vertices with their distances along the edges, for cutting and snapping.
+
+        See :class:`siteplan.network.linear.EdgeVertices`.
+        """
         return EdgeVertices(self.edge_geometry)
 
     @cached_property
@@ -127,7 +151,7 @@ class Network:
         return SegmentIndex(self.vertices)
 
     def edges_gdf(self) -> gpd.GeoDataFrame:
-        """The edges as a GeoDataFrame (layer ``network_edges``)."""
+        """Return the edges as a GeoDataFrame (layer ``network_edges``)."""
         data = self.edge_attrs.reset_index(drop=True).copy()
         data.insert(0, "edge_id", np.arange(self.n_edges))
         data["u"] = self.edge_u
@@ -136,7 +160,7 @@ class Network:
         return gpd.GeoDataFrame(data, geometry=self.edge_geometry, crs=self.crs)
 
     def nodes_gdf(self) -> gpd.GeoDataFrame:
-        """The nodes as points, with their component label."""
+        """Return the nodes as points, with their component label."""
         return gpd.GeoDataFrame(
             {"node_id": np.arange(self.n_nodes), "component": self.component},
             geometry=shapely.points(self.node_xy),
@@ -144,11 +168,16 @@ class Network:
         )
 
     def summary(self) -> str:
+        """Return the build report as one line of text (:meth:`NetworkReport.summary`)."""
         return self.report.summary()
 
 
 def csr_min(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_matrix:
-    # coo->csr would *sum* parallel edges; shortest paths need the minimum of them.
+    """Return the symmetric ``(n, n)`` CSR adjacency of edges ``u``-``v`` with weights ``w``.
+
+    Loops are left out, and parallel edges keep their smallest weight: coo->csr would *sum*
+    them, and shortest paths need the minimum.
+    """
     keep = u != v
     rows = np.concatenate([u[keep], v[keep]])
     cols = np.concatenate([v[keep], u[keep]])
@@ -158,8 +187,6 @@ def csr_min(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_m
     first = np.ones(rows.shape[0], dtype=bool)
     first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
     return sparse.csr_matrix((data[first], (rows[first], cols[first])), shape=(n, n))
-
-
 
 
 def network_info(net: Network) -> dict[str, Any]:

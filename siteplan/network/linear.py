@@ -89,15 +89,18 @@ def substrings(
         piece = np.repeat(np.arange(n), n_inner)
         k = np.arange(int(n_inner.sum())) - np.repeat(np.cumsum(n_inner) - n_inner, n_inner)
         out[offsets[piece] + 1 + k] = vx.coords[i0[piece] + k]
-    return shapely.linestrings(out, indices=np.repeat(np.arange(n), counts))
+    pieces: np.ndarray = shapely.linestrings(out, indices=np.repeat(np.arange(n), counts))
+    return pieces
 
 
 def _n_vertices(vx: EdgeVertices, edge: np.ndarray) -> np.ndarray:
     ends = np.append(vx.first[1:], vx.coords.shape[0])
-    return ends[edge] - vx.first[edge]
+    n_vertices: np.ndarray = ends[edge] - vx.first[edge]
+    return n_vertices
 
 
 def _interpolate(vx: EdgeVertices, k: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Point at distance ``at`` on the segment ending at vertex ``k``."""
     frac = np.clip((at - vx.local[k - 1]) / vx.seg[k], 0.0, 1.0)[:, None]
-    return vx.coords[k - 1] + frac * (vx.coords[k] - vx.coords[k - 1])
+    points: np.ndarray = vx.coords[k - 1] + frac * (vx.coords[k] - vx.coords[k - 1])
+    return points

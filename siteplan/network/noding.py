@@ -59,7 +59,8 @@ def _dangling_ends(coords: np.ndarray, line_idx: np.ndarray) -> np.ndarray:
     first, last = _line_bounds(line_idx)
     ends = np.unique(np.r_[first, last])
     vid, counts = _vertex_ids(coords)
-    return ends[counts[vid[ends]] == 1]
+    dangling: np.ndarray = ends[counts[vid[ends]] == 1]
+    return dangling
 
 
 def _cluster_representatives(points: np.ndarray, tolerance: float) -> tuple[np.ndarray, int]:

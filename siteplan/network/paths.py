@@ -27,7 +27,7 @@ from siteplan.network.snapping import Snap
 
 
 def augmented_csr(net: Network, sources: Snap) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """The network CSR plus one pseudo-node row per reachable source.
+    """Return the network CSR plus one pseudo-node row per reachable source.
 
     Returns
     -------
@@ -136,7 +136,7 @@ def target_distances(
 
 
 def morton_order(xy: np.ndarray) -> np.ndarray:
-    """Indices that sort points along a Z-order (Morton) curve.
+    """Return the indices that sort points along a Z-order (Morton) curve.
 
     Consecutive points in that order are mostly near each other, so a run of them covers a
     compact area: what makes a chunk of per-source passes share one small subgraph.
@@ -174,7 +174,7 @@ def _ball_nodes(net: Network, xy: np.ndarray, radius: float) -> np.ndarray:
 
 def _local_graph(net: Network, nodes: np.ndarray, sources: Snap, block: np.ndarray,
                  local: np.ndarray) -> sparse.csr_matrix:
-    """The subgraph induced by ``nodes`` plus one pseudo-node row per source of ``block``.
+    """Return the subgraph induced by ``nodes`` plus a pseudo-node row per source of ``block``.
 
     ``local`` is an ``(N,)`` scratch array of -1 that maps global to local node ids; it is
     filled here and left as found.  Local ids follow ``nodes``; pseudo-node ``k`` is row

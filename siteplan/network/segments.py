@@ -129,7 +129,9 @@ def point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
     to_a = np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
     to_b = np.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
     across = np.abs(((ay - py) * dx - (ax - px) * dy) / len2) * np.sqrt(len2)
-    return np.where(degenerate | (r <= 0.0), to_a, np.where(r >= 1.0, to_b, across))
+    distance: np.ndarray = np.where(degenerate | (r <= 0.0), to_a,
+                                    np.where(r >= 1.0, to_b, across))
+    return distance
 
 
 __all__ = ["SEGMENT_PIECE_M", "SegmentIndex", "point_segment_distance"]

@@ -14,6 +14,7 @@ distances are computed with GEOS's own formula, and equidistant edges go to the 
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +27,6 @@ from siteplan.core.errors import NetworkError
 from siteplan.network.graph import Network
 
 SnapPoint = Literal["representative", "centroid", "nearest-boundary"]
-
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Snap:
         Distance to the nearest edge, also for unreachable features (for the report).
     origin_xy, point_xy
         The feature point the leg starts from and the point on the edge (NaN if unreachable).
+    max_snap_m
+        The largest access leg the snapping allowed (m).
     """
 
     edge: np.ndarray
@@ -57,18 +59,22 @@ class Snap:
 
     @property
     def reachable(self) -> np.ndarray:
+        """Boolean mask of the features that reach the network."""
         return self.edge >= 0
 
     def __len__(self) -> int:
+        """Return the number of features."""
         return int(self.edge.shape[0])
 
     def subset(self, mask: np.ndarray) -> Snap:
-        """The snaps of a subset of features (boolean mask or index array)."""
+        """Return the snaps of a subset of features (boolean mask or index array)."""
         return Snap(self.edge[mask], self.offset_m[mask], self.access_m[mask],
                     self.nearest_m[mask], self.origin_xy[mask], self.point_xy[mask],
                     self.max_snap_m)
 
-    def unreachable_report(self, ids: np.ndarray | pd.Index | list) -> pd.DataFrame:
+    def unreachable_report(
+        self, ids: np.ndarray | pd.Index | Sequence[Hashable]
+    ) -> pd.DataFrame:
         """Features that could not reach the network, with their id and distance to it."""
         ids = np.asarray(ids)
         bad = ~self.reachable
@@ -80,12 +86,18 @@ class Snap:
 
 
 def feature_points(geoms: np.ndarray, how: SnapPoint = "representative") -> np.ndarray:
-    """The point of each geometry that snaps: representative point (inside) or centroid."""
+    """Return the point of each geometry that snaps: representative point (inside) or centroid.
+
+    With ``"nearest-boundary"`` the geometries themselves snap, at their point nearest to the
+    street.
+    """
     geoms = np.asarray(geoms)
     if how == "representative":
-        return shapely.point_on_surface(geoms)
+        inside: np.ndarray = shapely.point_on_surface(geoms)
+        return inside
     if how == "centroid":
-        return shapely.centroid(geoms)
+        centroids: np.ndarray = shapely.centroid(geoms)
+        return centroids
     if how == "nearest-boundary":
         return geoms
     raise NetworkError(f"unknown snap point {how!r}.",

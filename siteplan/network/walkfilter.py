@@ -35,16 +35,50 @@ OSMNX_WALK_EXCLUDE: dict[str, str] = {
 class WalkFilter:
     """Which lines are walkable.
 
-    ``exclude`` maps a tag to a regular expression; a line whose tag value matches (anywhere in
-    the value, as Overpass's ``!~`` does) is dropped.  Lines without ``highway`` are dropped.
-    Tags are read from columns of that name or from an hstore ``other_tags`` column.
-    Walking ignores ``oneway``.
+    A line whose tag value matches the regular expression of its tag (anywhere in the value,
+    as Overpass's ``!~`` does) is dropped, and so is a line without ``highway``.  Tags are read
+    from columns of that name or from an hstore ``other_tags`` column.  Walking ignores
+    ``oneway``.
+
+    Parameters
+    ----------
+    exclude
+        ``{tag: regular expression}``; :data:`OSMNX_WALK_EXCLUDE` (osmnx's
+        ``network_type="walk"``) by default.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> lines = gpd.GeoDataFrame(
+    ...     {"highway": ["residential", "footway", "motorway", "steps"]},
+    ...     geometry=[shapely.LineString([(0, i), (100, i)]) for i in range(4)])
+    >>> walkable_mask(lines).tolist()
+    [True, True, False, True]
+
+    :meth:`with_exclusions` replaces a tag's expression, so extend the default to add to it:
+
+    >>> no_steps = WalkFilter().with_exclusions(
+    ...     highway=OSMNX_WALK_EXCLUDE["highway"] + "|steps")
+    >>> walkable_mask(lines, no_steps).tolist()
+    [True, True, False, False]
     """
 
     exclude: dict[str, str] = field(default_factory=lambda: dict(OSMNX_WALK_EXCLUDE))
 
     def with_exclusions(self, **extra: str) -> WalkFilter:
-        """A copy with more (or replaced) tag exclusions, e.g. ``highway="steps"``."""
+        """Return a copy with more (or replaced) tag exclusions, e.g. ``tunnel="yes"``.
+
+        Parameters
+        ----------
+        **extra
+            ``tag=regular expression``; a tag already excluded gets the new expression.
+
+        Returns
+        -------
+        WalkFilter
+            The new filter; this one is unchanged.
+        """
         merged = dict(self.exclude)
         merged.update(extra)
         return WalkFilter(merged)
@@ -76,7 +110,7 @@ def walkable_mask(lines: pd.DataFrame, walk_filter: WalkFilter | None = None) ->
 def _walkable_rows(lines: pd.DataFrame, walk_filter: WalkFilter) -> np.ndarray:
     """:func:`walkable_mask`, evaluated on every row."""
     highway = tag_column(lines, "highway")
-    keep = highway.notna().to_numpy(dtype=bool, copy=True)
+    keep: np.ndarray = highway.notna().to_numpy(dtype=bool, copy=True)
     for key, regex in walk_filter.exclude.items():
         values = tag_column(lines, key)
         hit = values.str.contains(regex, regex=True, na=False).to_numpy(dtype=bool)

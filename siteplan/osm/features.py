@@ -158,7 +158,8 @@ def _tag_frame(tags: Sequence[Mapping[str, str]], columns: Sequence[str]) -> pd.
 def _bbox_mask(geoms: np.ndarray, bbox: BBox | None) -> np.ndarray:
     if bbox is None:
         return np.ones(len(geoms), dtype=bool)
-    return shapely.intersects(geoms, shapely.box(*bbox))
+    inside: np.ndarray = shapely.intersects(geoms, shapely.box(*bbox))
+    return inside
 
 
 def _check_bbox(bbox: BBox | None, where: str) -> None:
@@ -223,7 +224,7 @@ def _matches(tags: Mapping[str, str], spec: Mapping[str, bool | str | Sequence[s
 
 
 def _relation_polygon(el: OsmElements, members: list[tuple[str, int, str]]) -> Any:
-    """A multipolygon relation's area: polygonised outer ways minus polygonised inner ways."""
+    """Return a multipolygon relation's area: outer ways minus inner ways, polygonised."""
     way_members = [(ref, role) for kind, ref, role in members if kind == "way"]
     if not way_members or el.way_id.size == 0:
         return None
@@ -318,7 +319,7 @@ def features_from_elements(
 
 
 def _rings_to_polygons(coords: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    polys = shapely.polygons(shapely.linearrings(coords, indices=indices))
+    polys: np.ndarray = shapely.polygons(shapely.linearrings(coords, indices=indices))
     bad = ~shapely.is_valid(polys)
     if bad.any():  # self-touching rings (common in OSM) would break areas and centroids
         polys[bad] = shapely.make_valid(polys[bad])
@@ -388,7 +389,38 @@ def read_osm(
     tags: Mapping[str, bool | str | Sequence[str]] | None = None,
     bbox: BBox | None = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Parse the file once; return ``(read_osm_lines(...), read_osm_features(...))``."""
+    """Read the street lines and the facility features of a raw OSM file, parsing it once.
+
+    Parameters
+    ----------
+    path
+        ``.osm`` XML (optionally ``.gz`` / ``.bz2``) or ``.osm.pbf``.
+    tags
+        osmnx-style tag selection of the features (key -> ``True`` or accepted values);
+        :data:`FACILITY_TAGS` by default.
+    bbox
+        ``(west, south, east, north)`` degrees: keep lines and features that intersect it.
+
+    Returns
+    -------
+    lines, features : geopandas.GeoDataFrame
+        What :func:`read_osm_lines` and :func:`read_osm_features` return for the file.
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, or ``bbox`` is not a valid box.
+
+    Examples
+    --------
+    >>> lines, features = read_osm("tests/data/beijing_haidian_pku_tsinghua_2017.osm")
+    >>> len(lines), len(features)
+    (684, 397)
+    >>> lines.crs.to_string(), list(lines.columns[:3])
+    ('EPSG:4326', ['osm_id', 'highway', 'name'])
+    >>> features["osm_type"].value_counts().sort_index().to_dict()
+    {'node': 251, 'way': 146}
+    """
     _check_bbox(bbox, str(path))
     el = parse_osm(path, bbox)
     return lines_from_elements(el, bbox), features_from_elements(el, tags, bbox)

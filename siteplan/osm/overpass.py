@@ -67,7 +67,8 @@ def _query_text(query: Query) -> str:
         if not isinstance(query, shapely.Polygon | shapely.MultiPolygon) or query.is_empty:
             raise InputError("the query geometry must be a non-empty (Multi)Polygon.",
                              where="fetch_osm", fix="pass a Polygon in EPSG:4326 degrees.")
-        return "polygon:" + shapely.to_wkt(query, rounding_precision=7)
+        wkt: str = shapely.to_wkt(query, rounding_precision=7)
+        return "polygon:" + wkt
     if isinstance(query, Sequence) and len(query) == 4:
         west, south, east, north = (float(v) for v in query)
         if not (west < east and south < north and -180 <= west and east <= 180
@@ -85,7 +86,7 @@ def _query_text(query: Query) -> str:
 
 
 def cache_key(query: Query, network_type: str, tags: Mapping[str, Any]) -> str:
-    """The cache file stem for a query (a hash of everything that changes the answer)."""
+    """Return the cache file stem for a query (a hash of everything that changes the answer)."""
     payload = json.dumps(
         {"query": _query_text(query), "network_type": network_type,
          "tags": {k: tags[k] for k in sorted(tags)}, "siteplan": __version__},
@@ -135,7 +136,7 @@ def _restore_strings(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def query_polygon(query: Query) -> BaseGeometry:
-    """The area of a query: geocoded place (Nominatim via osmnx), bbox or the polygon itself."""
+    """Return the area of a query: geocoded place (Nominatim via osmnx), bbox or the polygon."""
     import osmnx as ox
 
     _query_text(query)  # validates the type and the bbox
@@ -150,7 +151,7 @@ def query_polygon(query: Query) -> BaseGeometry:
 
 @contextlib.contextmanager
 def _osmnx_settings(cache_dir: Path) -> Iterator[Any]:
-    """osmnx with its HTTP cache under ``cache_dir``; the previous settings are restored."""
+    """Yield osmnx with its HTTP cache under ``cache_dir``; the previous settings are restored."""
     import osmnx as ox
 
     saved = (ox.settings.cache_folder, ox.settings.use_cache)
@@ -259,6 +260,27 @@ def fetch_osm(
         Overpass (or Nominatim) cannot be reached.
     InputError
         The query is invalid or OSM has nothing for it.
+
+    Examples
+    --------
+    A download needs Overpass, so it is not run here:
+
+    >>> lines, features = fetch_osm("Xiaodian District, Taiyuan, China")  # doctest: +SKIP
+
+    The answer is cached per query; a cached answer is read without touching the network
+    (here a cache filled from a local extract):
+
+    >>> import tempfile
+    >>> from siteplan.osm.features import FACILITY_TAGS, read_osm
+    >>> cache = tempfile.TemporaryDirectory()
+    >>> bbox = (116.30, 39.99, 116.32, 40.00)
+    >>> extract = read_osm("tests/data/beijing_haidian_pku_tsinghua_2017.osm", bbox=bbox)
+    >>> stem = cache_key(bbox, "walk", FACILITY_TAGS)
+    >>> _ = write_osm_cache(f"{cache.name}/{stem}.gpkg", *extract)
+    >>> lines, features = fetch_osm(bbox, cache_dir=cache.name)
+    >>> len(lines), len(features), lines.crs.to_string()
+    (153, 102, 'EPSG:4326')
+    >>> cache.cleanup()
     """
     spec = dict(FACILITY_TAGS if tags is None else tags)
     _query_text(query)  # a bad query fails here, before any network access

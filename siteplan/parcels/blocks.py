@@ -41,8 +41,11 @@ def block_lines(
     railways: Sequence[str] = BLOCK_RAILWAYS,
     waterways: Sequence[str] = BLOCK_WATERWAYS,
 ) -> gpd.GeoDataFrame:
-    """The lines that bound urban blocks: streets of the given ``highway`` classes plus surface
-    railways and rivers/canals.  Tags may be columns or sit in an hstore ``other_tags`` column."""
+    """Select the lines that bound urban blocks.
+
+    They are the streets of the given ``highway`` classes plus surface railways and
+    rivers/canals.  Tags may be columns or sit in an hstore ``other_tags`` column.
+    """
     hw = tag_column(lines, "highway").isin(list(highways)).fillna(False)
     rw = tag_column(lines, "railway").isin(list(railways)).fillna(False)
     ww = tag_column(lines, "waterway").isin(list(waterways)).fillna(False)
@@ -50,10 +53,12 @@ def block_lines(
 
 
 def exclusion_polygons(polygons: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Areas that are not housing land: parks, water, schools, kindergartens, colleges,
-    universities and hospitals (OSM tags ``leisure=park``, ``natural=water``,
-    ``waterway=riverbank``, ``landuse=reservoir|basin``, ``amenity=school|kindergarten|college|
-    university|hospital``)."""
+    """Select the areas that are not housing land.
+
+    They are parks, water, schools, kindergartens, colleges, universities and hospitals (OSM
+    tags ``leisure=park``, ``natural=water``, ``waterway=riverbank``,
+    ``landuse=reservoir|basin``, ``amenity=school|kindergarten|college|university|hospital``).
+    """
     tests = {
         "leisure": ("park",),
         "natural": ("water",),
@@ -96,7 +101,7 @@ def blocks_from_streets(
     id_prefix: str = "TY-",
     metric_crs: CRS | str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Urban blocks enclosed by street lines, as candidate parcels.
+    """Make candidate parcels of the urban blocks that street lines enclose.
 
     The lines are noded at every crossing (``shapely.union_all``), so bridges and overpasses
     also bound blocks, which is what a block outline should do; the faces of the noded network
@@ -116,7 +121,11 @@ def blocks_from_streets(
         Drop blocks whose area is covered by ``exclude_polygons`` by more than this share.
     residential_polygons
         ``landuse=residential`` areas; a block covered by them by more than
-        ``residential_share`` gets ``landuse_code = residential_code`` (0701 城镇住宅用地).
+        ``residential_share`` gets ``landuse_code = residential_code``.
+    residential_share
+        Share of a block that residential areas must cover for it to count as residential.
+    residential_code
+        Land-use code of residential blocks (0701 城镇住宅用地 by default).
     default_far
         ``far`` given to every block.  An assumption for the demo (a typical new urban
         residential FAR in Taiyuan), not a planning condition.
@@ -133,6 +142,26 @@ def blocks_from_streets(
         ``parcel_id``, ``area_m2``, ``far``, ``landuse_code``, ``covered_share``, geometry, in
         the metric CRS.  ``attrs["counts"]`` holds how many faces were found, in the area
         range, dropped as covered, kept and residential.
+
+    Raises
+    ------
+    InputError
+        The lines have no CRS, or the area range is not ``0 < min_ha <= max_ha``.
+
+    Examples
+    --------
+    >>> from siteplan.io.layers import read_layer
+    >>> streets = read_layer("data/taiyuan/taiyuan_osm_lines.geojson")
+    >>> blocks = blocks_from_streets(block_lines(streets))
+    >>> len(blocks), blocks.crs.to_string()
+    (1388, 'EPSG:32649')
+    >>> blocks.attrs["counts"]
+    {'faces': 3526, 'in_area_range': 1388, 'dropped_covered': 0, 'kept': 1388, 'residential': 0}
+    >>> blocks[["parcel_id", "area_m2", "far"]].head(3)
+      parcel_id   area_m2  far
+    0   TY-0001   87920.2  2.5
+    1   TY-0002   14248.5  2.5
+    2   TY-0003  223579.5  2.5
     """
     if lines.crs is None:
         raise InputError("the street lines have no CRS.", where="blocks_from_streets",

@@ -27,8 +27,7 @@ import pandas as pd
 import shapely
 
 from siteplan.core.errors import InputError, SiteplanWarning
-from siteplan.io.crs import CoordSystem
-from siteplan.io.inputs import InputLayer
+from siteplan.io.inputs import CoordSystem, InputLayer
 from siteplan.io.layers import read_input, reread_as_gbk
 from siteplan.io.postgis.layers import display_source
 from siteplan.parcels.blocks import (
@@ -139,10 +138,9 @@ def _landuse_codes(values: pd.Series) -> pd.Series:
 
 def check_declared_area(parcels: gpd.GeoDataFrame, *, column: str, unit: AreaUnit,
                         where: str) -> None:
-    """Compare ``area_m2`` (declared, already converted from ``unit``) with each outline's own
-    area measured in a metric CRS.
+    """Compare the declared ``area_m2`` with each outline's own area in a metric CRS.
 
-    Raises :class:`InputError` when the median ratio is off by more than
+    ``area_m2`` is already converted from ``unit``.  Raises :class:`InputError` when the median ratio is off by more than
     :data:`AREA_TOLERANCE` (a unit slip: hectares given as m² are 10 000x off), naming
     ``column``, the unit the values most likely are in and the fix; warns
     (:class:`~siteplan.core.errors.SiteplanWarning`) when only some parcels disagree.  Parcels
@@ -238,6 +236,27 @@ def load_parcels(
         No features, no CRS, a missing id column, null or duplicate ids, non-polygons (with
         ``non_polygon="error"``), attribute values that cannot be parsed, or declared areas that
         do not match the outlines (a unit slip).
+
+    Examples
+    --------
+    >>> parcels = load_parcels("data/taiyuan/parcels.gpkg", id_column="parcel_id")
+    >>> len(parcels), list(parcels.columns)
+    (1328, ['parcel_id', 'area_m2', 'far', 'landuse_code', 'covered_share', 'geometry'])
+
+    A land-supply table with Chinese field names and areas in 公顷:
+
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> table = gpd.GeoDataFrame(
+    ...     {"地块编号": ["XD-01", "XD-02"], "面积": ["1.2", "0.8"], "净地": ["是", "否"],
+    ...      "容积率": [2.5, 2.0]},
+    ...     geometry=[shapely.box(372000, 4192000, 372100, 4192120),
+    ...               shapely.box(372200, 4192000, 372300, 4192080)],
+    ...     crs="EPSG:4547")
+    >>> load_parcels(table, id_column="地块编号", area_unit="ha").drop(columns="geometry")
+      parcel_id parcel_code  area_m2  clean_land  far
+    0     XD-01       XD-01  12000.0        True  2.5
+    1     XD-02       XD-02   8000.0       False  2.0
     """
     if area_unit not in AREA_UNIT_M2:
         raise InputError(f"unknown area unit {area_unit!r}.", where="parcels",
@@ -251,6 +270,22 @@ def load_parcels(
                            encoding=encoding, coord_system=coord_system))
         where = display_source(spec.source)
         gdf = read_input(spec)
+    _check_layer(gdf, id_column, where)
+    gdf = gdf.reset_index(drop=True)
+    text_ids = _parcel_ids(gdf[id_column], id_column, where)
+    gdf, text_ids = _polygons_only(gdf, text_ids, non_polygon, where)
+    gdf, rename = _renamed(gdf, id_column, aliases, where)
+    gdf = _normalised(gdf, area_unit, where)
+    gdf.insert(0, "parcel_id", text_ids.astype(str).to_numpy())
+    gdf["parcel_id"] = gdf["parcel_id"].astype("string")
+    if "area_m2" in gdf.columns:
+        source = next((src for src, dst in rename.items() if dst == "area_m2"), "area_m2")
+        check_declared_area(gdf, column=source, unit=area_unit, where=where)
+    return gdf
+
+
+def _check_layer(gdf: gpd.GeoDataFrame, id_column: str, where: str) -> None:
+    """Refuse a parcel layer without features, without a CRS or without the id column."""
     if len(gdf) == 0:
         # An empty shortlist that exits 0 looks like "no parcel qualifies"; it is not.
         raise InputError("the parcel layer has no features.", where=where,
@@ -268,9 +303,10 @@ def load_parcels(
         raise InputError(
             f"the id column {id_column!r} is not in the parcel layer "
             f"(columns: {_list_some(columns)}).", where=where, fix=fix)
-    gdf = gdf.reset_index(drop=True)
 
-    ids = gdf[id_column]
+
+def _parcel_ids(ids: pd.Series, id_column: str, where: str) -> pd.Series:
+    """Return the ids as stripped text; refuse missing and repeated ids."""
     text_ids = ids.astype("string").str.strip()
     null = text_ids.isna() | (text_ids == "")
     if null.any():
@@ -292,7 +328,13 @@ def load_parcels(
             f"{_list_some(names)}.",
             where=where, fix="make the ids unique (or choose another id_column).",
         )
+    return text_ids
 
+
+def _polygons_only(gdf: gpd.GeoDataFrame, text_ids: pd.Series,
+                   non_polygon: Literal["error", "drop"],
+                   where: str) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Refuse, or drop with a warning, the rows whose geometry is not a (Multi)Polygon."""
     geom_type = gdf.geometry.geom_type
     bad = ~geom_type.isin(POLYGON_TYPES).to_numpy() | gdf.geometry.is_empty.to_numpy()
     if bad.any():
@@ -307,11 +349,20 @@ def load_parcels(
         if bad.all():
             raise InputError(f"none of the {len(rows)} features is a polygon ({kinds}).",
                              where=where, fix="give parcel outlines as polygons.")
-        warnings.warn(f"{where}: {msg} They were dropped.", SiteplanWarning, stacklevel=2)
+        # stacklevel 3: the warning points at the caller of load_parcels.
+        warnings.warn(f"{where}: {msg} They were dropped.", SiteplanWarning, stacklevel=3)
         keep = ~bad
         gdf, text_ids = gdf[keep].reset_index(drop=True), text_ids[keep].reset_index(drop=True)
         gdf.attrs["dropped_non_polygon"] = int(bad.sum())
+    return gdf, text_ids
 
+
+def _renamed(gdf: gpd.GeoDataFrame, id_column: str, aliases: Mapping[str, str] | None,
+             where: str) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Rename the aliased columns (and drop an id column named ``parcel_id``).
+
+    Returns the renamed layer and the renames that applied.
+    """
     rename = dict(DEFAULT_ALIASES)
     rename.update(aliases or {})
     rename = {src: dst for src, dst in rename.items() if src in gdf.columns}
@@ -328,8 +379,11 @@ def load_parcels(
             f"the layer has a 'parcel_id' column, but id_column is {id_column!r}.",
             where=where, fix="set id_column = 'parcel_id', or rename the existing column.",
         )
-    gdf = gdf.rename(columns=rename)
+    return gdf.rename(columns=rename), rename
 
+
+def _normalised(gdf: gpd.GeoDataFrame, area_unit: AreaUnit, where: str) -> gpd.GeoDataFrame:
+    """Parse the yes/no and numeric columns, convert areas to m², pad the land-use codes."""
     for col in BOOL_COLUMNS:
         if col in gdf.columns:
             gdf[col] = parse_bool(gdf[col], where=where, column=col)
@@ -340,12 +394,6 @@ def load_parcels(
         gdf["area_m2"] = gdf["area_m2"] * AREA_UNIT_M2[area_unit]
     if "landuse_code" in gdf.columns:
         gdf["landuse_code"] = _landuse_codes(gdf["landuse_code"])
-
-    gdf.insert(0, "parcel_id", text_ids.astype(str).to_numpy())
-    gdf["parcel_id"] = gdf["parcel_id"].astype("string")
-    if "area_m2" in gdf.columns:
-        source = next((src for src, dst in rename.items() if dst == "area_m2"), "area_m2")
-        check_declared_area(gdf, column=source, unit=area_unit, where=where)
     return gdf
 
 

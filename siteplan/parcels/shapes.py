@@ -25,8 +25,11 @@ CORNER_SIMPLIFY_M = 0.5
 
 def metric_geometries(parcels: gpd.GeoDataFrame | gpd.GeoSeries,
                       metric_crs: CRS | str | None = None) -> np.ndarray:
-    """Parcel geometries in a metric CRS: ``metric_crs``, else the layer's own if it measures
-    true metres (:func:`siteplan.io.crs.analysis_crs`), else the local UTM zone."""
+    """Return the parcel geometries in a metric CRS.
+
+    That is ``metric_crs``, else the layer's own CRS if it measures true metres
+    (:func:`siteplan.io.crs.analysis_crs`), else the local UTM zone.
+    """
     if parcels.crs is None:
         raise InputError("the parcels have no CRS.", where="parcels",
                          fix="declare it (gdf.set_crs(...)) before measuring shapes.")
@@ -35,13 +38,17 @@ def metric_geometries(parcels: gpd.GeoDataFrame | gpd.GeoSeries,
 
 
 def area_ha(geoms: np.ndarray) -> np.ndarray:
-    """Area in hectares of metric geometries."""
-    return shapely.area(np.asarray(geoms, dtype=object)) / 1e4
+    """Return the area in hectares of metric geometries."""
+    hectares: np.ndarray = shapely.area(np.asarray(geoms, dtype=object)) / 1e4
+    return hectares
 
 
 def compactness(geoms: np.ndarray) -> np.ndarray:
-    """方正度: area / area of the minimum rotated rectangle (1 for a rectangle, about 0.785
-    for a circle, lower for L-shapes and slivers).  NaN for empty or zero-area geometries."""
+    """Return the 方正度: area / area of the minimum rotated rectangle.
+
+    It is 1 for a rectangle, about 0.785 for a circle, and lower for L-shapes and slivers;
+    NaN for empty or zero-area geometries.
+    """
     geoms = np.asarray(geoms, dtype=object)
     rect = shapely.area(shapely.oriented_envelope(geoms))
     area = shapely.area(geoms)
@@ -51,7 +58,7 @@ def compactness(geoms: np.ndarray) -> np.ndarray:
 
 def concave_corners(geoms: np.ndarray, *, min_turn_deg: float = 15.0,
                     simplify_m: float = CORNER_SIMPLIFY_M) -> np.ndarray:
-    """Number of concave (reflex) corners of each polygon.
+    """Count the concave (reflex) corners of each polygon.
 
     Every ring is oriented so that the parcel lies on its left (exterior counter-clockwise,
     holes clockwise); a vertex where the outline turns right by more than ``min_turn_deg`` is a

@@ -1,6 +1,7 @@
-"""PostgreSQL connections for the PostGIS reader and writer: URL parsing, connecting, and
-error messages a planner can act on (unreachable server, refused login, missing database),
-never showing a password.
+"""PostgreSQL connections for the PostGIS reader and writer.
+
+URL parsing, connecting, and error messages a planner can act on (unreachable server, refused
+login, missing database), never showing a password.
 
 :mod:`siteplan.io.postgis.layers` is the public face (it re-exports :func:`is_postgis_url`,
 :func:`display_source` and :func:`parse_postgis_url`); this module is its plumbing.
@@ -31,8 +32,6 @@ _UNREACHABLE_HINTS = ("connection refused", "could not translate host name", "ti
                       "server closed the connection unexpectedly")
 
 
-
-
 @dataclass(frozen=True)
 class PostgisSource:
     """A parsed PostGIS URL.  ``display`` is safe to show (no password)."""
@@ -46,9 +45,11 @@ class PostgisSource:
 
 
 def is_postgis_url(text: object) -> bool:
-    """Whether ``text`` names a PostgreSQL source (``postgresql://``, ``postgres://`` or GDAL's
-    ``PG:``) rather than a file.  Check the string before turning it into a ``Path``: a
-    ``Path`` collapses ``//``."""
+    """Tell whether ``text`` names a PostgreSQL source rather than a file.
+
+    A source is ``postgresql://``, ``postgres://`` or GDAL's ``PG:``.  Check the string before
+    turning it into a ``Path``: a ``Path`` collapses ``//``.
+    """
     if isinstance(text, os.PathLike):
         text = os.fspath(text)
     if not isinstance(text, str):
@@ -57,8 +58,11 @@ def is_postgis_url(text: object) -> bool:
 
 
 def display_source(source: object) -> str:
-    """A source as it may be shown (messages, metadata, maps): a PostGIS URL without its
-    password (``postgresql://user@host:port/db?table=...``), anything else as ``str``."""
+    """Return a source as it may be shown (messages, metadata, maps).
+
+    A PostGIS URL loses its password (``postgresql://user@host:port/db?table=...``); anything
+    else is shown as ``str``.
+    """
     text = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     if not is_postgis_url(text) or _GDAL_PG_RE.match(text.strip()):
         return text
@@ -89,10 +93,11 @@ def parse_postgis_url(url: str) -> PostgisSource:
         raise InputError(
             "GDAL-style 'PG:' connection strings are not supported.", where="PostGIS source",
             fix="write it as a URL: postgresql://USER@HOST:PORT/DBNAME?table=SCHEMA.TABLE")
-    if not _SCHEME_RE.match(text):
+    scheme_match = _SCHEME_RE.match(text)
+    if scheme_match is None:
         raise InputError("is not a postgresql:// URL.", where="PostGIS source",
                          fix="use postgresql://USER@HOST:PORT/DBNAME?table=SCHEMA.TABLE")
-    scheme = _SCHEME_RE.match(text).group(1).lower()  # type: ignore[union-attr]
+    scheme = scheme_match.group(1).lower()
     if "+" not in scheme:  # SQLAlchemy 2.1 defaults to psycopg 3; siteplan ships psycopg2
         text = "postgresql+psycopg2" + text[len(scheme):]
     try:
@@ -103,16 +108,18 @@ def parse_postgis_url(url: str) -> PostgisSource:
             fix="use postgresql://USER@HOST:PORT/DBNAME?table=SCHEMA.TABLE, with special "
             "characters in the password percent-encoded (@ as %40).") from None
     query = dict(parsed.query)
-    own = {k: query.get(k) for k in _OWN_PARAMS}
-    for key, value in own.items():
+    own: dict[str, str | None] = {}
+    for key in _OWN_PARAMS:
+        value = query.get(key)
         if isinstance(value, tuple):
             raise InputError(f"the URL gives {key}= more than once.", where=_display(parsed),
                              fix=f"give {key}= once.")
+        own[key] = value
     table = own["table"] or own["layer"]
     display = _display(parsed)
     return PostgisSource(url=parsed.difference_update_query(_OWN_PARAMS), display=display,
-                         password=parsed.password, table=table or None,  # type: ignore[arg-type]
-                         sql=own["sql"] or None, geom=own["geom"] or None)  # type: ignore[arg-type]
+                         password=parsed.password, table=table or None,
+                         sql=own["sql"] or None, geom=own["geom"] or None)
 
 
 def _display(url: Any) -> str:
@@ -127,6 +134,7 @@ def _redact(text: str) -> str:
 
 
 def scrub(message: str, src: PostgisSource) -> str:
+    """Return a driver message with the source's password replaced by ``***``."""
     if src.password:
         message = message.replace(src.password, "***")
     return message
@@ -149,6 +157,7 @@ def _engine(src: PostgisSource) -> Any:
 
 
 def driver_message(exc: BaseException) -> str:
+    """Return the database driver's own message of an error, on one line."""
     orig = getattr(exc, "orig", None) or exc
     text = " ".join(line.strip() for line in str(orig).strip().splitlines() if line.strip())
     return text or type(orig).__name__
@@ -179,7 +188,7 @@ def _connect_error(exc: BaseException, src: PostgisSource, where: str) -> InputE
 
 
 def connect(src: PostgisSource, where: str) -> Any:
-    """An open SQLAlchemy connection, or an :class:`InputError` saying why not."""
+    """Open a SQLAlchemy connection, or raise an :class:`InputError` saying why not."""
     from sqlalchemy.exc import DBAPIError
 
     engine = _engine(src)
@@ -199,7 +208,7 @@ def short(text: str, n: int = 60) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message."""
+    """Return the first line of an exception's message."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
 
@@ -220,8 +229,11 @@ def quote_ident(con: Any, *names: str) -> str:
 
 
 def find_relation(con: Any, schema: str | None, name: str) -> tuple[str, str] | None:
-    """(schema, name) of a table/view named ``name``: exact name first, then the lower-case
-    name PostgreSQL gives unquoted identifiers; without a schema, the first on the search path."""
+    """Find the ``(schema, name)`` of a table or view named ``name``, or None.
+
+    The exact name is tried first, then the lower-case name PostgreSQL gives unquoted
+    identifiers; without a schema, the first match on the search path wins.
+    """
     from sqlalchemy import text
 
     query = text(

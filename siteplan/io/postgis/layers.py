@@ -95,6 +95,16 @@ def read_postgis_layer(
     InputError
         Server unreachable, login refused, missing database, table or geometry column, failing
         query, several SRIDs in one column, or SRID 0 without ``crs``.
+
+    Examples
+    --------
+    Any input layer given as such a URL is read from PostGIS (it needs a server, so it is not
+    run here):
+
+    >>> url = "postgresql://planner@db.example:5432/gis?table=planning.parcels"
+    >>> is_postgis_url(url)
+    True
+    >>> parcels = read_postgis_layer(url, kind="parcels")  # doctest: +SKIP
     """
     import psycopg2
     from sqlalchemy.exc import DBAPIError
@@ -246,7 +256,7 @@ def _declared_srid(con: Any, table: str, geom: str) -> int:
 
 
 def _srid_crs(con: Any, srid: int) -> CRS | None:
-    """The CRS of an SRID from ``spatial_ref_sys`` (EPSG codes directly, others by WKT)."""
+    """Return the CRS of an SRID from ``spatial_ref_sys`` (EPSG codes directly, others by WKT)."""
     from sqlalchemy import text
 
     row = con.execute(text("SELECT auth_name, auth_srid, srtext FROM spatial_ref_sys "
@@ -349,6 +359,22 @@ def write_postgis_layer(
         schema, no privilege, names too long, or no usable CRS.
     ConfigError
         ``if_exists`` not ``"fail"`` or ``"replace"``.
+
+    Examples
+    --------
+    Writing needs a server, so it is not run here; an unknown ``if_exists`` is refused first:
+
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> layer = gpd.GeoDataFrame({"parcel_id": ["TY-0001"]}, geometry=[shapely.Point(112.55, 37.87)],
+    ...                          crs="EPSG:4326")
+    >>> url = "postgresql://planner@db.example/gis"
+    >>> write_postgis_layer(layer, url, "planning.shortlist")  # doctest: +SKIP
+    'planning.shortlist'
+    >>> write_postgis_layer(layer, url, "planning.shortlist", if_exists="append")
+    Traceback (most recent call last):
+        ...
+    siteplan.core.errors.ConfigError: PostGIS output: if_exists='append' is not an option. Fix: ...
     """
     import psycopg2
     from sqlalchemy import text
@@ -412,8 +438,11 @@ def write_postgis_layer(
 
 
 def _spatial_index(con: Any, schema: str, table: str, geom: str) -> None:
-    """Give the GiST index ``idx_<table>_<geom>``: GeoAlchemy2 made one named after the scratch
-    table (renamed here); if it did not, build it."""
+    """Give the table the GiST index ``idx_<table>_<geom>``.
+
+    GeoAlchemy2 made one named after the scratch table, which is renamed here; if it did not,
+    the index is built.
+    """
     from sqlalchemy import text
 
     final = _index_name(table, geom)
@@ -430,7 +459,7 @@ def _spatial_index(con: Any, schema: str, table: str, geom: str) -> None:
 
 
 def _prepare_frame(gdf: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
-    """A copy with one geometry type per kind (singles promoted to multi when mixed)."""
+    """Return a copy with one geometry type per kind (singles promoted to multi when mixed)."""
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     type_id = shapely.get_type_id(geoms)
     out = gdf.copy()
