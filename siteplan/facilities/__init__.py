@@ -1,3 +1,5 @@
-"""Facilities by class: the OSM/name rules table, municipal layers with a declared class,
-duplicate merging and labelled transport proxies.
+"""Facilities by class.
+
+The OSM/name rules table, municipal layers with a declared class, duplicate merging and
+labelled transport proxies.
 """

@@ -1,3 +1,4 @@
-"""Raw OpenStreetMap (``.osm``, ``.osm.pbf``) and Overpass downloads into street lines and
-facility features.
+"""OpenStreetMap sources: raw ``.osm``/``.osm.pbf`` files and Overpass downloads.
+
+Both become street lines and facility features with the schema of GDAL's OSM driver.
 """

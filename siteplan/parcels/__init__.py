@@ -1,3 +1,4 @@
-"""Candidate parcels: a bureau's parcel layer, or street blocks made from the streets; shape
-measures.
+"""Candidate parcels.
+
+A bureau's parcel layer, or street blocks made from the streets; shape measures.
 """

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siteplan.core.defaults import AREA_UNIT_M2, AreaUnit
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.io.inputs import CoordSystem, InputLayer
 from siteplan.io.layers import read_input, reread_as_gbk
@@ -59,9 +60,6 @@ DEFAULT_ALIASES: dict[str, str] = {
     "户数": "households",
 }
 
-AreaUnit = Literal["m2", "ha", "mu"]
-#: Square metres per unit of a declared area: 公顷 (hectare) = 10 000 m², 亩 (mu) = 10 000/15 m².
-AREA_UNIT_M2: dict[str, float] = {"m2": 1.0, "ha": 10_000.0, "mu": 10_000.0 / 15.0}
 _UNIT_NAMES = {"m2": "square metres (平方米)", "ha": "hectares (公顷)", "mu": "mu (亩)"}
 #: Declared areas more than this factor off the outline's own area are reported.
 AREA_TOLERANCE = 2.0
@@ -399,8 +397,6 @@ def _normalised(gdf: gpd.GeoDataFrame, area_unit: AreaUnit, where: str) -> gpd.G
 
 __all__ = [
     "AREA_TOLERANCE",
-    "AREA_UNIT_M2",
-    "AreaUnit",
     "BOOL_COLUMNS",
     "DEFAULT_ALIASES",
     "NUMERIC_COLUMNS",

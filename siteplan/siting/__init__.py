@@ -1,3 +1,5 @@
-"""Gap filling (服务盲区补点): where new facilities would cover the most uncovered demand
-(maximal covering, greedy and exact).
+"""Gap filling (服务盲区补点).
+
+Where new facilities would cover the most uncovered demand (maximal covering, greedy and
+exact).
 """

@@ -85,7 +85,7 @@ def parse_postgis_url(url: str) -> PostgisSource:
     SiteplanError
         The ``postgis`` extra is not installed.
     """
-    require_extra("postgis", f"the PostGIS source {display_source(url)}")
+    require_extra("postgis", f"the PostGIS source {_redact(str(url).strip())}")
     from sqlalchemy.engine import make_url
 
     text = str(url).strip()

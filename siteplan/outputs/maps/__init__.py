@@ -1,2 +1,1 @@
-"""Maps: the interactive offline web map (folium/Leaflet) and the static PNG map.
-"""
+"""Maps: the interactive offline web map and the static PNG map."""
