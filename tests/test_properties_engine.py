@@ -14,18 +14,21 @@ coordinate shifts); :mod:`tests.test_access` the engine against networkx on real
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from nxref import build_graph, nearest_edges
 from shapely.geometry import LineString
 
-from siteplan.access.catchments import catchments
+from siteplan.access.catchments import DEFAULT_QUAD_SEGS, catchments
 from siteplan.access.distances import facility_access
+from siteplan.core.defaults import FRONTAGE_M
 from siteplan.network.build import graph_from_lines
 from siteplan.scoring.score import score_parcels
 from siteplan.study.model import Study
@@ -111,8 +114,19 @@ def test_distances_equal_networkx_and_nan_exactly_beyond_the_limit(lines, fac_pt
         prev = count
 
 
+# The catchments' round caps and joins are chords of the true buffer (quad_segs = 6); a cap
+# at a street's end (the smaller radius) and the join there (the larger) place their chords
+# differently, so nesting holds to the chord error w * (1 - cos(pi / 24)), not exactly.
+CHORD_M = FRONTAGE_M * (1 - math.cos(math.pi / (4 * DEFAULT_QUAD_SEGS)))
+
+
 @SETTINGS
 @given(street_grids(), points(1, 3), st.floats(40, 300), st.floats(1.2, 3.0))
+@example(lines=gpd.GeoDataFrame(
+    {"highway": ["residential"] * 2},
+    geometry=[shapely.LineString([(500200, 4200001), (500300, 4200000)]),
+              shapely.LineString([(500300, 4200000), (500300, 4200100)])], crs="EPSG:32649"),
+    fac_pts=[(0.0, 0.0)], r1=300.0, factor=2.0)  # found by hypothesis: a cap vs. a join
 def test_catchments_grow_with_the_radius_and_rings_nest(lines, fac_pts, r1, factor):
     net = _network(lines)
     fac = _frames(fac_pts, "f", classes=["a"] * len(fac_pts))
@@ -123,7 +137,7 @@ def test_catchments_grow_with_the_radius_and_rings_nest(lines, fac_pts, r1, fact
     for fid in small.index:
         assert large.loc[fid, "street_m"] >= small.loc[fid, "street_m"] - 1e-6
         a, b = small.loc[fid, "geometry"], large.loc[fid, "geometry"]
-        assert a.difference(b).area <= 1e-6 * max(a.area, 1.0)
+        assert a.difference(b.buffer(CHORD_M + 1e-6)).area <= 1e-6 * max(a.area, 1.0)
     rings = catchments(net, fac, {"a": r2}, mode="rings", rings_m=[r1, r2],
                        max_snap_m=MAX_SNAP)
     for _, group in rings.groupby("facility_id"):
@@ -131,7 +145,8 @@ def test_catchments_grow_with_the_radius_and_rings_nest(lines, fac_pts, r1, fact
         geoms = list(group.geometry)
         assert list(group["radius_m"]) == sorted(group["radius_m"])
         for inner, outer in zip(geoms, geoms[1:], strict=False):
-            assert inner.difference(outer).area <= 1e-6 * max(inner.area, 1.0)
+            assert inner.difference(outer.buffer(CHORD_M + 1e-6)).area <= 1e-6 * max(
+                inner.area, 1.0)
 
 
 STUDY = Study.model_validate({
