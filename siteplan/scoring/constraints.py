@@ -128,7 +128,7 @@ def constraint_mask(
     if k.builtin is not None:
         return _builtin_mask(parcels, study, k, where, hazards)
     if k.criterion is not None:
-        x: Any = raw[k.criterion]
+        x: np.ndarray = raw[k.criterion]
         name_en, name_zh = criterion_labels(study)[k.criterion]
     elif k.measure is not None:
         geoms = metric if metric is not None else metric_geometries(parcels)
@@ -206,7 +206,7 @@ def _text_mask(series: pd.Series, k: Constraint, where: str, name_en: str, name_
                          _reason(k, k.reason_zh, name_zh, shown, True))
 
 
-def _numeric_mask(study: Study, k: Constraint, values: Any, name_en: str, name_zh: str
+def _numeric_mask(study: Study, k: Constraint, values: np.ndarray, name_en: str, name_zh: str
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compare numbers with the value.
 

@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 
 from siteplan.access.catchments import catchments
 from siteplan.access.coverage import frontage_near
@@ -328,8 +329,10 @@ def maximal_cover(
     base_w = float(atoms.weight[atoms.before].sum())  # covered by the existing facilities
     target = _target_weight(cls, target_share, total, base_w, float(w.sum()))
     covers = _solve(method, a, w, k, target, time_limit_s, watch)
-    problem = _Problem(net, cls, radius_m, frontage_m, candidate_point, max_snap_m, cand, c_snap,
-                       geoms, density, total, base_w, before, reached_before)
+    problem = _Problem(net=net, cls=cls, radius_m=radius_m, frontage_m=frontage_m,
+                       candidate_point=candidate_point, max_snap_m=max_snap_m, cand=cand,
+                       c_snap=c_snap, demand=geoms, density=density, total=total, base_w=base_w,
+                       before=before, reached_before=reached_before)
     sites, new_catch, coverage = _method_outputs(problem, covers, atoms, population or "area_m2",
                                                  watch)
     unreach = _unreachable_layer(atoms, ids, cls, net.crs)
@@ -419,8 +422,8 @@ def _target_weight(cls: str, target_share: float | None, total: float, base_w: f
     return max(target, 0.0)
 
 
-def _solve(method: Method, a: Any, w: np.ndarray, k: int | None, target: float | None,
-           time_limit_s: float, watch: _Stopwatch) -> dict[str, Cover]:
+def _solve(method: Method, a: sparse.csr_matrix, w: np.ndarray, k: int | None,
+           target: float | None, time_limit_s: float, watch: _Stopwatch) -> dict[str, Cover]:
     """Run the solver of each method (``"both"``: greedy, then exact) on the open atoms."""
     covers: dict[str, Cover] = {}
     for m in (("greedy", "exact") if method == "both" else (method,)):
