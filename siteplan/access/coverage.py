@@ -30,11 +30,14 @@ from siteplan.network.graph import Network
 from siteplan.network.linear import substrings
 from siteplan.network.snapping import SnapPoint
 
-# Slivers thinner than this are not blind spots but the scalloped edge of a frontage buffer.
-
 
 def class_unions(catchments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """One (multi)polygon per class: the union of the class's catchments.
+    """Union the catchments of each class into one (multi)polygon.
+
+    Parameters
+    ----------
+    catchments
+        Output of :func:`siteplan.access.catchments.catchments` (any mode).
 
     Returns
     -------
@@ -73,6 +76,7 @@ def class_unions(catchments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _metric(frame: gpd.GeoDataFrame, crs: object, what: str) -> np.ndarray:
+    """Return the geometries of ``frame`` in ``crs``, refusing a layer without a CRS."""
     if frame.crs is None:
         raise InputError(f"the {what} layer has no CRS.", where=what,
                          fix="set one (gdf.set_crs(...)) or declare it in the study file.")
@@ -80,7 +84,10 @@ def _metric(frame: gpd.GeoDataFrame, crs: object, what: str) -> np.ndarray:
 
 
 def _points_inside(geoms: np.ndarray, areas: np.ndarray) -> np.ndarray:
-    """``(len(areas), len(geoms))`` booleans: representative point of each geometry inside."""
+    """Tell, per area, which geometries have their representative point inside it.
+
+    The result is ``(len(areas), len(geoms))`` booleans; a point on the boundary counts.
+    """
     pts = shapely.point_on_surface(geoms)
     out = np.zeros((areas.size, geoms.size), dtype=bool)
     for k, area in enumerate(areas):  # one per class
@@ -90,11 +97,11 @@ def _points_inside(geoms: np.ndarray, areas: np.ndarray) -> np.ndarray:
 
 
 def street_zone(net: Network, frontage_m: float = FRONTAGE_M) -> shapely.Geometry:
-    """The land within ``frontage_m`` of any street of the network: the most a catchment of
-    that frontage can ever cover.
+    """Return the land within ``frontage_m`` of any street of the network.
 
-    A city-wide union (minutes and gigabytes at a million nodes); where only the part near
-    some areas matters, :func:`frontage_near` builds just that.
+    That is the most a catchment of that frontage can ever cover.  A city-wide union (minutes
+    and gigabytes at a million nodes); where only the part near some areas matters,
+    :func:`frontage_near` builds just that.
     """
     lines = shapely.line_merge(shapely.multilinestrings(net.edge_geometry))
     return buffer_streets(np.array([lines], dtype=object), frontage_m)[0]
@@ -102,7 +109,7 @@ def street_zone(net: Network, frontage_m: float = FRONTAGE_M) -> shapely.Geometr
 
 def frontage_near(lines: np.ndarray, areas: np.ndarray, frontage_m: float, *,
                   tree: shapely.STRtree | None = None) -> np.ndarray:
-    """Per area, the street frontage (buffer of ``frontage_m``) of the lines near it.
+    """Return, per area, the street frontage (buffer of ``frontage_m``) of the lines near it.
 
     Only lines within ``frontage_m`` of an area can put frontage on it, so
     ``intersection(areas[i], out[i])`` is the part of the area within ``frontage_m`` of any of
@@ -150,7 +157,7 @@ def coverage(
     network: Network | None = None,
     frontage_m: float = FRONTAGE_M,
 ) -> pd.DataFrame:
-    """Share of residential land, parcels and buildings inside each class's catchment.
+    """Measure the share of residential land, parcels and buildings in each class's catchment.
 
     Catchments are street frontages, so inside large blocks far from any mapped street no
     catchment reaches: with ``network``, the table also gives the residential land within
@@ -160,7 +167,8 @@ def coverage(
     Parameters
     ----------
     catchments
-        Output of :func:`siteplan.access.catchments.catchments` (any mode); rows are unioned per class.
+        Output of :func:`siteplan.access.catchments.catchments` (any mode); rows are unioned
+        per class.
     residential
         Residential land polygons (OSM ``landuse=residential`` or a user layer), with a CRS.
     parcels, buildings
@@ -178,6 +186,32 @@ def coverage(
         ``covered_share_of_frontage`` with a network, and ``n_parcels``,
         ``n_parcels_covered``, ``n_parcels_served``, ``n_buildings``, ``n_buildings_covered``
         where given.
+
+    Raises
+    ------
+    InputError
+        Catchments without a ``class`` column, or a layer without a CRS.
+
+    Examples
+    --------
+    A kindergarten in the middle of a 2 km street, a 20 m strip of housing along the street
+    and a block 500 m from it:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import catchments, coverage, graph_from_lines
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> kg = gpd.GeoDataFrame({"facility_id": ["k1"], "class": ["kindergarten"]},
+    ...                       geometry=[Point(1000, 0)], crs=crs)
+    >>> housing = gpd.GeoDataFrame({"name": ["strip", "far"]},
+    ...                            geometry=[box(0, 0, 2000, 20), box(0, 500, 100, 600)], crs=crs)
+    >>> table = coverage(catchments(net, kg, {"kindergarten": 300.0}), housing, network=net)
+    >>> table[["class", "residential_m2", "frontage_m2"]].values.tolist()
+    [['kindergarten', 50000.0, 40000.0]]
+    >>> table[["covered_share", "covered_share_of_frontage"]].round(2).values.tolist()
+    [[0.26, 0.33]]
     """
     unions = class_unions(catchments)
     crs = catchments.crs
@@ -220,7 +254,7 @@ def blind_spots(
     min_area_m2: float = MIN_BLIND_SPOT_M2,
     name_column: str = "name",
 ) -> gpd.GeoDataFrame:
-    """Residential land outside each class's catchment (服务盲区).
+    """Find the residential land outside each class's catchment (服务盲区).
 
     Parameters
     ----------
@@ -233,6 +267,8 @@ def blind_spots(
         catchment at all leaves all residential land blind.
     min_area_m2
         Pieces smaller than this are dropped (slivers along buffer edges).
+    name_column
+        The column of ``residential`` that names its polygons (``name`` of OSM).
 
     Returns
     -------
@@ -240,6 +276,31 @@ def blind_spots(
         In the catchments' CRS: ``class``, ``residential_id`` (row label in ``residential``),
         ``name``, ``area_m2`` and the uncovered (multi)polygon, ordered by class then
         residential row.
+
+    Raises
+    ------
+    InputError
+        Catchments without a ``class`` column, or residential land without a CRS.
+
+    Examples
+    --------
+    The strip along the street is blind beyond the catchment, the far block wholly:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import blind_spots, catchments, graph_from_lines
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> kg = gpd.GeoDataFrame({"facility_id": ["k1"], "class": ["kindergarten"]},
+    ...                       geometry=[Point(1000, 0)], crs=crs)
+    >>> housing = gpd.GeoDataFrame({"name": ["strip", "far"]},
+    ...                            geometry=[box(0, 0, 2000, 20), box(0, 500, 100, 600)], crs=crs)
+    >>> spots = blind_spots(catchments(net, kg, {"kindergarten": 300.0}), housing)
+    >>> spots[["class", "name"]].values.tolist()
+    [['kindergarten', 'strip'], ['kindergarten', 'far']]
+    >>> spots["area_m2"].round(-2).tolist()
+    [26900.0, 10000.0]
     """
     unions = class_unions(catchments)
     crs = catchments.crs
@@ -257,10 +318,10 @@ def blind_spots(
 
 
 def _outside(res: np.ndarray, blind: np.ndarray) -> np.ndarray:
-    """Per residential polygon, its part within ``blind``: disjoint polygons that together are
-    the residential land outside a catchment.
+    """Return, per residential polygon, its part within ``blind``.
 
-    ``difference(res, catchment)`` would overlay every polygon with the whole city-wide
+    ``blind`` are disjoint polygons that together are the residential land outside a
+    catchment.  ``difference(res, catchment)`` would overlay every polygon with the whole city-wide
     catchment, which grows with both; instead the land outside the catchment is computed once
     and each polygon meets only the few pieces of it that it touches.
     """
@@ -288,7 +349,7 @@ def _outside(res: np.ndarray, blind: np.ndarray) -> np.ndarray:
 
 def _spot_rows(cls: str, residential: gpd.GeoDataFrame, names: np.ndarray, left: np.ndarray,
                min_area_m2: float) -> pd.DataFrame:
-    """The blind-spot rows of one class: the residential land left uncovered, by polygon."""
+    """Return the blind-spot rows of one class: the residential land left uncovered."""
     left_area = shapely.area(left)
     keep = left_area >= min_area_m2
     return pd.DataFrame({
@@ -301,6 +362,7 @@ def _spot_rows(cls: str, residential: gpd.GeoDataFrame, names: np.ndarray, left:
 
 
 def _spot_layer(frames: list[pd.DataFrame], crs: object) -> gpd.GeoDataFrame:
+    """Join the blind-spot rows of every class into one layer (with its columns if empty)."""
     if not frames:
         return gpd.GeoDataFrame({"class": [], "residential_id": [], "name": [], "area_m2": []},
                                 geometry=[], crs=crs)
@@ -324,7 +386,7 @@ def class_coverage(
     min_area_m2: float = MIN_BLIND_SPOT_M2,
     name_column: str = "name",
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """Coverage and blind spots of each class's dissolved catchment, without building it.
+    """Measure coverage and blind spots of each class's dissolved catchment without building it.
 
     The same table as ``coverage(catchments(net, facilities, radii, mode="dissolve"),
     residential, network=net, ...)`` and the same layer as ``blind_spots(..., classes=
@@ -352,6 +414,34 @@ def class_coverage(
     -------
     coverage, blind_spots
         The :func:`coverage` table (with ``frontage_m2``) and the :func:`blind_spots` layer.
+
+    Raises
+    ------
+    ConfigError
+        A radius or frontage that is not a positive number.
+    InputError
+        Facilities without ``facility_id`` or ``class``, or a layer without a CRS.
+
+    Examples
+    --------
+    The same figures as :func:`coverage` and :func:`blind_spots` give on the dissolved
+    catchment:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import class_coverage, graph_from_lines
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> kg = gpd.GeoDataFrame({"facility_id": ["k1"], "class": ["kindergarten"]},
+    ...                       geometry=[Point(1000, 0)], crs=crs)
+    >>> housing = gpd.GeoDataFrame({"name": ["strip", "far"]},
+    ...                            geometry=[box(0, 0, 2000, 20), box(0, 500, 100, 600)], crs=crs)
+    >>> table, spots = class_coverage(net, kg, {"kindergarten": 300.0}, housing)
+    >>> table[["class", "covered_share"]].round(2).values.tolist()
+    [['kindergarten', 0.26]]
+    >>> spots["name"].tolist()
+    ['strip', 'far']
     """
     check_radii(radii)
     if not (np.isfinite(frontage_m) and frontage_m > 0):
@@ -406,7 +496,7 @@ def class_coverage(
 
 def _covered_points(lines: np.ndarray, tree: shapely.STRtree, pts: np.ndarray,
                     frontage_m: float) -> np.ndarray:
-    """Which points lie in the frontage buffer of ``lines`` (inside or on its boundary).
+    """Tell which points lie in the frontage buffer of ``lines`` (inside or on its boundary).
 
     A polygonal buffer falls short of the true one by its chords and GEOS's simplification of
     the input (under 1.6 % of the width here), and never exceeds it: points much nearer to a

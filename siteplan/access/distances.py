@@ -62,6 +62,7 @@ class AccessResult:
 
 
 def _in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, net: Network, what: str) -> np.ndarray:
+    """Return the geometries of ``frame`` in ``net.crs``, refusing a layer without a CRS."""
     if frame.crs is None:
         raise InputError(f"the {what} have no CRS.", where=what,
                          fix="set one (gdf.set_crs(...)) before computing access.")
@@ -69,6 +70,7 @@ def _in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, net: Network, what: str) ->
 
 
 def _check_facilities(facilities: gpd.GeoDataFrame) -> None:
+    """Refuse facilities without the ``facility_id`` and ``class`` columns."""
     missing = [c for c in ("facility_id", "class") if c not in facilities.columns]
     if missing:
         raise InputError(
@@ -100,12 +102,13 @@ def snap_facilities(
 
 
 def _ids_at(ids: np.ndarray, index: np.ndarray) -> pd.arrays.StringArray:
-    """``ids[index]`` as a string array, missing where ``index`` is -1."""
+    """Return ``ids[index]`` as a string array, missing where ``index`` is -1."""
     # One vectorised take on the few facility ids, not an object array as long as the targets.
     return pd.array(ids, dtype="string").take(index, allow_fill=True)
 
 
 def _unreachable_rows(sn: Snap, ids: np.ndarray, kind: str, cls: str | None) -> pd.DataFrame:
+    """Return the unreachable report of one snap, with its ``kind`` and ``class``."""
     rep = sn.unreachable_report(ids)
     rep.insert(0, "kind", kind)
     rep.insert(2, "class", cls)
@@ -120,11 +123,11 @@ def reach_pairs(
     *,
     budget_bytes: int = 256 * 2**20,
 ) -> sparse.csr_matrix:
-    """Every (source, target) pair within ``radius_m`` along the network, with its distance.
+    """Find every (source, target) pair within ``radius_m`` along the network.
 
     Per-source bounded passes on local subgraphs in memory-bounded blocks
-    (:func:`siteplan.network.paths.bounded_from_each`; never an F x N matrix); access legs at both ends
-    count, and a source on a target's own edge reaches it directly along the edge.
+    (:func:`siteplan.network.paths.bounded_from_each`; never an F x N matrix); access legs at
+    both ends count, and a source on a target's own edge reaches it directly along the edge.
 
     Returns
     -------
@@ -185,7 +188,7 @@ def reach_pairs(
 def _reach_counts(
     net: Network, targets: Snap, sources: Snap, radii: Sequence[float], budget_bytes: int
 ) -> np.ndarray:
-    """``(len(radii), M)`` number of sources within each radius of each target."""
+    """Count the sources within each radius of each target: ``(len(radii), M)``."""
     pairs = reach_pairs(net, targets, sources, max(radii), budget_bytes=budget_bytes).tocoo()
     counts = np.zeros((len(radii), len(targets)), dtype=np.int64)
     for k, r in enumerate(radii):
@@ -209,7 +212,7 @@ def facility_access(
     target_ids: Sequence[object] | None = None,
     budget_bytes: int = 256 * 2**20,
 ) -> AccessResult:
-    """Walking access from every target to the facilities of each class.
+    """Measure walking access from every target to the facilities of each class.
 
     Parameters
     ----------
@@ -229,9 +232,10 @@ def facility_access(
     max_snap_m
         Features farther than this from every walkable edge are unreachable (default 200 m).
     target_point, facility_point
-        Which point of a feature snaps (see :func:`siteplan.network.snapping.snap`): targets default to
-        the representative point, ``"centroid"`` is the alternative; facilities default to the
-        representative point, ``"nearest-boundary"`` suits large school or hospital grounds.
+        Which point of a feature snaps (see :func:`siteplan.network.snapping.snap`): targets
+        default to the representative point, ``"centroid"`` is the alternative; facilities
+        default to the representative point, ``"nearest-boundary"`` suits large school or
+        hospital grounds.
     speed_mps
         Walking speed for ``time_<class>_min``: 1.2 m/s (adult) by default, 0.8 m/s for the
         elderly profile (:data:`ELDERLY_SPEED_MPS`).
@@ -243,6 +247,35 @@ def facility_access(
     Returns
     -------
     AccessResult
+        The per-target table of distances, times, nearest ids and counts, the report of what
+        could not reach the network, and the facilities' snaps.
+
+    Raises
+    ------
+    InputError
+        A search limit, speed or count radius that is not a positive number, facilities
+        without ``facility_id`` or ``class``, or a layer without a CRS.
+
+    Examples
+    --------
+    Two parcels 50 m south of a street with a kindergarten in its middle:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import facility_access, graph_from_lines
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> kg = gpd.GeoDataFrame({"facility_id": ["k1"], "class": ["kindergarten"]},
+    ...                       geometry=[Point(1000, 0)], crs=crs)
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["a", "b"]},
+    ...     geometry=[box(1100, -80, 1200, -20), box(1600, -80, 1700, -20)], crs=crs)
+    >>> res = facility_access(net, parcels, kg, count_radii={"kindergarten": [500]})
+    >>> res.table[["dist_kindergarten_m", "n_kindergarten_500m"]].values.tolist()
+    [[200.0, 1.0], [700.0, 0.0]]
+    >>> res.table["nearest_kindergarten_id"].tolist()
+    ['k1', 'k1']
     """
     if not (np.isfinite(search_limit_m) and search_limit_m > 0):
         raise InputError(f"search_limit_m must be a positive number of metres, got "
@@ -303,13 +336,51 @@ def node_access(
     facility_point: SnapPoint = "representative",
     speed_mps: float = WALK_SPEED_MPS,
 ) -> pd.DataFrame:
-    """Nearest-facility distance, time and id for every network node.
+    """Measure the nearest-facility distance, time and id at every network node.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    facilities
+        Classified facilities: ``facility_id``, ``class`` and geometry, with a CRS.
+    classes
+        Classes to compute; every class present in ``facilities`` by default.
+    search_limit_m
+        Distances beyond this are NaN.
+    max_snap_m
+        Facilities farther than this from every walkable edge are unreachable.
+    facility_point
+        Which point of a facility snaps (see :func:`siteplan.network.snapping.snap`).
+    speed_mps
+        Walking speed for ``time_<class>_min``.
 
     Returns
     -------
     pandas.DataFrame
         ``N`` rows indexed by node id, with ``dist_<class>_m``, ``time_<class>_min`` and
         ``nearest_<class>_id`` per class.
+
+    Raises
+    ------
+    InputError
+        Facilities without ``facility_id`` or ``class``, or without a CRS.
+
+    Examples
+    --------
+    The two ends of a 2 km street with a kindergarten in its middle:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import node_access, graph_from_lines
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> kg = gpd.GeoDataFrame({"facility_id": ["k1"], "class": ["kindergarten"]},
+    ...                       geometry=[Point(1000, 0)], crs=crs)
+    >>> nodes = node_access(net, kg)
+    >>> nodes[["dist_kindergarten_m", "nearest_kindergarten_id"]].values.tolist()
+    [[1000.0, 'k1'], [1000.0, 'k1']]
     """
     _check_facilities(facilities)
     if classes is None:

@@ -34,11 +34,11 @@ def two_step_fca(
     facility_point: Any = "representative",
     max_snap_m: float = 200.0,
 ) -> np.ndarray:
-    """Two-step floating catchment supply-to-demand ratio at each parcel (Luo & Wang 2003).
+    """Measure the two-step floating catchment supply-to-demand ratio at each parcel.
 
     Step 1, per facility *j*: ``R_j = S_j / sum(D_k)`` over the demand locations *k* within
     ``radius_m`` along the network.  Step 2, per parcel *i*: ``A_i = per * sum(R_j)`` over the
-    facilities within ``radius_m`` of the parcel.
+    facilities within ``radius_m`` of the parcel (Luo & Wang 2003).
 
     Parameters
     ----------
@@ -55,6 +55,11 @@ def two_step_fca(
         hectares (residential land), or 1 per point.
     per
         Report the ratio per this many demand units (e.g. places per 1000 residents).
+    target_point, facility_point
+        Which point of a parcel and of a facility snaps
+        (:func:`siteplan.network.snapping.snap`); demand snaps by its representative point.
+    max_snap_m
+        Features farther than this from every walkable street cannot reach it.
 
     Returns
     -------
@@ -62,6 +67,33 @@ def two_step_fca(
         ``A_i``; 0 where no facility is within the radius, NaN for parcels that cannot reach
         the network.  A facility whose catchment holds no demand has no defined ratio and adds
         nothing.
+
+    Raises
+    ------
+    InputError
+        A layer without a CRS, a missing capacity or demand column, or a capacity that is not
+        a number >= 0.
+
+    Examples
+    --------
+    One kindergarten on a 2 km street and 4 ha of housing along it (the block 500 m away
+    cannot reach the street): a quarter of a kindergarten per hectare.
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import graph_from_lines, two_step_fca
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> kg = gpd.GeoDataFrame({"facility_id": ["k1"], "class": ["kindergarten"]},
+    ...                       geometry=[Point(1000, 0)], crs=crs)
+    >>> housing = gpd.GeoDataFrame(geometry=[box(0, 0, 2000, 20), box(0, 500, 100, 600)],
+    ...                            crs=crs)
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["a", "b"]},
+    ...     geometry=[box(1100, -80, 1200, -20), box(1600, -80, 1700, -20)], crs=crs)
+    >>> two_step_fca(net, parcels, kg, housing, radius_m=1000, per=1).tolist()
+    [0.25, 0.25]
     """
     def geoms(frame: gpd.GeoDataFrame, what: str) -> np.ndarray:
         if frame.crs is None:

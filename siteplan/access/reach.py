@@ -22,7 +22,7 @@ from siteplan.network.snapping import Snap
 
 
 def _incidence(net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Node -> incident (edge, end) as CSR: ``indptr``, ``edge``, ``at_v`` (True if node is v)."""
+    """Return node -> incident (edge, end) as CSR: ``indptr``, ``edge``, ``at_v`` (node is v)."""
     ends = np.concatenate([net.edge_u, net.edge_v])
     edge = np.tile(np.arange(net.n_edges), 2)
     at_v = np.repeat([False, True], net.n_edges)
@@ -33,9 +33,10 @@ def _incidence(net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _node_vees(
-    net: Network, incidence: tuple, group: np.ndarray, node: np.ndarray, dist: np.ndarray
+    net: Network, incidence: tuple[np.ndarray, np.ndarray, np.ndarray], group: np.ndarray,
+    node: np.ndarray, dist: np.ndarray
 ) -> pd.DataFrame:
-    """The V's entering each incident edge from reached nodes."""
+    """Return the V's entering each incident edge from reached nodes."""
     indptr, inc_edge, inc_at_v = incidence
     deg = indptr[node + 1] - indptr[node]
     rep = np.repeat(np.arange(node.shape[0]), deg)
@@ -46,7 +47,7 @@ def _node_vees(
 
 
 def _own_vees(net: Network, group: np.ndarray, sn: Snap, idx: np.ndarray) -> pd.DataFrame:
-    """The V of each facility on its own edge."""
+    """Return the V of each facility on its own edge."""
     e = sn.edge[idx]
     length = net.vertices.length[e]
     off = np.clip(sn.offset_m[idx], 0.0, length)
@@ -67,7 +68,7 @@ def _vee_intervals(vees: pd.DataFrame, radius: np.ndarray, length: np.ndarray) -
 
 def union_intervals(group: np.ndarray, edge: np.ndarray, s: np.ndarray,
                     t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge overlapping or touching intervals per (group, edge); vectorised sweep."""
+    """Merge overlapping or touching intervals per (group, edge) in one vectorised sweep."""
     if group.shape[0] == 0:
         return group, edge, s, t
     order = np.lexsort((s, edge, group))
@@ -87,7 +88,9 @@ def union_intervals(group: np.ndarray, edge: np.ndarray, s: np.ndarray,
 
 
 def _envelope(vees: pd.DataFrame, owner_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stretch ``[lo, hi]`` of each V where it is the lowest on its edge (network Voronoi).
+    """Return the stretch ``[lo, hi]`` of each V where it is the lowest on its edge.
+
+    This is the network Voronoi of the V's owners.
 
     Pairs of V's of different owners on the same edge are compared; where ``a_k + |t - c_k|``
     and ``a_j + |t - c_j|`` tie over a stretch, the owner of lower rank keeps it.
@@ -129,10 +132,11 @@ def _envelope(vees: pd.DataFrame, owner_rank: np.ndarray) -> tuple[np.ndarray, n
 # Reached street pieces
 # --------------------------------------------------------------------------------------------
 def per_facility_vees(net: Network, sn: Snap, limit: float, budget_bytes: int) -> pd.DataFrame:
-    """All V's (``group`` = index into ``sn``) within ``limit`` of each facility separately.
+    """Return all V's within ``limit`` of each facility separately (``group``: index in ``sn``).
 
-    From per-facility passes on local subgraphs (:func:`siteplan.network.paths.bounded_from_each`), so
-    rows come grouped by block of nearby facilities; everything downstream sorts them.
+    From per-facility passes on local subgraphs
+    (:func:`siteplan.network.paths.bounded_from_each`), so rows come grouped by block of nearby
+    facilities; everything downstream sorts them.
     """
     incidence = _incidence(net)
     frames = []
@@ -145,7 +149,7 @@ def per_facility_vees(net: Network, sn: Snap, limit: float, budget_bytes: int) -
 
 
 def class_vees(net: Network, sn: Snap, limit: float) -> pd.DataFrame:
-    """The V's of a whole class from one multi-source pass (``group`` 0)."""
+    """Return the V's of a whole class from one multi-source pass (``group`` 0)."""
     reach = nearest_source_nodes(net, sn, limit)
     node = np.flatnonzero(np.isfinite(reach.dist))
     ok = np.flatnonzero(sn.reachable)
@@ -158,7 +162,7 @@ def class_vees(net: Network, sn: Snap, limit: float) -> pd.DataFrame:
 
 
 def pieces_within(net: Network, vees: pd.DataFrame, radius: float | np.ndarray) -> pd.DataFrame:
-    """Merged reached intervals ``(group, edge, s, t)`` of a table of V's at ``radius``."""
+    """Return the merged reached intervals ``(group, edge, s, t)`` of V's at ``radius``."""
     length = net.vertices.length
     iv = _vee_intervals(vees, np.broadcast_to(radius, (len(vees),)), length)
     g, e, s, t = union_intervals(iv["group"].to_numpy(), iv["edge"].to_numpy(),
@@ -174,7 +178,7 @@ def reached_pieces(
     per_facility: bool = True,
     budget_bytes: int = 64 * 2**20,
 ) -> pd.DataFrame:
-    """The street pieces within ``radius_m`` of the snapped facilities.
+    """Return the street pieces within ``radius_m`` of the snapped facilities.
 
     Parameters
     ----------
@@ -204,7 +208,7 @@ def reached_pieces(
 
 
 def split_pieces(net: Network, sn: Snap, radius_m: float, budget_bytes: int) -> pd.DataFrame:
-    """Network Voronoi: each reached stretch of street goes to its nearest facility."""
+    """Split the reached streets between facilities: each stretch goes to the nearest one."""
     vees = per_facility_vees(net, sn, radius_m, budget_bytes)
     lo, hi = _envelope(vees, np.arange(len(sn)))
     length = net.vertices.length

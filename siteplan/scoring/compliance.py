@@ -30,10 +30,15 @@ SAME_TIME_NOTE_EN = label("same_time_delivery", "en")
 
 
 def must_provide_text(cls: str, lang: str = "both") -> str:
-    """What a project failing the radius of ``cls`` must add.
+    """Say what a project failing the radius of ``cls`` must add.
 
     ``"zh"``: ``须配建幼儿园``; ``"en"``: ``must provide a kindergarten on site``; ``"both"``:
     ``须配建幼儿园 (must provide a kindergarten on site)``.
+
+    Examples
+    --------
+    >>> must_provide_text("kindergarten", "en")
+    'must provide a kindergarten on site'
     """
     zh = f"须配建{label(cls, 'zh')}"
     noun = label(cls, "en").lower()
@@ -89,6 +94,22 @@ def seed_compliance(
     ------
     InputError
         A ``dist_<class>_m`` column is missing, or a radius is not a positive number.
+
+    Examples
+    --------
+    The second parcel is 400 m from a kindergarten (more than 300 m) and cannot reach a
+    primary school at all:
+
+    >>> import pandas as pd
+    >>> from siteplan import seed_compliance
+    >>> parcels = pd.DataFrame({"dist_kindergarten_m": [250.0, 400.0],
+    ...                         "dist_primary_school_m": [450.0, float("nan")],
+    ...                         "dist_middle_school_m": [900.0, 900.0]})
+    >>> out = seed_compliance(parcels, include_note=False)
+    >>> out["compliant_all"].tolist()
+    [True, False]
+    >>> out["compliance_required_zh"].tolist()
+    ['', '须配建幼儿园；须配建小学']
     """
     radii = dict(SEED_RADII_M if radii_m is None else radii_m)
     missing = [distance_column(c) for c in radii if distance_column(c) not in parcels.columns]

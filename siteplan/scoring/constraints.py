@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -82,6 +82,7 @@ def study_hazards(study: Study, crs: Any) -> gpd.GeoDataFrame:
 
 
 def _fmt(values: np.ndarray) -> np.ndarray:
+    """Format numbers for a reason, with 4 significant digits."""
     return np.char.mod("%.4g", np.asarray(values, dtype=float)).astype(object)
 
 
@@ -94,13 +95,54 @@ def constraint_mask(
     where: str,
     hazards: gpd.GeoDataFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(hit, reason_en, reason_zh)`` arrays of one constraint (reasons only meaningful where
-    ``hit``).
+    """Return which parcels one constraint excludes, with the reasons in English and 中文.
 
     A NaN walking distance or time compares as +infinity; any other NaN (or blank text) is
     unknown and hits when ``k.missing == "exclude"``, with an "unknown (no data)" reason.
-    ``hazards`` are the study's hazard polygons (read from ``inputs.hazards`` when not given).
+
+    Parameters
+    ----------
+    parcels
+        The parcels, with a CRS (and the ``unreachable`` column for that builtin).
+    study
+        The validated study ``k`` belongs to.
+    k
+        The constraint: a builtin, or a criterion, measure or parcel column compared with a
+        value.
+    raw
+        ``{criterion name: raw values}`` (:func:`siteplan.scoring.criteria.raw_values`).
+    metric
+        The parcels' geometries in a metric CRS for ``measure`` constraints (computed when
+        None).
+    where
+        Where the constraint is, for error messages (``"study.toml: constraints[2]"``).
+    hazards
+        The study's hazard polygons (read from ``inputs.hazards`` when not given).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(hit, reason_en, reason_zh)``, one per parcel; the reasons mean something only
+        where ``hit``.
     """
+    if k.builtin is not None:
+        return _builtin_mask(parcels, study, k, where, hazards)
+    if k.criterion is not None:
+        x: np.ndarray = raw[k.criterion]
+        name_en, name_zh = criterion_labels(study)[k.criterion]
+    elif k.measure is not None:
+        geoms = metric if metric is not None else metric_geometries(parcels)
+        x = shape_measure(geoms, k.measure)
+        name_en, name_zh = label(k.measure, "en"), label(k.measure, "zh")
+    else:
+        return _column_mask(parcels, study, k, where)
+    return _numeric_mask(study, k, x, name_en, name_zh)
+
+
+def _builtin_mask(parcels: gpd.GeoDataFrame, study: Study, k: Constraint, where: str,
+                  hazards: gpd.GeoDataFrame | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply ``builtin = "unreachable"`` or ``"inside_hazard"``, with the same reason for all."""
     n = len(parcels)
     en, zh = k.reasons()
     if k.builtin == "unreachable":
@@ -109,56 +151,79 @@ def constraint_mask(
                              fix="run the access stage first (ensure_access).")
         hit = parcels["unreachable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         return hit, np.full(n, en, dtype=object), np.full(n, zh, dtype=object)
-    if k.builtin == "inside_hazard":
-        if hazards is None:
-            hazards = study_hazards(study, parcels.crs)
-        return hazard_hits(parcels, hazards), np.full(n, en, dtype=object), \
-            np.full(n, zh, dtype=object)
-    op, value = _OPS[str(k.op)], k.value
-    if k.criterion is not None:
-        x: Any = raw[k.criterion]
-        name_en, name_zh = criterion_labels(study)[k.criterion]
-    elif k.measure is not None:
-        geoms = metric if metric is not None else metric_geometries(parcels)
-        x = shape_measure(geoms, k.measure)
-        name_en, name_zh = label(k.measure, "en"), label(k.measure, "zh")
+    if hazards is None:
+        hazards = study_hazards(study, parcels.crs)
+    return hazard_hits(parcels, hazards), np.full(n, en, dtype=object), \
+        np.full(n, zh, dtype=object)
+
+
+def _column_mask(parcels: gpd.GeoDataFrame, study: Study, k: Constraint, where: str
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compare a parcel column with the value: as yes/no, as text or as numbers.
+
+    The column is found by its siteplan or its source name, and labelled by what it holds,
+    so 净地 reads "Clean land" / "净地".
+    """
+    col = str(k.column)
+    series = parcel_column(parcels, col, study, where)
+    aliases = dict(DEFAULT_ALIASES)
+    if study.inputs.parcels is not None:
+        aliases.update(study.inputs.parcels.aliases())
+    key = aliases.get(str(series.name), str(series.name))
+    name_en, name_zh = label(key, "en"), label(key, "zh")
+    if isinstance(k.value, bool):
+        x = _yes_no_values(series, k, where, col)
+    elif isinstance(k.value, str):
+        return _text_mask(series, k, where, name_en, name_zh)
     else:
-        col = str(k.column)
-        series = parcel_column(parcels, col, study, where)
-        # Labelled by what the column holds, so 净地 reads "Clean land" / "净地".
-        aliases = dict(DEFAULT_ALIASES)
-        if study.inputs.parcels is not None:
-            aliases.update(study.inputs.parcels.aliases())
-        key = aliases.get(str(series.name), str(series.name))
-        name_en, name_zh = label(key, "en"), label(key, "zh")
-        if isinstance(value, bool):
-            if k.op not in ("==", "!="):
-                raise InputError(f"a yes/no column can only be compared with == or !=, not "
-                                 f"{k.op}.", where=where, fix='use op = "==" or "!=".')
-            x = parse_bool(series, where=where, column=col).astype("Float64").to_numpy(
-                dtype=float, na_value=np.nan)
-            value = float(value)
-        elif isinstance(value, str):
-            if k.op not in ("==", "!="):
-                raise InputError(f"text can only be compared with == or !=, not {k.op}.",
-                                 where=where, fix="compare with a number, or use == / !=.")
-            text = series.astype("string").str.strip()
-            unknown = (text.isna() | (text == "")).to_numpy(dtype=bool)
-            hit = op(text, value).fillna(False).to_numpy(dtype=bool) & ~unknown
-            shown = text.fillna("").to_numpy(dtype=object)
-            return _with_unknown(k, hit, unknown, name_en, name_zh,
-                                 _reason(k, k.reason_en, name_en, shown, True),
-                                 _reason(k, k.reason_zh, name_zh, shown, True))
-        else:
-            x = numeric_values(series, where, col)
-    x = np.asarray(x, dtype=float)
+        x = numeric_values(series, where, col)
+    return _numeric_mask(study, k, x, name_en, name_zh)
+
+
+def _yes_no_values(series: pd.Series, k: Constraint, where: str, col: str) -> np.ndarray:
+    """Read a yes/no column as 1/0 (NaN where blank), refusing an order comparison."""
+    if k.op not in ("==", "!="):
+        raise InputError(f"a yes/no column can only be compared with == or !=, not "
+                         f"{k.op}.", where=where, fix='use op = "==" or "!=".')
+    values: np.ndarray = parse_bool(series, where=where, column=col).astype(
+        "Float64").to_numpy(dtype=float, na_value=np.nan)
+    return values
+
+
+def _text_mask(series: pd.Series, k: Constraint, where: str, name_en: str, name_zh: str
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compare a text column with the value (stripped; blank is unknown)."""
+    if k.op not in ("==", "!="):
+        raise InputError(f"text can only be compared with == or !=, not {k.op}.",
+                         where=where, fix="compare with a number, or use == / !=.")
+    op = _OPS[str(k.op)]
+    text = series.astype("string").str.strip()
+    unknown = (text.isna() | (text == "")).to_numpy(dtype=bool)
+    hit = op(text, k.value).fillna(False).to_numpy(dtype=bool) & ~unknown
+    shown = text.fillna("").to_numpy(dtype=object)
+    return _with_unknown(k, hit, unknown, name_en, name_zh,
+                         _reason(k, k.reason_en, name_en, shown, True),
+                         _reason(k, k.reason_zh, name_zh, shown, True))
+
+
+def _numeric_mask(study: Study, k: Constraint, values: np.ndarray, name_en: str, name_zh: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compare numbers with the value.
+
+    A NaN walking distance or time is beyond the search limit (+infinity); any other NaN is
+    unknown (:func:`_with_unknown`).
+    """
+    op = _OPS[str(k.op)]
+    # The study's checks make the value of a numeric comparison a number (yes/no: 1/0).
+    value = cast(float, k.value)
+    x = np.asarray(values, dtype=float)
     unknown = np.isnan(x)
     shown = _fmt(x)
     r_en = _reason(k, k.reason_en, name_en, shown, False)
     r_zh = _reason(k, k.reason_zh, name_zh, shown, False)
     if k.is_distance(study.criteria):
         # NaN: nothing reachable within the search limit, i.e. farther than any threshold.
-        hit = op(np.where(unknown, np.inf, x), float(value))  # type: ignore[arg-type]
+        hit = op(np.where(unknown, np.inf, x), float(value))
         far = unknown & hit
         if k.reason_en is None:
             r_en = np.where(far, _beyond_en(study, name_en, k), r_en)
@@ -166,7 +231,7 @@ def constraint_mask(
             r_zh = np.where(far, _beyond_zh(study, name_zh, k), r_zh)
         return np.asarray(hit, dtype=bool), r_en, r_zh
     with np.errstate(invalid="ignore"):
-        hit = ~unknown & op(x, float(value))  # type: ignore[arg-type]
+        hit = ~unknown & op(x, float(value))
     return _with_unknown(k, hit, unknown, name_en, name_zh, r_en, r_zh)
 
 
@@ -187,8 +252,10 @@ def _beyond_zh(study: Study, name: str, k: Constraint) -> str:
 def _with_unknown(k: Constraint, hit: np.ndarray, unknown: np.ndarray, name_en: str,
                   name_zh: str, r_en: np.ndarray, r_zh: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Add the parcels whose value is unknown when the constraint's ``missing`` is
-    ``"exclude"``; their reason says the value is unknown, not that it failed."""
+    """Add the parcels whose value is unknown when the constraint's ``missing`` is "exclude".
+
+    Their reason says the value is unknown, not that it failed.
+    """
     if k.missing != "exclude" or not unknown.any():
         return hit, r_en, r_zh
     return (hit | unknown,
@@ -198,7 +265,7 @@ def _with_unknown(k: Constraint, hit: np.ndarray, unknown: np.ndarray, name_en: 
 
 def _reason(k: Constraint, configured: str | None, name: str, shown: np.ndarray, text: bool
             ) -> np.ndarray:
-    """The configured reason, else ``"<label>: <value> <op> <threshold>"`` per parcel."""
+    """Return the configured reason, else ``"<label>: <value> <op> <threshold>"`` per parcel."""
     if configured is not None:
         return np.full(shown.shape[0], configured, dtype=object)
     value = f"'{k.value}'" if text else _threshold(k)
@@ -206,10 +273,13 @@ def _reason(k: Constraint, configured: str | None, name: str, shown: np.ndarray,
 
 
 def unreachable_always(parcels: pd.DataFrame, study: Study) -> bool:
-    """Whether parcels that cannot reach the street network are excluded although the study
-    has no ``builtin = "unreachable"`` constraint: yes when the score uses walking access
-    (a distance, count or 2SFCA criterion), since such a parcel's access is unknown, not far,
-    and a score of 0 on it would rank the parcel as if it had been measured."""
+    """Tell whether unreachable parcels are excluded without a builtin constraint.
+
+    That is, although the study has no ``builtin = "unreachable"`` constraint: yes when the
+    score uses walking access (a distance, count or 2SFCA criterion), since such a parcel's
+    access is unknown, not far, and a score of 0 on it would rank the parcel as if it had
+    been measured.
+    """
     return ("unreachable" in parcels.columns
             and not any(k.builtin == "unreachable" for k in study.constraints)
             and any(isinstance(c, NetworkCriterion) for c in study.criteria))
@@ -218,11 +288,32 @@ def unreachable_always(parcels: pd.DataFrame, study: Study) -> bool:
 def apply_constraints(parcels: gpd.GeoDataFrame, study: Study,
                       raw: Mapping[str, np.ndarray], metric: np.ndarray | None = None,
                       hazards: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
-    """``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh`` for every parcel (reasons
-    of several constraints joined by ``"; "`` / ``"；"``, empty when not excluded).
+    """Apply every constraint of the study to the parcels.
 
     Parcels that cannot reach the street network are excluded even without the builtin
-    constraint when the score uses walking access (:func:`unreachable_always`)."""
+    constraint when the score uses walking access (:func:`unreachable_always`).
+
+    Parameters
+    ----------
+    parcels
+        The parcels, with a CRS.
+    study
+        The validated study.
+    raw
+        ``{criterion name: raw values}`` (:func:`siteplan.scoring.criteria.raw_values`).
+    metric
+        The parcels' geometries in a metric CRS for ``measure`` constraints (computed when
+        None).
+    hazards
+        The study's hazard polygons (read from ``inputs.hazards`` when not given and needed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh`` for every parcel
+        (reasons of several constraints joined by ``"; "`` / ``"；"``, empty when not
+        excluded), indexed like ``parcels``.
+    """
     n = len(parcels)
     src = study.source_path or "study config"
     excluded = np.zeros(n, dtype=bool)

@@ -4,9 +4,9 @@
 of the score (metres, a count, a ratio, a slope, hectares, an attribute...).  Network criteria
 read the access stage's columns (``dist_<class>_m``, ``n_<class>_<r>m``, ``unreachable``;
 :func:`access_columns`); when some are missing and a network and facilities are given,
-:func:`ensure_access` computes them with :func:`siteplan.access.distances.facility_access`.  Raster inputs
-come from the study's ``[inputs]``.  Everything is vectorised over parcels; the loops are per
-criterion.
+:func:`ensure_access` computes them with :func:`siteplan.access.distances.facility_access`.
+Raster inputs come from the study's ``[inputs]``.  Everything is vectorised over parcels; the
+loops are per criterion.
 
 :func:`criterion_labels` names the criteria for people (English and 中文).
 """
@@ -58,9 +58,12 @@ _KIND_WORDS: dict[str, tuple[str, str]] = {
 
 
 def criterion_labels(study: Study) -> dict[str, tuple[str, str]]:
-    """``{key: (English, 中文)}`` for :func:`siteplan.core.labels.label`'s ``extra``: the study's
-    class labels (``[classes.<name>] label/label_zh``) and its criterion labels (the configured
-    ``label``/``label_zh``, else one made from the class and kind)."""
+    """Name the study's classes and criteria for people, in English and 中文.
+
+    Returns ``{key: (English, 中文)}`` for :func:`siteplan.core.labels.label`'s ``extra``: the
+    study's class labels (``[classes.<name>] label/label_zh``) and its criterion labels (the
+    configured ``label``/``label_zh``, else one made from the class and kind).
+    """
     out: dict[str, tuple[str, str]] = {
         name: (fc.label or label(name, "en"), fc.label_zh or label(name, "zh"))
         for name, fc in study.classes.items() if fc.label or fc.label_zh
@@ -84,7 +87,7 @@ def criterion_labels(study: Study) -> dict[str, tuple[str, str]]:
 
 
 def required_radius(study: Study, c: Criterion) -> float:
-    """The radius a network criterion uses (its own, else its class's); ConfigError if none."""
+    """Return the radius a network criterion uses (its own, else its class's), or refuse it."""
     radius = study.criterion_radius(c)
     if radius is None:  # the study's validation already refuses this; kept for direct callers
         raise ConfigError(f"criterion {c.name!r} needs a radius.",
@@ -97,7 +100,7 @@ def required_radius(study: Study, c: Criterion) -> float:
 
 
 def access_columns(study: Study) -> list[str]:
-    """The access-stage columns :func:`score_parcels` reads for this study."""
+    """List the access-stage columns :func:`siteplan.scoring.score.score_parcels` reads."""
     cols = [distance_column(c.class_) for c in study.criteria if isinstance(c, DistanceCriterion)]
     cols += [count_column(c.class_, c.radius_m) for c in study.criteria
              if isinstance(c, CountCriterion)]
@@ -109,8 +112,12 @@ def access_columns(study: Study) -> list[str]:
 def ensure_access(parcels: gpd.GeoDataFrame, study: Study, *, net: Network | None = None,
                   facilities: gpd.GeoDataFrame | None = None,
                   columns: list[str] | None = None) -> gpd.GeoDataFrame:
-    """``parcels`` with the access columns the study needs (``columns``, default
-    :func:`access_columns`), computing the missing ones from ``net`` and ``facilities``."""
+    """Return ``parcels`` with the access columns the study needs, computing missing ones.
+
+    The columns are ``columns`` (default :func:`access_columns`); the missing ones come from
+    ``net`` and ``facilities`` (:func:`siteplan.access.distances.facility_access`), without
+    which they are refused.
+    """
     need = columns if columns is not None else access_columns(study)
     missing = [c for c in need if c not in parcels.columns]
     if not missing:
@@ -135,7 +142,7 @@ def ensure_access(parcels: gpd.GeoDataFrame, study: Study, *, net: Network | Non
 
 
 def parcel_column(parcels: pd.DataFrame, name: str, study: Study, where: str) -> pd.Series:
-    """A parcel column by its siteplan name or its source (Chinese) name."""
+    """Return a parcel column by its siteplan name or its source (Chinese) name."""
     if name in parcels.columns:
         return parcels[name]
     aliases = dict(DEFAULT_ALIASES)
@@ -151,16 +158,19 @@ def parcel_column(parcels: pd.DataFrame, name: str, study: Study, where: str) ->
 
 
 def numeric_values(values: pd.Series, where: str, name: str) -> np.ndarray:
-    """A column as floats (booleans as 1/0, blanks as NaN); InputError on text that is no number."""
+    """Read a column as floats (booleans as 1/0, blanks as NaN), refusing text that is no number."""
+    out: np.ndarray
     if pd.api.types.is_bool_dtype(values):
-        return values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        out = values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        return out
     num = pd.to_numeric(values, errors="coerce")
     bad = num.isna() & values.notna() & (values.astype("string").str.strip() != "")
     if bad.any():
         raise InputError(f"column {name!r} has {int(bad.sum())} value(s) that are not numbers "
                          f"(e.g. {values[bad].iloc[0]!r}).", where=where,
                          fix="give numbers, or compare the column with a text value.")
-    return num.to_numpy(dtype=float, na_value=np.nan)
+    out = num.to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 # ----------------------------------------------------------------------------- raw values
@@ -194,11 +204,16 @@ def raw_values(
     demand: gpd.GeoDataFrame | None = None,
     metric_crs: CRS | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{criterion name: raw values}`` for every criterion of the study, in parcel order.
+    """Measure the raw value of every criterion of the study, in parcel order.
 
     ``parcels`` must carry the access columns of :func:`access_columns` (see
     :func:`ensure_access`).  ``net`` and ``facilities`` are needed only for 2SFCA criteria;
     ``demand`` overrides ``inputs.residential`` for them.
+
+    Returns
+    -------
+    dict
+        ``{criterion name: raw values}``, one float array per criterion.
     """
     src = study.source_path or "study config"
     geoms: np.ndarray | None = None
@@ -241,7 +256,7 @@ def raw_values(
 
 
 def _attribute_raw(values: pd.Series, value: Any, where: str, name: str) -> np.ndarray:
-    """1/0 for ``column == value`` (NaN where the attribute is missing), else the numbers."""
+    """Return 1/0 for ``column == value`` (NaN where the attribute is missing), else numbers."""
     if value is None:
         return numeric_values(values, where, name)
     missing = values.isna().to_numpy(dtype=bool)

@@ -1,4 +1,4 @@
-"""Programme calculator: what the 好房子 pilot seed requires a housing project on a parcel to provide.
+"""Programme calculator: what the 好房子 pilot seed requires a housing project to provide.
 
 From a parcel's area and floor-area ratio (容积率), or a declared number of households, estimate
 floor area, households and residents, then the seed's per-project minimums (clause 三(二)8):
@@ -76,7 +76,7 @@ REQUIRED_COLUMNS = (
 
 
 def _ceil(x: np.ndarray) -> np.ndarray:
-    # Round away float noise first so that 13.000000000000002 places stays 13.
+    """Round up, after rounding away float noise (13.000000000000002 places stays 13)."""
     return np.ceil(np.round(x, 6))
 
 
@@ -87,7 +87,17 @@ _AT_MOST_ONE = ("charging_share", "property_service_share")
 
 
 def programme_assumptions(**overrides: float) -> dict[str, float]:
-    """The assumptions in force (defaults updated with ``overrides``), for output metadata.
+    """Return the assumptions in force (defaults updated with ``overrides``), for metadata.
+
+    Parameters
+    ----------
+    **overrides
+        Assumptions to change, by name (those of :data:`siteplan.core.defaults.PROGRAMME`).
+
+    Returns
+    -------
+    dict
+        ``{name: value}`` of every assumption.
 
     Raises
     ------
@@ -118,14 +128,14 @@ def programme_assumptions(**overrides: float) -> dict[str, float]:
 
 
 def format_assumptions(assumptions: dict[str, float] | None = None) -> list[str]:
-    """One printable line per assumption: value, unit and source."""
+    """Print each assumption on one line: value, unit and source."""
     a = programme_assumptions(**(assumptions or {}))
     return [f"{key} = {a[key]:g} {unit} ({source})"
             for key, (unit, source) in ASSUMPTION_NOTES.items()]
 
 
 def _metric_area(parcels: pd.DataFrame) -> np.ndarray:
-    """Polygon areas in m² in a metric CRS (NaN without geometry or CRS)."""
+    """Return polygon areas in m² in a metric CRS (NaN without geometry or CRS)."""
     if not isinstance(parcels, gpd.GeoDataFrame) or parcels.crs is None or len(parcels) == 0:
         return np.full(len(parcels), np.nan)
     from siteplan.io.crs import analysis_crs
@@ -154,6 +164,9 @@ def programme(
 ) -> pd.DataFrame:
     """Estimate each parcel's households and residents and the seed's required provisions.
 
+    The defaults of the assumptions and their sources are in the module docstring;
+    ``Study.programme.assumptions()`` gives the assumptions of a study file.
+
     Parameters
     ----------
     parcels
@@ -164,9 +177,24 @@ def programme(
         Column names (as produced by :func:`siteplan.parcels.load.load_parcels`).
     default_far
         FAR for parcels whose FAR is missing (``None``: they get no estimate).
-    dwelling_size_m2, persons_per_household, ...
-        Assumptions and seed ratios; see the module docstring for the defaults and their
-        sources.  ``Study.programme.assumptions()`` gives them from a study file.
+    dwelling_size_m2
+        Gross floor area per dwelling (assumption: 100 m²).
+    persons_per_household
+        Residents per household (2020 census: 2.62).
+    childcare_places_per_1000
+        Childcare places (托位) per 1000 residents (三(二)8: 10).
+    childcare_m2_per_place
+        Floor area per childcare place (三(二)8: 8 m²).
+    elderly_land_m2_per_resident
+        Elderly-care land per resident (三(二)8: 0.1 m²).
+    parking_per_household
+        Parking spaces per household (三(二)8: 1.2).
+    parking_bay_width_m, parking_bay_length_m
+        Size of one parking bay (三(二)8: 2.5 m x 5.3 m).
+    charging_share
+        Share of the fixed spaces with charging provision (三(二)8: all, 1.0).
+    property_service_share
+        Share of the total floor area for property-service rooms (三(二)8: 3 %, 0.03).
 
     Returns
     -------
@@ -176,6 +204,24 @@ def programme(
         the module docstring).  Counts are nullable integers; a parcel with neither area × FAR
         nor households gets ``<NA>``/NaN, never a made-up number.
         ``attrs["programme_assumptions"]`` holds the assumptions.
+
+    Raises
+    ------
+    InputError
+        An assumption out of its range, a negative area, FAR or number of households, or
+        neither area and FAR nor households to estimate from.
+
+    Examples
+    --------
+    A 2 ha parcel at a floor-area ratio of 2.5: 50 000 m² of floor area, 500 households:
+
+    >>> import pandas as pd
+    >>> from siteplan import programme
+    >>> out = programme(pd.DataFrame({"area_m2": [20000.0], "far": [2.5]}))
+    >>> out[["est_households", "est_residents"]].values.tolist()
+    [[500, 1310.0]]
+    >>> out[["required_childcare_places", "required_parking_spaces"]].values.tolist()
+    [[14, 600]]
     """
     a = programme_assumptions(
         dwelling_size_m2=dwelling_size_m2,
@@ -205,7 +251,8 @@ def programme(
     def num(col: str) -> np.ndarray:
         if col not in parcels.columns:
             return np.full(len(parcels), np.nan)
-        return pd.to_numeric(parcels[col], errors="coerce").to_numpy(dtype=float)
+        values: np.ndarray = pd.to_numeric(parcels[col], errors="coerce").to_numpy(dtype=float)
+        return values
 
     area, far, declared = num(area_column), num(far_column), num(households_column)
     for name, values in ((area_column, area), (far_column, far), (households_column, declared)):
@@ -263,6 +310,7 @@ def programme(
 
 
 def _fmt(value: Any) -> float | int | None:
+    """Return a number for a report: a whole float as int, missing or not finite as None."""
     if value is None or value is pd.NA:
         return None
     v = float(value)
@@ -284,6 +332,7 @@ _SPEC: tuple[tuple[str, str, str], ...] = (
 
 
 def _rules(a: dict[str, float]) -> dict[str, str]:
+    """Word each requirement's rule with the assumptions ``a``."""
     bay = a["parking_bay_width_m"] * a["parking_bay_length_m"]
     return {
         "required_childcare_places":
@@ -334,7 +383,18 @@ def programme_table(row: pd.Series | dict[str, Any], **assumptions: float) -> li
 
 
 def requirements_reference(**assumptions: float) -> pd.DataFrame:
-    """The requirement rules as a table (item, unit, rule, clause, labels) for output metadata."""
+    """Tabulate the requirement rules (item, unit, rule, clause, labels) for output metadata.
+
+    Parameters
+    ----------
+    **assumptions
+        The assumptions of the output (defaults when omitted), for the rule text.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``required_*`` column.
+    """
     rules = _rules(programme_assumptions(**assumptions))
     return pd.DataFrame([
         {"item": col, "unit": unit, "rule": rules[col], "clause": PROGRAMME_CLAUSES[topic],

@@ -14,11 +14,11 @@
 - ``excluded``, ``exclusion_reason`` and ``exclusion_reason_zh``: hard constraints.  Excluded
   parcels stay in the output with their scores and reasons; they are never dropped.
 
-The pieces live in their own modules: :mod:`siteplan.scoring.criteria` (raw values, access columns,
-criterion labels), :mod:`siteplan.access.fca` (2SFCA), :mod:`siteplan.scoring.constraints` (exclusions) and
-:mod:`siteplan.study.transforms` (value functions); this module puts them together, weights, scores
-and ranks, and adds seed compliance and the programme (:func:`assess_parcels`).  Everything is
-vectorised over parcels; the loops are per criterion.
+The pieces live in their own modules: :mod:`siteplan.scoring.criteria` (raw values, access
+columns, criterion labels), :mod:`siteplan.access.fca` (2SFCA), :mod:`siteplan.scoring.constraints`
+(exclusions) and :mod:`siteplan.study.transforms` (value functions); this module puts them
+together, weights, scores and ranks, and adds seed compliance and the programme
+(:func:`assess_parcels`).  Everything is vectorised over parcels; the loops are per criterion.
 """
 
 from __future__ import annotations
@@ -57,8 +57,11 @@ SCORE_COLUMNS = ("score", "rank", "excluded", "exclusion_reason", "exclusion_rea
 
 
 def _transform_of(study: Study, c: Criterion) -> Any:
-    """The criterion's transform, or its default (distance: 100 within the radius, else 0;
-    attribute with a value: boolean 100/0)."""
+    """Return the criterion's transform, or its default.
+
+    The default of a distance is 100 within the radius, else 0; that of an attribute with a
+    value is boolean 100/0.
+    """
     if c.transform is not None:
         return c.transform
     if isinstance(c, DistanceCriterion):
@@ -67,16 +70,22 @@ def _transform_of(study: Study, c: Criterion) -> Any:
 
 
 def _missing_policy(study: Study, k: Constraint) -> str | None:
-    """What a missing value does to a constraint: distances are "beyond search limit",
-    other comparisons follow ``missing``; builtins have none."""
+    """Say what a missing value does to a constraint, for the metadata.
+
+    Distances are "beyond search limit", other comparisons follow ``missing``; builtins have
+    none (None).
+    """
     if k.builtin is not None:
         return None
     return "beyond search limit" if k.is_distance(study.criteria) else k.missing
 
 
 def scoring_metadata(study: Study) -> dict[str, Any]:
-    """How the score is made, for the shortlist metadata: criteria (kind, class, weight,
-    transform, source), weighting method and AHP consistency, constraints."""
+    """Describe how the score is made, for the shortlist metadata.
+
+    The description holds the criteria (kind, class, weight, transform, source), the weighting
+    method and AHP consistency, and the constraints.
+    """
     weights = study.weights_vector()
     meta: dict[str, Any] = {
         "weights_method": study.weights.method,
@@ -104,9 +113,12 @@ def scoring_metadata(study: Study) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- score and rank
 
 
-def dense_rank(score: np.ndarray, excluded: np.ndarray, parcel_id: np.ndarray) -> pd.arrays.IntegerArray:
-    """1..K over the parcels not excluded, by score descending then ``parcel_id`` ascending
-    (compared as text); ``<NA>`` for excluded parcels."""
+def dense_rank(score: np.ndarray, excluded: np.ndarray,
+               parcel_id: np.ndarray) -> pd.arrays.IntegerArray:
+    """Rank the parcels not excluded 1..K, by score descending then ``parcel_id`` ascending.
+
+    The ids are compared as text; excluded parcels get ``<NA>``.
+    """
     ids = np.asarray(parcel_id).astype(str)
     order = np.lexsort((ids, -np.asarray(score, dtype=float)))
     order = order[~np.asarray(excluded, dtype=bool)[order]]
@@ -116,14 +128,17 @@ def dense_rank(score: np.ndarray, excluded: np.ndarray, parcel_id: np.ndarray) -
 
 
 def _metric_crs(parcels: gpd.GeoDataFrame, study: Study, net: Network | None) -> CRS:
-    # The network's CRS when there is one, so that shapes and distances share a CRS; else the
-    # parcels' own if it measures true metres there (not Web Mercator), else the study's.
+    """Return the CRS the parcels' shapes are measured in.
+
+    The network's CRS when there is one, so that shapes and distances share a CRS; else the
+    parcels' own if it measures true metres there (not Web Mercator), else the study's.
+    """
     if net is not None:
         return net.crs
     own = analysis_crs(parcels)
     if own == CRS.from_user_input(parcels.crs):
         return own
-    return study.metric_crs(tuple(parcels.to_crs(4326).total_bounds))  # type: ignore[arg-type]
+    return study.metric_crs(tuple(parcels.to_crs(4326).total_bounds))
 
 
 def score_parcels(
@@ -162,6 +177,34 @@ def score_parcels(
         A copy with ``<criterion>_raw``, ``<criterion>_rating``, ``<criterion>_points``,
         ``score``, ``rank``, ``excluded``, ``exclusion_reason``, ``exclusion_reason_zh``; same
         rows and order.  ``attrs["scoring"]`` is :func:`scoring_metadata`.
+
+    Raises
+    ------
+    InputError
+        Parcels without ``parcel_id`` or a CRS, or without access columns that cannot be
+        computed.
+    ConfigError
+        A study without criteria, or a criterion whose class has no facilities.
+
+    Examples
+    --------
+    One criterion, the walk to a kindergarten (100 points within its 300 m radius, else 0);
+    parcel ``c`` cannot reach the street network, so it is excluded:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from siteplan import Study, score_parcels
+    >>> study = Study.model_validate({"study": {"name": "demo"}, "criteria": [
+    ...     {"name": "kg_walk", "kind": "distance", "class": "kindergarten", "weight": 1}]})
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["a", "b", "c"], "dist_kindergarten_m": [250.0, 600.0, float("nan")],
+    ...      "unreachable": [False, False, True]},
+    ...     geometry=[box(300 * i, 0, 300 * i + 200, 200) for i in range(3)], crs="EPSG:32649")
+    >>> scored = score_parcels(parcels, study)
+    >>> scored[["parcel_id", "score", "rank", "excluded"]].values.tolist()
+    [['a', 100.0, 1, False], ['b', 0.0, 2, False], ['c', 0.0, <NA>, True]]
+    >>> scored["exclusion_reason"].tolist()
+    ['', '', 'cannot reach the street network']
     """
     if "parcel_id" not in parcels.columns:
         raise InputError("the parcels have no parcel_id column.", where="scoring",
@@ -202,6 +245,7 @@ def score_parcels(
 
 
 def _order_columns(out: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Put ``parcel_id`` and the score columns first and the geometry last."""
     geom = out.geometry.name
     lead = ["parcel_id", *SCORE_COLUMNS]
     rest = [c for c in out.columns if c not in lead and c != geom]
@@ -217,11 +261,66 @@ def assess_parcels(
     demand: gpd.GeoDataFrame | None = None,
     hazards: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
-    """:func:`score_parcels`, then seed compliance (``meets_<class>_radius``,
-    ``compliance_required``, ``compliance_required_zh``, ``compliant_all``) and the programme
-    calculator (``est_*``, ``required_*``) with the study's radii and assumptions.
+    """Score the parcels, then check seed compliance and estimate the programme.
 
-    ``attrs`` carries ``scoring`` and ``programme_assumptions``.
+    :func:`score_parcels`, then seed compliance
+    (:func:`~siteplan.scoring.compliance.seed_compliance`) and the programme calculator
+    (:func:`~siteplan.scoring.programme.programme`) with the study's radii and assumptions.
+
+    Parameters
+    ----------
+    parcels
+        Parcels with ``parcel_id``, a CRS, their attributes and normally the access columns
+        (those of :func:`access_columns` and ``dist_<class>_m`` of every compliance class).
+        Not modified.
+    study
+        The validated study.
+    net, facilities
+        The walking network and the classified facilities: needed for 2SFCA criteria, and to
+        compute access columns that are missing.
+    demand
+        Demand locations for 2SFCA (default: ``inputs.residential``).
+    hazards
+        Hazard polygons for ``inside_hazard`` constraints (default: ``inputs.hazards``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :func:`score_parcels`'s columns plus ``meets_<class>_radius``,
+        ``compliance_required``, ``compliance_required_zh``, ``compliant_all``, ``est_*`` and
+        ``required_*``; ``attrs`` carries ``scoring``, ``compliance_radii`` and
+        ``programme_assumptions``.
+
+    Raises
+    ------
+    InputError
+        As :func:`score_parcels`, and parcels without the area and FAR (or households) the
+        programme needs.
+    ConfigError
+        As :func:`score_parcels`.
+
+    Examples
+    --------
+    Three 4 ha parcels at a floor-area ratio of 2.5, with their walks to the three schools of
+    the seed clause 三(二)8:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from siteplan import Study, assess_parcels
+    >>> study = Study.model_validate({"study": {"name": "demo"}, "criteria": [
+    ...     {"name": "kg_walk", "kind": "distance", "class": "kindergarten", "weight": 1}]})
+    >>> nan = float("nan")
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["a", "b", "c"], "far": [2.5, 2.5, 2.5],
+    ...      "dist_kindergarten_m": [250.0, 600.0, nan],
+    ...      "dist_primary_school_m": [400.0, 800.0, nan],
+    ...      "dist_middle_school_m": [900.0, 900.0, nan], "unreachable": [False, False, True]},
+    ...     geometry=[box(300 * i, 0, 300 * i + 200, 200) for i in range(3)], crs="EPSG:32649")
+    >>> out = assess_parcels(parcels, study)
+    >>> out[["parcel_id", "rank", "compliant_all"]].values.tolist()
+    [['a', 1, True], ['b', 2, False], ['c', <NA>, False]]
+    >>> out[["est_households", "required_childcare_places"]].iloc[0].tolist()
+    [1000, 27]
     """
     radii = study.compliance.radii
     work = ensure_access(parcels, study, net=net, facilities=facilities,

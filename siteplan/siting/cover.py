@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 
 from siteplan.access.catchments import catchments
 from siteplan.access.coverage import frontage_near
@@ -27,12 +28,9 @@ from siteplan.core.errors import ConfigError, InputError
 from siteplan.io.layers import is_polygonal
 from siteplan.network.graph import Network
 from siteplan.network.linear import substrings
-from siteplan.network.snapping import SnapPoint, snap
-from siteplan.siting.demand import build_atoms, grouped_union
+from siteplan.network.snapping import Snap, SnapPoint, snap
+from siteplan.siting.demand import Atoms, build_atoms, grouped_union
 from siteplan.siting.solvers import Cover, exact_cover, greedy_cover
-
-if TYPE_CHECKING:
-    pass
 
 Method = Literal["greedy", "exact", "both"]
 # Carried from the candidates to the proposed sites, so an excluded parcel shows as such.
@@ -130,7 +128,11 @@ def check_options(radius_m: float, k: int | None, target_share: float | None,
 
 def _demand(demand: gpd.GeoDataFrame, crs: Any,
             population: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Demand polygons, their density (weight per m²) and ids."""
+    """Return the demand polygons in ``crs``, their density (weight per m²) and ids.
+
+    Without ``population`` every m² weighs 1 and overlapping polygons are merged (land counts
+    once); with it, each polygon's population is spread over its area.
+    """
     if demand.crs is None:
         raise InputError("the demand layer has no CRS.", where="siting demand",
                          fix="set one (gdf.set_crs(...)).")
@@ -166,6 +168,11 @@ def _demand(demand: gpd.GeoDataFrame, crs: Any,
 
 
 def _candidate_frame(candidates: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """Return the candidates in ``crs`` with a unique ``site_id``, in id order.
+
+    The id is ``site_id``, else ``parcel_id``, ``facility_id`` or the index; the exclusion
+    columns are carried along.
+    """
     if len(candidates) == 0:
         raise InputError("there are no candidate sites.", where="siting candidates",
                          fix="give candidate parcels, network nodes or a site layer.")
@@ -191,13 +198,13 @@ def _candidate_frame(candidates: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame
 
 def _covered(net: Network, pieces: list[pd.DataFrame], demand: np.ndarray,
              density: np.ndarray, frontage_m: float) -> float:
-    """Weight of the demand inside the frontage band of the reached street ``pieces``, by
-    exact overlay.
+    """Return the weight of the demand inside the frontage band of the street ``pieces``.
 
-    The band near each demand polygon is the union of the buffers of the pieces within the
-    frontage of it (:func:`siteplan.access.coverage.frontage_near`): the same area as the dissolved
-    catchment of the whole class, from small local unions instead of a city-wide one (whose
-    intersection with every polygon grows with the city squared).
+    Computed by exact overlay.  The band near each demand polygon is the union of the buffers
+    of the pieces within the frontage of it (:func:`siteplan.access.coverage.frontage_near`):
+    the same area as the dissolved catchment of the whole class, from small local unions
+    instead of a city-wide one (whose intersection with every polygon grows with the city
+    squared).
     """
     table = pd.concat(pieces, ignore_index=True)
     lines = substrings(net.edge_geometry, table["edge"].to_numpy(), table["s"].to_numpy(),
@@ -232,27 +239,70 @@ def maximal_cover(
         The walking network.
     existing
         Facilities (``facility_id``, ``class``); those of ``cls`` already cover their catchments.
-    cls, radius_m
-        The class and its walking radius.
+    cls
+        The facility class.
+    radius_m
+        The class's walking radius in metres.
     candidates
         Candidate sites (points or polygons) with ``site_id`` (else ``parcel_id``,
         ``facility_id`` or the index as id).
     demand
         Demand polygons: residential land, parcels or buildings.
-    k, target_share
-        Number of new sites, or the share (0-1] of all demand to cover with existing and new.
+    k
+        Number of new sites (give ``k`` or ``target_share``, not both).
+    target_share
+        Share (0-1] of all demand to cover with the existing and the new sites, with as few
+        new sites as possible.
     population
         Demand column spread over each polygon by area; default: weight by area (m²).
     method
         ``"greedy"``, ``"exact"`` (integer programme) or ``"both"``.
     time_limit_s
         Time limit of the integer programme.
-    frontage_m, facility_point, candidate_point, max_snap_m
-        As for :func:`siteplan.access.catchments.catchments`.
+    frontage_m
+        Depth of the street frontage counted as covered, as for
+        :func:`siteplan.access.catchments.catchments`.
+    facility_point, candidate_point
+        Which point of an existing facility or of a candidate snaps to the network
+        (:func:`siteplan.network.snapping.snap`).
+    max_snap_m
+        Facilities and candidates farther than this from every walkable street cannot reach it.
 
     Returns
     -------
     SitingResult
+        The proposed sites, their catchments, the coverage before and after per method and
+        the demand no catchment can reach.
+
+    Raises
+    ------
+    ConfigError
+        A radius that is not a positive number.
+    InputError
+        Bad ``k``, ``target_share``, method, time limit, candidates or demand, or a target no
+        set of candidates reaches.
+
+    Examples
+    --------
+    A 2 km street with a kindergarten at its west end, three candidate sites along it and a
+    20 m strip of housing beside it:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import graph_from_lines, maximal_cover
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> existing = gpd.GeoDataFrame({"facility_id": ["k"], "class": ["kindergarten"]},
+    ...                             geometry=[Point(0, 0)], crs=crs)
+    >>> sites = gpd.GeoDataFrame({"site_id": ["c600", "c1200", "c1800"]},
+    ...                          geometry=[Point(600, 0), Point(1200, 0), Point(1800, 0)], crs=crs)
+    >>> housing = gpd.GeoDataFrame(geometry=[box(0, 0, 2000, 20)], crs=crs)
+    >>> res = maximal_cover(net, existing, "kindergarten", 300.0, sites, housing, k=1)
+    >>> res.sites["site_id"].tolist()
+    ['c1200']
+    >>> res.coverage[["share_before", "share_after"]].round(2).values.tolist()
+    [[0.16, 0.49]]
     """
     check_options(radius_m, k, target_share, method, time_limit_s)
     radius_m = float(radius_m)
@@ -260,48 +310,121 @@ def maximal_cover(
     if k is not None and k > len(cand):
         raise InputError(f"k = {k} is more than the {len(cand)} candidate sites.",
                          where="siting.k", fix="ask for fewer sites or give more candidates.")
-    clock = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(step: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[step] = now - clock
-        clock = now
-
+    watch = _Stopwatch()
     geoms, density, ids = _demand(demand, net.crs, population)
-    # Refused before any network work: a share of nothing is not a number.
+    total = _total_weight(geoms, density, population)
+    ex_snap = snap(net, _class_geometries(existing, cls, net.crs), how=facility_point,
+                   max_snap_m=max_snap_m)
+    c_snap = snap(net, np.asarray(cand.geometry.values), how=candidate_point,
+                  max_snap_m=max_snap_m)
+    watch.lap("snap")
+    atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m,
+                        keep_geometry=False)
+    watch.lap("atoms")
+    reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
+    before = _covered(net, [reached_before], geoms, density, frontage_m)
+    watch.lap("before")
+    open_atoms = ~atoms.before & (np.diff(atoms.cover.indptr) > 0)
+    a, w = atoms.cover[open_atoms], atoms.weight[open_atoms]
+    base_w = float(atoms.weight[atoms.before].sum())  # covered by the existing facilities
+    target = _target_weight(cls, target_share, total, base_w, float(w.sum()))
+    covers = _solve(method, a, w, k, target, time_limit_s, watch)
+    problem = _Problem(net=net, cls=cls, radius_m=radius_m, frontage_m=frontage_m,
+                       candidate_point=candidate_point, max_snap_m=max_snap_m, cand=cand,
+                       c_snap=c_snap, demand=geoms, density=density, total=total, base_w=base_w,
+                       before=before, reached_before=reached_before)
+    sites, new_catch, coverage = _method_outputs(problem, covers, atoms, population or "area_m2",
+                                                 watch)
+    unreach = _unreachable_layer(atoms, ids, cls, net.crs)
+    watch.lap("unreachable")
+    return SitingResult(cls, radius_m, population or "area_m2", sites, new_catch, coverage,
+                        unreach, covers, int(atoms.geometry.size), len(cand),
+                        n_candidates_near=atoms.n_near, timings=watch.timings)
+
+
+class _Stopwatch:
+    """Seconds per step, each measured from the end of the step before."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        """Record the seconds since the previous lap as ``step``."""
+        now = time.perf_counter()
+        self.timings[step] = now - self._clock
+        self._clock = now
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One siting instance, as the per-method outputs need it.
+
+    ``demand`` and ``density`` are the demand polygons (in ``net.crs``) and their weight per
+    m²; ``total`` their whole weight, ``base_w`` the weight the existing facilities cover
+    according to the atoms and ``before`` by exact overlay; ``reached_before`` the street
+    pieces the existing facilities reach; ``cand`` and ``c_snap`` the candidates (in id
+    order) and their snaps.
+    """
+
+    net: Network
+    cls: str
+    radius_m: float
+    frontage_m: float
+    candidate_point: SnapPoint
+    max_snap_m: float
+    cand: gpd.GeoDataFrame
+    c_snap: Snap
+    demand: np.ndarray
+    density: np.ndarray
+    total: float
+    base_w: float
+    before: float
+    reached_before: pd.DataFrame
+
+
+def _total_weight(geoms: np.ndarray, density: np.ndarray, population: str | None) -> float:
+    """Return the demand's whole weight, refusing a demand that weighs nothing.
+
+    Refused before any network work: a share of nothing is not a number.
+    """
     total = float((shapely.area(geoms) * density).sum())
     if not total > 0:
         raise InputError(f"the demand weighs nothing: its {population or 'area'} adds up to "
                          f"{total:g}, so no share of it can be covered.", where="siting demand",
                          fix="use a population field with people in it, or weight by area.")
-    mine = existing[existing["class"].astype(str) == cls] if len(existing) else existing
-    ex_geoms = np.asarray(mine.to_crs(net.crs).geometry.values, dtype=object)
-    ex_snap = snap(net, ex_geoms, how=facility_point, max_snap_m=max_snap_m)
-    c_snap = snap(net, np.asarray(cand.geometry.values), how=candidate_point,
-                  max_snap_m=max_snap_m)
-    lap("snap")
-    atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m,
-                        keep_geometry=False)
-    lap("atoms")
+    return total
 
-    reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
-    before = _covered(net, [reached_before], geoms, density, frontage_m)
-    lap("before")
-    open_atoms = ~atoms.before & (np.diff(atoms.cover.indptr) > 0)
-    a, w = atoms.cover[open_atoms], atoms.weight[open_atoms]
-    base_w = float(atoms.weight[atoms.before].sum())  # covered by the existing facilities
-    target = None
-    if target_share is not None:
-        target = target_share * total - base_w
-        best = (base_w + float(w.sum())) / total
-        if best < target_share * (1 - 1e-9):
-            raise InputError(f"no set of candidates reaches {target_share:.1%} coverage of "
-                             f"{cls}: the most they can reach is {best:.1%}.",
-                             where="siting.target_share",
-                             fix="lower the target or add candidate sites.")
-        target = max(target, 0.0)
+
+def _class_geometries(existing: gpd.GeoDataFrame, cls: str, crs: Any) -> np.ndarray:
+    """Return the geometries of the existing facilities of ``cls`` in ``crs``."""
+    mine = existing[existing["class"].astype(str) == cls] if len(existing) else existing
+    return np.asarray(mine.to_crs(crs).geometry.values, dtype=object)
+
+
+def _target_weight(cls: str, target_share: float | None, total: float, base_w: float,
+                   open_w: float) -> float | None:
+    """Return the weight the new sites must add to reach ``target_share`` (None with ``k``).
+
+    ``base_w`` is the weight the existing facilities cover and ``open_w`` the uncovered weight
+    some candidate covers; a share beyond their sum is refused, and a share the existing
+    facilities reach already needs nothing (0).
+    """
+    if target_share is None:
+        return None
+    target = target_share * total - base_w
+    best = (base_w + open_w) / total
+    if best < target_share * (1 - 1e-9):
+        raise InputError(f"no set of candidates reaches {target_share:.1%} coverage of "
+                         f"{cls}: the most they can reach is {best:.1%}.",
+                         where="siting.target_share",
+                         fix="lower the target or add candidate sites.")
+    return max(target, 0.0)
+
+
+def _solve(method: Method, a: sparse.csr_matrix, w: np.ndarray, k: int | None,
+           target: float | None, time_limit_s: float, watch: _Stopwatch) -> dict[str, Cover]:
+    """Run the solver of each method (``"both"``: greedy, then exact) on the open atoms."""
     covers: dict[str, Cover] = {}
     for m in (("greedy", "exact") if method == "both" else (method,)):
         if target is not None and target <= 0:
@@ -311,58 +434,75 @@ def maximal_cover(
             covers[m] = greedy_cover(a, w, k=k, target=target)
         else:
             covers[m] = exact_cover(a, w, k=k, target=target, time_limit_s=time_limit_s)
-        lap(f"solve_{m}")
+        watch.lap(f"solve_{m}")
+    return covers
 
+
+def _method_outputs(p: _Problem, covers: dict[str, Cover], atoms: Atoms, unit: str,
+                    watch: _Stopwatch) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
+    """Build the sites, their catchments and the coverage rows of every method."""
     site_rows, catch_rows, cov_rows = [], [], []
-    unit = population or "area_m2"
     unreachable_w = float(atoms.weight[~atoms.reachable].sum())
     unreachable_m2 = float(atoms.area[~atoms.reachable].sum())
     for m, cov in covers.items():
-        chosen = cand.iloc[cov.sites].reset_index(drop=True)
+        chosen = p.cand.iloc[cov.sites].reset_index(drop=True)
         rank = np.arange(1, cov.sites.size + 1)
-        site_rows.append(pd.DataFrame({
-            "method": m, "rank": rank, "site_id": chosen["site_id"].to_numpy(),
-            "marginal": cov.gains, "marginal_share": cov.gains / total,
-            "cumulative_share": (base_w + np.cumsum(cov.gains)) / total,
-            **{c: chosen[c].to_numpy() for c in EXCLUSION_COLUMNS if c in chosen.columns},
-            "geometry": shapely.point_on_surface(np.asarray(chosen.geometry.values))}))
-        new = catchments(net, chosen.assign(facility_id=chosen["site_id"], **{"class": cls}),
-                         {cls: radius_m}, mode="overlap", frontage_m=frontage_m,
-                         facility_point=candidate_point, max_snap_m=max_snap_m)
-        # (as text also when no site was chosen and the table is empty)
-        new = new.astype({"facility_id": "string"}).merge(pd.DataFrame({
-            "facility_id": chosen["site_id"].astype("string"), "rank": rank}), on="facility_id")
-        new = new.rename(columns={"facility_id": "site_id"}).sort_values("rank")
-        new.insert(0, "method", m)
-        catch_rows.append(new[["method", "rank", "site_id", "class", "radius_m", "area_m2",
-                               "geometry"]])
-        lap(f"catchments_{m}")
-        reached_new = reached_pieces(net, c_snap.subset(cov.sites), radius_m,
+        site_rows.append(_site_rows(p, m, cov, chosen, rank))
+        catch_rows.append(_new_catchments(p, m, chosen, rank))
+        watch.lap(f"catchments_{m}")
+        reached_new = reached_pieces(p.net, p.c_snap.subset(cov.sites), p.radius_m,
                                      per_facility=False)
-        after = _covered(net, [reached_before, reached_new], geoms, density, frontage_m)
-        lap(f"after_{m}")
+        after = _covered(p.net, [p.reached_before, reached_new], p.demand, p.density,
+                         p.frontage_m)
+        watch.lap(f"after_{m}")
         cov_rows.append({
-            "class": cls, "method": m, "radius_m": radius_m, "k": int(cov.sites.size),
-            "weight": unit, "demand_total": total, "covered_before": before,
-            "covered_after": after, "share_before": before / total,
-            "share_after": after / total, "unreachable": unreachable_w,
-            "unreachable_m2": unreachable_m2, "objective": base_w + cov.objective,
+            "class": p.cls, "method": m, "radius_m": p.radius_m, "k": int(cov.sites.size),
+            "weight": unit, "demand_total": p.total, "covered_before": p.before,
+            "covered_after": after, "share_before": p.before / p.total,
+            "share_after": after / p.total, "unreachable": unreachable_w,
+            "unreachable_m2": unreachable_m2, "objective": p.base_w + cov.objective,
             "status": cov.status,
-            "bound": base_w + cov.bound if cov.unit == "weight" else cov.bound,
+            "bound": p.base_w + cov.bound if cov.unit == "weight" else cov.bound,
             "gap": cov.gap, "bound_unit": cov.unit, "seconds": cov.seconds})
     sites = gpd.GeoDataFrame(pd.concat(site_rows, ignore_index=True), geometry="geometry",
-                             crs=net.crs)
+                             crs=p.net.crs)
     new_catch = gpd.GeoDataFrame(pd.concat(catch_rows, ignore_index=True), geometry="geometry",
-                                 crs=net.crs)
+                                 crs=p.net.crs)
+    return sites, new_catch, pd.DataFrame(cov_rows)
+
+
+def _site_rows(p: _Problem, m: str, cov: Cover, chosen: gpd.GeoDataFrame,
+               rank: np.ndarray) -> pd.DataFrame:
+    """Return the proposed sites of method ``m``: rank, gains, shares and exclusions."""
+    return pd.DataFrame({
+        "method": m, "rank": rank, "site_id": chosen["site_id"].to_numpy(),
+        "marginal": cov.gains, "marginal_share": cov.gains / p.total,
+        "cumulative_share": (p.base_w + np.cumsum(cov.gains)) / p.total,
+        **{c: chosen[c].to_numpy() for c in EXCLUSION_COLUMNS if c in chosen.columns},
+        "geometry": shapely.point_on_surface(np.asarray(chosen.geometry.values))})
+
+
+def _new_catchments(p: _Problem, m: str, chosen: gpd.GeoDataFrame,
+                    rank: np.ndarray) -> pd.DataFrame:
+    """Return the catchments of the sites method ``m`` proposes, in rank order."""
+    new = catchments(p.net, chosen.assign(facility_id=chosen["site_id"], **{"class": p.cls}),
+                     {p.cls: p.radius_m}, mode="overlap", frontage_m=p.frontage_m,
+                     facility_point=p.candidate_point, max_snap_m=p.max_snap_m)
+    # (as text also when no site was chosen and the table is empty)
+    new = new.astype({"facility_id": "string"}).merge(pd.DataFrame({
+        "facility_id": chosen["site_id"].astype("string"), "rank": rank}), on="facility_id")
+    new = new.rename(columns={"facility_id": "site_id"}).sort_values("rank")
+    new.insert(0, "method", m)
+    return new[["method", "rank", "site_id", "class", "radius_m", "area_m2", "geometry"]]
+
+
+def _unreachable_layer(atoms: Atoms, ids: np.ndarray, cls: str, crs: Any) -> gpd.GeoDataFrame:
+    """Return the demand no catchment reaches, one row per demand polygon that has some."""
     lost = ~atoms.reachable
     owners = np.unique(atoms.owner[lost])
     slot = np.searchsorted(owners, atoms.owner[lost])
-    unreach = gpd.GeoDataFrame({
+    return gpd.GeoDataFrame({
         "class": cls, "demand_id": ids[owners],
         "area_m2": np.bincount(slot, weights=atoms.area[lost], minlength=owners.size),
         "weight": np.bincount(slot, weights=atoms.weight[lost], minlength=owners.size),
-    }, geometry=grouped_union(atoms.geometry[lost], slot, owners.size), crs=net.crs)
-    lap("unreachable")
-    return SitingResult(cls, radius_m, unit, sites, new_catch, pd.DataFrame(cov_rows), unreach,
-                        covers, int(atoms.geometry.size), len(cand),
-                        n_candidates_near=atoms.n_near, timings=timings)
+    }, geometry=grouped_union(atoms.geometry[lost], slot, owners.size), crs=crs)

@@ -1,8 +1,8 @@
-"""Demand atoms for maximal covering: demand cut into pieces that every catchment covers
-wholly or not at all, so that coverage is measured by area of intersection, never by centroid.
+"""Demand atoms for maximal covering: demand cut into pieces each catchment covers wholly or not.
 
-A catchment is the frontage band (``frontage_m``) along the street a site reaches within its
-radius (:mod:`siteplan.access.catchments`), i.e. the union of the buffers of the reached street pieces.
+Coverage is so measured by area of intersection, never by centroid.  A catchment is the frontage
+band (``frontage_m``) along the street a site reaches within its radius
+(:mod:`siteplan.access.catchments`), i.e. the union of the buffers of the reached street pieces.
 Cutting every edge at every reach end of every candidate and of the existing facilities gives
 *elementary* street pieces, each reached wholly or not at all by each site; the buffer of a union
 of pieces is the union of their buffers, so a point of demand is covered by a site exactly when
@@ -78,12 +78,15 @@ class Atoms:
     @property
     def reachable(self) -> np.ndarray:
         """Atoms some candidate or existing facility covers."""
-        return self.before | (np.diff(self.cover.indptr) > 0)
+        out: np.ndarray = self.before | (np.diff(self.cover.indptr) > 0)
+        return out
 
 
 def grouped_union(values: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
-    """Union of the geometries of each group (``group`` need not be sorted); empty polygon for
-    groups without any."""
+    """Union the geometries of each of ``n`` groups (``group`` need not be sorted).
+
+    Groups without any geometry get an empty polygon.
+    """
     order = np.argsort(group, kind="stable")
     out = grouped_reduce(np.asarray(values, dtype=object)[order], group[order], n,
                          shapely.union_all, _PAD_CELLS)
@@ -97,6 +100,8 @@ def elementary_pieces(net: Network, pieces: list[pd.DataFrame]) -> tuple[pd.Data
 
     Parameters
     ----------
+    net
+        The walking network.
     pieces
         Tables ``group, edge, s, t`` (:func:`siteplan.access.reach.reached_pieces`).
 
@@ -137,13 +142,22 @@ def elementary_pieces(net: Network, pieces: list[pd.DataFrame]) -> tuple[pd.Data
 
 
 def useful_sites(sn: Snap, demand: np.ndarray, reach_m: float) -> np.ndarray:
-    """Which snapped sites can put catchment on some demand polygon, by a straight-line bound.
+    """Tell which snapped sites can put catchment on some demand polygon (straight-line bound).
 
     A reached street point lies within the radius of the site's own point as the crow flies
     (the access leg is straight, a street never shorter than the straight line along it), and
     the frontage band within ``frontage_m`` of the street, so a site whose point lies farther
     than ``reach_m = radius + frontage`` from every demand polygon covers none of it.  The
     test needs no network pass.
+
+    Parameters
+    ----------
+    sn
+        The sites' snaps.
+    demand
+        Demand polygons in the network's CRS.
+    reach_m
+        The bound: the radius plus the frontage.
 
     Returns
     -------
@@ -163,8 +177,10 @@ def useful_sites(sn: Snap, demand: np.ndarray, reach_m: float) -> np.ndarray:
 
 
 def _without(sn: Snap, keep: np.ndarray) -> Snap:
-    """The same snaps with the sites outside ``keep`` marked unreachable (indices unchanged),
-    so that network passes skip them."""
+    """Return the same snaps with the sites outside ``keep`` marked unreachable.
+
+    The indices stay unchanged; network passes skip the unreachable sites.
+    """
     return Snap(np.where(keep, sn.edge, -1), sn.offset_m, sn.access_m, sn.nearest_m,
                 sn.origin_xy, sn.point_xy, sn.max_snap_m)
 
@@ -220,7 +236,7 @@ def build_atoms(
     keep_geometry: bool = True,
     block_pairs: int = 20_000,
 ) -> Atoms:
-    """The demand atoms and their coverage by candidates and existing facilities.
+    """Cut the demand into atoms and find which candidates and existing facilities cover them.
 
     Parameters
     ----------
@@ -242,6 +258,11 @@ def build_atoms(
     block_pairs
         About how many (demand polygon, buffer) pairs are noded at once: bounds the memory of
         the arrangement, whose pieces are dropped block by block.
+
+    Returns
+    -------
+    Atoms
+        The atoms tiling the demand, their weights and their coverage.
 
     Notes
     -----

@@ -88,8 +88,11 @@ class Cover:
 
 
 def _sites_bound(a: sparse.csc_matrix, w: np.ndarray, target: float) -> int:
-    """Fewest sites that could reach ``target``: coverage is submodular, so ``s`` sites cover
-    at most the sum of the ``s`` largest single-site gains."""
+    """Return the fewest sites that could reach ``target``.
+
+    Coverage is submodular, so ``s`` sites cover at most the sum of the ``s`` largest
+    single-site gains.
+    """
     single = np.sort(np.asarray(a.T @ w).ravel())[::-1]
     reach = np.cumsum(single)
     return int(np.searchsorted(reach, target * (1 - 1e-9))) + 1 if target > 0 else 0
@@ -97,6 +100,12 @@ def _sites_bound(a: sparse.csc_matrix, w: np.ndarray, target: float) -> int:
 
 def _check(a: sparse.csr_matrix | sparse.csc_matrix, w: np.ndarray, k: int | None,
            target: float | None) -> tuple[sparse.csc_matrix, np.ndarray]:
+    """Return the instance as a 0/1 CSC matrix and float weights, or refuse it.
+
+    Raises :class:`~siteplan.core.errors.InputError` for weights that do not match the rows
+    or are negative or not finite, for both or neither of ``k`` and ``target``, and for a
+    ``k`` that is not a whole number from 1 to the number of candidates.
+    """
     a = _binary(a, sparse.csc_matrix)
     w = np.asarray(w, dtype=float)
     if w.shape != (a.shape[0],):
@@ -116,8 +125,10 @@ def _check(a: sparse.csr_matrix | sparse.csc_matrix, w: np.ndarray, k: int | Non
 
 
 def _binary(a: Any, kind: Any) -> Any:
-    """A 0/1 copy of ``a`` in sparse format ``kind``: stored zeros dropped (they cover
-    nothing), the caller's matrix left untouched."""
+    """Return a 0/1 copy of ``a`` in sparse format ``kind``.
+
+    Stored zeros are dropped (they cover nothing); the caller's matrix is left untouched.
+    """
     a = kind(a, dtype=float, copy=True)
     a.sum_duplicates()
     a.eliminate_zeros()
@@ -128,11 +139,11 @@ def _binary(a: Any, kind: Any) -> Any:
 def order_by_gain(a: sparse.csc_matrix, w: np.ndarray, pool: np.ndarray,
                   limit: int, target: float = np.inf,
                   bound_sites: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
-    """Greedy order of the candidates in ``pool``: up to ``limit`` sites with positive gain,
-    stopping once ``target`` weight is covered.
+    """Order the candidates in ``pool`` greedily, up to ``limit`` sites with positive gain.
 
-    Gains are kept in one array and updated after each choice only through the atoms it newly
-    covers (``A[new][:, pool].T @ w[new]``): the lazy part of lazy greedy, vectorised.
+    The order stops once ``target`` weight is covered.  Gains are kept in one array and
+    updated after each choice only through the atoms it newly covers
+    (``A[new][:, pool].T @ w[new]``): the lazy part of lazy greedy, vectorised.
 
     Returns
     -------
@@ -183,7 +194,7 @@ def order_by_gain(a: sparse.csc_matrix, w: np.ndarray, pool: np.ndarray,
 
 def greedy_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
                  target: float | None = None) -> Cover:
-    """Greedy maximal covering.
+    """Choose sites by greedy maximal covering.
 
     Parameters
     ----------
@@ -224,11 +235,11 @@ def greedy_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
 
 
 def merge_atoms(a: sparse.spmatrix, w: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Atoms with the same candidate set merged into one (weights summed); atoms that no
-    candidate covers dropped.
+    """Merge the atoms with the same candidate set into one, summing their weights.
 
-    Rows are grouped by two independent 64-bit hashes of their column sets, then every row is
-    checked against its group's first row, so a hash collision can never merge different sets.
+    Atoms that no candidate covers are dropped.  Rows are grouped by two independent 64-bit
+    hashes of their column sets, then every row is checked against its group's first row, so
+    a hash collision can never merge different sets.
     """
     a = _binary(a, sparse.csr_matrix)
     a.sort_indices()
@@ -261,8 +272,11 @@ def merge_atoms(a: sparse.spmatrix, w: np.ndarray) -> tuple[sparse.csr_matrix, n
 
 
 def undominated(a: sparse.csc_matrix) -> np.ndarray:
-    """Candidates worth keeping: those covering something, and not a subset of another's atoms
-    (among equal sets the lowest index stays)."""
+    """Return the candidates worth keeping.
+
+    Those are the candidates covering something, and not a subset of another's atoms (among
+    equal sets the lowest index stays).
+    """
     nnz = np.diff(a.indptr)
     shared = (a.T @ a).tocoo()
     j, other = shared.row, shared.col
@@ -275,7 +289,7 @@ def undominated(a: sparse.csc_matrix) -> np.ndarray:
 
 def prune_components(a: sparse.csr_matrix, w: np.ndarray,
                      max_sites: int) -> tuple[np.ndarray, np.ndarray]:
-    """Atoms and candidates of the independent parts some optimal solution may need.
+    """Keep the atoms and candidates of the independent parts an optimal solution may need.
 
     Atoms and candidates split into components (atoms linked through the candidates covering
     them), which share nothing but the count of sites.  Let ``T`` be the ``max_sites``
@@ -316,7 +330,7 @@ def prune_components(a: sparse.csr_matrix, w: np.ndarray,
 
 
 def _covered_rows(a: sparse.csc_matrix, cols: np.ndarray) -> np.ndarray:
-    """Boolean mask of the atoms some of the columns ``cols`` cover."""
+    """Return a boolean mask of the atoms some of the columns ``cols`` cover."""
     out = np.zeros(a.shape[0], dtype=bool)
     out[a[:, cols].indices] = True
     return out
@@ -324,10 +338,24 @@ def _covered_rows(a: sparse.csc_matrix, cols: np.ndarray) -> np.ndarray:
 
 def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
                 target: float | None = None, time_limit_s: float = 60.0) -> Cover:
-    """Exact maximal covering by integer programming (HiGHS through scipy.optimize.milp).
+    """Solve maximal covering exactly by integer programming (HiGHS through scipy.optimize.milp).
 
     With ``k``: maximise the covered weight with at most ``k`` sites.  With ``target``: the
-    fewest sites that cover at least ``target`` weight.
+    fewest sites that cover at least ``target`` weight.  The instance is reduced first (see the
+    module docstring), then solved under ``time_limit_s``.
+
+    Parameters
+    ----------
+    a
+        ``(atoms, candidates)`` coverage matrix; any non-zero counts as covering.
+    w
+        ``(atoms,)`` non-negative weights.
+    k
+        Number of sites (give ``k`` or ``target``, not both).
+    target
+        Weight to cover with as few sites as possible.
+    time_limit_s
+        Time limit of the solver in seconds.
 
     Returns
     -------
@@ -337,39 +365,123 @@ def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
         limit), with the least of HiGHS's dual bound and greedy's online bound as ``bound``
         and ``gap = (bound - objective) / bound``; with a target, ``bound`` is the least
         number of sites HiGHS (or the single gains) proved necessary, ``gap`` in sites.
+
+    Raises
+    ------
+    InputError
+        Bad weights, ``k`` or time limit, or HiGHS found no solution at all.
     """
     a, w = _check(a, w, k, target)
+    _check_time_limit(time_limit_s)
+    start = time.perf_counter()
+    reduced = _reduce(a, w, k, target)
+    if reduced is None:
+        return Cover(np.empty(0, dtype=np.int64), np.empty(0), 0.0, "exact", "no_gain", 0.0,
+                     0.0, time.perf_counter() - start, "weight" if k is not None else "sites")
+    sub, mw, keep = reduced
+    # Target mode: the weight to reach, at most what the reduced instance holds.
+    need = min(float(target), float(mw.sum())) if target is not None else np.inf
+    res = _solve_milp(sub, mw, k, need, time_limit_s)
+    status = "optimal" if res.status == 0 else "time_limit"
+    found = res.x is not None
+    chosen = keep[np.flatnonzero(res.x[:sub.shape[1]] > 0.5)] if found else np.empty(0, np.int64)
+    online = np.inf
+    if status == "time_limit":
+        chosen, online = _better_of_highs_and_greedy(a, w, sub, mw, keep, chosen, found, k,
+                                                     need)
+    sites, gains, _ = order_by_gain(a, w, chosen, chosen.size)
+    dual = getattr(res, "mip_dual_bound", None)
+    if k is not None:
+        return _weight_cover(sites, gains, status, dual, online, start)
+    return _sites_cover(sites, gains, status, dual, sub, mw, need, start)
+
+
+def _check_time_limit(time_limit_s: float) -> None:
+    """Refuse a time limit that is not a positive number of seconds."""
     if not (np.isfinite(time_limit_s) and time_limit_s > 0):
         raise InputError(f"time limit must be a positive number of seconds, got {time_limit_s}.",
                          where="siting.time_limit_s", fix="use e.g. 60.")
-    start = time.perf_counter()
+
+
+def _reduce(a: sparse.csc_matrix, w: np.ndarray, k: int | None, target: float | None
+            ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray] | None:
+    """Reduce an instance to what an optimal solution may need.
+
+    Atoms with identical candidate sets are merged (:func:`merge_atoms`), dominated candidates
+    dropped (:func:`undominated`) and so are the components no optimal solution with at most
+    ``k`` sites (or, with a target, as many as greedy needs) uses (:func:`prune_components`).
+
+    Parameters
+    ----------
+    a, w
+        The checked instance (:func:`_check`).
+    k, target
+        The number of sites or the weight to cover (exactly one is given).
+
+    Returns
+    -------
+    tuple or None
+        ``(sub, weights, keep)``: the reduced ``(atoms, candidates)`` matrix, its atoms'
+        weights and the index in ``a`` of each of its candidates; None when no candidate
+        covers any weight.
+    """
     merged, mw = merge_atoms(a, w)
     keep = undominated(merged.tocsc())
     if keep.size == 0 or mw.sum() <= 0:
-        return Cover(np.empty(0, dtype=np.int64), np.empty(0), 0.0, "exact", "no_gain", 0.0,
-                     0.0, time.perf_counter() - start, "weight" if k is not None else "sites")
+        return None
     sub = merged[:, keep].tocsr()
     if k is not None:
         most = int(k)
     else:  # the greedy solution reaches the target: an optimal one has no more sites
+        reach = min(float(target), float(mw.sum())) if target is not None else np.inf
         most = order_by_gain(sub.tocsc(), mw, np.arange(keep.size), keep.size,
-                             min(float(target), float(mw.sum())) * (1 - 1e-9))[0].size  # type: ignore[arg-type]
+                             reach * (1 - 1e-9))[0].size
     rows, cols = prune_components(sub, mw, max(most, 1))
-    sub, mw, keep = sub[rows][:, cols].tocsr(), mw[rows], keep[cols]
+    return sub[rows][:, cols].tocsr(), mw[rows], keep[cols]
+
+
+def _solve_milp(sub: sparse.csr_matrix, mw: np.ndarray, k: int | None, need: float,
+                time_limit_s: float) -> optimize.OptimizeResult:
+    """Solve the integer programme of a reduced instance with HiGHS.
+
+    Variables are ``x_j`` (site ``j`` open, integer) then ``y_i`` (atom ``i`` covered), with
+    ``y_i <= sum_j a_ij x_j``.  With ``k``: at most ``k`` sites, maximise ``w . y``.  Without:
+    cover at least ``need`` weight, minimise the number of sites.
+
+    Parameters
+    ----------
+    sub, mw
+        The reduced ``(atoms, candidates)`` matrix and its atoms' weights.
+    k
+        Number of sites, or None for the target mode.
+    need
+        Weight to cover in the target mode (unused with ``k``).
+    time_limit_s
+        Time limit of the solver in seconds.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+        HiGHS's result; ``status`` 1 when stopped by the time limit.
+
+    Raises
+    ------
+    InputError
+        HiGHS stopped without any solution for another reason than the time limit.
+    """
     n_i, n_j = sub.shape
     eye = sparse.identity(n_i, format="csr")
     cover_rows = sparse.hstack([-sub, eye], format="csr")  # y_i - sum_j a_ij x_j <= 0
-    count = sparse.csr_matrix(np.r_[np.ones(n_j), np.zeros(n_i)][None, :])
     integrality = np.r_[np.ones(n_j), np.zeros(n_i)]
     bounds = optimize.Bounds(np.zeros(n_j + n_i), np.ones(n_j + n_i))
     constraints = [optimize.LinearConstraint(cover_rows, -np.inf, 0.0)]
     if k is not None:
         cost = np.r_[np.zeros(n_j), -mw]
+        count = sparse.csr_matrix(np.r_[np.ones(n_j), np.zeros(n_i)][None, :])
         constraints.append(optimize.LinearConstraint(count, 0.0, float(k)))
     else:
         cost = np.r_[np.ones(n_j), np.zeros(n_i)]
         weight = sparse.csr_matrix(np.r_[np.zeros(n_j), mw][None, :])
-        need = min(float(target), float(mw.sum()))  # type: ignore[arg-type]
         constraints.append(optimize.LinearConstraint(weight, need * (1 - 1e-9), np.inf))
     res = optimize.milp(cost, integrality=integrality, bounds=bounds, constraints=constraints,
                         options={"time_limit": float(time_limit_s), "disp": False})
@@ -377,34 +489,75 @@ def exact_cover(a: sparse.spmatrix, w: np.ndarray, *, k: int | None = None,
         raise InputError(f"the integer programme found no solution ({res.message}).",
                          where="siting (exact)",
                          fix="raise the time limit, or use method='greedy'.")
-    status = "optimal" if res.status == 0 else "time_limit"
-    found = res.x is not None
-    chosen = keep[np.flatnonzero(res.x[:n_j] > 0.5)] if found else np.empty(0, np.int64)
-    online = np.inf
-    if status == "time_limit":
-        # Stopped early: the greedy solution of the same (reduced) instance stands in when
-        # HiGHS has none or a worse one, and its online bound tightens HiGHS's.
-        g_sites, g_gains, online = order_by_gain(
-            sub.tocsc(), mw, np.arange(n_j), int(k) if k is not None else n_j,
-            np.inf if k is not None else need * (1 - 1e-9),
-            bound_sites=int(k) if k is not None else 0)
-        if not found or (float(w[_covered_rows(a, chosen)].sum()) < g_gains.sum()
-                         if k is not None else chosen.size > g_sites.size):
-            chosen = keep[g_sites]
-    sites, gains, _ = order_by_gain(a, w, chosen, chosen.size)
+    return res
+
+
+def _better_of_highs_and_greedy(a: sparse.csc_matrix, w: np.ndarray, sub: sparse.csr_matrix,
+                                mw: np.ndarray, keep: np.ndarray, chosen: np.ndarray,
+                                found: bool, k: int | None,
+                                need: float) -> tuple[np.ndarray, float]:
+    """Pick HiGHS's or greedy's sites after a solve stopped by the time limit.
+
+    The greedy solution of the same (reduced) instance stands in when HiGHS has none or a
+    worse one (less weight with ``k``, more sites with a target), and its online bound
+    tightens HiGHS's dual bound.
+
+    Parameters
+    ----------
+    a, w
+        The checked instance.
+    sub, mw, keep
+        The reduced instance (:func:`_reduce`).
+    chosen
+        HiGHS's sites (indices of ``a``'s columns).
+    found
+        Whether HiGHS has a solution at all.
+    k, need
+        The number of sites, or None and the weight to cover.
+
+    Returns
+    -------
+    tuple
+        ``(sites, online)``: the sites kept (indices of ``a``'s columns) and greedy's online
+        bound (inf in the target mode).
+    """
+    n_j = sub.shape[1]
+    g_sites, g_gains, online = order_by_gain(
+        sub.tocsc(), mw, np.arange(n_j), int(k) if k is not None else n_j,
+        np.inf if k is not None else need * (1 - 1e-9),
+        bound_sites=int(k) if k is not None else 0)
+    if not found or (float(w[_covered_rows(a, chosen)].sum()) < g_gains.sum()
+                     if k is not None else chosen.size > g_sites.size):
+        chosen = keep[g_sites]
+    return chosen, online
+
+
+def _weight_cover(sites: np.ndarray, gains: np.ndarray, status: str, dual: float | None,
+                  online: float, start: float) -> Cover:
+    """Build the exact method's :class:`Cover` with ``k``: bound and gap in weight.
+
+    The bound is the least of HiGHS's dual bound (negated: HiGHS minimises ``-w . y``) and
+    greedy's ``online`` bound, never below the objective; the gap is 0 when optimal.
+    """
     obj = float(gains.sum())
-    if k is not None:
-        dual = getattr(res, "mip_dual_bound", None)
-        bound = -float(dual) if dual is not None and np.isfinite(dual) else np.inf
-        bound = max(min(bound, online), obj)
-        gap = 0.0 if status == "optimal" else (bound - obj) / bound if bound > 0 else 0.0
-        return Cover(sites, gains, obj, "exact", status, bound, gap, time.perf_counter() - start)
-    # Target mode: the objective is the number of sites; HiGHS's dual bound is the least.
+    bound = -float(dual) if dual is not None and np.isfinite(dual) else np.inf
+    bound = max(min(bound, online), obj)
+    gap = 0.0 if status == "optimal" else (bound - obj) / bound if bound > 0 else 0.0
+    return Cover(sites, gains, obj, "exact", status, bound, gap, time.perf_counter() - start)
+
+
+def _sites_cover(sites: np.ndarray, gains: np.ndarray, status: str, dual: float | None,
+                 sub: sparse.csr_matrix, mw: np.ndarray, need: float, start: float) -> Cover:
+    """Build the exact method's :class:`Cover` with a target: bound and gap in sites.
+
+    The objective of the programme is the number of sites: when optimal the bound is that
+    number, else the larger of HiGHS's dual bound (rounded up) and the fewest sites whose
+    single gains in the reduced instance ``sub``, ``mw`` reach ``need`` (:func:`_sites_bound`).
+    """
     n = sites.size
-    dual = getattr(res, "mip_dual_bound", None)
     least = float(n) if status == "optimal" else float(max(
         _sites_bound(sub.tocsc(), mw, need),
         np.ceil(float(dual) - 1e-6) if dual is not None and np.isfinite(dual) else 0))
     least = min(least, float(n))
-    return Cover(sites, gains, obj, "exact", status, least, (n - least) / n if n else 0.0,
-                 time.perf_counter() - start, "sites")
+    return Cover(sites, gains, float(gains.sum()), "exact", status, least,
+                 (n - least) / n if n else 0.0, time.perf_counter() - start, "sites")

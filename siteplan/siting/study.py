@@ -1,8 +1,10 @@
-"""Gap filling on a study run: :func:`site_study` takes the network, facilities, radius,
-frontage and snapping settings from a :class:`~siteplan.study.result.StudyResult` and calls
+"""Gap filling on a study run: :func:`site_study`.
+
+:func:`site_study` takes the network, facilities, radius, frontage and snapping settings from a
+:class:`~siteplan.study.result.StudyResult` and calls
 :func:`siteplan.siting.cover.maximal_cover`; :func:`check_request` refuses a bad request before
-the study runs; :func:`siteplan.outputs.siting.write_siting` writes the GeoPackage, the CSV
-of proposed sites and the planning map.
+the study runs; :func:`siteplan.outputs.siting.write_siting` writes the GeoPackage, the CSV of
+proposed sites and the planning map.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
 
 def study_radius(study: Study, cls: str) -> float:
-    """The class's radius from the study (else the seed radius); ConfigError if it has none."""
+    """Return the class's radius from the study (else the seed radius); ConfigError if none."""
     radius = study.class_radius(cls)
     if radius is None:
         radius = SEED_RADII_M.get(cls)
@@ -65,8 +67,10 @@ def check_request(study: Study, cls: str, *, k: int | None = None,
 
 
 def node_candidates(net: Network) -> gpd.GeoDataFrame:
-    """Every network node as a candidate site ``node_<id>`` (zero-padded, so ids sort as
-    numbers)."""
+    """Offer every network node as a candidate site ``node_<id>``.
+
+    The ids are zero-padded, so they sort as numbers.
+    """
     width = len(str(max(net.n_nodes - 1, 0)))
     ids = np.strings.add("node_", np.strings.zfill(np.arange(net.n_nodes).astype(str), width))
     return gpd.GeoDataFrame({"site_id": ids}, geometry=shapely.points(net.node_xy), crs=net.crs)
@@ -85,12 +89,80 @@ def site_study(
     time_limit_s: float = 60.0,
     skip_excluded: bool = False,
 ) -> SitingResult:
-    """:func:`maximal_cover` on a study run: its network, facilities, radius, frontage and
-    snapping settings; candidates the study's parcels, the network nodes or a site layer.
+    """Propose sites for new facilities of a class on a study run.
 
-    With ``skip_excluded`` only candidates whose ``excluded`` is False are offered (the
-    parcels the study's constraints keep; nodes have no exclusions).  Either way the sites
-    carry the candidates' ``excluded`` and ``exclusion_reason`` columns.
+    :func:`~siteplan.siting.cover.maximal_cover` with the study's network, facilities, radius,
+    frontage and snapping settings; the candidates are the study's parcels, the network nodes
+    or a site layer.
+
+    Parameters
+    ----------
+    result
+        A study run (:func:`siteplan.pipeline.run_study`).
+    cls
+        The facility class; its radius is the study's (else the seed radius).
+    k
+        Number of new sites (give ``k`` or ``target_share``, not both).
+    target_share
+        Share (0-1] of all demand to cover with the existing and the new sites.
+    candidates
+        ``"parcels"`` (the study's parcels), ``"nodes"`` (every network node) or a
+        GeoDataFrame of sites.
+    demand
+        The study layer that holds the demand: ``"residential"``, ``"parcels"`` or
+        ``"buildings"``.
+    population
+        Demand column spread over each polygon by area; default: weight by area (m²).
+    method
+        ``"greedy"``, ``"exact"`` (integer programme) or ``"both"``.
+    time_limit_s
+        Time limit of the integer programme.
+    skip_excluded
+        Offer only the candidates whose ``excluded`` is False (the parcels the study's
+        constraints keep; nodes have no exclusions).  Either way the sites carry the
+        candidates' ``excluded`` and ``exclusion_reason`` columns.
+
+    Returns
+    -------
+    SitingResult
+        As :func:`~siteplan.siting.cover.maximal_cover` gives it, with the study's map layers
+        and input files (which the outputs never overwrite).
+
+    Raises
+    ------
+    ConfigError
+        A class without a radius.
+    InputError
+        Unknown candidates or demand, a demand layer the study does not have, or a bad
+        request (see :func:`~siteplan.siting.cover.maximal_cover`).
+
+    Examples
+    --------
+    A study run by hand: a 2 km street with a kindergarten at its west end, three parcels
+    along it and a strip of housing beside it.
+
+    >>> import geopandas as gpd
+    >>> import pandas as pd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import Study, StudyResult, graph_from_lines, site_study
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> kg = gpd.GeoDataFrame({"facility_id": ["k"], "class": ["kindergarten"]},
+    ...                       geometry=[Point(0, 0)], crs=crs)
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["p600", "p1200", "p1800"]},
+    ...     geometry=[box(x - 50, -120, x + 50, -20) for x in (600, 1200, 1800)], crs=crs)
+    >>> housing = gpd.GeoDataFrame(geometry=[box(0, 0, 2000, 20)], crs=crs)
+    >>> none = gpd.GeoDataFrame({"class": []}, geometry=[], crs=crs)
+    >>> result = StudyResult(Study.model_validate({"study": {"name": "demo"}}), net, kg,
+    ...                      parcels, none, pd.DataFrame(), none, pd.DataFrame(),
+    ...                      pd.DataFrame(), housing)
+    >>> res = site_study(result, "kindergarten", k=1)
+    >>> res.sites["site_id"].tolist()
+    ['p1200']
+    >>> res.coverage[["share_before", "share_after"]].round(2).values.tolist()
+    [[0.16, 0.42]]
     """
     radius = study_radius(result.study, cls)
     net = result.network
@@ -135,7 +207,7 @@ def site_study(
 
 
 def sites_table(result: SitingResult) -> pd.DataFrame:
-    """The proposed sites as a plain table with ``lon``/``lat`` (for the CSV)."""
+    """Return the proposed sites as a plain table with ``lon``/``lat`` (for the CSV)."""
     pts = result.sites.to_crs(4326).geometry
     table = pd.DataFrame(result.sites.drop(columns="geometry"))
     table.insert(1, "class", result.cls)

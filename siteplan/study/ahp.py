@@ -55,7 +55,7 @@ class AHPResult:
 
 
 def check_pairwise_matrix(matrix: object) -> list[str]:
-    """Problems with a pairwise-comparison matrix, as sentences (empty list: valid).
+    """List the problems of a pairwise-comparison matrix, as sentences (empty list: valid).
 
     Checks: square, at least 1x1, finite, positive, diagonal of ones, reciprocal
     (``a_ij * a_ji == 1`` within a relative tolerance of 1e-3, so that ``1/3`` written as
@@ -91,7 +91,9 @@ def check_pairwise_matrix(matrix: object) -> list[str]:
 
 
 def ahp_weights(matrix: object) -> AHPResult:
-    """Principal-eigenvector weights and consistency ratio of a pairwise-comparison matrix.
+    """Derive criterion weights and the consistency ratio from a pairwise-comparison matrix.
+
+    The weights are the principal right eigenvector, normalised to sum 1 (Saaty).
 
     Parameters
     ----------
@@ -101,12 +103,25 @@ def ahp_weights(matrix: object) -> AHPResult:
     Returns
     -------
     AHPResult
+        The weights, ``lambda_max``, the consistency index and ratio.
 
     Raises
     ------
     ValueError
         If the matrix is not a valid pairwise-comparison matrix (see
         :func:`check_pairwise_matrix`) or ``n > 15``.
+
+    Examples
+    --------
+    Access to schools matters 3 times as much as parcel size and 5 times as much as the
+    shape; size matters twice as much as shape:
+
+    >>> from siteplan import ahp_weights
+    >>> res = ahp_weights([[1, 3, 5], [1 / 3, 1, 2], [1 / 5, 1 / 2, 1]])
+    >>> res.weights.round(3).tolist()
+    [0.648, 0.23, 0.122]
+    >>> round(res.consistency_ratio, 3), res.consistent
+    (0.003, True)
     """
     problems = check_pairwise_matrix(matrix)
     if problems:
@@ -132,7 +147,17 @@ def ahp_weights(matrix: object) -> AHPResult:
 
 
 def normalise_weights(weights: object) -> np.ndarray:
-    """Direct weights scaled to sum 1.
+    """Scale direct weights to sum 1.
+
+    Parameters
+    ----------
+    weights
+        Positive numbers, one per criterion.
+
+    Returns
+    -------
+    numpy.ndarray
+        The weights divided by their sum.
 
     Raises
     ------
@@ -144,7 +169,8 @@ def normalise_weights(weights: object) -> np.ndarray:
         raise ValueError("weights must be a non-empty list of numbers")
     if not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise ValueError(f"every weight must be a positive number, got {w.tolist()}")
-    return w / w.sum()
+    out: np.ndarray = w / w.sum()
+    return out
 
 
 __all__ = [

@@ -1,7 +1,9 @@
-"""Checks across sections of a study (a criterion's class exists, AHP matrix matches the
-criteria, the search limit covers every walking distance used, ...).  Each problem is
-``(key, value, what, fix)`` with a dotted key such as ``criteria[2].class``;
-:mod:`siteplan.study.errors` turns them into one ConfigError."""
+"""Checks across sections of a study: problems no single table can see on its own.
+
+A criterion's class exists, the AHP matrix matches the criteria, the search limit covers every
+walking distance used, ...  Each problem is ``(key, value, what, fix)`` with a dotted key such as
+``criteria[2].class``; :mod:`siteplan.study.errors` turns them into one ConfigError.
+"""
 
 from __future__ import annotations
 
@@ -25,12 +27,13 @@ Problem = tuple[str, Any, str, str]
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """``' (did you mean "x"?)'`` for the closest choice, or ``''``."""
+    """Suggest the closest choice: ``' (did you mean "x"?)'``, or ``''`` when none is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 def _class_problems(study: StudyTables, known: list[str]) -> list[Problem]:
+    """Find unknown facility classes and network criteria without a radius."""
     out: list[Problem] = []
     for i, c in enumerate(study.criteria):
         cls_name = c.facility_class
@@ -57,6 +60,7 @@ def _class_problems(study: StudyTables, known: list[str]) -> list[Problem]:
 
 
 def _weight_problems(study: StudyTables) -> list[Problem]:
+    """Find missing direct weights, or a bad or inconsistent AHP matrix."""
     out: list[Problem] = []
     n = len(study.criteria)
     if study.weights.method == "direct":
@@ -103,6 +107,7 @@ def _weight_problems(study: StudyTables) -> list[Problem]:
 
 
 def _constraint_problems(study: StudyTables) -> list[Problem]:
+    """Find constraints on unknown criteria, with values of the wrong kind, or without data."""
     out: list[Problem] = []
     names = [c.name for c in study.criteria]
     for i, k in enumerate(study.constraints):
@@ -131,7 +136,7 @@ def _constraint_problems(study: StudyTables) -> list[Problem]:
 
 
 def _transform_reach(t: object) -> float | None:
-    """The farthest breakpoint of a distance transform (None when it has no finite one)."""
+    """Return the farthest breakpoint of a distance transform (None when it has none)."""
     if isinstance(t, LinearTransform):
         return max(t.best, t.worst)
     if isinstance(t, StepTransform):
@@ -142,9 +147,12 @@ def _transform_reach(t: object) -> float | None:
 
 
 def distances_in_use(study: StudyTables) -> list[tuple[str, float]]:
-    """``(key, metres)`` of every walking distance the study compares with: radii of the classes
-    it uses (service, count, compliance, criteria), ring cutoffs in ``rings`` mode, breakpoints
-    of distance transforms and thresholds of distance constraints."""
+    """List ``(key, metres)`` of every walking distance the study compares with.
+
+    Those are the radii of the classes it uses (service, count, compliance, criteria), ring
+    cutoffs in ``rings`` mode, breakpoints of distance transforms and thresholds of distance
+    constraints.
+    """
     out: list[tuple[str, float]] = []
     for cls in study.facility_classes():
         fc = study.classes.get(cls)
@@ -176,8 +184,11 @@ def distances_in_use(study: StudyTables) -> list[tuple[str, float]]:
 
 
 def _search_limit_problems(study: StudyTables) -> list[Problem]:
-    """Distances beyond ``search_limit_m`` are never computed (NaN), so a radius above it
-    silently fails every parcel (a 1000 m radius with a 400 m limit: nobody is within it)."""
+    """Find walking distances beyond the search limit.
+
+    Distances beyond ``search_limit_m`` are never computed (NaN), so a radius above it silently
+    fails every parcel (a 1000 m radius with a 400 m limit: nobody is within it).
+    """
     limit = study.network.search_limit_m
     over = [(key, d) for key, d in distances_in_use(study) if d > limit]
     if not over:
@@ -192,7 +203,7 @@ def _search_limit_problems(study: StudyTables) -> list[Problem]:
 
 
 def cross_check(study: StudyTables) -> list[Problem]:
-    """All problems that involve more than one section of ``study``."""
+    """List all problems that involve more than one section of ``study``."""
     out: list[Problem] = []
     seen: dict[str, int] = {}
     for i, c in enumerate(study.criteria):

@@ -1,5 +1,6 @@
-"""Scoring criteria, weights and hard constraints of a study: ``[[criteria]]``, ``[weights]``,
-``[[constraints]]``.
+"""Criteria, weights and hard constraints of a study: ``[[criteria]]``, ``[weights]`` and more.
+
+The tables are ``[[criteria]]``, ``[weights]`` and ``[[constraints]]``.
 
 A criterion says what is measured at each parcel (``kind``: a walking distance, a count, a 2SFCA
 ratio, a raster statistic, a slope, a shape measure or an attribute), how the raw value becomes
@@ -49,10 +50,12 @@ class _Criterion(ConfigModel):
 
     @property
     def raw_column(self) -> str:
+        """The score's column of the raw values, ``<name>_raw``."""
         return f"{self.name}_raw"
 
     @property
     def points_column(self) -> str:
+        """The score's column of the weighted points, ``<name>_points``."""
         return f"{self.name}_points"
 
     @property
@@ -75,6 +78,7 @@ class NetworkCriterion(_Criterion):
 
     @property
     def facility_class(self) -> str | None:
+        """The facility class the criterion measures."""
         return self.class_
 
 
@@ -163,8 +167,11 @@ GeometryMeasure = Literal["area_ha", "compactness", "concave_corners"]
 
 
 class GeometryCriterion(_Criterion):
-    """Parcel shape: area (ha), compactness 方正度 (area / minimum rotated rectangle area), or
-    number of concave (reflex) corners, turning by more than ``corner_angle_deg``."""
+    """Parcel shape: area (ha), compactness 方正度 or the number of concave corners.
+
+    Compactness is the area over the area of the minimum rotated rectangle; a concave (reflex)
+    corner turns by more than ``corner_angle_deg``.
+    """
 
     kind: Literal["geometry"]
     measure: GeometryMeasure
@@ -177,10 +184,12 @@ class GeometryCriterion(_Criterion):
 
 
 class AttributeCriterion(_Criterion):
-    """A parcel attribute: ``column == value`` (boolean; default transform 100/0), or the
-    column's numbers through a transform.  Yes-like text (是, yes, true, 1, y) counts as true
-    when ``value = true``.  ``column`` may be the source name (净地) or the siteplan name
-    (clean_land)."""
+    """A parcel attribute: ``column == value``, or the column's numbers through a transform.
+
+    ``column == value`` is boolean (default transform 100/0).  Yes-like text (是, yes, true, 1,
+    y) counts as true when ``value = true``.  ``column`` may be the source name (净地) or the
+    siteplan name (clean_land).
+    """
 
     kind: Literal["attribute"]
     column: str = Field(min_length=1)
@@ -265,9 +274,11 @@ class Constraint(ConfigModel):
         return self
 
     def is_distance(self, criteria: Sequence[object]) -> bool:
-        """Whether the target is a walking distance or time, whose NaN means "beyond the
-        search limit" (a ``distance`` criterion, a ``dist_<class>_m``/``time_<class>_min``
-        column).  ``criteria`` are the study's criteria."""
+        """Tell whether the target is a walking distance or time.
+
+        Their NaN means "beyond the search limit": a ``distance`` criterion, a
+        ``dist_<class>_m``/``time_<class>_min`` column.  ``criteria`` are the study's criteria.
+        """
         if self.criterion is not None:
             return any(isinstance(c, DistanceCriterion) and c.name == self.criterion
                        for c in criteria)
@@ -275,11 +286,12 @@ class Constraint(ConfigModel):
 
     @property
     def target(self) -> str:
+        """What the constraint compares: the criterion, column, measure or builtin name."""
         return next(str(getattr(self, t)) for t in ("criterion", "column", "measure", "builtin")
                     if getattr(self, t) is not None)
 
     def reasons(self) -> tuple[str, str]:
-        """English and Chinese exclusion reasons (generated when not configured)."""
+        """Return the English and Chinese exclusion reasons (generated when not configured)."""
         if self.builtin == "unreachable":
             en, zh = "cannot reach the street network", "无法接入步行路网"
         elif self.builtin == "inside_hazard":

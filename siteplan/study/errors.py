@@ -21,7 +21,10 @@ _MISSING = object()
 
 
 def format_key(path: list[str | int]) -> str:
-    """``["criteria", 2, "weight"]`` → ``"criteria[2].weight"``."""
+    """Write a key path as the study file does.
+
+    ``["criteria", 2, "weight"]`` → ``"criteria[2].weight"``.
+    """
     out = ""
     for el in path:
         if isinstance(el, int):
@@ -32,8 +35,10 @@ def format_key(path: list[str | int]) -> str:
 
 
 def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[list[str | int], Any]:
-    """Keep the loc elements that index into the input data; pydantic also puts union member
-    names and discriminator tags into ``loc``.  Returns the path and the value found there."""
+    """Keep the loc elements that index into the input data; return them and the value there.
+
+    Pydantic also puts union member names and discriminator tags into ``loc``.
+    """
     path: list[str | int] = []
     node = data
     for k, el in enumerate(loc):
@@ -79,6 +84,7 @@ def _unwrap(tp: Any, node: Any) -> Any:
 
 
 def _field(model: type[BaseModel], key: str) -> Any:
+    """Return the annotation of the field of ``model`` named or aliased ``key`` (None if none)."""
     for name, f in model.model_fields.items():
         if key in (name, f.alias):
             return f.annotation
@@ -86,7 +92,7 @@ def _field(model: type[BaseModel], key: str) -> Any:
 
 
 def allowed_keys(root: type[BaseModel], path: list[str | int], data: Any) -> list[str]:
-    """Keys accepted by the table at ``path`` (empty when not a table of known keys)."""
+    """List the keys accepted by the table at ``path`` (empty when not a table of known keys)."""
     tp: Any = root
     node = data
     for el in path:
@@ -117,6 +123,7 @@ _TYPE_WORDS = {"int": "a whole number", "float": "a number", "string": "text in 
 
 
 def _is_number(text: str) -> bool:
+    """Tell whether ``text`` reads as a number."""
     try:
         float(text)
     except ValueError:
@@ -125,9 +132,11 @@ def _is_number(text: str) -> bool:
 
 
 def _wrong_type(kind: str, msg: str, value: Any, path: list[str | int]) -> tuple[str, str]:
-    """``(what, fix)`` for a value of the wrong TOML type.  The study models are strict: a
-    number in quotes is text, true/false is not 1/0, and 20.0 is not a whole number, because
-    coercing them silently hides a slip in the file."""
+    """Return ``(what, fix)`` for a value of the wrong TOML type.
+
+    The study models are strict: a number in quotes is text, true/false is not 1/0, and 20.0
+    is not a whole number, because coercing them silently hides a slip in the file.
+    """
     word = next((w for t, w in _TYPE_WORDS.items() if kind.startswith(t)), "another type")
     lhs = f"{path[-1]} = " if path and isinstance(path[-1], str) else ""
     number = kind in ("float_type", "int_type")
@@ -147,8 +156,11 @@ def _wrong_type(kind: str, msg: str, value: Any, path: list[str | int]) -> tuple
 
 
 def _merge_union_members(problems: list[Problem]) -> list[Problem]:
-    """One problem per key: a value that fits no member of a union (``metric = 4547.5`` is
-    neither text nor a whole number) gets one line listing what would do."""
+    """Merge the problems of one key into one.
+
+    A value that fits no member of a union (``metric = 4547.5`` is neither text nor a whole
+    number) gets one line listing what would do.
+    """
     out: list[Problem] = []
     for key, value, what, fix in problems:
         prev = out[-1] if out else None
@@ -164,7 +176,7 @@ def _merge_union_members(problems: list[Problem]) -> list[Problem]:
 
 def _fix_for(err: dict[str, Any], key: str, value: Any, root: type[BaseModel],
              path: list[str | int], data: Any) -> tuple[str, str]:
-    """``(what, fix)`` for one pydantic error."""
+    """Return ``(what, fix)`` for one pydantic error."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
     msg = err["msg"]
@@ -200,13 +212,14 @@ def _fix_for(err: dict[str, Any], key: str, value: Any, root: type[BaseModel],
 
 
 def _problem_line(key: str, value: Any, what: str, fix: str) -> str:
+    """Write one problem as a line of a ConfigError listing several."""
     shown = "" if value is _MISSING or value is None else f" = {value!r}"
     return f"{key}{shown}: {what}. Fix: {fix}"
 
 
 def config_error_from_validation(exc: ValidationError, data: Any, root: type[BaseModel],
                                  source: str) -> ConfigError:
-    """One :class:`ConfigError` listing every problem in ``exc``."""
+    """Build one :class:`ConfigError` listing every problem in ``exc``."""
     problems: list[Problem] = []
     for err in exc.errors():
         if err["type"] == "siteplan_cross":
@@ -230,7 +243,10 @@ def config_error_from_validation(exc: ValidationError, data: Any, root: type[Bas
         lines = "\n".join("  - " + _problem_line(*p) for p in problems)
         err_out = ConfigError(f"{len(problems)} problems:\n{lines}", where=source,
                               fix="correct each key listed above.")
-    err_out.problems = [(k, None if v is _MISSING else v, w, f) for k, v, w, f in problems]  # type: ignore[attr-defined]
+    # ConfigError (siteplan.core.errors) declares no `problems`; callers (and tests) read it
+    # off the instance, so the attribute is set here and mypy cannot see it.
+    err_out.problems = [  # type: ignore[attr-defined]
+        (k, None if v is _MISSING else v, w, f) for k, v, w, f in problems]
     return err_out
 
 
@@ -238,7 +254,7 @@ _LINE_COL = re.compile(r"at line (\d+), column (\d+)")
 
 
 def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> ConfigError:
-    """A ConfigError for malformed TOML, with line, column and the offending line."""
+    """Build a ConfigError for malformed TOML, with line, column and the offending line."""
     lineno = getattr(exc, "lineno", None)
     colno = getattr(exc, "colno", None)
     if lineno is None:  # Python < 3.14 only has them in the message
@@ -254,6 +270,7 @@ def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> ConfigEr
     where = f"{source}: line {lineno}, column {colno}" if lineno is not None else source
     err = ConfigError(f"the file is not valid TOML: {reason}.{shown}", where=where,
                       fix='check quotes, brackets and commas on that line (strings need "...").')
+    # As `problems` above: attributes ConfigError does not declare, set for callers to read.
     err.lineno = lineno  # type: ignore[attr-defined]
     err.colno = colno  # type: ignore[attr-defined]
     return err

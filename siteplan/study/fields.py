@@ -34,11 +34,12 @@ def is_database_url(v: str) -> bool:
 
 
 def bad_value(what: str, fix: str) -> PydanticCustomError:
-    """A validation error that :mod:`siteplan.study.errors` reports as ``what`` with ``fix``."""
+    """Make a validation error that :mod:`siteplan.study.errors` reports as ``what``, ``fix``."""
     return PydanticCustomError("siteplan_config", what, {"fix": fix})
 
 
 def _check_name(v: str) -> str:
+    """Refuse a name that cannot be part of a column name."""
     if not _NAME_RE.match(v):
         raise bad_value(f"{v!r} is not a valid name",
                         "use lower-case letters, digits and underscores, starting with a letter "
@@ -47,6 +48,7 @@ def _check_name(v: str) -> str:
 
 
 def _check_radius(v: float) -> float:
+    """Refuse a radius that is not positive or is more than 50 km."""
     if not v > 0:
         raise bad_value(f"radius {v:g} m is not positive", "give a walking radius in metres, > 0.")
     if v > MAX_RADIUS_M:
@@ -72,6 +74,7 @@ PathStr = Annotated[str, Field(min_length=1), AfterValidator(_resolve_path)]
 
 
 def _check_encoding(v: str | None) -> str | None:
+    """Refuse a text encoding Python does not know."""
     if v is not None:
         try:
             codecs.lookup(v)
@@ -85,6 +88,7 @@ Encoding = Annotated[str, AfterValidator(_check_encoding)]
 
 
 def _known_crs(v: str) -> str:
+    """Refuse a CRS pyproj does not know."""
     try:
         CRS.from_user_input(v)
     except CRSError:

@@ -72,17 +72,21 @@ def order_parcels(parcels: pd.DataFrame, top_n: int | None = None) -> pd.DataFra
 
 
 def bool_column(df: pd.DataFrame, name: str) -> np.ndarray:
-    """Column ``name`` as a bool array (missing values and a missing column are False)."""
+    """Return column ``name`` as a bool array (missing values and a missing column are False)."""
     if name not in df.columns:
         return np.zeros(len(df), dtype=bool)
-    return df[name].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    out: np.ndarray = df[name].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return out
 
 
 @dataclass
 class StudyResult:
     """Everything a study computed; all frames in the analysis (metric) CRS.
 
-    Attributes
+    :func:`siteplan.pipeline.run_study` makes it; each parameter is kept as the attribute of
+    the same name.
+
+    Parameters
     ----------
     study
         The validated configuration.
@@ -112,6 +116,28 @@ class StudyResult:
         The study boundary, when the study has one.
     timings
         Seconds per step.
+
+    Examples
+    --------
+    A result put together by hand (``run_study`` makes real ones), to list its shortlist:
+
+    >>> import geopandas as gpd
+    >>> import pandas as pd
+    >>> from shapely.geometry import LineString, box
+    >>> from siteplan import Study, StudyResult, graph_from_lines
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["a", "b", "c"], "rank": pd.array([2, 1, None], dtype="Int64"),
+    ...      "excluded": [False, False, True]},
+    ...     geometry=[box(300 * i, -250, 300 * i + 200, -50) for i in range(3)], crs=crs)
+    >>> empty = gpd.GeoDataFrame(geometry=[], crs=crs)
+    >>> result = StudyResult(Study.model_validate({"study": {"name": "demo"}}), net, empty,
+    ...                      parcels, empty, pd.DataFrame(), empty, pd.DataFrame(),
+    ...                      pd.DataFrame(), empty)
+    >>> result.ranked()["parcel_id"].tolist()
+    ['b', 'a']
     """
 
     study: Study
@@ -129,14 +155,69 @@ class StudyResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def ranked(self, top_n: int | None = None) -> gpd.GeoDataFrame:
-        """List the parcels that are not excluded, by rank (then id); the first ``top_n``."""
+        """List the parcels that are not excluded, by rank (then id); the first ``top_n``.
+
+        Parameters
+        ----------
+        top_n
+            How many to list; all by default.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The rows of ``parcels``, in shortlist order (:func:`order_parcels`).
+        """
         ordered = order_parcels(self.parcels, top_n)
         return ordered[~ordered["excluded"].astype(bool)]
 
 
 @dataclass
 class CatchmentResult:
-    """What :func:`siteplan.pipeline.run_catchments` computed (catchments without scoring)."""
+    """What :func:`siteplan.pipeline.run_catchments` computed (catchments without scoring).
+
+    All frames are in the analysis (metric) CRS; each parameter is kept as the attribute of
+    the same name.
+
+    Parameters
+    ----------
+    study
+        The validated configuration.
+    network
+        The walking network.
+    facilities
+        Classified facilities: ``facility_id``, ``class``, ``name``, ``source``, geometry.
+    catchments
+        Catchment polygons of every class with a radius
+        (:func:`siteplan.access.catchments.catchments`).
+    coverage
+        Residential coverage per class (:func:`siteplan.access.coverage.coverage`).
+    blind_spots
+        Residential land outside each class's catchment
+        (:func:`siteplan.access.coverage.blind_spots`).
+    timings
+        Seconds per step.
+
+    Examples
+    --------
+    A result put together by hand from the functions ``run_catchments`` calls:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point, box
+    >>> from siteplan import (CatchmentResult, Study, catchments, class_coverage,
+    ...                       graph_from_lines)
+    >>> crs = "EPSG:32649"
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential"]}, geometry=[LineString([(0, 0), (2000, 0)])], crs=crs))
+    >>> kg = gpd.GeoDataFrame({"facility_id": ["k1"], "class": ["kindergarten"]},
+    ...                       geometry=[Point(1000, 0)], crs=crs)
+    >>> housing = gpd.GeoDataFrame(geometry=[box(0, 0, 2000, 20)], crs=crs)
+    >>> radii = {"kindergarten": 300.0}
+    >>> table, spots = class_coverage(net, kg, radii, housing)
+    >>> result = CatchmentResult(Study.model_validate({"study": {"name": "demo"}}), net, kg,
+    ...                          catchments(net, kg, radii), table, spots, {})
+    >>> result.coverage[["class", "covered_share"]].round(2).values.tolist()
+    [['kindergarten', 0.33]]
+    """
 
     study: Study
     network: Network

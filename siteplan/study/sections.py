@@ -1,6 +1,7 @@
-"""The tables of a study file other than the criteria: ``[study]``, ``[inputs]``, ``[crs]``,
-``[network]``, ``[classes.<name>]``, ``[catchments]``, ``[programme]``, ``[compliance]`` and
-``[outputs]``.
+"""The tables of a study file other than the criteria, weights and constraints.
+
+They are ``[study]``, ``[inputs]``, ``[crs]``, ``[network]``, ``[classes.<name>]``,
+``[catchments]``, ``[programme]``, ``[compliance]`` and ``[outputs]``.
 
 Defaults that carry planning meaning name their source next to them: the seed clause 三(二)8 of
 the Shanxi 好房子 pilot (programme ratios, compliance radii) and GB 50180-2018 (5/10/15-minute
@@ -250,10 +251,13 @@ class Catchments(ConfigModel):
 
 
 class Programme(ConfigModel):
-    """``[programme]``: per-project ratios of the seed clause 三(二)8, and the estimate's
-    assumptions (dwelling size, persons per household)."""
+    """``[programme]``: per-project ratios of the seed clause 三(二)8, and assumptions.
 
-    # The defaults are siteplan.scoring.programme.DEFAULTS, whose sources are ASSUMPTION_NOTES there.
+    The assumptions of the estimate are the dwelling size and the persons per household.
+    """
+
+    # The defaults are siteplan.core.defaults.PROGRAMME; their sources are ASSUMPTION_NOTES in
+    # siteplan.scoring.programme.
     # 2020 (seventh) national census: 2.62 persons per household.
     persons_per_household: float = Field(default=PROGRAMME["persons_per_household"], gt=0, le=10)
     # Assumption: gross floor area per dwelling (a typical new urban three-bedroom flat).
@@ -262,7 +266,8 @@ class Programme(ConfigModel):
     childcare_places_per_1000: float = Field(default=PROGRAMME["childcare_places_per_1000"], ge=0)
     childcare_m2_per_place: float = Field(default=PROGRAMME["childcare_m2_per_place"], ge=0)
     # 三(二)8: ≥ 0.1 m² of elderly-care land per resident.
-    elderly_land_m2_per_resident: float = Field(default=PROGRAMME["elderly_land_m2_per_resident"], ge=0)
+    elderly_land_m2_per_resident: float = Field(
+        default=PROGRAMME["elderly_land_m2_per_resident"], ge=0)
     # 三(二)8: ≥ 1.2 spaces per household, bay ≥ 2.5 m × 5.3 m, charging at all fixed spaces.
     parking_per_household: float = Field(default=PROGRAMME["parking_per_household"], ge=0)
     parking_bay_width_m: float = Field(default=PROGRAMME["parking_bay_width_m"], gt=0)
@@ -274,7 +279,10 @@ class Programme(ConfigModel):
     default_far: float | None = Field(default=None, gt=0, le=20)
 
     def assumptions(self) -> dict[str, Any]:
-        """The ratios and assumptions as keyword arguments of :func:`siteplan.scoring.programme.programme`."""
+        """Return the ratios and assumptions as keyword arguments of the programme calculator.
+
+        The calculator is :func:`siteplan.scoring.programme.programme`.
+        """
         return {k: float(v) for k, v in self.model_dump().items() if k != "default_far"}
 
 

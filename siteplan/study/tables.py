@@ -63,8 +63,10 @@ class StudyTables(ConfigModel):
         return self._source
 
     def input_files(self) -> list[str]:
-        """Every file the study reads: its inputs and the TOML itself (what no output may
-        overwrite)."""
+        """List every file the study reads: its inputs and the TOML itself.
+
+        No output may overwrite them.
+        """
         return [*self.inputs.paths(), *([self._source] if self._source else [])]
 
     def input_layer(self, source: LayerSource | str, kind: str) -> InputLayer:
@@ -83,9 +85,11 @@ class StudyTables(ConfigModel):
         Returns
         -------
         InputLayer
+            The path and how to read it: layer, CRS, encoding, coordinate system, columns.
 
         Examples
         --------
+        >>> from siteplan import Study
         >>> study = Study.model_validate({"study": {"name": "t"}, "crs": {"encoding": "gbk"}})
         >>> study.input_layer("roads.shp", "street layer").encoding
         'gbk'
@@ -114,7 +118,7 @@ class StudyTables(ConfigModel):
         return {c.name: float(x) for c, x in zip(self.criteria, w, strict=True)}
 
     def criterion(self, name: str) -> Criterion:
-        """The criterion called ``name``."""
+        """Return the criterion called ``name`` (KeyError if none)."""
         for c in self.criteria:
             if c.name == name:
                 return c
@@ -131,7 +135,7 @@ class StudyTables(ConfigModel):
         return sorted(used | set(self.compliance.radii))
 
     def criterion_radius(self, criterion: Criterion) -> float | None:
-        """The radius a network criterion uses: its own, else its class's (None if neither)."""
+        """Return the radius a network criterion uses: its own, else its class's (or None)."""
         if not isinstance(criterion, NetworkCriterion):
             return None
         if criterion.radius_m is not None:
@@ -139,8 +143,10 @@ class StudyTables(ConfigModel):
         return self.class_radius(criterion.class_)
 
     def count_radii(self, name: str) -> list[float]:
-        """Radii (m) at which ``n_<name>_<r>m`` counts are needed: the class's count radii
-        plus those of count criteria, ascending."""
+        """List the radii (m) at which ``n_<name>_<r>m`` counts are needed, ascending.
+
+        They are the class's count radii and those of the count criteria of the class.
+        """
         fc = self.classes.get(name)
         radii = set(fc.count_radii_m or []) if fc else set()
         radii |= {c.radius_m for c in self.criteria
@@ -148,15 +154,17 @@ class StudyTables(ConfigModel):
         return sorted(radii)
 
     def metric_crs(self, lonlat_bounds: tuple[float, float, float, float]) -> CRS:
-        """The analysis CRS: the configured EPSG, or the UTM / CGCS2000 zone of the bounds."""
+        """Return the analysis CRS: the configured one, or the UTM / CGCS2000 zone of the bounds."""
         from siteplan.io.crs import metric_crs_for_bounds
 
-        if self.crs.metric in ("utm", "cgcs2000"):
-            return metric_crs_for_bounds(lonlat_bounds, self.crs.metric)  # type: ignore[arg-type]
+        if self.crs.metric == "utm":
+            return metric_crs_for_bounds(lonlat_bounds, "utm")
+        if self.crs.metric == "cgcs2000":
+            return metric_crs_for_bounds(lonlat_bounds, "cgcs2000")
         return CRS.from_user_input(self.crs.metric)
 
     def tianditu_key(self) -> str | None:
-        """Tianditu map key: ``$TIANDITU_KEY`` if set and non-empty, else ``outputs.tianditu_key``."""
+        """Return the Tianditu map key: ``$TIANDITU_KEY`` if set and non-empty, else the file's."""
         return os.environ.get("TIANDITU_KEY") or self.outputs.tianditu_key
 
     def check_against_facilities(self, class_counts: dict[str, int]) -> None:
@@ -199,8 +207,11 @@ class StudyTables(ConfigModel):
 
 
 def _missing(path: str) -> bool:
-    """True if nothing is at ``path``; a file behind a folder without permission is not
-    missing (reading it reports the permission problem instead)."""
+    """Tell whether nothing is at ``path``.
+
+    A file behind a folder without permission is not missing (reading it reports the
+    permission problem instead).
+    """
     try:
         Path(path).stat()
     except PermissionError:
@@ -208,7 +219,6 @@ def _missing(path: str) -> bool:
     except OSError:
         return True
     return False
-
 
 
 __all__ = ["StudyTables"]

@@ -22,7 +22,7 @@ Points = Annotated[float, Field(ge=0, le=100)]
 
 
 def _pair(v: object) -> object:
-    # TOML has no tuples: a step [300, 100] arrives as a list (strict mode wants a tuple).
+    """Read a TOML list as a tuple: a step ``[300, 100]`` (strict mode wants a tuple)."""
     return tuple(v) if isinstance(v, list) else v
 
 
@@ -34,24 +34,35 @@ def _as_float(raw: object) -> np.ndarray:
     # pandas is imported here, not at the top: reading a study file must not load it.
     import pandas as pd
 
+    out: np.ndarray
     if isinstance(raw, pd.Series | pd.Index | pd.api.extensions.ExtensionArray):
-        return pd.Series(raw).to_numpy(dtype=float, na_value=np.nan)
+        out = pd.Series(raw).to_numpy(dtype=float, na_value=np.nan)
+        return out
     arr = np.asarray(raw)
     if arr.dtype == object:
         flat = pd.Series(arr.ravel()).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        return flat.reshape(arr.shape)
+        out = flat.reshape(arr.shape)
+        return out
     return arr.astype(float)
 
 
 class _Transform(BaseModel):
+    """Base of the value functions: ``apply`` maps raw values to points, ``describe`` words it."""
+
     # Strict like the study models (siteplan.study.fields.ConfigModel): best = "300" is an
     # error naming the key, not a silently coerced number.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     def apply(self, raw: object) -> np.ndarray:  # pragma: no cover - overridden
+        """Map raw values (any array-like; NaN, None and NA are missing) to 0-100 points.
+
+        Every transform overrides this; missing values always get 0 points.
+        """
+        del raw  # the base has no rule to map values with
         raise TypeError("abstract transform")
 
     def describe(self) -> str:  # pragma: no cover - overridden
+        """Word the transform for the output metadata (every transform overrides this)."""
         raise TypeError("abstract transform")
 
 
@@ -75,11 +86,13 @@ class LinearTransform(_Transform):
         return self
 
     def apply(self, raw: object) -> np.ndarray:
+        """Map raw values to points along the line, clipped to 0-100; missing values get 0."""
         x = _as_float(raw)
         pts = 100.0 * (x - self.worst) / (self.best - self.worst)
         return np.where(np.isnan(x), 0.0, np.clip(pts, 0.0, 100.0))
 
     def describe(self) -> str:
+        """Word the transform, e.g. ``linear: 300 → 100, 800 → 0``."""
         return f"linear: {self.best:g} → 100, {self.worst:g} → 0"
 
 
@@ -87,8 +100,8 @@ class StepTransform(_Transform):
     """A step table: the first step whose threshold the value meets gives the points.
 
     With ``op = "<="`` (default, for distances) thresholds must increase: ``[[300, 100],
-    [500, 60]]`` reads "≤ 300 → 100, else ≤ 500 → 60, else ``otherwise``".  With ``op = ">="``
-    (for counts, areas) thresholds must decrease: ``[[3, 100], [1, 50]]``.
+    [500, 60]]`` reads "≤ 300 → 100, else ≤ 500 → 60, else ``otherwise``".  With
+    ``op = ">="`` (for counts, areas) thresholds must decrease: ``[[3, 100], [1, 50]]``.
     """
 
     type: Literal["step"] = "step"
@@ -112,6 +125,7 @@ class StepTransform(_Transform):
         return self
 
     def apply(self, raw: object) -> np.ndarray:
+        """Give each raw value the points of the first step it meets; missing values get 0."""
         x = _as_float(raw)
         t = np.array([s[0] for s in self.steps], dtype=float)
         p = np.array([s[1] for s in self.steps] + [self.otherwise], dtype=float)
@@ -128,6 +142,7 @@ class StepTransform(_Transform):
         return np.where(np.isnan(x), 0.0, out)
 
     def describe(self) -> str:
+        """Word the transform, e.g. ``step: <= 300 → 100, <= 500 → 50, else 0``."""
         parts = [f"{self.op} {th:g} → {pt:g}" for th, pt in self.steps]
         return "step: " + ", ".join(parts) + f", else {self.otherwise:g}"
 
@@ -145,19 +160,23 @@ class LogisticTransform(_Transform):
     direction: Literal["decreasing", "increasing"] = "decreasing"
 
     def apply(self, raw: object) -> np.ndarray:
+        """Map raw values to points along the logistic curve; missing values get 0."""
         x = _as_float(raw)
         sign = 1.0 if self.direction == "decreasing" else -1.0
         z = np.clip(sign * self.steepness * (x - self.midpoint), -700.0, 700.0)
         return np.where(np.isnan(x), 0.0, 100.0 / (1.0 + np.exp(z)))
 
     def describe(self) -> str:
+        """Word the transform, e.g. ``logistic decreasing: 50 at 1000, steepness 0.005``."""
         return f"logistic {self.direction}: 50 at {self.midpoint:g}, steepness {self.steepness:g}"
 
 
 class IdealRangeTransform(_Transform):
-    """A plateau of 100 points between ``low`` and ``high``, falling linearly to 0 at
-    ``zero_below`` and ``zero_above`` (leave one out for a one-sided shoulder: then values on
-    that side keep 100)."""
+    """A plateau of 100 points between ``low`` and ``high``, falling linearly to 0 outside.
+
+    The points reach 0 at ``zero_below`` and ``zero_above`` (leave one out for a one-sided
+    shoulder: then values on that side keep 100).
+    """
 
     type: Literal["ideal"] = "ideal"
     low: float
@@ -178,6 +197,7 @@ class IdealRangeTransform(_Transform):
         return self
 
     def apply(self, raw: object) -> np.ndarray:
+        """Map raw values to the plateau and its shoulders; missing values get 0."""
         x = _as_float(raw)
         pts = np.full(x.shape, 100.0)
         if self.zero_below is not None and self.zero_below < self.low:
@@ -193,6 +213,7 @@ class IdealRangeTransform(_Transform):
         return np.where(np.isnan(x), 0.0, np.clip(pts, 0.0, 100.0))
 
     def describe(self) -> str:
+        """Word the transform, e.g. ``ideal: 100 in [2, 10], 0 at 1.0 / 30.0``."""
         return (
             f"ideal: 100 in [{self.low:g}, {self.high:g}], 0 at "
             f"{self.zero_below if self.zero_below is not None else '-'} / "
@@ -208,11 +229,13 @@ class BooleanTransform(_Transform):
     false_points: Points = 0.0
 
     def apply(self, raw: object) -> np.ndarray:
+        """Give true (non-zero) values ``true_points``, others ``false_points``, missing 0."""
         x = _as_float(raw)
         out = np.where(x != 0, self.true_points, self.false_points)
         return np.where(np.isnan(x), 0.0, out).astype(float)
 
     def describe(self) -> str:
+        """Word the transform, e.g. ``boolean: true → 100, false → 0``."""
         return f"boolean: true → {self.true_points:g}, false → {self.false_points:g}"
 
 
