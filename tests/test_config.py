@@ -112,7 +112,7 @@ def test_several_problems_are_listed_together():
         d["network"] = {"max_snap": 1}
     err = _error(mutate)
     assert "2 problems" in str(err)
-    keys = sorted(p[0] for p in err.problems)  # type: ignore[attr-defined]
+    keys = sorted(p[0] for p in err.problems)
     assert keys == ["criteria[0].weight", "network.max_snap"]
     assert "criteria[0].weight = -1" in str(err) and "network.max_snap = 1" in str(err)
 

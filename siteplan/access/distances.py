@@ -238,7 +238,7 @@ def facility_access(
         hospital grounds.
     speed_mps
         Walking speed for ``time_<class>_min``: 1.2 m/s (adult) by default, 0.8 m/s for the
-        elderly profile (:data:`ELDERLY_SPEED_MPS`).
+        elderly profile (:data:`siteplan.core.defaults.ELDERLY_SPEED_MPS`).
     target_ids
         Ids for the unreachable report (the targets' ``parcel_id`` column, else their index).
     budget_bytes

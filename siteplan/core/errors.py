@@ -34,7 +34,26 @@ class InputError(SiteplanError):
 
 
 class ConfigError(SiteplanError):
-    """The study configuration is invalid."""
+    """The study configuration is invalid.
+
+    Attributes
+    ----------
+    problems
+        Every problem found, as ``(key, value, what, fix)`` (a file with several mistakes
+        reports them all at once); empty for a single problem raised directly.
+    lineno, colno
+        Where malformed TOML broke off (None otherwise).
+    """
+
+    problems: list[tuple[str, object, str, str]]
+    lineno: int | None
+    colno: int | None
+
+    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None) -> None:
+        super().__init__(what, where=where, fix=fix)
+        self.problems = []
+        self.lineno = None
+        self.colno = None
 
 
 class NetworkError(SiteplanError):

@@ -243,9 +243,7 @@ def config_error_from_validation(exc: ValidationError, data: Any, root: type[Bas
         lines = "\n".join("  - " + _problem_line(*p) for p in problems)
         err_out = ConfigError(f"{len(problems)} problems:\n{lines}", where=source,
                               fix="correct each key listed above.")
-    # ConfigError (siteplan.core.errors) declares no `problems`; callers (and tests) read it
-    # off the instance, so the attribute is set here and mypy cannot see it.
-    err_out.problems = [  # type: ignore[attr-defined]
+    err_out.problems = [
         (k, None if v is _MISSING else v, w, f) for k, v, w, f in problems]
     return err_out
 
@@ -270,7 +268,6 @@ def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> ConfigEr
     where = f"{source}: line {lineno}, column {colno}" if lineno is not None else source
     err = ConfigError(f"the file is not valid TOML: {reason}.{shown}", where=where,
                       fix='check quotes, brackets and commas on that line (strings need "...").')
-    # As `problems` above: attributes ConfigError does not declare, set for callers to read.
-    err.lineno = lineno  # type: ignore[attr-defined]
-    err.colno = colno  # type: ignore[attr-defined]
+    err.lineno = lineno
+    err.colno = colno
     return err
