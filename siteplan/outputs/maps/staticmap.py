@@ -23,16 +23,18 @@ import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from matplotlib import font_manager
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from pyproj import CRS
 
 from siteplan.core.atomic import atomic_path
 from siteplan.core.errors import SiteplanWarning
@@ -93,7 +95,7 @@ def _nice_length(span_m: float) -> float:
     return max(f * k for f in (1.0, 2.0, 5.0) if f * k <= target)
 
 
-def _fit_view(ax: Any, fig: Figure, bounds: tuple[float, float, float, float]) -> None:
+def _fit_view(ax: Axes, fig: Figure, bounds: tuple[float, float, float, float]) -> None:
     """Show ``bounds`` (plus a margin) at equal x/y scale, widened to fill the axes box."""
     xmin, ymin, xmax, ymax = bounds
     pad = 0.04 * max(xmax - xmin, ymax - ymin, 1.0)
@@ -106,7 +108,7 @@ def _fit_view(ax: Any, fig: Figure, bounds: tuple[float, float, float, float]) -
     ax.set_ylim(cy - h / 2, cy + h / 2)
 
 
-def _scale_bar(ax: Any, family: list[str]) -> None:
+def _scale_bar(ax: Axes, family: list[str]) -> None:
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     length = _nice_length(x1 - x0)
@@ -121,7 +123,7 @@ def _scale_bar(ax: Any, family: list[str]) -> None:
             family=family, zorder=20)
 
 
-def _north_arrow(ax: Any, north: str, family: list[str]) -> None:
+def _north_arrow(ax: Axes, north: str, family: list[str]) -> None:
     # The metric CRS is a transverse Mercator zone: grid north is within a degree or two of true
     # north at study scale, well below what an arrow can show.
     ax.annotate(north, xy=(0.95, 0.95), xytext=(0.95, 0.86), xycoords="axes fraction",
@@ -132,7 +134,7 @@ def _north_arrow(ax: Any, north: str, family: list[str]) -> None:
                 zorder=20)
 
 
-def _try_basemap(ax: Any, crs: Any) -> bool:
+def _try_basemap(ax: Axes, crs: CRS) -> bool:
     try:
         import contextily
     except ImportError:
@@ -149,10 +151,10 @@ def _try_basemap(ax: Any, crs: Any) -> bool:
     return True
 
 
-def _draw_catchments(ax: Any, catch: gpd.GeoDataFrame, shown: Sequence[str], crs: Any,
-                     tol: float, lang: Lang) -> list[Any]:
+def _draw_catchments(ax: Axes, catch: gpd.GeoDataFrame, shown: Sequence[str], crs: CRS,
+                     tol: float, lang: Lang) -> list[Artist]:
     """Draw the catchments of the ``shown`` classes, merged per class; return legend handles."""
-    handles: list[Any] = []
+    handles: list[Artist] = []
     present = catch["class"].astype(str)
     for cls in sorted(set(present) & set(shown), key=class_sort_key):
         sub = gpd.GeoSeries(shapely.union_all(shapely.simplify(np.asarray(
@@ -165,8 +167,8 @@ def _draw_catchments(ax: Any, catch: gpd.GeoDataFrame, shown: Sequence[str], crs
     return handles
 
 
-def _draw_blind_spots(ax: Any, blind: gpd.GeoDataFrame, shown: Sequence[str], crs: Any,
-                      tol: float, lang: Lang) -> list[Any]:
+def _draw_blind_spots(ax: Axes, blind: gpd.GeoDataFrame, shown: Sequence[str], crs: CRS,
+                      tol: float, lang: Lang) -> list[Artist]:
     """Draw the blind spots of the first shown class (all, if unclassed); return legend handles."""
     if "class" in blind:
         blind = blind[blind["class"].astype(str).isin(shown[:1]).to_numpy()]
@@ -180,10 +182,10 @@ def _draw_blind_spots(ax: Any, blind: gpd.GeoDataFrame, shown: Sequence[str], cr
     return [Patch(facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx", label=name)]
 
 
-def _draw_parcels(ax: Any, pm: gpd.GeoDataFrame, excluded: np.ndarray,
-                  lang: Lang) -> list[Any]:
+def _draw_parcels(ax: Axes, pm: gpd.GeoDataFrame, excluded: np.ndarray,
+                  lang: Lang) -> list[Artist]:
     """Draw scored parcels on the score ramp and excluded ones hatched; return legend handles."""
-    handles: list[Any] = []
+    handles: list[Artist] = []
     colours = score_colours(pm["score"], excluded)
     if (~excluded).any():
         pm[~excluded].plot(ax=ax, color=colours[~excluded], edgecolor="#333333", linewidth=0.3,
@@ -202,15 +204,15 @@ def _boundary_frame(boundary: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFr
         geometry=boundary)
 
 
-def _draw_boundary(ax: Any, bm: gpd.GeoDataFrame, lang: Lang) -> list[Any]:
+def _draw_boundary(ax: Axes, bm: gpd.GeoDataFrame, lang: Lang) -> list[Artist]:
     """Draw the study boundary (in the map's CRS) dashed; return its legend handle."""
     bm.boundary.plot(ax=ax, color="#222222", linewidth=1.4, linestyle="--", zorder=5)
     return [Line2D([], [], color="#222222", linestyle="--", label=label("layer_boundary", lang))]
 
 
-def _draw_facilities(ax: Any, fac: gpd.GeoDataFrame, lang: Lang) -> list[Any]:
+def _draw_facilities(ax: Axes, fac: gpd.GeoDataFrame, lang: Lang) -> list[Artist]:
     """Draw the facilities (in the map's CRS), one colour and marker per class; return handles."""
-    handles: list[Any] = []
+    handles: list[Artist] = []
     pts = shapely.point_on_surface(np.asarray(fac.geometry.values, dtype=object))
     cls_all = fac["class"].astype(str).to_numpy()
     for cls in sorted(set(cls_all), key=class_sort_key):
@@ -229,8 +231,8 @@ def _draw_facilities(ax: Any, fac: gpd.GeoDataFrame, lang: Lang) -> list[Any]:
     return handles
 
 
-def _draw_ranks(ax: Any, pm: gpd.GeoDataFrame, excluded: np.ndarray, top_n: int,
-                lang: Lang) -> list[Any]:
+def _draw_ranks(ax: Axes, pm: gpd.GeoDataFrame, excluded: np.ndarray, top_n: int,
+                lang: Lang) -> list[Artist]:
     """Label the parcels ranked 1..``top_n`` with their rank; return the legend handle."""
     rank = pm["rank"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) \
         if "rank" in pm else np.full(len(pm), np.nan)
@@ -247,7 +249,7 @@ def _draw_ranks(ax: Any, pm: gpd.GeoDataFrame, excluded: np.ndarray, top_n: int,
                    label=label("layer_ranks", lang).format(n=top_n))]
 
 
-def _draw_legend(fig: Figure, handles: list[Any], lang: Lang, family: list[str]) -> None:
+def _draw_legend(fig: Figure, handles: list[Artist], lang: Lang, family: list[str]) -> None:
     """Add the score colour bar and the legend of ``handles`` in the right-hand column."""
     cax = fig.add_axes((0.76, 0.86, 0.2, 0.02))
     cmap = LinearSegmentedColormap.from_list("siteplan_score", list(SCORE_STOPS))
@@ -263,7 +265,7 @@ def _draw_legend(fig: Figure, handles: list[Any], lang: Lang, family: list[str])
                frameon=False, prop={"family": family, "size": 7.5})
 
 
-def _draw_furniture(fig: Figure, ax: Any, lang: Lang, family: list[str], title: str | None,
+def _draw_furniture(fig: Figure, ax: Axes, lang: Lang, family: list[str], title: str | None,
                     credit: str) -> None:
     """Add the north arrow, the scale bar, the title and the data credit."""
     _north_arrow(ax, label("north", lang), family)
@@ -368,7 +370,7 @@ def static_map(
     ax.set_axis_off()
     pm = p.to_crs(crs)
     excluded = pm["_excluded"].to_numpy()
-    handles: list[Any] = []
+    handles: list[Artist] = []
 
     xmin, ymin, xmax, ymax = pm.total_bounds
     # Nothing finer than about a tenth of a millimetre on a 25 cm wide print.
