@@ -148,9 +148,11 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')
 
 
 def study_folders(studies: Sequence[Path]) -> list[str]:
-    """One distinct output folder name per study: the file name without ``.toml``, with as
-    many parent folders as needed to tell studies apart (``taiyuan-study``,
-    ``datong-study``)."""
+    """Name one distinct output folder per study.
+
+    Each is the file name without ``.toml``, with as many parent folders as needed to tell
+    studies apart (``taiyuan-study``, ``datong-study``).
+    """
     parts = [[_UNSAFE.sub("_", s) for s in (*p.parent.parts[1:], p.stem)] for p in studies]
     depth = [1] * len(parts)
     while True:
@@ -193,9 +195,11 @@ def run_study_task(runner: Runner, index: int, study: str, folder: str,
 
 
 def describe_error(exc: BaseException, limit: int = 600) -> str:
-    """One line saying why a study failed: the user-facing message of a
-    :class:`~siteplan.core.errors.SiteplanError`, else the exception type, message and the line of
-    code that raised it."""
+    """Say in one line why a study failed.
+
+    The user-facing message of a :class:`~siteplan.core.errors.SiteplanError`, else the
+    exception type, message and the line of code that raised it; at most ``limit`` characters.
+    """
     if isinstance(exc, SiteplanError):
         text = str(exc)
     else:
@@ -254,7 +258,7 @@ def _summary_fields(result: Any, study_out: Path) -> dict[str, Any]:
 
 
 def default_runner() -> Runner:
-    """The study runner used when none is given: :func:`siteplan.pipeline.run_study_file`."""
+    """Return the study runner used when none is given: :func:`siteplan.pipeline.run_study_file`."""
     from siteplan import pipeline
 
     runner: Runner = pipeline.run_study_file
@@ -320,6 +324,29 @@ def run_batch(
         No studies, an unreadable list, an output folder that cannot be written, or a cluster
         that cannot be reached or cannot run siteplan (missing or different version, output
         folder not visible to its workers).
+
+    Examples
+    --------
+    Here a runner stands in for :func:`siteplan.pipeline.run_study_file`, which would run
+    and write each study in full:
+
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> from siteplan import run_batch
+    >>> def runner(study, out_dir):
+    ...     best = {"xiaodian": 91.5, "yingze": 78.0}[study.stem]
+    ...     return {"name": study.stem, "top": pd.DataFrame(
+    ...         {"parcel_id": [f"{study.stem}-1"], "rank": [1], "score": [best]})}
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     report = run_batch(["xiaodian.toml", "yingze.toml"], out, n_workers=0,
+    ...                        runner=runner, xlsx=False)
+    ...     summary = pd.read_csv(report.files["summary_csv"], encoding="utf-8-sig")
+    >>> report.exit_code, sorted(report.files)
+    (0, ['index_html', 'studies_csv', 'summary_csv'])
+    >>> summary[["overall_rank", "study", "parcel_id", "score"]]
+       overall_rank     study   parcel_id  score
+    0             1  xiaodian  xiaodian-1   91.5
+    1             2    yingze    yingze-1   78.0
     """
     start = time.perf_counter()
     paths = read_study_list(studies)
@@ -358,6 +385,8 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
 
     from distributed import Client, LocalCluster, as_completed
 
+    # distributed has no annotations on LocalCluster, Client, as_completed or Client.cancel:
+    # those calls cannot be type-checked (hence the type: ignores below).
     with ExitStack() as stack:
         t0 = time.perf_counter()
         if isinstance(scheduler, Client):
@@ -366,21 +395,23 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
             client = stack.enter_context(_connect_scheduler(str(scheduler)))
         else:
             n = n_workers or max(1, min(os.cpu_count() or 1, len(tasks)))
-            cluster = stack.enter_context(LocalCluster(
+            cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=n, threads_per_worker=1, processes=processes, host="127.0.0.1",
                 # A free loopback port: two batches on one machine must not fight over 8787.
                 dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL))
-            client = stack.enter_context(Client(cluster, set_as_default=False))
+            client = stack.enter_context(
+                Client(cluster, set_as_default=False))  # type: ignore[no-untyped-call]
         workers = _check_workers(client, out)
         info = {"cluster_seconds": time.perf_counter() - t0, "workers": workers,
-                "scheduler": str(client.scheduler.address)}
+                "scheduler": _scheduler_address(client)}
         token = uuid.uuid4().hex[:8]
         futures = {client.submit(run_study_task, runner, i, study, folder, str(out),
                                  key=f"siteplan-study-{token}-{i}", pure=False): (i, study, folder)
                    for i, study, folder in tasks}
         outcomes: list[StudyOutcome | None] = [None] * len(tasks)
         try:
-            for fut in as_completed(list(futures), loop=client.loop):
+            for fut in as_completed(  # type: ignore[no-untyped-call]
+                    list(futures), loop=client.loop):
                 i, study, folder = futures[fut]
                 try:
                     outcome = fut.result()
@@ -394,7 +425,7 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
                     progress(outcome)
         except BaseException:
             # Interrupted: do not leave the studies running on someone else's cluster.
-            client.cancel(list(futures))
+            client.cancel(list(futures))  # type: ignore[no-untyped-call]
             raise
     return [o for o in outcomes if o is not None], info
 
@@ -403,7 +434,9 @@ def _connect_scheduler(address: str) -> Any:
     from distributed import Client
 
     try:
-        client = Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
+        # distributed has no annotations on Client or Client.close (see _execute).
+        client = Client(  # type: ignore[no-untyped-call]
+            address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise InputError(
             f"cannot reach the Dask scheduler ({describe_error(exc)}).", where=address,
@@ -412,12 +445,17 @@ def _connect_scheduler(address: str) -> Any:
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)
     except (OSError, TimeoutError):
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
         raise InputError(f"the Dask scheduler has no workers (waited {WORKER_WAIT_S:g} s).",
                          where=address,
                          fix="start workers with `dask worker tcp://HOST:8786` on the worker "
                          "machines.") from None
     return client
+
+
+def _scheduler_address(client: Any) -> str:
+    """Return the address of the scheduler a connected ``distributed.Client`` talks to."""
+    return str(client.scheduler.address)
 
 
 def _worker_probe(out_dir: str) -> tuple[str, bool]:
@@ -428,11 +466,14 @@ def _worker_probe(out_dir: str) -> tuple[str, bool]:
 
 
 def _check_workers(client: Any, out: Path) -> int:
-    """Refuse a cluster whose workers lack siteplan, run another version, or cannot write the
-    output folder; return the number of workers."""
+    """Check the cluster's workers; return how many there are.
+
+    A cluster whose workers lack siteplan, run another version, or cannot write the output
+    folder is refused (:class:`~siteplan.core.errors.InputError`).
+    """
     from siteplan.core.version import __version__
 
-    address = str(client.scheduler.address)
+    address = _scheduler_address(client)
     try:
         probes = client.run(_worker_probe, str(out))
     except Exception as exc:  # a worker cannot unpickle siteplan.batch._worker_probe
@@ -455,7 +496,7 @@ def _check_workers(client: Any, out: Path) -> int:
 
 
 def format_report(result: BatchResult) -> str:
-    """A short plain-text report: counts, outputs, timings and one line per failure."""
+    """Return a short plain-text report: counts, outputs, timings and one line per failure."""
     ok = len(result.outcomes) - len(result.failed)
     where = ("serially in this process" if result.scheduler == "serial" else
              f"on {result.workers} Dask workers at {result.scheduler}, ready in "

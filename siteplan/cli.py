@@ -14,14 +14,17 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from siteplan.core.errors import ConfigError, SiteplanError, SiteplanWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="siteplan",
@@ -43,6 +46,8 @@ TopN = Annotated[int | None, typer.Option(min=1, help="Rows in the shortlist.")]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and results.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail.")]
+# Every command accepts --debug; main() reads it from the arguments itself (to show
+# tracebacks of errors raised before or outside the command), so the commands ignore it.
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
 PostGIS = Annotated[str | None, typer.Option(
     "--postgis", help="Also write the shortlist to this PostGIS table, e.g. "
@@ -60,7 +65,7 @@ class _Ui:
         self.verbose = verbose
         self.console = Console(stderr=True, quiet=quiet)
         self._progress: Progress | None = None
-        self._tasks: dict[str, object] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     @contextmanager
     def running(self) -> Iterator[_Ui]:
@@ -78,11 +83,11 @@ class _Ui:
             self._tasks[name] = self._progress.add_task(name, total=None)
         else:
             task = self._tasks.pop(name)
-            self._progress.update(task, total=1, completed=1)  # type: ignore[arg-type]
+            self._progress.update(task, total=1, completed=1)
 
     @contextmanager
     def timed(self, name: str, timings: dict[str, float]) -> Iterator[None]:
-        """A step outside the pipeline: shown like its steps and added to ``timings``."""
+        """Time a step outside the pipeline: shown like its steps and added to ``timings``."""
         self.step(name, "start")
         start = time.perf_counter()
         yield
@@ -146,6 +151,7 @@ def demo(out: Out = Path("maps"), offline: Offline = True, quiet: Quiet = False,
 
     Example: siteplan demo --out maps
     """
+    del debug  # see Debug
     from siteplan.pipeline import DEMO_STUDY
 
     _run_and_write(DEMO_STUDY, out, offline, None, quiet, verbose)
@@ -163,6 +169,7 @@ def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The st
 
     Example: siteplan run data/taiyuan/study.toml --out maps/taiyuan
     """
+    del debug  # see Debug
     _run_and_write(study, out, offline, top_n, quiet, verbose, postgis=postgis,
                    network_edges=network_edges)
 
@@ -177,6 +184,7 @@ def score(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The 
 
     Example: siteplan score data/taiyuan/study.toml --out out/ --top-n 20
     """
+    del debug  # see Debug
     _run_and_write(study, out, None, top_n, quiet, verbose, formats=["csv", "xlsx", "gpkg"],
                    postgis=postgis)
 
@@ -191,6 +199,7 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
 
     Example: siteplan catchments data/taiyuan/study.toml --mode dissolve --out out/
     """
+    del debug  # see Debug
     from siteplan.outputs.writers import write_catchments
     from siteplan.pipeline import run_catchments
 
@@ -204,8 +213,8 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
     _print(f"catchments: {path}")
 
 
-def _siting_text(coverage: Any, sites: Any, frontage_m: float) -> str:
-    """Coverage before/after per method, then the proposed sites in order (plain text)."""
+def _siting_text(coverage: pd.DataFrame, sites: pd.DataFrame, frontage_m: float) -> str:
+    """Describe coverage before/after per method, then the proposed sites in order."""
     lines = []
     for r in coverage.to_dict("records"):
         solver = r["status"]
@@ -219,7 +228,8 @@ def _siting_text(coverage: Any, sites: Any, frontage_m: float) -> str:
                      "any site reaches; the study's catchments.frontage_m).")
     table = sites[["method", "rank", "site_id", "marginal_share", "cumulative_share", "lon",
                    "lat"]]
-    return "\n".join(lines) + "\n" + table.to_string(index=False, float_format="{:.4f}".format)
+    text: str = table.to_string(index=False, float_format="{:.4f}".format)
+    return "\n".join(lines) + "\n" + text
 
 
 @app.command()
@@ -261,6 +271,7 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
 
     Example: siteplan site data/taiyuan/study.toml --class kindergarten --k 10 --method both
     """
+    del debug  # see Debug
     from siteplan.core.atomic import check_writable_dir
     from siteplan.io.layers import read_layer
     from siteplan.outputs.siting import write_siting
@@ -310,6 +321,9 @@ def network(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="Stree
 
     Example: siteplan network data/taiyuan/taiyuan_osm_lines.geojson --out out/
     """
+    # Accepted like every command's options: this command prints only its results, and
+    # main() reads --debug from the arguments before typer parses them.
+    del quiet, verbose, debug
     from siteplan.outputs.writers import write_network
     from siteplan.pipeline import network_from_file
 
@@ -334,6 +348,9 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
 
     Example: siteplan facilities data/taiyuan/taiyuan_osm_multipolygons.geojson
     """
+    # Accepted like every command's options: this command prints only its results, and
+    # main() reads --debug from the arguments before typer parses them.
+    del quiet, verbose, debug
     from siteplan.outputs.writers import write_facilities
     from siteplan.pipeline import facilities_from_file
 
@@ -361,6 +378,9 @@ def map_(results: Annotated[Path, typer.Argument(metavar="RESULTS.gpkg", help="A
 
     Example: siteplan map maps/shortlist.gpkg --out maps/
     """
+    # Accepted like every command's options: this command prints only its results, and
+    # main() reads --debug from the arguments before typer parses them.
+    del quiet, verbose, debug
     from siteplan.outputs.writers import maps_from_results
 
     for kind, path in maps_from_results(results, out, offline=bool(offline),
@@ -380,6 +400,9 @@ def fetch_osm(query: Annotated[str, typer.Argument(
 
     Example: siteplan fetch-osm "Xiaodian District, Taiyuan, China" --out data/xiaodian
     """
+    # Accepted like every command's options: this command prints only its results, and
+    # main() reads --debug from the arguments before typer parses them.
+    del quiet, verbose, debug
     from siteplan.pipeline import fetch_to_files
 
     for kind, path in fetch_to_files(query, out, cache_dir=cache_dir, refresh=refresh).items():
@@ -407,6 +430,7 @@ def batch(studies: Annotated[list[Path], typer.Argument(
     Exits with the number of failed studies (0: all succeeded; at most 125).
     Example: siteplan batch cities/*.toml --out maps/shanxi --scheduler tcp://head:8786
     """
+    del debug  # see Debug
     from siteplan.batch import format_report, run_batch
 
     ui = _Ui(quiet, verbose)
@@ -426,7 +450,7 @@ _python_showwarning = warnings.showwarning
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: TextIO | None = None, line: str | None = None) -> None:
-    """siteplan's own warnings as one line for the user (``--debug`` keeps Python's format)."""
+    """Show siteplan's own warnings as one line for the user (``--debug`` keeps Python's)."""
     if issubclass(category, SiteplanWarning):
         err.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
     else:
@@ -434,7 +458,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and map errors to exit codes.
+    """Run the command line and map errors to exit codes.
 
     Usage errors (exit 2) and ``typer.Exit`` codes are handled by typer's standalone mode;
     siteplan's own errors become one line and exit 2, anything else exit 1.

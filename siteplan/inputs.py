@@ -69,6 +69,18 @@ def load_study_parcels(study: Study) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         As :func:`siteplan.parcels.load.load_parcels`, in the file's CRS.
+
+    Raises
+    ------
+    ConfigError
+        The study has no ``[inputs.parcels]`` section.
+
+    Examples
+    --------
+    >>> from siteplan import load_study, load_study_parcels
+    >>> parcels = load_study_parcels(load_study("data/taiyuan/study.toml"))
+    >>> len(parcels), parcels["parcel_id"].iloc[0], parcels.crs.to_epsg()
+    (1328, 'TY-0001', 4326)
     """
     spec = study.inputs.parcels
     if spec is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+from pyproj import CRS
 
 from siteplan.access.catchments import catchments as build_catchments
 from siteplan.access.coverage import class_coverage
@@ -34,6 +35,7 @@ from siteplan.inputs import (
     read_residential,
     read_sources,
 )
+from siteplan.io.crs import MetricKind
 from siteplan.io.offsets import check_offset
 from siteplan.network.build import graph_from_lines
 from siteplan.network.graph import Network
@@ -62,10 +64,12 @@ def _network(study: Study, lines: gpd.GeoDataFrame) -> Network:
     walk = None
     if cfg.exclude_highway is not None:
         walk = WalkFilter().with_exclusions(highway="|".join(cfg.exclude_highway) or "^$")
-    metric = None if study.crs.metric in ("utm", "cgcs2000") else study.crs.metric
-    kind = study.crs.metric if study.crs.metric in ("utm", "cgcs2000") else "utm"
+    # [crs] metric is "utm", "cgcs2000" or a projected CRS the study's validation accepted.
+    metric = None if study.crs.metric in ("utm", "cgcs2000") else CRS.from_user_input(
+        study.crs.metric)
+    kind: MetricKind = "cgcs2000" if study.crs.metric == "cgcs2000" else "utm"
     return graph_from_lines(lines, walk_filter=walk, snap_tolerance_m=cfg.snap_tolerance_m,
-                            metric_crs=metric, metric_kind=kind,  # type: ignore[arg-type]
+                            metric_crs=metric, metric_kind=kind,
                             keep_largest=cfg.keep_largest, source=str(study.inputs.streets))
 
 
@@ -107,8 +111,11 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
 
 @dataclass
 class Prepared:
-    """The study's inputs, read and prepared: network, facilities, residential land, building
-    footprints (where the OSM features have them), the study boundary and hazard polygons."""
+    """The study's inputs, read and prepared.
+
+    The walking network, the facilities, residential land, building footprints (where the OSM
+    features have them), the study boundary and hazard polygons.
+    """
 
     lines: gpd.GeoDataFrame
     network: Network
@@ -180,7 +187,7 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
 
 def access_warnings(study: Study, facilities: gpd.GeoDataFrame, access: pd.DataFrame,
                     unreachable: pd.DataFrame) -> list[str]:
-    """What the access stage could not measure, per facility class, as one line each.
+    """List what the access stage could not measure, per facility class, one line each.
 
     A class whose facilities cannot reach the walking network (farther than
     ``network.max_snap_m``, e.g. on an island of streets that was dropped), a compliance class
@@ -202,6 +209,7 @@ def access_warnings(study: Study, facilities: gpd.GeoDataFrame, access: pd.DataF
     Returns
     -------
     list of str
+        One message per problem, naming the study file, the class and the fix.
     """
     where = study.source_path or "study config"
     cfg = study.network
@@ -262,6 +270,34 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     Returns
     -------
     StudyResult
+        The network, facilities, scored parcels, catchments, coverage, blind spots and step
+        timings; nothing is written (:func:`siteplan.outputs.writers.write_outputs` does).
+
+    Warns
+    -----
+    SiteplanWarning
+        For what the inputs or the access stage could not do (a repaired geometry, a class
+        without facilities, facilities off the network...), one warning each.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from siteplan import SiteplanWarning, Study, run_study
+    >>> study = Study.model_validate({
+    ...     "study": {"name": "Taiyuan: primary schools"},
+    ...     "inputs": {"streets": "data/taiyuan/taiyuan_osm_lines.geojson",
+    ...                "facilities": "data/taiyuan/taiyuan_osm_multipolygons.geojson",
+    ...                "parcels": {"path": "data/taiyuan/parcels.gpkg", "id_column": "parcel_id"}},
+    ...     "criteria": [{"name": "primary_school_walk", "kind": "distance",
+    ...                   "class": "primary_school", "weight": 1,
+    ...                   "transform": {"type": "linear", "best": 500, "worst": 1500}}]})
+    >>> with warnings.catch_warnings():  # one OSM polygon is invalid as mapped: repaired
+    ...     warnings.filterwarnings("ignore", ".*repaired 1 invalid geometry", SiteplanWarning)
+    ...     result = run_study(study)
+    >>> len(result.parcels), result.network.crs.to_epsg()
+    (1328, 32649)
+    >>> result.ranked(3)["rank"].tolist()
+    [1, 2, 3]
     """
     study = _load(study)
     step = Steps(progress)
@@ -294,20 +330,55 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
 
 def run_catchments(study: Study | str | Path, *, progress: Progress | None = None,
                    mode: str | None = None) -> CatchmentResult:
-    """Catchments, coverage and blind spots of a study's facilities, without scoring.
+    """Compute the catchments, coverage and blind spots of a study's facilities, without scoring.
 
-    ``mode`` overrides the study's ``catchments.mode``.  Parcels, when the study has them, are
-    counted in the coverage table.
+    Parcels, when the study has them, are counted in the coverage table.
+
+    Parameters
+    ----------
+    study
+        A :class:`~siteplan.study.model.Study` or the path of its TOML file.
+    progress
+        Called as ``progress(step, "start" | "done")`` around each step (for progress bars).
+    mode
+        Overrides the study's ``catchments.mode`` (``overlap``, ``dissolve``, ``split`` or
+        ``rings``).
+
+    Returns
+    -------
+    CatchmentResult
+        The network, facilities, catchments, coverage table, blind spots and step timings.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from siteplan import SiteplanWarning, Study, run_catchments
+    >>> study = Study.model_validate({
+    ...     "study": {"name": "Taiyuan: primary schools"},
+    ...     "inputs": {"streets": "data/taiyuan/taiyuan_osm_lines.geojson",
+    ...                "facilities": "data/taiyuan/taiyuan_osm_multipolygons.geojson",
+    ...                "parcels": {"path": "data/taiyuan/parcels.gpkg", "id_column": "parcel_id"}},
+    ...     "criteria": [{"name": "primary_school_walk", "kind": "distance",
+    ...                   "class": "primary_school", "weight": 1,
+    ...                   "transform": {"type": "linear", "best": 500, "worst": 1500}}]})
+    >>> with warnings.catch_warnings():  # one OSM polygon is invalid as mapped: repaired
+    ...     warnings.filterwarnings("ignore", ".*repaired 1 invalid geometry", SiteplanWarning)
+    ...     res = run_catchments(study, mode="dissolve")
+    >>> sorted(res.catchments["class"])
+    ['kindergarten', 'middle_school', 'primary_school']
+    >>> res.coverage.columns[:3].tolist()
+    ['class', 'radius_m', 'residential_m2']
     """
     study = _load(study)
     if mode is not None:
-        # Not re-validated here: siteplan.access.catchments.catchments refuses an unknown mode with a
-        # ConfigError that names it.
+        # Not re-validated here: siteplan.access.catchments.catchments refuses an unknown mode
+        # with a ConfigError that names it.
         study = study.model_copy(update={
             "catchments": study.catchments.model_copy(update={"mode": mode})})
     step = Steps(progress)
     inp = prepare(study, step)
-    parcels = load_study_parcels(study).to_crs(inp.network.crs) if study.inputs.parcels is not None else None
+    parcels = (load_study_parcels(study).to_crs(inp.network.crs)
+               if study.inputs.parcels is not None else None)
     polys, cov, spots = _catchments(study, inp, step, parcels)
     return CatchmentResult(study, inp.network, inp.facilities, polys, cov, spots, step.timings)
 
@@ -317,7 +388,7 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
 
 def network_from_file(source: str | Path, *, snap_tolerance_m: float = 0.0,
                       keep_largest: bool = True, crs: Any = None) -> Network:
-    """A walking network from a line layer or raw OSM file (``siteplan network``)."""
+    """Build a walking network from a line layer or raw OSM file (``siteplan network``)."""
     from siteplan.network.build import graph_from_file
 
     return graph_from_file(source, snap_tolerance_m=snap_tolerance_m,
@@ -327,7 +398,7 @@ def network_from_file(source: str | Path, *, snap_tolerance_m: float = 0.0,
 def facilities_from_file(source: str | Path, *, class_column: str | None = None,
                          class_: str | None = None,
                          crs: Any = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Classified facilities and unclassified schools of one file (``siteplan facilities``)."""
+    """Classify the facilities of one file; also return its unclassified schools."""
     from siteplan.facilities.classify import load_facilities
 
     kwargs: dict[str, Any] = {"crs": crs} if crs is not None else {}
@@ -337,8 +408,11 @@ def facilities_from_file(source: str | Path, *, class_column: str | None = None,
 
 def fetch_to_files(query: str, out: str | Path | None, *, cache_dir: str | Path,
                    refresh: bool = False) -> dict[str, Path]:
-    """Download streets and facilities for a place or ``west,south,east,north`` bbox into the
-    cache, and, with ``out``, also into ``<out>/osm.gpkg`` (layers ``lines``, ``features``)."""
+    """Download streets and facilities for a place or a ``west,south,east,north`` bbox.
+
+    They go into the cache and, with ``out``, also into ``<out>/osm.gpkg`` (layers ``lines``
+    and ``features``) for ``siteplan fetch-osm``.
+    """
     from siteplan.osm.overpass import fetch_osm
     from siteplan.outputs.writers import write_layers
 

@@ -10,7 +10,7 @@ import pyogrio
 import pytest
 import shapely
 
-from siteplan.core.errors import InputError
+from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.inputs import load_study_parcels, read_sources
 from siteplan.io.inputs import InputLayer
 from siteplan.study.model import Study
@@ -66,7 +66,10 @@ def test_one_layer_overrides_the_encoding_the_others_keep_theirs(tmp_path):
 
 def test_a_gbk_shapefile_without_cpg_warns_and_names_the_per_layer_fix(tmp_path):
     shp, geojson = _files(tmp_path, cpg=False)
-    with (pytest.warns(UserWarning, match=r'encoding="gbk".*for this input'),
+    # Both the garbled column names and the garbled text are reported, each with the fix.
+    with (pytest.warns(SiteplanWarning, match=r"column name '.+' looks garbled \(it reads as "
+                       r"'编号' in GBK\).*Declare encoding = \"gbk\""),
+          pytest.warns(UserWarning, match=r'encoding="gbk".*for this input'),
           pytest.raises(InputError, match=r'id column .编号.*encoding = "gbk" in \[inputs.parcels\]')):
         load_study_parcels(_study(shp, geojson))
 

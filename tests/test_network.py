@@ -12,7 +12,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point
 
-from siteplan.core.errors import InputError, NetworkError
+from siteplan.core.errors import InputError, NetworkError, SiteplanWarning
 from siteplan.core.tags import hstore_tag, parse_hstore
 from siteplan.network.build import graph_from_file, graph_from_lines
 from siteplan.network.walkfilter import OSMNX_WALK_EXCLUDE, WalkFilter, walkable_mask
@@ -379,7 +379,8 @@ def test_graph_from_file_bad_inputs(tmp_path):
     assert str(pts) in str(err.value)
     mixed = gpd.GeoDataFrame({"highway": ["residential"] * 2},
                              geometry=[LineString([(0, 0), (100, 0)]), Point(5, 5)], crs=METRIC)
-    net = graph_from_lines(mixed)
+    with pytest.warns(SiteplanWarning, match=r"1 non-line feature\(s\) \(1 Point\) ignored"):
+        net = graph_from_lines(mixed)
     assert net.report.n_not_lines == 1 and "1 non-line feature(s) ignored" in net.summary()
 
 

@@ -113,7 +113,8 @@ def synthetic_layers(n: int = 40, vertices: int = 6, crs: str = "EPSG:4326") -> 
 
 def build(layers: dict, **kw) -> object:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SiteplanWarning)  # "no Tianditu key"
+        # The tests have no Tianditu key: those basemaps are left out, with this warning.
+        warnings.filterwarnings("ignore", "no Tianditu key", SiteplanWarning)
         return make_map(layers["parcels"], catchments=layers["catchments"],
                         facilities=layers["facilities"], blind_spots=layers["blind_spots"],
                         boundary=layers["boundary"], criteria=kw.pop("criteria", CRITERIA), **kw)

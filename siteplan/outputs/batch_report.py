@@ -1,5 +1,6 @@
-"""The batch's own outputs: the summary table ranking the top parcels of every study, the
-study list and the map index page.
+"""The batch's own outputs: the summary table, the study list and the map index page.
+
+The summary table ranks the top parcels of every study together.
 
 Everything here depends only on the :class:`StudyOutcome` list in study order, never on
 which worker ran a study or when it finished, so a run on a cluster writes the same bytes as
@@ -48,7 +49,7 @@ class StudyOutcome:
 
 
 def summary_table(outcomes: Sequence[StudyOutcome], top_n: int | None = None) -> pd.DataFrame:
-    """The top parcels of every successful study, ranked across studies.
+    """Rank the top parcels of every successful study across studies.
 
     Rows are ordered by ``score`` (descending), then study order, then the study's own
     ``rank``; ``overall_rank`` numbers them 1..n (parcels without a score come last, without an
@@ -107,8 +108,11 @@ def _relative(path: str | None, out_dir: Path) -> str | None:
 
 def write_batch_outputs(outcomes: Sequence[StudyOutcome], out_dir: Path, *,
                         top_n: int | None = None, xlsx: bool = True) -> dict[str, Path]:
-    """Write ``summary.csv`` (UTF-8 with BOM), ``summary.xlsx``, ``studies.csv`` and
-    ``index.html`` into ``out_dir``, each atomically; return their paths by kind."""
+    """Write the batch's summary, study list and map index into ``out_dir``.
+
+    ``summary.csv`` (UTF-8 with BOM), ``summary.xlsx`` (with ``xlsx``), ``studies.csv`` and
+    ``index.html``, each atomically; their paths are returned by kind.
+    """
     summary = summary_table(outcomes, top_n)
     studies = studies_table(outcomes, out_dir)
     files = {
@@ -168,7 +172,7 @@ th{background:#f3f3f3}tr.failed td{background:#fff1f0}td.num{text-align:right}""
 
 
 def index_html(outcomes: Sequence[StudyOutcome], out_dir: Path, *, xlsx: bool = True) -> str:
-    """The map index page: one row per study with its map, shortlist, top parcel and status.
+    """Return the map index page: one row per study with its map, shortlist, top parcel, status.
 
     Every text is HTML-escaped and every link is relative to ``out_dir`` (percent-encoded),
     so the page works wherever the folder is copied.

@@ -228,7 +228,8 @@ def _csv_column(name: str, values: pd.Series) -> list[str]:
         text = np.char.mod(f"%.{decimals}f", rounded)
     else:
         text = np.array([neutralise(str(v)) for v in values.to_numpy(dtype=object)], dtype=object)
-    return np.where(missing, "", text).tolist()
+    cells: list[str] = np.where(missing, "", text).tolist()
+    return cells
 
 
 def _xlsx_values(name: str, values: pd.Series) -> tuple[list[Any], int | None]:
@@ -253,8 +254,10 @@ def _xlsx_values(name: str, values: pd.Series) -> tuple[list[Any], int | None]:
 
 
 def _table(parcels: pd.DataFrame) -> pd.DataFrame:
-    """The attribute table written to CSV/XLSX: lead columns first, no geometry, plus the
-    lon/lat (EPSG:4326) of a point inside each parcel when there is geometry."""
+    """Return the attribute table written to CSV/XLSX: lead columns first, no geometry.
+
+    With geometry, ``lon``/``lat`` (EPSG:4326) of a point inside each parcel are added.
+    """
     df = pd.DataFrame(parcels.drop(columns=parcels.geometry.name)
                       if isinstance(parcels, gpd.GeoDataFrame) else parcels)
     if isinstance(parcels, gpd.GeoDataFrame) and parcels.crs is not None and len(parcels):
@@ -269,7 +272,7 @@ def _table(parcels: pd.DataFrame) -> pd.DataFrame:
 
 
 def shortlist_csv_bytes(table: pd.DataFrame) -> bytes:
-    """The CSV bytes (UTF-8 with BOM, CRLF line ends, English header) of an ordered table."""
+    """Return the CSV bytes (UTF-8 with BOM, CRLF line ends, English header) of a table."""
     columns = [_csv_column(str(c), table[c]) for c in table.columns]
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\r\n")
@@ -429,6 +432,35 @@ def write_shortlist(
     -------
     dict
         ``{"csv": path, "xlsx": path, "gpkg": path, "meta": path}`` for what was written.
+
+    Raises
+    ------
+    InputError
+        An unknown format, an extra layer named ``parcels`` or ``metadata``, an output that
+        would overwrite an input, or ``gpkg`` for parcels without geometry.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> from siteplan import write_shortlist
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["A", "B", "C"], "rank": [2, 1, None], "score": [61.5, 80.25, None],
+    ...      "excluded": [False, False, True],
+    ...      "exclusion_reason": ["", "", "smaller than 1 ha"]},
+    ...     geometry=[shapely.box(x, 4187000, x + 90, 4187090) for x in (634000, 634100, 634200)],
+    ...     crs="EPSG:32649")
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     written = write_shortlist(parcels, out, metadata={"study": "example"},
+    ...                               formats=["csv"])
+    ...     print(sorted(written))
+    ...     print(written["csv"].read_text(encoding="utf-8-sig"))
+    ['csv', 'meta']
+    parcel_id,rank,score,excluded,exclusion_reason,lon,lat
+    B,1,80.25,FALSE,,...
+    A,2,61.50,FALSE,,...
+    C,,,TRUE,smaller than 1 ha,...
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:

@@ -13,18 +13,58 @@ from siteplan.siting.study import sites_table
 
 
 def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting") -> list[Path]:
-    """Write ``<stem>.gpkg``, ``<stem>_sites.csv`` and, when the result comes from
-    :func:`site_study`, ``<stem>.html``; each atomically.
+    """Write a gap-filling result: its GeoPackage, CSV of proposed sites and planning map.
 
+    ``<stem>.gpkg``, ``<stem>_sites.csv`` and, when the result comes from
+    :func:`siteplan.siting.study.site_study`, ``<stem>.html`` are each written atomically.
     The GeoPackage holds ``proposed_<class>`` (the sites, the layer name of DESIGN.md),
     ``proposed_<class>_catchments`` (their new catchments), ``siting_coverage`` and
     ``siting_unreachable``; the CSV is UTF-8 with a BOM, formula-like text neutralised; the
     HTML is the planning map with the proposed sites and their catchments.
 
+    Parameters
+    ----------
+    result
+        What :func:`siteplan.siting.study.site_study` or
+        :func:`siteplan.siting.cover.maximal_cover` returned.
+    out_dir
+        Output folder (created if needed).
+    stem
+        File name stem: no path separator, no ``..``.
+
     Returns
     -------
     list of pathlib.Path
         The paths written.
+
+    Raises
+    ------
+    InputError
+        A bad stem, an output folder that cannot be written, or an output that would
+        overwrite one of the study's inputs.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import warnings
+    >>> from siteplan import SiteplanWarning, Study, run_study, site_study, write_siting
+    >>> study = Study.model_validate({
+    ...     "study": {"name": "Taiyuan: primary schools"},
+    ...     "inputs": {"streets": "data/taiyuan/taiyuan_osm_lines.geojson",
+    ...                "facilities": "data/taiyuan/taiyuan_osm_multipolygons.geojson",
+    ...                "parcels": {"path": "data/taiyuan/parcels.gpkg", "id_column": "parcel_id"}},
+    ...     "criteria": [{"name": "primary_school_walk", "kind": "distance",
+    ...                   "class": "primary_school", "weight": 1,
+    ...                   "transform": {"type": "linear", "best": 500, "worst": 1500}}]})
+    >>> with warnings.catch_warnings():  # one OSM polygon is invalid as mapped: repaired
+    ...     warnings.filterwarnings("ignore", ".*repaired 1 invalid geometry", SiteplanWarning)
+    ...     result = run_study(study)
+    >>> proposal = site_study(result, "kindergarten", k=2)
+    >>> with tempfile.TemporaryDirectory() as out, warnings.catch_warnings():
+    ...     # Without a Tianditu key the map leaves those basemaps out, with a warning.
+    ...     warnings.filterwarnings("ignore", "no Tianditu key", SiteplanWarning)
+    ...     [path.name for path in write_siting(proposal, out, stem="kindergartens")]
+    ['kindergartens.gpkg', 'kindergartens_sites.csv', 'kindergartens.html']
     """
     check_stem(stem)
     out = check_writable_dir(out_dir)

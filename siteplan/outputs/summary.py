@@ -9,7 +9,46 @@ from siteplan.study.result import StudyResult
 
 
 def summary_text(result: StudyResult, top: int = 10) -> str:
-    """A short plain-text report: network, facilities, coverage and the best parcels."""
+    """Return a short plain-text report: network, facilities, coverage and the best parcels.
+
+    Parameters
+    ----------
+    result
+        What :func:`siteplan.pipeline.run_study` returned.
+    top
+        How many of the best-ranked parcels are listed.
+
+    Returns
+    -------
+    str
+        The report, one line per item (what ``siteplan run`` prints).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from siteplan import SiteplanWarning, Study, run_study, summary_text
+    >>> study = Study.model_validate({
+    ...     "study": {"name": "Taiyuan: primary schools"},
+    ...     "inputs": {"streets": "data/taiyuan/taiyuan_osm_lines.geojson",
+    ...                "facilities": "data/taiyuan/taiyuan_osm_multipolygons.geojson",
+    ...                "parcels": {"path": "data/taiyuan/parcels.gpkg", "id_column": "parcel_id"}},
+    ...     "criteria": [{"name": "primary_school_walk", "kind": "distance",
+    ...                   "class": "primary_school", "weight": 1,
+    ...                   "transform": {"type": "linear", "best": 500, "worst": 1500}}]})
+    >>> with warnings.catch_warnings():  # one OSM polygon is invalid as mapped: repaired
+    ...     warnings.filterwarnings("ignore", ".*repaired 1 invalid geometry", SiteplanWarning)
+    ...     result = run_study(study)
+    >>> print(summary_text(result, top=2))
+    Study: Taiyuan: primary schools
+    data/taiyuan/taiyuan_osm_lines.geojson: 6,147 nodes, 8,807 edges, ...
+    Facilities: bus_stop 15, elderly_care 1, ..., primary_school 18
+    Unclassified schools: 5 (see the report)
+    Parcels: 1328 (18 excluded, 18 cannot reach the network)
+    Coverage kindergarten (300 m): ...
+    Top 2 parcels:
+        1  TY-0045  score 100.0
+        2  TY-0093  score 100.0
+    """
     net = result.network
     lines = [f"Study: {result.study.study.name}", net.summary()]
     counts = result.facilities["class"].value_counts().sort_index()

@@ -33,15 +33,17 @@ MAP_PARCEL_LIMIT = 20_000
 
 
 def _slug(name: str) -> str:
-    """A file-name stem from a study name ("Taiyuan demo: central" -> "taiyuan_demo_central")."""
+    """Make a file-name stem of a name ("Taiyuan demo: central" -> "taiyuan_demo_central")."""
     text = re.sub(r"[^\w]+", "_", name.strip().lower(), flags=re.UNICODE).strip("_")
     return text or "study"
 
 
 def map_stem(study: Any) -> str:
-    """File-name stem of a study's maps: the TOML file's stem, or its folder's name when the
-    file is called ``study.toml`` (``data/taiyuan/study.toml`` -> ``taiyuan``), else the study
-    name."""
+    """Return the file-name stem of a study's maps.
+
+    The TOML file's stem, or its folder's name when the file is called ``study.toml``
+    (``data/taiyuan/study.toml`` -> ``taiyuan``), else the study name.
+    """
     if study.source_path:
         path = Path(study.source_path)
         stem = path.parent.name if path.stem == "study" else path.stem
@@ -74,8 +76,11 @@ def catchment_layers(result: StudyResult | CatchmentResult) -> dict[str, pd.Data
 
 
 def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[str, pd.DataFrame]:
-    """The GeoPackage layers besides ``parcels``: :func:`catchment_layers`, ``unreachable``,
-    ``boundary`` (with a study boundary) and optionally ``network_edges``."""
+    """Return the GeoPackage layers besides ``parcels``.
+
+    They are :func:`catchment_layers`, ``unreachable``, ``boundary`` (with a study boundary)
+    and optionally ``network_edges``.
+    """
     layers = catchment_layers(result)
     layers["unreachable"] = result.unreachable
     if result.boundary is not None:
@@ -87,7 +92,7 @@ def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[s
 
 def map_parcels(parcels: gpd.GeoDataFrame, title: str | None,
                 limit: int = MAP_PARCEL_LIMIT) -> tuple[gpd.GeoDataFrame, str | None]:
-    """The parcels the maps draw and the maps' title.
+    """Choose the parcels the maps draw, and the maps' title.
 
     Up to ``limit`` parcels: all of them; beyond, the best ``limit`` by rank (then excluded
     parcels, by id, while there is room), with a :class:`~siteplan.core.errors.SiteplanWarning` and
@@ -105,7 +110,7 @@ def map_parcels(parcels: gpd.GeoDataFrame, title: str | None,
     return shown, f"{title} ({note})" if title else note
 
 
-def _maps(result: Any, out: Path, *, stem: str, offline: bool, top_n: int,
+def _maps(result: StudyResult, out: Path, *, stem: str, offline: bool, top_n: int,
           formats: Sequence[str]) -> dict[str, Path]:
     from siteplan.outputs.maps.staticmap import save_static_map, static_map
     from siteplan.outputs.maps.webmap import make_map, save_map
@@ -126,7 +131,7 @@ def _maps(result: Any, out: Path, *, stem: str, offline: bool, top_n: int,
 
 
 def write_outputs(
-    result: Any,
+    result: StudyResult,
     out: str | Path | None = None,
     *,
     offline: bool | None = None,
@@ -136,7 +141,7 @@ def write_outputs(
     postgis: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Path]:
-    """Write a :class:`~siteplan.pipeline.StudyResult` to ``out``.
+    """Write a :class:`~siteplan.study.result.StudyResult` to ``out``.
 
     Parameters
     ----------
@@ -165,6 +170,27 @@ def write_outputs(
     -------
     dict
         ``{kind: path}`` of every file written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import warnings
+    >>> from siteplan import SiteplanWarning, Study, run_study, write_outputs
+    >>> study = Study.model_validate({
+    ...     "study": {"name": "Taiyuan: primary schools"},
+    ...     "inputs": {"streets": "data/taiyuan/taiyuan_osm_lines.geojson",
+    ...                "facilities": "data/taiyuan/taiyuan_osm_multipolygons.geojson",
+    ...                "parcels": {"path": "data/taiyuan/parcels.gpkg", "id_column": "parcel_id"}},
+    ...     "criteria": [{"name": "primary_school_walk", "kind": "distance",
+    ...                   "class": "primary_school", "weight": 1,
+    ...                   "transform": {"type": "linear", "best": 500, "worst": 1500}}]})
+    >>> with warnings.catch_warnings():  # one OSM polygon is invalid as mapped: repaired
+    ...     warnings.filterwarnings("ignore", ".*repaired 1 invalid geometry", SiteplanWarning)
+    ...     result = run_study(study)
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     written = write_outputs(result, out, formats=["csv", "gpkg"], top_n=20)
+    ...     {kind: path.name for kind, path in written.items()}
+    {'csv': 'shortlist.csv', 'gpkg': 'shortlist.gpkg', 'meta': 'shortlist.meta.json'}
     """
     from siteplan.outputs.shortlist import study_run_metadata, write_shortlist
     from siteplan.scoring.score import criterion_labels
@@ -212,10 +238,12 @@ def write_outputs(
     return written
 
 
-def write_catchments(result: Any, out: str | Path | None = None) -> Path:
-    """Write a :class:`~siteplan.pipeline.CatchmentResult` to ``<out>/catchments.gpkg``
-    (``facilities``, ``catchments_<class>``, ``coverage``, ``blind_spots``) and
-    ``coverage.csv``."""
+def write_catchments(result: CatchmentResult, out: str | Path | None = None) -> Path:
+    """Write a :class:`~siteplan.study.result.CatchmentResult` and its coverage table.
+
+    ``<out>/catchments.gpkg`` gets the layers ``facilities``, ``catchments_<class>``,
+    ``coverage`` and ``blind_spots``; ``<out>/coverage.csv`` the coverage table.
+    """
     out_dir = check_writable_dir(Path(out) if out is not None else
                                  Path(result.study.outputs.folder))
     path = write_layers(out_dir / "catchments.gpkg", catchment_layers(result))

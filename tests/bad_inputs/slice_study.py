@@ -137,6 +137,19 @@ def leftovers(folder: str | Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
 
 
+def cli_shows(*messages: str) -> pytest.MarkDecorator:
+    """Mark a case whose input is expected to cause the SiteplanWarnings matching ``messages``.
+
+    The command line shows siteplan's warnings as ``warning: ...`` lines, which the cases read;
+    under the project's warnings-as-errors (pyproject.toml) a warning would stop an in-process
+    run as an internal error instead.  The mark lets exactly these warnings through to that
+    display: each message is a regular expression matched from the start of the warning's
+    text (no colons: ``.`` stands for one), as in ``-W``.
+    """
+    return pytest.mark.filterwarnings(
+        *(f"always:{m}:siteplan.core.errors.SiteplanWarning" for m in messages))
+
+
 def cli(capsys: Any, *args: str) -> tuple[int, str, str]:
     """Run the command line in-process: ``(exit code, stdout, stderr)``."""
     from siteplan.cli import main

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import LineString, Point
+from slice_study import cli_shows
 from smallstudy import (
     CRITERIA,
     HEAD,
@@ -34,6 +35,9 @@ from smallstudy import (
 from siteplan.pipeline import run_study
 
 UTM = 32649
+
+# The runs write the web map, and the tests have no Tianditu key: those basemaps are left out.
+pytestmark = cli_shows("no Tianditu key")
 
 
 def _island(x0: float, y0: float, side: float = 200.0) -> list[LineString]:
@@ -96,6 +100,7 @@ def test_14_criterion_on_a_class_without_facilities_is_refused(capsys, tmp_path)
     assert leftovers(out) == [] and stdout == ""
 
 
+@cli_shows(".*the facility data has no elderly_care facilities")
 def test_14_compliance_class_without_facilities_is_reported(capsys, tmp_path):
     """A seed class with no facility at all is not an error (the parcels really fail it), but
     the user is told why every parcel fails, and the distances are NaN, not a number."""
@@ -133,6 +138,7 @@ def _hospitals_on_an_island(folder: Path, *, keep_all: bool) -> Path:
     return study
 
 
+@cli_shows(".*all 3 clinic facilities .clinics.geojson")
 def test_15_facilities_dropped_with_their_island_are_reported_and_distances_nan(capsys,
                                                                                  tmp_path):
     study = _hospitals_on_an_island(tmp_path / "in", keep_all=False)
@@ -157,6 +163,7 @@ def test_15_facilities_dropped_with_their_island_are_reported_and_distances_nan(
     assert (fac["nearest_street_m"] > 1000).all()
 
 
+@cli_shows(".*no parcel reaches a clinic facility")
 def test_15_facilities_on_a_kept_island_no_parcel_reaches(capsys, tmp_path):
     study = _hospitals_on_an_island(tmp_path / "in", keep_all=True)
     code, _, err, out = _run(capsys, study)

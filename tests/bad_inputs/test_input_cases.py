@@ -25,6 +25,7 @@ from pyproj import Geod
 from slice_study import (
     DATA,
     cli,
+    cli_shows,
     cli_subprocess,
     hash_files,
     leftovers,
@@ -331,6 +332,9 @@ def city_streets() -> gpd.GeoDataFrame:
     return lines[lines["highway"].notna()].reset_index(drop=True)
 
 
+# Undeclared, the shifted schools are flagged, and one lands beyond max_snap_m of the streets.
+@cli_shows("facility layer .*schools.csv. the layer looks like GCJ-02",
+           ".*middle_school facilities .schools.csv")
 def test_07_undeclared_gcj02_layer_warns_in_a_run_and_declared_one_matches(capsys, tmp_path):
     """Through the CLI: a municipal school list copied from Amap (GCJ-02) is flagged; declared
     as gcj02 it gives the same distances as the true WGS84 points.  The warning needs
@@ -492,6 +496,7 @@ def _with_layer(study, layer: str) -> None:
                 f"[[inputs.layers]]\n{layer}")
 
 
+@cli_shows("facility layer .*学校.shp. .*looks garbled")  # its text, then its column names
 def test_08_gbk_shapefile_without_cpg(capsys, tmp_path):
     study = small_study(tmp_path)
     shp = _gbk_shapefile(study, chinese_field=False)
@@ -527,6 +532,7 @@ def _bowtie(poly: shapely.Polygon) -> shapely.Polygon:
     return shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
 
 
+@cli_shows("parcels .*repaired 3 invalid geometries")
 def test_09_invalid_polygons_are_repaired_and_counted(capsys, tmp_path):
     study = small_study(tmp_path)
     frame = _parcels()
@@ -547,6 +553,7 @@ def test_09_invalid_polygons_are_repaired_and_counted(capsys, tmp_path):
         assert out.loc[pid].geometry.area == pytest.approx(expected, rel=1e-6)
 
 
+@cli_shows("parcels .*dropped 2 empty or missing geometries")
 def test_10_empty_geometries_are_dropped_and_counted(capsys, tmp_path):
     study = small_study(tmp_path)
     frame = _parcels()
@@ -560,6 +567,7 @@ def test_10_empty_geometries_are_dropped_and_counted(capsys, tmp_path):
     assert set(frame["parcel_id"]) - set(out["parcel_id"]) == set(frame["parcel_id"].iloc[[4, 7]])
 
 
+@cli_shows(r".*streets.geojson. 3 non-line feature\(s\) \(2 Point, 1 Polygon\) ignored")
 def test_11_mixed_geometry_types_are_handled_per_type(capsys, tmp_path):
     study = small_study(tmp_path)
     # Facilities: points, polygons and a line in one layer are all kept, each as it is.

@@ -45,14 +45,16 @@ _EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=", re.IGNORECA
 
 
 class RawJson(str):
-    """Text that is already safe JSON (e.g. GEOS GeoJSON geometries: numbers and keywords only);
-    :func:`js_json` inserts it unchanged."""
+    """Text that is already safe JSON, which :func:`js_json` inserts unchanged.
+
+    For example GEOS GeoJSON geometries: numbers and keywords only.
+    """
 
 
 def js_json(obj: Any) -> str:
-    """JSON that is safe to place inside an HTML ``<script>`` element.
+    r"""Return JSON that is safe to place inside an HTML ``<script>`` element.
 
-    ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\\u003c`` etc., so data containing
+    ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\u003c`` etc., so data containing
     ``</script>`` or ``<!--`` cannot end the script or change how the HTML parser reads it.
     NaN and infinities are refused (they are not JSON).
     """
@@ -71,7 +73,7 @@ def _no_closing_script(text: str, what: str) -> str:
 
 @functools.cache
 def leaflet_inline() -> tuple[str, str]:
-    """Leaflet's JS and CSS from ``xstatic-leaflet``: images as data: URIs, no source-map link."""
+    """Read Leaflet's JS and CSS from ``xstatic-leaflet``: images as data: URIs, no source map."""
     import xstatic.pkg.leaflet as xleaflet
 
     base = Path(xleaflet.BASE_DIR)
@@ -92,7 +94,7 @@ def leaflet_inline() -> tuple[str, str]:
 
 @functools.cache
 def own_assets() -> tuple[str, str]:
-    """siteplan's own controls (``static/siteplan_map.js`` and ``.css``)."""
+    """Read siteplan's own controls (``static/siteplan_map.js`` and ``.css``)."""
     js = (ASSETS / "siteplan_map.js").read_text(encoding="utf-8")
     css = (ASSETS / "siteplan_map.css").read_text(encoding="utf-8")
     return _no_closing_script(js, "siteplan_map.js"), _no_closing_script(css, "siteplan_map.css")
@@ -117,6 +119,7 @@ def install_assets(m: folium.Map, *, offline: bool) -> None:
     root = m.get_root()
     assert isinstance(root, Figure)  # a folium.Map always sits in a branca Figure
     root.header.add_child(Element(head), name="siteplan_assets")
+    # A mark on the map for map_html's offline check; folium.Map declares no such attribute.
     m._siteplan_offline = offline  # type: ignore[attr-defined]
 
 
@@ -156,7 +159,8 @@ class JsCall(MacroElement):
     )
 
     def __init__(self, func: str, *args: Any) -> None:
-        super().__init__()
+        # branca's MacroElement.__init__ has no annotations (branca ships no types).
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "SiteplanCall"
         self.func = func
         self.args_js = "".join("," + js_json(a) for a in args)

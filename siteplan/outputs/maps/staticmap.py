@@ -23,16 +23,18 @@ import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from matplotlib import font_manager
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from pyproj import CRS
 
 from siteplan.core.atomic import atomic_path
 from siteplan.core.errors import SiteplanWarning
@@ -87,13 +89,13 @@ def _marker(cls: str) -> str:
 
 
 def _nice_length(span_m: float) -> float:
-    """A round scale-bar length (1, 2 or 5 × 10^k metres) near a fifth of ``span_m``."""
+    """Return a round scale-bar length (1, 2 or 5 × 10^k metres) near a fifth of ``span_m``."""
     target = max(span_m / 5.0, 1.0)
     k = 10.0 ** math.floor(math.log10(target))
     return max(f * k for f in (1.0, 2.0, 5.0) if f * k <= target)
 
 
-def _fit_view(ax: Any, fig: Figure, bounds: tuple[float, float, float, float]) -> None:
+def _fit_view(ax: Axes, fig: Figure, bounds: tuple[float, float, float, float]) -> None:
     """Show ``bounds`` (plus a margin) at equal x/y scale, widened to fill the axes box."""
     xmin, ymin, xmax, ymax = bounds
     pad = 0.04 * max(xmax - xmin, ymax - ymin, 1.0)
@@ -106,7 +108,7 @@ def _fit_view(ax: Any, fig: Figure, bounds: tuple[float, float, float, float]) -
     ax.set_ylim(cy - h / 2, cy + h / 2)
 
 
-def _scale_bar(ax: Any, family: list[str]) -> None:
+def _scale_bar(ax: Axes, family: list[str]) -> None:
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     length = _nice_length(x1 - x0)
@@ -121,7 +123,7 @@ def _scale_bar(ax: Any, family: list[str]) -> None:
             family=family, zorder=20)
 
 
-def _north_arrow(ax: Any, north: str, family: list[str]) -> None:
+def _north_arrow(ax: Axes, north: str, family: list[str]) -> None:
     # The metric CRS is a transverse Mercator zone: grid north is within a degree or two of true
     # north at study scale, well below what an arrow can show.
     ax.annotate(north, xy=(0.95, 0.95), xytext=(0.95, 0.86), xycoords="axes fraction",
@@ -132,7 +134,7 @@ def _north_arrow(ax: Any, north: str, family: list[str]) -> None:
                 zorder=20)
 
 
-def _try_basemap(ax: Any, crs: Any) -> bool:
+def _try_basemap(ax: Axes, crs: CRS) -> bool:
     try:
         import contextily
     except ImportError:
@@ -147,6 +149,139 @@ def _try_basemap(ax: Any, crs: Any) -> bool:
                       stacklevel=3)
         return False
     return True
+
+
+def _draw_catchments(ax: Axes, catch: gpd.GeoDataFrame, shown: Sequence[str], crs: CRS,
+                     tol: float, lang: Lang) -> list[Artist]:
+    """Draw the catchments of the ``shown`` classes, merged per class; return legend handles."""
+    handles: list[Artist] = []
+    present = catch["class"].astype(str)
+    for cls in sorted(set(present) & set(shown), key=class_sort_key):
+        sub = gpd.GeoSeries(shapely.union_all(shapely.simplify(np.asarray(
+            catch.geometry[(present == cls).to_numpy()].to_crs(crs).values), tol)), crs=crs)
+        colour = class_colour(cls)
+        sub.plot(ax=ax, facecolor=colour, alpha=0.07, edgecolor="none", zorder=1)
+        sub.boundary.plot(ax=ax, color=colour, linewidth=0.8, zorder=2)
+        handles.append(Patch(facecolor=colour + "22", edgecolor=colour,
+                             label=group_label("layer_catchments", cls, lang=lang)))
+    return handles
+
+
+def _draw_blind_spots(ax: Axes, blind: gpd.GeoDataFrame, shown: Sequence[str], crs: CRS,
+                      tol: float, lang: Lang) -> list[Artist]:
+    """Draw the blind spots of the first shown class (all, if unclassed); return legend handles."""
+    if "class" in blind:
+        blind = blind[blind["class"].astype(str).isin(shown[:1]).to_numpy()]
+    if not len(blind):
+        return []
+    blind.to_crs(crs).simplify(tol).plot(
+        ax=ax, facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx",
+        linewidth=0.6, zorder=3)
+    name = group_label("layer_blind_spots", shown[0], lang=lang) if "class" in blind \
+        else label("layer_blind_spots", lang)
+    return [Patch(facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx", label=name)]
+
+
+def _draw_parcels(ax: Axes, pm: gpd.GeoDataFrame, excluded: np.ndarray,
+                  lang: Lang) -> list[Artist]:
+    """Draw scored parcels on the score ramp and excluded ones hatched; return legend handles."""
+    handles: list[Artist] = []
+    colours = score_colours(pm["score"], excluded)
+    if (~excluded).any():
+        pm[~excluded].plot(ax=ax, color=colours[~excluded], edgecolor="#333333", linewidth=0.3,
+                           zorder=4)
+    if excluded.any():
+        pm[excluded].plot(ax=ax, facecolor=EXCLUDED_COLOUR, edgecolor="#666666", hatch="///",
+                          linewidth=0.3, zorder=4)
+        handles.append(Patch(facecolor=EXCLUDED_COLOUR, edgecolor="#666666", hatch="///",
+                             label=label("layer_excluded", lang)))
+    return handles
+
+
+def _boundary_frame(boundary: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
+    """Return the boundary as a GeoDataFrame (a GeoSeries becomes its geometry column)."""
+    return boundary if isinstance(boundary, gpd.GeoDataFrame) else gpd.GeoDataFrame(
+        geometry=boundary)
+
+
+def _draw_boundary(ax: Axes, bm: gpd.GeoDataFrame, lang: Lang) -> list[Artist]:
+    """Draw the study boundary (in the map's CRS) dashed; return its legend handle."""
+    bm.boundary.plot(ax=ax, color="#222222", linewidth=1.4, linestyle="--", zorder=5)
+    return [Line2D([], [], color="#222222", linestyle="--", label=label("layer_boundary", lang))]
+
+
+def _draw_facilities(ax: Axes, fac: gpd.GeoDataFrame, lang: Lang) -> list[Artist]:
+    """Draw the facilities (in the map's CRS), one colour and marker per class; return handles."""
+    handles: list[Artist] = []
+    pts = shapely.point_on_surface(np.asarray(fac.geometry.values, dtype=object))
+    cls_all = fac["class"].astype(str).to_numpy()
+    for cls in sorted(set(cls_all), key=class_sort_key):
+        sel = cls_all == cls
+        # Classes without a symbol of their own (transport proxies: thousands of points
+        # sampled along routes) as small dots under the real facilities.
+        big = has_symbol(cls)
+        ax.scatter(shapely.get_x(pts[sel]), shapely.get_y(pts[sel]), s=28 if big else 3,
+                   marker=_marker(cls) if big else "o", color=class_colour(cls),
+                   edgecolor="white" if big else "none", linewidth=0.6,
+                   zorder=7 if big else 6)
+        handles.append(Line2D([], [], marker=_marker(cls) if big else "o",
+                              markersize=None if big else 3, color=class_colour(cls),
+                              linestyle="none", markeredgecolor="white",
+                              label=group_label("layer_facilities", cls, lang=lang)))
+    return handles
+
+
+def _draw_ranks(ax: Axes, pm: gpd.GeoDataFrame, excluded: np.ndarray, top_n: int,
+                lang: Lang) -> list[Artist]:
+    """Label the parcels ranked 1..``top_n`` with their rank; return the legend handle."""
+    rank = pm["rank"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) \
+        if "rank" in pm else np.full(len(pm), np.nan)
+    top = ~excluded & np.isfinite(rank) & (rank <= top_n)
+    if not top.any():
+        return []
+    at = shapely.point_on_surface(np.asarray(pm.geometry.values, dtype=object)[top])
+    for x, y, r in zip(shapely.get_x(at), shapely.get_y(at), rank[top], strict=True):
+        ax.text(x, y, f"{int(r)}", ha="center", va="center", fontsize=7, color="white",
+                fontweight="bold", zorder=8,
+                bbox={"boxstyle": "circle,pad=0.25", "facecolor": RANK_COLOUR,
+                      "edgecolor": "white", "linewidth": 0.8})
+    return [Line2D([], [], marker="o", color=RANK_COLOUR, linestyle="none",
+                   label=label("layer_ranks", lang).format(n=top_n))]
+
+
+def _draw_legend(fig: Figure, handles: list[Artist], lang: Lang, family: list[str]) -> None:
+    """Add the score colour bar and the legend of ``handles`` in the right-hand column."""
+    cax = fig.add_axes((0.76, 0.86, 0.2, 0.02))
+    cmap = LinearSegmentedColormap.from_list("siteplan_score", list(SCORE_STOPS))
+    cax.imshow(np.linspace(0, 1, 256)[None, :], aspect="auto", cmap=cmap, extent=(0, 100, 0, 1))
+    cax.set_yticks([])
+    cax.set_xticks([0, 25, 50, 75, 100])
+    cax.tick_params(labelsize=7)
+    cax.set_title(label("legend_score", lang), fontsize=9, family=family)
+    for h in handles:  # one language per line, wrapped: the legend column is narrow
+        lines = str(h.get_label()).split(" / ")
+        h.set_label("\n".join(textwrap.fill(line, 40) for line in lines))
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.745, 0.8), fontsize=7.5,
+               frameon=False, prop={"family": family, "size": 7.5})
+
+
+def _draw_furniture(fig: Figure, ax: Axes, lang: Lang, family: list[str], title: str | None,
+                    credit: str) -> None:
+    """Add the north arrow, the scale bar, the title and the data credit."""
+    _north_arrow(ax, label("north", lang), family)
+    _scale_bar(ax, family)
+    fig.suptitle(title if title is not None else label("title", lang), fontsize=14,
+                 family=family, x=0.37, y=0.97)
+    fig.text(0.98, 0.02, f"{label('credit', lang)}: {credit}", ha="right", va="bottom",
+             fontsize=7, color="#444444", family=family)
+
+
+def _extent(bounds: np.ndarray, extra: np.ndarray | None) -> tuple[float, float, float, float]:
+    """Return the bounds ``(xmin, ymin, xmax, ymax)`` covering ``bounds`` and ``extra``."""
+    xmin, ymin, xmax, ymax = np.concatenate([np.minimum(bounds[:2], extra[:2]),
+                                             np.maximum(bounds[2:], extra[2:])]) \
+        if extra is not None else bounds
+    return xmin, ymin, xmax, ymax
 
 
 def static_map(
@@ -167,8 +302,19 @@ def static_map(
 
     Parameters
     ----------
-    parcels, catchments, facilities, blind_spots, boundary
-        As for :func:`siteplan.outputs.maps.webmap.make_map` (same columns, any declared CRS; not modified).
+    parcels
+        Scored parcels: ``parcel_id`` (unique), ``score`` and, where available, ``rank`` and
+        ``excluded``; any declared CRS; not modified (as for
+        :func:`siteplan.outputs.maps.webmap.make_map`).
+    catchments
+        Catchment polygons with a ``class`` column, or None.
+    facilities
+        Facilities (points, or polygons drawn at a point inside) with a ``class`` column, or None.
+    blind_spots
+        Blind-spot (服务盲区) polygons, with a ``class`` column where there are several classes,
+        or None.
+    boundary
+        Study boundary polygon(s), or None.
     classes
         Facility classes whose catchments are drawn (merged per class); the blind spots
         (服务盲区) drawn are those of the first.  Default: the seed classes (kindergarten,
@@ -179,13 +325,31 @@ def static_map(
         Map title; default the study title in Chinese and English.
     basemap
         Draw OpenStreetMap tiles under the data (needs ``contextily`` and the internet).
-    figsize, dpi
-        Figure size in inches and resolution.
+    figsize
+        Figure size in inches.
+    dpi
+        Resolution in dots per inch.
 
     Returns
     -------
     matplotlib.figure.Figure
         Not attached to pyplot (nothing to close); write it with :func:`save_static_map`.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> from siteplan import SiteplanWarning, static_map
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["A", "B", "C"], "score": [82.0, 55.5, None], "rank": [1, 2, None],
+    ...      "excluded": [False, False, True]},
+    ...     geometry=[shapely.box(x, 0, x + 90, 90) for x in (0, 100, 200)], crs="EPSG:32649")
+    >>> with warnings.catch_warnings():  # without a CJK font the labels are English only
+    ...     warnings.filterwarnings("ignore", "no CJK font", SiteplanWarning)
+    ...     fig = static_map(parcels, top_n=2, title="Three parcels", figsize=(4, 4), dpi=50)
+    >>> sorted(t.get_text() for t in fig.axes[0].texts if t.get_text().isdigit())
+    ['1', '2']
     """
     p = prepare_parcels(parcels)
     crs = metric_crs(p)
@@ -198,9 +362,6 @@ def static_map(
                       stacklevel=2)
     family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
 
-    def lab(key: str) -> str:
-        return label(key, lang)
-
     # No Agg canvas yet: geopandas asks the canvas to redraw after every layer, which on an Agg
     # canvas draws the whole figure each time.  savefig picks the PNG renderer itself.
     fig = Figure(figsize=figsize, dpi=dpi)
@@ -209,111 +370,38 @@ def static_map(
     ax.set_axis_off()
     pm = p.to_crs(crs)
     excluded = pm["_excluded"].to_numpy()
-    handles: list[Any] = []
+    handles: list[Artist] = []
 
     xmin, ymin, xmax, ymax = pm.total_bounds
     # Nothing finer than about a tenth of a millimetre on a 25 cm wide print.
     tol = max(xmax - xmin, ymax - ymin, 1.0) / 2500.0
     pm = pm.set_geometry(pm.geometry.simplify(tol))
+    # The layers are checked here, not in the helpers, so that check_layer's warnings name
+    # the caller's line.
     if catchments is not None:
-        catch = check_layer(catchments, "catchments", ["class"])
-        present = catch["class"].astype(str)
-        for cls in sorted(set(present) & set(shown), key=class_sort_key):
-            sub = gpd.GeoSeries(shapely.union_all(shapely.simplify(np.asarray(
-                catch.geometry[(present == cls).to_numpy()].to_crs(crs).values), tol)), crs=crs)
-            colour = class_colour(cls)
-            sub.plot(ax=ax, facecolor=colour, alpha=0.07, edgecolor="none", zorder=1)
-            sub.boundary.plot(ax=ax, color=colour, linewidth=0.8, zorder=2)
-            handles.append(Patch(facecolor=colour + "22", edgecolor=colour,
-                                 label=group_label("layer_catchments", cls, lang=lang)))
+        handles += _draw_catchments(ax, check_layer(catchments, "catchments", ["class"]),
+                                    shown, crs, tol, lang)
     if blind_spots is not None and len(blind_spots):
-        blind = check_layer(blind_spots, "blind_spots", [])
-        if "class" in blind:
-            blind = blind[blind["class"].astype(str).isin(shown[:1]).to_numpy()]
-        if len(blind):
-            blind.to_crs(crs).simplify(tol).plot(
-                ax=ax, facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx",
-                linewidth=0.6, zorder=3)
-            name = group_label("layer_blind_spots", shown[0], lang=lang) if "class" in blind \
-                else lab("layer_blind_spots")
-            handles.append(Patch(facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR,
-                                 hatch="xx", label=name))
-    colours = score_colours(pm["score"], excluded)
-    if (~excluded).any():
-        pm[~excluded].plot(ax=ax, color=colours[~excluded], edgecolor="#333333", linewidth=0.3,
-                           zorder=4)
-    if excluded.any():
-        pm[excluded].plot(ax=ax, facecolor=EXCLUDED_COLOUR, edgecolor="#666666", hatch="///",
-                          linewidth=0.3, zorder=4)
-        handles.append(Patch(facecolor=EXCLUDED_COLOUR, edgecolor="#666666", hatch="///",
-                             label=lab("layer_excluded")))
+        handles += _draw_blind_spots(ax, check_layer(blind_spots, "blind_spots", []), shown,
+                                     crs, tol, lang)
+    handles += _draw_parcels(ax, pm, excluded, lang)
     bounds = pm.total_bounds
     extent_extra = None
     if boundary is not None and len(boundary):
-        bframe = boundary if isinstance(boundary, gpd.GeoDataFrame) else gpd.GeoDataFrame(
-            geometry=boundary)
-        bm = check_layer(bframe, "boundary", []).to_crs(crs)
-        bm.boundary.plot(ax=ax, color="#222222", linewidth=1.4, linestyle="--", zorder=5)
+        bm = check_layer(_boundary_frame(boundary), "boundary", []).to_crs(crs)
+        handles += _draw_boundary(ax, bm, lang)
         extent_extra = bm.total_bounds
-        handles.append(Line2D([], [], color="#222222", linestyle="--",
-                              label=lab("layer_boundary")))
     if facilities is not None and len(facilities):
-        fac = check_layer(facilities, "facilities", ["class"]).to_crs(crs)
-        pts = shapely.point_on_surface(np.asarray(fac.geometry.values, dtype=object))
-        cls_all = fac["class"].astype(str).to_numpy()
-        for cls in sorted(set(cls_all), key=class_sort_key):
-            sel = cls_all == cls
-            # Classes without a symbol of their own (transport proxies: thousands of points
-            # sampled along routes) as small dots under the real facilities.
-            big = has_symbol(cls)
-            ax.scatter(shapely.get_x(pts[sel]), shapely.get_y(pts[sel]), s=28 if big else 3,
-                       marker=_marker(cls) if big else "o", color=class_colour(cls),
-                       edgecolor="white" if big else "none", linewidth=0.6,
-                       zorder=7 if big else 6)
-            handles.append(Line2D([], [], marker=_marker(cls) if big else "o",
-                                  markersize=None if big else 3, color=class_colour(cls),
-                                  linestyle="none", markeredgecolor="white",
-                                  label=group_label("layer_facilities", cls, lang=lang)))
+        handles += _draw_facilities(
+            ax, check_layer(facilities, "facilities", ["class"]).to_crs(crs), lang)
+    handles += _draw_ranks(ax, pm, excluded, top_n, lang)
 
-    rank = pm["rank"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) \
-        if "rank" in pm else np.full(len(pm), np.nan)
-    top = ~excluded & np.isfinite(rank) & (rank <= top_n)
-    if top.any():
-        at = shapely.point_on_surface(np.asarray(pm.geometry.values, dtype=object)[top])
-        for x, y, r in zip(shapely.get_x(at), shapely.get_y(at), rank[top], strict=True):
-            ax.text(x, y, f"{int(r)}", ha="center", va="center", fontsize=7, color="white",
-                    fontweight="bold", zorder=8,
-                    bbox={"boxstyle": "circle,pad=0.25", "facecolor": RANK_COLOUR,
-                          "edgecolor": "white", "linewidth": 0.8})
-        handles.append(Line2D([], [], marker="o", color=RANK_COLOUR, linestyle="none",
-                              label=lab("layer_ranks").format(n=top_n)))
-
-    xmin, ymin, xmax, ymax = np.concatenate([np.minimum(bounds[:2], b[:2]),
-                                             np.maximum(bounds[2:], b[2:])]) \
-        if (b := extent_extra) is not None else bounds
-    _fit_view(ax, fig, (xmin, ymin, xmax, ymax))
+    _fit_view(ax, fig, _extent(bounds, extent_extra))
     credit = OSM_CREDIT
     if basemap and _try_basemap(ax, crs):
         credit += "; " + _OSM_BASEMAP_CREDIT
-
-    cax = fig.add_axes((0.76, 0.86, 0.2, 0.02))
-    cmap = LinearSegmentedColormap.from_list("siteplan_score", list(SCORE_STOPS))
-    cax.imshow(np.linspace(0, 1, 256)[None, :], aspect="auto", cmap=cmap, extent=(0, 100, 0, 1))
-    cax.set_yticks([])
-    cax.set_xticks([0, 25, 50, 75, 100])
-    cax.tick_params(labelsize=7)
-    cax.set_title(lab("legend_score"), fontsize=9, family=family)
-    for h in handles:  # one language per line, wrapped: the legend column is narrow
-        lines = str(h.get_label()).split(" / ")
-        h.set_label("\n".join(textwrap.fill(line, 40) for line in lines))
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.745, 0.8), fontsize=7.5,
-               frameon=False, prop={"family": family, "size": 7.5})
-    _north_arrow(ax, lab("north"), family)
-    _scale_bar(ax, family)
-    fig.suptitle(title if title is not None else lab("title"), fontsize=14, family=family,
-                 x=0.37, y=0.97)
-    fig.text(0.98, 0.02, f"{lab('credit')}: {credit}", ha="right", va="bottom", fontsize=7,
-             color="#444444", family=family)
+    _draw_legend(fig, handles, lang, family)
+    _draw_furniture(fig, ax, lang, family, title, credit)
     return fig
 
 

@@ -49,8 +49,12 @@ RANK_COLOUR = "#1b3a6b"
 
 
 def group_label(group: str, key: str, suffix: str = "", lang: str = "both") -> str:
-    """``服务范围：幼儿园 (300 m) / Catchment: Kindergarten (300 m)``: a map word and a class,
-    each language kept together; not escaped."""
+    """Join a map word and a class name in each language, e.g. ``服务范围：幼儿园 (300 m)``.
+
+    The result, not escaped, is ``服务范围：幼儿园 (300 m) / Catchment: Kindergarten (300 m)``
+    for ``lang="both"`` (each language kept together; one of them when both read the same),
+    else the ``"zh"`` or ``"en"`` half.
+    """
     zh = f"{label(group, 'zh')}：{label(key, 'zh')}{suffix}"
     en = f"{label(group, 'en')}: {label(key, 'en')}{suffix}"
     if lang == "zh":
@@ -61,6 +65,7 @@ def group_label(group: str, key: str, suffix: str = "", lang: str = "both") -> s
 
 
 def class_colour(cls: str) -> str:
+    """Return the ``#rrggbb`` colour of a facility class (grey for a class without a style)."""
     return PROXY_STYLE.get(cls) or CLASS_STYLE.get(cls, OTHER_STYLE)[0]
 
 
@@ -70,6 +75,7 @@ def has_symbol(cls: str) -> bool:
 
 
 def class_symbol(cls: str) -> str:
+    """Return the one- or two-letter map symbol of a facility class (``•`` if it has none)."""
     return CLASS_STYLE.get(cls, OTHER_STYLE)[1]
 
 
@@ -121,7 +127,7 @@ def fmt_text(values: pd.Series) -> pd.Series:
 
 
 def fmt_number(values: pd.Series, decimals: int = 1, unit: str = "") -> pd.Series:
-    """Fixed decimals (``12.5``), optional unit; non-numbers and NaN are missing."""
+    """Format numbers with fixed decimals (``12.5``) and a unit; non-numbers and NaN are missing."""
     x = pd.to_numeric(values, errors="coerce").astype(float)
     ok = np.isfinite(x.to_numpy(na_value=np.nan))
     text = pd.Series(np.char.mod(f"%.{decimals}f", np.where(ok, x.to_numpy(na_value=0.0), 0.0)),
@@ -132,8 +138,11 @@ def fmt_number(values: pd.Series, decimals: int = 1, unit: str = "") -> pd.Serie
 
 
 def fmt_value(values: pd.Series) -> pd.Series:
-    """A raw value of any kind: numbers to about 3 significant digits (2362, 298.1, 0.97;
-    trailing zeros dropped), booleans as 是/yes, anything else as escaped text."""
+    """Format raw values of any kind for a popup.
+
+    Numbers to about 3 significant digits (2362, 298.1, 0.97; trailing zeros dropped),
+    booleans as 是/yes, anything else as escaped text.
+    """
     if pd.api.types.is_bool_dtype(values.dtype):
         return fmt_bool(values)
     if pd.api.types.is_numeric_dtype(values.dtype):
@@ -148,8 +157,10 @@ def fmt_value(values: pd.Series) -> pd.Series:
 
 
 def both_languages(p: pd.DataFrame, col: str) -> pd.Series:
-    """``中文 / English`` from a text column ``col`` and its ``col_zh`` sibling (either may be
-    empty); not escaped."""
+    """Return ``中文 / English`` from a text column ``col`` and its ``col_zh`` sibling.
+
+    Either may be empty (then the other alone is returned); not escaped.
+    """
     en = p[col].astype("string").fillna("").str.strip()
     if f"{col}_zh" not in p:
         return en
@@ -225,8 +236,26 @@ def criteria_meta(criteria: Any, parcels: pd.DataFrame) -> list[CriterionMeta]:
     return out
 
 
-def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list]:
-    """Popup rows for parcels and their value columns.
+def _criterion_rows(p: pd.DataFrame, crit: list[CriterionMeta]) -> list[tuple[str, pd.Series]]:
+    """Return ``(label, values)`` popup rows of the criteria: raw value → points, and weight."""
+    rows: list[tuple[str, pd.Series]] = []
+    for name, en, zh, w in crit:
+        raw = fmt_value(p[f"{name}_raw"]) if f"{name}_raw" in p else None
+        pts = fmt_number(p[f"{name}_points"], 1) if f"{name}_points" in p else None
+        if raw is None and pts is None:
+            continue
+        raw = raw if raw is not None else pd.Series("–", index=p.index, dtype=object)
+        text = raw.fillna("–") + (" → " + pts.fillna("–") if pts is not None else "")
+        lab = f"{zh} / {en}" if zh and zh != en else en
+        if np.isfinite(w):
+            lab += f" ({label('weight')} {100 * w:.0f}%)"
+        rows.append((lab, text))
+    return rows
+
+
+def parcel_popup(p: pd.DataFrame,
+                 crit: list[CriterionMeta]) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """Return the popup rows for parcels and their value columns.
 
     Returns ``head`` (``{"l": label, "k": column}`` rows and ``{"s": title}`` sections, labels
     escaped once per layer) and ``cols`` (one array of escaped values per row, None where a
@@ -249,16 +278,7 @@ def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list
         row(label("popup_exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
     if crit:
         section("section_criteria")
-        for name, en, zh, w in crit:
-            raw = fmt_value(p[f"{name}_raw"]) if f"{name}_raw" in p else None
-            pts = fmt_number(p[f"{name}_points"], 1) if f"{name}_points" in p else None
-            if raw is None and pts is None:
-                continue
-            raw = raw if raw is not None else pd.Series("–", index=p.index, dtype=object)
-            text = raw.fillna("–") + (" → " + pts.fillna("–") if pts is not None else "")
-            lab = f"{zh} / {en}" if zh and zh != en else en
-            if np.isfinite(w):
-                lab += f" ({label('weight')} {100 * w:.0f}%)"
+        for lab, text in _criterion_rows(p, crit):
             row(lab, text)
     meets = sorted((c for c in p.columns if re.fullmatch(r"meets_.+_radius", c)),
                    key=lambda c: class_sort_key(c[6:-7]))
@@ -286,6 +306,11 @@ def parcel_popup(p: pd.DataFrame, crit: list[CriterionMeta]) -> tuple[list, list
 
 def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str],
                 has_blind: bool, has_boundary: bool, proposed_colour: str | None = None) -> str:
+    """Return the web map's legend as HTML: score ramp, then one row per layer drawn.
+
+    ``top_n`` is 0 when no rank labels are drawn; ``fac`` and ``catch`` are the classes with
+    facilities and catchments on the map; ``proposed_colour`` is None without proposed sites.
+    """
     e = _esc
     ticks = "".join(f"<span>{v}</span>" for v in (0, 25, 50, 75, 100))
     parts = [f"<h4>{e(label('legend_score'))}</h4>",

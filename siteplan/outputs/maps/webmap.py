@@ -90,8 +90,10 @@ _PROPOSED_COLOUR = "#111111"
 
 
 def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFrame:
-    """The layer if it is a GeoDataFrame with a CRS and ``columns``, rows without geometry left
-    out (with a warning); else :class:`InputError`."""
+    """Check a map layer: a GeoDataFrame with a CRS and ``columns``, else :class:`InputError`.
+
+    Rows without geometry are left out of the returned layer, with a warning.
+    """
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InputError(f"{what} is a {type(frame).__name__}, not a GeoDataFrame.",
                          where=f"map layer {what!r}", fix="pass a GeoDataFrame with geometry.")
@@ -111,7 +113,7 @@ def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFra
 
 
 def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
-    """The frame's CRS if it measures true metres here, else the UTM zone of its centre."""
+    """Return the frame's CRS if it measures true metres here, else its centre's UTM zone."""
     return analysis_crs(frame)
 
 
@@ -129,7 +131,8 @@ def _display(geoms: gpd.GeoSeries, metric: CRS, tol: float, coverage: bool) -> n
         else:
             g = shapely.simplify(g, tol, preserve_topology=True)
     lonlat = np.asarray(gpd.GeoSeries(g, crs=metric).to_crs(4326).values, dtype=object)
-    return shapely.transform(lonlat, lambda c: np.round(c, 6))
+    rounded: np.ndarray = shapely.transform(lonlat, lambda c: np.round(c, 6))
+    return rounded
 
 
 def _points(geoms: gpd.GeoSeries, metric: CRS) -> np.ndarray:
@@ -137,7 +140,8 @@ def _points(geoms: gpd.GeoSeries, metric: CRS) -> np.ndarray:
     g = np.asarray(geoms.to_crs(metric).values, dtype=object)
     pts = shapely.point_on_surface(g)
     lonlat = np.asarray(gpd.GeoSeries(pts, crs=metric).to_crs(4326).values, dtype=object)
-    return shapely.transform(lonlat, lambda c: np.round(c, 6))
+    rounded: np.ndarray = shapely.transform(lonlat, lambda c: np.round(c, 6))
+    return rounded
 
 
 def _payload(geoms: np.ndarray, **columns: Any) -> RawJson:
@@ -155,8 +159,9 @@ def _payload(geoms: np.ndarray, **columns: Any) -> RawJson:
 
 
 def _col(values: pd.Series | np.ndarray) -> list[str | None]:
-    """A column for the page: missing values (None, NaN, NA) become null."""
-    return as_cells(values).tolist()
+    """Return a column for the page: missing values (None, NaN, NA) become null."""
+    cells: list[str | None] = as_cells(values).tolist()
+    return cells
 
 
 def _esc(text: str) -> str:
@@ -171,7 +176,7 @@ def _css_name(cls: str) -> str:
 
 
 def prepare_parcels(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A checked copy of the parcels with ``_id`` (text) and ``_excluded`` (bool) added."""
+    """Return a checked copy of the parcels with ``_id`` (text) and ``_excluded`` (bool)."""
     p = check_layer(parcels, "parcels", ["parcel_id", "score"])
     if len(p) == 0:
         raise InputError("there are no parcels to map.", where="make_map(parcels=...)",
@@ -241,8 +246,10 @@ def _classes(frame: gpd.GeoDataFrame) -> list[str]:
 
 
 def _merged(sub: gpd.GeoDataFrame, metric: CRS, tol: float) -> gpd.GeoSeries:
-    """One outline for a class with too many catchments to draw one by one (street buffers of
-    thousands of bus-route samples overlap almost everywhere)."""
+    """Merge a class's catchments into one outline, when there are too many to draw one by one.
+
+    Street buffers of thousands of bus-route samples overlap almost everywhere.
+    """
     g = shapely.simplify(np.asarray(sub.geometry.to_crs(metric).values, dtype=object), tol)
     return gpd.GeoSeries([shapely.union_all(g)], crs=metric)
 
@@ -503,6 +510,19 @@ def make_map(
     InputError
         A layer is not a GeoDataFrame with a CRS, lacks a required column, parcel ids are
         missing or repeated, or the basemap name is unknown.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> from siteplan import make_map
+    >>> parcels = gpd.GeoDataFrame(
+    ...     {"parcel_id": ["A", "B"], "score": [82.0, 55.5], "rank": [1, 2]},
+    ...     geometry=[shapely.box(x, 4187000, x + 90, 4187090) for x in (634000, 634100)],
+    ...     crs="EPSG:32649")
+    >>> m = make_map(parcels, title="Two parcels", tianditu_key="<your key>")  # None: a warning
+    >>> m.get_root().title
+    'Two parcels'
     """
     p = prepare_parcels(parcels)
     metric = metric_crs(p)
