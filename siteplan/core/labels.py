@@ -23,7 +23,7 @@ from typing import Literal
 
 Lang = Literal["en", "zh", "both"]
 
-# Facility classes (DESIGN.md class list).  (English, 中文)
+# Facility classes (docs/design.md class list).  (English, 中文)
 CLASSES: dict[str, tuple[str, str]] = {
     "kindergarten": ("kindergarten", "幼儿园"),
     "primary_school": ("primary school", "小学"),

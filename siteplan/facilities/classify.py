@@ -1,6 +1,6 @@
 """Facilities: which features are kindergartens, schools, hospitals, stops, parks...
 
-Two kinds of source give the facility layer (DESIGN.md: ``facility_id``, ``class``, ``name``,
+Two kinds of source give the facility layer (docs/design.md: ``facility_id``, ``class``, ``name``,
 ``source``, geometry):
 
 - **OSM features** (a ``.osm``/``.osm.pbf`` file, an Overpass download, or a GDAL export such

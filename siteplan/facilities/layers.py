@@ -49,7 +49,7 @@ CLASS_ALIASES: dict[str, tuple[str, ...]] = {
 _CLASS_SEPARATORS = re.compile(r"\s*[;,，；、/|+]\s*")
 
 _NAME_COLUMNS = ("name", "名称", "名字", "mc", "name_zh", "学校名称", "机构名称")
-#: Columns of a facility table (DESIGN.md), plus ``matched_by``: why the row has its class.
+#: Columns of a facility table (docs/design.md), plus ``matched_by``: why the row has its class.
 FACILITY_COLUMNS = ("facility_id", "class", "name", "source", "matched_by")
 
 

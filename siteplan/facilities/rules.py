@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from siteplan.core.errors import ConfigError
 
-#: The facility classes (DESIGN.md); their labels are in :data:`siteplan.core.labels.CLASSES`.
+#: The facility classes (docs/design.md); their labels are in :data:`siteplan.core.labels.CLASSES`.
 CLASSES: tuple[str, ...] = (
     "kindergarten", "primary_school", "middle_school", "high_school", "hospital", "clinic",
     "bus_stop", "metro_station", "park", "elderly_care",

@@ -17,7 +17,7 @@ def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting"
 
     ``<stem>.gpkg``, ``<stem>_sites.csv`` and, when the result comes from
     :func:`siteplan.siting.study.site_study`, ``<stem>.html`` are each written atomically.
-    The GeoPackage holds ``proposed_<class>`` (the sites, the layer name of DESIGN.md),
+    The GeoPackage holds ``proposed_<class>`` (the sites, the layer name of docs/design.md),
     ``proposed_<class>_catchments`` (their new catchments), ``siting_coverage`` and
     ``siting_unreachable``; the CSV is UTF-8 with a BOM, formula-like text neutralised; the
     HTML is the planning map with the proposed sites and their catchments.

@@ -218,7 +218,7 @@ def cross_check(study: StudyTables) -> list[Problem]:
             out.append((f"criteria[{i}].raster", raster,
                         f"no raster of this name in [inputs.rasters]{did_you_mean(raster, have)}",
                         f'add {raster} = "path/to/file.tif" under [inputs.rasters].'))
-    # The classes of the naming contract (DESIGN.md) and those the study declares.
+    # The classes of the naming contract (docs/design.md) and those the study declares.
     known = sorted(set(CLASSES) | set(study.classes))
     out += _class_problems(study, known)
     out += _weight_problems(study)

@@ -80,7 +80,7 @@ def class_symbol(cls: str) -> str:
 
 
 def class_sort_key(cls: str) -> tuple[int, str]:
-    """Seed classes first, then the DESIGN.md order, then anything else alphabetically."""
+    """Seed classes first, then the docs/design.md order, then anything else alphabetically."""
     return (CLASS_ORDER.index(cls) if cls in CLASS_ORDER else len(CLASS_ORDER), cls)
 
 

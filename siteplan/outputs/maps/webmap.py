@@ -103,7 +103,7 @@ def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFra
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InputError(f"{what} lacks the column(s) {missing}.", where=f"map layer {what!r}",
-                         fix="map the output of the siteplan pipeline (see DESIGN.md).")
+                         fix="map the output of the siteplan pipeline (see docs/design.md).")
     drawable = frame.geometry.notna().to_numpy() & ~frame.geometry.is_empty.to_numpy()
     if not drawable.all():
         warnings.warn(f"{what}: {int((~drawable).sum())} row(s) without geometry are not drawn.",
