@@ -8,7 +8,8 @@ from siteplan.core.errors import SiteplanError
 
 #: The packages each extra brings (pyproject.toml [project.optional-dependencies]).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "postgis": ("sqlalchemy", "psycopg2"),
+    # geoalchemy2: geopandas' to_postgis needs it to write the shortlist.
+    "postgis": ("sqlalchemy", "psycopg2", "geoalchemy2"),
     "dask": ("dask", "distributed"),
 }
 
