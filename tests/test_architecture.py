@@ -127,3 +127,23 @@ def test_the_wheel_ships_the_demo_and_siteplan_demo_runs_from_it(tmp_path):
     assert run.returncode == 0, run.stderr
     assert (work / "maps" / "taiyuan.html").stat().st_size > 100_000
     assert (work / "maps" / "shortlist.csv").read_text(encoding="utf-8-sig").count("\n") > 100
+
+
+@pytest.mark.parametrize(("extra", "module"), [("postgis", "geoalchemy2"), ("dask", "distributed")])
+def test_a_missing_extra_is_named_with_its_install_command(monkeypatch, extra, module):
+    import importlib.util
+
+    from siteplan.core.errors import SiteplanError
+    from siteplan.core.optional import require_extra
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == module else real(name, *a))
+    with pytest.raises(SiteplanError, match=rf"{module}.*pip install 'siteplan\[{extra}\]'"):
+        require_extra(extra, "this test")
+    if extra == "postgis":
+        from siteplan.io.postgis.connect import parse_postgis_url
+
+        with pytest.raises(SiteplanError, match=r"PostGIS source postgresql://u:\*\*\*@h/db") as err:
+            parse_postgis_url("postgresql://u:secret@h/db?table=t")
+        assert "secret" not in str(err.value)  # never a password in a message
