@@ -24,6 +24,7 @@ from siteplan.access.coverage import class_coverage
 from siteplan.access.distances import facility_access
 from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, SiteplanWarning
+from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.proxies import transport_proxies
@@ -426,8 +427,10 @@ def fetch_to_files(query: str, out: str | Path | None, *, cache_dir: str | Path,
     lines, features = fetch_osm(spec, cache_dir=cache_dir, refresh=refresh)
     written = {"cache": Path(cache_dir)}
     if out is not None:
-        written["osm"] = write_layers(Path(out) / "osm.gpkg",
-                                      {"lines": lines, "features": features})
+        plan = plan_outputs(out, ["osm.gpkg"])
+        with staged_outputs(plan) as stage:
+            write_layers(stage / "osm.gpkg", {"lines": lines, "features": features})
+        written["osm"] = plan.path("osm.gpkg")
     return written
 
 
@@ -444,9 +447,11 @@ class StudySummary:
 
 def run_study_file(path: str | Path, out_dir: str | Path) -> StudySummary:
     """Run one study file and write its outputs into ``out_dir`` (the batch runner's task)."""
-    from siteplan.outputs.writers import write_outputs
+    from siteplan.outputs.writers import plan_study_outputs, write_outputs
 
-    result = run_study(path)
+    study = load_study(path)
+    plan_study_outputs(study, out_dir)  # refused before the analysis, not after it
+    result = run_study(study)
     written = write_outputs(result, out_dir)
     top_n = result.study.outputs.top_n
     top = pd.DataFrame(result.ranked(top_n)[["parcel_id", "rank", "score"]])

@@ -18,10 +18,15 @@ Spreadsheet safety: a text cell that starts with ``=``, ``+``, ``-``, ``@``, tab
 return is written to the CSV with a leading ``'`` so that Excel shows it as text instead of
 running it as a formula.  In the XLSX such cells are stored as literal text (string cell with
 Excel's quote-prefix style), never as formulas.  Numbers, including negative ones, are numbers.
+Control characters an XLSX file cannot hold are shown there as U+FFFD, with a warning.
+
+The files are written as one set (:mod:`siteplan.core.outputset`): all of them replace the
+previous ones at once, or none does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -29,6 +34,8 @@ import io
 import json
 import math
 import platform
+import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,9 +46,9 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from siteplan.core.atomic import atomic_path, check_writable_dir, write_bytes_atomic
-from siteplan.core.errors import InputError
+from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.labels import Pairs, label
+from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.version import __version__
 from siteplan.study.result import bool_column, order_parcels
 
@@ -54,6 +61,10 @@ LEAD_COLUMNS = ("parcel_id", "rank", "score", "excluded", "exclusion_reason",
                 "exclusion_reason_zh", "compliant_all", "compliance_required",
                 "compliance_required_zh")
 RESERVED_LAYERS = ("parcels", "metadata")
+# Characters an XLSX cell cannot hold (XML 1.0 forbids them; openpyxl raises on them): the C0
+# controls but tab, line feed and carriage return.
+XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+XLSX_REPLACEMENT = "\ufffd"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,8 +256,19 @@ def _xlsx_values(name: str, values: pd.Series) -> tuple[list[Any], int | None]:
         else:
             out = [None if math.isnan(v) else float(v) for v in rounded]
     else:
-        out = [None if pd.isna(v) else str(v) for v in values.to_numpy(dtype=object)]
+        out = [None if pd.isna(v) else xlsx_text(str(v)) for v in values.to_numpy(dtype=object)]
     return out, decimals
+
+
+def xlsx_text(text: str) -> str:
+    """Return ``text`` with each character an XLSX cell cannot hold replaced by U+FFFD.
+
+    Examples
+    --------
+    >>> xlsx_text("A" + chr(1) + "B") == "A" + chr(0xFFFD) + "B"
+    True
+    """
+    return XLSX_ILLEGAL.sub(XLSX_REPLACEMENT, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,7 +354,7 @@ def _write_sheet(ws: Any, table: pd.DataFrame, labels: Pairs | None = None) -> N
 
 def _text_cell(cell: Any, text: str, font: Any = None) -> Any:
     """``cell`` holding ``text`` as a string (never a formula), in ``font`` if given."""
-    cell.value = text
+    cell.value = xlsx_text(text)
     cell.data_type = "s"
     if font is not None:
         cell.font = font
@@ -345,27 +367,67 @@ def _write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
+    cleaned = sum(_illegal_cells(t) for t in (ranked, excluded))
+    cleaned += sum(bool(XLSX_ILLEGAL.search(t)) for row in meta_rows for t in row)
+    if cleaned:
+        warnings.warn(f"{path.name.split('.tmp')[0].lstrip('.')}: {cleaned} cell(s) hold control "
+                      "characters an XLSX file cannot store; they are shown as \ufffd there "
+                      "(the CSV and the GeoPackage keep the text as it is). Fix: remove the "
+                      "control characters from the input's text columns.", SiteplanWarning,
+                      stacklevel=4)
     wb = Workbook(write_only=True)
-    _write_sheet(wb.create_sheet(f"{label('sheet_ranking', 'zh')} "
-                                 f"{label('sheet_ranking', 'en')}"), ranked, labels)
-    _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
-                                 f"{label('sheet_excluded', 'en')}"), excluded, labels)
-    wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
-    wm.column_dimensions["A"].width = 32
-    wm.column_dimensions["B"].width = 80
-    wm.freeze_panes = "A2"
-    bold = Font(bold=True)
-    wm.append([_text_cell(WriteOnlyCell(wm), label(key, "both"), font=bold)
-               for key in ("key", "value")])
-    for key, value in meta_rows:
-        row = []
-        for text in (key, value):
-            cell = _text_cell(WriteOnlyCell(wm), text)
-            if text.startswith(FORMULA_PREFIXES):
-                cell.quotePrefix = True
-            row.append(cell)
-        wm.append(row)
-    wb.save(path)
+    try:
+        _write_sheet(wb.create_sheet(f"{label('sheet_ranking', 'zh')} "
+                                     f"{label('sheet_ranking', 'en')}"), ranked, labels)
+        _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
+                                     f"{label('sheet_excluded', 'en')}"), excluded, labels)
+        wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
+        wm.column_dimensions["A"].width = 32
+        wm.column_dimensions["B"].width = 80
+        wm.freeze_panes = "A2"
+        bold = Font(bold=True)
+        wm.append([_text_cell(WriteOnlyCell(wm), label(key, "both"), font=bold)
+                   for key in ("key", "value")])
+        for key, value in meta_rows:
+            row = []
+            for text in (key, value):
+                cell = _text_cell(WriteOnlyCell(wm), text)
+                if text.startswith(FORMULA_PREFIXES):
+                    cell.quotePrefix = True
+                row.append(cell)
+            wm.append(row)
+        wb.save(path)
+    except BaseException:
+        _abandon(wb)
+        raise
+
+
+def _abandon(wb: Any) -> None:
+    """Close a write-only workbook's half-written sheets after an error or Ctrl-C.
+
+    Left open, each sheet's row generator is closed later by the garbage collector, writing to
+    a file that is already closed: Python then prints "Exception ignored ..." with a traceback
+    (seen after Ctrl-C during the XLSX write).  Their temporary files go too.
+    """
+    for ws in wb.worksheets:
+        for gen in (getattr(ws, "_rows", None), getattr(getattr(ws, "_writer", None), "xf", None)):
+            if gen is not None:
+                with contextlib.suppress(Exception):
+                    gen.close()
+        with contextlib.suppress(Exception):
+            ws._writer.cleanup()
+
+
+def _illegal_cells(table: pd.DataFrame) -> int:
+    """Count the text cells (and column names) of ``table`` an XLSX file cannot hold."""
+    count = sum(bool(XLSX_ILLEGAL.search(str(c))) for c in table.columns)
+    for col in table.columns:
+        values = table[col]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        hits = values.astype("string").str.contains(XLSX_ILLEGAL.pattern, regex=True)
+        count += int(hits.fillna(False).sum())
+    return count
 
 
 def _write_gpkg(path: Path, parcels: pd.DataFrame, layers: Mapping[str, pd.DataFrame],
@@ -404,7 +466,7 @@ def write_shortlist(
         Scored parcels (a GeoDataFrame for ``gpkg``): ``parcel_id`` and normally ``rank``,
         ``score``, ``excluded``, ``exclusion_reason`` plus any other columns.  Not modified.
     out_dir
-        Output folder (created if needed).
+        Output folder (created if needed).  The files replace the previous ones as one set.
     top_n
         Keep only the ``top_n`` best-ranked non-excluded parcels in the CSV and XLSX.  Excluded
         parcels are always written (after the ranked ones in the CSV, on their own XLSX sheet),
@@ -462,21 +524,51 @@ def write_shortlist(
     A,2,61.50,FALSE,,...
     C,,,TRUE,smaller than 1 ha,...
     """
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise InputError(f"unknown shortlist format(s) {unknown}.", where="shortlist",
-                         fix=f"use any of {list(FORMATS)}.")
-    layers = dict(layers or {})
-    bad_layers = [n for n in layers if n in RESERVED_LAYERS]
-    if bad_layers:
-        raise InputError(f"extra layer name(s) {bad_layers} clash with the shortlist's own "
-                         "layers.", where="shortlist", fix="rename the extra layers.")
+    _check_request(formats, layers)
     if inputs is None:
         inputs = [i["path"] for i in metadata.get("inputs", []) if isinstance(i, Mapping)]
         if metadata.get("config_path"):
             inputs.append(metadata["config_path"])
-    out_dir = check_writable_dir(out_dir)
+    plan = plan_outputs(out_dir, shortlist_names(formats, basename), inputs=inputs)
+    with staged_outputs(plan) as stage:
+        written = shortlist_files(parcels, stage, top_n=top_n, metadata=metadata,
+                                  formats=formats, layers=layers, basename=basename,
+                                  labels=labels)
+    return {kind: plan.path(path.name) for kind, path in written.items()}
 
+
+def shortlist_names(formats: Sequence[str], basename: str = "shortlist") -> list[str]:
+    """Return the file names :func:`write_shortlist` writes for ``formats``."""
+    return [f"{basename}.{f}" for f in FORMATS if f in formats] + [f"{basename}.meta.json"]
+
+
+def _check_request(formats: Sequence[str], layers: Mapping[str, pd.DataFrame] | None) -> None:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown shortlist format(s) {unknown}.", where="shortlist",
+                         fix=f"use any of {list(FORMATS)}.")
+    bad_layers = [n for n in layers or {} if n in RESERVED_LAYERS]
+    if bad_layers:
+        raise InputError(f"extra layer name(s) {bad_layers} clash with the shortlist's own "
+                         "layers.", where="shortlist", fix="rename the extra layers.")
+
+
+def shortlist_files(
+    parcels: pd.DataFrame,
+    folder: Path,
+    *,
+    top_n: int | None,
+    metadata: Mapping[str, Any],
+    formats: Sequence[str],
+    layers: Mapping[str, pd.DataFrame] | None = None,
+    basename: str = "shortlist",
+    labels: Pairs | None = None,
+) -> dict[str, Path]:
+    """Write the shortlist files into ``folder`` (a staging folder; see :func:`write_shortlist`).
+
+    Returns ``{kind: path}`` of the files written there.
+    """
+    _check_request(formats, layers)
     ordered = order_parcels(parcels, top_n)
     table = _table(ordered)
     excluded_mask = bool_column(table, "excluded")
@@ -493,36 +585,25 @@ def write_shortlist(
 
     written: dict[str, Path] = {}
     if "csv" in formats:
-        written["csv"] = write_bytes_atomic_checked(
-            out_dir / f"{basename}.csv", shortlist_csv_bytes(table), inputs)
+        written["csv"] = folder / f"{basename}.csv"
+        written["csv"].write_bytes(shortlist_csv_bytes(table))
     if "xlsx" in formats:
-        path = out_dir / f"{basename}.xlsx"
-        with atomic_path(path, inputs=list(inputs)) as tmp:
-            _write_xlsx(tmp, table[~excluded_mask], table[excluded_mask], meta_rows, labels)
-        written["xlsx"] = path
+        written["xlsx"] = folder / f"{basename}.xlsx"
+        _write_xlsx(written["xlsx"], table[~excluded_mask], table[excluded_mask], meta_rows,
+                    labels)
     if "gpkg" in formats:
-        path = out_dir / f"{basename}.gpkg"
-        with atomic_path(path, inputs=list(inputs)) as tmp:
-            every = ordered if top_n is None else order_parcels(parcels)
-            _write_gpkg(tmp, every.reset_index(drop=True), layers, meta_rows)
-        written["gpkg"] = path
+        written["gpkg"] = folder / f"{basename}.gpkg"
+        every = ordered if top_n is None else order_parcels(parcels)
+        _write_gpkg(written["gpkg"], every.reset_index(drop=True), dict(layers or {}),
+                    meta_rows)
 
     meta["outputs"] = {
         kind: {"path": p.name, "sha256": file_sha256(p)} for kind, p in written.items()
     }
-    meta_path = out_dir / f"{basename}.meta.json"
     text = json.dumps(meta, ensure_ascii=False, indent=2, default=_meta_text) + "\n"
-    written["meta"] = write_bytes_atomic_checked(meta_path, text.encode("utf-8"), inputs)
+    written["meta"] = folder / f"{basename}.meta.json"
+    written["meta"].write_bytes(text.encode("utf-8"))
     return written
-
-
-def write_bytes_atomic_checked(path: Path, data: bytes, inputs: Sequence[str | Path]) -> Path:
-    """:func:`siteplan.core.atomic.write_bytes_atomic` that also refuses to overwrite an input."""
-    if not inputs:
-        return write_bytes_atomic(path, data)
-    with atomic_path(path, inputs=list(inputs)) as tmp:
-        tmp.write_bytes(data)
-    return path
 
 
 __all__ = [
@@ -533,7 +614,10 @@ __all__ = [
     "neutralise",
     "order_parcels",
     "run_metadata",
+    "xlsx_text",
     "shortlist_csv_bytes",
+    "shortlist_files",
+    "shortlist_names",
     "study_run_metadata",
     "write_shortlist",
 ]

@@ -121,7 +121,9 @@ def test_01_missing_file_is_refused(capsys, tmp_path):
         read_layer(tmp_path / "roads.geojson")
 
 
-@pytest.mark.parametrize("variant", ["folder", "fifo", "chmod000", "folder-without-x"])
+@pytest.mark.parametrize("variant", [
+    "folder", "fifo", pytest.param("chmod000", marks=pytest.mark.permissions),
+    pytest.param("folder-without-x", marks=pytest.mark.permissions)])
 def test_02_unreadable_file_is_refused(capsys, tmp_path, variant):
     study = small_study(tmp_path)
     before = hash_files(study.inputs)
@@ -669,6 +671,7 @@ def test_27_output_folder_that_cannot_be_written(capsys, tmp_path):
     assert hash_files(study.inputs) == before
 
 
+@pytest.mark.permissions
 def test_27_read_only_output_folder(tmp_path):
     ok, reason = permissions_bind()
     if not ok:
