@@ -563,7 +563,10 @@ def test_10_empty_geometries_are_dropped_and_counted(capsys, tmp_path):
     frame.loc[7, "geometry"] = None
     _write_parcels(study, frame)
     line = repaired(capsys, study, "dropped 2 empty or missing geometries", str(study.parcels))
-    assert "feature(s) 4, 7" in line and "repaired" not in line
+    ids = frame["parcel_id"]
+    # Named by parcel id (issue 17), with the positions in the file.
+    assert f"feature(s) parcel_id {ids.iloc[4]} (#4), parcel_id {ids.iloc[7]} (#7) (#: 0-based" \
+        in line and "repaired" not in line
     out = _out_parcels(study)
     assert len(out) == len(frame) - 2
     assert set(frame["parcel_id"]) - set(out["parcel_id"]) == set(frame["parcel_id"].iloc[[4, 7]])
