@@ -87,6 +87,8 @@ def read_layer(
         CSV coordinate columns, when their names are not among the recognised ones.
     kind
         What the layer is for (``"facility layer"``, ``"parcels"``), used in messages.
+    id_column
+        The column identifying each feature: repaired or dropped geometries are named by it.
 
     Returns
     -------
