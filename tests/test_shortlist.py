@@ -16,8 +16,8 @@ import shapely
 
 from siteplan.core.errors import InputError
 from siteplan.core.version import __version__
+from siteplan.outputs.cells import column_decimals
 from siteplan.outputs.shortlist import (
-    column_decimals,
     run_metadata,
     shortlist_csv_bytes,
     study_run_metadata,

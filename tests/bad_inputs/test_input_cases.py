@@ -542,7 +542,10 @@ def test_09_invalid_polygons_are_repaired_and_counted(capsys, tmp_path):
     assert (~frame.geometry.is_valid).sum() == 3
     _write_parcels(study, frame)
     line = repaired(capsys, study, "repaired 3 invalid geometries", str(study.parcels))
-    assert "feature(s) 0, 1, 2" in line and "dropped" not in line and "Fix the geometries" in line
+    ids = frame["parcel_id"]
+    assert (f"feature(s) parcel_id {ids.iloc[0]} (#0), parcel_id {ids.iloc[1]} (#1), "
+            f"parcel_id {ids.iloc[2]} (#2)") in line
+    assert "dropped" not in line and "Fix the geometries" in line
     out = _out_parcels(study).set_index("parcel_id")
     assert len(out) == len(frame) and out.geometry.is_valid.all()
     # A bow-tie becomes its two triangles, meeting where the diagonals cross.
