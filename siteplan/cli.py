@@ -77,6 +77,10 @@ class _Ui:
         self._progress = None
 
     def step(self, name: str, state: str) -> None:
+        from siteplan.core.outputset import interrupt_requested
+
+        if interrupt_requested():  # a Ctrl-C that Python swallowed: stop at the next step
+            raise KeyboardInterrupt
         if self._progress is None:
             return
         if state == "start":
@@ -116,12 +120,31 @@ def _print(text: str) -> None:
 
 @contextmanager
 def _interruptible() -> Iterator[None]:
-    """Ctrl-C: typer would exit 130 silently; say what state the output folder is in."""
+    """Ctrl-C: typer would exit 130 silently; say what state the output folder is in.
+
+    Outputs are swapped in as one set (siteplan.core.outputset), so the folder holds either
+    the previous complete set or this run's.
+    """
+    import signal
+
+    from siteplan.core.outputset import (
+        OutputsCompleteInterrupt,
+        interrupt_handler,
+        outputs_swapped,
+    )
+
     try:
-        yield
-    except KeyboardInterrupt:
-        err.print("interrupted: files already written in the output folder are complete; "
-                  "the others are still the previous run's.", highlight=False, markup=False)
+        with interrupt_handler():
+            yield
+    except KeyboardInterrupt as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: let the message out
+        if not (isinstance(exc, OutputsCompleteInterrupt) or outputs_swapped()):
+            err.print("interrupted: nothing of this run was kept; the output folder holds the "
+                      "previous run's complete outputs, as they were.", highlight=False,
+                      markup=False)
+            raise typer.Exit(130) from None
+        err.print("interrupted after this run's outputs were complete: the output folder "
+                  "holds all of them.", highlight=False, markup=False)
         raise typer.Exit(130) from None
 
 
@@ -129,12 +152,17 @@ def _run_and_write(study_path: Path, out: Path | None, offline: bool | None, top
                    quiet: bool, verbose: bool, formats: list[str] | None = None,
                    postgis: str | None = None, network_edges: bool = False) -> None:
     from siteplan.outputs.summary import summary_text
-    from siteplan.outputs.writers import write_outputs
+    from siteplan.outputs.writers import plan_study_outputs, write_outputs
     from siteplan.pipeline import run_study
+    from siteplan.study.model import load_study
 
     ui = _Ui(quiet, verbose)
+    with _interruptible():
+        # Everything about the outputs is refused before the analysis, not after it.
+        study = load_study(study_path)
+        plan_study_outputs(study, out, formats)
     with _interruptible(), ui.running():
-        result = run_study(study_path, progress=ui.step)
+        result = run_study(study, progress=ui.step)
         paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
                               postgis=postgis, network_edges=network_edges,
                               progress=ui.step)
@@ -200,12 +228,15 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
     Example: siteplan catchments data/taiyuan/study.toml --mode dissolve --out out/
     """
     del debug  # see Debug
-    from siteplan.outputs.writers import write_catchments
+    from siteplan.outputs.writers import plan_catchment_outputs, write_catchments
     from siteplan.pipeline import run_catchments
+    from siteplan.study.model import load_study
 
+    config = load_study(study)
+    plan_catchment_outputs(config, out)
     ui = _Ui(quiet, verbose)
     with _interruptible(), ui.running():
-        result = run_catchments(study, progress=ui.step,
+        result = run_catchments(config, progress=ui.step,
                                 mode=mode)
         path = write_catchments(result, out)
     ui.timings(result.timings)
@@ -272,9 +303,8 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     Example: siteplan site data/taiyuan/study.toml --class kindergarten --k 10 --method both
     """
     del debug  # see Debug
-    from siteplan.core.atomic import check_writable_dir
     from siteplan.io.layers import read_layer
-    from siteplan.outputs.siting import write_siting
+    from siteplan.outputs.siting import plan_siting_outputs, write_siting
     from siteplan.pipeline import run_study
     from siteplan.siting.study import check_request, site_study, sites_table
     from siteplan.study.model import load_study
@@ -286,13 +316,14 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     config = load_study(study)
     check_request(config, class_, k=k, target_share=target_share, method=method,
                   time_limit_s=time_limit, stem=stem)
+    out_dir = out if out is not None else Path(config.outputs.folder)
+    plan_siting_outputs(out_dir, stem, config.input_files())
     sites: Any = candidates
     if candidates not in ("parcels", "nodes"):
         sites = read_layer(candidates, kind="candidate sites")
     ui = _Ui(quiet, verbose)
     with _interruptible(), ui.running():
         result = run_study(config, progress=ui.step)
-        out_dir = check_writable_dir(out if out is not None else result.study.outputs.folder)
         with ui.timed("siting", result.timings):
             siting = site_study(result, class_, k=k, target_share=target_share,
                                 candidates=sites, demand=demand, population=population,
@@ -321,17 +352,26 @@ def network(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="Stree
 
     Example: siteplan network data/taiyuan/taiyuan_osm_lines.geojson --out out/
     """
-    # Accepted like every command's options: this command prints only its results, and
-    # main() reads --debug from the arguments before typer parses them.
-    del quiet, verbose, debug
+    del debug  # see Debug
+    from siteplan.core.outputset import plan_outputs
     from siteplan.outputs.writers import write_network
     from siteplan.pipeline import network_from_file
 
-    net = network_from_file(source, snap_tolerance_m=snap_tolerance, keep_largest=not keep_all,
-                            crs=crs)
+    if out is not None:
+        plan_outputs(out, ["network.gpkg"], inputs=[source])
+    ui = _Ui(quiet, verbose)
+    timings: dict[str, float] = {}
+    with _interruptible(), ui.running():
+        with ui.timed("network", timings):
+            net = network_from_file(source, snap_tolerance_m=snap_tolerance,
+                                    keep_largest=not keep_all, crs=crs)
+        if out is not None:
+            with ui.timed("write", timings):
+                path = write_network(net, out, source=source)
+    ui.timings(timings)
     _print(net.summary())
     if out is not None:
-        _print(f"network: {write_network(net, out)}")
+        _print(f"network: {path}")
 
 
 @app.command()
@@ -348,16 +388,24 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
 
     Example: siteplan facilities data/taiyuan/taiyuan_osm_multipolygons.geojson
     """
-    # Accepted like every command's options: this command prints only its results, and
-    # main() reads --debug from the arguments before typer parses them.
-    del quiet, verbose, debug
+    del debug  # see Debug
+    from siteplan.core.outputset import plan_outputs
+    from siteplan.facilities.rules import CLASSES
     from siteplan.outputs.writers import write_facilities
     from siteplan.pipeline import facilities_from_file
 
-    fac, unclassified = facilities_from_file(source, class_column=class_column,
-                                             class_=facility_class, crs=crs)
-    from siteplan.facilities.rules import CLASSES
-
+    if out is not None:
+        plan_outputs(out, ["facilities.gpkg"], inputs=[source])
+    ui = _Ui(quiet, verbose)
+    timings: dict[str, float] = {}
+    with _interruptible(), ui.running():
+        with ui.timed("facilities", timings):
+            fac, unclassified = facilities_from_file(source, class_column=class_column,
+                                                     class_=facility_class, crs=crs)
+        if out is not None:
+            with ui.timed("write", timings):
+                path = write_facilities(fac, unclassified, out, source=source)
+    ui.timings(timings)
     counts = fac["class"].value_counts()
     for cls in sorted(set(CLASSES) | set(counts.index)):
         _print(f"{cls}: {int(counts.get(cls, 0))}")
@@ -365,7 +413,7 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
     for name in unclassified.get("name", []):
         _print(f"  {name}")
     if out is not None:
-        _print(f"facilities: {write_facilities(fac, unclassified, out)}")
+        _print(f"facilities: {path}")
 
 
 @app.command("map")
@@ -378,13 +426,16 @@ def map_(results: Annotated[Path, typer.Argument(metavar="RESULTS.gpkg", help="A
 
     Example: siteplan map maps/shortlist.gpkg --out maps/
     """
-    # Accepted like every command's options: this command prints only its results, and
-    # main() reads --debug from the arguments before typer parses them.
-    del quiet, verbose, debug
-    from siteplan.outputs.writers import maps_from_results
+    del debug  # see Debug
+    from siteplan.outputs.writers import maps_from_results, plan_map_outputs
 
-    for kind, path in maps_from_results(results, out, offline=bool(offline),
-                                        top_n=top_n).items():
+    plan_map_outputs(results, out)
+    ui = _Ui(quiet, verbose)
+    timings: dict[str, float] = {}
+    with _interruptible(), ui.running(), ui.timed("maps", timings):
+        paths = maps_from_results(results, out, offline=bool(offline), top_n=top_n)
+    ui.timings(timings)
+    for kind, path in paths.items():
         _print(f"{kind}: {path}")
 
 
@@ -400,12 +451,18 @@ def fetch_osm(query: Annotated[str, typer.Argument(
 
     Example: siteplan fetch-osm "Xiaodian District, Taiyuan, China" --out data/xiaodian
     """
-    # Accepted like every command's options: this command prints only its results, and
-    # main() reads --debug from the arguments before typer parses them.
-    del quiet, verbose, debug
+    del debug  # see Debug
+    from siteplan.core.outputset import plan_outputs
     from siteplan.pipeline import fetch_to_files
 
-    for kind, path in fetch_to_files(query, out, cache_dir=cache_dir, refresh=refresh).items():
+    if out is not None:
+        plan_outputs(out, ["osm.gpkg"])
+    ui = _Ui(quiet, verbose)
+    timings: dict[str, float] = {}
+    with _interruptible(), ui.running(), ui.timed("fetch", timings):
+        paths = fetch_to_files(query, out, cache_dir=cache_dir, refresh=refresh)
+    ui.timings(timings)
+    for kind, path in paths.items():
         _print(f"{kind}: {path}")
 
 

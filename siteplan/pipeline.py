@@ -23,7 +23,8 @@ from siteplan.access.catchments import catchments as build_catchments
 from siteplan.access.coverage import class_coverage
 from siteplan.access.distances import facility_access
 from siteplan.core.columns import distance_column
-from siteplan.core.errors import ConfigError, SiteplanWarning
+from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
+from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.proxies import transport_proxies
@@ -321,11 +322,40 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     with step("scoring"):
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
                                 demand=inp.residential, hazards=inp.hazards)
-    return StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
-                       catchments=polys, coverage=cov, blind_spots=spots,
-                       unreachable=access.unreachable, unclassified=inp.unclassified,
-                       residential=inp.residential, buildings=inp.buildings,
-                       boundary=inp.boundary, timings=step.timings)
+    result = StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
+                         catchments=polys, coverage=cov, blind_spots=spots,
+                         unreachable=access.unreachable, unclassified=inp.unclassified,
+                         residential=inp.residential, buildings=inp.buildings,
+                         boundary=inp.boundary, timings=step.timings)
+    check_ranked(result)
+    return result
+
+
+def check_ranked(result: StudyResult) -> None:
+    """Refuse a run that ranks no parcel, with the exclusion reasons counted.
+
+    An empty shortlist with exit 0 reads as "no parcel qualifies"; mostly it means parcels in
+    another city than the streets, a wrong CRS, or a column blank for every parcel.  The
+    :class:`~siteplan.core.errors.NothingRankedError` keeps the result for inspection.
+    """
+    parcels = result.parcels
+    if "rank" not in parcels or parcels["rank"].notna().any():
+        return
+    reasons = parcels.get("exclusion_reason", pd.Series("", index=parcels.index))
+    counts = reasons.fillna("").astype(str).replace("", "no reason given").value_counts()
+    listed = "; ".join(f"{r}: {n}" for r, n in counts.items())
+    blank = [r for r in counts.index if "unknown (no data)" in r]
+    fix = ("check that the parcels lie in the area of the streets (parcels of another city "
+           "reach no street) and that their CRS is right, and relax [[constraints]] that "
+           "exclude every parcel.")
+    if blank:
+        fix = (f"{blank[0].replace(' unknown (no data)', '')} is blank or missing for the "
+               "parcels it excludes: fill it in the parcel layer, or set missing = \"keep\" on "
+               "that constraint; " + fix)
+    raise NothingRankedError(
+        f"no parcel can be ranked: all {len(parcels)} parcels are excluded ({listed}); "
+        "nothing was written.", where=str(result.study.source_path or "study"), fix=fix,
+        result=result)
 
 
 def run_catchments(study: Study | str | Path, *, progress: Progress | None = None,
@@ -426,8 +456,10 @@ def fetch_to_files(query: str, out: str | Path | None, *, cache_dir: str | Path,
     lines, features = fetch_osm(spec, cache_dir=cache_dir, refresh=refresh)
     written = {"cache": Path(cache_dir)}
     if out is not None:
-        written["osm"] = write_layers(Path(out) / "osm.gpkg",
-                                      {"lines": lines, "features": features})
+        plan = plan_outputs(out, ["osm.gpkg"])
+        with staged_outputs(plan) as stage:
+            write_layers(stage / "osm.gpkg", {"lines": lines, "features": features})
+        written["osm"] = plan.path("osm.gpkg")
     return written
 
 
@@ -444,9 +476,11 @@ class StudySummary:
 
 def run_study_file(path: str | Path, out_dir: str | Path) -> StudySummary:
     """Run one study file and write its outputs into ``out_dir`` (the batch runner's task)."""
-    from siteplan.outputs.writers import write_outputs
+    from siteplan.outputs.writers import plan_study_outputs, write_outputs
 
-    result = run_study(path)
+    study = load_study(path)
+    plan_study_outputs(study, out_dir)  # refused before the analysis, not after it
+    result = run_study(study)
     written = write_outputs(result, out_dir)
     top_n = result.study.outputs.top_n
     top = pd.DataFrame(result.ranked(top_n)[["parcel_id", "rank", "score"]])

@@ -11,6 +11,9 @@ import geopandas as gpd
 import pytest
 from hypothesis import settings
 
+# A component the README promises may not skip in CI or `make test` (tests/skip_policy.py).
+from skip_policy import pytest_runtest_makereport  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "taiyuan"
 TEST_DATA = Path(__file__).resolve().parent / "data"

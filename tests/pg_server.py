@@ -1,9 +1,11 @@
 """A throwaway PostgreSQL + PostGIS server for tests: its own cluster in a temporary folder,
 listening on a free loopback port, stopped and deleted afterwards.
 
-Needs the Debian packages ``postgresql`` and ``postgresql-15-postgis-3`` (``make test`` installs
-them where it can, via ``scripts/install_system_deps.sh``).  :func:`unavailable_reason` says why
-a server cannot be started here (the tests skip with that reason); it never fakes a server.
+Needs the Debian packages ``postgresql`` and the ``postgresql-<major>-postgis-3`` of its major
+version (``make test`` installs them via ``scripts/install_system_deps.sh``).
+:func:`unavailable_reason` says why a server cannot be started here (the tests skip with that
+reason, which in CI or under ``make test`` is a failure: tests/skip_policy.py); it never fakes a
+server.
 
 ``initdb`` refuses to run as root, so as root the cluster belongs to the ``postgres`` user and
 ``initdb``/``pg_ctl`` run through ``runuser``; as any other user they run directly.
@@ -23,7 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-INSTALL_HINT = ("install the Debian packages postgresql and postgresql-15-postgis-3 "
+INSTALL_HINT = ("install the Debian packages postgresql and postgresql-<major>-postgis-3 "
                 "(as root: bash scripts/install_system_deps.sh, which `make test` runs)")
 
 # Users the tests connect as: a superuser (trust) and one that must give a password, so that
@@ -33,7 +35,14 @@ PASSWORD = "s3cret-Pa55word"
 
 
 def _bindirs() -> list[Path]:
-    """PostgreSQL server binary folders, newest major version first."""
+    """PostgreSQL server binary folders, newest major version first.
+
+    ``SITEPLAN_TEST_PG_BINDIR`` names the one folder to use instead (tests/test_skip_policy.py
+    points it at an empty folder to show that a missing server fails CI instead of skipping).
+    """
+    override = os.environ.get("SITEPLAN_TEST_PG_BINDIR")
+    if override:
+        return [Path(override)] if (Path(override) / "initdb").exists() else []
     dirs = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")]
     dirs.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True)
     on_path = shutil.which("initdb")

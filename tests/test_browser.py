@@ -3,11 +3,13 @@
 Every network request is blocked (and recorded), so these tests prove the HTML needs none.  One
 browser per module; the synthetic map is opened once and the tests look at it in turn.  Where
 Chromium or playwright is missing the tests skip with the reason (``make test`` installs
-Chromium with ``scripts/install_system_deps.sh``).
+Chromium with ``scripts/install_system_deps.sh``), and in CI or under ``make test`` that skip
+is a failure unless ``SITEPLAN_ALLOW_SKIP`` names ``chromium`` (tests/skip_policy.py).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -26,7 +28,10 @@ from siteplan.outputs.writers import write_outputs
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# SITEPLAN_TEST_CHROMIUM points the tests at another browser binary (tests/test_skip_policy.py
+# uses it to show that a Chromium that cannot start fails CI instead of skipping).
+CHROMIUM = (os.environ.get("SITEPLAN_TEST_CHROMIUM") or shutil.which("chromium")
+            or "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

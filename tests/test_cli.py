@@ -259,3 +259,25 @@ def test_site_bad_options_exit_2_before_running(capsys, tmp_path, monkeypatch, a
                         "--out", str(tmp_path))
     assert code == 2 and needle in err and "Fix:" in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.filterwarnings("always:.*repaired 1 invalid geometry")
+@pytest.mark.parametrize("command", ["network", "facilities"])
+def test_single_stage_commands_honour_quiet_verbose_and_debug(capsys, command):
+    """The README says every command honours --quiet, --verbose and --debug: the single-stage
+    commands time their steps like the others (timings shown by default, nothing with --quiet)
+    and --debug shows a traceback."""
+    source = str(ROOT / "data" / "taiyuan" / ("taiyuan_osm_lines.geojson" if command == "network"
+                                              else "taiyuan_osm_multipolygons.geojson"))
+    outputs = {}
+    for flag in ("--quiet", None, "--verbose"):
+        code, out, err = _cli(capsys, command, source, *([flag] if flag else []))
+        assert code == 0, err
+        outputs[flag] = (out, err)
+    assert "Step timings" not in outputs["--quiet"][1]
+    assert "Step timings" in outputs[None][1] and "Step timings" in outputs["--verbose"][1]
+    assert outputs["--quiet"][0] == outputs[None][0] == outputs["--verbose"][0]  # the results
+    code, _, err = _cli(capsys, command, str(ROOT / "nope.geojson"), "--debug")
+    assert code == 2 and "Traceback" in err
+    code, _, err = _cli(capsys, command, str(ROOT / "nope.geojson"))
+    assert code == 2 and "Traceback" not in err

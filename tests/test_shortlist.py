@@ -16,8 +16,8 @@ import shapely
 
 from siteplan.core.errors import InputError
 from siteplan.core.version import __version__
+from siteplan.outputs.cells import column_decimals
 from siteplan.outputs.shortlist import (
-    column_decimals,
     run_metadata,
     shortlist_csv_bytes,
     study_run_metadata,
@@ -97,7 +97,8 @@ def test_csv_is_byte_identical_between_runs(scored, metadata, tmp_path):
     again = write_shortlist(scored, tmp_path / "one", metadata=metadata, formats=["csv"])
     assert again["csv"].read_bytes() == first["csv"].read_bytes()
     # Only the shortlist files are there: no temporary files left behind.
-    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["shortlist.csv",
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [".siteplan-outputs.json",
+                                                                  "shortlist.csv",
                                                                   "shortlist.meta.json"]
 
 

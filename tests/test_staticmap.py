@@ -71,6 +71,7 @@ def test_nice_scale_lengths():
     assert staticmap._nice_length(3) == 1
 
 
+@pytest.mark.cjk_font
 def test_chinese_text_renders_with_a_cjk_font(layers):
     font = staticmap.cjk_font()
     if font is None:

@@ -2,7 +2,8 @@
 
 Every writer in siteplan writes to a temporary file in the destination folder and moves it into
 place with :func:`os.replace`, which is atomic on one file system.  The previous output stays
-intact until the new one is complete.
+intact until the new one is complete.  A run's several files are swapped in as one set by
+:mod:`siteplan.core.outputset`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from siteplan.core.errors import InputError
@@ -45,30 +46,6 @@ def check_writable_dir(folder: str | Path) -> Path:
         raise InputError("the output folder is not writable.", where=str(folder),
                          fix="choose a folder you can write to with --out, or fix its permissions.")
     return folder
-
-
-def check_outputs(paths: Iterable[str | Path], inputs: Iterable[str | Path]) -> None:
-    """Refuse a set of outputs before any of them is written.
-
-    Raises :class:`InputError` if any output path is one of ``inputs`` (same file, however
-    spelled), or if a folder of the outputs cannot be written, so that a refused run writes
-    nothing at all rather than the outputs that came before the refused one.
-    """
-    resolved: dict[Path, str] = {}
-    for src in inputs:
-        with contextlib.suppress(OSError):
-            resolved[Path(src).resolve()] = str(src)
-    clash = []
-    for out in map(Path, paths):
-        with contextlib.suppress(OSError):
-            if out.resolve() in resolved:
-                clash.append(str(out))
-    if clash:
-        raise InputError(f"the output path is the same as an input file: {', '.join(clash)}; "
-                         "nothing was written.", where=clash[0],
-                         fix="write outputs to another folder (--out), or rename the input.")
-    for folder in dict.fromkeys(Path(p).parent for p in paths):
-        check_writable_dir(folder)
 
 
 @contextlib.contextmanager

@@ -67,6 +67,11 @@ MERGE_SAME_NAME_M: dict[str, float] = {"metro_station": 500.0}
 AreaUnit = Literal["m2", "ha", "mu"]
 #: Square metres per unit of a declared area: 公顷 (hectare) = 10 000 m², 亩 (mu) = 10 000/15 m².
 AREA_UNIT_M2: dict[str, float] = {"m2": 1.0, "ha": 10_000.0, "mu": 10_000.0 / 15.0}
+#: A land-supply parcel (供地地块) larger than this is reported as implausible: residential
+#: parcels offered for sale are mostly 1-20 ha, and a whole GB 50180-2018 15-minute life circle
+#: (50 000-100 000 residents) is about 130-260 ha; a parcel above 200 ha is most likely a district
+#: or city boundary in the parcel layer, whose programme estimate would be millions of residents.
+PLAUSIBLE_PARCEL_MAX_HA = 200.0
 
 # ----------------------------------------------------------------------------------- programme
 

@@ -56,6 +56,15 @@ class ConfigError(SiteplanError):
         self.colno = None
 
 
+class NothingRankedError(InputError):
+    """A study ran but no parcel could be ranked; the run's result is kept in ``result``."""
+
+    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None,
+                 result: object = None) -> None:
+        super().__init__(what, where=where, fix=fix)
+        self.result = result
+
+
 class NetworkError(SiteplanError):
     """The street network cannot be built or used as asked."""
 

@@ -39,6 +39,8 @@ class InputLayer:
         ``"gcj02"`` or ``"bd09"`` for lon/lat taken from Chinese web maps (converted to WGS84).
     lon_column, lat_column
         Coordinate columns of a CSV, when their names are not recognised ones.
+    id_column
+        The column that identifies each feature; messages about a feature name it by it.
 
     Examples
     --------
@@ -58,6 +60,7 @@ class InputLayer:
     coord_system: CoordSystem = "wgs84"
     lon_column: str | None = None
     lat_column: str | None = None
+    id_column: str | None = None
 
     def __fspath__(self) -> str:
         """Return the source, so that ``os.fspath`` and ``open`` take a description."""

@@ -61,6 +61,7 @@ def read_layer(
     lon_column: str | None = None,
     lat_column: str | None = None,
     kind: str = "layer",
+    id_column: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one vector layer or lon/lat CSV, checked and repaired.
 
@@ -86,6 +87,8 @@ def read_layer(
         CSV coordinate columns, when their names are not among the recognised ones.
     kind
         What the layer is for (``"facility layer"``, ``"parcels"``), used in messages.
+    id_column
+        The column identifying each feature: repaired or dropped geometries are named by it.
 
     Returns
     -------
@@ -116,7 +119,7 @@ def read_layer(
         # A PostGIS table or query: the database gives the CRS (SRID); ``layer`` is the table.
         gdf = read_postgis_layer(os.fspath(source), table=layer, crs=crs, kind=kind)
         label = gdf.attrs["siteplan_source"]  # the URL without its password
-        return _checked(gdf, f"{kind} {label}", coord_system, label)
+        return _checked(gdf, f"{kind} {label}", coord_system, label, id_column)
     path = Path(source)
     where = f"{kind} {path}" + (f" (layer {layer!r})" if layer else "")
     _check_file(path, where)
@@ -130,7 +133,7 @@ def read_layer(
     else:
         gdf = _read_vector(path, where, layer, encoding)
         gdf = _apply_crs(gdf, crs, where)
-    return _checked(gdf, where, coord_system, str(path))
+    return _checked(gdf, where, coord_system, str(path), id_column)
 
 
 def read_input(spec: InputLayer) -> gpd.GeoDataFrame:
@@ -155,13 +158,13 @@ def read_input(spec: InputLayer) -> gpd.GeoDataFrame:
     """
     return read_layer(spec.source, layer=spec.layer, crs=spec.crs, encoding=spec.encoding,
                       coord_system=spec.coord_system, lon_column=spec.lon_column,
-                      lat_column=spec.lat_column, kind=spec.kind)
+                      lat_column=spec.lat_column, kind=spec.kind, id_column=spec.id_column)
 
 
 def _checked(gdf: gpd.GeoDataFrame, where: str, coord_system: CoordSystem,
-             source_label: str) -> gpd.GeoDataFrame:
+             source_label: str, id_column: str | None = None) -> gpd.GeoDataFrame:
     """Repairs, the lon/lat sanity check and the GCJ-02/BD-09 conversion, for any source."""
-    gdf, repairs = repair_geometries(gdf, where)
+    gdf, repairs = repair_geometries(gdf, where, id_column)
     check_lonlat(gdf.total_bounds, gdf.crs, where)
     if coord_system != "wgs84":
         if not gdf.crs.is_geographic:
@@ -414,19 +417,26 @@ def _find_column(
     )
 
 
-def repair_geometries(gdf: gpd.GeoDataFrame, where: str) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+def repair_geometries(gdf: gpd.GeoDataFrame, where: str, id_column: str | None = None
+                      ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """Repair invalid geometries and drop empty ones, keeping each geometry's type family.
 
     Invalid geometries go through ``shapely.make_valid`` (structure method); when the result
     mixes types (a polygon whose repair leaves a dangling line), only the parts of the input's
     family are kept, so polygons stay polygonal.  Missing and empty geometries, and those that
     collapse to nothing, are dropped.  Both counts are returned and, if non-zero, reported by a
-    :class:`~siteplan.core.errors.SiteplanWarning`.
+    :class:`~siteplan.core.errors.SiteplanWarning` naming the features by ``id_column`` (when the
+    layer has it) and by their positions in the file.
     """
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     # Index labels are the features' positions in the file (read_layer), so the warning can
     # say which features were touched.
     labels = np.asarray(gdf.index, dtype=object)
+    named = id_column is not None and id_column in gdf.columns
+    if named:
+        ids = gdf[id_column].astype(str).to_numpy(dtype=object)
+        labels = np.array([f"{id_column} {i} (#{n})" for i, n in zip(ids, labels, strict=True)],
+                          dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     invalid = ~missing & ~shapely.is_valid(geoms)
     n_invalid = int(invalid.sum())
@@ -451,7 +461,8 @@ def repair_geometries(gdf: gpd.GeoDataFrame, where: str) -> tuple[gpd.GeoDataFra
             said.append(f"dropped {n} empty or missing geometr{'y' if n == 1 else 'ies'} at "
                         f"feature(s) {_some(labels[drop])}")
         warnings.warn(
-            f"{where}: {' and '.join(said)} (0-based positions in the file). Fix the "
+            f"{where}: {' and '.join(said)} ({'#: ' if named else ''}0-based positions in the "
+            "file). Fix the "
             "geometries at the source (e.g. QGIS 'Fix geometries') to make this warning go "
             "away.",
             SiteplanWarning,

@@ -22,7 +22,8 @@ import pandas as pd
 
 from siteplan.core.atomic import atomic_path, write_bytes_atomic
 from siteplan.core.labels import label
-from siteplan.outputs.shortlist import FORMULA_PREFIXES, column_decimals, shortlist_csv_bytes
+from siteplan.outputs.cells import FORMULA_PREFIXES, column_decimals
+from siteplan.outputs.shortlist import shortlist_csv_bytes
 
 SUMMARY_LEAD = ("overall_rank", "study", "study_name", "rank", "parcel_id", "score")
 

@@ -18,6 +18,10 @@ Spreadsheet safety: a text cell that starts with ``=``, ``+``, ``-``, ``@``, tab
 return is written to the CSV with a leading ``'`` so that Excel shows it as text instead of
 running it as a formula.  In the XLSX such cells are stored as literal text (string cell with
 Excel's quote-prefix style), never as formulas.  Numbers, including negative ones, are numbers.
+Control characters an XLSX file cannot hold are shown there as U+FFFD, with a warning.
+
+The files are written as one set (:mod:`siteplan.core.outputset`): all of them replace the
+previous ones at once, or none does.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import math
 import platform
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -39,17 +42,18 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from siteplan.core.atomic import atomic_path, check_writable_dir, write_bytes_atomic
 from siteplan.core.errors import InputError
-from siteplan.core.labels import Pairs, label
+from siteplan.core.labels import Pairs
+from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.version import __version__
+from siteplan.outputs.cells import column_decimals, neutralise
+from siteplan.outputs.xlsx import write_xlsx
 from siteplan.study.result import bool_column, order_parcels
 
 if TYPE_CHECKING:
     from siteplan.study.model import Study
 
 FORMATS = ("csv", "xlsx", "gpkg")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LEAD_COLUMNS = ("parcel_id", "rank", "score", "excluded", "exclusion_reason",
                 "exclusion_reason_zh", "compliant_all", "compliance_required",
                 "compliance_required_zh")
@@ -173,49 +177,6 @@ def _meta_text(value: Any) -> str:
     return str(value)
 
 
-# ---------------------------------------------------------------------------------------------
-# Cell formatting shared by CSV and XLSX
-
-
-def neutralise(text: str) -> str:
-    """Prefix ``'`` to text that a spreadsheet would run as a formula."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _is_integer_column(name: str, values: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(values):
-        return False
-    if pd.api.types.is_integer_dtype(values):
-        return True
-    return (name == "rank" or name.startswith("n_") or name == "est_households"
-            or name.endswith(("_places", "_spaces")))
-
-
-def column_decimals(name: str, values: pd.Series) -> int | None:
-    """Decimals a numeric column is written with (``0`` for counts); ``None`` if not numeric.
-
-    Metres and minutes 1, square metres 2, score/points/ratings/FAR 2, shares 4, lon/lat 6,
-    others (raw criterion values) 4.
-    """
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        return None
-    if _is_integer_column(name, values):
-        return 0
-    if name in ("lon", "lat"):
-        return 6
-    if name.endswith(("_m", "_min")):
-        return 1
-    if name.endswith(("_m2", "_points", "_rating")) or name in ("score", "far"):
-        return 2
-    if name.endswith("_share"):
-        return 4
-    return 4
-
-
-def _number_format(decimals: int) -> str:
-    return "0" if decimals == 0 else "0." + "0" * decimals
-
-
 def _csv_column(name: str, values: pd.Series) -> list[str]:
     decimals = column_decimals(name, values)
     missing = values.isna().to_numpy(dtype=bool)
@@ -230,23 +191,6 @@ def _csv_column(name: str, values: pd.Series) -> list[str]:
         text = np.array([neutralise(str(v)) for v in values.to_numpy(dtype=object)], dtype=object)
     cells: list[str] = np.where(missing, "", text).tolist()
     return cells
-
-
-def _xlsx_values(name: str, values: pd.Series) -> tuple[list[Any], int | None]:
-    decimals = column_decimals(name, values)
-    out: list[Any]
-    if pd.api.types.is_bool_dtype(values):
-        out = [None if v is pd.NA else bool(v) for v in values.astype("boolean")]
-    elif decimals is not None:
-        num = values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        rounded = np.round(num, decimals) + 0.0
-        if decimals == 0:
-            out = [None if math.isnan(v) else int(v) for v in rounded]
-        else:
-            out = [None if math.isnan(v) else float(v) for v in rounded]
-    else:
-        out = [None if pd.isna(v) else str(v) for v in values.to_numpy(dtype=object)]
-    return out, decimals
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,93 +223,6 @@ def shortlist_csv_bytes(table: pd.DataFrame) -> bytes:
     writer.writerow([neutralise(str(c)) for c in table.columns])
     writer.writerows(zip(*columns, strict=True))
     return buf.getvalue().encode("utf-8-sig")
-
-
-def _write_sheet(ws: Any, table: pd.DataFrame, labels: Pairs | None = None) -> None:
-    """Stream one table into a write-only sheet: bilingual header, column-name row, rows.
-
-    Rows go to disk as they are appended (openpyxl's write-only mode), so a sheet of 100,000
-    excluded parcels does not hold millions of cell objects in memory.  A styled cell (a number
-    format, a quote prefix) is one reusable cell per column, written before the next row is
-    built.
-    """
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    bold = Font(bold=True)
-    columns: list[list[Any]] = []
-    numbers: list[Any] = []
-    quoted: list[Any] = []
-    for j, col in enumerate(table.columns, start=1):
-        values, decimals = _xlsx_values(str(col), table[col])
-        columns.append(values)
-        num = None
-        if decimals is not None:
-            num = WriteOnlyCell(ws)
-            num.number_format = _number_format(decimals)
-        numbers.append(num)
-        quote = WriteOnlyCell(ws)
-        quote.quotePrefix = True
-        quoted.append(quote)
-        width = 12 if decimals is not None else min(60, max(12, len(str(col)) + 2))
-        ws.column_dimensions[get_column_letter(j)].width = width
-    ws.freeze_panes = "B3"  # (column widths and panes precede the rows in the file)
-    for texts in ([label(str(c), "both", labels) for c in table.columns],
-                  [str(c) for c in table.columns]):
-        ws.append([_text_cell(WriteOnlyCell(ws), text, font=bold) for text in texts])
-    for i in range(len(table)):
-        row: list[Any] = []
-        for j, values in enumerate(columns):
-            value = values[i]
-            if isinstance(value, str):
-                # Literal text, never a formula: openpyxl would store "=..." as a formula.
-                row.append(_text_cell(quoted[j], value) if value.startswith(FORMULA_PREFIXES)
-                           else value)
-            elif value is not None and numbers[j] is not None:
-                numbers[j].value = value
-                row.append(numbers[j])
-            else:
-                row.append(value)
-        ws.append(row)
-
-
-def _text_cell(cell: Any, text: str, font: Any = None) -> Any:
-    """``cell`` holding ``text`` as a string (never a formula), in ``font`` if given."""
-    cell.value = text
-    cell.data_type = "s"
-    if font is not None:
-        cell.font = font
-    return cell
-
-
-def _write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
-                meta_rows: list[tuple[str, str]], labels: Pairs | None) -> None:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    wb = Workbook(write_only=True)
-    _write_sheet(wb.create_sheet(f"{label('sheet_ranking', 'zh')} "
-                                 f"{label('sheet_ranking', 'en')}"), ranked, labels)
-    _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
-                                 f"{label('sheet_excluded', 'en')}"), excluded, labels)
-    wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
-    wm.column_dimensions["A"].width = 32
-    wm.column_dimensions["B"].width = 80
-    wm.freeze_panes = "A2"
-    bold = Font(bold=True)
-    wm.append([_text_cell(WriteOnlyCell(wm), label(key, "both"), font=bold)
-               for key in ("key", "value")])
-    for key, value in meta_rows:
-        row = []
-        for text in (key, value):
-            cell = _text_cell(WriteOnlyCell(wm), text)
-            if text.startswith(FORMULA_PREFIXES):
-                cell.quotePrefix = True
-            row.append(cell)
-        wm.append(row)
-    wb.save(path)
 
 
 def _write_gpkg(path: Path, parcels: pd.DataFrame, layers: Mapping[str, pd.DataFrame],
@@ -404,7 +261,7 @@ def write_shortlist(
         Scored parcels (a GeoDataFrame for ``gpkg``): ``parcel_id`` and normally ``rank``,
         ``score``, ``excluded``, ``exclusion_reason`` plus any other columns.  Not modified.
     out_dir
-        Output folder (created if needed).
+        Output folder (created if needed).  The files replace the previous ones as one set.
     top_n
         Keep only the ``top_n`` best-ranked non-excluded parcels in the CSV and XLSX.  Excluded
         parcels are always written (after the ranked ones in the CSV, on their own XLSX sheet),
@@ -462,21 +319,51 @@ def write_shortlist(
     A,2,61.50,FALSE,,...
     C,,,TRUE,smaller than 1 ha,...
     """
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise InputError(f"unknown shortlist format(s) {unknown}.", where="shortlist",
-                         fix=f"use any of {list(FORMATS)}.")
-    layers = dict(layers or {})
-    bad_layers = [n for n in layers if n in RESERVED_LAYERS]
-    if bad_layers:
-        raise InputError(f"extra layer name(s) {bad_layers} clash with the shortlist's own "
-                         "layers.", where="shortlist", fix="rename the extra layers.")
+    _check_request(formats, layers)
     if inputs is None:
         inputs = [i["path"] for i in metadata.get("inputs", []) if isinstance(i, Mapping)]
         if metadata.get("config_path"):
             inputs.append(metadata["config_path"])
-    out_dir = check_writable_dir(out_dir)
+    plan = plan_outputs(out_dir, shortlist_names(formats, basename), inputs=inputs)
+    with staged_outputs(plan) as stage:
+        written = shortlist_files(parcels, stage, top_n=top_n, metadata=metadata,
+                                  formats=formats, layers=layers, basename=basename,
+                                  labels=labels)
+    return {kind: plan.path(path.name) for kind, path in written.items()}
 
+
+def shortlist_names(formats: Sequence[str], basename: str = "shortlist") -> list[str]:
+    """Return the file names :func:`write_shortlist` writes for ``formats``."""
+    return [f"{basename}.{f}" for f in FORMATS if f in formats] + [f"{basename}.meta.json"]
+
+
+def _check_request(formats: Sequence[str], layers: Mapping[str, pd.DataFrame] | None) -> None:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown shortlist format(s) {unknown}.", where="shortlist",
+                         fix=f"use any of {list(FORMATS)}.")
+    bad_layers = [n for n in layers or {} if n in RESERVED_LAYERS]
+    if bad_layers:
+        raise InputError(f"extra layer name(s) {bad_layers} clash with the shortlist's own "
+                         "layers.", where="shortlist", fix="rename the extra layers.")
+
+
+def shortlist_files(
+    parcels: pd.DataFrame,
+    folder: Path,
+    *,
+    top_n: int | None,
+    metadata: Mapping[str, Any],
+    formats: Sequence[str],
+    layers: Mapping[str, pd.DataFrame] | None = None,
+    basename: str = "shortlist",
+    labels: Pairs | None = None,
+) -> dict[str, Path]:
+    """Write the shortlist files into ``folder`` (a staging folder; see :func:`write_shortlist`).
+
+    Returns ``{kind: path}`` of the files written there.
+    """
+    _check_request(formats, layers)
     ordered = order_parcels(parcels, top_n)
     table = _table(ordered)
     excluded_mask = bool_column(table, "excluded")
@@ -493,47 +380,36 @@ def write_shortlist(
 
     written: dict[str, Path] = {}
     if "csv" in formats:
-        written["csv"] = write_bytes_atomic_checked(
-            out_dir / f"{basename}.csv", shortlist_csv_bytes(table), inputs)
+        written["csv"] = folder / f"{basename}.csv"
+        written["csv"].write_bytes(shortlist_csv_bytes(table))
     if "xlsx" in formats:
-        path = out_dir / f"{basename}.xlsx"
-        with atomic_path(path, inputs=list(inputs)) as tmp:
-            _write_xlsx(tmp, table[~excluded_mask], table[excluded_mask], meta_rows, labels)
-        written["xlsx"] = path
+        written["xlsx"] = folder / f"{basename}.xlsx"
+        write_xlsx(written["xlsx"], table[~excluded_mask], table[excluded_mask], meta_rows,
+                    labels)
     if "gpkg" in formats:
-        path = out_dir / f"{basename}.gpkg"
-        with atomic_path(path, inputs=list(inputs)) as tmp:
-            every = ordered if top_n is None else order_parcels(parcels)
-            _write_gpkg(tmp, every.reset_index(drop=True), layers, meta_rows)
-        written["gpkg"] = path
+        written["gpkg"] = folder / f"{basename}.gpkg"
+        every = ordered if top_n is None else order_parcels(parcels)
+        _write_gpkg(written["gpkg"], every.reset_index(drop=True), dict(layers or {}),
+                    meta_rows)
 
     meta["outputs"] = {
         kind: {"path": p.name, "sha256": file_sha256(p)} for kind, p in written.items()
     }
-    meta_path = out_dir / f"{basename}.meta.json"
     text = json.dumps(meta, ensure_ascii=False, indent=2, default=_meta_text) + "\n"
-    written["meta"] = write_bytes_atomic_checked(meta_path, text.encode("utf-8"), inputs)
+    written["meta"] = folder / f"{basename}.meta.json"
+    written["meta"].write_bytes(text.encode("utf-8"))
     return written
-
-
-def write_bytes_atomic_checked(path: Path, data: bytes, inputs: Sequence[str | Path]) -> Path:
-    """:func:`siteplan.core.atomic.write_bytes_atomic` that also refuses to overwrite an input."""
-    if not inputs:
-        return write_bytes_atomic(path, data)
-    with atomic_path(path, inputs=list(inputs)) as tmp:
-        tmp.write_bytes(data)
-    return path
 
 
 __all__ = [
     "FORMATS",
-    "column_decimals",
     "file_sha256",
     "flatten_metadata",
-    "neutralise",
     "order_parcels",
     "run_metadata",
     "shortlist_csv_bytes",
+    "shortlist_files",
+    "shortlist_names",
     "study_run_metadata",
     "write_shortlist",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from siteplan.core.atomic import check_outputs, check_stem, check_writable_dir, write_bytes_atomic
+from siteplan.core.atomic import check_stem
+from siteplan.core.outputset import OutputPlan, plan_outputs, staged_outputs
 from siteplan.outputs.maps.webmap import make_map, save_map
 from siteplan.outputs.shortlist import shortlist_csv_bytes
 from siteplan.outputs.writers import map_parcels, write_layers
@@ -66,30 +68,34 @@ def write_siting(result: SitingResult, out_dir: str | Path, stem: str = "siting"
     ...     [path.name for path in write_siting(proposal, out, stem="kindergartens")]
     ['kindergartens.gpkg', 'kindergartens_sites.csv', 'kindergartens.html']
     """
-    check_stem(stem)
-    out = check_writable_dir(out_dir)
     ctx = result.map_layers
-    planned = [out / f"{stem}.gpkg", out / f"{stem}_sites.csv"]
-    if ctx.get("parcels") is not None:
-        planned.append(out / f"{stem}.html")
-    # Refuse the whole set (an output onto a study input) before writing any of it.
-    check_outputs(planned, result.inputs)
-    written = [write_layers(planned[0], {
-        f"proposed_{result.cls}": result.sites,
-        f"proposed_{result.cls}_catchments": result.catchments,
-        "siting_coverage": result.coverage, "siting_unreachable": result.unreachable},
-        inputs=result.inputs)]
-    written.append(write_bytes_atomic(planned[1], shortlist_csv_bytes(sites_table(result))))
-    if ctx.get("parcels") is not None:
-        # The same parcel cap as the study's own maps (a 200,000-parcel map is unusable).
-        parcels, title = map_parcels(ctx["parcels"], ctx.get("title"))
-        m = make_map(parcels, catchments=ctx.get("catchments"),
-                     facilities=ctx.get("facilities"), blind_spots=ctx.get("blind_spots"),
-                     boundary=ctx.get("boundary"), criteria=ctx.get("criteria"),
-                     title=title, proposed_sites=result.sites,
-                     proposed_catchments=result.catchments)
-        written.append(save_map(m, out / f"{stem}.html"))
-    return written
+    with_map = ctx.get("parcels") is not None
+    plan = plan_siting_outputs(out_dir, stem, result.inputs, with_map=with_map)
+    gpkg, csv, *html = plan.names
+    with staged_outputs(plan) as stage:
+        write_layers(stage / gpkg, {
+            f"proposed_{result.cls}": result.sites,
+            f"proposed_{result.cls}_catchments": result.catchments,
+            "siting_coverage": result.coverage, "siting_unreachable": result.unreachable})
+        (stage / csv).write_bytes(shortlist_csv_bytes(sites_table(result)))
+        if with_map:
+            # The same parcel cap as the study's own maps (a 200,000-parcel map is unusable).
+            parcels, title = map_parcels(ctx["parcels"], ctx.get("title"))
+            m = make_map(parcels, catchments=ctx.get("catchments"),
+                         facilities=ctx.get("facilities"), blind_spots=ctx.get("blind_spots"),
+                         boundary=ctx.get("boundary"), criteria=ctx.get("criteria"),
+                         title=title, proposed_sites=result.sites,
+                         proposed_catchments=result.catchments)
+            save_map(m, stage / html[0])
+    return [plan.path(name) for name in plan.names]
 
 
-__all__ = ["write_siting"]
+def plan_siting_outputs(out_dir: str | Path, stem: str, inputs: Iterable[str | Path],
+                        *, with_map: bool = True) -> OutputPlan:
+    """Check :func:`write_siting`'s output set before the analysis; create nothing."""
+    check_stem(stem)
+    names = [f"{stem}.gpkg", f"{stem}_sites.csv"] + ([f"{stem}.html"] if with_map else [])
+    return plan_outputs(out_dir, names, inputs=inputs)
+
+
+__all__ = ["plan_siting_outputs", "write_siting"]

@@ -10,7 +10,6 @@ and :func:`maps_from_results` redraws the maps from a saved GeoPackage.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,8 +19,9 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from siteplan.core.atomic import atomic_path, check_outputs, check_writable_dir
+from siteplan.core.atomic import atomic_path
 from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.core.outputset import OutputPlan, plan_outputs, safe_stem, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.study.result import CatchmentResult, StudyResult, order_parcels
 
@@ -32,24 +32,19 @@ MAP_FORMATS = ("html", "png")
 MAP_PARCEL_LIMIT = 20_000
 
 
-def _slug(name: str) -> str:
-    """Make a file-name stem of a name ("Taiyuan demo: central" -> "taiyuan_demo_central")."""
-    text = re.sub(r"[^\w]+", "_", name.strip().lower(), flags=re.UNICODE).strip("_")
-    return text or "study"
-
-
 def map_stem(study: Any) -> str:
     """Return the file-name stem of a study's maps.
 
     The TOML file's stem, or its folder's name when the file is called ``study.toml``
-    (``data/taiyuan/study.toml`` -> ``taiyuan``), else the study name.
+    (``data/taiyuan/study.toml`` -> ``taiyuan``), else the study name; made a bounded,
+    portable stem by :func:`siteplan.core.outputset.safe_stem`.
     """
     if study.source_path:
         path = Path(study.source_path)
         stem = path.parent.name if path.stem == "study" else path.stem
         if stem:
-            return _slug(stem)
-    return _slug(study.study.name)
+            return safe_stem(stem)
+    return safe_stem(study.study.name)
 
 
 def write_layers(path: str | Path, layers: Mapping[str, pd.DataFrame],
@@ -192,81 +187,129 @@ def write_outputs(
     ...     {kind: path.name for kind, path in written.items()}
     {'csv': 'shortlist.csv', 'gpkg': 'shortlist.gpkg', 'meta': 'shortlist.meta.json'}
     """
-    from siteplan.outputs.shortlist import study_run_metadata, write_shortlist
+    from siteplan.outputs.shortlist import shortlist_files, study_run_metadata
     from siteplan.scoring.score import criterion_labels
 
     study = result.study
     cfg = study.outputs
-    out_dir = check_writable_dir(Path(out) if out is not None else Path(cfg.folder))
+    formats = list(cfg.formats if formats is None else formats)
+    # The whole set is checked again here (it was before the analysis, by the CLI).
+    plan = plan_study_outputs(study, out, formats)
+    top = cfg.top_n if top_n is None else top_n
+    step = Steps(progress)
+    table_formats = [f for f in formats if f in ("csv", "xlsx", "gpkg")]
+    map_formats = [f for f in formats if f in MAP_FORMATS]
+    written: dict[str, Path] = {}
+    with staged_outputs(plan) as stage:
+        with step("shortlist"):
+            if table_formats:
+                meta = study_run_metadata(study, result.network.crs)
+                written.update(shortlist_files(
+                    result.parcels, stage, top_n=top, metadata=meta, formats=table_formats,
+                    layers=result_layers(result, network_edges=network_edges),
+                    labels=criterion_labels(study)))
+        if map_formats:
+            with step("maps"):
+                written.update(_maps(result, stage, stem=map_stem(study),
+                                     offline=bool(cfg.offline if offline is None else offline),
+                                     top_n=min(top, 20), formats=map_formats))
+        url = cfg.postgis if postgis is None else postgis
+        if url:
+            # Inside the set: a refused PostGIS write leaves the previous files as they were.
+            from siteplan.io.postgis.layers import display_source, write_postgis_layer
+
+            with step("postgis"):
+                table = write_postgis_layer(result.ranked(top), url,
+                                            if_exists=cfg.postgis_if_exists)
+    paths = {kind: plan.path(path.name) for kind, path in written.items()}
+    if url:
+        paths["postgis"] = Path(f"{display_source(url).split('?')[0]}?table={table}")
+    result.timings.update(step.timings)
+    return paths
+
+
+def plan_study_outputs(study: Any, out: str | Path | None = None,
+                       formats: Sequence[str] | None = None) -> OutputPlan:
+    """Check the output set of a study run before any analysis (:func:`write_outputs`'s files).
+
+    The folder (``out``, else the study's ``outputs.folder``) must be, or be creatable as, a
+    writable folder; every name must fit the file system; no output may be an input or land
+    where a folder is.  Nothing is created.
+
+    Examples
+    --------
+    >>> from siteplan import load_study
+    >>> plan = plan_study_outputs(load_study("data/taiyuan/study.toml"), "maps/taiyuan",
+    ...                           ["csv", "html"])
+    >>> plan.names
+    ('shortlist.csv', 'shortlist.meta.json', 'taiyuan.html')
+    """
+    from siteplan.outputs.shortlist import shortlist_names
+
+    cfg = study.outputs
     formats = list(cfg.formats if formats is None else formats)
     unknown = sorted(set(formats) - {"csv", "xlsx", "gpkg", *MAP_FORMATS})
     if unknown:
         raise InputError(f"unknown output format(s) {unknown}.", where="outputs.formats",
                          fix='use any of "csv", "xlsx", "gpkg", "html", "png".')
-    top = cfg.top_n if top_n is None else top_n
-    step = Steps(progress)
-    inputs = study.input_files()
-    # Refuse the whole set (an output that would overwrite an input) before writing any of it.
     table_formats = [f for f in formats if f in ("csv", "xlsx", "gpkg")]
-    map_formats = [f for f in formats if f in MAP_FORMATS]
-    planned = [out_dir / f"shortlist.{f}" for f in table_formats]
-    planned += [out_dir / "shortlist.meta.json"]
-    planned += [out_dir / f"{map_stem(study)}.{f}" for f in map_formats]
-    check_outputs(planned, inputs)
-    written: dict[str, Path] = {}
-    with step("shortlist"):
-        if table_formats:
-            meta = study_run_metadata(study, result.network.crs)
-            written.update(write_shortlist(
-                result.parcels, out_dir, top_n=top, metadata=meta, formats=table_formats,
-                layers=result_layers(result, network_edges=network_edges), inputs=inputs,
-                labels=criterion_labels(study)))
-    url = cfg.postgis if postgis is None else postgis
-    if url:
-        from siteplan.io.postgis.layers import display_source, write_postgis_layer
+    names = shortlist_names(table_formats) if table_formats else []
+    names += [f"{map_stem(study)}.{f}" for f in MAP_FORMATS if f in formats]
+    return plan_outputs(Path(out) if out is not None else Path(cfg.folder), names,
+                        inputs=study.input_files())
 
-        with step("postgis"):
-            table = write_postgis_layer(result.ranked(top), url,
-                                        if_exists=cfg.postgis_if_exists)
-        written["postgis"] = Path(f"{display_source(url).split('?')[0]}?table={table}")
-    if map_formats:
-        with step("maps"):
-            written.update(_maps(result, out_dir, stem=map_stem(study),
-                                 offline=bool(cfg.offline if offline is None else offline),
-                                 top_n=min(top, 20), formats=map_formats))
-    result.timings.update(step.timings)
-    return written
+
+CATCHMENT_FILES = ("catchments.gpkg", "coverage.csv")
+
+
+def plan_catchment_outputs(study: Any, out: str | Path | None = None) -> OutputPlan:
+    """Check :func:`write_catchments`'s output set before the analysis; create nothing."""
+    return plan_outputs(Path(out) if out is not None else Path(study.outputs.folder),
+                        CATCHMENT_FILES, inputs=study.input_files())
 
 
 def write_catchments(result: CatchmentResult, out: str | Path | None = None) -> Path:
     """Write a :class:`~siteplan.study.result.CatchmentResult` and its coverage table.
 
     ``<out>/catchments.gpkg`` gets the layers ``facilities``, ``catchments_<class>``,
-    ``coverage`` and ``blind_spots``; ``<out>/coverage.csv`` the coverage table.
+    ``coverage`` and ``blind_spots``; ``<out>/coverage.csv`` the coverage table; both as one
+    set.
     """
-    out_dir = check_writable_dir(Path(out) if out is not None else
-                                 Path(result.study.outputs.folder))
-    path = write_layers(out_dir / "catchments.gpkg", catchment_layers(result))
-    with atomic_path(out_dir / "coverage.csv") as tmp:
-        result.coverage.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.4f")
-    return path
+    plan = plan_catchment_outputs(result.study, out)
+    with staged_outputs(plan) as stage:
+        write_layers(stage / CATCHMENT_FILES[0], catchment_layers(result))
+        result.coverage.to_csv(stage / CATCHMENT_FILES[1], index=False, encoding="utf-8-sig",
+                               float_format="%.4f")
+    return plan.path(CATCHMENT_FILES[0])
 
 
-def write_network(net: Any, out: str | Path) -> Path:
+def write_network(net: Any, out: str | Path, source: str | Path | None = None) -> Path:
     """Write a network's edges and nodes to ``<out>/network.gpkg``."""
-    out_dir = check_writable_dir(out)
-    return write_layers(out_dir / "network.gpkg",
-                        {"network_edges": net.edges_gdf(), "network_nodes": net.nodes_gdf()})
+    plan = plan_outputs(out, ["network.gpkg"], inputs=[source] if source else [])
+    with staged_outputs(plan) as stage:
+        write_layers(stage / "network.gpkg",
+                     {"network_edges": net.edges_gdf(), "network_nodes": net.nodes_gdf()})
+    return plan.path("network.gpkg")
 
 
 def write_facilities(facilities: gpd.GeoDataFrame, unclassified: pd.DataFrame,
-                     out: str | Path) -> Path:
+                     out: str | Path, source: str | Path | None = None) -> Path:
     """Write classified facilities and unclassified schools to ``<out>/facilities.gpkg``."""
-    out_dir = check_writable_dir(out)
+    plan = plan_outputs(out, ["facilities.gpkg"], inputs=[source] if source else [])
     layers: dict[str, pd.DataFrame] = {"facilities": facilities}
     if len(unclassified):
         layers["unclassified_schools"] = unclassified
-    return write_layers(out_dir / "facilities.gpkg", layers)
+    with staged_outputs(plan) as stage:
+        write_layers(stage / "facilities.gpkg", layers)
+    return plan.path("facilities.gpkg")
+
+
+def plan_map_outputs(results: str | Path, out: str | Path | None = None) -> OutputPlan:
+    """Check :func:`maps_from_results`'s output set (``<stem>.html``, ``<stem>.png``)."""
+    path = Path(results)
+    stem = safe_stem(path.stem) if path.stem != "shortlist" else "map"
+    return plan_outputs(Path(out) if out is not None else path.parent,
+                        [f"{stem}.html", f"{stem}.png"], inputs=[path])
 
 
 def maps_from_results(results: str | Path, out: str | Path | None = None, *,
@@ -301,13 +344,14 @@ def maps_from_results(results: str | Path, out: str | Path | None = None, *,
         spots = read("blind_spots")
         boundary = read("boundary")
     assert parcels is not None
-    out_dir = check_writable_dir(Path(out) if out is not None else path.parent)
-    stem = path.stem if path.stem != "shortlist" else "map"
+    plan = plan_map_outputs(path, out)
+    html, png = plan.names
     parcels, title = map_parcels(parcels, None)
-    m = make_map(parcels, catchments=catchments, facilities=facilities, blind_spots=spots,
-                 boundary=boundary, top_n=top_n, offline=offline, title=title)
-    written = {"map": save_map(m, out_dir / f"{stem}.html")}
-    fig = static_map(parcels, catchments=catchments, facilities=facilities, blind_spots=spots,
-                     boundary=boundary, top_n=top_n, title=title)
-    written["png"] = save_static_map(fig, out_dir / f"{stem}.png")
-    return written
+    with staged_outputs(plan) as stage:
+        m = make_map(parcels, catchments=catchments, facilities=facilities, blind_spots=spots,
+                     boundary=boundary, top_n=top_n, offline=offline, title=title)
+        save_map(m, stage / html)
+        fig = static_map(parcels, catchments=catchments, facilities=facilities,
+                         blind_spots=spots, boundary=boundary, top_n=top_n, title=title)
+        save_static_map(fig, stage / png)
+    return {"map": plan.path(html), "png": plan.path(png)}

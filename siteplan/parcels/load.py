@@ -14,6 +14,7 @@ parcels as urban blocks.  Shape measures (area, compactness, concave corners) ar
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.core.defaults import AREA_UNIT_M2, AreaUnit
+from siteplan.core.defaults import AREA_UNIT_M2, PLAUSIBLE_PARCEL_MAX_HA, AreaUnit
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.io.inputs import CoordSystem, InputLayer
 from siteplan.io.layers import read_input, reread_as_gbk
@@ -266,6 +267,8 @@ def load_parcels(
         spec = (path_or_gdf if isinstance(path_or_gdf, InputLayer) else
                 InputLayer(os.fspath(path_or_gdf), kind="parcels", layer=layer, crs=crs,
                            encoding=encoding, coord_system=coord_system))
+        # Dropped empty geometries are named by their parcel ids, not only file positions.
+        spec = dataclasses.replace(spec, id_column=id_column)
         where = display_source(spec.source)
         gdf = read_input(spec)
     _check_layer(gdf, id_column, where)
@@ -279,7 +282,28 @@ def load_parcels(
     if "area_m2" in gdf.columns:
         source = next((src for src, dst in rename.items() if dst == "area_m2"), "area_m2")
         check_declared_area(gdf, column=source, unit=area_unit, where=where)
+    check_parcel_sizes(gdf, where)
     return gdf
+
+
+def check_parcel_sizes(parcels: gpd.GeoDataFrame, where: str,
+                       max_ha: float = PLAUSIBLE_PARCEL_MAX_HA) -> None:
+    """Warn about parcels whose outline is larger than a plausible land-supply parcel.
+
+    Such a parcel (a district boundary left in the layer, a unit slip in a drawing) would be
+    ranked like any other, with a programme estimate of millions of residents.  The warning
+    names each one with its area; :data:`siteplan.core.defaults.PLAUSIBLE_PARCEL_MAX_HA` says why
+    the limit is where it is.
+    """
+    ha = shapely.area(metric_geometries(parcels)) / 10_000.0
+    big = np.flatnonzero(ha > max_ha)
+    if len(big):
+        shown = [f"{parcels['parcel_id'].iloc[i]} ({ha[i]:,.0f} ha)" for i in big[:10]]
+        warnings.warn(f"{where}: {len(big)} parcel(s) are larger than {max_ha:g} ha, more than "
+                      f"a land-supply parcel: {_list_some(shown, 10)}. They are scored like the "
+                      "others, and their programme estimates follow their area: check whether "
+                      "they are a district or city boundary, or drawn in the wrong unit.",
+                      SiteplanWarning, stacklevel=3)
 
 
 def _check_layer(gdf: gpd.GeoDataFrame, id_column: str, where: str) -> None:
@@ -304,9 +328,14 @@ def _check_layer(gdf: gpd.GeoDataFrame, id_column: str, where: str) -> None:
 
 
 def _parcel_ids(ids: pd.Series, id_column: str, where: str) -> pd.Series:
-    """Return the ids as stripped text; refuse missing and repeated ids."""
-    text_ids = ids.astype("string").str.strip()
-    null = text_ids.isna() | (text_ids == "")
+    """Return the ids as text, exactly as given; refuse missing, repeated and unprintable ids.
+
+    Ids are never changed: a user joins the shortlist back to their table by them, so an id
+    with a leading tab (a tab, then ``=1+2``) is refused rather than quietly made ``"=1+2"``, and one
+    with surrounding spaces is kept as it is, with a warning.
+    """
+    text_ids = ids.astype("string")
+    null = text_ids.isna() | (text_ids.str.strip() == "")
     if null.any():
         rows = np.flatnonzero(null.to_numpy())
         raise InputError(
@@ -315,6 +344,22 @@ def _parcel_ids(ids: pd.Series, id_column: str, where: str) -> pd.Series:
             "(0-based, in file order).",
             where=where, fix="give every parcel an id.",
         )
+    control = text_ids.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy(dtype=bool)
+    if control.any():
+        rows = np.flatnonzero(control)
+        sample = [f"row {i}: {text_ids.iloc[i]!r}" for i in rows[:20]]
+        raise InputError(
+            f"{len(rows)} parcel id(s) in column {id_column!r} hold control characters (tab, "
+            f"line break...), which no spreadsheet shows: {_list_some(sample)}.",
+            where=where, fix="remove them from the ids at the source (ids are kept exactly "
+            "as given, so that the shortlist joins back to the parcel table).")
+    padded = (text_ids != text_ids.str.strip()).to_numpy(dtype=bool)
+    if padded.any():
+        sample = [repr(v) for v in text_ids[padded].tolist()]
+        warnings.warn(f"{where}: {int(padded.sum())} parcel id(s) in column {id_column!r} begin "
+                      f"or end with spaces: {_list_some(sample, 10)}; they are kept exactly as "
+                      "given. Trim them at the source if the spaces are not part of the id.",
+                      SiteplanWarning, stacklevel=4)
     if pd.api.types.is_float_dtype(ids) and (ids == ids.round()).all():
         # Integer ids read as floats (a column with blanks elsewhere) must not become "12.0".
         text_ids = ids.astype("int64").astype("string")
@@ -401,6 +446,7 @@ __all__ = [
     "DEFAULT_ALIASES",
     "NUMERIC_COLUMNS",
     "check_declared_area",
+    "check_parcel_sizes",
     "load_parcels",
     "parse_bool",
     # Also importable from here (homes: siteplan.parcels.shapes, siteplan.parcels.blocks):

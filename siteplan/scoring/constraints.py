@@ -20,6 +20,7 @@ it 0 would rank it as if it had been measured (:func:`unreachable_always`).
 from __future__ import annotations
 
 import operator
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.core.errors import InputError
+from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.labels import label
 from siteplan.io.layers import read_input
 from siteplan.parcels.load import DEFAULT_ALIASES, parse_bool
@@ -254,8 +255,16 @@ def _with_unknown(k: Constraint, hit: np.ndarray, unknown: np.ndarray, name_en: 
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Add the parcels whose value is unknown when the constraint's ``missing`` is "exclude".
 
-    Their reason says the value is unknown, not that it failed.
+    Their reason says the value is unknown, not that it failed.  A value unknown for every
+    parcel (a blank column) is said in a warning whatever ``missing`` is: the constraint then
+    measured nothing.
     """
+    if len(unknown) and unknown.all():
+        what = ("every parcel is excluded as unknown" if k.missing == "exclude"
+                else 'missing = "keep" keeps them all: the constraint excludes nothing')
+        warnings.warn(f"constraint on {name_en}: the value is blank or missing for all "
+                      f"{len(unknown)} parcels; {what}. Check the column in the parcel layer "
+                      "(an empty column, or another name).", SiteplanWarning, stacklevel=2)
     if k.missing != "exclude" or not unknown.any():
         return hit, r_en, r_zh
     return (hit | unknown,

@@ -13,6 +13,7 @@ loops are per criterion.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -23,7 +24,7 @@ from pyproj import CRS
 from siteplan.access.distances import facility_access
 from siteplan.access.fca import two_step_fca
 from siteplan.core.columns import count_column, distance_column
-from siteplan.core.errors import ConfigError, InputError
+from siteplan.core.errors import ConfigError, InputError, SiteplanWarning
 from siteplan.core.labels import label
 from siteplan.core.tags import tag_column
 from siteplan.io.layers import read_input
@@ -242,9 +243,11 @@ def raw_values(
         elif isinstance(c, RasterCriterion):
             out[c.name] = zonal_stats(parcels, study.inputs.rasters[c.raster], stat=c.stat,
                                       threshold=c.threshold, band=c.band)
+            check_raster_cover(out[c.name], parcels, where, study.inputs.rasters[c.raster])
         elif isinstance(c, SlopeCriterion):
             out[c.name] = zonal_slope(parcels, study.inputs.rasters[c.raster], units=c.units,
                                       stat=c.stat, threshold=c.threshold, z_factor=c.z_factor)
+            check_raster_cover(out[c.name], parcels, where, study.inputs.rasters[c.raster])
         elif isinstance(c, GeometryCriterion):
             if geoms is None:
                 geoms = metric_geometries(parcels, metric_crs)
@@ -253,6 +256,29 @@ def raw_values(
             out[c.name] = _attribute_raw(parcel_column(parcels, c.column, study, where), c.value,
                                          where, c.column)
     return out
+
+
+def check_raster_cover(values: np.ndarray, parcels: pd.DataFrame, where: str,
+                       raster: object) -> None:
+    """Refuse a raster that covers no parcel; warn, naming them, about parcels it misses.
+
+    A parcel without a valid pixel has no value and rates 0: a DEM of the wrong area (or CRS)
+    would otherwise rate every parcel 0 without a word.
+    """
+    missing = np.isnan(values)
+    if not len(values) or not missing.any():
+        return
+    if missing.all():
+        raise InputError(f"the raster {raster} has no valid pixel under any of the "
+                         f"{len(values)} parcels (it covers another area, or its CRS is wrong): "
+                         "the criterion would rate every parcel 0.", where=where,
+                         fix="give a raster that covers the parcels, and check its CRS.")
+    ids = parcels["parcel_id"].astype(str).to_numpy()[missing] if "parcel_id" in parcels \
+        else np.flatnonzero(missing)
+    shown = ", ".join(map(str, ids[:10])) + (", ..." if len(ids) > 10 else "")
+    warnings.warn(f"{where}: the raster {raster} has no valid pixel under {int(missing.sum())} "
+                  f"of {len(values)} parcels ({shown}); they rate 0 on this criterion. Check "
+                  "the raster's extent and nodata.", SiteplanWarning, stacklevel=3)
 
 
 def _attribute_raw(values: pd.Series, value: Any, where: str, name: str) -> np.ndarray:

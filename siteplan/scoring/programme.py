@@ -25,7 +25,8 @@ printed by :func:`format_assumptions`):
   are declared, GFA = households × dwelling size.  A parcel without an area attribute uses its
   polygon area (measured in a metric CRS); ``programme_basis`` says which inputs were used.
 - households = GFA / dwelling size, rounded **up** (a requirement is a minimum; a part dwelling
-  rounds to a whole one).  A declared ``households`` value is used as given instead.
+  rounds to a whole one).  A declared ``households`` value is used instead, rounded to the whole
+  number the outputs show (with a warning when that moved it).
 - Dwelling size 100 m² GFA per household: the gross floor area of a typical new urban
   three-bedroom flat (about 90 m² usable plus shared space); an assumption, change it for the
   project's unit mix.
@@ -40,6 +41,7 @@ some local rules write 3‰ (per mille).  Pass ``property_service_share=0.003`` 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import geopandas as gpd
@@ -47,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from siteplan.core.defaults import CENSUS_SOURCE, PROGRAMME, PROGRAMME_CLAUSES
-from siteplan.core.errors import InputError
+from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.labels import label
 
 # (unit, source) of each assumption, for printing.
@@ -270,6 +272,7 @@ def programme(
 
     gfa_from_far = area * far
     is_declared = np.isfinite(declared)
+    declared = _whole_households(parcels, declared, households_column)
     households = np.where(is_declared, declared, _ceil(gfa_from_far / a["dwelling_size_m2"]))
     gfa = np.where(np.isfinite(gfa_from_far), gfa_from_far, households * a["dwelling_size_m2"])
     residents = households * a["persons_per_household"]
@@ -307,6 +310,24 @@ def programme(
     out = out[[c for c in out.columns if c not in REQUIRED_COLUMNS] + list(REQUIRED_COLUMNS)]
     out.attrs["programme_assumptions"] = a
     return out
+
+
+def _whole_households(parcels: pd.DataFrame, declared: np.ndarray, column: str) -> np.ndarray:
+    """Round declared households to whole ones, as the outputs show them, warning if any moved.
+
+    ``est_households`` is written as a whole number; the residents and requirements must come
+    from that same number, not from a fraction nobody sees.
+    """
+    whole: np.ndarray = np.round(declared)
+    moved = np.isfinite(declared) & (np.abs(declared - whole) > 1e-9)
+    if moved.any():
+        ids = parcels.get("parcel_id", pd.Series(parcels.index, index=parcels.index))
+        shown = [f"{i}: {v:g} -> {w:g}" for i, v, w in
+                 zip(ids[moved].astype(str), declared[moved], whole[moved], strict=True)][:10]
+        warnings.warn(f"{int(moved.sum())} parcel(s) declare a number of households in "
+                      f"{column!r} that is not whole ({', '.join(shown)}); the nearest whole "
+                      "number is used, as the outputs show it.", SiteplanWarning, stacklevel=4)
+    return whole
 
 
 def _fmt(value: Any) -> float | int | None:

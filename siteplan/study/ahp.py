@@ -36,7 +36,11 @@ RANDOM_INDEX: dict[int, float] = {
 # Saaty's acceptance threshold for the consistency ratio.
 MAX_CONSISTENCY_RATIO = 0.10
 
-RECIPROCAL_TOLERANCE = 1e-3
+#: Decimals a reciprocal entry may be rounded to: 1/3 written as 0.333, 1/9 as 0.111.  The
+#: check is relative: ``a_ij * a_ji`` may be off 1 by what rounding the smaller entry to this
+#: many decimals can cause, half a unit of the last decimal times the larger entry (0.45 % for
+#: 9 and 0.111), and no more (1/3 as 0.33, 1 % off, is refused).
+RECIPROCAL_DECIMALS = 3
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,16 @@ def check_pairwise_matrix(matrix: object) -> list[str]:
     """List the problems of a pairwise-comparison matrix, as sentences (empty list: valid).
 
     Checks: square, at least 1x1, finite, positive, diagonal of ones, reciprocal
-    (``a_ij * a_ji == 1`` within a relative tolerance of 1e-3, so that ``1/3`` written as
-    ``0.333`` passes).
+    (``a_ij * a_ji == 1`` within the rounding of the smaller entry to
+    :data:`RECIPROCAL_DECIMALS` decimals, so that ``1/3`` written as ``0.333`` and ``1/9`` as
+    ``0.111`` pass, and ``0.33`` does not).
+
+    Examples
+    --------
+    >>> check_pairwise_matrix([[1, 9], [0.111, 1]])
+    []
+    >>> check_pairwise_matrix([[1, 3], [0.33, 1]])
+    ['entries [0][1] = 3 and [1][0] = 0.33 are not reciprocal (their product is 0.99, not 1)']
     """
     try:
         a = np.asarray(matrix, dtype=float)
@@ -80,7 +92,8 @@ def check_pairwise_matrix(matrix: object) -> list[str]:
         i = int(diag[0][0])
         problems.append(f"diagonal entry [{i}][{i}] = {a[i, i]:g} is not 1")
     prod = a * a.T
-    nonrec = np.argwhere(np.triu(np.abs(prod - 1.0) > RECIPROCAL_TOLERANCE, k=1))
+    tolerance = 0.5 * 10.0 ** -RECIPROCAL_DECIMALS * np.maximum(a, a.T) * (1 + 1e-9)
+    nonrec = np.argwhere(np.triu(np.abs(prod - 1.0) > tolerance, k=1))
     if nonrec.size:
         i, j = nonrec[0]
         problems.append(

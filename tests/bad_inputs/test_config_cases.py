@@ -135,6 +135,9 @@ def _ahp(tmp_path: Path, matrix: str, *, criteria: str = NO_WEIGHTS, allow: bool
     ("[[1, 3], [3, 1]]", "not reciprocal (their product is 9, not 1)"),
     ("[[1, 0], [0, 1]]", "is not positive"),
     ("[[2, 2], [0.5, 1]]", "diagonal entry [0][0] = 2 is not 1"),
+    # Two decimals are not enough: 1/3 as 0.33 is 1 % off, 1/9 as 0.11 also 1 % off.
+    ("[[1, 3], [0.33, 1]]", "not reciprocal (their product is 0.99, not 1)"),
+    ("[[1, 0.11], [9, 1]]", "not reciprocal (their product is 0.99, not 1)"),
 ])
 def test_21_a_matrix_that_is_not_reciprocal_is_refused(capsys, tmp_path, matrix, fragment):
     study = _ahp(tmp_path, matrix)
@@ -174,6 +177,21 @@ def test_22_an_inconsistent_matrix_runs_when_overridden_and_says_so(capsys, tmp_
     assert ahp["consistency_ratio"] == pytest.approx(_saaty_cr(json.loads(INCONSISTENT)),
                                                      abs=1e-6)
     assert digests(study.parent) == before
+
+
+@pytest.mark.parametrize("matrix", ["[[1, 9], [0.111, 1]]", "[[1, 0.111], [9, 1]]",
+                                    "[[1, 7], [0.143, 1]]", "[[1, 3], [0.333, 1]]"])
+def test_21_reciprocals_written_with_three_decimals_are_accepted(capsys, tmp_path, matrix):
+    """The reciprocity check is relative to the entries: 1/9 written as 0.111 (0.1 % off in the
+    product) passes as 1/3 as 0.333 does; an absolute tolerance refused the first."""
+    study = _ahp(tmp_path, matrix)
+    code, _, err = cli(capsys, "score", str(study), "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 0, err
+    meta = json.loads((tmp_path / "out" / "shortlist.meta.json").read_text(encoding="utf-8"))
+    weights = sorted(c["weight"] for c in meta["scoring"]["criteria"])
+    big = json.loads(matrix)[0][1]
+    expect = sorted([big / (1 + big), 1 / (1 + big)])
+    assert weights == pytest.approx(expect, abs=2e-3)
 
 
 def test_22_a_consistent_matrix_gives_the_eigenvector_weights(capsys, tmp_path):

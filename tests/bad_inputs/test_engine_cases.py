@@ -32,6 +32,7 @@ from smallstudy import (
     write_study,
 )
 
+from siteplan.core.errors import NothingRankedError
 from siteplan.pipeline import run_study
 
 UTM = 32649
@@ -225,8 +226,8 @@ def test_16_parcels_outside_the_network_are_excluded_with_a_reason(capsys, tmp_p
 
 
 def test_16_all_parcels_outside_the_network(capsys, tmp_path):
-    """Every parcel off the network: every one excluded with the reason, none ranked, and the
-    run says so rather than printing a shortlist of made-up scores."""
+    """Every parcel off the network (parcels of another city): nothing ranked is an error, exit 2
+    with the reasons counted, and nothing written, rather than an empty shortlist and exit 0."""
     folder = tmp_path / "in"
     study = write_study(folder)
     parcels = small_parcels()
@@ -236,12 +237,15 @@ def test_16_all_parcels_outside_the_network(capsys, tmp_path):
     (folder / PARCELS).unlink()
     moved.to_file(folder / PARCELS, layer="parcels")
     code, stdout, err, out = _run(capsys, study)
-    assert code == 0, err
-    result = _shortlist(out)
-    assert result["excluded"].astype(bool).all() and result["rank"].isna().all()
-    assert (result["exclusion_reason"] == "cannot reach the street network").all()
-    assert f"{len(parcels)} cannot reach the network" in stdout
-    assert "Top 0 parcels" in stdout
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert (f"no parcel can be ranked: all {len(parcels)} parcels are excluded "
+            f"(cannot reach the street network: {len(parcels)})") in lines[0]
+    assert "Fix: " in lines[0] and not out.exists()
+    with pytest.raises(NothingRankedError) as caught:
+        run_study(study)
+    result = caught.value.result  # what was computed stays available to a notebook
+    assert result.parcels["excluded"].astype(bool).all() and result.parcels["rank"].isna().all()
 
 
 # ------------------------------------------------------------------ 17: several islands

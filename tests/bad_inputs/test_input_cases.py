@@ -121,7 +121,9 @@ def test_01_missing_file_is_refused(capsys, tmp_path):
         read_layer(tmp_path / "roads.geojson")
 
 
-@pytest.mark.parametrize("variant", ["folder", "fifo", "chmod000", "folder-without-x"])
+@pytest.mark.parametrize("variant", [
+    "folder", "fifo", pytest.param("chmod000", marks=pytest.mark.permissions),
+    pytest.param("folder-without-x", marks=pytest.mark.permissions)])
 def test_02_unreadable_file_is_refused(capsys, tmp_path, variant):
     study = small_study(tmp_path)
     before = hash_files(study.inputs)
@@ -540,7 +542,10 @@ def test_09_invalid_polygons_are_repaired_and_counted(capsys, tmp_path):
     assert (~frame.geometry.is_valid).sum() == 3
     _write_parcels(study, frame)
     line = repaired(capsys, study, "repaired 3 invalid geometries", str(study.parcels))
-    assert "feature(s) 0, 1, 2" in line and "dropped" not in line and "Fix the geometries" in line
+    ids = frame["parcel_id"]
+    assert (f"feature(s) parcel_id {ids.iloc[0]} (#0), parcel_id {ids.iloc[1]} (#1), "
+            f"parcel_id {ids.iloc[2]} (#2)") in line
+    assert "dropped" not in line and "Fix the geometries" in line
     out = _out_parcels(study).set_index("parcel_id")
     assert len(out) == len(frame) and out.geometry.is_valid.all()
     # A bow-tie becomes its two triangles, meeting where the diagonals cross.
@@ -561,7 +566,10 @@ def test_10_empty_geometries_are_dropped_and_counted(capsys, tmp_path):
     frame.loc[7, "geometry"] = None
     _write_parcels(study, frame)
     line = repaired(capsys, study, "dropped 2 empty or missing geometries", str(study.parcels))
-    assert "feature(s) 4, 7" in line and "repaired" not in line
+    ids = frame["parcel_id"]
+    # Named by parcel id (issue 17), with the positions in the file.
+    assert f"feature(s) parcel_id {ids.iloc[4]} (#4), parcel_id {ids.iloc[7]} (#7) (#: 0-based" \
+        in line and "repaired" not in line
     out = _out_parcels(study)
     assert len(out) == len(frame) - 2
     assert set(frame["parcel_id"]) - set(out["parcel_id"]) == set(frame["parcel_id"].iloc[[4, 7]])
@@ -669,6 +677,7 @@ def test_27_output_folder_that_cannot_be_written(capsys, tmp_path):
     assert hash_files(study.inputs) == before
 
 
+@pytest.mark.permissions
 def test_27_read_only_output_folder(tmp_path):
     ok, reason = permissions_bind()
     if not ok:
