@@ -19,8 +19,8 @@ import pyogrio
 import pytest
 import shapely
 from pyproj import Transformer
+from test_cli import SHOWS_NO_TIANDITU_KEY, _cli
 
-from siteplan.cli import main
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.version import __version__
 from siteplan.init_study.blocks import BlockOptions, make_parcels
@@ -34,15 +34,7 @@ BEIJING = ROOT / "tests" / "data" / "beijing_haidian_pku_tsinghua_2017.osm"
 TAIYUAN = ROOT / "data" / "taiyuan"
 UTM = "EPSG:32650"  # Beijing's UTM zone: the hand-made city's metres
 ORIGIN = (440_000.0, 4_427_000.0)
-SHOWS_NO_TIANDITU_KEY = pytest.mark.filterwarnings(
-    "always:no Tianditu key:siteplan.core.errors.SiteplanWarning")
 
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 @pytest.mark.parametrize("name", ["init", "parcels"])
@@ -244,6 +236,9 @@ def test_init_from_a_line_layer_uses_the_labelled_proxies(tmp_path):
     assert {c["class"] for c in raw["criteria"] if "class" in c} >= {"bus_corridor",
                                                                      "metro_line"}
     assert len(pyogrio.read_dataframe(res.files["parcels"])) == 1328
+    report = res.files["report"].read_text(encoding="utf-8")
+    assert "15 mapped, within 500 m of 4% of the bus_corridor proxy's" in report
+    assert "(< 50%: too few mapped)" in report and "Proxies are labelled" in report
 
 
 def test_init_refuses_a_line_layer_without_highway_tags(tmp_path):

@@ -12,9 +12,9 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import shapely
+from test_cli import _cli
 
 import siteplan.pipeline as pipeline
-from siteplan.cli import main
 from siteplan.core.errors import ConfigError, SiteplanWarning
 from siteplan.study.model import Study, load_study
 
@@ -25,12 +25,6 @@ BEIJING = ROOT / "tests" / "data" / "beijing_haidian_pku_tsinghua_2017.osm"
 def _study(**tables: object) -> Study:
     return Study.model_validate({"study": {"name": "check"}, **tables})
 
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 # ------------------------------------------------------------------------------------ radii

@@ -59,26 +59,34 @@ def report_text(survey: Survey, *, name: str, source: str, kind: str, options: B
                f"Derived from `{source}`; its licence applies to `osm.gpkg` and `parcels.gpkg`.")
     sizes = (f"median {np.median(block_ha):.2f} ha, {block_ha.min():.2f}-{block_ha.max():.2f} ha"
              if block_ha.size else "none")
+    bounds = "streets" + (", rail" if options.rail else "") + (" and water" if options.water
+                                                                 else "")
+    data = [
+        f"Streets: {s['streets']:,.0f} lines, {s['street_km']:,.1f} km; surface rail: "
+        f"{s['rail']:,.0f} lines; rivers and canals: {s['water']:,.0f} lines; spanning "
+        f"{survey.extent_km2:,.1f} km² (convex hull).",
+        f"Candidate parcels (`parcels.gpkg`): **{n_blocks:,} street blocks** ({sizes}), the faces "
+        f"enclosed by {bounds}: {c.get('faces', 0):,} faces, {c.get('in_area_range', 0):,} of "
+        f"{options.min_ha:g}-{options.max_ha:g} ha, {c.get('dropped_covered', 0):,} dropped as "
+        f"more than {options.max_covered_share:.0%} parks, water, schools or hospitals; "
+        f"{c.get('residential', 0):,} mostly residential land (`landuse_code` 0701). Every block "
+        f"has an **assumed FAR of {options.far:g}** (`far`), not a planning condition.",
+        f"Residential land (landuse=residential): {survey.residential_areas:,} areas.",
+        f"Left out: {outside:,} OSM features beyond the area the streets span (an extract also "
+        f"holds far members of the relations it touches); {repaired:,} geometries repaired or "
+        "dropped as empty (broken as mapped, or cut at the extract's edge).",
+    ]
+    proxy_note = (f"\nProxies are labelled as such on the map and in the shortlist: "
+                  f"{', '.join(proxies)}.\n" if proxies else "")
+    bullets = "\n".join(f"- {line}" for line in data)
     return f"""# {name}: what the data has and lacks
 
-Written by `siteplan init` (siteplan {__version__}) from `{source}`.  The study (`study.toml`)
+Written by `siteplan init` (siteplan {__version__}) from `{source}`. The study (`study.toml`)
 runs as it is: `siteplan run study.toml`.
 
 ## The data
 
-- Streets: {s['streets']:,.0f} lines, {s['street_km']:,.1f} km; surface rail: {s['rail']:,.0f}
-  lines; rivers and canals: {s['water']:,.0f} lines; {survey.extent_km2:,.1f} km² (convex hull).
-- Candidate parcels (`parcels.gpkg`): **{n_blocks:,} street blocks** ({sizes}), the faces
-  enclosed by streets{", rail" if options.rail else ""}{" and water" if options.water else ""}
-  ({c.get('faces', 0):,} faces; {c.get('in_area_range', 0):,} of {options.min_ha:g}-{options.max_ha:g} ha;
-  {c.get('dropped_covered', 0):,} dropped as more than {options.max_covered_share:.0%} parks,
-  water, schools or hospitals; {c.get('residential', 0):,} mostly residential land, with
-  `landuse_code` 0701).  Every block has an **assumed FAR of {options.far:g}** (`far`), not a
-  planning condition.
-- Residential land (landuse=residential): {survey.residential_areas:,} areas.
-- Left out: {outside:,} OSM features beyond the area the streets span (an extract also holds
-  far members of the relations it touches); {repaired:,} geometries repaired or dropped as
-  empty (broken as mapped, or cut at the extract's edge).
+{bullets}
 
 | class | 中文 | found | measured by |
 |---|---|---|---|
@@ -87,8 +95,7 @@ runs as it is: `siteplan run study.toml`.
 Transport ({', '.join(TRANSPORT)}):
 
 {transport}
-{f"{chr(10)}Proxies are labelled as such on the map and in the shortlist: {', '.join(proxies)}." if proxies else ""}
-
+{proxy_note}
 ## What the data lacks
 
 {gaps}
