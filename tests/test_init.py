@@ -218,8 +218,8 @@ def test_init_writes_a_study_for_what_the_data_has(tmp_path):
     assert sorted(lines["waterway"].dropna()) == ["river"]
     with pytest.raises(InputError, match="already holds a study"):
         init_study(osm, tmp_path / "study")
-    again = init_study(osm, tmp_path / "study", force=True, name="方形城市")
-    assert load_study(again.study).study.name == "方形城市"
+    again = init_study(osm, tmp_path / "study", force=True, name='方形城市\n[study]\nname = "x"')
+    assert load_study(again.study).study.name == '方形城市\n[study]\nname = "x"'  # quoted
 
 
 def test_init_from_a_line_layer_uses_the_labelled_proxies(tmp_path):

@@ -177,7 +177,9 @@ def study_toml(survey: Survey, *, name: str, source: str, far: float,
                      "land use, water\n" if facilities else
                      "# facilities = \"facilities.gpkg\"  # none given: only proxies and the "
                      "blocks' shape are scored\n")
-    head = f'''# {name}: a study written by `siteplan init` from {source}.
+    # Comments end at a line break: text from the user or the file name stays on one line.
+    said = " ".join(f"{name}: a study written by `siteplan init` from {source}.".split())
+    head = f'''# {said}
 #
 # Runs as it is: siteplan run study.toml.  REPORT.md beside this file says what the data has
 # and lacks.  Relative paths resolve against this file's folder.  Sources cited below:
