@@ -18,6 +18,9 @@ from .core.version import __version__ as __version__
 from .facilities.classify import classify_facilities as classify_facilities
 from .facilities.classify import load_facilities as load_facilities
 from .facilities.layers import load_facility_layer as load_facility_layer
+from .init_study.blocks import BlockOptions as BlockOptions
+from .init_study.blocks import make_parcels as make_parcels
+from .init_study.build import init_study as init_study
 from .inputs import load_study_parcels as load_study_parcels
 from .io.inputs import InputLayer as InputLayer
 from .io.layers import read_input as read_input

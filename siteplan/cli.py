@@ -21,6 +21,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from siteplan.core.defaults import (
+    BLOCK_DEFAULT_FAR,
+    BLOCK_HIGHWAYS,
+    BLOCK_MAX_COVERED_SHARE,
+    BLOCK_MAX_HA,
+    BLOCK_MIN_HA,
+)
 from siteplan.core.errors import ConfigError, SiteplanError, SiteplanWarning
 
 if TYPE_CHECKING:
@@ -55,6 +62,21 @@ PostGIS = Annotated[str | None, typer.Option(
 Offline = Annotated[bool | None, typer.Option(
     "--offline/--online",
     help="Offline: one self-contained HTML map (default for the demo); online: CDN links.")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from siteplan.core.version import __version__
+
+        typer.echo(f"siteplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True,
+        help="Print siteplan's version and exit.")] = False) -> None:
+    del version  # handled by its callback
 
 
 class _Ui:
@@ -464,6 +486,89 @@ def fetch_osm(query: Annotated[str, typer.Argument(
     ui.timings(timings)
     for kind, path in paths.items():
         _print(f"{kind}: {path}")
+
+
+MinHa = Annotated[float, typer.Option(help="Smallest block kept (ha).")]
+MaxHa = Annotated[float, typer.Option(help="Largest block kept (ha).")]
+MaxCovered = Annotated[float, typer.Option(min=0.0, max=1.0, help="Drop blocks covered more "
+                                           "than this by parks, water, schools or hospitals.")]
+Far = Annotated[float, typer.Option("--far", min=0.0, help="FAR (容积率) assumed for every block.")]
+IdPrefix = Annotated[str, typer.Option(help="Parcel ids are PREFIX0001...")]
+Features = Annotated[Path | None, typer.Option(help="OSM features (raw OSM or a GDAL OSM export):"
+                                               " facilities, parks, water, residential land.")]
+LayerCrs = Annotated[str | None, typer.Option("--crs", help="CRS of a layer without one.")]
+
+
+@app.command()
+def init(source: Annotated[str, typer.Argument(
+             metavar="PLACE_OR_FILE", help="Raw OSM (.osm, .osm.pbf), a line layer with OSM "
+             "highway tags, or a place / west,south,east,north bbox for Overpass (online).")],
+         out: Annotated[Path, typer.Option("--out", "-o", help="The new study's folder.")],
+         features: Features = None,
+         name: Annotated[str | None, typer.Option(help="The study's name.")] = None,
+         crs: LayerCrs = None, min_ha: MinHa = BLOCK_MIN_HA, max_ha: MaxHa = BLOCK_MAX_HA,
+         max_covered_share: MaxCovered = BLOCK_MAX_COVERED_SHARE, far: Far = BLOCK_DEFAULT_FAR,
+         id_prefix: IdPrefix = "B-",
+         force: Annotated[bool, typer.Option(help="Overwrite the folder's study.toml.")] = False,
+         cache_dir: Annotated[Path, typer.Option(help="Overpass download cache.")] = Path(
+             ".siteplan_cache/osm"),
+         refresh: Annotated[bool, typer.Option(help="Download again.")] = False,
+         quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Write a complete study for a city (streets, facilities, candidate blocks, REPORT.md).
+
+    Then: siteplan run DIR/study.toml.
+    Example: siteplan init tests/data/beijing_haidian_pku_tsinghua_2017.osm --out studies/haidian
+    """
+    del debug  # see Debug
+    from siteplan.init_study.blocks import BlockOptions
+    from siteplan.init_study.build import init_study
+
+    options = BlockOptions(min_ha=min_ha, max_ha=max_ha, max_covered_share=max_covered_share,
+                           far=far, id_prefix=id_prefix)
+    ui = _Ui(quiet, verbose)
+    with _interruptible(), ui.running():
+        res = init_study(source, out, features=features, name=name, crs=crs, options=options,
+                         force=force, cache_dir=cache_dir, refresh=refresh, progress=ui.step)
+    ui.timings(res.timings)
+    _print(res.summary())
+
+
+@app.command()
+def parcels(streets: Annotated[Path, typer.Argument(
+                metavar="STREETS", help="Raw OSM (.osm, .osm.pbf) or a line layer.")],
+            out: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage to write.")],
+            features: Features = None,
+            exclude: Annotated[Path | None, typer.Option(
+                help="Polygons of land that is not a candidate.")] = None,
+            crs: LayerCrs = None, min_ha: MinHa = BLOCK_MIN_HA, max_ha: MaxHa = BLOCK_MAX_HA,
+            max_covered_share: MaxCovered = BLOCK_MAX_COVERED_SHARE,
+            far: Far = BLOCK_DEFAULT_FAR, id_prefix: IdPrefix = "B-",
+            highways: Annotated[str, typer.Option(help="OSM highway values that bound blocks, "
+                                                       "comma-separated.")]
+            = ",".join(BLOCK_HIGHWAYS),
+            rail: Annotated[bool, typer.Option(help="Surface railways bound blocks.")] = True,
+            water: Annotated[bool, typer.Option(help="Rivers and canals bound blocks.")] = True,
+            all_lines: Annotated[bool, typer.Option(
+                help="Every line bounds blocks, whatever its tags.")] = False,
+            metric_crs: Annotated[str | None, typer.Option(
+                help="CRS for areas (default: the UTM zone).")] = None,
+            quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Make candidate parcels of the street blocks (bounded by streets, rail and water).
+
+    Example: siteplan parcels city.osm.pbf --out parcels.gpkg --min-ha 1 --max-ha 30
+    """
+    # Accepted like every command's options: this command prints only its results, and
+    # main() reads --debug from the arguments before typer parses them.
+    del quiet, verbose, debug
+    from siteplan.init_study.blocks import BlockOptions, blocks_summary, make_parcels
+
+    options = BlockOptions(min_ha=min_ha, max_ha=max_ha, max_covered_share=max_covered_share,
+                           far=far, id_prefix=id_prefix, highways=tuple(
+                               h.strip() for h in highways.split(",") if h.strip()),
+                           rail=rail, water=water, all_lines=all_lines, metric_crs=metric_crs)
+    blocks = make_parcels(streets, out, features=features, exclude=exclude, crs=crs,
+                          options=options)
+    _print(f"{blocks_summary(blocks, options)}\nparcels: {out}")
 
 
 @app.command()

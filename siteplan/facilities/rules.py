@@ -44,6 +44,9 @@ CLASSES: tuple[str, ...] = (
     "kindergarten", "primary_school", "middle_school", "high_school", "hospital", "clinic",
     "bus_stop", "metro_station", "park", "elderly_care",
 )
+#: The labelled proxy classes (docs/design.md) of :mod:`siteplan.facilities.proxies`: stand-ins
+#: for stops a data set lacks, never shown as real stops.
+PROXY_CLASSES: tuple[str, ...] = ("bus_corridor", "metro_line")
 
 #: Rule ranks (lower wins within a group; see the module docstring).
 RANK_LEVEL, RANK_NAME, RANK_TAG = 0, 1, 2
@@ -208,6 +211,6 @@ def check_rules(rules: Sequence[Rule]) -> None:
 
 
 __all__ = [
-    "CLASSES", "DEFAULT_RULES", "ELDERLY_SCOPE", "HEALTH_SCOPE", "RANK_LEVEL", "RANK_NAME",
-    "RANK_TAG", "Rule", "SCHOOL_REPORT_SCOPE", "SCHOOL_SCOPE", "check_rules",
+    "CLASSES", "DEFAULT_RULES", "ELDERLY_SCOPE", "HEALTH_SCOPE", "PROXY_CLASSES", "RANK_LEVEL",
+    "RANK_NAME", "RANK_TAG", "Rule", "SCHOOL_REPORT_SCOPE", "SCHOOL_SCOPE", "check_rules",
 ]

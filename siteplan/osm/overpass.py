@@ -60,6 +60,26 @@ def elements_from_overpass_json(responses: Iterable[Mapping[str, Any]], source: 
     return elements_from_lists(nodes, ways, relations, source)
 
 
+def parse_query(text: str) -> Query:
+    """Read a command-line query: four numbers ``west,south,east,north`` are a bbox, else a place.
+
+    Examples
+    --------
+    >>> parse_query("116.30,39.99,116.32,40.00")
+    (116.3, 39.99, 116.32, 40.0)
+    >>> parse_query("Xiaodian District, Taiyuan, China")
+    'Xiaodian District, Taiyuan, China'
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 4:
+        try:
+            west, south, east, north = (float(p) for p in parts)
+        except ValueError:
+            return text
+        return (west, south, east, north)
+    return text
+
+
 def _query_text(query: Query) -> str:
     if isinstance(query, str):
         return "place:" + query.strip()

@@ -16,22 +16,19 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from siteplan.core.defaults import (
+    BLOCK_DEFAULT_FAR,
+    BLOCK_HIGHWAYS,
+    BLOCK_MAX_COVERED_SHARE,
+    BLOCK_MAX_HA,
+    BLOCK_MIN_HA,
+    BLOCK_RAILWAYS,
+    BLOCK_WATERWAYS,
+)
 from siteplan.core.errors import InputError
 from siteplan.core.tags import tag_column
 from siteplan.io.crs import analysis_crs
 from siteplan.parcels.shapes import POLYGON_TYPES
-
-# Streets that bound urban blocks: the public road hierarchy down to residential streets.
-# Footways, service roads and paths are left out: they run *inside* blocks (estate roads,
-# campus paths) and would cut a block into courtyards.
-BLOCK_HIGHWAYS: tuple[str, ...] = (
-    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
-    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential",
-    "living_street", "pedestrian",
-)
-# Other lines that split the city into blocks (surface rail and rivers); subways run underground.
-BLOCK_RAILWAYS: tuple[str, ...] = ("rail", "light_rail", "tram", "narrow_gauge")
-BLOCK_WATERWAYS: tuple[str, ...] = ("river", "canal")
 
 
 def block_lines(
@@ -90,14 +87,14 @@ def _covered_share(blocks: np.ndarray, cover: np.ndarray) -> np.ndarray:
 def blocks_from_streets(
     lines: gpd.GeoDataFrame | gpd.GeoSeries,
     exclude_polygons: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-    min_ha: float = 0.5,
-    max_ha: float = 50.0,
-    max_covered_share: float = 0.5,
+    min_ha: float = BLOCK_MIN_HA,
+    max_ha: float = BLOCK_MAX_HA,
+    max_covered_share: float = BLOCK_MAX_COVERED_SHARE,
     *,
     residential_polygons: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     residential_share: float = 0.5,
     residential_code: str = "0701",
-    default_far: float = 2.5,
+    default_far: float = BLOCK_DEFAULT_FAR,
     id_prefix: str = "TY-",
     metric_crs: CRS | str | None = None,
 ) -> gpd.GeoDataFrame:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from siteplan.facilities.rules import CLASSES
+from siteplan.core.errors import ConfigError
+from siteplan.facilities.rules import CLASSES, PROXY_CLASSES
 from siteplan.study.ahp import (
     MAX_CONSISTENCY_RATIO,
     RANDOM_INDEX,
@@ -56,6 +57,28 @@ def _class_problems(study: StudyTables, known: list[str]) -> list[Problem]:
             out.append((f"compliance.radii.{cls_name}", cls_name,
                         f"unknown facility class{did_you_mean(cls_name, known)}",
                         f"use one of {', '.join(known)}."))
+    return out
+
+
+def _unused_class_problems(study: StudyTables) -> list[Problem]:
+    """Find class tables nothing uses whose name is close to a known class (a typo).
+
+    A ``[classes.kindergarden]`` table would otherwise be accepted and silently ignored, while
+    the kindergarten radius stays the default.
+    """
+    used = set(study.facility_classes()) | {
+        layer.class_ for layer in study.inputs.layers if layer.class_ is not None}
+    known = [*CLASSES, *PROXY_CLASSES]
+    out: list[Problem] = []
+    for name in study.classes:
+        if name in used or name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        if close:
+            out.append((f"classes.{name}", name,
+                        f'no criterion, [compliance] radius or facility layer uses this class '
+                        f'(did you mean "{close[0]}"?)',
+                        f"rename the table [classes.{close[0]}], or remove it."))
     return out
 
 
@@ -221,7 +244,60 @@ def cross_check(study: StudyTables) -> list[Problem]:
     # The classes of the naming contract (docs/design.md) and those the study declares.
     known = sorted(set(CLASSES) | set(study.classes))
     out += _class_problems(study, known)
+    out += _unused_class_problems(study)
     out += _weight_problems(study)
     out += _constraint_problems(study)
     out += _search_limit_problems(study)
     return out
+
+
+#: The study table (for messages) of each input :func:`require_inputs` can ask for.
+_INPUT_TABLES = {"streets": "[inputs] streets", "parcels": "[inputs.parcels]",
+                 "facilities": "[inputs] facilities", "residential": "[inputs] residential"}
+
+
+def require_inputs(study: StudyTables, names: tuple[str, ...], task: str) -> None:
+    """Refuse a study that lacks inputs ``task`` needs, before any data is read.
+
+    Parameters
+    ----------
+    study
+        The study.
+    names
+        The inputs needed, among ``streets``, ``parcels``, ``facilities``, ``residential``.
+    task
+        What needs them (``"siteplan run"``), for the message.
+
+    Raises
+    ------
+    ConfigError
+        Naming every missing input and the table that gives it.
+
+    Examples
+    --------
+    >>> from siteplan import ConfigError, Study
+    >>> study = Study.model_validate({"study": {"name": "demo"},
+    ...                               "inputs": {"streets": "roads.gpkg"}})
+    >>> try:
+    ...     require_inputs(study, ("streets", "parcels"), "siteplan run")
+    ... except ConfigError as err:
+    ...     print(err.what)
+    ...     print(err.fix)
+    siteplan run needs candidate parcels, and the study has no [inputs.parcels].
+    add [inputs.parcels] with path = "parcels.gpkg" and id_column = "parcel_id" (siteplan parcels makes street blocks from the streets).
+    """
+    missing = [n for n in names if getattr(study.inputs, n) is None]
+    if not missing:
+        return
+    words = {"streets": "street lines", "parcels": "candidate parcels",
+             "facilities": "facility features", "residential": "residential land"}
+    fixes = {"streets": 'add streets = "streets.gpkg" (or an .osm/.osm.pbf file) to [inputs]',
+             "parcels": 'add [inputs.parcels] with path = "parcels.gpkg" and id_column = '
+                        '"parcel_id" (siteplan parcels makes street blocks from the streets)',
+             "facilities": 'add facilities = "features.gpkg" to [inputs]',
+             "residential": 'add residential = "residential.gpkg" to [inputs]'}
+    raise ConfigError(
+        f"{task} needs {' and '.join(words[n] for n in missing)}, and the study has no "
+        f"{' or '.join(_INPUT_TABLES[n] for n in missing)}.",
+        where=study.source_path or "study config",
+        fix="; ".join(fixes[n] for n in missing) + ".")

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from siteplan.study.fields import ConfigModel, Name, Radius, bad_value
+from siteplan.study.fields import ConfigModel, Name, WalkRadius, bad_value
 from siteplan.study.transforms import Transform
 
 # Columns the scorer writes itself; a criterion named like them would overwrite them.
@@ -74,7 +74,7 @@ class NetworkCriterion(_Criterion):
     """A criterion measured along the network to a facility class (``class``, ``radius_m``)."""
 
     class_: Name = Field(alias="class")
-    radius_m: Radius | None = None
+    radius_m: WalkRadius | None = None
 
     @property
     def facility_class(self) -> str | None:
@@ -95,7 +95,7 @@ class CountCriterion(NetworkCriterion):
     """Number of facilities of a class within ``radius_m`` (``n_<class>_<r>m``)."""
 
     kind: Literal["count"]
-    radius_m: Radius
+    radius_m: WalkRadius
 
     @model_validator(mode="after")
     def _t(self) -> CountCriterion:

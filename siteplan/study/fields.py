@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from siteplan.core.defaults import MIN_RADIUS_M
 from siteplan.io.inputs import CoordSystem
 
 # A radius beyond 50 km is not a walking radius; it is almost always a unit slip (m vs km).
@@ -57,6 +58,16 @@ def _check_radius(v: float) -> float:
     return v
 
 
+def _check_walk_radius(v: float) -> float:
+    """Refuse a walking radius below 20 m: kilometres typed where metres are meant."""
+    if 0 < v < MIN_RADIUS_M:
+        raise bad_value(f"radius {v:g} m is below {MIN_RADIUS_M:g} m, too short for a walk to a "
+                        "facility",
+                        f"radii are in metres: {v:g} km is {v * 1000:g} m, so write "
+                        f"{v * 1000:g}.")
+    return v
+
+
 def _resolve_path(v: str, info: ValidationInfo) -> str:
     """Resolve a relative path against the config file's folder; leave database URLs alone."""
     if is_database_url(v):
@@ -70,6 +81,8 @@ def _resolve_path(v: str, info: ValidationInfo) -> str:
 
 Name = Annotated[str, AfterValidator(_check_name)]
 Radius = Annotated[float, AfterValidator(_check_radius)]
+#: A walking radius to facilities (classes, criteria, compliance, rings): also at least 20 m.
+WalkRadius = Annotated[float, AfterValidator(_check_radius), AfterValidator(_check_walk_radius)]
 PathStr = Annotated[str, Field(min_length=1), AfterValidator(_resolve_path)]
 
 
@@ -114,5 +127,6 @@ class ConfigModel(BaseModel):
 
 __all__ = [
     "MAX_RADIUS_M", "ConfigModel", "CoordSystem", "Encoding", "Name", "PathStr", "Radius",
+    "WalkRadius",
     "bad_value", "is_database_url",
 ]

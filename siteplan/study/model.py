@@ -185,7 +185,7 @@ def load_study(path: str | Path) -> Study:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the study file ({exc.strerror}).", where=str(path),
-                          fix="check the path given to --config.") from exc
+                          fix="check the path of the study file (siteplan run STUDY.toml).") from exc
     try:
         text = raw.decode("utf-8-sig")  # tolerate the BOM Windows editors add
     except UnicodeDecodeError as exc:

@@ -38,6 +38,7 @@ from siteplan.study.fields import (
     Name,
     PathStr,
     Radius,
+    WalkRadius,
     bad_value,
     is_database_url,
 )
@@ -210,9 +211,9 @@ class NetworkSection(ConfigModel):
 class FacilityClass(ConfigModel):
     """``[classes.<name>]``: one facility class's service radius and count radii."""
 
-    radius_m: Radius | None = None
+    radius_m: WalkRadius | None = None
     life_circle: Literal["5min", "10min", "15min"] | None = None
-    count_radii_m: list[Radius] | None = None
+    count_radii_m: list[WalkRadius] | None = None
     label: str | None = None
     label_zh: str | None = None
     description: str = ""
@@ -239,7 +240,7 @@ class Catchments(ConfigModel):
     frontage_m: Radius = FRONTAGE_M
     mode: Literal["overlap", "dissolve", "split", "rings"] = "overlap"
     # The GB 50180 life circles: 300, 500, 1000 m.
-    rings_m: list[Radius] = Field(default_factory=lambda: list(GB50180_CIRCLES_M.values()))
+    rings_m: list[WalkRadius] = Field(default_factory=lambda: list(GB50180_CIRCLES_M.values()))
 
     @field_validator("rings_m")
     @classmethod
@@ -289,7 +290,7 @@ class Programme(ConfigModel):
 class Compliance(ConfigModel):
     """``[compliance]``: radii of the seed compliance check, by class."""
 
-    radii: dict[Name, Radius] = Field(default_factory=lambda: dict(SEED_RADII_M))
+    radii: dict[Name, WalkRadius] = Field(default_factory=lambda: dict(SEED_RADII_M))
 
     @field_validator("radii")
     @classmethod

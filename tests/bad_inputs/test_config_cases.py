@@ -41,7 +41,7 @@ def _with(tmp_path: Path, *, extra: str = "", criteria: str = CRITERIA, head: st
     return write_study(tmp_path / "in", head=head, criteria=criteria, tail=tail, extra=extra)
 
 
-# ------------------------------------------------------------------ 18: radius 0, < 0, > 50 km
+# ----------------------------------------------------- 18: radius 0, < 0, < 20 m (km?), > 50 km
 
 RADIUS_CASES = [
     # (extra TOML, key, value shown)
@@ -53,6 +53,10 @@ RADIUS_CASES = [
     ("\n[compliance]\nradii = { kindergarten = 300000 }\n", "compliance.radii.kindergarten",
      "= 300000"),
     ("\n[catchments]\nrings_m = [300, 90000]\n", "catchments.rings_m[1]", "= 90000"),
+    # Kilometres typed as metres (the radius_m = 0.3, "Coverage ... (0.3 m): 0.0 %").
+    ("\n[classes.park]\nradius_m = 0.3\n", "classes.park.radius_m", "= 0.3"),
+    ("\n[compliance]\nradii = { kindergarten = 0.3 }\n", "compliance.radii.kindergarten",
+     "= 0.3"),
     ('\n[[criteria]]\nname = "parks"\nkind = "count"\nclass = "park"\nradius_m = -1000\n'
      "weight = 1\n", "criteria[2].radius_m", "= -1000"),
 ]
@@ -68,6 +72,8 @@ def test_18_bad_radius_is_refused(capsys, tmp_path, extra, key, shown):
     value = float(shown.removeprefix("= "))
     if value <= 0:
         assert "is not positive" in err and "> 0" in err
+    elif value < 20:
+        assert "below 20 m" in err and f"{value:g} km is {value * 1000:g} m" in err
     else:
         assert "more than 50 km" in err and "metres" in err
 
