@@ -10,6 +10,7 @@ the CLI and the batch runner only call them in order.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,7 +313,8 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     classes = study.facility_classes()
     with step("parcels"):
         parcels = load_study_parcels(study).to_crs(net.crs)
-        for text in implausible_parcels(parcels, spanned_area_m2(net.node_xy)):
+        # Sizes alone were checked when the parcels were loaded; here, against the study area.
+        for text in implausible_parcels(parcels, spanned_area_m2(net.node_xy), max_ha=math.inf):
             warnings.warn(f"{study.source_path or 'study config'}: {text}", SiteplanWarning,
                           stacklevel=2)
     with step("access"):

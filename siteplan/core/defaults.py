@@ -119,10 +119,12 @@ BLOCK_HIGHWAYS: tuple[str, ...] = (
 BLOCK_RAILWAYS: tuple[str, ...] = ("rail", "light_rail", "tram", "narrow_gauge")
 BLOCK_WATERWAYS: tuple[str, ...] = ("river", "canal")
 
-#: Plausibility of a parcel layer: a land-supply parcel (出让地块) larger than 200 ha is not one
-#: (a whole district drawn as one polygon, or a layer in the wrong unit or CRS), nor is one
-#: covering more than half of the area the streets span.  Checked when a study runs; a warning
-#: names the parcels.
+#: Plausibility of a parcel layer: a land-supply parcel (出让地块) larger than this is reported:
+#: residential parcels offered for sale are mostly 1-20 ha, and a whole GB 50180-2018 15-minute
+#: life circle (50 000-100 000 residents) is about 130-260 ha; a parcel above 200 ha is most
+#: likely a district or city boundary (or a layer in the wrong unit or CRS), whose programme
+#: estimate would be millions of residents.  Nor is a parcel covering more than half of the area
+#: the streets span.  A warning names the parcels.
 PLAUSIBLE_PARCEL_MAX_HA = 200.0
 PLAUSIBLE_PARCEL_MAX_SHARE = 0.5
 #: The share check needs streets spanning at least 1 km²: over a single site (or a test's
@@ -132,11 +134,6 @@ PLAUSIBLE_AREA_MIN_KM2 = 1.0
 AreaUnit = Literal["m2", "ha", "mu"]
 #: Square metres per unit of a declared area: 公顷 (hectare) = 10 000 m², 亩 (mu) = 10 000/15 m².
 AREA_UNIT_M2: dict[str, float] = {"m2": 1.0, "ha": 10_000.0, "mu": 10_000.0 / 15.0}
-#: A land-supply parcel (供地地块) larger than this is reported as implausible: residential
-#: parcels offered for sale are mostly 1-20 ha, and a whole GB 50180-2018 15-minute life circle
-#: (50 000-100 000 residents) is about 130-260 ha; a parcel above 200 ha is most likely a district
-#: or city boundary in the parcel layer, whose programme estimate would be millions of residents.
-PLAUSIBLE_PARCEL_MAX_HA = 200.0
 
 # ----------------------------------------------------------------------------------- programme
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.core.defaults import AREA_UNIT_M2, PLAUSIBLE_PARCEL_MAX_HA, AreaUnit
+from siteplan.core.defaults import AREA_UNIT_M2, AreaUnit
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.io.inputs import CoordSystem, InputLayer
 from siteplan.io.layers import read_input, reread_as_gbk
@@ -40,6 +40,7 @@ from siteplan.parcels.blocks import (
     blocks_from_streets,
     exclusion_polygons,
 )
+from siteplan.parcels.plausible import implausible_parcels
 from siteplan.parcels.shapes import (
     CORNER_SIMPLIFY_M,
     POLYGON_TYPES,
@@ -282,28 +283,10 @@ def load_parcels(
     if "area_m2" in gdf.columns:
         source = next((src for src, dst in rename.items() if dst == "area_m2"), "area_m2")
         check_declared_area(gdf, column=source, unit=area_unit, where=where)
-    check_parcel_sizes(gdf, where)
+    metric = gpd.GeoDataFrame(gdf[["parcel_id"]], geometry=metric_geometries(gdf))
+    for text in implausible_parcels(metric, None):
+        warnings.warn(f"{where}: {text}", SiteplanWarning, stacklevel=2)
     return gdf
-
-
-def check_parcel_sizes(parcels: gpd.GeoDataFrame, where: str,
-                       max_ha: float = PLAUSIBLE_PARCEL_MAX_HA) -> None:
-    """Warn about parcels whose outline is larger than a plausible land-supply parcel.
-
-    Such a parcel (a district boundary left in the layer, a unit slip in a drawing) would be
-    ranked like any other, with a programme estimate of millions of residents.  The warning
-    names each one with its area; :data:`siteplan.core.defaults.PLAUSIBLE_PARCEL_MAX_HA` says why
-    the limit is where it is.
-    """
-    ha = shapely.area(metric_geometries(parcels)) / 10_000.0
-    big = np.flatnonzero(ha > max_ha)
-    if len(big):
-        shown = [f"{parcels['parcel_id'].iloc[i]} ({ha[i]:,.0f} ha)" for i in big[:10]]
-        warnings.warn(f"{where}: {len(big)} parcel(s) are larger than {max_ha:g} ha, more than "
-                      f"a land-supply parcel: {_list_some(shown, 10)}. They are scored like the "
-                      "others, and their programme estimates follow their area: check whether "
-                      "they are a district or city boundary, or drawn in the wrong unit.",
-                      SiteplanWarning, stacklevel=3)
 
 
 def _check_layer(gdf: gpd.GeoDataFrame, id_column: str, where: str) -> None:
@@ -446,7 +429,6 @@ __all__ = [
     "DEFAULT_ALIASES",
     "NUMERIC_COLUMNS",
     "check_declared_area",
-    "check_parcel_sizes",
     "load_parcels",
     "parse_bool",
     # Also importable from here (homes: siteplan.parcels.shapes, siteplan.parcels.blocks):

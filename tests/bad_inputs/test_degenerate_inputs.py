@@ -76,7 +76,7 @@ def test_a_dem_that_misses_some_parcels_names_them(capsys, tmp_path):
     assert 0 < n < len(parcels) and "they rate 0 on this criterion" in line
 
 
-@cli_shows(r".*1 parcel\(s\) are larger than 200 ha")
+@cli_shows(r".*1 parcel\(s\) larger than 200 ha", r".*1 parcel\(s\) covering more than 50%")
 def test_a_parcel_of_61054_ha_is_reported(capsys, tmp_path):
     study = small_study(tmp_path)
     parcels = gpd.read_file(study.parcels)
@@ -90,6 +90,9 @@ def test_a_parcel_of_61054_ha_is_reported(capsys, tmp_path):
     assert code == 0, err
     (line,) = [w for w in _lines(err, "warning") if "larger than 200 ha" in w]
     assert "DISTRICT (61,054 ha)" in line and str(study.parcels) in line
+    # It also covers most of the area the study's streets span: named once more, for that.
+    (most,) = [w for w in _lines(err, "warning") if "covering more than 50%" in w]
+    assert "DISTRICT" in most and "[study] boundary" in most
 
 
 def test_parcel_ids_with_control_characters_are_refused_not_stripped(capsys, tmp_path):

@@ -1,0 +1,12 @@
+"""The ``siteplan`` command line: a thin layer over :mod:`siteplan.pipeline` and friends.
+
+:func:`main` runs it (``siteplan ...``, ``python -m siteplan ...``).  The commands register on
+:data:`app` as their modules are imported here: :mod:`~siteplan.cli.run` (a study end to end),
+then :mod:`~siteplan.cli.tools` (single stages, new cities, batches), in that order in
+``--help``.
+"""
+
+from siteplan.cli import run, tools
+from siteplan.cli.app import app, main
+
+__all__ = ["app", "main", "run", "tools"]

@@ -1,0 +1,197 @@
+"""Commands that run a study: ``demo``, ``run``, ``score``, ``catchments``, ``site``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from siteplan.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from siteplan.cli.app import (
+    CatchmentMode,
+    Debug,
+    Offline,
+    Out,
+    PostGIS,
+    Quiet,
+    SitingDemand,
+    SitingMethod,
+    TopN,
+    Ui,
+    Verbose,
+    app,
+    interruptible,
+    run_and_write,
+    say,
+)
+
+
+@app.command()
+def demo(out: Out = Path("maps"), offline: Offline = True, quiet: Quiet = False,
+         verbose: Verbose = False, debug: Debug = False) -> None:
+    """Run the bundled Taiyuan study end to end and write its map and shortlist.
+
+    Example: siteplan demo --out maps
+    """
+    del debug  # see Debug
+    from siteplan.pipeline import DEMO_STUDY
+
+    run_and_write(DEMO_STUDY, out, offline, None, quiet, verbose)
+
+
+@app.command()
+def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
+        out: Out = None, offline: Offline = None,
+        top_n: TopN = None,
+        postgis: PostGIS = None,
+        network_edges: Annotated[bool, typer.Option(
+            help="Also write the walking network to the GeoPackage (network_edges).")] = False,
+        quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Run a whole study end to end: network, access, catchments, scores, shortlist, maps.
+
+    Example: siteplan run data/taiyuan/study.toml --out maps/taiyuan
+    """
+    del debug  # see Debug
+    run_and_write(study, out, offline, top_n, quiet, verbose, postgis=postgis,
+                   network_edges=network_edges)
+
+
+@app.command()
+def score(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
+          out: Out = None,
+          top_n: TopN = None,
+          postgis: PostGIS = None,
+          quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Score and rank the parcels; write the shortlist (CSV, XLSX, GeoPackage) but no maps.
+
+    Example: siteplan score data/taiyuan/study.toml --out out/ --top-n 20
+    """
+    del debug  # see Debug
+    run_and_write(study, out, None, top_n, quiet, verbose, formats=["csv", "xlsx", "gpkg"],
+                   postgis=postgis)
+
+
+@app.command()
+def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
+               out: Out = None,
+               mode: Annotated[CatchmentMode | None, typer.Option(
+                   help="Default: the study's catchments.mode.")] = None,
+               quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Catchments only: service areas, residential coverage and blind spots (服务盲区).
+
+    Example: siteplan catchments data/taiyuan/study.toml --mode dissolve --out out/
+    """
+    del debug  # see Debug
+    from siteplan.outputs.writers import plan_catchment_outputs, write_catchments
+    from siteplan.pipeline import run_catchments
+    from siteplan.study.model import load_study
+
+    config = load_study(study)
+    plan_catchment_outputs(config, out)
+    ui = Ui(quiet, verbose)
+    with interruptible(), ui.running():
+        result = run_catchments(config, progress=ui.step,
+                                mode=mode)
+        path = write_catchments(result, out)
+    ui.timings(result.timings)
+    say(result.coverage.to_string(index=False))
+    say(f"catchments: {path}")
+
+
+def _siting_text(coverage: pd.DataFrame, sites: pd.DataFrame, frontage_m: float) -> str:
+    """Describe coverage before/after per method, then the proposed sites in order."""
+    lines = []
+    for r in coverage.to_dict("records"):
+        solver = r["status"]
+        if r["method"] != "greedy" and r["gap"] == r["gap"]:  # NaN-safe: no gap, no text
+            unit = " in sites" if r.get("bound_unit") == "sites" else ""
+            solver += f", gap {r['gap']:.2%}{unit}"
+        lines.append(f"{r['method']} ({solver}): {r['class']} within {r['radius_m']:g} m covers "
+                     f"{r['share_before']:.1%} of the demand now, {r['share_after']:.1%} with "
+                     f"{r['k']} new site(s); {r['unreachable'] / r['demand_total']:.1%} lies "
+                     f"beyond every catchment (farther than {frontage_m:g} m from the streets "
+                     "any site reaches; the study's catchments.frontage_m).")
+    table = sites[["method", "rank", "site_id", "marginal_share", "cumulative_share", "lon",
+                   "lat"]]
+    text: str = table.to_string(index=False, float_format="{:.4f}".format)
+    return "\n".join(lines) + "\n" + text
+
+
+@app.command()
+def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The study's TOML file.")],
+         class_: Annotated[str, typer.Option(
+             "--class", help="Facility class to add, e.g. kindergarten or primary_school.")],
+         k: Annotated[int | None, typer.Option(
+             "--k", min=1, help="How many new sites (or give --target-share).")] = None,
+         target_share: Annotated[float | None, typer.Option(
+             help="Fewest sites that cover this share of the demand, in (0, 1].")] = None,
+         candidates: Annotated[str, typer.Option(
+             help='"parcels" (the study\'s), "nodes" (street junctions) or a layer file of '
+                  "sites (GeoPackage/Shapefile/GeoJSON; ids in site_id).")] = "parcels",
+         demand: Annotated[SitingDemand, typer.Option(
+             help="Demand polygons: residential land, the parcels or the buildings.")]
+         = "residential",
+         population: Annotated[str | None, typer.Option(
+             help="Weight demand by this population column (spread by area), not by area.")]
+         = None,
+         method: Annotated[SitingMethod, typer.Option(
+             help="greedy (fast, within 1-1/e of the optimum), exact (HiGHS integer "
+                  "programme) or both.")] = "greedy",
+         time_limit: Annotated[float, typer.Option(
+             min=1.0, help="Seconds for the exact solver; past it the best sites and the gap "
+                           "are reported.")] = 60.0,
+         skip_excluded: Annotated[bool, typer.Option(
+             help="Leave out candidate parcels the study excluded (hazards, land use...); by "
+                  "default they are offered, with their exclusion reason in the output.")]
+         = False,
+         stem: Annotated[str, typer.Option(help="Output file names: STEM.gpkg, STEM_sites.csv, "
+                                                "STEM.html.")] = "siting",
+         out: Out = None,
+         quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+    """Gap filling (服务盲区补点): where k new facilities would cover the most uncovered demand.
+
+    Maximal covering with the class's walking radius (kindergarten 300 m, primary school
+    500 m...): existing facilities already cover their catchments, so only uncovered demand
+    counts, measured by area of intersection with the catchments.
+
+    Example: siteplan site data/taiyuan/study.toml --class kindergarten --k 10 --method both
+    """
+    del debug  # see Debug
+    from siteplan.io.layers import read_layer
+    from siteplan.outputs.siting import plan_siting_outputs, write_siting
+    from siteplan.pipeline import run_study
+    from siteplan.siting.study import check_request, site_study, sites_table
+    from siteplan.study.model import load_study
+
+    if (k is None) == (target_share is None):
+        raise ConfigError("give exactly one of --k and --target-share.", where="siteplan site",
+                          fix="e.g. --k 10, or --target-share 0.8.")
+    # Everything that can be refused is refused before the study runs.
+    config = load_study(study)
+    check_request(config, class_, k=k, target_share=target_share, method=method,
+                  time_limit_s=time_limit, stem=stem)
+    out_dir = out if out is not None else Path(config.outputs.folder)
+    plan_siting_outputs(out_dir, stem, config.input_files())
+    sites: Any = candidates
+    if candidates not in ("parcels", "nodes"):
+        sites = read_layer(candidates, kind="candidate sites")
+    ui = Ui(quiet, verbose)
+    with interruptible(), ui.running():
+        result = run_study(config, progress=ui.step)
+        with ui.timed("siting", result.timings):
+            siting = site_study(result, class_, k=k, target_share=target_share,
+                                candidates=sites, demand=demand, population=population,
+                                method=method, time_limit_s=time_limit,
+                                skip_excluded=skip_excluded)
+        with ui.timed("write siting", result.timings):
+            paths = write_siting(siting, out_dir, stem=stem)
+    ui.timings(result.timings)
+    say(_siting_text(siting.coverage, sites_table(siting),
+                        result.study.catchments.frontage_m))
+    for path in paths:
+        say(f"written: {path}")
