@@ -5,8 +5,9 @@
 - ``shortlist.csv``: UTF-8 with BOM (Excel on Windows shows Chinese), English column names in
   row 1, byte-deterministic (fixed decimals per column, rows ordered by rank then
   ``parcel_id``, excluded parcels last, no timestamp);
-- ``shortlist.xlsx``: sheets *排名 Ranking*, *排除地块 Excluded* and *研究元数据 Study metadata*,
-  with a bilingual header row (``中文 / English``) above the column-name row, frozen headers and
+- ``shortlist.xlsx``: sheets *排名 Ranking*, *排除地块 Excluded*, any summary tables given (a
+  study run gives the seed compliance counts and the service coverage) and *研究元数据 Study
+  metadata*, with a bilingual header row (``中文 / English``) above the column-name row, frozen headers and
   number formats;
 - ``shortlist.gpkg``: layer ``parcels`` with **every** parcel (by rank, excluded last, whatever
   the top-N, so a map redrawn from it shows them all) plus any extra layers given (spatial or
@@ -340,7 +341,8 @@ def _text_cell(cell: Any, text: str, font: Any = None) -> Any:
 
 
 def _write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
-                meta_rows: list[tuple[str, str]], labels: Pairs | None) -> None:
+                meta_rows: list[tuple[str, str]], labels: Pairs | None,
+                tables: Mapping[str, pd.DataFrame]) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -350,6 +352,8 @@ def _write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
                                  f"{label('sheet_ranking', 'en')}"), ranked, labels)
     _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
                                  f"{label('sheet_excluded', 'en')}"), excluded, labels)
+    for key, table in tables.items():
+        _write_sheet(wb.create_sheet(f"{label(key, 'zh')} {label(key, 'en')}"[:31]), table)
     wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
     wm.column_dimensions["A"].width = 32
     wm.column_dimensions["B"].width = 80
@@ -395,6 +399,7 @@ def write_shortlist(
     inputs: Sequence[str | Path] | None = None,
     basename: str = "shortlist",
     labels: Pairs | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Path]:
     """Write the shortlist files and their metadata sidecar.
 
@@ -427,6 +432,10 @@ def write_shortlist(
     labels
         Extra header labels ``{key: (English, 中文)}``, normally
         :func:`siteplan.scoring.score.criterion_labels` so criterion columns get readable headers.
+    tables
+        Extra XLSX sheets ``{label key: table}`` after *排除地块 Excluded*, e.g. the seed
+        compliance counts (``sheet_compliance``) and the coverage table (``sheet_coverage``);
+        the sheet is named by the key's label (:func:`siteplan.core.labels.label`).
 
     Returns
     -------
@@ -498,7 +507,8 @@ def write_shortlist(
     if "xlsx" in formats:
         path = out_dir / f"{basename}.xlsx"
         with atomic_path(path, inputs=list(inputs)) as tmp:
-            _write_xlsx(tmp, table[~excluded_mask], table[excluded_mask], meta_rows, labels)
+            _write_xlsx(tmp, table[~excluded_mask], table[excluded_mask], meta_rows, labels,
+                        tables or {})
         written["xlsx"] = path
     if "gpkg" in formats:
         path = out_dir / f"{basename}.gpkg"
