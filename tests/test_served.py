@@ -283,3 +283,13 @@ def test_osm_gates_and_capacity_through_a_study(tmp_path):
     assert row["places"] == 60.0 and row["places_per_1000"] == pytest.approx(60_000 / 2620)
     assert row["residents_meeting_norm_share"] == pytest.approx(524 / 2620)
     assert row["residents_served_share"] == pytest.approx(524 / 2620)
+
+
+def test_node_access_names_the_nearest_facility():
+    from siteplan.access.distances import node_access
+
+    nodes = node_access(_grid(), _facilities(), search_limit_m=700.0)
+    reached = nodes["dist_kindergarten_m"].notna()
+    assert 0 < reached.sum() < len(nodes)  # the far corners lie beyond 700 m
+    assert (nodes.loc[reached, "nearest_kindergarten_name"] == "向阳幼儿园").all()
+    assert nodes.loc[~reached, "nearest_kindergarten_name"].isna().all()

@@ -108,7 +108,7 @@ def snap_facilities(
     return out
 
 
-def _ids_at(ids: np.ndarray, index: np.ndarray) -> pd.arrays.StringArray:
+def ids_at(ids: np.ndarray, index: np.ndarray) -> pd.arrays.StringArray:
     """Return ``ids[index]`` as a string array, missing where ``index`` is -1."""
     # One vectorised take on the few facility ids, not an object array as long as the targets.
     return pd.array(ids, dtype="string").take(index, allow_fill=True)
@@ -325,9 +325,9 @@ def facility_access(
         dist, src = target_distances(net, reach, tsnap, fsnap, search_limit_m)
         cols[distance_column(cls)] = dist
         cols[time_column(cls)] = dist / speed_mps / 60.0
-        cols[nearest_column(cls)] = _ids_at(fids, src)
+        cols[nearest_column(cls)] = ids_at(fids, src)
         if names is not None:
-            cols[nearest_name_column(cls)] = _ids_at(names[cls_values == cls], src)
+            cols[nearest_name_column(cls)] = ids_at(names[cls_values == cls], src)
         radii = list(count_radii.get(cls, []))
         if radii:
             counts = _reach_counts(net, tsnap, fsnap, radii, budget_bytes)
@@ -370,8 +370,9 @@ def node_access(
     Returns
     -------
     pandas.DataFrame
-        ``N`` rows indexed by node id, with ``dist_<class>_m``, ``time_<class>_min`` and
-        ``nearest_<class>_id`` per class.
+        ``N`` rows indexed by node id, with ``dist_<class>_m``, ``time_<class>_min``,
+        ``nearest_<class>_id`` and (when the facilities have names) ``nearest_<class>_name``
+        per class.
 
     Raises
     ------
@@ -398,6 +399,9 @@ def node_access(
     if classes is None:
         classes = sorted(facilities["class"].dropna().astype(str).unique())
     fsnaps = snap_facilities(net, facilities, classes, how=facility_point, max_snap_m=max_snap_m)
+    cls_values = facilities["class"].astype(str).to_numpy()
+    names = (facilities["name"].astype("string").to_numpy() if "name" in facilities.columns
+             else None)
     cols: dict[str, object] = {}
     for cls in classes:
         fsnap, fids = fsnaps[cls]
@@ -405,5 +409,7 @@ def node_access(
         dist = np.where(np.isfinite(reach.dist), reach.dist, np.nan)
         cols[distance_column(cls)] = dist
         cols[time_column(cls)] = dist / speed_mps / 60.0
-        cols[nearest_column(cls)] = _ids_at(fids, reach.source)
+        cols[nearest_column(cls)] = ids_at(fids, reach.source)
+        if names is not None:
+            cols[nearest_name_column(cls)] = ids_at(names[cls_values == cls], reach.source)
     return pd.DataFrame(cols, index=pd.RangeIndex(net.n_nodes, name="node_id"))

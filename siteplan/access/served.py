@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from siteplan.access.distances import reach_pairs, snap_facilities
+from siteplan.access.distances import ids_at, reach_pairs, snap_facilities
 from siteplan.access.entrances import Entrances, unit_entrances
 from siteplan.core.columns import (
     distance_column,
@@ -298,9 +298,8 @@ def served_units(
         best = _best_of_entrances(dist, ent.owner, ent.n_units)
         d, s = dist[best], src[best]
         cols[distance_column(cls)] = d
-        cols[nearest_column(cls)] = pd.array(fids, dtype="string").take(s, allow_fill=True)
-        cols[nearest_name_column(cls)] = pd.array(names[rows], dtype="string").take(
-            s, allow_fill=True)
+        cols[nearest_column(cls)] = ids_at(fids, s)
+        cols[nearest_name_column(cls)] = ids_at(names[rows], s)
         cols[served_column(cls)] = np.isfinite(d) & (d <= float(radii[cls]))
         if np.isfinite(capacity[rows]).any():
             cols[supply_column(cls)] = _supply(

@@ -48,8 +48,11 @@ SEARCH_LIMIT_M = 3000.0
 
 # -------------------------------------------------------------------------- catchments, coverage
 
-#: Street-frontage width (m): the depth of the blocks facing a reached street that count as
-#: served (a typical Chinese residential block's street-facing row of buildings).
+#: Street-frontage width (m) of the catchment polygons: the reached streets buffered by it, so
+#: the land along them (a typical Chinese residential block's street-facing row of buildings).
+#: Not a service area in ArcGIS's sense (land between reached streets, trimmed 100 m from them
+#: by default): the land share it gives (``covered_land_share_frontage``) is the secondary
+#: coverage measure; who is served is measured on units (siteplan.access.served).
 FRONTAGE_M = 30.0
 #: Blind spots smaller than this (m²) are slivers between buffers, not places.
 MIN_BLIND_SPOT_M2 = 100.0
