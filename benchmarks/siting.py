@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import tiling  # noqa: E402
 from siteplan.network.build import graph_from_lines
 from siteplan.pipeline import DEMO_STUDY, run_study  # noqa: E402
+from siteplan.scoring.compliance import compliance_counts  # noqa: E402
 from siteplan.siting.cover import SitingResult, maximal_cover  # noqa: E402
 from siteplan.siting.study import site_study  # noqa: E402
 
@@ -59,6 +60,8 @@ def taiyuan(time_limit: float, measures: list[str]) -> None:
     cols = ["class", "n_units", "n_units_served", "area_served_share", "residents",
             "residents_served_share", "covered_land_share_frontage"]
     print(result.coverage[cols].to_string(index=False, float_format="{:.4f}".format))
+    print(compliance_counts(result.parcels, result.study.compliance.radii).to_string(
+        index=False, float_format="{:.4f}".format))
     for measure in measures:
         for cand in ("parcels", "nodes"):
             for k in (10, 50):
