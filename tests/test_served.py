@@ -168,6 +168,9 @@ def test_residents_from_fields_or_estimated():
     res, basis = unit_residents(units.iloc[:1, :0], np.array([5000.0]), far=3.0,
                                 dwelling_size_m2=90.0, persons_per_household=3.0)
     assert res.tolist() == pytest.approx([500.0]) and basis[0].startswith("estimate")
+    # A point without a count has no area to estimate from: unknown, never 0.
+    res, basis = unit_residents(pd.DataFrame(index=[0]), np.array([0.0]))
+    assert np.isnan(res[0]) and basis[0].startswith("unknown")
     with pytest.raises(InputError, match="no population field"):
         unit_residents(units, np.ones(2), population_column="常住人口")
     with pytest.raises(InputError, match="negative"):

@@ -103,7 +103,7 @@ def unit_residents(
     -------
     residents, basis
         ``(U,)`` residents and the text saying where each figure comes from (``"estimate:
-        ..."`` for the estimated ones).
+        ..."`` for the estimated ones); NaN for a point without a count (it has no area).
 
     Raises
     ------
@@ -138,10 +138,12 @@ def unit_residents(
         fill = np.isnan(residents) & np.isfinite(values)
         residents[fill] = values[fill] * factor
         basis[fill] = text.format(c=col)
-    est = np.isnan(residents)
+    # A unit without a count is estimated from its area; a point has none: unknown (NaN).
+    est = np.isnan(residents) & (area_m2 > 0)
     residents[est] = area_m2[est] * far / dwelling_size_m2 * persons_per_household
     basis[est] = (f"estimate: area x FAR {far:g} / {dwelling_size_m2:g} m² x "
                   f"{persons_per_household:g} persons")
+    basis[np.isnan(residents)] = "unknown: no count and no area"
     return residents, basis.astype(str)
 
 

@@ -37,7 +37,14 @@ from siteplan.network.linear import substrings
 from siteplan.network.snapping import Snap, SnapPoint, snap
 from siteplan.siting.demand import Atoms, build_atoms, grouped_union
 from siteplan.siting.solvers import Cover, exact_cover, greedy_cover
-from siteplan.siting.units import join_snaps, served_by, unit_atoms, unit_demand, unit_reach
+from siteplan.siting.units import (
+    join_snaps,
+    population_values,
+    served_by,
+    unit_atoms,
+    unit_demand,
+    unit_reach,
+)
 
 Method = Literal["greedy", "exact", "both"]
 Measure = Literal["units", "frontage"]
@@ -162,17 +169,7 @@ def _demand(demand: gpd.GeoDataFrame, crs: Any,
             geoms = shapely.get_parts(union)
             ids = np.array([f"part_{i}" for i in range(geoms.size)], dtype=object)
         return geoms, np.ones(geoms.size), ids
-    if population not in demand.columns:
-        raise InputError(f"the demand layer has no population field {population!r}.",
-                         where="siting demand",
-                         fix=f"use one of its columns: {', '.join(map(str, demand.columns))}.")
-    pop = pd.to_numeric(demand[population], errors="coerce").to_numpy(dtype=float,
-                                                                      na_value=np.nan)
-    bad = ~np.isfinite(pop) | (pop < 0)
-    if bad.any():
-        raise InputError(f"population field {population!r} has {int(bad.sum())} missing, "
-                         f"non-numeric or negative value(s), e.g. row {ids[bad][0]}.",
-                         where="siting demand", fix="fill them with counts >= 0.")
+    pop = population_values(demand, population, ids)
     geoms, pop, ids = geoms[keep], pop[keep], ids[keep]
     area = shapely.area(geoms)
     return geoms, np.where(area > 0, pop / np.where(area > 0, area, 1.0), 0.0), ids

@@ -117,7 +117,8 @@ def site_study(
         ``"buildings"``.
     population
         Demand column of weights; default: the residents of the coverage report (residential
-        units), else each unit counts 1 (``"units"``) or each m² (``"frontage"``).
+        units, when every one is known), else each unit counts 1 (``"units"``) or each m²
+        (``"frontage"``).
     method
         ``"greedy"``, ``"exact"`` (integer programme) or ``"both"``.
     time_limit_s
@@ -199,7 +200,7 @@ def site_study(
                          where="siting demand", fix="choose another demand layer.")
     units = result.units
     if (measure == "units" and demand == "residential" and population is None
-            and units is not None and "residents" in units):
+            and units is not None and "residents" in units and units["residents"].notna().all()):
         dem, population = units, "residents"  # the coverage report's units and residents
     point = cfg.parcel_point if not isinstance(candidates, gpd.GeoDataFrame) else "representative"
     gates = result.entrances

@@ -58,18 +58,26 @@ def unit_demand(demand: gpd.GeoDataFrame, crs: Any,
     ids = np.asarray(demand.index.astype(str), dtype=object)
     if population is None:
         return geoms[keep], np.ones(int(keep.sum())), ids[keep]
+    return geoms[keep], population_values(demand, population, ids)[keep], ids[keep]
+
+
+def population_values(demand: gpd.GeoDataFrame, population: str, ids: np.ndarray) -> np.ndarray:
+    """Return the demand's ``population`` column as numbers, refusing missing or negative ones.
+
+    ``ids`` name the rows in the message.
+    """
     if population not in demand.columns:
         raise InputError(f"the demand layer has no population field {population!r}.",
                          where="siting demand",
                          fix=f"use one of its columns: {', '.join(map(str, demand.columns))}.")
-    pop = pd.to_numeric(demand[population], errors="coerce").to_numpy(dtype=float,
-                                                                      na_value=np.nan)
+    pop: np.ndarray = pd.to_numeric(demand[population], errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan)
     bad = ~np.isfinite(pop) | (pop < 0)
     if bad.any():
         raise InputError(f"population field {population!r} has {int(bad.sum())} missing, "
                          f"non-numeric or negative value(s), e.g. row {ids[bad][0]}.",
                          where="siting demand", fix="fill them with counts >= 0.")
-    return geoms[keep], pop[keep], ids[keep]
+    return pop
 
 
 def unit_reach(net: Network, geoms: np.ndarray, *, entrances: np.ndarray | None = None,
@@ -143,4 +151,5 @@ def unit_atoms(net: Network, geoms: np.ndarray, weight: np.ndarray, reach: UnitR
                  cover, 0, int(useful.sum()))
 
 
-__all__ = ["UnitReach", "join_snaps", "served_by", "unit_atoms", "unit_demand", "unit_reach"]
+__all__ = ["UnitReach", "join_snaps", "population_values", "served_by", "unit_atoms",
+           "unit_demand", "unit_reach"]
