@@ -164,7 +164,7 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
     with the street-frontage land share beside it.
 
     Proxy classes (thousands of points along roads or track) are always dissolved: one polygon
-    per proxy point would say nothing and cost minutes.  Coverage and blind spots are those of
+    per proxy point would say nothing and cost minutes.  The frontage land figures are those of
     each class's dissolved catchment, whatever the mode, computed without building it
     (:func:`siteplan.access.coverage.class_coverage`): only the polygons that are written and drawn
     are built, since a city-wide dissolve is one large union of every reached street.

@@ -69,7 +69,9 @@ def _interrupt_when(toml: Path, out: Path, pattern: str, *extra: str) -> tuple[i
     seen = ""
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
-        names = [n for n in os.listdir(out) if ".tmp" in n and pattern in n]
+        # The temporary file itself, not the journal SQLite keeps beside it between layers.
+        names = [n for n in os.listdir(out) if ".tmp" in n and pattern in n
+                 and not n.endswith("-journal")]
         if names:
             seen = names[0]
             proc.send_signal(signal.SIGINT)
