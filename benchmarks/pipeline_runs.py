@@ -4,7 +4,7 @@ Peak memory is the child's ``VmHWM`` (not ``ru_maxrss``, which Linux carries ove
 parent across ``exec``).
 
 Two pipelines: the engine stages the performance issue names (network from lines, access with
-counts, dissolved catchments, coverage, blind spots), and ``siteplan.pipeline.run_study`` on the
+counts, dissolved catchments, coverage, blind spots, served units), and ``siteplan.pipeline.run_study`` on the
 Taiyuan demo study tiled k x k (files written to ``benchmarks/out/study_k<k>``).  Each runs in a
 child process (``peers.py --pipeline-child k`` / ``--study-child k``) so that its peak RSS is its
 own.
@@ -26,6 +26,7 @@ from measure import RESULTS, header, status_kb, trim
 from siteplan.access.catchments import catchments
 from siteplan.access.coverage import blind_spots, coverage
 from siteplan.access.distances import facility_access
+from siteplan.access.served import served_units
 from siteplan.core.defaults import SEED_RADII_M
 from siteplan.network.build import graph_from_lines
 from siteplan.network.graph import Network
@@ -76,6 +77,8 @@ def pipeline_child(k: int) -> None:
         polys, world.residential, parcels=parcels, network=net, frontage_m=FRONTAGE_M))
     step("blind spots", lambda: blind_spots(polys, world.residential,
                                             classes=sorted(SEED_RADII_M)))
+    step("served units: entrances, 3 classes", lambda: served_units(
+        net, world.residential, world.facilities, SEED_RADII_M))
     print(json.dumps({"k": k, "nodes": net.n_nodes, "parcels": len(world.parcels),
                       "facilities": len(world.facilities), "timings": timings,
                       "rss_setup_mb": rss_setup,

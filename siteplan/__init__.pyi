@@ -5,7 +5,10 @@ from .access.coverage import class_coverage as class_coverage
 from .access.coverage import coverage as coverage
 from .access.distances import facility_access as facility_access
 from .access.distances import node_access as node_access
+from .access.entrances import unit_entrances as unit_entrances
 from .access.fca import two_step_fca as two_step_fca
+from .access.served import served_units as served_units
+from .access.service import service_coverage as service_coverage
 from .batch import run_batch as run_batch
 from .core.errors import ConfigError as ConfigError
 from .core.errors import InputError as InputError
@@ -44,6 +47,7 @@ from .parcels.blocks import blocks_from_streets as blocks_from_streets
 from .parcels.load import load_parcels as load_parcels
 from .pipeline import run_catchments as run_catchments
 from .pipeline import run_study as run_study
+from .scoring.compliance import compliance_counts as compliance_counts
 from .scoring.compliance import seed_compliance as seed_compliance
 from .scoring.programme import programme as programme
 from .scoring.score import assess_parcels as assess_parcels

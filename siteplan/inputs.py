@@ -13,12 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
 
+from siteplan.core.defaults import RESIDENTIAL_BUILDINGS
 from siteplan.core.errors import ConfigError
-from siteplan.core.tags import tag_column
+from siteplan.core.tags import ENTRANCE_TAGS, entrance_rows, tag_column
 from siteplan.facilities.classify import residential_land
 from siteplan.io.layers import is_polygonal, read_input
-from siteplan.osm.features import read_osm
+from siteplan.osm.features import FACILITY_TAGS, read_osm
 from siteplan.osm.parse import is_osm_file
 from siteplan.parcels.load import load_parcels
 from siteplan.scoring.constraints import hazard_frame
@@ -45,13 +49,16 @@ def read_sources(study: Study) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | Non
         raise ConfigError("the study has no street network input.", where="inputs.streets",
                           fix='add streets = "path/to/streets.gpkg" (or an .osm/.pbf file).')
     features = None
+    # Entrances and gates come along with the facilities: they start the walks of the
+    # residential units (siteplan.access.entrances).
+    tags = {**FACILITY_TAGS, **ENTRANCE_TAGS}
     if is_osm_file(inputs.streets):
-        lines, features = read_osm(inputs.streets)
+        lines, features = read_osm(inputs.streets, tags=tags)
     else:
         lines = read_input(study.input_layer(inputs.streets, "street layer"))
     if inputs.facilities is not None:
         if is_osm_file(inputs.facilities):
-            _, features = read_osm(inputs.facilities)
+            _, features = read_osm(inputs.facilities, tags=tags)
         else:
             features = read_input(study.input_layer(inputs.facilities, "facility layer"))
     return lines, features
@@ -127,14 +134,61 @@ def read_residential(study: Study, features: gpd.GeoDataFrame | None,
 
 
 def read_buildings(features: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame | None:
-    """Pick the building footprints among the OSM features (``building=*``), if any."""
+    """Pick the building footprints among the OSM features (``building=*``), if any.
+
+    They keep their ``building`` tag and ``name``.
+    """
     if features is None:
         return None
     tag = tag_column(features, "building")
     keep = (tag.notna() & (tag != "no")).to_numpy(bool) & is_polygonal(features.geometry.values)
     if not keep.any():
         return None
-    return features.loc[keep, [features.geometry.name]].to_crs(crs)
+    out = gpd.GeoDataFrame({"building": tag[keep].to_numpy(),
+                            "name": tag_column(features, "name")[keep].to_numpy()},
+                           geometry=features.geometry[keep].to_numpy(), crs=features.crs)
+    return out.to_crs(crs)
+
+
+def residential_buildings(buildings: gpd.GeoDataFrame | None,
+                          residential: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    """Pick the dwellings among the buildings: tagged as housing, or ``yes`` on residential land.
+
+    ``building=residential``, ``apartments``, ``house``... (:data:`RESIDENTIAL_BUILDINGS`) are
+    dwellings wherever they stand; an untyped ``building=yes`` counts when its representative
+    point lies on residential land.  Both frames in the same CRS.
+    """
+    if buildings is None or len(buildings) == 0:
+        return None
+    tag = buildings["building"].astype("string").str.lower() if "building" in buildings \
+        else pd.Series("yes", index=buildings.index, dtype="string")
+    typed = tag.isin(RESIDENTIAL_BUILDINGS).to_numpy(bool)
+    untyped = (tag == "yes").to_numpy(bool)
+    on_land = np.zeros(len(buildings), dtype=bool)
+    if untyped.any() and len(residential):
+        pts = shapely.point_on_surface(np.asarray(buildings.geometry.values)[untyped])
+        hit = shapely.STRtree(np.asarray(residential.geometry.values)).query(
+            pts, predicate="within")[0]
+        on_land[np.flatnonzero(untyped)[np.unique(hit)]] = True
+    keep = typed | on_land
+    return buildings[keep] if keep.any() else None
+
+
+def read_entrances(study: Study, features: gpd.GeoDataFrame | None,
+                   crs: Any) -> gpd.GeoDataFrame | None:
+    """Read the points where residents enter their estates, if any.
+
+    ``inputs.entrances`` (a bureau's 小区出入口 points) when set, else the OSM entrances and
+    gates among the features (:data:`siteplan.core.tags.ENTRANCE_TAGS`).
+    """
+    if study.inputs.entrances is not None:
+        frame = read_input(study.input_layer(study.inputs.entrances, "entrance layer"))
+    elif features is not None:
+        frame = features[entrance_rows(features).to_numpy(bool)]
+    else:
+        return None
+    points = frame[shapely.get_type_id(np.asarray(frame.geometry.values)) == 0]
+    return points[[points.geometry.name]].to_crs(crs) if len(points) else None
 
 
 def read_boundary(study: Study, crs: Any) -> gpd.GeoDataFrame | None:
@@ -152,5 +206,5 @@ def read_hazards(study: Study, crs: Any) -> gpd.GeoDataFrame | None:
     return hazard_frame([read_input(spec) for spec in layers], crs)
 
 
-__all__ = ["load_study_parcels", "read_boundary", "read_buildings", "read_hazards",
-           "read_residential", "read_sources"]
+__all__ = ["load_study_parcels", "read_boundary", "read_buildings", "read_entrances",
+           "read_hazards", "read_residential", "read_sources", "residential_buildings"]

@@ -21,8 +21,8 @@ import pandas as pd
 from pyproj import CRS
 
 from siteplan.access.catchments import catchments as build_catchments
-from siteplan.access.coverage import class_coverage
 from siteplan.access.distances import facility_access
+from siteplan.access.service import ServiceCoverage, service_coverage
 from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
 from siteplan.core.outputset import plan_outputs, staged_outputs
@@ -34,9 +34,11 @@ from siteplan.inputs import (
     load_study_parcels,
     read_boundary,
     read_buildings,
+    read_entrances,
     read_hazards,
     read_residential,
     read_sources,
+    residential_buildings,
 )
 from siteplan.io.crs import MetricKind
 from siteplan.io.offsets import check_offset
@@ -92,7 +94,8 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
         spec = study.input_layer(layer, "facility layer")
         frame = load_facility_layer(
             spec, class_=layer.class_, class_column=layer.class_column,
-            name_column=layer.name_column, id_column=layer.id_column)
+            name_column=layer.name_column, id_column=layer.id_column,
+            capacity_column=layer.capacity_column)
         if spec.coord_system == "wgs84":
             # Amap/Baidu exports are often GCJ-02/BD-09 without saying so: ~500 m off.
             check_offset(frame, facilities=osm, streets=lines,
@@ -105,12 +108,16 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
             proxies = transport_proxies(lines)
             frames.append(proxies[proxies["class"].isin(sorted(needed - present))])
     columns = ["facility_id", "class", "name", "source"]
-    frames = [f.to_crs(crs)[[*columns, "geometry"]] for f in frames if len(f)]
+    # Places (capacity) travel along where a source has them, for places per 1,000 residents.
+    frames = [f.to_crs(crs)[[*columns, *(["capacity"] if "capacity" in f else []), "geometry"]]
+              for f in frames if len(f)]
     if not frames:
         empty = gpd.GeoDataFrame({c: pd.Series([], dtype="string") for c in columns},
                                  geometry=[], crs=crs)
         return empty, unclassified
     out = pd.concat(frames, ignore_index=True)
+    if "capacity" in out:
+        out["capacity"] = pd.to_numeric(out["capacity"], errors="coerce").astype(float)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs), unclassified
 
 
@@ -119,7 +126,8 @@ class Prepared:
     """The study's inputs, read and prepared.
 
     The walking network, the facilities, residential land, building footprints (where the OSM
-    features have them), the study boundary and hazard polygons.
+    features have them), the study boundary, hazard polygons and the mapped entrances of
+    estates (OSM entrances and gates, or ``inputs.entrances``).
     """
 
     lines: gpd.GeoDataFrame
@@ -130,6 +138,7 @@ class Prepared:
     buildings: gpd.GeoDataFrame | None
     boundary: gpd.GeoDataFrame | None
     hazards: gpd.GeoDataFrame | None
+    entrances: gpd.GeoDataFrame | None = None
 
 
 def prepare(study: Study, step: Steps) -> Prepared:
@@ -147,17 +156,20 @@ def prepare(study: Study, step: Steps) -> Prepared:
         buildings = read_buildings(features, net.crs)
         boundary = read_boundary(study, net.crs)
         hazards = read_hazards(study, net.crs)
+        entrances = read_entrances(study, features, net.crs)
     return Prepared(lines, net, facilities, unclassified, residential, buildings, boundary,
-                    hazards)
+                    hazards, entrances)
 
 
 def _catchments(study: Study, inp: Prepared, step: Steps,
-                parcels: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, pd.DataFrame,
-                                                           gpd.GeoDataFrame]:
+                parcels: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, ServiceCoverage]:
     """Catchments in the study's mode, plus coverage and blind spots of every class.
 
+    Coverage is that of the served units (:func:`siteplan.access.service.service_coverage`),
+    with the street-frontage land share beside it.
+
     Proxy classes (thousands of points along roads or track) are always dissolved: one polygon
-    per proxy point would say nothing and cost minutes.  Coverage and blind spots are those of
+    per proxy point would say nothing and cost minutes.  The frontage land figures are those of
     each class's dissolved catchment, whatever the mode, computed without building it
     (:func:`siteplan.access.coverage.class_coverage`): only the polygons that are written and drawn
     are built, since a city-wide dissolve is one large union of every reached street.
@@ -183,11 +195,20 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
                 polys = gpd.GeoDataFrame(pd.concat([polys, proxies], ignore_index=True),
                                          geometry="geometry", crs=inp.network.crs)
     with step("coverage"):
-        cov, spots = class_coverage(inp.network, inp.facilities, radii, inp.residential,
-                                    parcels=parcels, buildings=inp.buildings,
-                                    frontage_m=frontage_m, facility_point=cfg.facility_point,
-                                    max_snap_m=cfg.max_snap_m)
-    return polys, cov, spots
+        cov = study.coverage
+        gates = inp.entrances
+        served = service_coverage(
+            inp.network, inp.facilities, radii, inp.residential,
+            buildings=residential_buildings(inp.buildings, inp.residential), parcels=parcels,
+            entrances=None if gates is None else gates.geometry.to_numpy(),
+            population_column=cov.population_column, households_column=cov.households_column,
+            residential_far=cov.residential_far,
+            dwelling_size_m2=study.programme.dwelling_size_m2,
+            persons_per_household=study.programme.persons_per_household,
+            entrance_spacing_m=cov.entrance_spacing_m, supply_norms=cov.supply_norms,
+            frontage_m=frontage_m, facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
+            search_limit_m=cfg.search_limit_m)
+    return polys, served
 
 
 def access_warnings(study: Study, facilities: gpd.GeoDataFrame, access: pd.DataFrame,
@@ -327,15 +348,17 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
         parcels = parcels.join(access.table)
         for text in access_warnings(study, inp.facilities, access.table, access.unreachable):
             warnings.warn(text, SiteplanWarning, stacklevel=2)
-    polys, cov, spots = _catchments(study, inp, step, parcels)
+    polys, served = _catchments(study, inp, step, parcels)
     with step("scoring"):
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
                                 demand=inp.residential, hazards=inp.hazards)
     result = StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
-                         catchments=polys, coverage=cov, blind_spots=spots,
-                         unreachable=access.unreachable, unclassified=inp.unclassified,
-                         residential=inp.residential, buildings=inp.buildings,
-                         boundary=inp.boundary, timings=step.timings)
+                         catchments=polys, coverage=served.table,
+                         blind_spots=served.blind_spots, unreachable=access.unreachable,
+                         unclassified=inp.unclassified, residential=inp.residential,
+                         buildings=inp.buildings, boundary=inp.boundary, timings=step.timings,
+                         units=served.units, blind_spots_frontage=served.blind_spots_frontage,
+                         entrances=inp.entrances)
     check_ranked(result)
     return result
 
@@ -405,8 +428,8 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
     ...     res = run_catchments(study, mode="dissolve")
     >>> sorted(res.catchments["class"])
     ['kindergarten', 'middle_school', 'primary_school']
-    >>> res.coverage.columns[:3].tolist()
-    ['class', 'radius_m', 'residential_m2']
+    >>> res.coverage.columns[:5].tolist()
+    ['class', 'radius_m', 'n_units', 'n_units_served', 'units_served_share']
     """
     study = _load(study)
     if mode is not None:
@@ -419,8 +442,10 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
     inp = prepare(study, step)
     parcels = (load_study_parcels(study).to_crs(inp.network.crs)
                if study.inputs.parcels is not None else None)
-    polys, cov, spots = _catchments(study, inp, step, parcels)
-    return CatchmentResult(study, inp.network, inp.facilities, polys, cov, spots, step.timings)
+    polys, served = _catchments(study, inp, step, parcels)
+    return CatchmentResult(study, inp.network, inp.facilities, polys, served.table,
+                           served.blind_spots, step.timings, units=served.units,
+                           blind_spots_frontage=served.blind_spots_frontage)
 
 
 # ------------------------------------------------------------------------ single-stage helpers

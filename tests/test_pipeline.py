@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -75,16 +76,78 @@ def test_catchments_coverage_and_blind_spots(demo):
     # Proxy classes are drawn dissolved: one polygon each.
     assert (cat["class"] == "bus_corridor").sum() == 1
     cov = result.coverage.set_index("class")
-    assert ((cov["covered_share"] >= 0) & (cov["covered_share"] <= 1)).all()
-    assert cov.loc["middle_school", "covered_m2"] > cov.loc["kindergarten", "covered_m2"]
+    # The street-frontage land measure, kept under its own name, and its land left outside.
+    land = cov["covered_land_share_frontage"]
+    assert ((land >= 0) & (land <= 1)).all()
+    covered = cov["covered_land_m2_frontage"]
+    assert covered["middle_school"] > covered["kindergarten"]
+    outside = result.blind_spots_frontage
+    assert set(outside["class"]) <= set(cat["class"])
+    for cls in SEED:
+        left = outside.loc[outside["class"] == cls, "area_m2"].sum()
+        assert left == pytest.approx(cov.loc[cls, "residential_m2"] - covered[cls], rel=0.02)
+    # The served-unit blind spots: the units not served, class by class.
     spots = result.blind_spots
     assert set(spots["class"]) <= set(cat["class"])
     for cls in SEED:
-        left = spots.loc[spots["class"] == cls, "area_m2"].sum()
-        assert left == pytest.approx(cov.loc[cls, "residential_m2"] - cov.loc[cls, "covered_m2"],
-                                     rel=0.02)
+        mine = spots[spots["class"] == cls]
+        assert len(mine) == cov.loc[cls, "n_units"] - cov.loc[cls, "n_units_served"] > 0
     text = summary_text(result)
     assert "Top 10 parcels" in text and "Coverage kindergarten (300 m)" in text
+
+
+def test_served_units_per_class_on_the_demo(demo):
+    """Residential areas, their area and (estimated) residents served, per class."""
+    study, result, *_ = demo
+    cov = result.coverage.set_index("class")
+    units = result.units
+    assert len(units) == cov.loc["kindergarten", "n_units"] == len(result.residential) > 50
+    for cls in SEED:
+        served = units[f"served_{cls}"].to_numpy(bool)
+        np.testing.assert_array_equal(served, (units[f"dist_{cls}_m"] <= SEED[cls]).to_numpy())
+        row = cov.loc[cls]
+        assert row["n_units_served"] == served.sum()
+        assert row["served_m2"] == pytest.approx(units.loc[served, "area_m2"].sum())
+        assert row["residents_served"] == pytest.approx(units.loc[served, "residents"].sum())
+        assert row["residents_estimated"]  # OSM has no population: area x FAR, said so
+        # Parcels within the radius are the compliance columns' count.
+        assert row["n_parcels_served"] == result.parcels[f"meets_{cls}_radius"].sum()
+    # Served units measure more than the land along reached streets ever could.
+    assert (cov.loc[list(SEED), "area_served_share"]
+            > cov.loc[list(SEED), "covered_land_share_frontage"]).all()
+    assert (units["residents_basis"].str.startswith("estimate")).all()
+    # Blind spots differ between classes.
+    spots = result.blind_spots
+    sets = {c: frozenset(spots.loc[spots["class"] == c, "unit_id"]) for c in SEED}
+    assert len(set(sets.values())) == 3
+    assert sets["middle_school"] < sets["kindergarten"]
+    # Every distance has the nearest facility's name next to it.
+    fac = result.facilities
+    p = result.parcels
+    for cls in SEED:
+        names = fac[fac["class"] == cls].set_index("facility_id")["name"]
+        ids, got = p[f"nearest_{cls}_id"], p[f"nearest_{cls}_name"]
+        known = ids.notna()
+        assert known.sum() > 0
+        expect = names.reindex(ids[known].to_numpy()).to_numpy()
+        assert list(got[known]) == list(expect)
+        assert got[~known].isna().all()
+
+
+def test_summary_prints_compliance_counts_of_the_parcels_table(demo):
+    _, result, *_ = demo
+    text = summary_text(result)
+    p = result.parcels
+    n = len(p)
+    for cls, radius in SEED.items():
+        k = int(p[f"meets_{cls}_radius"].sum())
+        assert f"  {cls} within {radius:g} m: {k:,} of {n:,} parcels ({100 * k / n:.1f} %)" in text
+    every = int(p["compliant_all"].sum())
+    kept = ~p["excluded"].astype(bool)
+    assert (f"  all three: {every:,} of {n:,} parcels ({100 * every / n:.1f} %); "
+            f"{int(p.loc[kept, 'compliant_all'].sum()):,} of {int(kept.sum()):,} not excluded"
+            in text)
+    assert "of residents (estimated); street-frontage land" in text
 
 
 def test_outputs_every_layer_crs_and_deterministic(demo, tmp_path):
@@ -93,8 +156,9 @@ def test_outputs_every_layer_crs_and_deterministic(demo, tmp_path):
     second = write_outputs(result, tmp_path / "b", formats=["csv", "gpkg"])
     assert first["csv"].read_bytes() == second["csv"].read_bytes()
     layers = {str(n) for n in pyogrio.list_layers(first["gpkg"])[:, 0]}
-    expected = {"parcels", "facilities", "coverage", "blind_spots", "unreachable"}
-    expected |= {f"catchments_{c}" for c in SEED}
+    expected = {"parcels", "facilities", "coverage", "residential_units", "unreachable",
+                "blind_spots_frontage"}
+    expected |= {f"catchments_{c}" for c in SEED} | {f"blind_spots_{c}" for c in SEED}
     assert expected <= layers
     for name in layers - {"coverage", "unreachable", "metadata"}:
         info = pyogrio.read_info(first["gpkg"], layer=name)
@@ -102,6 +166,14 @@ def test_outputs_every_layer_crs_and_deterministic(demo, tmp_path):
             assert info["crs"] == "EPSG:32649", name
     back = gpd.read_file(first["gpkg"], layer="parcels")
     assert {"dist_kindergarten_m", "score", "rank", "required_childcare_places"} <= set(back)
+    spots = gpd.read_file(first["gpkg"], layer="blind_spots_kindergarten")
+    mine = result.blind_spots[result.blind_spots["class"] == "kindergarten"]
+    assert list(spots["unit_id"]) == list(mine["unit_id"])
+    assert {"name", "dist_m", "missed_by_m", "residents"} <= set(spots)
+    # The seed compliance counts are in the shortlist metadata.
+    meta = json.loads(first["meta"].read_text(encoding="utf-8"))["seed_compliance"]
+    assert meta["all"]["n_meeting"] == int(result.parcels["compliant_all"].sum())
+    assert meta["kindergarten"]["n_parcels"] == len(result.parcels)
     # No temporary files left behind (the one hidden file is the folder's manifest), and the
     # inputs are untouched.
     hidden = [p.name for p in (tmp_path / "a").iterdir() if p.name.startswith(".")]
@@ -117,6 +189,29 @@ def test_maps_are_written_with_the_study_stem(demo, tmp_path):
     html = out["map"].read_text(encoding="utf-8")
     assert "OpenStreetMap" in html and "<script src=\"http" not in html
     assert out["png"].stat().st_size > 10_000
+    # Seed compliance at a glance in the legend: every rule's count of all the parcels.
+    n = len(result.parcels)
+    k = int(result.parcels["meets_primary_school_radius"].sum())
+    assert f"{k:,} / {n:,} ({100 * k / n:.1f} %)" in html and "all three" in html
+
+
+def test_xlsx_has_the_compliance_and_coverage_sheets(demo, tmp_path):
+    from openpyxl import load_workbook
+
+    from siteplan.scoring.compliance import compliance_counts
+
+    study, result, *_ = demo
+    out = write_outputs(result, tmp_path, formats=["xlsx"])
+    book = load_workbook(out["xlsx"], read_only=True)
+    assert book.sheetnames == ["排名 Ranking", "排除地块 Excluded", "达标统计 Seed compliance",
+                               "服务覆盖 Service coverage", "研究元数据 Study metadata"]
+    rows = list(book["达标统计 Seed compliance"].iter_rows(values_only=True))
+    book.close()
+    assert rows[1][:4] == ("rule", "radius_m", "n_parcels", "n_meeting")
+    counts = compliance_counts(result.parcels, study.compliance.radii)
+    assert [r[0] for r in rows[2:]] == list(counts["rule"])
+    assert [r[3] for r in rows[2:]] == list(counts["n_meeting"])
+    assert rows[-1][0] == "all" and rows[-1][3] == int(result.parcels["compliant_all"].sum())
 
 
 def test_catchments_only_run(demo):

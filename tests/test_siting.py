@@ -221,6 +221,7 @@ def _band(x0, x1):
 
 
 def test_street_case_known_answer():
+    """The street-frontage measure: land covered by area of intersection."""
     net, fac, cand, demand = _street()
     # A second kindergarten at x = 600, and a candidate "a0450" whose catchment (x 150-750)
     # lies inside the existing ones: it covers as much street as b1200 and has the lowest id,
@@ -229,7 +230,8 @@ def test_street_case_known_answer():
                                            geometry=shapely.points([[600, 0]]), crs=CRS)])
     cand = pd.concat([cand, gpd.GeoDataFrame({"site_id": ["a0450"]},
                                              geometry=shapely.points([[450, 0]]), crs=CRS)])
-    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=1, method="both")
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=1, method="both",
+                        measure="frontage")
     before = _band(0, 900).area
     for method in ("greedy", "exact"):
         row = res.coverage.set_index("method").loc[method]
@@ -247,7 +249,8 @@ def test_street_case_known_answer():
     assert list(res.unreachable["area_m2"]) == pytest.approx([10000.0])
     assert res.unreachable.geometry.iloc[0].symmetric_difference(
         box(0, 500, 100, 600)).area < 1e-6
-    full = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=3, method="exact")
+    full = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=3, method="exact",
+                         measure="frontage")
     assert full.coverage["covered_after"].iloc[0] == pytest.approx(2000 * 20, rel=1e-9)
     assert full.coverage["share_after"].iloc[0] == pytest.approx(40000 / 50000, rel=1e-9)
     assert list(full.sites["site_id"]) == ["b1200", "c1800"]  # a0450 and c600 add nothing
@@ -255,7 +258,8 @@ def test_street_case_known_answer():
 
 def test_population_spread_by_area_of_intersection():
     net, fac, cand, demand = _street()
-    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=1, population="pop")
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, k=1, population="pop",
+                        measure="frontage")
     row = res.coverage.iloc[0]
     zone = res.catchments.geometry.iloc[0].union(_band(0, 300))
     # Population of the strip is spread by area: covered share of its area times 4000.
@@ -316,7 +320,7 @@ def test_target_already_met_proposes_nothing_and_writes_empty_outputs(tmp_path):
 def test_target_mode_coverage_reports_sites():
     net, fac, cand, demand = _street()
     res = maximal_cover(net, fac, "kindergarten", 300.0, cand, demand, target_share=0.6,
-                        method="both")
+                        method="both", measure="frontage")
     for row in res.coverage.to_dict("records"):
         # 0.6 of 50000 m² is 30000, 23400 more than the existing 6600 (330 m of the 20 m
         # strip): 1170 m of strip, more than one site's 660 m, and b1200 + c600 reach 1200 m.
@@ -571,7 +575,8 @@ def test_other_demand_layers_and_candidates(taiyuan):
     cases = [("parcels", sparse_user, set(sparse_user["site_id"])),
              ("buildings", user, set(user["site_id"])), ("residential", "nodes", None)]
     for dem, cand, ids in cases:
-        res = site_study(taiyuan, "kindergarten", k=2, candidates=cand, demand=dem)
+        res = site_study(taiyuan, "kindergarten", k=2, candidates=cand, demand=dem,
+                         measure="frontage")
         row = res.coverage.iloc[0]
         layer = {"parcels": taiyuan.parcels, "buildings": taiyuan.buildings,
                  "residential": taiyuan.residential}[dem]
@@ -582,3 +587,50 @@ def test_other_demand_layers_and_candidates(taiyuan):
         assert row["objective"] == pytest.approx(row["covered_after"], rel=1e-4), dem
         if ids is not None:
             assert set(res.sites["site_id"]) <= ids
+
+
+# --- served units: the coverage report's own measure -------------------------------------------
+
+def _estates():
+    """Five estates north of the street of :func:`_street` (100 m wide, from x = 100, 500,
+    900, 1300, 1700), with residents; a 小区 mapped as a point far south; the first estate's
+    gate is 110 m from the kindergarten at the west end."""
+    return gpd.GeoDataFrame(
+        {"residents": [100.0, 200.0, 300.0, 400.0, 500.0, 50.0]},
+        geometry=[*(box(x, 10, x + 100, 110) for x in (100, 500, 900, 1300, 1700)),
+                  shapely.Point(1000, -900)], crs=CRS)
+
+
+def test_units_known_answer_weighted_by_residents():
+    net, fac, cand, _ = _street()
+    res = maximal_cover(net, fac, "kindergarten", 300.0, cand, _estates(), k=2,
+                        population="residents", method="both")
+    for row in res.coverage.to_dict("records"):
+        assert row["measure"] == "units" and row["weight"] == "residents"
+        assert row["demand_total"] == 1550.0 and row["covered_before"] == 100.0
+        # c1800 serves the 1700 estate (500) only; b1200 the 900 and 1300 ones (700); c600
+        # the 500 one (200): the best pair is b1200 + c1800.
+        assert row["covered_after"] == 1300.0 and row["objective"] == 1300.0
+        assert (row["n_units"], row["n_served_before"], row["n_served_after"]) == (6, 1, 4)
+        assert row["unreachable"] == 50.0  # the point 900 m off the street: nobody serves it
+    assert sorted(res.sites.loc[res.sites["method"] == "exact", "site_id"]) == ["b1200", "c1800"]
+    assert list(res.unreachable["demand_id"]) == ["5"]
+    # A target share: the fewest sites to serve half the residents (775): b1200 alone.
+    target = maximal_cover(net, fac, "kindergarten", 300.0, cand, _estates(),
+                           target_share=0.5, population="residents", method="exact")
+    assert list(target.sites["site_id"]) == ["b1200"]
+    assert target.coverage["share_after"].iloc[0] == pytest.approx(800 / 1550)
+
+
+def test_taiyuan_siting_starts_from_the_coverage_report(taiyuan):
+    res = site_study(taiyuan, "kindergarten", k=5, method="both")
+    report = taiyuan.coverage.set_index("class").loc["kindergarten"]
+    for row in res.coverage.to_dict("records"):
+        assert row["weight"] == "residents" and row["measure"] == "units"
+        # The same units, residents and served state as the coverage report.
+        assert row["demand_total"] == pytest.approx(report["residents"], rel=1e-12)
+        assert row["share_before"] == pytest.approx(report["residents_served_share"], rel=1e-12)
+        assert row["n_served_before"] == report["n_units_served"]
+        # The optimiser's atoms and the independent nearest-facility pass agree.
+        assert row["objective"] == pytest.approx(row["covered_after"], rel=1e-12)
+        assert row["n_served_after"] > row["n_served_before"]

@@ -8,6 +8,7 @@ feature) and every facility class it adds the columns of the naming contract:
   reach the network (never a sentinel number);
 - ``time_<class>_min``: the same at the configured walking speed;
 - ``nearest_<class>_id``: that facility's ``facility_id`` (missing where the distance is NaN);
+- ``nearest_<class>_name``: its ``name``, when the facilities have names;
 - ``n_<class>_<r>m``: how many facilities of the class lie within ``r`` metres.
 
 Nearest distances come from one multi-source bounded Dijkstra pass per class
@@ -26,7 +27,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from siteplan.core.columns import count_column, distance_column, nearest_column, time_column
+from siteplan.core.columns import (
+    count_column,
+    distance_column,
+    nearest_column,
+    nearest_name_column,
+    time_column,
+)
 from siteplan.core.defaults import MAX_SNAP_M, SEARCH_LIMIT_M, WALK_SPEED_MPS
 from siteplan.core.errors import InputError
 from siteplan.network.graph import Network
@@ -47,7 +54,7 @@ class AccessResult:
     ----------
     table
         One row per target (same index as the targets): ``unreachable``, ``access_leg_m`` and
-        the distance, time, nearest-id and count columns of every class.
+        the distance, time, nearest-id (and name) and count columns of every class.
     unreachable
         Targets and facilities that could not reach the network: ``kind`` (``"target"`` or
         ``"facility"``), ``id``, ``class``, ``nearest_street_m``, ``reason``.
@@ -101,7 +108,7 @@ def snap_facilities(
     return out
 
 
-def _ids_at(ids: np.ndarray, index: np.ndarray) -> pd.arrays.StringArray:
+def ids_at(ids: np.ndarray, index: np.ndarray) -> pd.arrays.StringArray:
     """Return ``ids[index]`` as a string array, missing where ``index`` is -1."""
     # One vectorised take on the few facility ids, not an object array as long as the targets.
     return pd.array(ids, dtype="string").take(index, allow_fill=True)
@@ -301,6 +308,9 @@ def facility_access(
         ids_arr = np.asarray(targets.index, dtype=object)
     tsnap = snap(net, geoms, how=target_point, max_snap_m=max_snap_m)
     fsnaps = snap_facilities(net, facilities, classes, how=facility_point, max_snap_m=max_snap_m)
+    cls_values = facilities["class"].astype(str).to_numpy()
+    names = (facilities["name"].astype("string").to_numpy() if "name" in facilities.columns
+             else None)
 
     cols: dict[str, object] = {
         "unreachable": ~tsnap.reachable,
@@ -315,7 +325,9 @@ def facility_access(
         dist, src = target_distances(net, reach, tsnap, fsnap, search_limit_m)
         cols[distance_column(cls)] = dist
         cols[time_column(cls)] = dist / speed_mps / 60.0
-        cols[nearest_column(cls)] = _ids_at(fids, src)
+        cols[nearest_column(cls)] = ids_at(fids, src)
+        if names is not None:
+            cols[nearest_name_column(cls)] = ids_at(names[cls_values == cls], src)
         radii = list(count_radii.get(cls, []))
         if radii:
             counts = _reach_counts(net, tsnap, fsnap, radii, budget_bytes)
@@ -358,8 +370,9 @@ def node_access(
     Returns
     -------
     pandas.DataFrame
-        ``N`` rows indexed by node id, with ``dist_<class>_m``, ``time_<class>_min`` and
-        ``nearest_<class>_id`` per class.
+        ``N`` rows indexed by node id, with ``dist_<class>_m``, ``time_<class>_min``,
+        ``nearest_<class>_id`` and (when the facilities have names) ``nearest_<class>_name``
+        per class.
 
     Raises
     ------
@@ -386,6 +399,9 @@ def node_access(
     if classes is None:
         classes = sorted(facilities["class"].dropna().astype(str).unique())
     fsnaps = snap_facilities(net, facilities, classes, how=facility_point, max_snap_m=max_snap_m)
+    cls_values = facilities["class"].astype(str).to_numpy()
+    names = (facilities["name"].astype("string").to_numpy() if "name" in facilities.columns
+             else None)
     cols: dict[str, object] = {}
     for cls in classes:
         fsnap, fids = fsnaps[cls]
@@ -393,5 +409,7 @@ def node_access(
         dist = np.where(np.isfinite(reach.dist), reach.dist, np.nan)
         cols[distance_column(cls)] = dist
         cols[time_column(cls)] = dist / speed_mps / 60.0
-        cols[nearest_column(cls)] = _ids_at(fids, reach.source)
+        cols[nearest_column(cls)] = ids_at(fids, reach.source)
+        if names is not None:
+            cols[nearest_name_column(cls)] = ids_at(names[cls_values == cls], reach.source)
     return pd.DataFrame(cols, index=pd.RangeIndex(net.n_nodes, name="node_id"))

@@ -42,6 +42,7 @@ err = Console(stderr=True)
 CatchmentMode = Literal["overlap", "dissolve", "split", "rings"]
 SitingDemand = Literal["residential", "parcels", "buildings"]
 SitingMethod = Literal["greedy", "exact", "both"]
+SitingMeasure = Literal["units", "frontage"]
 
 
 TopN = Annotated[int | None, typer.Option(min=1, help="Rows in the shortlist.")]

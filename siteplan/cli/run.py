@@ -20,6 +20,7 @@ from siteplan.cli.app import (
     PostGIS,
     Quiet,
     SitingDemand,
+    SitingMeasure,
     SitingMethod,
     TopN,
     Ui,
@@ -99,8 +100,10 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
                                 mode=mode)
         path = write_catchments(result, out)
     ui.timings(result.timings)
-    say(result.coverage.to_string(index=False))
-    say(f"catchments: {path}")
+    from siteplan.outputs.summary import coverage_lines
+
+    say("\n".join(coverage_lines(result.coverage)))
+    say(f"catchments: {path} (the whole coverage table: coverage.csv)")
 
 
 def _siting_text(coverage: pd.DataFrame, sites: pd.DataFrame, frontage_m: float) -> str:
@@ -111,11 +114,19 @@ def _siting_text(coverage: pd.DataFrame, sites: pd.DataFrame, frontage_m: float)
         if r["method"] != "greedy" and r["gap"] == r["gap"]:  # NaN-safe: no gap, no text
             unit = " in sites" if r.get("bound_unit") == "sites" else ""
             solver += f", gap {r['gap']:.2%}{unit}"
+        lost = r["unreachable"] / r["demand_total"]
+        if r.get("measure", "units") == "units":
+            what = "residents" if r["weight"] == "residents" else f"the demand ({r['weight']})"
+            tail = (f" ({int(r['n_served_before']):,} and {int(r['n_served_after']):,} of "
+                    f"{int(r['n_units']):,} units served); {lost:.1%} is in units no candidate "
+                    "serves (none within the radius of their entrances).")
+        else:
+            what = "the demand"
+            tail = (f"; {lost:.1%} lies beyond every catchment (farther than {frontage_m:g} m "
+                    "from the streets any site reaches; the study's catchments.frontage_m).")
         lines.append(f"{r['method']} ({solver}): {r['class']} within {r['radius_m']:g} m covers "
-                     f"{r['share_before']:.1%} of the demand now, {r['share_after']:.1%} with "
-                     f"{r['k']} new site(s); {r['unreachable'] / r['demand_total']:.1%} lies "
-                     f"beyond every catchment (farther than {frontage_m:g} m from the streets "
-                     "any site reaches; the study's catchments.frontage_m).")
+                     f"{r['share_before']:.1%} of {what} now, {r['share_after']:.1%} with "
+                     f"{r['k']} new site(s)" + tail)
     table = sites[["method", "rank", "site_id", "marginal_share", "cumulative_share", "lon",
                    "lat"]]
     text: str = table.to_string(index=False, float_format="{:.4f}".format)
@@ -137,8 +148,13 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
              help="Demand polygons: residential land, the parcels or the buildings.")]
          = "residential",
          population: Annotated[str | None, typer.Option(
-             help="Weight demand by this population column (spread by area), not by area.")]
+             help="Weight demand by this column (default: the coverage report's residents "
+                  "of residential units; each unit 1 for parcels and buildings).")]
          = None,
+         measure: Annotated[SitingMeasure, typer.Option(
+             help="units: a unit is covered when a site is within the radius of one of its "
+                  "entrances (the coverage report's measure); frontage: land covered by "
+                  "the street-frontage catchments, by area.")] = "units",
          method: Annotated[SitingMethod, typer.Option(
              help="greedy (fast, within 1-1/e of the optimum), exact (HiGHS integer "
                   "programme) or both.")] = "greedy",
@@ -156,8 +172,8 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     """Gap filling (服务盲区补点): where k new facilities would cover the most uncovered demand.
 
     Maximal covering with the class's walking radius (kindergarten 300 m, primary school
-    500 m...): existing facilities already cover their catchments, so only uncovered demand
-    counts, measured by area of intersection with the catchments.
+    500 m...): units the existing facilities serve are served already, so only unserved
+    residents (units) count, served as the coverage report counts them (--measure units).
 
     Example: siteplan site data/taiyuan/study.toml --class kindergarten --k 10 --method both
     """
@@ -187,7 +203,7 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
             siting = site_study(result, class_, k=k, target_share=target_share,
                                 candidates=sites, demand=demand, population=population,
                                 method=method, time_limit_s=time_limit,
-                                skip_excluded=skip_excluded)
+                                skip_excluded=skip_excluded, measure=measure)
         with ui.timed("write siting", result.timings):
             paths = write_siting(siting, out_dir, stem=stem)
     ui.timings(result.timings)

@@ -9,8 +9,10 @@ intact until the new one is complete.  A run's several files are swapped in as o
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,8 +78,12 @@ def atomic_path(path: str | Path, inputs: list[str | Path] | None = None) -> Ite
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        # SQLite (GeoPackage) leaves its journal beside an interrupted write.
+    except BaseException as exc:
+        # A writer interrupted inside GDAL leaves its dataset open in the traceback's frames;
+        # closed later (when the traceback goes), GDAL would write the file again.  Close it
+        # first, then remove the file and the journal SQLite (GeoPackage) leaves beside it.
+        traceback.clear_frames(exc.__traceback__)
+        gc.collect()
         for leftover in (tmp, *(tmp.with_name(tmp.name + s) for s in _SIDECARS)):
             with contextlib.suppress(OSError):
                 leftover.unlink()

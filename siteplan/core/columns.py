@@ -1,8 +1,8 @@
 """Column names shared by stages and users (docs/design.md, "Column and layer names").
 
 Every stage that writes or reads a per-class column builds its name here, so the contract
-``dist_<class>_m``, ``time_<class>_min``, ``nearest_<class>_id``, ``n_<class>_<r>m`` and
-``meets_<class>_radius`` has one definition.
+``dist_<class>_m``, ``time_<class>_min``, ``nearest_<class>_id``, ``nearest_<class>_name``,
+``n_<class>_<r>m``, ``meets_<class>_radius`` and ``served_<class>`` has one definition.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ def nearest_column(cls: str) -> str:
     return f"nearest_{cls}_id"
 
 
+def nearest_name_column(cls: str) -> str:
+    """Name the nearest-facility name column of a class: ``nearest_<class>_name``."""
+    return f"nearest_{cls}_name"
+
+
 def count_column(cls: str, radius_m: float) -> str:
     """Name the count column of a class and radius: ``n_<class>_<r>m`` (no trailing ``.0``).
 
@@ -43,3 +48,14 @@ def count_column(cls: str, radius_m: float) -> str:
 def meets_column(cls: str) -> str:
     """Name the seed-compliance column of a class: ``meets_<class>_radius``."""
     return f"meets_{cls}_radius"
+
+
+def served_column(cls: str) -> str:
+    """Name the served flag of a demand unit for a class: ``served_<class>``.
+
+    Examples
+    --------
+    >>> served_column("kindergarten")
+    'served_kindergarten'
+    """
+    return f"served_{cls}"

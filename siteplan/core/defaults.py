@@ -67,11 +67,39 @@ SEARCH_LIMIT_M = 3000.0
 
 # -------------------------------------------------------------------------- catchments, coverage
 
-#: Street-frontage width (m): the depth of the blocks facing a reached street that count as
-#: served (a typical Chinese residential block's street-facing row of buildings).
+#: Street-frontage width (m) of the catchment polygons: the reached streets buffered by it, so
+#: the land along them (a typical Chinese residential block's street-facing row of buildings).
+#: Not a service area in ArcGIS's sense (land between reached streets, trimmed 100 m from them
+#: by default): the land share it gives (``covered_land_share_frontage``) is the secondary
+#: coverage measure; who is served is measured on units (siteplan.access.served).
 FRONTAGE_M = 30.0
 #: Blind spots smaller than this (m²) are slivers between buffers, not places.
 MIN_BLIND_SPOT_M2 = 100.0
+
+# ----------------------------------------------------------------------- served units, entrances
+
+#: A residential unit (小区, building, parcel) without mapped entrances gets one entrance per
+#: this much perimeter (m), each at the point of its stretch of boundary nearest a walkable
+#: street.  Assumption: a 居住街坊 of GB 50180-2018 (2-4 ha, sides of 150-250 m) has about one
+#: gate per side; a small estate gets one, a large one several.
+ENTRANCE_SPACING_M = 250.0
+#: Most boundary entrances one unit gets (a whole district mapped as one polygon is not one
+#: estate, and its served state is then read with care).
+MAX_ENTRANCES = 16
+#: A mapped entrance (``entrance=*``, ``barrier=gate``...) belongs to a unit when it lies this
+#: close (m) to the unit's boundary: gates sit on the fence, landuse outlines are drawn to
+#: within a few metres of it.
+ENTRANCE_TOLERANCE_M = 15.0
+#: Floor-area ratio assumed for existing residential land when estimating residents (area x
+#: FAR / dwelling size x persons per household), where the layer has no population or
+#: household field.  Assumption: a mid-rise urban 小区 of 1990-2020; GB 50180-2018 表4.0.1
+#: gives the permitted range by climate zone and height (set ``[coverage] residential_far``
+#: for the city).
+RESIDENTIAL_FAR = 2.0
+#: Building tags counted as dwellings (buildings tagged ``yes`` count inside residential land).
+RESIDENTIAL_BUILDINGS: tuple[str, ...] = (
+    "residential", "apartments", "house", "detached", "semidetached_house", "terrace",
+    "dormitory", "bungalow")
 
 # ----------------------------------------------------------------------------------- facilities
 
@@ -158,4 +186,11 @@ PROGRAMME: dict[str, float] = {
     "parking_bay_length_m": 5.3,
     "charging_share": 1.0,  # 100 % charging provision
     "property_service_share": 0.03,  # ≥ 3 % of GFA as property-service rooms
+}
+
+#: Supply norms for places per 1,000 residents within a class's radius.  The seed's ≥ 10
+#: childcare places (托位) per 1,000 residents (三(二)8) is applied to kindergartens, which
+#: carry the 托班 places where there is no separate childcare layer.
+SUPPLY_NORMS_PER_1000: dict[str, float] = {
+    "kindergarten": PROGRAMME["childcare_places_per_1000"],
 }

@@ -67,4 +67,32 @@ def tag_column(lines: pd.DataFrame, key: str) -> pd.Series:
     return values
 
 
-__all__ = ["hstore", "hstore_tag", "parse_hstore", "tag_column"]
+#: OSM nodes that are a way into an estate or a building: ``entrance=*`` (except emergency
+#: exits) and gates in fences (``barrier=gate`` and its kinds).  osmnx-style selection for
+#: :func:`siteplan.osm.features.read_osm_features`.
+ENTRANCE_TAGS: dict[str, bool | list[str]] = {
+    "entrance": True,
+    "barrier": ["gate", "entrance", "lift_gate", "swing_gate", "sliding_gate"],
+}
+
+
+def entrance_rows(features: pd.DataFrame) -> pd.Series:
+    """Tell which features are entrances (:data:`ENTRANCE_TAGS`), tags in columns or hstore.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"barrier": ["gate", "fence", None],
+    ...                       "other_tags": [None, None, '"entrance"=>"main"']})
+    >>> entrance_rows(frame).tolist()
+    [True, False, True]
+    """
+    entrance = tag_column(features, "entrance")
+    gates = ENTRANCE_TAGS["barrier"]
+    barrier = tag_column(features, "barrier").isin(gates if isinstance(gates, list) else [])
+    out: pd.Series = ((entrance.notna() & ~entrance.isin(["no", "emergency"]))
+                      | barrier).fillna(False).astype(bool)
+    return out
+
+
+__all__ = ["ENTRANCE_TAGS", "entrance_rows", "hstore", "hstore_tag", "parse_hstore",
+           "tag_column"]

@@ -293,6 +293,9 @@ def classify_facilities(
     )
     for col in FACILITY_COLUMNS:
         out[col] = out[col].astype("string")
+    # OSM ``capacity``: places (pupils, children, beds); "约120" and the like are left out.
+    out["capacity"] = pd.array(pd.to_numeric(tags.get("capacity"), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan)[f], dtype="Float64")
     out = merge_same_name(unique_ids(out), merge)
     unclassified = _unclassified_schools(rules, features, tags, names, ids, keep)
     return FacilityResult(out, unclassified, source)

@@ -95,6 +95,7 @@ def load_facility_layer(
     class_column: str | None = None,
     name_column: str | None = None,
     id_column: str | None = None,
+    capacity_column: str | None = None,
     layer: str | None = None,
     crs: Any = None,
     encoding: str | None = None,
@@ -119,6 +120,8 @@ def load_facility_layer(
         Column of names; by default the first of ``name``, ``名称``, ``名字``, ``mc``... present.
     id_column
         Column of unique ids; by default ``"<file name>:<row>"``.
+    capacity_column
+        Column of places (学位, 托位, beds); by default a ``capacity`` column, if any.
     layer, crs, encoding, coord_system, lon_column, lat_column
         How to read the file (:func:`siteplan.io.layers.read_layer`); replaced by the
         settings of ``path`` when it is an :class:`~siteplan.io.inputs.InputLayer`.
@@ -126,8 +129,9 @@ def load_facility_layer(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``facility_id``, ``class``, ``name``, ``source`` (the file name), ``matched_by`` and
-        geometry in the layer's CRS (EPSG:4326 after a GCJ-02/BD-09 conversion).
+        ``facility_id``, ``class``, ``name``, ``source`` (the file name), ``matched_by``,
+        ``capacity`` (with a capacity column) and geometry in the layer's CRS (EPSG:4326 after
+        a GCJ-02/BD-09 conversion).
 
     Raises
     ------
@@ -177,7 +181,8 @@ def load_facility_layer(
         raise InputError("has no features with a geometry.", where=where,
                          fix="check the file and the layer; every facility needs a location.")
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
-    for role, col in (("class", class_column), ("name", name_column), ("id", id_column)):
+    for role, col in (("class", class_column), ("name", name_column), ("id", id_column),
+                      ("capacity", capacity_column)):
         if col is not None and col not in gdf.columns:
             raise _missing_column(col, role, columns, encoding, where)
     parsed, matched_by = _declared_classes(gdf, class_, class_column, encoding, where)
@@ -200,6 +205,10 @@ def load_facility_layer(
     )
     for col in FACILITY_COLUMNS:
         out[col] = out[col].astype("string")
+    cap = capacity_column or ("capacity" if "capacity" in gdf.columns else None)
+    if cap is not None:
+        out["capacity"] = pd.array(pd.to_numeric(gdf[cap], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)[row], dtype="Float64")
     out.attrs["siteplan_repairs"] = gdf.attrs.get("siteplan_repairs", {})
     return out
 

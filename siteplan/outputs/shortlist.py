@@ -5,8 +5,9 @@
 - ``shortlist.csv``: UTF-8 with BOM (Excel on Windows shows Chinese), English column names in
   row 1, byte-deterministic (fixed decimals per column, rows ordered by rank then
   ``parcel_id``, excluded parcels last, no timestamp);
-- ``shortlist.xlsx``: sheets *排名 Ranking*, *排除地块 Excluded* and *研究元数据 Study metadata*,
-  with a bilingual header row (``中文 / English``) above the column-name row, frozen headers and
+- ``shortlist.xlsx``: sheets *排名 Ranking*, *排除地块 Excluded*, any summary tables given (a
+  study run gives the seed compliance counts and the service coverage) and *研究元数据 Study
+  metadata*, with a bilingual header row (``中文 / English``) above the column-name row, frozen headers and
   number formats;
 - ``shortlist.gpkg``: layer ``parcels`` with **every** parcel (by rank, excluded last, whatever
   the top-N, so a map redrawn from it shows them all) plus any extra layers given (spatial or
@@ -252,6 +253,7 @@ def write_shortlist(
     inputs: Sequence[str | Path] | None = None,
     basename: str = "shortlist",
     labels: Pairs | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Path]:
     """Write the shortlist files and their metadata sidecar.
 
@@ -284,6 +286,10 @@ def write_shortlist(
     labels
         Extra header labels ``{key: (English, 中文)}``, normally
         :func:`siteplan.scoring.score.criterion_labels` so criterion columns get readable headers.
+    tables
+        Extra XLSX sheets ``{label key: table}`` after *排除地块 Excluded*, e.g. the seed
+        compliance counts (``sheet_compliance``) and the coverage table (``sheet_coverage``);
+        the sheet is named by the key's label (:func:`siteplan.core.labels.label`).
 
     Returns
     -------
@@ -328,7 +334,7 @@ def write_shortlist(
     with staged_outputs(plan) as stage:
         written = shortlist_files(parcels, stage, top_n=top_n, metadata=metadata,
                                   formats=formats, layers=layers, basename=basename,
-                                  labels=labels)
+                                  labels=labels, tables=tables)
     return {kind: plan.path(path.name) for kind, path in written.items()}
 
 
@@ -358,6 +364,7 @@ def shortlist_files(
     layers: Mapping[str, pd.DataFrame] | None = None,
     basename: str = "shortlist",
     labels: Pairs | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Path]:
     """Write the shortlist files into ``folder`` (a staging folder; see :func:`write_shortlist`).
 
@@ -385,7 +392,7 @@ def shortlist_files(
     if "xlsx" in formats:
         written["xlsx"] = folder / f"{basename}.xlsx"
         write_xlsx(written["xlsx"], table[~excluded_mask], table[excluded_mask], meta_rows,
-                    labels)
+                   labels, tables or {})
     if "gpkg" in formats:
         written["gpkg"] = folder / f"{basename}.gpkg"
         every = ordered if top_n is None else order_parcels(parcels)

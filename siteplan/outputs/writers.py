@@ -2,7 +2,8 @@
 
 :func:`write_outputs` is what ``siteplan run`` writes after :func:`siteplan.pipeline.run_study`:
 ``shortlist.csv``/``.xlsx``/``.gpkg`` (the GeoPackage also holds ``facilities``,
-``catchments_<class>``, ``coverage``, ``blind_spots`` and ``unreachable``), the interactive map
+``catchments_<class>``, ``coverage``, ``residential_units``, ``blind_spots_<class>``,
+``blind_spots_frontage`` and ``unreachable``), the interactive map
 ``<name>.html`` and the printable ``<name>.png``.  Every file is written atomically.  The smaller
 writers serve the single-stage commands (``siteplan network``, ``facilities``, ``catchments``)
 and :func:`maps_from_results` redraws the maps from a saved GeoPackage.
@@ -61,12 +62,23 @@ def write_layers(path: str | Path, layers: Mapping[str, pd.DataFrame],
 
 
 def catchment_layers(result: StudyResult | CatchmentResult) -> dict[str, pd.DataFrame]:
-    """GeoPackage layers ``facilities``, ``catchments_<class>``, ``coverage``, ``blind_spots``."""
+    """Return the GeoPackage layers of the catchments, coverage and blind spots.
+
+    They are ``facilities``, ``catchments_<class>``, ``coverage``, ``residential_units`` (with
+    their served flags), ``blind_spots_<class>`` (the units not served, per class with any)
+    and ``blind_spots_frontage`` (the land outside the street-frontage catchments).
+    """
     layers: dict[str, pd.DataFrame] = {"facilities": result.facilities}
     for cls, frame in result.catchments.groupby("class", sort=True):
         layers[f"catchments_{cls}"] = frame.reset_index(drop=True)
     layers["coverage"] = result.coverage
-    layers["blind_spots"] = result.blind_spots
+    if result.units is not None:
+        layers["residential_units"] = result.units
+    if "class" in result.blind_spots:
+        for cls, frame in result.blind_spots.groupby("class", sort=True):
+            layers[f"blind_spots_{cls}"] = frame.reset_index(drop=True)
+    if result.blind_spots_frontage is not None and len(result.blind_spots_frontage):
+        layers["blind_spots_frontage"] = result.blind_spots_frontage
     return layers
 
 
@@ -116,8 +128,12 @@ def _maps(result: StudyResult, out: Path, *, stem: str, offline: bool, top_n: in
     layers = {"catchments": result.catchments, "facilities": result.facilities,
               "blind_spots": result.blind_spots, "boundary": result.boundary}
     if "html" in formats:
+        from siteplan.scoring.compliance import compliance_counts
+
+        counts = compliance_counts(result.parcels, study.compliance.radii)
         m = make_map(parcels, criteria=study, top_n=top_n, offline=offline,
-                     tianditu_key=study.tianditu_key(), title=title, **layers)
+                     tianditu_key=study.tianditu_key(), title=title, compliance=counts,
+                     **layers)
         written["map"] = save_map(m, out / f"{stem}.html")
     if "png" in formats:
         fig = static_map(parcels, top_n=top_n, title=title, **layers)
@@ -188,6 +204,7 @@ def write_outputs(
     {'csv': 'shortlist.csv', 'gpkg': 'shortlist.gpkg', 'meta': 'shortlist.meta.json'}
     """
     from siteplan.outputs.shortlist import shortlist_files, study_run_metadata
+    from siteplan.scoring.compliance import compliance_counts
     from siteplan.scoring.score import criterion_labels
 
     study = result.study
@@ -204,10 +221,17 @@ def write_outputs(
         with step("shortlist"):
             if table_formats:
                 meta = study_run_metadata(study, result.network.crs)
+                counts = compliance_counts(result.parcels, study.compliance.radii)
+                meta["seed_compliance"] = {
+                    str(r["rule"]): {"n_meeting": int(r["n_meeting"]),
+                                     "n_parcels": int(r["n_parcels"]),
+                                     "share_meeting": round(float(r["share_meeting"]), 4)}
+                    for r in counts.to_dict("records")}
                 written.update(shortlist_files(
                     result.parcels, stage, top_n=top, metadata=meta, formats=table_formats,
                     layers=result_layers(result, network_edges=network_edges),
-                    labels=criterion_labels(study)))
+                    labels=criterion_labels(study),
+                    tables={"sheet_compliance": counts, "sheet_coverage": result.coverage}))
         if map_formats:
             with step("maps"):
                 written.update(_maps(result, stage, stem=map_stem(study),
@@ -271,9 +295,8 @@ def plan_catchment_outputs(study: Any, out: str | Path | None = None) -> OutputP
 def write_catchments(result: CatchmentResult, out: str | Path | None = None) -> Path:
     """Write a :class:`~siteplan.study.result.CatchmentResult` and its coverage table.
 
-    ``<out>/catchments.gpkg`` gets the layers ``facilities``, ``catchments_<class>``,
-    ``coverage`` and ``blind_spots``; ``<out>/coverage.csv`` the coverage table; both as one
-    set.
+    ``<out>/catchments.gpkg`` gets the layers of :func:`catchment_layers`; ``<out>/coverage.csv``
+    the coverage table; both as one set.
     """
     plan = plan_catchment_outputs(result.study, out)
     with staged_outputs(plan) as stage:
@@ -341,7 +364,11 @@ def maps_from_results(results: str | Path, out: str | Path | None = None, *,
         catchments = (gpd.GeoDataFrame(pd.concat(catch, ignore_index=True), crs=catch[0].crs)
                       if catch else None)
         facilities = read("facilities")
-        spots = read("blind_spots")
+        # The served-unit blind spots, one layer per class (a file of an older run: one layer).
+        parts = [b for n in names if (n.startswith("blind_spots_") and n != "blind_spots_frontage"
+                                      or n == "blind_spots") and (b := read(n)) is not None]
+        spots = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
+                 if parts else None)
         boundary = read("boundary")
     assert parcels is not None
     plan = plan_map_outputs(path, out)

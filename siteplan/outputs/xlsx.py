@@ -10,6 +10,7 @@ import contextlib
 import math
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,8 @@ def _text_cell(cell: Any, text: str, font: Any = None) -> Any:
 
 
 def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
-               meta_rows: list[tuple[str, str]], labels: Pairs | None) -> None:
+               meta_rows: list[tuple[str, str]], labels: Pairs | None,
+               tables: Mapping[str, pd.DataFrame] | None = None) -> None:
     """Write the shortlist workbook: ranked, excluded and metadata sheets.
 
     Parameters
@@ -126,6 +128,9 @@ def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
         ``(key, value)`` rows of the run metadata.
     labels
         Extra ``{column: (English, 中文)}`` header labels (the study's criteria).
+    tables
+        Extra sheets ``{label key: table}`` after the excluded parcels (seed compliance counts,
+        coverage), each named by its key's label.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -145,6 +150,8 @@ def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
                                      f"{label('sheet_ranking', 'en')}"), ranked, labels)
         _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
                                      f"{label('sheet_excluded', 'en')}"), excluded, labels)
+        for key, extra in (tables or {}).items():
+            _write_sheet(wb.create_sheet(f"{label(key, 'zh')} {label(key, 'en')}"[:31]), extra)
         wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
         wm.column_dimensions["A"].width = 32
         wm.column_dimensions["B"].width = 80

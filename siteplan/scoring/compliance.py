@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from siteplan.core.columns import distance_column
+from siteplan.core.columns import distance_column, meets_column
 from siteplan.core.defaults import SEED_RADII_M
 from siteplan.core.errors import InputError
 from siteplan.core.labels import label
@@ -136,7 +136,7 @@ def seed_compliance(
     for cls, r in radii.items():
         dist = pd.to_numeric(out[distance_column(cls)], errors="coerce").to_numpy(dtype=float)
         meets = np.isfinite(dist) & (dist <= float(r))
-        out[f"meets_{cls}_radius"] = meets
+        out[meets_column(cls)] = meets
         meets_all &= meets
         req_en = _join(req_en, must_provide_text(cls, "en"), "; ", ~meets)
         req_zh = _join(req_zh, must_provide_text(cls, "zh"), "；", ~meets)
@@ -149,9 +149,101 @@ def seed_compliance(
     return out
 
 
+def compliance_counts(parcels: pd.DataFrame,
+                      radii_m: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Count the parcels meeting each seed radius and all of them: compliance at a glance.
+
+    Parameters
+    ----------
+    parcels
+        Parcels with ``dist_<class>_m`` (NaN fails) for every class in ``radii_m``, as
+        :func:`seed_compliance` reads them; ``excluded`` when present.
+    radii_m
+        ``{class: radius in metres}``; the seed clause 三(二)8 radii by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class in ``radii_m`` order, then ``all``: ``rule``, ``radius_m`` (NaN for
+        ``all``), ``n_parcels``, ``n_meeting``, ``share_meeting`` and, over the parcels the
+        constraints keep (``excluded`` False), ``n_candidates``, ``n_candidates_meeting``,
+        ``share_candidates_meeting``.
+
+    Raises
+    ------
+    InputError
+        As :func:`seed_compliance`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from siteplan import compliance_counts
+    >>> parcels = pd.DataFrame({"dist_kindergarten_m": [250.0, 400.0, 100.0],
+    ...                         "dist_primary_school_m": [450.0, float("nan"), 300.0],
+    ...                         "dist_middle_school_m": [900.0, 900.0, 1500.0]})
+    >>> compliance_counts(parcels)[["rule", "n_meeting", "share_meeting"]].round(3)
+                 rule  n_meeting  share_meeting
+    0    kindergarten          2          0.667
+    1  primary_school          2          0.667
+    2   middle_school          2          0.667
+    3             all          1          0.333
+    """
+    radii = dict(SEED_RADII_M if radii_m is None else radii_m)
+    checked = seed_compliance(parcels[[c for c in parcels.columns if c.startswith("dist_")]],
+                              radii_m=radii, include_note=False)
+    keep = (~parcels["excluded"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            if "excluded" in parcels.columns else np.ones(len(parcels), dtype=bool))
+    flags = [(cls, float(r), checked[meets_column(cls)].to_numpy(dtype=bool))
+             for cls, r in radii.items()]
+    flags.append(("all", np.nan, checked["compliant_all"].to_numpy(dtype=bool)))
+    n, n_keep = len(parcels), int(keep.sum())
+    return pd.DataFrame([{
+        "rule": rule, "radius_m": r, "n_parcels": n, "n_meeting": int(ok.sum()),
+        "share_meeting": ok.sum() / n if n else np.nan, "n_candidates": n_keep,
+        "n_candidates_meeting": int(ok[keep].sum()),
+        "share_candidates_meeting": ok[keep].sum() / n_keep if n_keep else np.nan,
+    } for rule, r, ok in flags])
+
+
+def compliance_lines(counts: pd.DataFrame) -> list[str]:
+    """Describe :func:`compliance_counts` in one line per rule (the run summary's words).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from siteplan.scoring.compliance import compliance_counts, compliance_lines
+    >>> parcels = pd.DataFrame({"dist_kindergarten_m": [250.0, 400.0],
+    ...                         "dist_primary_school_m": [450.0, 450.0],
+    ...                         "dist_middle_school_m": [900.0, 900.0]})
+    >>> for line in compliance_lines(compliance_counts(parcels)):
+    ...     print(line)
+      kindergarten within 300 m: 1 of 2 parcels (50.0 %)
+      primary_school within 500 m: 2 of 2 parcels (100.0 %)
+      middle_school within 1000 m: 2 of 2 parcels (100.0 %)
+      all three: 1 of 2 parcels (50.0 %); 1 of 2 not excluded (50.0 %)
+    """
+    def pct(x: float) -> str:
+        return "n/a" if pd.isna(x) else f"{100 * x:.1f} %"
+
+    out = []
+    rules = counts[counts["rule"] != "all"]
+    for row in rules.itertuples(index=False):
+        out.append(f"  {row.rule} within {row.radius_m:g} m: {row.n_meeting:,} of "
+                   f"{row.n_parcels:,} parcels ({pct(row.share_meeting)})")
+    every = counts[counts["rule"] == "all"].iloc[0]
+    what = {1: "the rule", 2: "both", 3: "all three"}.get(len(rules), f"all {len(rules)}")
+    out.append(f"  {what}: {every['n_meeting']:,} of {every['n_parcels']:,} parcels "
+               f"({pct(every['share_meeting'])}); {every['n_candidates_meeting']:,} of "
+               f"{every['n_candidates']:,} not excluded "
+               f"({pct(every['share_candidates_meeting'])})")
+    return out
+
+
 __all__ = [
     "SAME_TIME_NOTE_EN",
     "SAME_TIME_NOTE_ZH",
+    "compliance_counts",
+    "compliance_lines",
     "must_provide_text",
     "seed_compliance",
 ]

@@ -1,16 +1,22 @@
 """Gap filling: where ``k`` new facilities of a class would cover the most uncovered demand.
 
 :func:`maximal_cover` works on plain layers (network, existing facilities, candidate sites,
-demand polygons); :mod:`siteplan.siting.study` takes them from a study run and writes the
-outputs.  Coverage before and after is
-computed exactly with shapely (demand ∩ union of the catchments, area weighted by density, the
-union taken near each demand polygon), not from the optimiser's atoms, so the two can be
+demand); :mod:`siteplan.siting.study` takes them from a study run and writes the outputs.
+
+Two measures of coverage.  ``"units"`` (the default) is the coverage report's own: a demand
+unit (residential area, building, parcel) is covered when the walk from one of its entrances
+to a facility is within the radius (:mod:`siteplan.siting.units`), weighted by its residents
+or counted.  ``"frontage"`` is the street-frontage land measure: demand polygons covered by
+area of intersection with the catchment polygons (:mod:`siteplan.siting.demand`).  Either
+way the coverage before and after is recomputed independently of the optimiser's atoms (a
+nearest-facility pass per unit; exact shapely overlay for the frontage), so the two can be
 compared.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,7 +29,7 @@ from scipy import sparse
 from siteplan.access.catchments import catchments
 from siteplan.access.coverage import frontage_near
 from siteplan.access.reach import reached_pieces
-from siteplan.core.defaults import FRONTAGE_M, MAX_SNAP_M
+from siteplan.core.defaults import ENTRANCE_SPACING_M, FRONTAGE_M, MAX_SNAP_M
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.io.layers import is_polygonal
 from siteplan.network.graph import Network
@@ -31,8 +37,17 @@ from siteplan.network.linear import substrings
 from siteplan.network.snapping import Snap, SnapPoint, snap
 from siteplan.siting.demand import Atoms, build_atoms, grouped_union
 from siteplan.siting.solvers import Cover, exact_cover, greedy_cover
+from siteplan.siting.units import (
+    join_snaps,
+    population_values,
+    served_by,
+    unit_atoms,
+    unit_demand,
+    unit_reach,
+)
 
 Method = Literal["greedy", "exact", "both"]
+Measure = Literal["units", "frontage"]
 # Carried from the candidates to the proposed sites, so an excluded parcel shows as such.
 EXCLUSION_COLUMNS = ("excluded", "exclusion_reason", "exclusion_reason_zh")
 
@@ -44,8 +59,8 @@ class SitingResult:
     Attributes
     ----------
     cls, radius_m, weight
-        The class, its walking radius and the demand weight (``"area_m2"`` or the population
-        field).
+        The class, its walking radius and the demand weight: the population field, else
+        ``"units"`` (each unit counts 1) or ``"area_m2"`` (frontage measure).
     sites
         Points: ``method``, ``rank``, ``site_id``, ``marginal`` (weight the site adds to those
         ranked before it), ``marginal_share``, ``cumulative_share`` (share of all demand covered
@@ -55,18 +70,21 @@ class SitingResult:
     catchments
         New catchments: ``method``, ``rank``, ``site_id``, ``class``, ``radius_m``, ``area_m2``.
     coverage
-        One row per method: ``class``, ``method``, ``radius_m``, ``k``, ``weight``,
-        ``demand_total``, ``covered_before``, ``covered_after``, ``share_before``,
-        ``share_after``, ``unreachable``, ``unreachable_m2``, ``objective`` (covered weight,
-        from the atoms), ``status``, ``bound``, ``gap``, ``bound_unit``, ``seconds``.  With
+        One row per method: ``class``, ``method``, ``measure``, ``radius_m``, ``k``,
+        ``weight``, ``demand_total``, ``covered_before``, ``covered_after``, ``share_before``,
+        ``share_after``, ``unreachable``, ``unreachable_m2``, ``n_units``,
+        ``n_served_before``, ``n_served_after`` (units measure; NaN for frontage),
+        ``objective`` (covered weight, from the atoms), ``status``, ``bound``, ``gap``,
+        ``bound_unit``, ``seconds``.  With
         ``k`` the solver maximises weight: ``bound_unit`` is ``"weight"``, ``bound`` an upper
         bound on the covered weight (existing coverage included) and ``gap = (bound -
         objective) / bound``.  With ``target_share`` it minimises the number of sites:
         ``bound_unit`` is ``"sites"``, ``bound`` the least number of new sites proved to be
         needed and ``gap = (k - bound) / k`` (0 when optimal or no site was needed).
     unreachable
-        Demand no candidate's and no existing catchment touches: ``demand_id``, ``area_m2``,
-        ``weight`` and geometry.
+        Demand no candidate and no existing facility can cover (units no site serves within
+        the radius; land no catchment touches): ``demand_id``, ``area_m2``, ``weight`` and
+        geometry.
     covers
         The solver results by method.
     n_atoms, n_candidates
@@ -151,17 +169,7 @@ def _demand(demand: gpd.GeoDataFrame, crs: Any,
             geoms = shapely.get_parts(union)
             ids = np.array([f"part_{i}" for i in range(geoms.size)], dtype=object)
         return geoms, np.ones(geoms.size), ids
-    if population not in demand.columns:
-        raise InputError(f"the demand layer has no population field {population!r}.",
-                         where="siting demand",
-                         fix=f"use one of its columns: {', '.join(map(str, demand.columns))}.")
-    pop = pd.to_numeric(demand[population], errors="coerce").to_numpy(dtype=float,
-                                                                      na_value=np.nan)
-    bad = ~np.isfinite(pop) | (pop < 0)
-    if bad.any():
-        raise InputError(f"population field {population!r} has {int(bad.sum())} missing, "
-                         f"non-numeric or negative value(s), e.g. row {ids[bad][0]}.",
-                         where="siting demand", fix="fill them with counts >= 0.")
+    pop = population_values(demand, population, ids)
     geoms, pop, ids = geoms[keep], pop[keep], ids[keep]
     area = shapely.area(geoms)
     return geoms, np.where(area > 0, pop / np.where(area > 0, area, 1.0), 0.0), ids
@@ -226,6 +234,9 @@ def maximal_cover(
     population: str | None = None,
     method: Method = "greedy",
     time_limit_s: float = 60.0,
+    measure: Measure = "units",
+    entrances: np.ndarray | None = None,
+    entrance_spacing_m: float = ENTRANCE_SPACING_M,
     frontage_m: float = FRONTAGE_M,
     facility_point: SnapPoint = "representative",
     candidate_point: SnapPoint = "representative",
@@ -238,7 +249,8 @@ def maximal_cover(
     net
         The walking network.
     existing
-        Facilities (``facility_id``, ``class``); those of ``cls`` already cover their catchments.
+        Facilities (``facility_id``, ``class``); those of ``cls`` already serve their units
+        (cover their catchments).
     cls
         The facility class.
     radius_m
@@ -247,45 +259,59 @@ def maximal_cover(
         Candidate sites (points or polygons) with ``site_id`` (else ``parcel_id``,
         ``facility_id`` or the index as id).
     demand
-        Demand polygons: residential land, parcels or buildings.
+        Demand units: residential areas, parcels or buildings (polygons; points too with
+        ``measure="units"``).
     k
         Number of new sites (give ``k`` or ``target_share``, not both).
     target_share
         Share (0-1] of all demand to cover with the existing and the new sites, with as few
         new sites as possible.
     population
-        Demand column spread over each polygon by area; default: weight by area (m²).
+        Demand column of weights: each unit's residents (``"units"``), or spread over each
+        polygon by area (``"frontage"``); default: each unit counts 1 (``"units"``), each m²
+        counts 1 (``"frontage"``).
     method
         ``"greedy"``, ``"exact"`` (integer programme) or ``"both"``.
     time_limit_s
         Time limit of the integer programme.
+    measure
+        ``"units"``: a unit is covered when the walk from one of its entrances to a site is
+        within the radius (the coverage report's served units); ``"frontage"``: demand land
+        is covered by area of intersection with the street-frontage catchment polygons.
+    entrances, entrance_spacing_m
+        Mapped entrance points (in ``net.crs``) and the perimeter per boundary entrance of
+        the units (:func:`siteplan.access.entrances.unit_entrances`); ``"units"`` only.
     frontage_m
         Depth of the street frontage counted as covered, as for
-        :func:`siteplan.access.catchments.catchments`.
+        :func:`siteplan.access.catchments.catchments`; also the depth of the proposed sites'
+        catchment polygons.
     facility_point, candidate_point
         Which point of an existing facility or of a candidate snaps to the network
         (:func:`siteplan.network.snapping.snap`).
     max_snap_m
-        Facilities and candidates farther than this from every walkable street cannot reach it.
+        Facilities, candidates and entrances farther than this from every walkable street
+        cannot reach it.
 
     Returns
     -------
     SitingResult
         The proposed sites, their catchments, the coverage before and after per method and
-        the demand no catchment can reach.
+        the demand no site can cover.
 
     Raises
     ------
     ConfigError
         A radius that is not a positive number.
     InputError
-        Bad ``k``, ``target_share``, method, time limit, candidates or demand, or a target no
-        set of candidates reaches.
+        Bad ``k``, ``target_share``, method, measure, time limit, candidates or demand, or a
+        target no set of candidates reaches.
 
     Examples
     --------
-    A 2 km street with a kindergarten at its west end, three candidate sites along it and a
-    20 m strip of housing beside it:
+    A 2 km street with a kindergarten at its west end, three candidate sites on it and five
+    estates along its north side (100 m wide, from x = 100, 500, 900, 1300 and 1700): the
+    first estate's gate is 110 m from the kindergarten, and the site at 1200 m is within
+    300 m of two more estates' gates.
 
     >>> import geopandas as gpd
     >>> from shapely.geometry import LineString, Point, box
@@ -297,47 +323,78 @@ def maximal_cover(
     ...                             geometry=[Point(0, 0)], crs=crs)
     >>> sites = gpd.GeoDataFrame({"site_id": ["c600", "c1200", "c1800"]},
     ...                          geometry=[Point(600, 0), Point(1200, 0), Point(1800, 0)], crs=crs)
-    >>> housing = gpd.GeoDataFrame(geometry=[box(0, 0, 2000, 20)], crs=crs)
-    >>> res = maximal_cover(net, existing, "kindergarten", 300.0, sites, housing, k=1)
+    >>> estates = gpd.GeoDataFrame(
+    ...     geometry=[box(x, 10, x + 100, 110) for x in (100, 500, 900, 1300, 1700)], crs=crs)
+    >>> res = maximal_cover(net, existing, "kindergarten", 300.0, sites, estates, k=1)
     >>> res.sites["site_id"].tolist()
     ['c1200']
+    >>> res.coverage[["n_served_before", "n_served_after", "share_after"]].values.tolist()
+    [[1.0, 3.0, 0.6]]
+
+    The street-frontage measure covers land within 30 m of the reached streets instead: of a
+    20 m strip of housing along the street, 16 % now and 49 % with the site at 1200 m.
+
+    >>> strip = gpd.GeoDataFrame(geometry=[box(0, 0, 2000, 20)], crs=crs)
+    >>> res = maximal_cover(net, existing, "kindergarten", 300.0, sites, strip, k=1,
+    ...                     measure="frontage")
     >>> res.coverage[["share_before", "share_after"]].round(2).values.tolist()
     [[0.16, 0.49]]
     """
     check_options(radius_m, k, target_share, method, time_limit_s)
+    if measure not in ("units", "frontage"):
+        raise InputError(f"unknown measure {measure!r}.", where="siting.measure",
+                         fix='use "units" (served units) or "frontage" (land along streets).')
     radius_m = float(radius_m)
     cand = _candidate_frame(candidates, net.crs)
     if k is not None and k > len(cand):
         raise InputError(f"k = {k} is more than the {len(cand)} candidate sites.",
                          where="siting.k", fix="ask for fewer sites or give more candidates.")
     watch = _Stopwatch()
-    geoms, density, ids = _demand(demand, net.crs, population)
-    total = _total_weight(geoms, density, population)
     ex_snap = snap(net, _class_geometries(existing, cls, net.crs), how=facility_point,
                    max_snap_m=max_snap_m)
     c_snap = snap(net, np.asarray(cand.geometry.values), how=candidate_point,
                   max_snap_m=max_snap_m)
-    watch.lap("snap")
-    atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m,
-                        keep_geometry=False)
-    watch.lap("atoms")
-    reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
-    before = _covered(net, [reached_before], geoms, density, frontage_m)
+    after: Callable[[np.ndarray], tuple[float, int | None]]
+    if measure == "units":
+        geoms, weight, ids = unit_demand(demand, net.crs, population)
+        total = _total_weight(float(weight.sum()), population)
+        reach = unit_reach(net, geoms, entrances=entrances, spacing_m=entrance_spacing_m,
+                           max_snap_m=max_snap_m)
+        watch.lap("snap")
+        atoms = unit_atoms(net, geoms, weight, reach, c_snap, ex_snap, radius_m)
+        watch.lap("atoms")
+
+        def after(sites: np.ndarray) -> tuple[float, int | None]:
+            served = served_by(net, reach, join_snaps(ex_snap, c_snap.subset(sites)), radius_m)
+            return float(weight[served].sum()), int(served.sum())
+    else:
+        geoms, density, ids = _demand(demand, net.crs, population)
+        total = _total_weight(float((shapely.area(geoms) * density).sum()), population)
+        watch.lap("snap")
+        atoms = build_atoms(net, geoms, density, c_snap, ex_snap, radius_m, frontage_m,
+                            keep_geometry=False)
+        watch.lap("atoms")
+        reached_before = reached_pieces(net, ex_snap, radius_m, per_facility=False)
+
+        def after(sites: np.ndarray) -> tuple[float, int | None]:
+            new = reached_pieces(net, c_snap.subset(sites), radius_m, per_facility=False)
+            return _covered(net, [reached_before, new], geoms, density, frontage_m), None
+    before = after(np.empty(0, dtype=np.int64))
     watch.lap("before")
     open_atoms = ~atoms.before & (np.diff(atoms.cover.indptr) > 0)
     a, w = atoms.cover[open_atoms], atoms.weight[open_atoms]
     base_w = float(atoms.weight[atoms.before].sum())  # covered by the existing facilities
     target = _target_weight(cls, target_share, total, base_w, float(w.sum()))
     covers = _solve(method, a, w, k, target, time_limit_s, watch)
+    unit = population or ("units" if measure == "units" else "area_m2")
     problem = _Problem(net=net, cls=cls, radius_m=radius_m, frontage_m=frontage_m,
                        candidate_point=candidate_point, max_snap_m=max_snap_m, cand=cand,
-                       c_snap=c_snap, demand=geoms, density=density, total=total, base_w=base_w,
-                       before=before, reached_before=reached_before)
-    sites, new_catch, coverage = _method_outputs(problem, covers, atoms, population or "area_m2",
-                                                 watch)
+                       c_snap=c_snap, measure=measure, total=total, base_w=base_w,
+                       before=before, after=after, n_units=int(geoms.size))
+    sites, new_catch, coverage = _method_outputs(problem, covers, atoms, unit, watch)
     unreach = _unreachable_layer(atoms, ids, cls, net.crs)
     watch.lap("unreachable")
-    return SitingResult(cls, radius_m, population or "area_m2", sites, new_catch, coverage,
+    return SitingResult(cls, radius_m, unit, sites, new_catch, coverage,
                         unreach, covers, int(atoms.geometry.size), len(cand),
                         n_candidates_near=atoms.n_near, timings=watch.timings)
 
@@ -360,11 +417,10 @@ class _Stopwatch:
 class _Problem:
     """One siting instance, as the per-method outputs need it.
 
-    ``demand`` and ``density`` are the demand polygons (in ``net.crs``) and their weight per
-    m²; ``total`` their whole weight, ``base_w`` the weight the existing facilities cover
-    according to the atoms and ``before`` by exact overlay; ``reached_before`` the street
-    pieces the existing facilities reach; ``cand`` and ``c_snap`` the candidates (in id
-    order) and their snaps.
+    ``total`` is the demand's whole weight, ``base_w`` the weight the existing facilities
+    cover according to the atoms, ``before`` the ``(weight, units)`` they cover by the
+    independent count and ``after`` that count for the existing facilities plus a set of
+    candidates (indices into ``cand``, in id order; ``c_snap`` their snaps).
     """
 
     net: Network
@@ -375,20 +431,19 @@ class _Problem:
     max_snap_m: float
     cand: gpd.GeoDataFrame
     c_snap: Snap
-    demand: np.ndarray
-    density: np.ndarray
+    measure: str
     total: float
     base_w: float
-    before: float
-    reached_before: pd.DataFrame
+    before: tuple[float, int | None]
+    after: Callable[[np.ndarray], tuple[float, int | None]]
+    n_units: int
 
 
-def _total_weight(geoms: np.ndarray, density: np.ndarray, population: str | None) -> float:
+def _total_weight(total: float, population: str | None) -> float:
     """Return the demand's whole weight, refusing a demand that weighs nothing.
 
     Refused before any network work: a share of nothing is not a number.
     """
-    total = float((shapely.area(geoms) * density).sum())
     if not total > 0:
         raise InputError(f"the demand weighs nothing: its {population or 'area'} adds up to "
                          f"{total:g}, so no share of it can be covered.", where="siting demand",
@@ -450,17 +505,20 @@ def _method_outputs(p: _Problem, covers: dict[str, Cover], atoms: Atoms, unit: s
         site_rows.append(_site_rows(p, m, cov, chosen, rank))
         catch_rows.append(_new_catchments(p, m, chosen, rank))
         watch.lap(f"catchments_{m}")
-        reached_new = reached_pieces(p.net, p.c_snap.subset(cov.sites), p.radius_m,
-                                     per_facility=False)
-        after = _covered(p.net, [p.reached_before, reached_new], p.demand, p.density,
-                         p.frontage_m)
+        after, n_after = p.after(cov.sites)
         watch.lap(f"after_{m}")
+        before, n_before = p.before
+        units = p.measure == "units"
         cov_rows.append({
-            "class": p.cls, "method": m, "radius_m": p.radius_m, "k": int(cov.sites.size),
-            "weight": unit, "demand_total": p.total, "covered_before": p.before,
-            "covered_after": after, "share_before": p.before / p.total,
-            "share_after": after / p.total, "unreachable": unreachable_w,
-            "unreachable_m2": unreachable_m2, "objective": p.base_w + cov.objective,
+            "class": p.cls, "method": m, "measure": p.measure, "radius_m": p.radius_m,
+            "k": int(cov.sites.size), "weight": unit, "demand_total": p.total,
+            "covered_before": before, "covered_after": after,
+            "share_before": before / p.total, "share_after": after / p.total,
+            "unreachable": unreachable_w, "unreachable_m2": unreachable_m2,
+            "n_units": p.n_units if units else np.nan,
+            "n_served_before": n_before if units else np.nan,
+            "n_served_after": n_after if units else np.nan,
+            "objective": p.base_w + cov.objective,
             "status": cov.status,
             "bound": p.base_w + cov.bound if cov.unit == "weight" else cov.bound,
             "gap": cov.gap, "bound_unit": cov.unit, "seconds": cov.seconds})

@@ -176,7 +176,7 @@ def useful_sites(sn: Snap, demand: np.ndarray, reach_m: float) -> np.ndarray:
     return keep
 
 
-def _without(sn: Snap, keep: np.ndarray) -> Snap:
+def without_sites(sn: Snap, keep: np.ndarray) -> Snap:
     """Return the same snaps with the sites outside ``keep`` marked unreachable.
 
     The indices stay unchanged; network passes skip the unreachable sites.
@@ -272,7 +272,7 @@ def build_atoms(
     ``frontage_m`` of the demand are cut out and buffered.
     """
     useful = useful_sites(candidates, demand, radius_m + frontage_m)
-    cand = reached_pieces(net, _without(candidates, useful), radius_m,
+    cand = reached_pieces(net, without_sites(candidates, useful), radius_m,
                           budget_bytes=budget_bytes)
     if existing.reachable.any():
         exist = reached_pieces(net, existing, radius_m, per_facility=False)

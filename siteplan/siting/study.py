@@ -22,6 +22,7 @@ from siteplan.core.errors import ConfigError, InputError
 from siteplan.network.graph import Network
 from siteplan.siting.cover import (
     EXCLUSION_COLUMNS,
+    Measure,
     Method,
     SitingResult,
     check_options,
@@ -88,12 +89,15 @@ def site_study(
     method: Method = "greedy",
     time_limit_s: float = 60.0,
     skip_excluded: bool = False,
+    measure: Measure = "units",
 ) -> SitingResult:
     """Propose sites for new facilities of a class on a study run.
 
     :func:`~siteplan.siting.cover.maximal_cover` with the study's network, facilities, radius,
-    frontage and snapping settings; the candidates are the study's parcels, the network nodes
-    or a site layer.
+    entrances, frontage and snapping settings; the candidates are the study's parcels, the
+    network nodes or a site layer.  With ``measure="units"`` (the default) and residential
+    demand, the units and residents are those of the study's coverage report
+    (``result.units``), so the shares before and after are the report's residents served.
 
     Parameters
     ----------
@@ -112,7 +116,9 @@ def site_study(
         The study layer that holds the demand: ``"residential"``, ``"parcels"`` or
         ``"buildings"``.
     population
-        Demand column spread over each polygon by area; default: weight by area (m²).
+        Demand column of weights; default: the residents of the coverage report (residential
+        units, when every one is known), else each unit counts 1 (``"units"``) or each m²
+        (``"frontage"``).
     method
         ``"greedy"``, ``"exact"`` (integer programme) or ``"both"``.
     time_limit_s
@@ -121,6 +127,9 @@ def site_study(
         Offer only the candidates whose ``excluded`` is False (the parcels the study's
         constraints keep; nodes have no exclusions).  Either way the sites carry the
         candidates' ``excluded`` and ``exclusion_reason`` columns.
+    measure
+        ``"units"`` (served units, the coverage report's measure) or ``"frontage"`` (land in
+        the street-frontage catchments); see :func:`~siteplan.siting.cover.maximal_cover`.
 
     Returns
     -------
@@ -139,7 +148,7 @@ def site_study(
     Examples
     --------
     A study run by hand: a 2 km street with a kindergarten at its west end, three parcels
-    along it and a strip of housing beside it.
+    south of it and five estates north of it (the first served already).
 
     >>> import geopandas as gpd
     >>> import pandas as pd
@@ -153,7 +162,8 @@ def site_study(
     >>> parcels = gpd.GeoDataFrame(
     ...     {"parcel_id": ["p600", "p1200", "p1800"]},
     ...     geometry=[box(x - 50, -120, x + 50, -20) for x in (600, 1200, 1800)], crs=crs)
-    >>> housing = gpd.GeoDataFrame(geometry=[box(0, 0, 2000, 20)], crs=crs)
+    >>> housing = gpd.GeoDataFrame(
+    ...     geometry=[box(x, 10, x + 100, 110) for x in (100, 500, 900, 1300, 1700)], crs=crs)
     >>> none = gpd.GeoDataFrame({"class": []}, geometry=[], crs=crs)
     >>> result = StudyResult(Study.model_validate({"study": {"name": "demo"}}), net, kg,
     ...                      parcels, none, pd.DataFrame(), none, pd.DataFrame(),
@@ -162,7 +172,7 @@ def site_study(
     >>> res.sites["site_id"].tolist()
     ['p1200']
     >>> res.coverage[["share_before", "share_after"]].round(2).values.tolist()
-    [[0.16, 0.42]]
+    [[0.2, 0.6]]
     """
     radius = study_radius(result.study, cls)
     net = result.network
@@ -188,10 +198,18 @@ def site_study(
     if dem is None or len(dem) == 0:
         raise InputError(f"the study has no {demand} layer to use as demand.",
                          where="siting demand", fix="choose another demand layer.")
+    units = result.units
+    if (measure == "units" and demand == "residential" and population is None
+            and units is not None and "residents" in units and units["residents"].notna().all()):
+        dem, population = units, "residents"  # the coverage report's units and residents
     point = cfg.parcel_point if not isinstance(candidates, gpd.GeoDataFrame) else "representative"
+    gates = result.entrances
     out = maximal_cover(net, result.facilities, cls, radius, cand, dem, k=k,
                         target_share=target_share, population=population, method=method,
-                        time_limit_s=time_limit_s, frontage_m=result.study.catchments.frontage_m,
+                        time_limit_s=time_limit_s, measure=measure,
+                        entrances=None if gates is None else gates.geometry.to_numpy(),
+                        entrance_spacing_m=result.study.coverage.entrance_spacing_m,
+                        frontage_m=result.study.catchments.frontage_m,
                         facility_point=cfg.facility_point, candidate_point=point,
                         max_snap_m=cfg.max_snap_m)
     catch = result.catchments

@@ -76,6 +76,8 @@ class Study(StudyTables):
         are added with their 三(二)8 radii).
     catchments
         ``[catchments]``: how service areas are drawn.
+    coverage
+        ``[coverage]``: how residential units, their entrances and residents are counted.
     criteria
         ``[[criteria]]``: what is scored and how.
     weights

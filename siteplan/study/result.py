@@ -101,9 +101,11 @@ class StudyResult:
         Catchment polygons of every class with a radius (``facility_id``, ``class``,
         ``radius_m``...).
     coverage
-        Residential coverage per class.
+        Service coverage per class: residential units, area and residents served (the
+        served-unit measure), buildings and parcels served, places per 1,000 residents, and
+        the street-frontage land share (:func:`siteplan.access.service.service_coverage`).
     blind_spots
-        Residential land outside each class's catchment.
+        The residential units not served, per class (服务盲区), with the distance they miss by.
     unreachable
         Parcels and facilities that could not reach the network, with distances.
     unclassified
@@ -116,6 +118,13 @@ class StudyResult:
         The study boundary, when the study has one.
     timings
         Seconds per step.
+    units
+        Every residential unit with its residents, entrances and, per class, distance,
+        nearest facility and served flag.
+    blind_spots_frontage
+        The residential land outside each class's catchment polygons (the frontage measure).
+    entrances
+        The mapped entrances of estates (OSM entrances and gates, or ``inputs.entrances``).
 
     Examples
     --------
@@ -153,6 +162,9 @@ class StudyResult:
     buildings: gpd.GeoDataFrame | None = None
     boundary: gpd.GeoDataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    units: gpd.GeoDataFrame | None = None
+    blind_spots_frontage: gpd.GeoDataFrame | None = None
+    entrances: gpd.GeoDataFrame | None = None
 
     def ranked(self, top_n: int | None = None) -> gpd.GeoDataFrame:
         """List the parcels that are not excluded, by rank (then id); the first ``top_n``.
@@ -190,12 +202,15 @@ class CatchmentResult:
         Catchment polygons of every class with a radius
         (:func:`siteplan.access.catchments.catchments`).
     coverage
-        Residential coverage per class (:func:`siteplan.access.coverage.coverage`).
+        Service coverage per class (:func:`siteplan.access.service.service_coverage`; by hand,
+        also :func:`siteplan.access.coverage.coverage`).
     blind_spots
-        Residential land outside each class's catchment
-        (:func:`siteplan.access.coverage.blind_spots`).
+        The residential units not served, per class (by hand, also the land outside each
+        class's catchment: :func:`siteplan.access.coverage.blind_spots`).
     timings
         Seconds per step.
+    units, blind_spots_frontage
+        As for :class:`StudyResult`.
 
     Examples
     --------
@@ -226,6 +241,8 @@ class CatchmentResult:
     coverage: pd.DataFrame
     blind_spots: gpd.GeoDataFrame
     timings: dict[str, float]
+    units: gpd.GeoDataFrame | None = None
+    blind_spots_frontage: gpd.GeoDataFrame | None = None
 
 
 __all__ = ["CatchmentResult", "StudyResult", "bool_column", "order_parcels"]

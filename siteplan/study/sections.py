@@ -1,7 +1,7 @@
 """The tables of a study file other than the criteria, weights and constraints.
 
 They are ``[study]``, ``[inputs]``, ``[crs]``, ``[network]``, ``[classes.<name>]``,
-``[catchments]``, ``[programme]``, ``[compliance]`` and ``[outputs]``.
+``[catchments]``, ``[coverage]``, ``[programme]``, ``[compliance]`` and ``[outputs]``.
 
 Defaults that carry planning meaning name their source next to them: the seed clause 三(二)8 of
 the Shanxi 好房子 pilot (programme ratios, compliance radii) and GB 50180-2018 (5/10/15-minute
@@ -20,13 +20,16 @@ from pyproj.exceptions import CRSError
 
 from siteplan.core.defaults import (
     ELDERLY_SPEED_MPS,
+    ENTRANCE_SPACING_M,
     FRONTAGE_M,
     GB50180_CIRCLES_M,
     GB50180_SOURCE,
     MAX_SNAP_M,
     PROGRAMME,
+    RESIDENTIAL_FAR,
     SEARCH_LIMIT_M,
     SEED_RADII_M,
+    SUPPLY_NORMS_PER_1000,
     WALK_SPEED_MPS,
     AreaUnit,
 )
@@ -97,6 +100,8 @@ class FacilityLayer(LayerSource):
     class_column: str | None = None
     name_column: str | None = None
     id_column: str | None = None
+    # Places (学位, 托位, beds) per facility, for the places per 1,000 residents.
+    capacity_column: str | None = None
 
     @model_validator(mode="after")
     def _one_class(self) -> FacilityLayer:
@@ -145,13 +150,16 @@ class Inputs(ConfigModel):
     layers: list[FacilityLayer] = Field(default_factory=list)
     parcels: ParcelInput | None = None
     residential: LayerSource | None = None
+    # Points where residents enter their estates (小区出入口); OSM entrances and gates otherwise.
+    entrances: LayerSource | None = None
     rasters: dict[Name, PathStr] = Field(default_factory=dict)
     hazards: list[LayerSource] = Field(default_factory=list)
 
     def paths(self) -> list[str]:
         """Every local file the study reads (database URLs excluded)."""
         sources: list[LayerSource | None] = [self.streets, self.facilities, self.residential,
-                                             self.parcels, *self.layers, *self.hazards]
+                                             self.entrances, self.parcels, *self.layers,
+                                             *self.hazards]
         out = [s.path for s in sources if s is not None] + list(self.rasters.values())
         return [p for p in out if not is_database_url(p)]
 
@@ -251,6 +259,26 @@ class Catchments(ConfigModel):
         return v
 
 
+class Coverage(ConfigModel):
+    """``[coverage]``: how residential units, their entrances and residents are counted.
+
+    A unit is served for a class when the walk from its nearest entrance to the nearest
+    facility is within the class's radius (:mod:`siteplan.access.served`).
+    """
+
+    # Fields of the residential layer holding residents or households; None: the usual names
+    # (population, 人口, 常住人口 / households, 户数) when present, else the estimate.
+    population_column: str | None = None
+    households_column: str | None = None
+    # Assumption for the estimate area x FAR / dwelling size x persons per household.
+    residential_far: float = Field(default=RESIDENTIAL_FAR, gt=0, le=20)
+    # One boundary entrance per this much perimeter where no entrance is mapped.
+    entrance_spacing_m: Radius = ENTRANCE_SPACING_M
+    # Places per 1,000 residents a class should offer (kindergarten: the seed's 10 托位).
+    supply_norms: dict[Name, float] = Field(
+        default_factory=lambda: dict(SUPPLY_NORMS_PER_1000))
+
+
 class Programme(ConfigModel):
     """``[programme]``: per-project ratios of the seed clause 三(二)8, and assumptions.
 
@@ -328,7 +356,7 @@ class Outputs(ConfigModel):
 
 
 __all__ = [
-    "OUTPUT_FORMATS", "CRSSection", "Catchments",
+    "OUTPUT_FORMATS", "CRSSection", "Catchments", "Coverage",
     "Compliance", "FacilityClass", "FacilityLayer", "Inputs", "NetworkSection", "OutputFormat",
     "Outputs", "ParcelFields", "ParcelInput", "Programme", "StudySection",
 ]

@@ -23,6 +23,7 @@ from siteplan.study.fields import ConfigModel, Name
 from siteplan.study.sections import (
     Catchments,
     Compliance,
+    Coverage,
     CRSSection,
     FacilityClass,
     Inputs,
@@ -47,6 +48,7 @@ class StudyTables(ConfigModel):
     network: NetworkSection = Field(default_factory=lambda: NetworkSection())
     classes: dict[Name, FacilityClass] = Field(default_factory=dict)
     catchments: Catchments = Field(default_factory=lambda: Catchments())
+    coverage: Coverage = Field(default_factory=lambda: Coverage())
     criteria: list[Criterion] = Field(default_factory=list)
     weights: Weights = Field(default_factory=lambda: Weights())
     constraints: list[Constraint] = Field(default_factory=list)

@@ -354,3 +354,30 @@ def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str]
         parts.append(swatch("background:none;border:2px dashed #222",
                             label("layer_boundary")))
     return "".join(parts)
+
+
+def compliance_legend(parcels: pd.DataFrame, counts: pd.DataFrame | None = None) -> str:
+    """Return the legend's seed-compliance lines: parcels within each radius, and within all.
+
+    From ``counts`` (:func:`siteplan.scoring.compliance.compliance_counts`, over every parcel
+    of the run) when given, else from the parcels' ``meets_<class>_radius`` and
+    ``compliant_all`` columns; empty when there are neither.
+    """
+    if counts is not None:
+        rows = [(str(r["rule"]), int(r["n_meeting"]), int(r["n_parcels"]))
+                for r in counts.to_dict("records")]
+    else:
+        cols = [c for c in parcels.columns if re.fullmatch(r"meets_.+_radius", str(c))]
+        cols += ["compliant_all"] if cols and "compliant_all" in parcels else []
+        flags = {c: parcels[c].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                 for c in cols}
+        rows = [(c[6:-7] if c != "compliant_all" else "all", int(f.sum()), len(parcels))
+                for c, f in flags.items()]
+    if not rows:
+        return ""
+    lines = [f"<h4>{_esc(label('legend_compliance'))}</h4>"]
+    for rule, k, n in rows:
+        name = label("compliance_all") if rule == "all" else label(rule)
+        share = f" ({100 * k / n:.1f} %)" if n else ""
+        lines.append(f"<div>{_esc(name)}: {k:,} / {n:,}{share}</div>")
+    return "".join(lines)

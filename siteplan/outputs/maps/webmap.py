@@ -49,6 +49,7 @@ from siteplan.outputs.maps.style import (
     class_colour,
     class_sort_key,
     class_symbol,
+    compliance_legend,
     criteria_meta,
     escape,
     fmt_number,
@@ -337,8 +338,8 @@ def _add_blind_spots(m: folium.Map, blind: gpd.GeoDataFrame, metric: CRS, tol: f
         keys = [("class", pd.Series(cls_txt, index=sub.index))]
         if "name" in sub:
             keys.append(("name", fmt_text(sub["name"])))
-        if "area_m2" in sub:
-            keys.append(("area_m2", fmt_number(sub["area_m2"], 0)))
+        keys += [(k, fmt_number(sub[k], 0)) for k in ("dist_m", "missed_by_m", "residents",
+                                                      "area_m2") if k in sub]
         name = group_label("layer_blind_spots", cls) if cls else label("layer_blind_spots")
         head = [{"l": _esc(label(k)), "k": i} for i, (k, _) in enumerate(keys)]
         data = _payload(_display(sub.geometry, metric, tol, coverage=False),
@@ -449,6 +450,7 @@ def make_map(
     merge_above: int = 300,
     proposed_sites: gpd.GeoDataFrame | None = None,
     proposed_catchments: gpd.GeoDataFrame | None = None,
+    compliance: pd.DataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive planning map.
 
@@ -467,7 +469,8 @@ def make_map(
         ``facility_id``, ``class``, ``name``, ``source``; points or polygons (drawn as a marker
         inside the polygon); one layer per class.
     blind_spots
-        服务盲区 polygons: ``class``, ``name``, ``area_m2``.
+        服务盲区: the units not served, ``class``, ``name`` and optionally ``dist_m``,
+        ``missed_by_m``, ``residents``, ``area_m2``.
     boundary
         Study boundary polygon(s).
     criteria
@@ -499,6 +502,9 @@ def make_map(
         Gap-filling proposals (:func:`siteplan.siting.study.site_study`): sites as numbered star
         markers (popup: rank, site id, added coverage and shares), their new catchments dashed;
         ``rank``, ``site_id`` and optionally ``method`` (one layer per method).
+    compliance
+        Seed compliance counts of every parcel for the legend (``compliance_counts``); by
+        default counted from the parcels' ``meets_<class>_radius`` and ``compliant_all``.
 
     Returns
     -------
@@ -580,7 +586,8 @@ def make_map(
     m.add_child(JsCall("SP.legend", legend_html(top_n if has_ranks else 0,
                                              bool(p["_excluded"].any()), fac_classes,
                                              catch_classes, has_blind, has_boundary,
-                                             _PROPOSED_COLOUR if has_proposed else None)))
+                                             _PROPOSED_COLOUR if has_proposed else None)
+                                 + compliance_legend(parcels, compliance)))
     m.add_child(JsCall("SP.title", _esc(title)))
     m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
     m.add_child(JsCall("SP.scale"))
