@@ -96,6 +96,13 @@ TERMS: dict[str, tuple[str, str]] = {
     "sheet_ranking": ("Ranking", "排名"),
     "sheet_excluded": ("Excluded", "排除地块"),
     "sheet_metadata": ("Study metadata", "研究元数据"),
+    "sheet_facilities_report": ("Facilities report", "设施识别报告"),
+    # facilities report (features that did not become facilities)
+    "group": ("Group", "类别组"),
+    "tags": ("OSM tags", "OSM 标签"),
+    "reason": ("Reason", "原因"),
+    # thin facility layers (summary, metadata, map)
+    "thin_layer": ("Data gap: thin facility layer", "数据缺口: 设施数据过少"),
     # common reasons (exclusion and compliance)
     "reason_unreachable": ("not reachable on the street network", "路网不可达"),
     "reason_too_small": ("smaller than the minimum area", "面积小于下限"),
