@@ -340,7 +340,8 @@ def _text_cell(cell: Any, text: str, font: Any = None) -> Any:
 
 
 def _write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
-                meta_rows: list[tuple[str, str]], labels: Pairs | None) -> None:
+                meta_rows: list[tuple[str, str]], labels: Pairs | None,
+                sheets: Mapping[str, pd.DataFrame] | None = None) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -365,6 +366,9 @@ def _write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
                 cell.quotePrefix = True
             row.append(cell)
         wm.append(row)
+    for key, table in (sheets or {}).items():
+        _write_sheet(wb.create_sheet(f"{label(key, 'zh')} {label(key, 'en')}"),
+                     pd.DataFrame(table).reset_index(drop=True), labels)
     wb.save(path)
 
 
@@ -395,6 +399,7 @@ def write_shortlist(
     inputs: Sequence[str | Path] | None = None,
     basename: str = "shortlist",
     labels: Pairs | None = None,
+    sheets: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Path]:
     """Write the shortlist files and their metadata sidecar.
 
@@ -427,6 +432,9 @@ def write_shortlist(
     labels
         Extra header labels ``{key: (English, 中文)}``, normally
         :func:`siteplan.scoring.score.criterion_labels` so criterion columns get readable headers.
+    sheets
+        Extra XLSX sheets after the metadata, ``{label key: table}`` (the sheet is named by the
+        key's 中文 and English labels), e.g. the facilities report.
 
     Returns
     -------
@@ -498,7 +506,8 @@ def write_shortlist(
     if "xlsx" in formats:
         path = out_dir / f"{basename}.xlsx"
         with atomic_path(path, inputs=list(inputs)) as tmp:
-            _write_xlsx(tmp, table[~excluded_mask], table[excluded_mask], meta_rows, labels)
+            _write_xlsx(tmp, table[~excluded_mask], table[excluded_mask], meta_rows, labels,
+                        sheets)
         written["xlsx"] = path
     if "gpkg" in formats:
         path = out_dir / f"{basename}.gpkg"

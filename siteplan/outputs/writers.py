@@ -83,6 +83,8 @@ def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[s
     """
     layers = catchment_layers(result)
     layers["unreachable"] = result.unreachable
+    if result.facilities_report is not None:
+        layers["facilities_report"] = result.facilities_report
     if result.boundary is not None:
         layers["boundary"] = result.boundary
     if network_edges:
@@ -122,7 +124,8 @@ def _maps(result: StudyResult, out: Path, *, stem: str, offline: bool, top_n: in
               "blind_spots": result.blind_spots, "boundary": result.boundary}
     if "html" in formats:
         m = make_map(parcels, criteria=study, top_n=top_n, offline=offline,
-                     tianditu_key=study.tianditu_key(), title=title, **layers)
+                     tianditu_key=study.tianditu_key(), title=title,
+                     notes=[thin.message for thin in result.thin_layers], **layers)
         written["map"] = save_map(m, out / f"{stem}.html")
     if "png" in formats:
         fig = static_map(parcels, top_n=top_n, title=title, **layers)
@@ -217,10 +220,13 @@ def write_outputs(
     with step("shortlist"):
         if table_formats:
             meta = study_run_metadata(study, result.network.crs)
+            meta["thin_layers"] = [thin.as_dict() for thin in result.thin_layers]
+            sheets = ({"sheet_facilities_report": result.facilities_report.drop(
+                columns="geometry")} if result.facilities_report is not None else {})
             written.update(write_shortlist(
                 result.parcels, out_dir, top_n=top, metadata=meta, formats=table_formats,
                 layers=result_layers(result, network_edges=network_edges), inputs=inputs,
-                labels=criterion_labels(study)))
+                labels=criterion_labels(study), sheets=sheets))
     url = cfg.postgis if postgis is None else postgis
     if url:
         from siteplan.io.postgis.layers import display_source, write_postgis_layer

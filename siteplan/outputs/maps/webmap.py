@@ -449,6 +449,7 @@ def make_map(
     merge_above: int = 300,
     proposed_sites: gpd.GeoDataFrame | None = None,
     proposed_catchments: gpd.GeoDataFrame | None = None,
+    notes: Sequence[str] = (),
 ) -> folium.Map:
     """Build the interactive planning map.
 
@@ -499,6 +500,8 @@ def make_map(
         Gap-filling proposals (:func:`siteplan.siting.study.site_study`): sites as numbered star
         markers (popup: rank, site id, added coverage and shares), their new catchments dashed;
         ``rank``, ``site_id`` and optionally ``method`` (one layer per method).
+    notes
+        Data gaps shown at the foot of the legend (the run's thin facility layers).
 
     Returns
     -------
@@ -580,7 +583,8 @@ def make_map(
     m.add_child(JsCall("SP.legend", legend_html(top_n if has_ranks else 0,
                                              bool(p["_excluded"].any()), fac_classes,
                                              catch_classes, has_blind, has_boundary,
-                                             _PROPOSED_COLOUR if has_proposed else None)))
+                                             _PROPOSED_COLOUR if has_proposed else None,
+                                             notes)))
     m.add_child(JsCall("SP.title", _esc(title)))
     m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
     m.add_child(JsCall("SP.scale"))
