@@ -195,6 +195,7 @@ def test_duplicated_footway_merges_into_one():
 def test_bridge_over_a_street_at_the_same_coordinates_stays_apart():
     path = RULES / "bridge_over_street.osm"
     _check_nodes(path, [("33", "30"), ("37", "30")], [861.0, 384.0])  # 304: 208 m diagonal
+    _check_nodes(path, [("33", "30")], [861.0], merge=False)  # node ids alone: apart too
     net = graph_from_osm(path)
     assert net.report.coincident.kept_apart == {"bridge": 1}
     assert "1 kept apart (1 bridge)" in net.summary()

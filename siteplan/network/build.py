@@ -98,12 +98,13 @@ def _vertex_node_ids(lines: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray |
 def _profile_drops(lines: gpd.GeoDataFrame, walk_filter: WalkFilter, walkable: np.ndarray,
                    metric: CRS | None) -> tuple[int, float]:
     """Lines (and km) that osmnx's filter keeps but the profile's clauses leave out."""
-    if not walk_filter.clauses:
+    if not walk_filter.clauses or walkable.all():
         return 0, 0.0
-    dropped = walkable_mask(lines, walk_filter.without_clauses()) & ~walkable
-    if not dropped.any():
+    out = np.flatnonzero(~walkable)
+    dropped = out[walkable_mask(lines.iloc[out], walk_filter.without_clauses())]
+    if not dropped.size:
         return 0, 0.0
-    part = lines[dropped]
+    part = lines.iloc[dropped]
     km = float(part.to_crs(metric).length.sum() / 1000.0) if metric is not None else 0.0
     return int(part.index.unique().size), km
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from siteplan.core.defaults import WALK_PROFILE, WalkProfile
 from siteplan.core.errors import ConfigError
-from siteplan.core.tags import tag_column
+from siteplan.core.tags import distinct_tags, tag_column
 
 # osmnx 2.x network_type="walk": the same tags and the same unanchored regex matching as its
 # Overpass filter, so a network built from a line layer equals one osmnx would download.
@@ -192,20 +192,13 @@ def walkable_mask(lines: pd.DataFrame, walk_filter: WalkFilter | None = None) ->
     combination of those columns' values, not once per line.
     """
     walk_filter = walk_filter or WalkFilter()
-    keys = [*walk_filter.exclude]
+    keys = ["highway", *walk_filter.exclude]
     for clause in walk_filter.clauses:
         keys += [*clause.when, *clause.unless]
-    columns = [c for c in dict.fromkeys(["highway", "other_tags", *keys]) if c in lines.columns]
-    if len(lines) == 0 or not columns:
+    if len(lines) == 0:
         return _walkable_rows(lines, walk_filter)
-    key = np.zeros(len(lines), dtype=np.int64)
-    for column in columns:
-        # As strings, the way tag_column reads them (1 and 1.0 would hash alike, not read alike).
-        codes, distinct = pd.factorize(lines[column].astype("string"), use_na_sentinel=False)
-        # Renumbered after each column, so the combined key stays below len(lines) ** 2.
-        key = pd.factorize(key * (len(distinct) + 1) + codes)[0]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return _walkable_rows(lines.iloc[first], walk_filter)[inverse.ravel()]
+    first, inverse = distinct_tags(lines, keys)
+    return _walkable_rows(lines.iloc[first], walk_filter)[inverse]
 
 
 def _full(values: pd.Series, regex: str) -> np.ndarray:
@@ -223,12 +216,13 @@ def _walkable_rows(lines: pd.DataFrame, walk_filter: WalkFilter) -> np.ndarray:
         hit = values.str.contains(regex, regex=True, na=False).to_numpy(dtype=bool)
         keep &= ~hit
     for clause in walk_filter.clauses:
-        out = np.ones(len(lines), dtype=bool)
+        # Each tag is read only on the rows still in question (hstore reads are regexes).
+        rows = np.flatnonzero(keep)
         for key, regex in clause.when.items():
-            out &= _full(tag_column(lines, key), regex)
+            rows = rows[_full(tag_column(lines.iloc[rows], key), regex)]
         for key, regex in clause.unless.items():
-            out &= ~_full(tag_column(lines, key), regex)
-        keep &= ~out
+            rows = rows[~_full(tag_column(lines.iloc[rows], key), regex)]
+        keep[rows] = False
     return keep
 
 
