@@ -291,8 +291,9 @@ def vertex_nodes(
                 else np.asarray(levels, dtype=np.int64)[line_idx])
     known = np.zeros(n, dtype=bool) if node_ids is None else node_ids != NO_NODE_ID
     # Identity: the OSM node id where known, else the exact coordinate (odd/even keep apart).
-    ident = np.where(known, np.where(known, node_ids, 0) * 2 + 1, vid * 2) \
-        if node_ids is not None else vid * 2
+    ident = vid * 2
+    if node_ids is not None:
+        ident = np.where(known, np.where(known, node_ids, 0) * 2 + 1, ident)
     position = vid if mode == "keep" else _positions(coords, vid, tolerance_m)
     same_line = line_idx[1:] == line_idx[:-1]
     # Only vertices sharing a position with another vertex can be joined.
