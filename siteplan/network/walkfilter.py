@@ -198,7 +198,8 @@ def walkable_mask(lines: pd.DataFrame, walk_filter: WalkFilter | None = None) ->
     if len(lines) == 0:
         return _walkable_rows(lines, walk_filter)
     first, inverse = distinct_tags(lines, keys)
-    return _walkable_rows(lines.iloc[first], walk_filter)[inverse]
+    mask: np.ndarray = _walkable_rows(lines.iloc[first], walk_filter)[inverse]
+    return mask
 
 
 def _full(values: pd.Series, regex: str) -> np.ndarray:
