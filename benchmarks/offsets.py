@@ -1,8 +1,13 @@
 """Offset check on Taiyuan: false warnings on true WGS84 subsets, detection of GCJ-02 / BD-09.
 
-Run: .venv/bin/python benchmarks/offsets.py [--runs 200]   (about 4 min on 2 cores)
+Run: .venv/bin/python benchmarks/offsets.py [--runs 200] [--both-ways]   (about 4 min on 2 cores;
+twice that with --both-ways)
 Points: the 59 OSM school / hospital grounds (kindergarten, primary, middle school, hospital)
 at representative points ("inside") or moved to the nearest street point ("gate").
+``--both-ways`` checks as a run does (``check_layer_offset``: the references may be the shifted
+ones too) and adds the demo parcels by their outlines against the streets ("parcels"), n = 5,
+8, 20 and 100 (of 1,328); a shifted layer counts as found when the layer is named, and "wrong"
+counts a verdict that blames the streets ("ref-*") or names the other system.
 """
 import argparse
 import warnings
@@ -25,6 +30,7 @@ OSM = classify_facilities(AREAS, source="osm").facilities
 LINES = gpd.read_file(D + "taiyuan_osm_lines.geojson", engine="pyogrio")
 CLASSES = ["kindergarten", "primary_school", "middle_school", "hospital"]
 F = OSM[OSM["class"].isin(CLASSES)]
+PARCELS = gpd.read_file(D + "parcels.gpkg", engine="pyogrio")
 INSIDE = gpd.GeoDataFrame({"class": F["class"].to_numpy()},
                           geometry=F.geometry.representative_point().to_numpy(),
                           crs=F.crs).reset_index(drop=True)
@@ -40,8 +46,11 @@ def gates(points):
 
 
 def shift(p, forward):
-    x, y = forward(p.geometry.x.to_numpy(), p.geometry.y.to_numpy())
-    return p.set_geometry(gpd.points_from_xy(x, y, crs=p.crs))
+    geoms = np.asarray(p.geometry.values, dtype=object)
+    xy = shapely.get_coordinates(geoms)
+    x, y = forward(xy[:, 0], xy[:, 1])
+    moved = shapely.set_coordinates(geoms.copy(), np.column_stack([x, y]))
+    return p.set_geometry(gpd.GeoSeries(moved, index=p.index, crs=p.crs))
 
 
 OWN = {"school", "hospital", "kindergarten", "university", "college", "clinic"}
@@ -51,7 +60,7 @@ for key in ("amenity", "building"):
 AREAS_NO_OWN = AREAS[~own]
 OSM_NO_OWN = OSM[~OSM["class"].isin(CLASSES)]
 GATES = gates(INSIDE)
-POINTS = {"inside": INSIDE, "gate": GATES}
+POINTS = {"inside": INSIDE, "gate": GATES, "parcels": PARCELS}
 # case -> (points, class label or None = own classes, kwargs)
 CASES = {
     "inside, own class, pipeline now": ("inside", None, dict(facilities=OSM, streets=LINES)),
@@ -72,11 +81,14 @@ CASES = {
     "inside, kg, streets only": ("inside", "kindergarten", dict(streets=LINES)),
     "gate, kg, streets only": ("gate", "kindergarten", dict(streets=LINES)),
 }
+PARCEL_CASES = {"parcels, outlines vs streets": ("parcels", None,
+                                                 dict(streets=LINES, outline=True))}
 
 
 def run(job):
-    case, n, runs = job
-    kind, label, kw = CASES[case]
+    case, n, runs, both = job
+    kind, label, kw = {**CASES, **PARCEL_CASES}[case]
+    kw = {**kw, "both_ways": both}
     pts = POINTS[kind]
     if label:
         pts = pts.assign(**{"class": label})
@@ -100,8 +112,11 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--both-ways", action="store_true")
     args = ap.parse_args()
-    jobs = [(c, n, args.runs) for c in CASES for n in (5, 8, 20, 59)]
+    jobs = [(c, n, args.runs, args.both_ways) for c in CASES for n in (5, 8, 20, 59)]
+    if args.both_ways:
+        jobs += [(c, n, args.runs, True) for c in PARCEL_CASES for n in (5, 8, 20, 100)]
     with Pool(args.procs) as pool:
         out = pool.map(run, jobs)
     print(f"{'case':34s} {'n':>3s} {'runs':>4s} {'false %':>8s} {'GCJ %':>7s} {'BD %':>7s} "

@@ -35,6 +35,7 @@ from .network.build import graph_from_lines as graph_from_lines
 from .network.build import graph_from_osm as graph_from_osm
 from .network.graph import Network as Network
 from .network.walkfilter import WalkFilter as WalkFilter
+from .network.walkfilter import walk_profile as walk_profile
 from .osm.features import read_osm as read_osm
 from .osm.overpass import fetch_osm as fetch_osm
 from .outputs.maps.staticmap import static_map as static_map

@@ -10,6 +10,7 @@ return frames in the file's CRS unless given an analysis CRS.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import geopandas as gpd
@@ -18,10 +19,11 @@ import pandas as pd
 import shapely
 
 from siteplan.core.defaults import RESIDENTIAL_BUILDINGS
-from siteplan.core.errors import ConfigError
+from siteplan.core.errors import ConfigError, InputError, SiteplanWarning
 from siteplan.core.tags import ENTRANCE_TAGS, entrance_rows, tag_column
 from siteplan.facilities.classify import residential_land
 from siteplan.io.layers import is_polygonal, read_input
+from siteplan.io.offsets import OffsetCheck, check_offset, offset_message
 from siteplan.osm.features import FACILITY_TAGS, read_osm
 from siteplan.osm.parse import is_osm_file
 from siteplan.parcels.load import load_parcels
@@ -206,5 +208,65 @@ def read_hazards(study: Study, crs: Any) -> gpd.GeoDataFrame | None:
     return hazard_frame([read_input(spec) for spec in layers], crs)
 
 
-__all__ = ["load_study_parcels", "read_boundary", "read_buildings", "read_entrances",
-           "read_hazards", "read_residential", "read_sources", "residential_buildings"]
+
+
+def check_layer_offset(study: Study, layer: gpd.GeoDataFrame, where: str, *,
+                       streets: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None = None,
+                       features: gpd.GeoDataFrame | None = None,
+                       outline: bool = False) -> OffsetCheck | None:
+    """Stop (or warn) when a layer and the streets disagree by a GCJ-02/BD-09 offset.
+
+    The layer is compared with the streets (and, for facility layers, the OSM facilities and
+    features) by :func:`siteplan.io.offsets.check_offset`, both ways: the layer may carry the
+    offset, or the streets may.  On a finding the run stops with an :class:`InputError` naming
+    the ``coord_system`` to declare, unless the study sets ``[crs] offset_check = "warn"``.
+
+    Parameters
+    ----------
+    study
+        The study (its ``[crs] offset_check``).
+    layer
+        The layer as read, any CRS (judged in WGS84 lon/lat).
+    where
+        The layer's name in the message (its kind and file).
+    streets
+        The street lines.
+    facilities, features
+        Further references (OSM facilities and features), for facility layers.
+    outline
+        Match the streets by the features' outlines (parcels).
+
+    Returns
+    -------
+    OffsetCheck or None
+        The check, None when the layer cannot be judged.
+
+    Raises
+    ------
+    InputError
+        The layer looks like undeclared GCJ-02/BD-09 next to the streets (or the streets do)
+        and ``offset_check`` is ``"stop"``.
+    """
+    if layer.crs is None or not len(layer):
+        return None
+    lonlat = layer if layer.crs.is_geographic else layer.to_crs(4326)
+    check = check_offset(lonlat, facilities=facilities, streets=streets, features=features,
+                         where=where, warn=False, both_ways=True, outline=outline)
+    if check is None or check.suggested is None:
+        return check
+    what, fix = offset_message(check, where)
+    if not layer.crs.is_geographic and check.suggested in ("gcj02", "bd09"):
+        fix = (f"the layer is in {layer.crs.to_string()} but was digitised on a Chinese "
+               f"basemap ({check.suggested}): convert it at the source (export it as WGS84 "
+               f'lon/lat and declare coord_system = "{check.suggested}"), or re-digitise it.')
+    if study.crs.offset_check == "warn":
+        warnings.warn(f"{what} Fix: {fix} (offset_check = \"warn\": the run goes on with "
+                      "these coordinates.)", SiteplanWarning, stacklevel=2)
+        return check
+    raise InputError(what.removeprefix(f"{where}: "), where=where,
+                     fix=f"{fix} To go on anyway, set offset_check = \"warn\" in [crs].")
+
+
+__all__ = ["check_layer_offset", "load_study_parcels", "read_boundary", "read_buildings",
+           "read_entrances", "read_hazards", "read_residential", "read_sources",
+           "residential_buildings"]

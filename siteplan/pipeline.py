@@ -29,8 +29,10 @@ from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.proxies import transport_proxies
+from siteplan.facilities.report import empty_report
 from siteplan.facilities.rules import PROXY_CLASSES
 from siteplan.inputs import (
+    check_layer_offset,
     load_study_parcels,
     read_boundary,
     read_buildings,
@@ -41,13 +43,13 @@ from siteplan.inputs import (
     residential_buildings,
 )
 from siteplan.io.crs import MetricKind
-from siteplan.io.offsets import check_offset
 from siteplan.network.build import graph_from_lines
 from siteplan.network.graph import Network
-from siteplan.network.walkfilter import WalkFilter
+from siteplan.network.walkfilter import walk_profile
 from siteplan.osm.parse import is_osm_file
 from siteplan.parcels.plausible import implausible_parcels, spanned_area_m2
 from siteplan.scoring.score import assess_parcels
+from siteplan.scoring.thin import thin_layers
 from siteplan.study.checks import require_inputs
 from siteplan.study.model import Study, load_study
 from siteplan.study.result import CatchmentResult, StudyResult
@@ -68,27 +70,32 @@ def _network(study: Study, lines: gpd.GeoDataFrame) -> Network:
             where="network.snap_tolerance_m",
             fix="remove it (OSM ways already meet at shared nodes); it is for line layers "
             "whose lines do not quite meet.")
-    walk = None
+    walk = walk_profile(cfg.walk_profile)
     if cfg.exclude_highway is not None:
-        walk = WalkFilter().with_exclusions(highway="|".join(cfg.exclude_highway) or "^$")
+        walk = walk.with_exclusions(highway="|".join(cfg.exclude_highway) or "^$")
     # [crs] metric is "utm", "cgcs2000" or a projected CRS the study's validation accepted.
     metric = None if study.crs.metric in ("utm", "cgcs2000") else CRS.from_user_input(
         study.crs.metric)
     kind: MetricKind = "cgcs2000" if study.crs.metric == "cgcs2000" else "utm"
     return graph_from_lines(lines, walk_filter=walk, snap_tolerance_m=cfg.snap_tolerance_m,
                             metric_crs=metric, metric_kind=kind,
-                            keep_largest=cfg.keep_largest, source=str(study.inputs.streets))
+                            keep_largest=cfg.keep_largest, source=str(study.inputs.streets),
+                            coincident_nodes=cfg.coincident_nodes,
+                            coincident_tolerance_m=cfg.coincident_tolerance_m)
 
 
 def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFrame | None,
-                crs: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+                crs: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame, gpd.GeoDataFrame]:
     frames = []
     unclassified = pd.DataFrame({"name": pd.Series([], dtype="string")})
+    report = empty_report(crs)
     if features is not None:
         result = classify_facilities(features, source="osm")
         frames.append(result.facilities)
         unclassified = pd.DataFrame(result.unclassified_schools.drop(
             columns="geometry", errors="ignore"))
+        if result.report is not None:
+            report = result.report.to_crs(crs)
     osm = frames[0] if frames else None
     for layer in study.inputs.layers:
         spec = study.input_layer(layer, "facility layer")
@@ -96,10 +103,9 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
             spec, class_=layer.class_, class_column=layer.class_column,
             name_column=layer.name_column, id_column=layer.id_column,
             capacity_column=layer.capacity_column)
-        if spec.coord_system == "wgs84":
-            # Amap/Baidu exports are often GCJ-02/BD-09 without saying so: ~500 m off.
-            check_offset(frame, facilities=osm, streets=lines,
-                         where=f"facility layer {layer.path}")
+        # Amap/Baidu exports are often GCJ-02/BD-09 without saying so: ~500 m off.
+        check_layer_offset(study, frame, f"facility layer {layer.path}", streets=lines,
+                           facilities=osm)
         frames.append(frame)
     needed = set(study.facility_classes())
     if needed & set(PROXY_CLASSES):
@@ -114,11 +120,11 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
     if not frames:
         empty = gpd.GeoDataFrame({c: pd.Series([], dtype="string") for c in columns},
                                  geometry=[], crs=crs)
-        return empty, unclassified
+        return empty, unclassified, report
     out = pd.concat(frames, ignore_index=True)
     if "capacity" in out:
         out["capacity"] = pd.to_numeric(out["capacity"], errors="coerce").astype(float)
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=crs), unclassified
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=crs), unclassified, report
 
 
 @dataclass
@@ -139,6 +145,7 @@ class Prepared:
     boundary: gpd.GeoDataFrame | None
     hazards: gpd.GeoDataFrame | None
     entrances: gpd.GeoDataFrame | None = None
+    facilities_report: gpd.GeoDataFrame | None = None
 
 
 def prepare(study: Study, step: Steps) -> Prepared:
@@ -146,10 +153,15 @@ def prepare(study: Study, step: Steps) -> Prepared:
     study.check_inputs_exist()
     with step("read inputs"):
         lines, features = read_sources(study)
+        facilities_file = study.inputs.facilities
+        if features is not None and facilities_file is not None \
+                and facilities_file != study.inputs.streets:
+            check_layer_offset(study, features, f"facility file {_path(facilities_file)}",
+                               streets=lines)
     with step("network"):
         net = _network(study, lines)
     with step("facilities"):
-        facilities, unclassified = _facilities(study, lines, features, net.crs)
+        facilities, unclassified, report = _facilities(study, lines, features, net.crs)
         counts = facilities["class"].value_counts().to_dict()
         study.check_against_facilities({str(k): int(v) for k, v in counts.items()})
         residential = read_residential(study, features, net.crs)
@@ -158,7 +170,7 @@ def prepare(study: Study, step: Steps) -> Prepared:
         hazards = read_hazards(study, net.crs)
         entrances = read_entrances(study, features, net.crs)
     return Prepared(lines, net, facilities, unclassified, residential, buildings, boundary,
-                    hazards, entrances)
+                    hazards, entrances, report)
 
 
 def _catchments(study: Study, inp: Prepared, step: Steps,
@@ -279,6 +291,19 @@ def access_warnings(study: Study, facilities: gpd.GeoDataFrame, access: pd.DataF
     return out
 
 
+def _path(source: Any) -> str:
+    return str(getattr(source, "path", source))
+
+
+def _checked_parcels(study: Study, inp: Prepared) -> gpd.GeoDataFrame:
+    """Load the study's parcels, check them against the streets, return them in the metric CRS."""
+    parcels = load_study_parcels(study)
+    assert study.inputs.parcels is not None  # (load_study_parcels refuses a study without)
+    check_layer_offset(study, parcels, f"parcels {_path(study.inputs.parcels)}",
+                       streets=inp.lines, outline=True)
+    return parcels.to_crs(inp.network.crs)
+
+
 def _load(study: Study | str | Path) -> Study:
     return study if isinstance(study, Study) else load_study(study)
 
@@ -333,7 +358,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     cfg = study.network
     classes = study.facility_classes()
     with step("parcels"):
-        parcels = load_study_parcels(study).to_crs(net.crs)
+        parcels = _checked_parcels(study, inp)
         # Sizes alone were checked when the parcels were loaded; here, against the study area.
         for text in implausible_parcels(parcels, spanned_area_m2(net.node_xy), max_ha=math.inf):
             warnings.warn(f"{study.source_path or 'study config'}: {text}", SiteplanWarning,
@@ -352,13 +377,15 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     with step("scoring"):
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
                                 demand=inp.residential, hazards=inp.hazards)
+    thin = thin_layers(study, inp.facilities, inp.residential, scored)
     result = StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
                          catchments=polys, coverage=served.table,
                          blind_spots=served.blind_spots, unreachable=access.unreachable,
                          unclassified=inp.unclassified, residential=inp.residential,
                          buildings=inp.buildings, boundary=inp.boundary, timings=step.timings,
                          units=served.units, blind_spots_frontage=served.blind_spots_frontage,
-                         entrances=inp.entrances)
+                         entrances=inp.entrances, facilities_report=inp.facilities_report,
+                         thin_layers=thin)
     check_ranked(result)
     return result
 
@@ -440,8 +467,7 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
     require_inputs(study, ("streets",), "siteplan catchments")
     step = Steps(progress)
     inp = prepare(study, step)
-    parcels = (load_study_parcels(study).to_crs(inp.network.crs)
-               if study.inputs.parcels is not None else None)
+    parcels = _checked_parcels(study, inp) if study.inputs.parcels is not None else None
     polys, served = _catchments(study, inp, step, parcels)
     return CatchmentResult(study, inp.network, inp.facilities, polys, served.table,
                            served.blind_spots, step.timings, units=served.units,

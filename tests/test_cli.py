@@ -89,9 +89,10 @@ def test_internal_error_exits_1(capsys, monkeypatch):
 def test_network_command_on_taiyuan(capsys, tmp_path):
     code, out, _ = _cli(capsys, "network", str(LINES), "--out", str(tmp_path))
     assert code == 0
-    assert "6,147 nodes" in out and "8,807 edges" in out and "island(s) dropped" in out
+    assert "5,896 nodes" in out and "8,359 edges" in out and "island(s) dropped" in out
+    assert "walk profile china-walk" in out and "coincident nodes:" in out
     edges = gpd.read_file(tmp_path / "network.gpkg", layer="network_edges")
-    assert len(edges) == 8807 and edges.crs.to_epsg() == 32649
+    assert len(edges) == 8359 and edges.crs.to_epsg() == 32649
 
 
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")  # the no_crs case, on purpose
@@ -121,8 +122,8 @@ def test_network_bad_inputs_exit_2(capsys, tmp_path, problem):
 def test_facilities_command(capsys, tmp_path):
     code, out, _ = _cli(capsys, "facilities", str(POLYGONS), "--out", str(tmp_path))
     assert code == 0
-    assert "primary_school: 18" in out and "middle_school: 20" in out
-    assert "unclassified schools: 5" in out and "太原学院" in out
+    assert "primary_school: 19" in out and "middle_school: 21" in out
+    assert "unclassified schools: 4" in out and "太原学院" in out
     assert (tmp_path / "facilities.gpkg").is_file()
 
 
@@ -201,7 +202,7 @@ def test_run_writes_the_network_when_asked(capsys, tmp_path):
     layers = {str(n) for n in pyogrio.list_layers(tmp_path / "shortlist.gpkg")[:, 0]}
     assert "network_edges" in layers
     edges = gpd.read_file(tmp_path / "shortlist.gpkg", layer="network_edges")
-    assert len(edges) == 8807 and edges["length_m"].sum() == pytest.approx(1_470_600, rel=1e-3)
+    assert len(edges) == 8359 and edges["length_m"].sum() == pytest.approx(1_340_000, rel=1e-3)
 
 
 @SHOWS_REPAIRED  # the warning this test reads

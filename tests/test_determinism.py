@@ -89,8 +89,8 @@ def test_xlsx_sheets_hold_the_same_values(two_runs):
         return out
 
     sa, sb = (cells(d / "shortlist.xlsx") for d in two_runs)
-    # Ranking, Excluded, Seed compliance, Service coverage, Study metadata.
-    assert len(sa) == len(sb) == 5
+    # Ranking, Excluded, Seed compliance, Service coverage, Facilities report, Study metadata.
+    assert len(sa) == len(sb) == 6
     for k, (x, y) in enumerate(zip(sa, sb, strict=True)):
         if k == 4:  # the metadata sheet: all but the timestamp
             x = [r for r in x if r[0] not in TIMESTAMP_KEYS]

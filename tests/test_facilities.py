@@ -15,7 +15,7 @@ from conftest import BEIJING_OSM, TAIYUAN_POLYGONS
 from shapely.geometry import Point
 
 from siteplan.core.errors import ConfigError, InputError, SiteplanWarning
-from siteplan.core.tags import parse_hstore
+from siteplan.core.tags import parse_hstore, tag_column
 from siteplan.facilities.classify import (
     FacilityResult,
     classify_facilities,
@@ -23,6 +23,7 @@ from siteplan.facilities.classify import (
     residential_land,
 )
 from siteplan.facilities.layers import load_facility_layer
+from siteplan.facilities.merge import merge_key
 from siteplan.facilities.rules import CLASSES, DEFAULT_RULES, RANK_NAME, Rule
 from siteplan.io.crs import wgs84_to_gcj02
 
@@ -40,7 +41,7 @@ TAIYUAN_SCHOOLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "way/699350204": ("新建路小学", (P,)),
     "way/699523730": ("公园路小学", (P,)),
     "way/699523728": ("太原市第二十九中学校", (M,)),
-    "way/877693479": ("太原市外国语学校(漪汾校区)", ()),  # no level in the name
+    "way/877693479": ("太原市外国语学校(漪汾校区)", (P, M)),  # ...学校, no level: 一贯制
     "way/742068830": ("进山中学", (M,)),
     "way/742068831": ("太原市第二十三中学校", (M,)),
     "way/823646962": ("太原市迎泽区回民小学校", (P,)),
@@ -54,7 +55,7 @@ TAIYUAN_SCHOOLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "way/177271458": ("山西大学附属子弟小学", (P,)),
     "way/177575667": ("太原市第五十一中学校", (M,)),
     "way/177706776": ("八一小学", (P,)),
-    "way/180632536": ("山西省经贸学校", ()),  # no level in the name
+    "way/180632536": ("山西省经贸学校", ()),  # 经贸学校: a secondary vocational school
     "way/180632538": ("太原市第三十八中学校", (M,)),
     "way/180633746": ("太原市综合高级中学", (H,)),
     "way/180723297": ("太原市成成中学", (M,)),
@@ -115,7 +116,13 @@ def test_taiyuan_school_table_in_full(taiyuan_polygons, taiyuan_result):
     reasons = dict(zip(un["name"], un["reason"], strict=True))
     assert "vocational" in reasons["太原市第七职业中学校"]
     assert "higher education" in reasons["太原学院"]
-    assert "no level" in reasons["山西省经贸学校"]
+    assert "vocational" in reasons["山西省经贸学校"]
+    # The facilities report has them all, with their tags, and the excluded health feature.
+    report = taiyuan_result.report
+    assert set(report.loc[report["group"] == "school", "facility_id"]) == set(un["facility_id"])
+    cdc = report[report["group"] == "health"]
+    assert cdc["name"].tolist() == ["山西省疾病预防控制中心"]
+    assert "amenity=hospital" in cdc["tags"].iloc[0] and "public-health" in cdc["reason"].iloc[0]
 
 
 def test_taiyuan_name_rules_of_the_issue(taiyuan_polygons, taiyuan_result):
@@ -137,9 +144,19 @@ def test_taiyuan_other_classes(taiyuan_polygons, taiyuan_result):
     assert counts[K] == int((poly["amenity"] == "kindergarten").sum()) == 2
     hospitals = poly[poly["amenity"] == "hospital"]
     fac = taiyuan_result.facilities
-    hosp_names = set(fac.loc[fac["class"] == "hospital", "name"])
+    hosp = fac[fac["class"] == "hospital"]
     # The disease-control centre is tagged amenity=hospital but treats no patients.
-    assert hosp_names == set(hospitals["name"]) - {"山西省疾病预防控制中心"}
+    assert set(hosp["name"].dropna()) == set(hospitals["name"]) - {"山西省疾病预防控制中心"}
+    # 8 hospitals mapped only as building=hospital: 2 within 150 m of 太原市第二中心医院 are its
+    # buildings; the other 6, side by side with no hospital tag near, are one hospital.
+    only = poly[tag_column(poly, "building").eq("hospital").fillna(False).to_numpy(bool)
+                & tag_column(poly, "amenity").isna().to_numpy(bool)]
+    assert len(only) == 8 and len(hosp) == len(hospitals) - 1 + 1
+    second = hosp.loc[hosp["name"] == "太原市第二中心医院", "merged_ids"].item()
+    assert len(second.split(";")) == 3
+    unnamed = hosp[hosp["name"].isna()]
+    assert len(unnamed) == 1 and len(unnamed["merged_ids"].item().split(";")) == 6
+    assert unnamed["matched_by"].item().startswith("building=hospital")
     assert counts["park"] == int((poly["leisure"] == "park").sum())
     tags = poly["other_tags"].map(parse_hstore)
     platforms = tags.map(lambda t: t.get("public_transport") == "platform"
@@ -154,7 +171,7 @@ def test_taiyuan_other_classes(taiyuan_polygons, taiyuan_result):
     assert fac.crs == poly.crs
     assert not fac.duplicated(["class", "facility_id"]).any()
     text = taiyuan_result.summary()
-    assert "primary_school (小学): 18" in text and "太原市外国语学校(漪汾校区)" in text
+    assert "primary_school (小学): 19" in text and "山西省经贸学校" in text
 
 
 def _beijing_xml_tags():
@@ -168,8 +185,17 @@ def test_beijing_transport_and_schools(beijing_result):
     xml = list(_beijing_xml_tags())
     fac = beijing_result.facilities
     counts = beijing_result.counts()
-    bus = {f"{k}/{i}" for k, i, t in xml if t.get("highway") == "bus_stop"}
-    assert set(fac.loc[fac["class"] == "bus_stop", "facility_id"]) == bus and len(bus) == 68
+    bus = {f"{k}/{i}": t.get("name") for k, i, t in xml if t.get("highway") == "bus_stop"}
+    # 68 bus stop features (both sides of the road, several poles per side) are 20 stops: each
+    # stop keeps its members, all of its name, within 150 m of each other.
+    stops = fac[fac["class"] == "bus_stop"]
+    members = [m.split(";") if isinstance(m, str) else [i]
+               for i, m in zip(stops["facility_id"], stops["merged_ids"], strict=True)]
+    assert len(bus) == 68 and len(stops) == 20
+    assert sorted(i for m in members for i in m) == sorted(bus)
+    keys = merge_key(pd.Series(bus)).to_dict()  # a merged stop is named by the common key
+    assert all((keys[i] if len(m) > 1 else bus[i]) == name
+               for m, name in zip(members, stops["name"], strict=True) for i in m)
     stations = defaultdict(set)
     for kind, i, t in xml:
         if t.get("railway") == "station" and (t.get("station") == "subway"
@@ -367,7 +393,7 @@ def test_load_facilities_dispatch(tmp_path):
     # One Taiyuan polygon is invalid as mapped; reading repairs it and says so.
     with pytest.warns(SiteplanWarning, match="repaired 1 invalid geometry"):
         res = load_facilities(TAIYUAN_POLYGONS)
-    assert res.source == TAIYUAN_POLYGONS.name and res.counts()[P] == 18
+    assert res.source == TAIYUAN_POLYGONS.name and res.counts()[P] == 19
     with pytest.raises(InputError, match="do not apply"):
         load_facilities(BEIJING_OSM, class_=P)
     bbox = (116.3084, 39.9905, 116.3320, 40.0123)
@@ -375,8 +401,19 @@ def test_load_facilities_dispatch(tmp_path):
     full = load_facilities(BEIJING_OSM).facilities
     inside = full[full.intersects(shapely.box(*bbox))]
     assert 0 < len(small) < len(full)
-    assert set(zip(small["facility_id"], small["class"], strict=True)) == set(
-        zip(inside["facility_id"], inside["class"], strict=True))
+    # Merged stops and stations sit at their members' centroid, which the box may cut: those
+    # are compared by member.
+    merged = {"bus_stop", "metro_station"}
+    a, b = small[~small["class"].isin(merged)], inside[~inside["class"].isin(merged)]
+    assert set(zip(a["facility_id"], a["class"], strict=True)) == set(
+        zip(b["facility_id"], b["class"], strict=True))
+
+    def members(frame):
+        frame = frame[frame["class"].isin(merged)]
+        return {i for fid, m in zip(frame["facility_id"], frame["merged_ids"], strict=True)
+                for i in (m.split(";") if isinstance(m, str) else [fid])}
+
+    assert members(small) <= members(full) and members(small)
 
 
 def test_classify_needs_crs():

@@ -15,7 +15,12 @@ from shapely.geometry import LineString, MultiLineString, Point
 from siteplan.core.errors import InputError, NetworkError, SiteplanWarning
 from siteplan.core.tags import hstore_tag, parse_hstore
 from siteplan.network.build import graph_from_file, graph_from_lines
-from siteplan.network.walkfilter import OSMNX_WALK_EXCLUDE, WalkFilter, walkable_mask
+from siteplan.network.walkfilter import (
+    OSMNX_WALK_EXCLUDE,
+    WalkFilter,
+    walk_profile,
+    walkable_mask,
+)
 
 METRIC = "EPSG:32649"
 
@@ -26,39 +31,59 @@ def _lines(geoms, **cols):
     return gpd.GeoDataFrame(data, geometry=list(geoms), crs=METRIC)
 
 
-def _networkx_from_lines(geoms) -> nx.MultiGraph:
-    """An independent noding in plain Python: a node at every line end and shared vertex."""
+def _level(tags: dict) -> tuple:
+    """A line's level, read independently: (layer, bridge, tunnel)."""
+    try:
+        layer = int(str(tags.get("layer", "0")).strip())
+    except ValueError:
+        layer = 0
+    return (layer, tags.get("bridge", "no") != "no",
+            tags.get("tunnel", "no") not in ("no", "building_passage"))
+
+
+def _row_tags(row) -> dict:
+    tags = parse_hstore(row["other_tags"]) if isinstance(row.get("other_tags"), str) else {}
+    tags.update({k: row[k] for k in ("layer", "bridge", "tunnel") if isinstance(row.get(k), str)})
+    return tags
+
+
+def _networkx_from_lines(geoms, levels=None) -> nx.MultiGraph:
+    """An independent noding in plain Python: a node at every line end and shared vertex.
+
+    With ``levels`` (one per line), a shared coordinate joins only lines of the same level,
+    except where some line ends there (a line layer's bridge landing).
+    """
     seqs = []
-    for g in geoms:
+    for i, g in enumerate(geoms):
         parts = g.geoms if isinstance(g, MultiLineString) else [g]
         for part in parts:
             pts = [tuple(c) for c in part.coords]
             pts = [p for i, p in enumerate(pts) if i == 0 or p != pts[i - 1]]
             if len(pts) >= 2:
-                seqs.append(pts)
-    count = Counter(p for seq in seqs for p in seq)
+                seqs.append((pts, None if levels is None else levels[i]))
+    ends = {p for seq, _ in seqs for p in (seq[0], seq[-1])}
+
+    def key(p, level):
+        return p if level is None or p in ends else (p, level)
+
+    count = Counter(key(p, lv) for seq, lv in seqs for p in seq)
     graph = nx.MultiGraph()
-    for seq in seqs:
-        start, length = seq[0], 0.0
+    for seq, lv in seqs:
+        start, length = key(seq[0], lv), 0.0
         for a, b in zip(seq[:-1], seq[1:], strict=True):
             length += float(np.hypot(b[0] - a[0], b[1] - a[1]))
-            if count[b] >= 2 or b == seq[-1]:
-                graph.add_edge(start, b, length=length)
-                start, length = b, 0.0
+            if count[key(b, lv)] >= 2 or b == seq[-1]:
+                graph.add_edge(start, key(b, lv), length=length)
+                start, length = key(b, lv), 0.0
     return graph
 
 
-def test_taiyuan_matches_networkx(taiyuan_lines):
-    net_all = graph_from_lines(taiyuan_lines, keep_largest=False)
-    walk = taiyuan_lines[walkable_mask(taiyuan_lines)].to_crs(net_all.crs)
-    ref = _networkx_from_lines(walk.geometry.values)
+def _check_against(net_all, net, ref) -> None:
     assert net_all.n_nodes == ref.number_of_nodes()
     assert net_all.n_edges == ref.number_of_edges()
     ref_len = sum(d["length"] for *_, d in ref.edges(data=True))
     assert net_all.edge_length.sum() == pytest.approx(ref_len, rel=1e-4)
     assert net_all.report.n_components == nx.number_connected_components(ref)
-
-    net = graph_from_lines(taiyuan_lines)
     largest = ref.subgraph(max(nx.connected_components(ref), key=len))
     assert net.n_nodes == largest.number_of_nodes()
     big_len = sum(d["length"] for *_, d in largest.edges(data=True))
@@ -67,12 +92,45 @@ def test_taiyuan_matches_networkx(taiyuan_lines):
     assert net.report.islands_km == pytest.approx((ref_len - big_len) / 1000, rel=1e-4)
 
 
+def test_taiyuan_matches_networkx(taiyuan_lines):
+    # The default: china-walk, coincident vertices of different levels kept apart.
+    net_all = graph_from_lines(taiyuan_lines, keep_largest=False)
+    walk = taiyuan_lines[walkable_mask(taiyuan_lines)].to_crs(net_all.crs)
+    levels = [_level(_row_tags(row)) for _, row in walk.iterrows()]
+    ref = _networkx_from_lines(walk.geometry.values, levels)
+    _check_against(net_all, graph_from_lines(taiyuan_lines), ref)
+    # 18 bridge/tunnel/layer vertices share a coordinate with a line of another level inside
+    # both lines: apart, where pure coordinate noding joined them.
+    assert net_all.report.coincident.kept_apart == {"bridge": 10, "tunnel": 3, "layer": 5}
+    assert ref.number_of_nodes() == _networkx_from_lines(walk.geometry.values).number_of_nodes() - 18
+
+
+def test_taiyuan_node_id_topology_matches_networkx(taiyuan_lines):
+    # coincident_nodes="keep": every shared coordinate is a junction, whatever the level.
+    osmnx = walk_profile("osmnx-walk")
+    kw = {"walk_filter": osmnx, "coincident_nodes": "keep"}
+    net_all = graph_from_lines(taiyuan_lines, keep_largest=False, **kw)
+    walk = taiyuan_lines[walkable_mask(taiyuan_lines, osmnx)].to_crs(net_all.crs)
+    _check_against(net_all, graph_from_lines(taiyuan_lines, **kw),
+                   _networkx_from_lines(walk.geometry.values))
+
+
 def test_taiyuan_figures_match_provenance(taiyuan_network, taiyuan_lines):
-    # PROVENANCE.md measured these with an independent build (same shared-vertex rule).
-    full = graph_from_lines(taiyuan_lines, keep_largest=False)
+    # PROVENANCE.md measured these with an independent build (same shared-vertex rule), with
+    # osmnx's walk filter and pure coordinate noding: walk_profile "osmnx-walk" and
+    # coincident_nodes "keep" reproduce them exactly.
+    kw = {"walk_filter": walk_profile("osmnx-walk"), "coincident_nodes": "keep"}
+    full = graph_from_lines(taiyuan_lines, keep_largest=False, **kw)
     assert (full.n_nodes, full.n_edges, full.report.n_components) == (6402, 9049, 40)
     assert full.report.length_km == pytest.approx(1503, abs=1)
-    assert (taiyuan_network.n_nodes, taiyuan_network.n_edges) == (6147, 8807)
+    old = graph_from_lines(taiyuan_lines, **kw)
+    assert (old.n_nodes, old.n_edges) == (6147, 8807)
+    # The defaults (china-walk, level-aware merging): 227 elevated/expressway lines (108 km)
+    # are not walkable, 18 coincident vertices of different levels are kept apart.
+    assert (taiyuan_network.n_nodes, taiyuan_network.n_edges) == (5896, 8359)
+    report = taiyuan_network.report
+    assert (report.n_profile_dropped, round(report.profile_dropped_km)) == (227, 108)
+    assert report.coincident.merged == 0 and report.coincident.n_kept_apart == 18
 
 
 def test_edge_geometry_runs_from_u_to_v(taiyuan_network):
@@ -233,7 +291,7 @@ def test_walk_mask_equals_osmnx_filter_on_taiyuan(taiyuan_lines):
         ok = "highway" in tags and not any(
             k in tags and re.search(rx, tags[k]) for k, rx in clauses)
         expected.append(ok)
-    got = walkable_mask(taiyuan_lines)
+    got = walkable_mask(taiyuan_lines, walk_profile("osmnx-walk"))
     assert got.tolist() == expected
     # Tags that only sit in other_tags were decisive for some lines.
     in_hstore = taiyuan_lines["other_tags"].fillna("").str.contains('"foot"=>"no"|"access"=>"private"')
@@ -385,7 +443,7 @@ def test_graph_from_file_bad_inputs(tmp_path):
 
 
 def test_vertex_ids_number_coordinates_as_numpy_unique(taiyuan_network):
-    from siteplan.network.noding import _vertex_ids
+    from siteplan.network.coincident import coordinate_ids as _vertex_ids
 
     rng = np.random.default_rng(0)
     coords = shapely.get_coordinates(taiyuan_network.edge_geometry)

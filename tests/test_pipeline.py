@@ -16,7 +16,7 @@ from siteplan.core.errors import SiteplanWarning
 from siteplan.outputs.summary import summary_text
 from siteplan.outputs.writers import write_outputs
 from siteplan.pipeline import DEMO_STUDY, run_catchments, run_study
-from siteplan.study.model import load_study
+from siteplan.study.model import Study, load_study
 
 SEED = {"kindergarten": 300.0, "primary_school": 500.0, "middle_school": 1000.0}
 # One Taiyuan polygon is invalid as mapped (test_facilities.py relies on it): every run of the
@@ -261,3 +261,55 @@ def test_study_runs_from_a_copied_folder_with_relative_paths_and_a_boundary(tmp_
     html = out["map"].read_text(encoding="utf-8")
     assert "研究范围" in html or "\\u7814" in html  # the layer is drawn with its name
     assert "<b>研究范围</b>" not in html  # ... escaped
+
+
+@NO_TIANDITU_KEY
+def test_demo_reports_network_checks_and_the_thin_kindergarten_layer(demo, tmp_path):
+    import json
+
+    from openpyxl import load_workbook
+
+    _, result, *_ = demo
+    text = summary_text(result)
+    # The network report lines: what the china-walk profile and coincident nodes did.
+    assert "  walk profile china-walk: 227 elevated or expressway line(s) (108.1 km)" in text
+    assert "  coincident nodes: 0 merged, 18 kept apart (10 bridge, 3 tunnel, 5 layer)" in text
+    # 2 kindergartens for central Taiyuan: the criterion rates nearly every parcel 0.
+    [thin] = result.thin_layers
+    assert (thin.class_, thin.n_facilities) == ("kindergarten", 2)
+    # Measured: 975 of the 982 ranked parcels (the README quotes it).
+    assert thin.zero_ratings["kindergarten_walk"] == (975, 982)
+    assert f"Data gap: {thin.message}" in text
+    assert "education bureau" in thin.message and "[inputs]" in thin.message
+    written = write_outputs(result, tmp_path, formats=["xlsx", "gpkg", "html"], offline=True)
+    meta = json.loads(written["meta"].read_text(encoding="utf-8"))
+    assert [t["class"] for t in meta["thin_layers"]] == ["kindergarten"]
+    assert "Data gap: thin facility layer" in written["map"].read_text(encoding="utf-8")
+    # The facilities report: a GeoPackage layer and an XLSX sheet, one row per feature.
+    report = gpd.read_file(written["gpkg"], layer="facilities_report")
+    assert len(report) == len(result.facilities_report) == 5
+    assert {"太原学院", "山西省经贸学校", "山西省疾病预防控制中心"} <= set(report["name"])
+    assert list(report.columns[:5]) == ["facility_id", "name", "group", "tags", "reason"]
+    book = load_workbook(written["xlsx"], read_only=True)
+    rows = list(book["设施识别报告 Facilities report"].iter_rows(values_only=True))
+    book.close()
+    assert rows[1][:5] == ("facility_id", "name", "group", "tags", "reason")
+    assert {r[1] for r in rows[2:]} == set(report["name"])
+
+
+def test_network_settings_of_a_study(taiyuan_lines):
+    from siteplan.core.errors import ConfigError
+    from siteplan.pipeline import _network
+
+    base = {"study": {"name": "net"}, "inputs": {"streets": "streets.geojson"}}
+    old = Study.model_validate(
+        {**base, "network": {"walk_profile": "osmnx-walk", "coincident_nodes": "keep"}})
+    net = _network(old, taiyuan_lines)
+    # osmnx-walk with node-id topology is siteplan's graph before the ground-truth rules.
+    assert (net.n_nodes, net.n_edges) == (6147, 8807)
+    new = Study.model_validate(base)
+    assert (new.network.walk_profile, new.network.coincident_nodes) == ("china-walk", "merge")
+    assert _network(new, taiyuan_lines).n_nodes == 5896
+    with pytest.raises(ConfigError, match='walk_profile = "osmnx-walk"'):
+        Study.model_validate(
+            {**base, "network": {"profile": "osmnx-walk"}})

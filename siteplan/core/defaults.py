@@ -65,6 +65,22 @@ MAX_SNAP_M = 200.0
 #: Longest walking distance any search follows (m); distances beyond are NaN.
 SEARCH_LIMIT_M = 3000.0
 
+#: Which street lines are walkable (:mod:`siteplan.network.walkfilter`): ``china-walk`` is
+#: osmnx's ``network_type="walk"`` filter plus the elevated/expressway clauses for Chinese cities
+#: (README "Walking profile"); ``osmnx-walk`` is osmnx's filter alone.
+WalkProfile = Literal["china-walk", "osmnx-walk"]
+WALK_PROFILE: WalkProfile = "china-walk"
+#: What happens to distinct street nodes at one position (:mod:`siteplan.network.coincident`):
+#: ``merge`` joins those at the same level (same ``layer``, neither a bridge nor a tunnel
+#: relative to the other); ``keep`` is pure node-id topology (OSM ways meet only at shared node
+#: ids, line layers at identical coordinates).
+CoincidentNodes = Literal["merge", "keep"]
+COINCIDENT_NODES: CoincidentNodes = "merge"
+#: Two vertices this close (m) are at one position.  OSM stores 1e-7 degrees (1.1 cm of
+#: latitude, 0.9 cm of longitude at 38°N), so 1 cm is "the same coordinates" for OSM data and
+#: for layers digitised to the centimetre, and joins nothing a person could tell apart.
+COINCIDENT_TOLERANCE_M = 0.01
+
 # -------------------------------------------------------------------------- catchments, coverage
 
 #: Street-frontage width (m) of the catchment polygons: the reached streets buffered by it, so
@@ -107,7 +123,27 @@ RESIDENTIAL_BUILDINGS: tuple[str, ...] = (
 #: maps a metro station as one stop position per track or line (Beijing 2017: two nodes per
 #: station, 4-31 m apart) or as its entrance buildings (Taiyuan: 府西街（A2出口）, 府西街（C出口）,
 #: 府西街（D出口）); counting each would inflate the station counts.
-MERGE_SAME_NAME_M: dict[str, float] = {"metro_station": 500.0}
+MERGE_SAME_NAME_M: dict[str, float] = {"metro_station": 500.0, "bus_stop": 150.0}
+#: (bus_stop, 150 m) One bus stop is mapped once per direction (the two sides of a road, up to
+#: ~60 m apart across a Chinese arterial, and staggered along it so that buses do not stop
+#: side by side) and often as a platform and a pole: same-name features within 150 m are one
+#: stop, so that a count criterion counts stops, not map features.  Distinct stops that share a
+#: name (named after one cross street) are a block or more apart.
+#: Unnamed features of these classes closer than the distance (m) are one facility: a platform
+#: and its pole, mapped without names.
+MERGE_UNNAMED_M: dict[str, float] = {"bus_stop": 30.0}
+#: A hospital mapped only as ``building=hospital`` within this distance (m) of another hospital
+#: feature is one of that hospital's buildings (门诊楼, 住院部), not a hospital of its own.
+HOSPITAL_BUILDING_MERGE_M = 150.0
+
+#: Thin facility layers.  A class with a service radius r can serve at most n * pi * r^2 of
+#: residential land with n facilities (as the crow flies; along streets less).  When that is
+#: below this share of the study's residential land, the layer cannot be what is on the ground
+#: (a kindergarten at 300 m: fewer than one per 2 km² of residential land), and the run says so.
+THIN_LAYER_MAX_SHARE = 0.15
+#: A criterion that rates at least this share of the ranked parcels 0 does nothing; with a
+#: facility class behind it, that is most likely a data gap, and the run says so.
+THIN_LAYER_ZERO_SHARE = 0.95
 
 #: When a new study (``siteplan init``) measures transport by the mapped stops rather than by
 #: the labelled proxies of :mod:`siteplan.facilities.proxies`: the stops are "enough" when at

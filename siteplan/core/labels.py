@@ -153,6 +153,13 @@ TERMS: dict[str, tuple[str, str]] = {
                                    "临街服务范围外居住用地"),
     "legend_compliance": ("Seed compliance (三(二)8): parcels", "三(二)8 达标地块"),
     "compliance_all": ("all three", "三项均达标"),
+    "sheet_facilities_report": ("Facilities report", "设施识别报告"),
+    # facilities report (features that did not become facilities)
+    "group": ("Group", "类别组"),
+    "tags": ("OSM tags", "OSM 标签"),
+    "reason": ("Reason", "原因"),
+    # thin facility layers (summary, metadata, map)
+    "thin_layer": ("Data gap: thin facility layer", "数据缺口: 设施数据过少"),
     # common reasons (exclusion and compliance)
     "reason_unreachable": ("not reachable on the street network", "路网不可达"),
     "reason_too_small": ("smaller than the minimum area", "面积小于下限"),

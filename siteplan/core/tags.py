@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 _HSTORE_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=>\s*"((?:[^"\\]|\\.)*)"')
@@ -40,8 +41,15 @@ def hstore_tag(other_tags: pd.Series, key: str) -> pd.Series:
     # for "foot") never matches; a quote inside a value is escaped, so ``,"key"`` cannot occur
     # inside one.
     pattern = r'(?:^|,)\s*"' + re.escape(key) + r'"\s*=>\s*"((?:[^"\\]|\\.)*)"'
-    values = other_tags.astype("string").str.extract(pattern, expand=False)
-    return values.str.replace(_HSTORE_ESCAPE, r"\1", regex=True)
+    text = other_tags.astype("string")
+    # Only rows that hold the quoted key at all can match: a plain substring test first, so the
+    # regex runs on few rows (every walk-filter and classification tag is read this way).
+    may = text.str.contains(f'"{key}"', regex=False, na=False).to_numpy(dtype=bool)
+    values = pd.Series(pd.NA, index=other_tags.index, dtype="string")
+    if may.any():
+        found = text[may].str.extract(pattern, expand=False)
+        values[may] = found.str.replace(_HSTORE_ESCAPE, r"\1", regex=True)
+    return values
 
 
 def parse_hstore(text: str | None) -> dict[str, str]:
@@ -94,5 +102,43 @@ def entrance_rows(features: pd.DataFrame) -> pd.Series:
     return out
 
 
-__all__ = ["ENTRANCE_TAGS", "entrance_rows", "hstore", "hstore_tag", "parse_hstore",
-           "tag_column"]
+def distinct_tags(lines: pd.DataFrame, keys: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Group the rows by the text of the columns that can hold ``keys`` (and ``other_tags``).
+
+    OSM tag strings repeat (the bundled Taiyuan lines have 218 distinct ``other_tags`` among
+    4,412 lines), so a rule that reads only these tags runs once per group, not once per row.
+
+    Parameters
+    ----------
+    lines
+        A table with tag columns and/or an hstore ``other_tags``.
+    keys
+        The tags the rule reads.
+
+    Returns
+    -------
+    first, inverse
+        A row of each group, and the group of every row: ``result[inverse]`` spreads values
+        computed on ``lines.iloc[first]`` back to every row.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"highway": ["residential", "footway", "residential"],
+    ...                       "name": ["a", "b", "c"]})
+    >>> first, inverse = distinct_tags(frame, ["highway"])
+    >>> first.tolist(), inverse.tolist()
+    ([0, 1], [0, 1, 0])
+    """
+    columns = [c for c in dict.fromkeys([*keys, "other_tags"]) if c in lines.columns]
+    key = np.zeros(len(lines), dtype=np.int64)
+    for column in columns:
+        # As strings, the way tag_column reads them (1 and 1.0 would hash alike, not read alike).
+        codes, distinct = pd.factorize(lines[column].astype("string"), use_na_sentinel=False)
+        # Renumbered after each column, so the combined key stays below len(lines) ** 2.
+        key = pd.factorize(key * (len(distinct) + 1) + codes)[0]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
+__all__ = ["ENTRANCE_TAGS", "distinct_tags", "entrance_rows", "hstore", "hstore_tag",
+           "parse_hstore", "tag_column"]

@@ -14,7 +14,9 @@ is explained there); duplicate ids and same-name features (a metro station mappe
 exit) are resolved by :mod:`siteplan.facilities.merge`; municipal layers are read by
 :mod:`siteplan.facilities.layers`.
 
-Every ``amenity=school``/``college`` that gets no school class is reported, with the reason, in
+Every school or health feature that gets no class of its group is reported, with its tags and
+the reason, in :attr:`FacilityResult.report` (:mod:`siteplan.facilities.report`; the
+``facilities_report`` output layer); the ``amenity=school``/``college`` ones are also in
 :attr:`FacilityResult.unclassified_schools`.
 """
 
@@ -31,7 +33,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.core.defaults import MERGE_SAME_NAME_M
+from siteplan.core.defaults import HOSPITAL_BUILDING_MERGE_M, MERGE_SAME_NAME_M, MERGE_UNNAMED_M
 from siteplan.core.errors import InputError
 from siteplan.core.labels import CLASSES as CLASS_LABELS
 from siteplan.core.tags import tag_column
@@ -41,7 +43,8 @@ from siteplan.facilities.layers import (
     load_facility_layer,
     parse_class_values,
 )
-from siteplan.facilities.merge import merge_key, merge_same_name, unique_ids
+from siteplan.facilities.merge import absorb_buildings, merge_key, merge_same_name, unique_ids
+from siteplan.facilities.report import empty_report, facilities_report
 from siteplan.facilities.rules import (
     CLASSES,
     DEFAULT_RULES,
@@ -74,11 +77,16 @@ class FacilityResult:
         ``name``, ``amenity``, ``reason`` and geometry.
     source
         Where the features came from.
+    report
+        Every school or health feature with no class of its group: ``facility_id``, ``name``,
+        ``group``, ``tags``, ``reason`` and geometry (:mod:`siteplan.facilities.report`);
+        empty for a municipal layer, which declares its classes.
     """
 
     facilities: gpd.GeoDataFrame
     unclassified_schools: gpd.GeoDataFrame
     source: str
+    report: gpd.GeoDataFrame | None = None
 
     def counts(self) -> dict[str, int]:
         """Return the number of facilities per class (every class, zeros included)."""
@@ -222,7 +230,11 @@ def classify_facilities(
     merge_same_name_m
         ``{class: metres}``: same-name facilities of the class closer than this become one
         (at the centroid of their points; ``merged_ids`` lists them).  :data:`MERGE_SAME_NAME_M`
-        by default; ``{}`` merges nothing.
+        by default (metro stations 500 m, bus stops 150 m; unnamed bus stop features within
+        30 m, :data:`~siteplan.core.defaults.MERGE_UNNAMED_M`, also merge); ``{}`` merges
+        nothing.  Hospitals mapped only as ``building=hospital`` within
+        :data:`~siteplan.core.defaults.HOSPITAL_BUILDING_MERGE_M` of a hospital are its
+        buildings, merged into it.
     name_column, id_column
         Columns to use instead of ``name``/``name:zh`` and the OSM ids.
 
@@ -244,7 +256,7 @@ def classify_facilities(
     >>> import shapely
     >>> features = gpd.GeoDataFrame(
     ...     {"amenity": ["kindergarten", "school", "school", "hospital", "school"],
-    ...      "name": ["阳光幼儿园", "五一路小学", "山西大学附属中学", "山西省人民医院", "育才学校"]},
+    ...      "name": ["阳光幼儿园", "五一路小学", "山西大学附属中学", "山西省人民医院", "育才培训学校"]},
     ...     geometry=shapely.points([(112.55 + i / 100, 37.87) for i in range(5)]),
     ...     crs="EPSG:4326")
     >>> result = classify_facilities(features)
@@ -255,7 +267,9 @@ def classify_facilities(
     2   middle_school  山西大学附属中学  name: 中学 (not 高级/高中/职业)
     3  primary_school     五一路小学                 name: 小学
     >>> result.unclassified_schools["name"].tolist()
-    ['育才学校']
+    ['育才培训学校']
+    >>> result.report[["name", "group", "reason"]].values.tolist()
+    [['育才培训学校', 'school', 'training centre or special school: not a catchment school']]
     """
     if features.crs is None:
         raise InputError("the features have no CRS.", where=source,
@@ -266,6 +280,7 @@ def classify_facilities(
                              where=source, fix="name one of the columns present.")
     check_rules(rules)
     merge = MERGE_SAME_NAME_M if merge_same_name_m is None else merge_same_name_m
+    unnamed = MERGE_UNNAMED_M if merge_same_name_m is None else {}
     features = features.reset_index(drop=True)
     tags = _Tags(features)
     names = _feature_names(features, name_column)
@@ -296,47 +311,40 @@ def classify_facilities(
     # OSM ``capacity``: places (pupils, children, beds); "约120" and the like are left out.
     out["capacity"] = pd.array(pd.to_numeric(tags.get("capacity"), errors="coerce").to_numpy(
         dtype=float, na_value=np.nan)[f], dtype="Float64")
-    out = merge_same_name(unique_ids(out), merge)
-    unclassified = _unclassified_schools(rules, features, tags, names, ids, keep)
-    return FacilityResult(out, unclassified, source)
-
-
-def _unclassified_schools(
-    rules: Sequence[Rule],
-    features: gpd.GeoDataFrame,
-    tags: _Tags,
-    names: pd.Series,
-    ids: pd.Series,
-    keep: np.ndarray,
-) -> gpd.GeoDataFrame:
-    in_scope = np.zeros(len(features), dtype=bool)
-    for key, regex in SCHOOL_REPORT_SCOPE.items():
-        in_scope |= tags.matches(key, regex)
-    school = np.array([rule.group == "school" for rule in rules])
-    has_class = np.array([bool(rule.classes) for rule in rules])
-    classified = (keep[school & has_class]).any(axis=0)
-    pick = np.flatnonzero(in_scope & ~classified)
-    reasons = []
-    excluded = keep[school & ~has_class]
-    notes = [rule.note for rule, s, h in zip(rules, school, has_class, strict=True) if s and not h]
-    for i in pick.tolist():
-        hit = [notes[r] for r in np.flatnonzero(excluded[:, i])]
-        if hit:
-            reasons.append("; ".join(hit))
-        elif pd.isna(names.iloc[i]):
-            reasons.append("no name and no level tag (isced:level / school:level)")
-        else:
-            reasons.append("no level in the name and no level tag (isced:level / school:level)")
-    return gpd.GeoDataFrame(
-        {
-            "facility_id": ids.to_numpy()[pick],
-            "name": names.to_numpy()[pick],
-            "amenity": tags.get("amenity").to_numpy()[pick],
-            "reason": pd.array(reasons, dtype="string"),
-        },
-        geometry=np.asarray(features.geometry.values, dtype=object)[pick],
+    out = unique_ids(out)
+    building_only = _building_only_hospitals(tags)
+    weak = np.isin(out["facility_id"].to_numpy(dtype=object), ids.to_numpy()[building_only])
+    out = absorb_buildings(out, weak, "hospital", HOSPITAL_BUILDING_MERGE_M)
+    out = merge_same_name(out, merge, unnamed)
+    scopes = {"school": _in_scope(tags, SCHOOL_SCOPE), "health": _in_scope(tags, HEALTH_SCOPE)}
+    report, report_rows = facilities_report(rules, keep, scopes, features, names, ids)
+    is_school = (report["group"] == "school").to_numpy(dtype=bool)
+    in_report = _in_scope(tags, SCHOOL_REPORT_SCOPE)[report_rows] & is_school
+    unclassified = gpd.GeoDataFrame(
+        {"facility_id": report["facility_id"].to_numpy()[in_report],
+         "name": report["name"].to_numpy()[in_report],
+         "amenity": tags.get("amenity").to_numpy()[report_rows[in_report]],
+         "reason": report["reason"].to_numpy()[in_report]},
+        geometry=np.asarray(report.geometry.values, dtype=object)[in_report],
         crs=features.crs,
-    )
+    ).astype({"facility_id": "string", "name": "string", "amenity": "string",
+              "reason": "string"})
+    return FacilityResult(out, unclassified, source, report)
+
+
+def _in_scope(tags: _Tags, scope: Mapping[str, str]) -> np.ndarray:
+    mask = np.zeros(len(tags.frame), dtype=bool)
+    for key, regex in scope.items():
+        mask |= tags.matches(key, regex)
+    return mask
+
+
+def _building_only_hospitals(tags: _Tags) -> np.ndarray:
+    """Features tagged ``building=hospital`` and nothing that makes them a health facility."""
+    tagged = tags.matches("amenity", "hospital|clinic|doctors") | tags.get(
+        "healthcare").notna().to_numpy(dtype=bool)
+    only: np.ndarray = tags.matches("building", "hospital") & ~tagged
+    return only
 
 
 # ----------------------------------------------------------------------------------------------
@@ -398,7 +406,7 @@ def load_facilities(
     --------
     >>> result = load_facilities("tests/data/beijing_haidian_pku_tsinghua_2017.osm")
     >>> {cls: n for cls, n in result.counts().items() if n}
-    {'kindergarten': 2, 'primary_school': 1, 'middle_school': 4, 'hospital': 2, 'bus_stop': 68,
+    {'kindergarten': 2, 'primary_school': 1, 'middle_school': 4, 'hospital': 2, 'bus_stop': 20,
      'metro_station': 16, 'park': 12}
     >>> result.facilities.loc[result.facilities["class"] == "kindergarten", "name"].tolist()
     ['清华大学洁华幼儿园', '清华大学附属幼儿园']
@@ -417,7 +425,7 @@ def load_facilities(
         if bbox is not None:
             out = out[out.to_crs(4326).intersects(shapely.box(*bbox))].reset_index(drop=True)
         return FacilityResult(out, _empty_unclassified(out.crs), out["source"].iloc[0]
-                              if len(out) else path.name)
+                              if len(out) else path.name, empty_report(out.crs))
     read_keys = {"layer", "crs", "encoding", "coord_system", "lon_column", "lat_column"}
     read_kw = {k: v for k, v in layer_kwargs.items() if k in read_keys}
     class_kw = {k: v for k, v in layer_kwargs.items() if k not in read_keys}

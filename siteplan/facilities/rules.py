@@ -29,6 +29,12 @@ Chinese schools translate 中学 as "high school" or "middle school" indiscrimin
 A bare 中学 says nothing about the grades: it may be a 初中, a 高中 or a 完全中学.  Following the
 issue, it is taken as ``middle_school`` (the compulsory-education level the siting radii are
 about); ``isced:level`` tags or a municipal school layer with declared classes override it.
+A school named ...学校 with no level (书池学校, 外国语学校, a university's 附属学校) is, by Chinese
+naming practice, a 一贯制 school teaching primary and middle grades, and is taken as both;
+vocational, special, training and driving schools are kept out by name.
+
+Every rule's ``note`` is its reason: it is written to ``matched_by`` for the facilities a rule
+made, and to the ``facilities_report`` for the features it kept out.
 """
 
 from __future__ import annotations
@@ -90,11 +96,22 @@ class Rule:
 #: Features whose names the school rules read, and those reported when left unclassified.
 SCHOOL_SCOPE: dict[str, str] = {"amenity": "school|kindergarten|childcare|college"}
 SCHOOL_REPORT_SCOPE: dict[str, str] = {"amenity": "school|college"}
-HEALTH_SCOPE: dict[str, str] = {"amenity": "hospital|clinic|doctors", "healthcare": ".+"}
+HEALTH_SCOPE: dict[str, str] = {"amenity": "hospital|clinic|doctors", "healthcare": ".+",
+                                "building": "hospital"}
 ELDERLY_SCOPE: dict[str, str] = {"amenity": "social_facility|nursing_home"}
 _NUM = "一二三四五六七八九十百〇零0-9"
 # An abbreviation such as 十二中 / 清华附小 ends the name or comes before a bracket/space.
 _ABBR_END = r"(?=$|[（(\s])"
+#: Schools that are not catchment schools: vocational, special, training and driving schools.
+#: Trades in the names of secondary vocational schools (中等职业学校: 经贸学校, 卫生学校...).
+_TRADES = "艺术|体育运动|技术|卫生|财经|经贸|商贸|工业|交通|机电|建筑|电子|信息|旅游|护士|师范|警察"
+_NOT_CATCHMENT = ("职业|职教|中专|中等专业|技工|技师|卫校|培训|辅导|特殊教育|特教|培智|启智|盲校|聋|"
+                  f"驾驶|驾校|党校|艺校|体校|(?:{_TRADES})学校")
+# grades=a-b (OSM, US-style grade numbers; K = kindergarten year): the classes whose grades the
+# range overlaps (primary 1-6, middle 7-9, high 10-12).
+_GRADES_PRIMARY = r"(?:[Kk]|0|[1-6])\s*-\s*(?:[1-9]|1[0-2])|[1-6]"
+_GRADES_MIDDLE = r"(?:[Kk]|[0-9])\s*-\s*(?:[7-9]|1[0-2])|[7-9]"
+_GRADES_HIGH = r"(?:[Kk]|[0-9]|1[0-2])\s*-\s*1[0-2]|1[0-2]"
 
 #: The default rules.  Extend with ``DEFAULT_RULES + (Rule(...), ...)``.
 DEFAULT_RULES: tuple[Rule, ...] = (
@@ -118,19 +135,36 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(("high_school",), "school", RANK_LEVEL,
          {"school:level": "high|senior_high|upper_secondary|secondary"}, SCHOOL_SCOPE,
          note="school:level=high/secondary"),
+    # ``school=*`` is the same key in some regions' tagging.
+    Rule(("primary_school",), "school", RANK_LEVEL, {"school": "primary|elementary"},
+         SCHOOL_SCOPE, note="school=primary"),
+    Rule(("middle_school",), "school", RANK_LEVEL,
+         {"school": "middle|junior_high|lower_secondary|secondary"}, SCHOOL_SCOPE,
+         note="school=middle/secondary"),
+    Rule(("high_school",), "school", RANK_LEVEL,
+         {"school": "high|senior_high|upper_secondary|secondary"}, SCHOOL_SCOPE,
+         note="school=high/secondary"),
+    Rule(("primary_school",), "school", RANK_LEVEL, {"grades": _GRADES_PRIMARY}, SCHOOL_SCOPE,
+         note="grades within 1-6"),
+    Rule(("middle_school",), "school", RANK_LEVEL, {"grades": _GRADES_MIDDLE}, SCHOOL_SCOPE,
+         note="grades within 7-9"),
+    Rule(("high_school",), "school", RANK_LEVEL, {"grades": _GRADES_HIGH}, SCHOOL_SCOPE,
+         note="grades within 10-12"),
     # -- schools: Chinese names ------------------------------------------------------------------
     Rule(("kindergarten",), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
          name="幼儿园|托儿所|幼稚园", note="name: 幼儿园/托儿所"),
     Rule(("primary_school",), "school", RANK_NAME, any_tags=SCHOOL_SCOPE, name="小学",
          note="name: 小学"),
     Rule(("primary_school",), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
-         name=f"(?:附|[{_NUM}])小{_ABBR_END}", note="name: 附小/N小 (abbreviated 小学)"),
+         name=f"(?:附实|附|实|[{_NUM}])小{_ABBR_END}",
+         note="name: 附小/附实小/实小/N小 (abbreviated 小学, 附属实验小学)"),
     Rule(("middle_school",), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
          name="初中|初级中学", note="name: 初中"),
     Rule(("middle_school",), "school", RANK_NAME, any_tags=SCHOOL_SCOPE, name="中学",
          name_not="高级|高中|职业", note="name: 中学 (not 高级/高中/职业)"),
     Rule(("middle_school",), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
-         name=f"(?:附|[{_NUM}])中{_ABBR_END}", note="name: 附中/N中 (abbreviated 中学)"),
+         name=f"(?:附|铁|矿|钢|[{_NUM}])中{_ABBR_END}",
+         note="name: 附中/铁中/矿中/N中 (abbreviated 中学: 铁中 = 铁路中学)"),
     Rule(("high_school",), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
          name="高中|高级中学", note="name: 高中/高级中学"),
     Rule(("primary_school", "middle_school"), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
@@ -142,9 +176,16 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     # Most 实验学校 are nine-year schools; a twelve-year one needs isced:level or a layer.
     Rule(("primary_school", "middle_school"), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
          name="实验学校", note="name: 实验学校 (taken as grades 1-9)"),
+    # 中学校/小学校 are a 中学/小学; any other ...学校 without a level is a 一贯制 school.
+    Rule(("primary_school", "middle_school"), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
+         name="(?<![中小])学校", name_not=f"一贯制|{_NOT_CATCHMENT}",
+         note="name: ...学校 with no level (九年一贯制/外国语学校: taken as grades 1-9)"),
     Rule((), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
-         name="职业(?:高级中学|高中|中学|学校)?|职教|中专|中等专业|技工|技师|卫校",
-         note="vocational school (职业/中专/技工): not a catchment school"),
+         name="职业(?:高级中学|高中|中学|学校)?|职教|中专|中等专业|技工|技师|卫校|"
+         f"(?:{_TRADES})学校|艺校|体校",
+         note="vocational school (职业/中专/技工, 经贸/卫生/艺术...学校): not a catchment school"),
+    Rule((), "school", RANK_NAME, any_tags=SCHOOL_SCOPE, name="驾驶(?:学校|培训)?|驾校|党校",
+         note="driving or party school: not a catchment school"),
     Rule((), "school", RANK_NAME, any_tags=SCHOOL_SCOPE, name="大学|学院",
          note="higher education (大学/学院)"),
     Rule((), "school", RANK_NAME, any_tags=SCHOOL_SCOPE,
@@ -168,15 +209,26 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(("clinic",), "health", RANK_TAG, any_tags={"amenity": "clinic|doctors",
                                                    "healthcare": "clinic|doctor|centre"},
          note="amenity/healthcare=clinic/doctors"),
+    # A hospital mapped only as its building; one of a mapped hospital's buildings is merged
+    # into it (siteplan.facilities.merge.absorb_buildings).
+    Rule(("hospital",), "health", RANK_TAG, {"building": "hospital"},
+         note="building=hospital (no amenity/healthcare tag)"),
     # -- transport -------------------------------------------------------------------------------
     Rule(("bus_stop",), "bus", RANK_TAG, {"highway": "bus_stop"}, note="highway=bus_stop"),
     Rule(("bus_stop",), "bus", RANK_TAG, {"public_transport": "platform", "bus": "yes"},
          note="public_transport=platform + bus=yes"),
-    Rule(("metro_station",), "metro", RANK_TAG, {"railway": "station"},
+    Rule(("bus_stop",), "bus", RANK_TAG, {"public_transport": "stop_position", "bus": "yes"},
+         note="public_transport=stop_position + bus=yes"),
+    Rule(("metro_station",), "metro", RANK_TAG, {"railway": "station|halt|stop"},
          {"station": "subway", "subway": "yes"},
          note="railway=station + station=subway (or subway=yes)"),
-    Rule(("metro_station",), "metro", RANK_TAG, {"public_transport": "station", "subway": "yes"},
-         note="public_transport=station + subway=yes"),
+    Rule(("metro_station",), "metro", RANK_TAG, {"public_transport": "station"},
+         {"station": "subway", "subway": "yes"},
+         note="public_transport=station + subway=yes (or station=subway)"),
+    # A station mapped only by its stop positions (one per track): merged by name into one.
+    Rule(("metro_station",), "metro", RANK_TAG, {"public_transport": "stop_position"},
+         {"subway": "yes", "station": "subway"},
+         note="public_transport=stop_position + subway=yes"),
     # -- parks and elderly care ------------------------------------------------------------------
     Rule(("park",), "park", RANK_TAG, {"leisure": "park"}, note="leisure=park"),
     Rule(("elderly_care",), "elderly", RANK_NAME, any_tags=ELDERLY_SCOPE,

@@ -1,13 +1,14 @@
 """Building a walking :class:`~siteplan.network.graph.Network` from street lines or raw OSM.
 
-Lines are noded where they share a vertex (:mod:`siteplan.network.noding`); with
-``snap_tolerance_m``, dead ends that stop just short of another line are joined to it.  Which
-lines are walkable is :mod:`siteplan.network.walkfilter`'s business, and their tags are read by
-:mod:`siteplan.core.tags`.
+Lines are noded where they share a vertex (:mod:`siteplan.network.noding`); distinct vertices
+at one position are merged when their lines are at the same level and kept apart otherwise
+(:mod:`siteplan.network.coincident`); with ``snap_tolerance_m``, dead ends that stop just short of
+another line are joined to it.  Which lines are walkable is the walking profile's business
+(:mod:`siteplan.network.walkfilter`), and their tags are read by :mod:`siteplan.core.tags`.
 
 :func:`graph_from_file` is the one call for any street source on disk: raw OSM goes through
-:mod:`siteplan.osm.features` (ways connect at shared node ids), line layers through
-:func:`siteplan.io.layers.read_layer` and :func:`graph_from_lines`.
+:mod:`siteplan.osm.features` (ways connect at shared node ids, and coincident nodes at the same
+level), line layers through :func:`siteplan.io.layers.read_layer` and :func:`graph_from_lines`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ import shapely
 from pyproj import CRS
 from scipy.sparse import csgraph
 
+from siteplan.core.defaults import (
+    COINCIDENT_NODES,
+    COINCIDENT_TOLERANCE_M,
+    CoincidentNodes,
+)
 from siteplan.core.errors import InputError, NetworkError, SiteplanWarning
 from siteplan.io.crs import (
     MAX_SCALE_ERROR,
@@ -33,10 +39,11 @@ from siteplan.io.crs import (
 )
 from siteplan.io.inputs import CoordSystem
 from siteplan.io.layers import read_layer
+from siteplan.network.coincident import NO_NODE_ID, line_levels
 from siteplan.network.graph import Network, NetworkReport, csr_min
 from siteplan.network.noding import node_lines_counted
 from siteplan.network.walkfilter import WalkFilter, walkable_mask
-from siteplan.osm.features import read_osm_lines
+from siteplan.osm.features import NODE_IDS_COLUMN, read_osm_lines
 from siteplan.osm.parse import BBox, is_osm_file
 
 
@@ -60,6 +67,48 @@ def _explode_lines(lines: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
     return exploded, n_not_lines
 
 
+def _vertex_node_ids(lines: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray | None:
+    """OSM node id of every vertex, from the ``osm_node_ids`` column of OSM lines.
+
+    A row whose ids do not match its vertices (a geometry edited after reading) gets
+    :data:`~siteplan.network.coincident.NO_NODE_ID` and is noded by its coordinates.
+    """
+    if NODE_IDS_COLUMN not in lines.columns:
+        return None
+    text = lines[NODE_IDS_COLUMN].astype("string").fillna("").str.strip()
+    n_ids = np.where(text.to_numpy(dtype=object) == "", 0, text.str.count(" ").to_numpy() + 1)
+    n_vertices = shapely.get_num_coordinates(geoms)
+    ok = n_ids == n_vertices
+    out = np.full(int(n_vertices.sum()), NO_NODE_ID, dtype=np.int64)
+    try:
+        ids = np.array(" ".join(text[ok].tolist()).split(), dtype=np.int64)
+    except ValueError:
+        return None  # not node ids after all: node by coordinates
+    if ids.size != int(n_vertices[ok].sum()):
+        return None  # irregular spacing: node by coordinates
+    starts = np.cumsum(n_vertices) - n_vertices
+    rows = np.flatnonzero(ok)
+    at = np.repeat(starts[rows], n_vertices[rows]) + (
+        np.arange(ids.size) - np.repeat(np.cumsum(n_vertices[rows]) - n_vertices[rows],
+                                        n_vertices[rows]))
+    out[at] = ids
+    return out
+
+
+def _profile_drops(lines: gpd.GeoDataFrame, walk_filter: WalkFilter, walkable: np.ndarray,
+                   metric: CRS | None) -> tuple[int, float]:
+    """Lines (and km) that osmnx's filter keeps but the profile's clauses leave out."""
+    if not walk_filter.clauses or walkable.all():
+        return 0, 0.0
+    out = np.flatnonzero(~walkable)
+    dropped = out[walkable_mask(lines.iloc[out], walk_filter.without_clauses())]
+    if not dropped.size:
+        return 0, 0.0
+    part = lines.iloc[dropped]
+    km = float(part.to_crs(metric).length.sum() / 1000.0) if metric is not None else 0.0
+    return int(part.index.unique().size), km
+
+
 def graph_from_lines(
     lines: gpd.GeoDataFrame,
     *,
@@ -70,6 +119,8 @@ def graph_from_lines(
     metric_kind: MetricKind = "utm",
     keep_largest: bool = True,
     source: str = "lines",
+    coincident_nodes: CoincidentNodes = COINCIDENT_NODES,
+    coincident_tolerance_m: float = COINCIDENT_TOLERANCE_M,
 ) -> Network:
     """Build a walking :class:`Network` from a GeoDataFrame of street lines.
 
@@ -79,7 +130,9 @@ def graph_from_lines(
         LineStrings or MultiLineStrings with a CRS.  Tags (``highway``, ``foot``, ``access``,
         ``service``, ``area``, ``sidewalk``...) may be columns or sit in an hstore ``other_tags``.
     walk_filter
-        Which lines are walkable; osmnx's ``network_type="walk"`` semantics by default.
+        Which lines are walkable: the ``china-walk`` profile by default (osmnx's
+        ``network_type="walk"`` filter without elevated and expressway carriageways;
+        :func:`siteplan.network.walkfilter.walk_profile`).
     filter_walkable
         ``False`` keeps every line (a bureau layer that holds only walkable streets and has no
         ``highway`` column).
@@ -98,6 +151,13 @@ def graph_from_lines(
         Keep only the largest connected component and report the dropped islands.
     source
         A name for reports and error messages (usually the file path).
+    coincident_nodes
+        ``"merge"`` (default): distinct vertices at one position are one node when their lines
+        are at the same level (``layer``, ``bridge``, ``tunnel``), kept apart otherwise;
+        ``"keep"``: node-id topology (OSM ids; identical coordinates for a line layer).  See
+        :mod:`siteplan.network.coincident`.
+    coincident_tolerance_m
+        Vertices this close (m) are at one position (``"merge"`` only).
 
     Returns
     -------
@@ -130,6 +190,19 @@ def graph_from_lines(
     (4, 5, 541.4)
     >>> net.report.n_lines_walkable, net.crs.to_string()
     (5, 'EPSG:4547')
+
+    A footbridge (``bridge=yes``) drawn over the motorway-free square's diagonal shares its
+    middle vertex with a street below: the two are kept apart, not joined.
+
+    >>> below = shapely.LineString([(372000, 4192050), (372050, 4192050), (372100, 4192050)])
+    >>> over = shapely.LineString([(372050, 4192000), (372050, 4192050), (372050, 4192100)])
+    >>> net = graph_from_lines(gpd.GeoDataFrame(
+    ...     {"highway": ["residential", "footway"], "bridge": [None, "yes"]},
+    ...     geometry=[below, over], crs="EPSG:4547"), keep_largest=False)
+    >>> net.n_nodes, net.report.n_components
+    (4, 2)
+    >>> print(net.report.coincident.text())
+    coincident nodes: 0 merged, 1 kept apart (1 bridge)
     """
     if lines.crs is None:
         raise InputError(
@@ -140,6 +213,11 @@ def graph_from_lines(
     if snap_tolerance_m < 0:
         raise NetworkError(f"snap_tolerance_m must be >= 0, got {snap_tolerance_m}.", where=source,
                            fix="use 0 for exact noding or a small positive tolerance in metres.")
+    if coincident_tolerance_m < 0 or coincident_nodes not in ("merge", "keep"):
+        raise NetworkError(
+            f"coincident_nodes = {coincident_nodes!r} with coincident_tolerance_m = "
+            f"{coincident_tolerance_m} is not a valid setting.", where=source,
+            fix='use coincident_nodes = "merge" or "keep" and a tolerance >= 0 (0.01 m).')
     n_in = len(lines)
     exploded, n_not_lines = _explode_lines(lines)
     if n_not_lines and len(exploded):
@@ -158,8 +236,11 @@ def graph_from_lines(
             fix="give a layer of LineStrings or MultiLineStrings (street centrelines), not "
             "points or polygons; in a multi-layer file choose the roads layer.",
         )
+    walk_filter = walk_filter or WalkFilter()
+    unfiltered = exploded
     if filter_walkable:
-        exploded = exploded[walkable_mask(exploded, walk_filter)]
+        walkable = walkable_mask(exploded, walk_filter)
+        exploded = exploded[walkable]
     n_walk = int(exploded.index.unique().size)
     if len(exploded) == 0:
         raise NetworkError(
@@ -185,10 +266,16 @@ def graph_from_lines(
                 fix='use metric = "utm" or "cgcs2000" (chosen for the data), or a local '
                 "projected CRS such as EPSG:4547 (CGCS2000 3-degree zone, CM 114°E).")
     projected = exploded.to_crs(metric)
+    n_dropped, km_dropped = (_profile_drops(unfiltered, walk_filter, walkable, metric)
+                             if filter_walkable else (0, 0.0))
 
-    node_xy, u, v, geom, edge_line, n_snapped = node_lines_counted(
-        np.asarray(projected.geometry.values, dtype=object), snap_tolerance_m
-    )
+    geoms = np.asarray(projected.geometry.values, dtype=object)
+    noded = node_lines_counted(
+        geoms, snap_tolerance_m, levels=line_levels(projected),
+        node_ids=_vertex_node_ids(projected, geoms), coincident_nodes=coincident_nodes,
+        coincident_tolerance_m=coincident_tolerance_m)
+    node_xy, u, v, geom, edge_line = (noded.node_xy, noded.edge_u, noded.edge_v,
+                                      noded.edge_geometry, noded.edge_line)
     length = shapely.length(geom)
     attr_cols = [c for c in ("osm_id", "highway", "name") if c in projected.columns]
     attrs = pd.DataFrame(projected[attr_cols].to_numpy()[edge_line], columns=attr_cols)
@@ -227,7 +314,11 @@ def graph_from_lines(
         islands_km=islands_km,
         crs=metric.to_string(),
         n_not_lines=n_not_lines,
-        n_ends_snapped=n_snapped,
+        n_ends_snapped=noded.n_snapped,
+        walk_profile=walk_filter.name if filter_walkable else "",
+        n_profile_dropped=n_dropped,
+        profile_dropped_km=km_dropped,
+        coincident=noded.coincident,
     )
     return Network(
         crs=metric,
@@ -255,7 +346,8 @@ def graph_from_file(
     """Build a walking :class:`Network` from any street source on disk.
 
     Raw OpenStreetMap (``.osm``, ``.osm.gz``, ``.osm.bz2``, ``.osm.pbf``) goes to
-    :func:`graph_from_osm`, where ways connect only at shared node ids.  Any other
+    :func:`graph_from_osm`, where ways connect at shared node ids and at coincident nodes of
+    the same level.  Any other
     file (GeoPackage, Shapefile, GeoJSON...) is read with :func:`siteplan.io.layers.read_layer` and
     built by :func:`graph_from_lines`.
 
@@ -271,7 +363,7 @@ def graph_from_file(
     **kwargs
         Passed to :func:`graph_from_lines`: ``walk_filter``, ``filter_walkable``,
         ``snap_tolerance_m`` (line layers only), ``metric_crs``, ``metric_kind``,
-        ``keep_largest``.
+        ``keep_largest``, ``coincident_nodes``, ``coincident_tolerance_m``.
 
     Returns
     -------
@@ -289,9 +381,11 @@ def graph_from_file(
     --------
     >>> net = graph_from_file("data/taiyuan/taiyuan_osm_lines.geojson", metric_kind="cgcs2000")
     >>> print(net.summary())
-    data/taiyuan/taiyuan_osm_lines.geojson: 6,147 nodes, 8,807 edges, 1,471.1 km of street
-    (3,765 of 4,412 lines walkable); 40 component(s) before filtering, 39 island(s) dropped
-    (32.36 km); CRS EPSG:4547
+    data/taiyuan/taiyuan_osm_lines.geojson: 5,896 nodes, 8,359 edges, 1,340.5 km of street
+    (3,538 of 4,412 lines walkable); 54 component(s) before filtering, 53 island(s) dropped
+    (54.80 km); CRS EPSG:4547
+      walk profile china-walk: 227 elevated or expressway line(s) (108.2 km) not walkable
+      coincident nodes: 0 merged, 18 kept apart (10 bridge, 3 tunnel, 5 layer)
     """
     kwargs.setdefault("source", str(path))
     if is_osm_file(path):
@@ -318,7 +412,9 @@ def graph_from_file(
 def graph_from_osm(path: str | os.PathLike[str], *, bbox: BBox | None = None, **kwargs: Any) -> Network:
     """Build a walking :class:`~siteplan.network.graph.Network` from a raw OSM file.
 
-    Ways connect only where they share a node id (:func:`siteplan.osm.features.read_osm_lines`).
+    Ways connect where they share a node id (:func:`siteplan.osm.features.read_osm_lines`
+    keeps the ids in ``osm_node_ids``) and, unless ``coincident_nodes="keep"``, where distinct
+    nodes sit at one position on ways of the same level (:mod:`siteplan.network.coincident`).
 
     Parameters
     ----------
@@ -328,9 +424,9 @@ def graph_from_osm(path: str | os.PathLike[str], *, bbox: BBox | None = None, **
         ``(west, south, east, north)`` in degrees: keep the ways that intersect it.
     **kwargs
         Passed to :func:`graph_from_lines` (``walk_filter``, ``filter_walkable``,
-        ``metric_crs``, ``metric_kind``, ``keep_largest``, ``source``).  Keep
-        ``snap_tolerance_m`` at 0: a tolerance would merge the bridge/road node pairs that
-        reading keeps apart.
+        ``metric_crs``, ``metric_kind``, ``keep_largest``, ``source``, ``coincident_nodes``,
+        ``coincident_tolerance_m``).  Keep ``snap_tolerance_m`` at 0: it would join dead
+        ends to bridges and tunnels whatever their level.
 
     Returns
     -------

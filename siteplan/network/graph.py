@@ -21,13 +21,20 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from siteplan.network.coincident import CoincidentReport
 from siteplan.network.linear import EdgeVertices
 from siteplan.network.segments import SegmentIndex
 
 
 @dataclass(frozen=True)
 class NetworkReport:
-    """What a build kept and dropped, for printing and for the run log."""
+    """What a build kept and dropped, for printing and for the run log.
+
+    Besides the counts, ``walk_profile`` names the walking profile, ``n_profile_dropped`` and
+    ``profile_dropped_km`` say what its clauses beyond osmnx's filter left out (elevated and
+    expressway carriageways), and ``coincident`` how many coincident nodes were merged or kept
+    apart (:class:`~siteplan.network.coincident.CoincidentReport`).
+    """
 
     source: str
     n_lines_in: int
@@ -41,21 +48,41 @@ class NetworkReport:
     crs: str
     n_not_lines: int = 0
     n_ends_snapped: int = 0
+    walk_profile: str = ""
+    n_profile_dropped: int = 0
+    profile_dropped_km: float = 0.0
+    coincident: CoincidentReport | None = None
 
     def summary(self) -> str:
-        """Return the report as one line of text (for the terminal and the run log)."""
+        """Return the report as text: one line, plus the walking profile and coincident nodes.
+
+        Returns
+        -------
+        str
+            The counts on the first line; ``walk profile: ...`` and ``coincident nodes: ...``
+            on their own lines when the build recorded them.
+        """
         extra = ""
         if self.n_not_lines:
             extra += f"; {self.n_not_lines:,} non-line feature(s) ignored"
         if self.n_ends_snapped:
             extra += f"; {self.n_ends_snapped:,} dead end(s) snapped"
-        return (
+        lines = [
             f"{self.source}: {self.n_nodes:,} nodes, {self.n_edges:,} edges, "
             f"{self.length_km:,.1f} km of street ({self.n_lines_walkable:,} of "
             f"{self.n_lines_in:,} lines walkable); {self.n_components} component(s) before "
             f"filtering, {self.islands_dropped} island(s) dropped ({self.islands_km:,.2f} km); "
             f"CRS {self.crs}{extra}"
-        )
+        ]
+        if self.walk_profile:
+            text = f"  walk profile {self.walk_profile}"
+            if self.n_profile_dropped:
+                text += (f": {self.n_profile_dropped:,} elevated or expressway line(s) "
+                         f"({self.profile_dropped_km:,.1f} km) not walkable")
+            lines.append(text)
+        if self.coincident is not None:
+            lines.append(f"  {self.coincident.text()}")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,9 +118,9 @@ class Network:
     >>> from siteplan.network.build import graph_from_file
     >>> net = graph_from_file("data/taiyuan/taiyuan_osm_lines.geojson")
     >>> net.n_nodes, net.n_edges, net.crs.to_string()
-    (6147, 8807, 'EPSG:32649')
+    (5896, 8359, 'EPSG:32649')
     >>> round(float(net.edge_length.sum()) / 1000, 1)
-    1470.6
+    1340.0
     >>> list(net.edges_gdf().columns)
     ['edge_id', 'osm_id', 'highway', 'name', 'u', 'v', 'length_m', 'geometry']
     """
@@ -191,7 +218,11 @@ def csr_min(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_m
 
 def network_info(net: Network) -> dict[str, Any]:
     """Plain-dict summary (for JSON logs and the CLI)."""
-    return dict(vars(net.report))
+    info = dict(vars(net.report))
+    if net.report.coincident is not None:
+        info["coincident"] = {**vars(net.report.coincident),
+                              "kept_apart": dict(net.report.coincident.kept_apart)}
+    return info
 
 
 __all__ = ["Network", "NetworkReport", "csr_min", "network_info"]

@@ -9,12 +9,16 @@ array operations over all vertices; there is no loop per line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-import pandas as pd
 import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
+
+from siteplan.core.defaults import COINCIDENT_TOLERANCE_M, CoincidentNodes
+from siteplan.network.coincident import CoincidentReport, coordinate_ids, vertex_nodes
 
 
 def _drop_repeated_vertices(
@@ -26,24 +30,6 @@ def _drop_repeated_vertices(
     counts = np.bincount(line_idx, minlength=int(line_idx.max()) + 1 if line_idx.size else 0)
     valid = counts[line_idx] >= 2
     return coords[valid], line_idx[valid]
-
-
-def _vertex_ids(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Id of each vertex's coordinate pair, and how many vertices share each id.
-
-    The ids are the ranks of the distinct coordinates sorted by x then y, exactly as
-    ``np.unique(coords, axis=0, return_inverse=True, return_counts=True)`` numbers them, found
-    by hashing each pair as one complex number and sorting only the distinct ones: numpy sorts
-    every row, the slowest step of a large network build.
-    """
-    pairs = np.empty(coords.shape[0], dtype=np.complex128)
-    pairs.real, pairs.imag = coords[:, 0], coords[:, 1]
-    codes, distinct = pd.factorize(pairs, use_na_sentinel=False)
-    order = np.lexsort((distinct.imag, distinct.real))
-    rank = np.empty(order.size, dtype=np.int64)
-    rank[order] = np.arange(order.size)
-    vid = rank[codes]
-    return vid, np.bincount(vid, minlength=order.size)
 
 
 def _line_bounds(line_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +44,7 @@ def _dangling_ends(coords: np.ndarray, line_idx: np.ndarray) -> np.ndarray:
     """Positions of line ends whose coordinate no other vertex shares (dead ends)."""
     first, last = _line_bounds(line_idx)
     ends = np.unique(np.r_[first, last])
-    vid, counts = _vertex_ids(coords)
+    vid, counts = coordinate_ids(coords)
     dangling: np.ndarray = ends[counts[vid[ends]] == 1]
     return dangling
 
@@ -196,25 +182,79 @@ def node_lines(
     node_xy, edge_u, edge_v, edge_geometry, edge_line
         ``edge_line`` is the index in ``geoms`` each edge came from.
     """
-    node_xy, u, v, geom, line, _ = node_lines_counted(geoms, snap_tolerance_m)
-    return node_xy, u, v, geom, line
+    noded = node_lines_counted(geoms, snap_tolerance_m)
+    return noded.node_xy, noded.edge_u, noded.edge_v, noded.edge_geometry, noded.edge_line
+
+
+@dataclass(frozen=True)
+class Noded:
+    """What :func:`node_lines_counted` returns: the edges, and what noding did."""
+
+    node_xy: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_geometry: np.ndarray
+    edge_line: np.ndarray
+    n_snapped: int
+    coincident: CoincidentReport
+
+
+def _drop_consecutive(label: np.ndarray, coords: np.ndarray, line_idx: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop a vertex that is the same node as the one before it, then lines left with < 2."""
+    same = np.zeros(label.shape[0], dtype=bool)
+    same[1:] = (label[1:] == label[:-1]) & (line_idx[1:] == line_idx[:-1])
+    label, coords, line_idx = label[~same], coords[~same], line_idx[~same]
+    counts = np.bincount(line_idx, minlength=int(line_idx.max()) + 1 if line_idx.size else 0)
+    valid = counts[line_idx] >= 2
+    return label[valid], coords[valid], line_idx[valid]
 
 
 def node_lines_counted(
-    geoms: np.ndarray, snap_tolerance_m: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """:func:`node_lines`, plus the number of dead ends snapping moved (for the report)."""
+    geoms: np.ndarray,
+    snap_tolerance_m: float,
+    *,
+    levels: np.ndarray | None = None,
+    node_ids: np.ndarray | None = None,
+    coincident_nodes: CoincidentNodes = "keep",
+    coincident_tolerance_m: float = COINCIDENT_TOLERANCE_M,
+) -> Noded:
+    """:func:`node_lines`, with coincident-node merging and what noding did (for the report).
+
+    Parameters
+    ----------
+    geoms
+        LineStrings in a metric CRS.
+    snap_tolerance_m
+        Dead ends this close to another line are joined to it (line layers).
+    levels
+        One :func:`siteplan.network.coincident.line_levels` code per line.
+    node_ids
+        OSM node id of every vertex of ``geoms`` (in :func:`shapely.get_coordinates` order),
+        or None.  Dropped when snapping moves vertices.
+    coincident_nodes, coincident_tolerance_m
+        :func:`siteplan.network.coincident.vertex_nodes`'s ``mode`` and ``tolerance_m``.
+
+    Returns
+    -------
+    Noded
+        Nodes, edges, the line of each edge, the dead ends snapped and the coincident-node
+        report.
+    """
     coords, line_idx = shapely.get_coordinates(geoms, return_index=True)
-    coords, line_idx = _drop_repeated_vertices(coords, line_idx)
     n_snapped = 0
     if snap_tolerance_m > 0 and coords.shape[0]:
-        coords, line_idx, n_snapped = _snap_ends(coords, line_idx, snap_tolerance_m)
         coords, line_idx = _drop_repeated_vertices(coords, line_idx)
+        coords, line_idx, n_snapped = _snap_ends(coords, line_idx, snap_tolerance_m)
+        node_ids = None  # snapping inserts vertices; the ids no longer line up
+    vid, coords, report = vertex_nodes(coords, line_idx, levels=levels, node_ids=node_ids,
+                                       mode=coincident_nodes, tolerance_m=coincident_tolerance_m)
+    vid, coords, line_idx = _drop_consecutive(vid, coords, line_idx)
     if coords.shape[0] == 0:
         empty = np.empty(0, dtype=np.int64)
-        return np.empty((0, 2)), empty, empty, np.empty(0, dtype=object), empty, n_snapped
-
-    vid, counts = _vertex_ids(coords)
+        return Noded(np.empty((0, 2)), empty, empty, np.empty(0, dtype=object), empty,
+                     n_snapped, report)
+    counts = np.bincount(vid)
     n = coords.shape[0]
     is_first = np.ones(n, dtype=bool)
     is_first[1:] = line_idx[1:] != line_idx[:-1]
@@ -244,11 +284,11 @@ def node_lines_counted(
     n_edges = u_vertex.shape[0]
     edge_u = inverse[:n_edges].astype(np.int64)
     edge_v = inverse[n_edges:].astype(np.int64)
-    # Coordinates of each node: any occurrence of its unique vertex.
+    # Coordinates of each node: any occurrence of its vertex label (merged ones share them).
     first_occurrence = np.full(int(vid.max()) + 1, -1, dtype=np.int64)
     first_occurrence[vid[::-1]] = np.arange(n)[::-1]
     node_xy = coords[first_occurrence[node_vertex]]
-    return node_xy, edge_u, edge_v, edge_geometry, edge_line, n_snapped
+    return Noded(node_xy, edge_u, edge_v, edge_geometry, edge_line, n_snapped, report)
 
 
-__all__ = ["node_lines", "node_lines_counted"]
+__all__ = ["Noded", "node_lines", "node_lines_counted"]

@@ -7,12 +7,14 @@ downloads the same elements from Overpass and builds them with the same function
 parsed into :class:`~siteplan.osm.parse.OsmElements` by :mod:`siteplan.osm.parse`; this module
 turns those into tables.
 
-Noding.  OSM ways meet where they share a *node id*; :func:`~siteplan.network.build.graph_from_lines`
-nodes lines where they share a *coordinate*.  Shared node ids give identical coordinates, but
-two distinct nodes can also sit at identical coordinates (a bridge node above a road node).
-:func:`read_osm_lines` moves every such extra node east by ``k * 1e-9`` degrees (about 0.1 mm
-per step; OSM stores 1e-7 degrees, so a nudged node can never land on another node) so that it
-stays unconnected, exactly as it is in OSM.
+Noding.  OSM ways meet where they share a *node id*; a line layer's lines meet where they share
+a *coordinate*.  Two distinct nodes can also sit at identical coordinates: unmerged ends of one
+street (they should meet) or a bridge node above a road node (it must not).  So
+:func:`read_osm_lines` keeps every way's node ids, space-separated, in the
+:data:`NODE_IDS_COLUMN` column, and :func:`~siteplan.network.build.graph_from_lines` joins
+vertices of one id and decides about distinct coincident nodes by level
+(:mod:`siteplan.network.coincident`).  The column is text, so the lines survive a GeoPackage
+(the Overpass cache, ``siteplan fetch-osm``) with their topology.
 """
 
 from __future__ import annotations
@@ -53,11 +55,14 @@ LINE_COLUMNS: tuple[str, ...] = (
     "bridge",
     "tunnel",
     "layer",
+    "expressway",
+    "motorroad",
 )
 
 #: Which elements :func:`read_osm_features` keeps, in osmnx's ``tags`` format: a key maps to
 #: ``True`` (any value) or to the accepted values.  Landuse is kept whole because the coverage
-#: stage needs residential areas.
+#: stage needs residential areas; ``building=hospital`` because some hospitals are mapped only
+#: as their buildings.
 FACILITY_TAGS: dict[str, bool | list[str]] = {
     "amenity": True,
     "healthcare": True,
@@ -69,6 +74,7 @@ FACILITY_TAGS: dict[str, bool | list[str]] = {
     "leisure": ["park", "garden", "playground"],
     "social_facility": True,
     "landuse": True,
+    "building": ["hospital"],
 }
 
 #: Tag columns of :func:`read_osm_features` (besides the ``tags`` keys); the rest go to
@@ -95,8 +101,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "capacity",
 )
 
-#: The nudge per duplicate node, in degrees (see the module docstring).
-DUPLICATE_NODE_NUDGE_DEG = 1e-9
+#: The column of :func:`read_osm_lines` holding each line's OSM node ids, space-separated.
+NODE_IDS_COLUMN = "osm_node_ids"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -125,28 +131,11 @@ def _way_vertices(el: OsmElements, way_rows: np.ndarray) -> tuple[np.ndarray, np
     return node_row[found], owner[found], int((~found).sum())
 
 
-def _nudged_lonlat(el: OsmElements, used_rows: np.ndarray) -> np.ndarray:
-    """Lon/lat of every node, distinct nodes at identical coordinates moved apart (used rows)."""
-    lonlat = np.column_stack([el.node_lon, el.node_lat])
-    rows = np.unique(used_rows)
-    if rows.size == 0:
-        return lonlat
-    _, group, counts = np.unique(lonlat[rows], axis=0, return_inverse=True, return_counts=True)
-    group = group.ravel()
-    dup = counts[group] > 1
-    if dup.any():
-        # Rank within each group of coincident nodes (rows are sorted by node id, so the
-        # lowest id keeps its position): 0, 1, 2...
-        order = np.lexsort((rows, group))
-        g_sorted = group[order]
-        first = np.r_[True, g_sorted[1:] != g_sorted[:-1]]
-        start_pos = np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
-        rank = np.empty(order.size, dtype=np.int64)
-        rank[order] = np.arange(order.size) - start_pos
-        moved = rows[dup & (rank > 0)]
-        lonlat = lonlat.copy()
-        lonlat[moved, 0] += rank[dup & (rank > 0)] * DUPLICATE_NODE_NUDGE_DEG
-    return lonlat
+def _joined_ids(ids: np.ndarray, piece: np.ndarray, n_pieces: int) -> list[str]:
+    """Join the ids of each piece's vertices into one space-separated string per piece."""
+    text = ids.astype(str).tolist()
+    bounds = np.r_[0, np.cumsum(np.bincount(piece, minlength=n_pieces))].tolist()
+    return [" ".join(text[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _tag_frame(tags: Sequence[Mapping[str, str]], columns: Sequence[str]) -> pd.DataFrame:
@@ -184,7 +173,7 @@ def lines_from_elements(el: OsmElements, bbox: BBox | None = None) -> gpd.GeoDat
     node_row, owner, found = _way_refs(el, rows)
     gap = np.cumsum(~found)[found]
     node_row, owner = node_row[found], owner[found]
-    lonlat = _nudged_lonlat(el, node_row)
+    lonlat = np.column_stack([el.node_lon, el.node_lat])
     # A piece is a run of found references of one way.
     new_piece = np.ones(owner.size, dtype=bool)
     new_piece[1:] = (owner[1:] != owner[:-1]) | (gap[1:] != gap[:-1])
@@ -199,10 +188,13 @@ def lines_from_elements(el: OsmElements, bbox: BBox | None = None) -> gpd.GeoDat
         if piece_way.size
         else np.empty(0, dtype=object)
     )
+    node_ids = np.asarray(_joined_ids(el.node_id[node_row[keep_vertex]], new_piece_id,
+                                      piece_way.size), dtype=object)
     in_box = _bbox_mask(geoms, bbox)
-    piece_way, geoms = piece_way[in_box], geoms[in_box]
+    piece_way, geoms, node_ids = piece_way[in_box], geoms[in_box], node_ids[in_box]
     frame = _tag_frame([el.way_tags[i] for i in piece_way.tolist()], LINE_COLUMNS)
     frame.insert(0, "osm_id", pd.array(el.way_id[piece_way].astype(str), dtype="string"))
+    frame[NODE_IDS_COLUMN] = pd.array(node_ids.tolist(), dtype="string")
     out = gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
     out.attrs["missing_node_refs"] = int((~found).sum())
     return out
@@ -344,9 +336,9 @@ def read_osm_lines(path: str | os.PathLike[str], *, bbox: BBox | None = None) ->
     -------
     geopandas.GeoDataFrame
         EPSG:4326; ``osm_id`` (the way id as text, as GDAL writes it), the :data:`LINE_COLUMNS`
-        tag columns, ``other_tags`` (hstore of the other tags) and LineString geometry through
-        the way's nodes.  Distinct nodes at identical coordinates are nudged apart (see the
-        module docstring) so that only shared node ids connect.
+        tag columns, ``other_tags`` (hstore of the other tags), ``osm_node_ids`` (the node ids
+        of the vertices, space-separated; see the module docstring) and LineString geometry
+        through the way's nodes.
     """
     _check_bbox(bbox, str(path))
     return lines_from_elements(parse_osm(path, bbox), bbox)
@@ -427,8 +419,8 @@ def read_osm(
 
 
 __all__ = [
-    "BBox", "DUPLICATE_NODE_NUDGE_DEG", "FACILITY_TAGS", "FEATURE_COLUMNS", "LINE_COLUMNS",
+    "BBox", "FACILITY_TAGS", "FEATURE_COLUMNS", "LINE_COLUMNS",
     "OsmElements", "elements_from_lists", "features_from_elements", "hstore",
-    "lines_from_elements", "parse_osm", "parse_osm_pbf", "parse_osm_xml", "read_osm",
+    "NODE_IDS_COLUMN", "lines_from_elements", "parse_osm", "parse_osm_pbf", "parse_osm_xml", "read_osm",
     "read_osm_features", "read_osm_lines",
 ]

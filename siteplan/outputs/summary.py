@@ -85,10 +85,12 @@ def summary_text(result: StudyResult, top: int = 10) -> str:
     ...     result = run_study(study)
     >>> print(summary_text(result, top=2))
     Study: Taiyuan: primary schools
-    data/taiyuan/taiyuan_osm_lines.geojson: 6,147 nodes, 8,807 edges, ...
-    Facilities: bus_stop 15, elderly_care 1, ..., primary_school 18
-    Unclassified schools: 5 (see the report)
-    Parcels: 1328 (18 excluded, 18 cannot reach the network)
+    data/taiyuan/taiyuan_osm_lines.geojson: 5,896 nodes, 8,359 edges, ...
+      walk profile china-walk: 227 elevated or expressway line(s) (108.1 km) not walkable
+      coincident nodes: 0 merged, 18 kept apart (10 bridge, 3 tunnel, 5 layer)
+    Facilities: bus_stop 15, elderly_care 1, ..., primary_school 19
+    Unclassified schools: 4 (see the report)
+    Parcels: 1328 (19 excluded, 19 cannot reach the network)
     Coverage kindergarten (300 m): ...
     Seed compliance (好房子 三(二)8, walking distance along streets):
       kindergarten within 300 m: ...
@@ -103,6 +105,7 @@ def summary_text(result: StudyResult, top: int = 10) -> str:
     lines.append("Facilities: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
     if len(result.unclassified):
         lines.append(f"Unclassified schools: {len(result.unclassified)} (see the report)")
+    lines += [f"Data gap: {thin.message}" for thin in result.thin_layers]
     n_unreach = int((result.unreachable["kind"] == "target").sum())
     excluded = int(result.parcels["excluded"].astype(bool).sum())
     lines.append(f"Parcels: {len(result.parcels)} ({excluded} excluded, {n_unreach} cannot "

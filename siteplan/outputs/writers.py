@@ -90,6 +90,8 @@ def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[s
     """
     layers = catchment_layers(result)
     layers["unreachable"] = result.unreachable
+    if result.facilities_report is not None:
+        layers["facilities_report"] = result.facilities_report
     if result.boundary is not None:
         layers["boundary"] = result.boundary
     if network_edges:
@@ -133,7 +135,7 @@ def _maps(result: StudyResult, out: Path, *, stem: str, offline: bool, top_n: in
         counts = compliance_counts(result.parcels, study.compliance.radii)
         m = make_map(parcels, criteria=study, top_n=top_n, offline=offline,
                      tianditu_key=study.tianditu_key(), title=title, compliance=counts,
-                     **layers)
+                     notes=[thin.message for thin in result.thin_layers], **layers)
         written["map"] = save_map(m, out / f"{stem}.html")
     if "png" in formats:
         fig = static_map(parcels, top_n=top_n, title=title, **layers)
@@ -227,11 +229,16 @@ def write_outputs(
                                      "n_parcels": int(r["n_parcels"]),
                                      "share_meeting": round(float(r["share_meeting"]), 4)}
                     for r in counts.to_dict("records")}
+                meta["thin_layers"] = [thin.as_dict() for thin in result.thin_layers]
+                tables = {"sheet_compliance": counts, "sheet_coverage": result.coverage}
+                if result.facilities_report is not None:
+                    tables["sheet_facilities_report"] = result.facilities_report.drop(
+                        columns="geometry")
                 written.update(shortlist_files(
                     result.parcels, stage, top_n=top, metadata=meta, formats=table_formats,
                     layers=result_layers(result, network_edges=network_edges),
                     labels=criterion_labels(study),
-                    tables={"sheet_compliance": counts, "sheet_coverage": result.coverage}))
+                    tables=tables))
         if map_formats:
             with step("maps"):
                 written.update(_maps(result, stage, stem=map_stem(study),

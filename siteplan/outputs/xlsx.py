@@ -151,7 +151,8 @@ def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
         _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
                                      f"{label('sheet_excluded', 'en')}"), excluded, labels)
         for key, extra in (tables or {}).items():
-            _write_sheet(wb.create_sheet(f"{label(key, 'zh')} {label(key, 'en')}"[:31]), extra)
+            _write_sheet(wb.create_sheet(f"{label(key, 'zh')} {label(key, 'en')}"[:31]),
+                         pd.DataFrame(extra).reset_index(drop=True), labels)
         wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
         wm.column_dimensions["A"].width = 32
         wm.column_dimensions["B"].width = 80

@@ -8,7 +8,7 @@ parcels by rank (then id), then the excluded ones by id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -125,6 +125,13 @@ class StudyResult:
         The residential land outside each class's catchment polygons (the frontage measure).
     entrances
         The mapped entrances of estates (OSM entrances and gates, or ``inputs.entrances``).
+    facilities_report
+        Every school or health feature that did not become a facility, with its tags and the
+        reason (:mod:`siteplan.facilities.report`); written as the ``facilities_report`` layer
+        and XLSX sheet.
+    thin_layers
+        The facility classes whose data is far too thin for the study area
+        (:class:`ThinLayer`), shown in the summary, the shortlist metadata and the map.
 
     Examples
     --------
@@ -165,6 +172,8 @@ class StudyResult:
     units: gpd.GeoDataFrame | None = None
     blind_spots_frontage: gpd.GeoDataFrame | None = None
     entrances: gpd.GeoDataFrame | None = None
+    facilities_report: gpd.GeoDataFrame | None = None
+    thin_layers: list[ThinLayer] = field(default_factory=list)
 
     def ranked(self, top_n: int | None = None) -> gpd.GeoDataFrame:
         """List the parcels that are not excluded, by rank (then id); the first ``top_n``.
@@ -181,6 +190,49 @@ class StudyResult:
         """
         ordered = order_parcels(self.parcels, top_n)
         return ordered[~ordered["excluded"].astype(bool)]
+
+
+@dataclass(frozen=True)
+class ThinLayer:
+    """A facility class whose data is far thinner than the study area can hold.
+
+    Made by :func:`siteplan.scoring.thin.thin_layers`; the run summary, the shortlist metadata
+    and the map show :attr:`message`.
+
+    Attributes
+    ----------
+    class_
+        The facility class.
+    n_facilities
+        Its facilities in the data.
+    residential_km2
+        Residential land of the study (km²); None when the study has none.
+    radius_m
+        The class's service radius; None when it has none.
+    coverable_share
+        The most of the residential land ``n_facilities`` could serve within ``radius_m``
+        (``n * pi * r^2 / land``, capped at 1); None without land or radius.
+    zero_ratings
+        ``{criterion: (parcels rated 0, parcels ranked)}`` for the class's criteria.
+    message
+        One line: the class, the count, why it is thin, and the likely fix.
+    """
+
+    class_: str
+    n_facilities: int
+    residential_km2: float | None
+    radius_m: float | None
+    coverable_share: float | None
+    zero_ratings: dict[str, tuple[int, int]]
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the fields as plain values (for the shortlist metadata)."""
+        return {"class": self.class_, "n_facilities": self.n_facilities,
+                "residential_km2": self.residential_km2, "radius_m": self.radius_m,
+                "coverable_share": self.coverable_share,
+                "zero_ratings": {k: list(v) for k, v in self.zero_ratings.items()},
+                "message": self.message}
 
 
 @dataclass
@@ -245,4 +297,4 @@ class CatchmentResult:
     blind_spots_frontage: gpd.GeoDataFrame | None = None
 
 
-__all__ = ["CatchmentResult", "StudyResult", "bool_column", "order_parcels"]
+__all__ = ["CatchmentResult", "StudyResult", "ThinLayer", "bool_column", "order_parcels"]

@@ -19,6 +19,8 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from siteplan.core.defaults import (
+    COINCIDENT_NODES,
+    COINCIDENT_TOLERANCE_M,
     ELDERLY_SPEED_MPS,
     ENTRANCE_SPACING_M,
     FRONTAGE_M,
@@ -30,8 +32,11 @@ from siteplan.core.defaults import (
     SEARCH_LIMIT_M,
     SEED_RADII_M,
     SUPPLY_NORMS_PER_1000,
+    WALK_PROFILE,
     WALK_SPEED_MPS,
     AreaUnit,
+    CoincidentNodes,
+    WalkProfile,
 )
 from siteplan.study.fields import (
     ConfigModel,
@@ -173,6 +178,10 @@ class CRSSection(ConfigModel):
     # Every layer's encoding, where the layer does not set its own.  None (the default) trusts
     # each file: a Shapefile's .cpg, UTF-8 for GeoJSON and GeoPackage.
     encoding: Encoding | None = None
+    # A layer that looks like undeclared GCJ-02/BD-09 next to the others stops the run ("stop",
+    # the default: every distance from it would be several hundred metres off); "warn" lets
+    # the run go on with a warning.
+    offset_check: Literal["stop", "warn"] = "stop"
 
 
     @field_validator("metric")
@@ -204,9 +213,24 @@ class NetworkSection(ConfigModel):
     walk_speed_mps: float | None = Field(default=None, gt=0, le=3)
     parcel_point: Literal["representative", "centroid"] = "representative"
     facility_point: Literal["representative", "nearest-boundary"] = "representative"
-    # Replaces the highway values that are not walkable (None: the osmnx walk filter).
+    # Replaces the highway values that are not walkable (None: the osmnx walk filter's).
     exclude_highway: list[str] | None = None
     keep_largest: bool = True
+    # Which streets are walkable: "china-walk" (osmnx's walk filter without elevated and
+    # expressway carriageways, README "Walking profile") or "osmnx-walk" (osmnx's alone).
+    walk_profile: WalkProfile = WALK_PROFILE
+    # Distinct street nodes at one position: "merge" those at the same level (layer, bridge,
+    # tunnel), or "keep" pure node-id topology; positions within coincident_tolerance_m are one.
+    coincident_nodes: CoincidentNodes = COINCIDENT_NODES
+    coincident_tolerance_m: float = Field(default=COINCIDENT_TOLERANCE_M, ge=0, le=1)
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _speed_profile(cls, v: Any) -> Any:
+        if v in ("china-walk", "osmnx-walk"):
+            raise bad_value(f"profile = {v!r}: profile is the walking speed (adult, elderly)",
+                            f'the street filter is walk_profile = "{v}".')
+        return v
 
     @property
     def speed_mps(self) -> float:

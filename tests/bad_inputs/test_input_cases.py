@@ -334,13 +334,15 @@ def city_streets() -> gpd.GeoDataFrame:
     return lines[lines["highway"].notna()].reset_index(drop=True)
 
 
-# Undeclared, the shifted schools are flagged, and one lands beyond max_snap_m of the streets.
+# With offset_check = "warn", the shifted schools are flagged, and one lands beyond
+# max_snap_m of the streets.
 @cli_shows("facility layer .*schools.csv. the layer looks like GCJ-02",
            ".*middle_school facilities .schools.csv")
-def test_07_undeclared_gcj02_layer_warns_in_a_run_and_declared_one_matches(capsys, tmp_path):
-    """Through the CLI: a municipal school list copied from Amap (GCJ-02) is flagged; declared
-    as gcj02 it gives the same distances as the true WGS84 points.  The warning needs
-    pipeline._facilities to call siteplan.io.offsets.check_offset (see the README)."""
+def test_07_undeclared_gcj02_layer_stops_a_run_and_declared_one_matches(capsys, tmp_path):
+    """Through the CLI: a municipal school list copied from Amap (GCJ-02) stops the run with
+    the fix (exit 2); offset_check = "warn" lets it go on with a warning; declared as gcj02 it
+    gives the same distances as the true WGS84 points.  The check needs pipeline._facilities
+    to call siteplan.inputs.check_layer_offset (see the README)."""
     study = small_study(tmp_path)
     areas = slice_frames()["features"]
     osm = classify_facilities(areas, source="osm").facilities
@@ -354,6 +356,12 @@ def test_07_undeclared_gcj02_layer_warns_in_a_run_and_declared_one_matches(capsy
     study.write(inputs='streets = "streets.geojson"\nfacilities = "features.geojson"\n\n'
                 f"[[inputs.layers]]\n{layer}")
     before = hash_files([*study.inputs, study.folder / "schools.csv"])
+    code, _, err = _run(capsys, study)
+    assert code == 2, err
+    assert "looks like GCJ-02" in err and 'coord_system = "gcj02"' in err
+    assert "Traceback" not in err and not (study.out / "shortlist.csv").exists()
+    study.write(inputs='streets = "streets.geojson"\nfacilities = "features.geojson"\n\n'
+                f"[[inputs.layers]]\n{layer}", crs='offset_check = "warn"')
     code, _, err = _run(capsys, study)
     assert code == 0, err
     warned = [line for line in err.splitlines() if "looks like GCJ-02" in line]

@@ -305,11 +305,13 @@ def parcel_popup(p: pd.DataFrame,
 
 
 def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str],
-                has_blind: bool, has_boundary: bool, proposed_colour: str | None = None) -> str:
+                has_blind: bool, has_boundary: bool, proposed_colour: str | None = None,
+                notes: Sequence[str] = ()) -> str:
     """Return the web map's legend as HTML: score ramp, then one row per layer drawn.
 
     ``top_n`` is 0 when no rank labels are drawn; ``fac`` and ``catch`` are the classes with
-    facilities and catchments on the map; ``proposed_colour`` is None without proposed sites.
+    facilities and catchments on the map; ``proposed_colour`` is None without proposed sites;
+    ``notes`` are data gaps the reader must know (thin facility layers), shown last.
     """
     e = _esc
     ticks = "".join(f"<span>{v}</span>" for v in (0, 25, 50, 75, 100))
@@ -353,6 +355,10 @@ def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str]
     if has_boundary:
         parts.append(swatch("background:none;border:2px dashed #222",
                             label("layer_boundary")))
+    if notes:
+        parts.append(f"<h4>{e(label('thin_layer'))}</h4>")
+        parts += [f'<div class="sp-note" style="max-width:22em;white-space:normal">{e(n)}</div>'
+                  for n in notes]
     return "".join(parts)
 
 

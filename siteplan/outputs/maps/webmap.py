@@ -451,6 +451,7 @@ def make_map(
     proposed_sites: gpd.GeoDataFrame | None = None,
     proposed_catchments: gpd.GeoDataFrame | None = None,
     compliance: pd.DataFrame | None = None,
+    notes: Sequence[str] = (),
 ) -> folium.Map:
     """Build the interactive planning map.
 
@@ -505,6 +506,8 @@ def make_map(
     compliance
         Seed compliance counts of every parcel for the legend (``compliance_counts``); by
         default counted from the parcels' ``meets_<class>_radius`` and ``compliant_all``.
+    notes
+        Data gaps shown at the foot of the legend (the run's thin facility layers).
 
     Returns
     -------
@@ -586,7 +589,8 @@ def make_map(
     m.add_child(JsCall("SP.legend", legend_html(top_n if has_ranks else 0,
                                              bool(p["_excluded"].any()), fac_classes,
                                              catch_classes, has_blind, has_boundary,
-                                             _PROPOSED_COLOUR if has_proposed else None)
+                                             _PROPOSED_COLOUR if has_proposed else None,
+                                             notes)
                                  + compliance_legend(parcels, compliance)))
     m.add_child(JsCall("SP.title", _esc(title)))
     m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
