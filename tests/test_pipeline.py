@@ -204,7 +204,8 @@ def test_xlsx_has_the_compliance_and_coverage_sheets(demo, tmp_path):
     out = write_outputs(result, tmp_path, formats=["xlsx"])
     book = load_workbook(out["xlsx"], read_only=True)
     assert book.sheetnames == ["排名 Ranking", "排除地块 Excluded", "达标统计 Seed compliance",
-                               "服务覆盖 Service coverage", "研究元数据 Study metadata"]
+                               "服务覆盖 Service coverage", "设施识别报告 Facilities report",
+                               "研究元数据 Study metadata"]
     rows = list(book["达标统计 Seed compliance"].iter_rows(values_only=True))
     book.close()
     assert rows[1][:4] == ("rule", "radius_m", "n_parcels", "n_meeting")

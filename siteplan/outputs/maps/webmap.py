@@ -23,7 +23,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import urllib.parse
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +40,7 @@ from siteplan.core.labels import OSM_CREDIT_HTML, label
 from siteplan.io.crs import analysis_crs
 from siteplan.io.layers import is_polygonal
 from siteplan.outputs.maps.assets import JsCall, JsLayer, RawJson, install_assets, js_json, save_map
+from siteplan.outputs.maps.basemaps import add_basemaps
 from siteplan.outputs.maps.style import (
     BLIND_COLOUR,
     SEED_CLASSES,
@@ -61,15 +61,7 @@ from siteplan.outputs.maps.style import (
     score_colours,
 )
 
-__all__ = ["BASEMAPS", "make_map", "save_map"]
-
-BASEMAPS = ("none", "osm", "light", "tianditu_vec", "tianditu_img")
-
-_TDT_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-            "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-            "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
-_TDT_ATTR = '&copy; <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>'
-_OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+__all__ = ["make_map", "save_map"]
 
 # Leaflet panes, bottom to top (tiles 200, Leaflet's own overlays 400, tooltips 650, popups 700).
 _PANES = {"sp-catchments": 405, "sp-blind": 410, "sp-excluded": 415, "sp-parcels": 420,
@@ -397,39 +389,6 @@ def _add_proposed(m: folium.Map, sites: gpd.GeoDataFrame | None,
                                 show=meth in ("", "exact") or method.nunique() == 1))
 
 
-def _tile_specs(name: str, key: str | None) -> list[dict[str, Any]]:
-    if name == "osm":
-        return [{"url": _OSM_URL, "options": {"maxZoom": 19, "attribution": OSM_CREDIT_HTML}}]
-    if name == "light":
-        return [{"url": _OSM_URL, "options": {"maxZoom": 19, "attribution": OSM_CREDIT_HTML,
-                                              "className": "sp-tiles-light"}}]
-    quoted = urllib.parse.quote(key or "", safe="")
-    pair = ("vec", "cva") if name == "tianditu_vec" else ("img", "cia")
-    return [{"url": _TDT_URL.format(layer=layer, key=quoted),
-             "options": {"maxZoom": 18, "subdomains": "01234567", "attribution": _TDT_ATTR}}
-            for layer in pair]
-
-
-def _add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | None) -> None:
-    if basemap is None:
-        basemap = "none" if offline else "osm"
-    if basemap not in BASEMAPS:
-        raise InputError(f"unknown basemap {basemap!r}.", where="make_map(basemap=...)",
-                         fix=f"use one of {', '.join(BASEMAPS)}.")
-    names = list(BASEMAPS)
-    if not key:
-        names = [n for n in names if not n.startswith("tianditu")]
-        warnings.warn("no Tianditu key (argument tianditu_key, environment variable TIANDITU_KEY "
-                      "or outputs.tianditu_key): the Tianditu basemaps are left out.",
-                      SiteplanWarning, stacklevel=3)
-        if basemap.startswith("tianditu"):
-            basemap = "none"
-    for name in [basemap] + [n for n in names if n != basemap]:
-        specs = [] if name == "none" else _tile_specs(name, key)
-        m.add_child(JsLayer("SP.tiles", specs, name=_esc(label(f"basemap_{name}")),
-                            overlay=False, show=name == basemap))
-
-
 # ----------------------------------------------------------------------------- the map
 
 
@@ -483,7 +442,7 @@ def make_map(
         Inline Leaflet and the controls: one self-contained file that needs no request.  Online
         maps link Leaflet from its CDN.
     basemap
-        Basemap on opening, one of :data:`BASEMAPS`; default ``"none"`` offline (no tile
+        Basemap on opening, one of :data:`siteplan.outputs.maps.basemaps.BASEMAPS`; default ``"none"`` offline (no tile
         request) and ``"osm"`` online.  The others stay selectable in the layer control.
     tianditu_key
         天地图 key; default: ``$TIANDITU_KEY``, then the study's ``outputs.tianditu_key``.  With
@@ -552,7 +511,7 @@ def make_map(
     m.add_child(JsCall("SP.init"))
     for pane, z in _PANES.items():
         m.add_child(JsCall("SP.pane", pane, z))
-    _add_basemaps(m, basemap, offline, tianditu_key)
+    add_basemaps(m, basemap, offline, tianditu_key)
 
     geoms = _display(p.geometry, metric, tolerance_m, coverage=True)
     has_ranks = _add_parcels(m, p, geoms, crit, top_n)
