@@ -5,6 +5,7 @@ Tests never read ../shared; everything they need is in data/ or tests/data/.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +23,9 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 # checkout either.
 settings.register_profile("siteplan", derandomize=True, database=None)
 settings.load_profile("siteplan")
+# The tests read the command line's English messages whatever the machine's locale (a Chinese
+# locale would show them in Chinese); tests/test_cli_lang.py sets the language itself.
+os.environ["SITEPLAN_LANG"] = "en"
 
 TAIYUAN_LINES = DATA / "taiyuan_osm_lines.geojson"
 TAIYUAN_POLYGONS = DATA / "taiyuan_osm_multipolygons.geojson"

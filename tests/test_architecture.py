@@ -114,7 +114,8 @@ def test_the_wheel_ships_the_demo_and_siteplan_demo_runs_from_it(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"siteplan/demo/taiyuan/study.toml", "siteplan/demo/taiyuan/parcels.gpkg",
             "siteplan/demo/taiyuan/PROVENANCE.md", "siteplan/py.typed",
-            "siteplan/__init__.pyi", "siteplan/outputs/maps/static/siteplan_map.js"} <= names
+            "siteplan/__init__.pyi", "siteplan/outputs/maps/static/siteplan_map.js",
+            "siteplan/locale/zh_CN/LC_MESSAGES/siteplan.mo"} <= names
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=600)
     work.mkdir()
@@ -122,6 +123,10 @@ def test_the_wheel_ships_the_demo_and_siteplan_demo_runs_from_it(tmp_path):
     where = subprocess.run([sys.executable, "-c", "import siteplan; print(siteplan.__file__)"],
                            capture_output=True, text=True, cwd=work, env=env, check=True)
     assert Path(where.stdout.strip()).is_relative_to(target)
+    # The message catalogue is found where the wheel put it.
+    zh = subprocess.run([sys.executable, "-m", "siteplan", "--lang", "zh", "run", "nope.toml"],
+                        capture_output=True, text=True, cwd=work, env=env, timeout=600)
+    assert zh.returncode == 2 and "研究配置文件不存在" in zh.stderr, zh.stderr
     run = subprocess.run([sys.executable, "-m", "siteplan", "demo", "--out", "maps", "--quiet"],
                          capture_output=True, text=True, cwd=work, env=env, timeout=600)
     assert run.returncode == 0, run.stderr

@@ -1,8 +1,8 @@
 """Every hint names a real option or table.
 
 Walks the message templates of siteplan/ (every string and f-string in the arguments of a call:
-errors' what/where/fix, warnings, the (key, value, what, fix) problems of the study checks) and
-checks each study key they name against the study schema (:class:`siteplan.study.model.Study`)
+errors' what/where/fix, warnings, the (key, value, what, fix) problems of the study checks; the catalogue's marked messages, their ``{name}`` fields taken
+as placeholders) and checks each study key they name against the study schema (:class:`siteplan.study.model.Study`)
 and each ``--option`` against the command line.  Named keys are ``[table] key`` (the key is
 checked when it holds an underscore or is followed by ``=``: other words after a table are
 prose), ``[table]`` (when it starts with a top-level table or has such a key), ``[[table]]``
@@ -40,10 +40,17 @@ _DOTTED = re.compile(r"(?<![\w.\[])((?:" + "|".join(TOP) + r")(?:\[(?:\d+|<x>)\]
 _OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 
+_FIELD = re.compile(r"\{[a-z_]*(?:![rsa])?(?::[^{}]*)?\}")
+
+
 def _text(node: ast.AST) -> str | None:
-    """A string or f-string as text, each placeholder written ``<x>``."""
+    """A string or f-string as text, each placeholder written ``<x>``.
+
+    A catalogue message (``_("... [classes.{name}] ...").format(name=...)``) has its named
+    fields written ``<x>`` too.
+    """
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
+        return _FIELD.sub("<x>", node.value)
     if isinstance(node, ast.JoinedStr):
         return "".join(v.value if isinstance(v, ast.Constant) else "<x>" for v in node.values)
     return None

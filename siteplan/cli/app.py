@@ -24,6 +24,14 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from siteplan.core.errors import SiteplanError, SiteplanWarning
+from siteplan.core.i18n import (
+    LANGUAGES,
+    _,
+    detect_language,
+    parse_language,
+    pgettext,
+    using_language,
+)
 
 if TYPE_CHECKING:
     pass
@@ -71,8 +79,15 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def _main(version: Annotated[bool, typer.Option(
         "--version", callback=_show_version, is_eager=True,
-        help="Print siteplan's version and exit.")] = False) -> None:
-    del version  # handled by its callback
+        help="Print siteplan's version and exit.")] = False,
+          lang: Annotated[str | None, typer.Option(
+              "--lang", metavar="[en|zh]",
+              help="Language of messages, progress and summary: en or zh (中文). Accepted "
+                   "anywhere on the command line; default: SITEPLAN_LANG, else the locale "
+                   "(LANG=zh_CN.UTF-8 gives Chinese).")] = None) -> None:
+    # main() takes --lang out of the arguments before typer sees them (so that every command
+    # accepts it); it is declared here for --help.
+    del version, lang
 
 
 class Ui:
@@ -104,7 +119,7 @@ class Ui:
         if self._progress is None:
             return
         if state == "start":
-            self._tasks[name] = self._progress.add_task(name, total=None)
+            self._tasks[name] = self._progress.add_task(step_label(name), total=None)
         else:
             task = self._tasks.pop(name)
             self._progress.update(task, total=1, completed=1)
@@ -122,12 +137,12 @@ class Ui:
         """Print the seconds per step (with ``--verbose``)."""
         if self.quiet or not timings:
             return
-        table = Table(title="Step timings", show_header=True)
-        table.add_column("step")
-        table.add_column("seconds", justify="right")
+        table = Table(title=_("Step timings"), show_header=True)
+        table.add_column(_("step"))
+        table.add_column(_("time (s)"), justify="right")
         for name, sec in timings.items():
-            table.add_row(name, f"{sec:.2f}")
-        table.add_row("total", f"{sum(timings.values()):.2f}")
+            table.add_row(step_label(name), f"{sec:.2f}")
+        table.add_row(_("total"), f"{sum(timings.values()):.2f}")
         self.console.print(table)
 
     def say(self, text: str) -> None:
@@ -161,12 +176,12 @@ def interruptible() -> Iterator[None]:
     except KeyboardInterrupt as exc:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: let the message out
         if not (isinstance(exc, OutputsCompleteInterrupt) or outputs_swapped()):
-            err.print("interrupted: nothing of this run was kept; the output folder holds the "
-                      "previous run's complete outputs, as they were.", highlight=False,
-                      markup=False)
+            err.print(_("interrupted: nothing of this run was kept; the output folder holds "
+                        "the previous run's complete outputs, as they were."),
+                      highlight=False, markup=False)
             raise typer.Exit(130) from None
-        err.print("interrupted after this run's outputs were complete: the output folder "
-                  "holds all of them.", highlight=False, markup=False)
+        err.print(_("interrupted after this run's outputs were complete: the output folder "
+                    "holds all of them."), highlight=False, markup=False)
         raise typer.Exit(130) from None
 
 
@@ -202,18 +217,59 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
                   file: TextIO | None = None, line: str | None = None) -> None:
     """Show siteplan's own warnings as one line for the user (``--debug`` keeps Python's)."""
     if issubclass(category, SiteplanWarning):
-        err.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
+        err.print(_("warning: {message}").format(message=message), highlight=False,
+                  markup=False, soft_wrap=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
+
+
+def _take_lang(args: list[str]) -> tuple[list[str], str | None]:
+    """Take ``--lang X`` / ``--lang=X`` out of the arguments (every command accepts it).
+
+    An unknown language is a usage error (exit 2), in the language of the environment.
+    """
+    rest: list[str] = []
+    value: str | None = None
+    k = 0
+    while k < len(args):
+        arg = args[k]
+        if arg == "--lang":
+            value = args[k + 1] if k + 1 < len(args) else ""
+            k += 2
+            continue
+        if arg.startswith("--lang="):
+            value = arg.removeprefix("--lang=")
+        else:
+            rest.append(arg)
+        k += 1
+    if value is not None and value not in LANGUAGES:
+        lang = parse_language(value)
+        if lang is None:
+            with using_language(detect_language()):
+                err.print(_("Usage: siteplan [OPTIONS] COMMAND [ARGS]...") + "\n"
+                          + _("Error: invalid value for '--lang': {value!r} is not one of "
+                              "{choices}.").format(value=value, choices="en, zh"),
+                          highlight=False, markup=False, soft_wrap=True)
+            sys.exit(2)
+        value = lang
+    return rest, value
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line and map errors to exit codes.
 
     Usage errors (exit 2) and ``typer.Exit`` codes are handled by typer's standalone mode;
-    siteplan's own errors become one line and exit 2, anything else exit 1.
+    siteplan's own errors become one line and exit 2, anything else exit 1.  Messages are in
+    the language of ``--lang``, else ``SITEPLAN_LANG``, else the locale (see
+    :mod:`siteplan.core.i18n`).
     """
-    args = sys.argv[1:] if argv is None else argv
+    args, lang = _take_lang(sys.argv[1:] if argv is None else argv)
+    with using_language(lang or detect_language()):
+        _run(args)
+
+
+def _run(args: list[str]) -> None:
+    """Run typer on ``args``; print siteplan's errors as one line and exit with their code."""
     debug = "--debug" in args
     previous = warnings.showwarning
     if not debug:
@@ -223,18 +279,48 @@ def main(argv: list[str] | None = None) -> None:
     except SiteplanError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        err.print(_("error: {message}").format(message=exc), highlight=False, markup=False,
+                  soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted")
+        err.print(_("interrupted"))
         sys.exit(130)
     except Exception as exc:  # a bug, not the user's input
         if debug:
             traceback.print_exc()
         else:
-            err.print(f"internal error: {type(exc).__name__}: {exc}\n"
-                      "Run again with --debug for the traceback, and please report it.",
+            err.print(_("internal error: {error}\nRun again with --debug for the traceback, "
+                        "and please report it.").format(error=f"{type(exc).__name__}: {exc}"),
                       highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
     finally:
         warnings.showwarning = previous
+
+
+def step_label(name: str) -> str:
+    """Show a step of a run (a key of its timings) in the current language."""
+    return _step_labels().get(name, name)
+
+
+def _step_labels() -> dict[str, str]:
+    """Return the steps that the pipeline, the writers and the commands report, as shown."""
+    return {
+        "read inputs": pgettext("step", "read inputs"),
+        "network": pgettext("step", "network"),
+        "facilities": pgettext("step", "facilities"),
+        "parcels": pgettext("step", "parcels"),
+        "access": pgettext("step", "access"),
+        "catchments": pgettext("step", "catchments"),
+        "coverage": pgettext("step", "coverage"),
+        "scoring": pgettext("step", "scoring"),
+        "shortlist": pgettext("step", "shortlist"),
+        "maps": pgettext("step", "maps"),
+        "postgis": pgettext("step", "postgis"),
+        "siting": pgettext("step", "siting"),
+        "write siting": pgettext("step", "write siting"),
+        "write": pgettext("step", "write"),
+        "fetch": pgettext("step", "fetch"),
+        "read OSM": pgettext("step", "read OSM"),
+        "blocks": pgettext("step", "blocks"),
+        "survey": pgettext("step", "survey"),
+    }

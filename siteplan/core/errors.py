@@ -7,6 +7,8 @@ else is a bug and exits 1.
 
 from __future__ import annotations
 
+from siteplan.core.i18n import _
+
 
 class SiteplanError(Exception):
     """Base class for errors caused by the user's input or configuration (CLI exit code 2)."""
@@ -20,13 +22,13 @@ class SiteplanError(Exception):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        parts = []
+        # In the language of the moment the error is made (its what and fix are too).
+        text = self.what
         if self.where:
-            parts.append(f"{self.where}: ")
-        parts.append(self.what)
+            text = _("{where}: {what}").format(where=self.where, what=text)
         if self.fix:
-            parts.append(f" Fix: {self.fix}")
-        return "".join(parts)
+            text = _("{text} Fix: {fix}").format(text=text, fix=self.fix)
+        return text
 
 
 class InputError(SiteplanError):

@@ -11,6 +11,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from siteplan.core.errors import ConfigError
+from siteplan.core.i18n import _
 from siteplan.facilities.rules import CLASSES, PROXY_CLASSES
 from siteplan.study.ahp import (
     MAX_CONSISTENCY_RATIO,
@@ -30,7 +31,7 @@ Problem = tuple[str, Any, str, str]
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """Suggest the closest choice: ``' (did you mean "x"?)'``, or ``''`` when none is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+    return _(' (did you mean "{choice}"?)').format(choice=close[0]) if close else ""
 
 
 def _class_problems(study: StudyTables, known: list[str]) -> list[Problem]:
@@ -42,21 +43,25 @@ def _class_problems(study: StudyTables, known: list[str]) -> list[Problem]:
             continue
         if cls_name not in known:
             out.append((f"criteria[{i}].class", cls_name,
-                        f"unknown facility class{did_you_mean(cls_name, known)}",
-                        f"use one of {', '.join(known)}, or declare it in [classes.{cls_name}]."))
+                        _("unknown facility class") + did_you_mean(cls_name, known),
+                        _("use one of {choices}, or declare it in [classes.{name}].").format(
+                            choices=", ".join(known), name=cls_name)))
             continue
         needs_radius = (c.kind == "distance" and c.transform is None) or c.kind == "access_2sfca"
         if needs_radius and study.criterion_radius(c) is None:
-            what = ("needs a radius: the default transform scores 100 within it"
-                    if c.kind == "distance" else "needs a catchment radius")
-            out.append((f"criteria[{i}].radius_m", None, what,
-                        f"add radius_m = ... to the criterion or to [classes.{cls_name}]"
-                        + (", or give a transform." if c.kind == "distance" else ".")))
+            if c.kind == "distance":
+                what = _("needs a radius: the default transform scores 100 within it")
+                fix = _("add radius_m = ... to the criterion or to [classes.{name}], or give "
+                        "a transform.")
+            else:
+                what = _("needs a catchment radius")
+                fix = _("add radius_m = ... to the criterion or to [classes.{name}].")
+            out.append((f"criteria[{i}].radius_m", None, what, fix.format(name=cls_name)))
     for cls_name in study.compliance.radii:
         if cls_name not in known:
             out.append((f"compliance.radii.{cls_name}", cls_name,
-                        f"unknown facility class{did_you_mean(cls_name, known)}",
-                        f"use one of {', '.join(known)}."))
+                        _("unknown facility class") + did_you_mean(cls_name, known),
+                        _("use one of {choices}.").format(choices=", ".join(known))))
     return out
 
 
@@ -76,9 +81,10 @@ def _unused_class_problems(study: StudyTables) -> list[Problem]:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
         if close:
             out.append((f"classes.{name}", name,
-                        f'no criterion, [compliance] radius or facility layer uses this class '
-                        f'(did you mean "{close[0]}"?)',
-                        f"rename the table [classes.{close[0]}], or remove it."))
+                        _("no criterion, [compliance] radius or facility layer uses this class")
+                        + did_you_mean(name, close),
+                        _("rename the table [classes.{name}], or remove it.").format(
+                            name=close[0])))
     return out
 
 
@@ -89,43 +95,51 @@ def _weight_problems(study: StudyTables) -> list[Problem]:
     if study.weights.method == "direct":
         for i, c in enumerate(study.criteria):
             if c.weight is None:
-                out.append((f"criteria[{i}].weight", None, f"criterion {c.name!r} has no weight",
-                            "give every criterion weight = <positive number> (they are "
-                            'normalised to sum 1), or set [weights] method = "ahp".'))
+                out.append((f"criteria[{i}].weight", None,
+                            _("criterion {name!r} has no weight").format(name=c.name),
+                            _("give every criterion weight = <positive number> (they are "
+                              'normalised to sum 1), or set [weights] method = "ahp".')))
         return out
     for i, c in enumerate(study.criteria):
         if c.weight is not None:
             out.append((f"criteria[{i}].weight", c.weight,
-                        "a direct weight is given but [weights] method is \"ahp\"",
-                        'remove the weight (AHP derives it) or set method = "direct".'))
+                        _('a direct weight is given but [weights] method is "ahp"'),
+                        _('remove the weight (AHP derives it) or set method = "direct".')))
     m = study.weights.matrix
     if m is None:
-        out.append(("weights.matrix", None, 'method = "ahp" needs a pairwise matrix',
-                    f"add matrix = [[...], ...] with {n} rows of {n} numbers in criteria order."))
+        out.append(("weights.matrix", None, _('method = "ahp" needs a pairwise matrix'),
+                    _("add matrix = [[...], ...] with {n} rows of {n} numbers in criteria "
+                      "order.").format(n=n)))
         return out
     if len(m) != n or any(len(row) != n for row in m):
-        shape = f"{len(m)} rows of lengths {sorted({len(r) for r in m})}"
+        shape = _("{rows} rows of lengths {lengths}").format(
+            rows=len(m), lengths=sorted({len(r) for r in m}))
         out.append(("weights.matrix", shape,
-                    f"the matrix must be {n} x {n}, one row and column per criterion",
-                    f"write {n} rows of {n} numbers, in the order the criteria are listed."))
+                    _("the matrix must be {n} x {n}, one row and column per criterion").format(
+                        n=n),
+                    _("write {n} rows of {n} numbers, in the order the criteria are "
+                      "listed.").format(n=n)))
         return out
     if n == 0:
         return out
     if n not in RANDOM_INDEX:
-        out.append(("weights.matrix", f"{n} x {n}", "AHP is limited to 15 criteria",
-                    'use method = "direct" or group criteria.'))
+        out.append(("weights.matrix", f"{n} x {n}", _("AHP is limited to 15 criteria"),
+                    _('use method = "direct" or group criteria.')))
         return out
     for problem in check_pairwise_matrix(m):
         out.append(("weights.matrix", m, problem,
-                    "a pairwise matrix is positive with ones on the diagonal and a_ji = 1/a_ij."))
+                    _("a pairwise matrix is positive with ones on the diagonal and "
+                      "a_ji = 1/a_ij.")))
     if out:
         return out
     res = ahp_weights(m)
     if res.consistency_ratio > MAX_CONSISTENCY_RATIO and not study.weights.allow_inconsistent:
         out.append(("weights.matrix", f"CR = {res.consistency_ratio:.3f}",
-                    f"the judgements are inconsistent: consistency ratio {res.consistency_ratio:.3f} "
-                    f"> {MAX_CONSISTENCY_RATIO} (Saaty)",
-                    "revise the comparisons, or set allow_inconsistent = true to accept them."))
+                    _("the judgements are inconsistent: consistency ratio {ratio:.3f} > "
+                      "{limit} (Saaty)").format(ratio=res.consistency_ratio,
+                                               limit=MAX_CONSISTENCY_RATIO),
+                    _("revise the comparisons, or set allow_inconsistent = true to accept "
+                      "them.")))
     return out
 
 
@@ -136,25 +150,29 @@ def _constraint_problems(study: StudyTables) -> list[Problem]:
     for i, k in enumerate(study.constraints):
         if k.criterion is not None and k.criterion not in names:
             out.append((f"constraints[{i}].criterion", k.criterion,
-                        f"no criterion has this name{did_you_mean(k.criterion, names)}",
-                        f"use one of {', '.join(names) or '(no criteria defined)'}, or column = ..."))
+                        _("no criterion has this name") + did_you_mean(k.criterion, names),
+                        _("use one of {choices}, or column = ...").format(
+                            choices=", ".join(names) or _("(no criteria defined)"))))
         if k.criterion is not None or k.measure is not None:
             if not isinstance(k.value, int | float) or isinstance(k.value, bool):
-                out.append((f"constraints[{i}].value", k.value, "a criterion or measure is "
-                            "numeric, so the value must be a number", "write a number, e.g. 25."))
+                out.append((f"constraints[{i}].value", k.value,
+                            _("a criterion or measure is numeric, so the value must be a "
+                              "number"), _("write a number, e.g. 25.")))
         if k.is_distance(study.criteria):
             if k.column is not None and (not isinstance(k.value, int | float)
                                          or isinstance(k.value, bool)):
-                out.append((f"constraints[{i}].value", k.value, "a walking distance or time is "
-                            "numeric, so the value must be a number", "write a number, e.g. 1000."))
+                out.append((f"constraints[{i}].value", k.value,
+                            _("a walking distance or time is numeric, so the value must be a "
+                              "number"), _("write a number, e.g. 1000.")))
             if "missing" in k.model_fields_set:
                 out.append((f"constraints[{i}].missing", k.missing,
-                            "a missing walking distance means nothing is reachable within "
-                            "[network] search_limit_m and always compares as infinitely far",
-                            "remove missing from this constraint."))
+                            _("a missing walking distance means nothing is reachable within "
+                              "[network] search_limit_m and always compares as infinitely far"),
+                            _("remove missing from this constraint.")))
         if k.builtin == "inside_hazard" and not study.inputs.hazards:
-            out.append((f"constraints[{i}].builtin", k.builtin, "no hazard layers are configured",
-                        'list them in [inputs] hazards = ["flood.gpkg", ...].'))
+            out.append((f"constraints[{i}].builtin", k.builtin,
+                        _("no hazard layers are configured"),
+                        _('list them in [inputs] hazards = ["flood.gpkg", ...].')))
     return out
 
 
@@ -219,10 +237,11 @@ def _search_limit_problems(study: StudyTables) -> list[Problem]:
     shown = ", ".join(f"{key} = {d:g} m" for key, d in over)
     need = max(d for _, d in over)
     return [("network.search_limit_m", limit,
-             f"the search limit is shorter than walking distances the study uses ({shown}); "
-             "distances beyond the limit are not computed (NaN), so no parcel could be within "
-             "them",
-             f"set [network] search_limit_m = {need:g} or more, or lower the distances listed.")]
+             _("the search limit is shorter than walking distances the study uses ({shown}); "
+               "distances beyond the limit are not computed (NaN), so no parcel could be "
+               "within them").format(shown=shown),
+             _("set [network] search_limit_m = {need:g} or more, or lower the distances "
+               "listed.").format(need=need))]
 
 
 def cross_check(study: StudyTables) -> list[Problem]:
@@ -232,15 +251,17 @@ def cross_check(study: StudyTables) -> list[Problem]:
     for i, c in enumerate(study.criteria):
         if c.name in seen:
             out.append((f"criteria[{i}].name", c.name,
-                        f"criteria[{seen[c.name]}] already has this name",
-                        "give every criterion a distinct name (it names output columns)."))
+                        _("criteria[{index}] already has this name").format(index=seen[c.name]),
+                        _("give every criterion a distinct name (it names output columns).")))
         seen.setdefault(c.name, i)
         raster = getattr(c, "raster", None)
         if raster is not None and raster not in study.inputs.rasters:
             have = list(study.inputs.rasters)
             out.append((f"criteria[{i}].raster", raster,
-                        f"no raster of this name in [inputs.rasters]{did_you_mean(raster, have)}",
-                        f'add {raster} = "path/to/file.tif" under [inputs.rasters].'))
+                        _("no raster of this name in [inputs.rasters]")
+                        + did_you_mean(raster, have),
+                        _('add {name} = "path/to/file.tif" under [inputs.rasters].').format(
+                            name=raster)))
     # The classes of the naming contract (docs/design.md) and those the study declares.
     known = sorted(set(CLASSES) | set(study.classes))
     out += _class_problems(study, known)
@@ -289,15 +310,18 @@ def require_inputs(study: StudyTables, names: tuple[str, ...], task: str) -> Non
     missing = [n for n in names if getattr(study.inputs, n) is None]
     if not missing:
         return
-    words = {"streets": "street lines", "parcels": "candidate parcels",
-             "facilities": "facility features", "residential": "residential land"}
-    fixes = {"streets": 'add streets = "streets.gpkg" (or an .osm/.osm.pbf file) to [inputs]',
-             "parcels": 'add [inputs.parcels] with path = "parcels.gpkg" and id_column = '
-                        '"parcel_id" (siteplan parcels makes street blocks from the streets)',
-             "facilities": 'add facilities = "features.gpkg" to [inputs]',
-             "residential": 'add residential = "residential.gpkg" to [inputs]'}
+    words = {"streets": _("street lines"), "parcels": _("candidate parcels"),
+             "facilities": _("facility features"), "residential": _("residential land")}
+    fixes = {"streets": _('add streets = "streets.gpkg" (or an .osm/.osm.pbf file) to '
+                          "[inputs]"),
+             "parcels": _('add [inputs.parcels] with path = "parcels.gpkg" and id_column = '
+                          '"parcel_id" (siteplan parcels makes street blocks from the '
+                          "streets)"),
+             "facilities": _('add facilities = "features.gpkg" to [inputs]'),
+             "residential": _('add residential = "residential.gpkg" to [inputs]')}
     raise ConfigError(
-        f"{task} needs {' and '.join(words[n] for n in missing)}, and the study has no "
-        f"{' or '.join(_INPUT_TABLES[n] for n in missing)}.",
-        where=study.source_path or "study config",
-        fix="; ".join(fixes[n] for n in missing) + ".")
+        _("{task} needs {what}, and the study has no {tables}.").format(
+            task=task, what=_(" and ").join(words[n] for n in missing),
+            tables=_(" or ").join(_INPUT_TABLES[n] for n in missing)),
+        where=study.source_path or _("study config"),
+        fix=_("; ").join(fixes[n] for n in missing) + _("."))

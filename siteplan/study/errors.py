@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from siteplan.core.errors import ConfigError
+from siteplan.core.i18n import _
 from siteplan.study.checks import Problem, did_you_mean
 
 _MISSING = object()
@@ -117,9 +118,11 @@ def allowed_keys(root: type[BaseModel], path: list[str | int], data: Any) -> lis
     return []
 
 
-_TYPE_WORDS = {"int": "a whole number", "float": "a number", "string": "text in quotes",
-               "bool": "true or false", "list": "a list [...]", "dict": "a table",
-               "model": "a table", "tuple": "a list [...]"}
+def _type_words() -> dict[str, str]:
+    """Say what each pydantic type is, as a study file writes it (in the current language)."""
+    return {"int": _("a whole number"), "float": _("a number"), "string": _("text in quotes"),
+            "bool": _("true or false"), "list": _("a list [...]"), "dict": _("a table"),
+            "model": _("a table"), "tuple": _("a list [...]")}
 
 
 def _is_number(text: str) -> bool:
@@ -137,22 +140,36 @@ def _wrong_type(kind: str, msg: str, value: Any, path: list[str | int]) -> tuple
     The study models are strict: a number in quotes is text, true/false is not 1/0, and 20.0
     is not a whole number, because coercing them silently hides a slip in the file.
     """
-    word = next((w for t, w in _TYPE_WORDS.items() if kind.startswith(t)), "another type")
+    word = next((w for t, w in _type_words().items() if kind.startswith(t)), _("another type"))
     lhs = f"{path[-1]} = " if path and isinstance(path[-1], str) else ""
     number = kind in ("float_type", "int_type")
     if number and isinstance(value, str) and _is_number(value.strip()):
-        return (f"wrong type: {value!r} is text, not a number",
-                f"write {lhs}{value.strip()} without quotes.")
+        return (_("wrong type: {value!r} is text, not a number").format(value=value),
+                _("write {value} without quotes.").format(value=lhs + value.strip()))
     if number and isinstance(value, bool):
-        return "wrong type: true/false is not a number", f"write {word} here."
+        return _("wrong type: true/false is not a number"), _write_here(word)
     if kind == "int_type" and isinstance(value, float) and value.is_integer():
-        return ("wrong type: a whole number is needed",
-                f"write {lhs}{int(value)} (no decimal point).")
+        return (_("wrong type: a whole number is needed"),
+                _("write {value} (no decimal point).").format(value=f"{lhs}{int(value)}"))
     if kind == "bool_type" and isinstance(value, str) and value.strip().lower() in ("true",
                                                                                     "false"):
-        return (f"wrong type: {value!r} is text, not true/false",
-                f"write {lhs}{value.strip().lower()} without quotes.")
-    return f"wrong type ({msg})", f"write {word} here."
+        return (_("wrong type: {value!r} is text, not true/false").format(value=value),
+                _("write {value} without quotes.").format(
+                    value=lhs + value.strip().lower()))
+    return _("wrong type ({reason})").format(reason=msg), _write_here(word)
+
+
+def _write_here(word: str) -> str:
+    """Say which kind of value to write (``word`` may list several: merged union members)."""
+    return _("write {word} here.").format(word=word)
+
+
+def _wanted(fix: str) -> str | None:
+    """Read the kind of value back from a fix of :func:`_write_here` (None for other fixes)."""
+    head, _sep, tail = _write_here("\0").partition("\0")
+    if fix.startswith(head) and fix.endswith(tail) and len(fix) > len(head) + len(tail):
+        return fix[len(head):len(fix) - len(tail)]
+    return None
 
 
 def _merge_union_members(problems: list[Problem]) -> list[Problem]:
@@ -164,11 +181,11 @@ def _merge_union_members(problems: list[Problem]) -> list[Problem]:
     out: list[Problem] = []
     for key, value, what, fix in problems:
         prev = out[-1] if out else None
-        if prev is not None and prev[0] == key and what.startswith("wrong type") \
-                and prev[2].startswith("wrong type"):
-            wants = prev[3].removeprefix("write ").removesuffix(" here.")
-            more = fix.removeprefix("write ").removesuffix(" here.")
-            out[-1] = (key, value, "wrong type", f"write {wants} or {more} here.")
+        wants = _wanted(prev[3]) if prev is not None and prev[0] == key else None
+        more = _wanted(fix)
+        if wants is not None and more is not None:
+            out[-1] = (key, value, _("wrong type"),
+                       _write_here(_("{a} or {b}").format(a=wants, b=more)))
         else:
             out.append((key, value, what, fix))
     return out
@@ -183,38 +200,55 @@ def _fix_for(err: dict[str, Any], key: str, value: Any, root: type[BaseModel],
     last = str(path[-1]) if path else key
     if kind == "extra_forbidden":
         allowed = allowed_keys(root, path[:-1], data)
-        return (f"unknown key{did_you_mean(last, allowed)}",
-                f"remove it or use one of: {', '.join(allowed)}." if allowed else "remove it.")
+        return (_("unknown key") + did_you_mean(last, allowed),
+                _("remove it or use one of: {choices}.").format(choices=", ".join(allowed))
+                if allowed else _("remove it."))
     if kind == "missing":
-        return "required key is missing", f"add {last} = ... here."
+        return _("required key is missing"), _("add {key} = ... here.").format(key=last)
     if kind == "siteplan_config":
         return msg, str(ctx.get("fix", ""))
     if kind == "union_tag_invalid":
         tags = re.findall(r"'([^']+)'", str(ctx.get("expected_tags", "")))
         disc = str(ctx.get("discriminator", "")).strip("'")
-        return (f"{disc} {ctx.get('tag')!r} is not known{did_you_mean(str(ctx.get('tag')), tags)}",
-                f"use {disc} = one of {', '.join(tags)}.")
+        return (_("{key} {value!r} is not known").format(key=disc, value=ctx.get("tag"))
+                + did_you_mean(str(ctx.get("tag")), tags),
+                _("use {key} = one of {choices}.").format(key=disc, choices=", ".join(tags)))
     if kind == "union_tag_not_found":
         disc = str(ctx.get("discriminator", "")).strip("'")
-        return f"no {disc} given", f'add {disc} = "..." to say which kind this is.'
+        return (_("no {key} given").format(key=disc),
+                _('add {key} = "..." to say which kind this is.').format(key=disc))
     if kind == "literal_error":
         exp = str(ctx.get("expected", ""))
         opts = re.findall(r"'([^']+)'", exp)
         hint = did_you_mean(str(value), opts) if isinstance(value, str) else ""
-        return f"not an accepted value{hint}", f"use one of {exp}."
+        return _("not an accepted value") + hint, _("use one of {choices}.").format(choices=exp)
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return msg.replace("Input", "the value"), "change the value to the allowed range."
+        return _bound(kind, ctx, msg), _("change the value to the allowed range.")
     if kind.endswith("_type") or kind.endswith("_parsing") or kind == "model_attributes_type":
         return _wrong_type(kind, msg, value, path)
     if kind in ("too_short", "too_long", "string_too_short"):
-        return msg, "give a value of the right length."
-    return msg, "see the study file reference in README.md."
+        return msg, _("give a value of the right length.")
+    return msg, _("see the study file reference in README.md.")
+
+
+def _bound(kind: str, ctx: dict[str, Any], msg: str) -> str:
+    """Say which bound a value broke (pydantic's own words are English only)."""
+    templates = {"greater_than": _("the value should be greater than {bound}"),
+                 "greater_than_equal": _("the value should be greater than or equal to {bound}"),
+                 "less_than": _("the value should be less than {bound}"),
+                 "less_than_equal": _("the value should be less than or equal to {bound}")}
+    names = {"greater_than": "gt", "greater_than_equal": "ge", "less_than": "lt",
+             "less_than_equal": "le"}
+    bound = ctx.get(names[kind])
+    return msg.replace("Input", "the value") if bound is None else \
+        templates[kind].format(bound=bound)
 
 
 def _problem_line(key: str, value: Any, what: str, fix: str) -> str:
     """Write one problem as a line of a ConfigError listing several."""
     shown = "" if value is _MISSING or value is None else f" = {value!r}"
-    return f"{key}{shown}: {what}. Fix: {fix}"
+    return _("{key}{shown}: {what}. Fix: {fix}").format(key=key, shown=shown, what=what,
+                                                          fix=fix)
 
 
 def config_error_from_validation(exc: ValidationError, data: Any, root: type[BaseModel],
@@ -238,11 +272,12 @@ def config_error_from_validation(exc: ValidationError, data: Any, root: type[Bas
     if len(problems) == 1:
         key, value, what, fix = problems[0]
         shown = "" if value is _MISSING or value is None else f" = {value!r}"
-        err_out = ConfigError(f"{key}{shown}: {what}.", where=source, fix=fix)
+        err_out = ConfigError(_("{key}{shown}: {what}.").format(key=key, shown=shown, what=what),
+                              where=source, fix=fix)
     else:
         lines = "\n".join("  - " + _problem_line(*p) for p in problems)
-        err_out = ConfigError(f"{len(problems)} problems:\n{lines}", where=source,
-                              fix="correct each key listed above.")
+        err_out = ConfigError(_("{n} problems:\n{lines}").format(n=len(problems), lines=lines),
+                              where=source, fix=_("correct each key listed above."))
     err_out.problems = [
         (k, None if v is _MISSING else v, w, f) for k, v, w, f in problems]
     return err_out
@@ -264,10 +299,12 @@ def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> ConfigEr
     if lineno is not None:
         lines = text.splitlines()
         if 0 < lineno <= len(lines):
-            shown = f" The line reads: {lines[lineno - 1].strip()!r}."
-    where = f"{source}: line {lineno}, column {colno}" if lineno is not None else source
-    err = ConfigError(f"the file is not valid TOML: {reason}.{shown}", where=where,
-                      fix='check quotes, brackets and commas on that line (strings need "...").')
+            shown = _(" The line reads: {line!r}.").format(line=lines[lineno - 1].strip())
+    where = (_("{source}: line {line}, column {column}").format(
+        source=source, line=lineno, column=colno) if lineno is not None else source)
+    err = ConfigError(_("the file is not valid TOML: {reason}.{shown}").format(
+        reason=reason, shown=shown), where=where,
+        fix=_('check quotes, brackets and commas on that line (strings need "...").'))
     err.lineno = lineno
     err.colno = colno
     return err

@@ -20,6 +20,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from siteplan.core.defaults import MIN_RADIUS_M
+from siteplan.core.i18n import _
 from siteplan.io.inputs import CoordSystem
 
 # A radius beyond 50 km is not a walking radius; it is almost always a unit slip (m vs km).
@@ -42,29 +43,30 @@ def bad_value(what: str, fix: str) -> PydanticCustomError:
 def _check_name(v: str) -> str:
     """Refuse a name that cannot be part of a column name."""
     if not _NAME_RE.match(v):
-        raise bad_value(f"{v!r} is not a valid name",
-                        "use lower-case letters, digits and underscores, starting with a letter "
-                        "(it becomes part of column names such as dist_<class>_m).")
+        raise bad_value(_("{value!r} is not a valid name").format(value=v),
+                        _("use lower-case letters, digits and underscores, starting with a "
+                          "letter (it becomes part of column names such as dist_<class>_m)."))
     return v
 
 
 def _check_radius(v: float) -> float:
     """Refuse a radius that is not positive or is more than 50 km."""
     if not v > 0:
-        raise bad_value(f"radius {v:g} m is not positive", "give a walking radius in metres, > 0.")
+        raise bad_value(_("radius {radius:g} m is not positive").format(radius=v),
+                        _("give a walking radius in metres, > 0."))
     if v > MAX_RADIUS_M:
-        raise bad_value(f"radius {v:g} m is more than 50 km",
-                        "radii are in metres: 1 km is 1000, not 1000000 (did you mean km?).")
+        raise bad_value(_("radius {radius:g} m is more than 50 km").format(radius=v),
+                        _("radii are in metres: 1 km is 1000, not 1000000 (did you mean km?)."))
     return v
 
 
 def _check_walk_radius(v: float) -> float:
     """Refuse a walking radius below 20 m: kilometres typed where metres are meant."""
     if 0 < v < MIN_RADIUS_M:
-        raise bad_value(f"radius {v:g} m is below {MIN_RADIUS_M:g} m, too short for a walk to a "
-                        "facility",
-                        f"radii are in metres: {v:g} km is {v * 1000:g} m, so write "
-                        f"{v * 1000:g}.")
+        raise bad_value(_("radius {radius:g} m is below {minimum:g} m, too short for a walk "
+                          "to a facility").format(radius=v, minimum=MIN_RADIUS_M),
+                        _("radii are in metres: {radius:g} km is {metres:g} m, so write "
+                          "{metres:g}.").format(radius=v, metres=v * 1000))
     return v
 
 
@@ -92,8 +94,8 @@ def _check_encoding(v: str | None) -> str | None:
         try:
             codecs.lookup(v)
         except LookupError:
-            raise bad_value(f"unknown text encoding {v!r}",
-                            'use e.g. "utf-8", "gbk" or "gb18030".') from None
+            raise bad_value(_("unknown text encoding {value!r}").format(value=v),
+                            _('use e.g. "utf-8", "gbk" or "gb18030".')) from None
     return v
 
 
@@ -105,8 +107,8 @@ def _known_crs(v: str) -> str:
     try:
         CRS.from_user_input(v)
     except CRSError:
-        raise bad_value(f"{v!r} is not a CRS pyproj knows",
-                        'write it as "EPSG:4326" (WGS84) or "EPSG:4490" (CGCS2000).') from None
+        raise bad_value(_("{value!r} is not a CRS pyproj knows").format(value=v),
+                        _('write it as "EPSG:4326" (WGS84) or "EPSG:4490" (CGCS2000).')) from None
     return v
 
 

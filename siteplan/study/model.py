@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from siteplan.core.defaults import GB50180_CIRCLES_M, SEED_RADII_M, SEED_SOURCE
 from siteplan.core.errors import ConfigError
+from siteplan.core.i18n import _
 from siteplan.study.ahp import ahp_weights
 from siteplan.study.checks import cross_check
 from siteplan.study.errors import config_error_from_validation, toml_error
@@ -186,15 +187,17 @@ def load_study(path: str | Path) -> Study:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read the study file ({exc.strerror}).", where=str(path),
-                          fix="check the path of the study file (siteplan run STUDY.toml).") from exc
+        what = (_("the study file does not exist.") if isinstance(exc, FileNotFoundError)
+                else _("cannot read the study file ({reason}).").format(reason=exc.strerror))
+        raise ConfigError(what, where=str(path), fix=_(
+            "check the path of the study file (siteplan run STUDY.toml).")) from exc
     try:
         text = raw.decode("utf-8-sig")  # tolerate the BOM Windows editors add
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"the file is not UTF-8 (byte {exc.start} cannot be decoded).",
-                          where=str(path),
-                          fix="save the study file as UTF-8 (TOML requires it), e.g. "
-                          "iconv -f GBK -t UTF-8.") from exc
+        raise ConfigError(_("the file is not UTF-8 (byte {byte} cannot be decoded).").format(
+                          byte=exc.start), where=str(path),
+                          fix=_("save the study file as UTF-8 (TOML requires it), e.g. "
+                                "iconv -f GBK -t UTF-8.")) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

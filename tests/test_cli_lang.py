@@ -1,0 +1,138 @@
+"""The command line in Chinese and English: --lang, SITEPLAN_LANG and the locale.
+
+A sample of the errors a user meets first (a missing study file, broken TOML, an unknown key, a
+radius typed in km, a study without parcels) in Chinese under ``--lang zh`` and under a Chinese
+locale, in English by default, and an unknown language as a usage error.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from siteplan.cli import main
+from siteplan.core import i18n
+
+ROOT = Path(__file__).resolve().parents[1]
+STREETS = ROOT / "data" / "taiyuan" / "taiyuan_osm_lines.geojson"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LOCALE = ("SITEPLAN_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+@pytest.fixture
+def locale(monkeypatch):
+    """Clear every variable the language is read from; return a setter."""
+    for name in LOCALE:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch.setenv
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    assert i18n.language() == "en"  # the command's language does not leak into the API
+    return int(exc.value.code or 0), out, err
+
+
+def _study(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.toml"
+    path.write_text('[study]\nname = "测试"\n[inputs]\n'
+                    f'streets = "{STREETS.as_posix()}"\n' + text, encoding="utf-8")
+    return path
+
+
+def _bad_studies(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "missing": tmp_path / "nope.toml",
+        "toml": _write(tmp_path / "t.toml", '[study]\nname = "x\n'),
+        "unknown key": _write(tmp_path / "k.toml", '[study]\nname = "x"\n[network]\n'
+                              "max_snap = 100\n"),
+        "radius": _write(tmp_path / "r.toml", '[study]\nname = "x"\n[classes.kindergarten]\n'
+                         "radius_m = 0.3\n"),
+        "no parcels": _study(tmp_path, ""),
+    }
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# What each error says, in Chinese, and the study key or fact it must still name.
+ZH = {
+    "missing": ("研究配置文件不存在", "修改方法：请检查研究配置文件的路径"),
+    "toml": ("文件不是有效的 TOML", "第 2 行"),
+    "unknown key": ("network.max_snap", "未知的配置项（是否应为“max_snap_m”？）"),
+    "radius": ("半径 0.3 米小于 20 米", "0.3 公里即 300 米，应写为 300"),
+    "no parcels": ("siteplan run 需要候选地块，但研究配置中没有 [inputs.parcels]",
+                   'id_column = "parcel_id"'),
+}
+EN = {
+    "missing": ("the study file does not exist", "Fix: check the path of the study file"),
+    "toml": ("the file is not valid TOML", "line 2"),
+    "unknown key": ("network.max_snap", 'unknown key (did you mean "max_snap_m"?)'),
+    "radius": ("radius 0.3 m is below 20 m", "0.3 km is 300 m, so write 300"),
+    "no parcels": ("siteplan run needs candidate parcels, and the study has no "
+                   "[inputs.parcels]", 'id_column = "parcel_id"'),
+}
+
+
+@pytest.mark.parametrize("case", list(ZH))
+def test_errors_in_chinese_with_lang_zh(capsys, tmp_path, locale, case):
+    study = _bad_studies(tmp_path)[case]
+    for args in (["run", str(study), "--lang", "zh"], ["--lang=zh", "run", str(study)]):
+        code, out, err = _cli(capsys, *args)
+        text = " ".join(err.split())
+        assert code == 2, err
+        assert text.startswith("错误："), err
+        assert "Traceback" not in err and "Fix:" not in err
+        for needle in ZH[case]:
+            assert needle in text, err
+
+
+@pytest.mark.parametrize("case", ["missing", "radius", "no parcels"])
+def test_a_chinese_locale_gives_chinese_without_the_flag(capsys, tmp_path, locale, case):
+    locale("LANG", "zh_CN.UTF-8")
+    code, _, err = _cli(capsys, "run", str(_bad_studies(tmp_path)[case]))
+    assert code == 2 and ZH[case][0] in " ".join(err.split())
+    # --lang wins over the locale, and SITEPLAN_LANG over the locale too.
+    code, _, err = _cli(capsys, "run", str(_bad_studies(tmp_path)[case]), "--lang", "en")
+    assert code == 2 and EN[case][0] in " ".join(err.split()) and not CJK.search(err)
+    locale("SITEPLAN_LANG", "en")
+    code, _, err = _cli(capsys, "run", str(_bad_studies(tmp_path)[case]))
+    assert code == 2 and EN[case][0] in " ".join(err.split())
+
+
+@pytest.mark.parametrize("case", list(EN))
+def test_english_by_default(capsys, tmp_path, locale, case):
+    locale("LANG", "C.UTF-8")
+    code, _, err = _cli(capsys, "run", str(_bad_studies(tmp_path)[case]))
+    text = " ".join(err.split())
+    assert code == 2 and text.startswith("error:")
+    for needle in EN[case]:
+        assert needle in text, err
+    # The study's own name is Chinese in one case; the message around it is not.
+    assert not CJK.search(text.replace("测试", "")), err
+
+
+def test_an_unknown_language_is_a_usage_error(capsys, tmp_path, locale):
+    code, out, err = _cli(capsys, "--lang", "fr", "run", str(tmp_path / "nope.toml"))
+    assert code == 2 and out == ""
+    assert "invalid value for '--lang': 'fr' is not one of en, zh" in err
+    assert "nope.toml" not in err  # refused before the command ran
+    locale("LANG", "zh_CN.UTF-8")
+    code, _, err = _cli(capsys, "run", "x.toml", "--lang")
+    assert code == 2 and "'--lang' 的取值无效" in err
+
+
+def test_a_locale_name_is_accepted_as_the_language(capsys, tmp_path, locale):
+    code, _, err = _cli(capsys, "run", str(tmp_path / "nope.toml"), "--lang", "zh_CN.UTF-8")
+    assert code == 2 and "研究配置文件不存在" in err
+
+
+def test_lang_is_documented_in_the_help(capsys, locale):
+    code, out, _ = _cli(capsys, "--help")
+    assert code == 0 and "--lang" in out and "SITEPLAN_LANG" in " ".join(out.split())
