@@ -136,3 +136,40 @@ def test_a_locale_name_is_accepted_as_the_language(capsys, tmp_path, locale):
 def test_lang_is_documented_in_the_help(capsys, locale):
     code, out, _ = _cli(capsys, "--help")
     assert code == 0 and "--lang" in out and "SITEPLAN_LANG" in " ".join(out.split())
+
+
+def _render(table) -> str:
+    from rich.console import Console
+
+    console = Console(width=160, record=True, file=__import__("io").StringIO())
+    console.print(table)
+    return console.export_text()
+
+
+def test_summary_tables_have_units_in_both_languages():
+    import pandas as pd
+
+    from siteplan.cli.summary import compliance_table, coverage_table, top_table
+
+    coverage = pd.DataFrame({"class": ["kindergarten"], "radius_m": [300.0], "n_units": [76],
+                             "n_units_served": [3], "area_served_share": [0.031],
+                             "residents_served_share": [0.0312], "residents_estimated": [True],
+                             "covered_land_share_frontage": [0.005]})
+    counts = pd.DataFrame({"rule": ["kindergarten", "all"], "radius_m": [300.0, float("nan")],
+                           "n_meeting": [1, 1], "n_parcels": [2, 2], "share_meeting": [0.5, 0.5],
+                           "n_candidates_meeting": [0, 1], "n_candidates": [0, 2],
+                           "share_candidates_meeting": [float("nan"), 0.5]})
+    best = pd.DataFrame({"rank": [1], "parcel_id": ["TY-0045"], "score": [99.96]})
+    en = " ".join(_render(t) for t in (coverage_table(coverage), compliance_table(counts),
+                                       top_table(best)))
+    for words in ("radius (m)", "areas (%)", "residents (%)", "3 of 76", "3.9", "3.1*",
+                  "0.5", "Kindergarten", "1 of 2", "50.0", "score (0–100)", "100.0",
+                  "meet all (50.0 %)", "residents estimated"):
+        assert words in en, words
+    with i18n.using_language("zh"):
+        zh = " ".join(_render(t) for t in (coverage_table(coverage), compliance_table(counts),
+                                           top_table(best)))
+    for words in ("服务半径（米）", "小区占比（%）", "人口占比（%）", "3 / 76", "3.9", "3.1*",
+                  "幼儿园", "全部达标", "1 / 2", "得分（0–100）", "排名前 1 的地块",
+                  "2 块中 1 块全部达标（50.0%）", "人口为估算值"):
+        assert words in zh, words

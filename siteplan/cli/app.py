@@ -189,7 +189,7 @@ def run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_
                    quiet: bool, verbose: bool, formats: list[str] | None = None,
                    postgis: str | None = None, network_edges: bool = False) -> None:
     """Run a study and write its outputs, with progress, summary and timings (run and demo)."""
-    from siteplan.outputs.summary import summary_text
+    from siteplan.cli.summary import run_summary, show, written
     from siteplan.outputs.writers import plan_study_outputs, write_outputs
     from siteplan.pipeline import run_study
     from siteplan.study.model import load_study
@@ -205,9 +205,9 @@ def run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_
                               postgis=postgis, network_edges=network_edges,
                               progress=ui.step)
     ui.timings(result.timings)  # write_outputs adds its steps to the run's
-    say(summary_text(result))
+    show(run_summary(result))
     for kind, path in paths.items():
-        say(f"{kind}: {path}")
+        say(written(kind, path))
 
 
 _python_showwarning = warnings.showwarning

@@ -100,10 +100,11 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
                                 mode=mode)
         path = write_catchments(result, out)
     ui.timings(result.timings)
-    from siteplan.outputs.summary import coverage_lines
+    from siteplan.cli.summary import catchments_summary, show
+    from siteplan.core.i18n import _
 
-    say("\n".join(coverage_lines(result.coverage)))
-    say(f"catchments: {path} (the whole coverage table: coverage.csv)")
+    show(catchments_summary(result))
+    say(_("catchments: {path} (the whole coverage table: coverage.csv)").format(path=path))
 
 
 def _siting_text(coverage: pd.DataFrame, sites: pd.DataFrame, frontage_m: float) -> str:
