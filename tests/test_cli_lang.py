@@ -173,3 +173,20 @@ def test_summary_tables_have_units_in_both_languages():
                   "幼儿园", "全部达标", "1 / 2", "得分（0–100）", "排名前 1 的地块",
                   "2 块中 1 块全部达标（50.0%）", "人口为估算值"):
         assert words in zh, words
+
+
+def test_input_errors_in_chinese(capsys, tmp_path, locale):
+    study = _write(tmp_path / "s.toml", '[study]\nname = "x"\n[inputs]\nstreets = "roads.gpkg"\n'
+                   '[inputs.parcels]\npath = "地块.gpkg"\nid_column = "parcel_id"\n')
+    code, _, err = _cli(capsys, "run", str(study), "--lang", "zh")
+    text = " ".join(err.split())
+    assert code == 2 and "找不到输入文件" in text and "地块.gpkg" in text
+    assert "请修改 [inputs] 中的路径" in text
+    empty = tmp_path / "roads.gpkg"
+    empty.write_bytes(b"")
+    code, _, err = _cli(capsys, "network", str(empty), "--lang", "zh")
+    text = " ".join(err.split())
+    assert code == 2 and "文件为空（0 字节）" in text and "请重新导出或重新下载" in text
+    (tmp_path / "folder.gpkg").mkdir()
+    code, _, err = _cli(capsys, "network", str(tmp_path / "folder.gpkg"), "--lang", "zh")
+    assert code == 2 and "是文件夹，不是文件" in err

@@ -24,6 +24,7 @@ import shapely
 from pyproj import CRS
 
 from siteplan.core.errors import InputError, SiteplanWarning
+from siteplan.core.i18n import _, ngettext
 from siteplan.io.crs import check_lonlat, to_wgs84
 from siteplan.io.inputs import CoordSystem, InputLayer
 from siteplan.io.postgis.layers import is_postgis_url, read_postgis_layer
@@ -193,10 +194,10 @@ def _check_file(path: Path, where: str) -> None:
     except PermissionError:
         # A folder on the path cannot be entered (no x permission): the file may well exist.
         raise InputError(
-            "cannot be reached (permission denied on a folder of its path).",
+            _("cannot be reached (permission denied on a folder of its path)."),
             where=where,
-            fix="give your user access to the folders on the path (chmod u+rx), or copy the "
-            "file somewhere readable.",
+            fix=_("give your user access to the folders on the path (chmod u+rx), or copy the "
+                  "file somewhere readable."),
         ) from None
     except OSError:
         pass  # missing: reported below with similar names
@@ -205,37 +206,39 @@ def _check_file(path: Path, where: str) -> None:
         if path.parent.is_dir():
             similar = sorted(p.name for p in path.parent.glob(f"*{path.suffix}"))[:8]
             if similar:
-                hint = f" Files with that extension there: {', '.join(similar)}."
+                hint = _(" Files with that extension there: {names}.").format(
+                    names=", ".join(similar))
         raise InputError(
-            "file not found." + hint,
+            _("file not found.") + hint,
             where=where,
-            fix="check the path (relative paths are relative to the working directory).",
+            fix=_("check the path (relative paths are relative to the working directory)."),
         )
     if path.is_dir():
         raise InputError(
-            "is a folder, not a file.",
+            _("is a folder, not a file."),
             where=where,
-            fix="point to the .gpkg/.shp/.geojson/.csv file inside it.",
+            fix=_("point to the .gpkg/.shp/.geojson/.csv file inside it."),
         )
     if not path.is_file():
         # A FIFO, socket or device: reading it would block or read something else entirely
         # (and its size of 0 would be misreported as an empty file).
         raise InputError(
-            "is not a regular file (a pipe, socket or device).",
+            _("is not a regular file (a pipe, socket or device)."),
             where=where,
-            fix="point to the data file itself (copy it to disk first if it is streamed).",
+            fix=_("point to the data file itself (copy it to disk first if it is streamed)."),
         )
     if not os.access(path, os.R_OK):
         raise InputError(
-            "file exists but cannot be read (permission denied).",
+            _("file exists but cannot be read (permission denied)."),
             where=where,
-            fix="give your user read permission (e.g. chmod u+r), or copy the file.",
+            fix=_("give your user read permission (e.g. chmod u+r), or copy the file."),
         )
     if path.stat().st_size == 0:
         raise InputError(
-            "file is empty (0 bytes).",
+            _("file is empty (0 bytes)."),
             where=where,
-            fix="re-export or re-download it; an interrupted copy often leaves an empty file.",
+            fix=_("re-export or re-download it; an interrupted copy often leaves an empty "
+                  "file."),
         )
 
 
@@ -250,22 +253,24 @@ def _read_vector(
             layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
     except Exception as exc:  # pyogrio raises DataSourceError for anything GDAL cannot open
         raise InputError(
-            f"cannot be read as a vector layer ({_first_line(exc)}).",
+            _("cannot be read as a vector layer ({reason}).").format(reason=_first_line(exc)),
             where=where,
-            fix="check the file is complete (a truncated download or copy is the usual cause) "
-            "and is a GeoPackage, Shapefile, GeoJSON or CSV.",
+            fix=_("check the file is complete (a truncated download or copy is the usual "
+                  "cause) and is a GeoPackage, Shapefile, GeoJSON or CSV."),
         ) from None
     if layer is not None and layer not in layers:
         raise InputError(
-            f"has no layer {layer!r}; layers present: {', '.join(map(repr, layers))}.",
+            _("has no layer {layer!r}; layers present: {layers}.").format(
+                layer=layer, layers=", ".join(map(repr, layers))),
             where=where,
-            fix="pass one of those names as the layer.",
+            fix=_("pass one of those names as the layer."),
         )
     if layer is None and len(layers) > 1:
         raise InputError(
-            f"holds {len(layers)} layers ({', '.join(map(repr, layers))}) and none was chosen.",
+            _("holds {n} layers ({layers}) and none was chosen.").format(
+                n=len(layers), layers=", ".join(map(repr, layers))),
             where=where,
-            fix="say which one to read (layer=...).",
+            fix=_("say which one to read (layer=...)."),
         )
     is_shp = path.suffix.lower() == ".shp"
     undeclared_dbf = is_shp and encoding is None and not path.with_suffix(".cpg").exists()
@@ -278,17 +283,18 @@ def _read_vector(
             gdf = gpd.read_file(path, layer=layer, engine="pyogrio", encoding=encoding)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"its attribute text is not valid {encoding or 'UTF-8'} ({_first_line(exc)}).",
+            _("its attribute text is not valid {encoding} ({reason}).").format(
+                encoding=encoding or "UTF-8", reason=_first_line(exc)),
             where=where,
-            fix='declare the encoding it was written in, e.g. encoding="gbk" for files from '
-            "Chinese desktop GIS.",
+            fix=_('declare the encoding it was written in, e.g. encoding="gbk" for files from '
+                  "Chinese desktop GIS."),
         ) from None
     except Exception as exc:
         raise InputError(
-            f"cannot be read ({_first_line(exc)}).",
+            _("cannot be read ({reason}).").format(reason=_first_line(exc)),
             where=where,
-            fix="check the file is complete (for a Shapefile, the .shp, .shx and .dbf must all "
-            "be present) and opens in QGIS.",
+            fix=_("check the file is complete (for a Shapefile, the .shp, .shx and .dbf must "
+                  "all be present) and opens in QGIS."),
         ) from None
     if undeclared_dbf:
         _warn_if_mojibake(gdf, where)
@@ -303,25 +309,27 @@ def _apply_crs(gdf: gpd.GeoDataFrame, crs: Any, where: str) -> gpd.GeoDataFrame:
             declared = CRS.from_user_input(crs)
         except Exception:
             raise InputError(
-                f"the declared CRS {crs!r} is not a CRS pyproj understands.",
+                _("the declared CRS {crs!r} is not a CRS pyproj understands.").format(crs=crs),
                 where=where,
-                fix="use an EPSG code such as 'EPSG:4326', 'EPSG:4490' or 'EPSG:4547'.",
+                fix=_("use an EPSG code such as 'EPSG:4326', 'EPSG:4490' or 'EPSG:4547'."),
             ) from None
     if gdf.crs is None:
         if declared is None:
             raise InputError(
-                "has no CRS (no .prj file or spatial reference).",
+                _("has no CRS (no .prj file or spatial reference)."),
                 where=where,
-                fix="declare it: in the study file [crs] input = \"EPSG:4326\" (or crs = ... on "
-                "the layer's [[inputs.layers]] entry), in Python read_layer(..., crs=...); "
-                "EPSG:4326 is WGS84 lon/lat, EPSG:4490 CGCS2000 lon/lat, EPSG:4547 CGCS2000 "
-                "3-degree zone CM 114°E.  Or add the .prj file that came with the data.",
+                fix=_("declare it: in the study file [crs] input = \"EPSG:4326\" (or crs = ... "
+                      "on the layer's [[inputs.layers]] entry), in Python "
+                      "read_layer(..., crs=...); EPSG:4326 is WGS84 lon/lat, EPSG:4490 CGCS2000 "
+                      "lon/lat, EPSG:4547 CGCS2000 3-degree zone CM 114°E.  Or add the .prj "
+                      "file that came with the data."),
             )
         return gdf.set_crs(declared)
     if declared is not None and not declared.equals(gdf.crs):
         warnings.warn(
-            f"{where}: the file says its CRS is {gdf.crs.to_string()}, but {declared.to_string()} "
-            "was declared; using the declared CRS.",
+            _("{where}: the file says its CRS is {found}, but {declared} was declared; using "
+              "the declared CRS.").format(where=where, found=gdf.crs.to_string(),
+                                          declared=declared.to_string()),
             SiteplanWarning,
             stacklevel=3,
         )
@@ -453,18 +461,22 @@ def repair_geometries(gdf: gpd.GeoDataFrame, where: str, id_column: str | None =
         said = []
         if repairs["repaired"]:
             n = repairs["repaired"]
-            said.append(f"repaired {n} invalid geometr{'y' if n == 1 else 'ies'} "
-                        f"(self-intersections, bow-ties...; shapely.make_valid) at feature(s) "
-                        f"{_some(labels[invalid & ~drop])}")
+            said.append(ngettext(
+                "repaired {n} invalid geometry (self-intersections, bow-ties...; "
+                "shapely.make_valid) at feature(s) {features}",
+                "repaired {n} invalid geometries (self-intersections, bow-ties...; "
+                "shapely.make_valid) at feature(s) {features}", n).format(
+                    n=n, features=_some(labels[invalid & ~drop])))
         if repairs["dropped_empty"]:
             n = repairs["dropped_empty"]
-            said.append(f"dropped {n} empty or missing geometr{'y' if n == 1 else 'ies'} at "
-                        f"feature(s) {_some(labels[drop])}")
+            said.append(ngettext(
+                "dropped {n} empty or missing geometry at feature(s) {features}",
+                "dropped {n} empty or missing geometries at feature(s) {features}", n).format(
+                    n=n, features=_some(labels[drop])))
         warnings.warn(
-            f"{where}: {' and '.join(said)} ({'#: ' if named else ''}0-based positions in the "
-            "file). Fix the "
-            "geometries at the source (e.g. QGIS 'Fix geometries') to make this warning go "
-            "away.",
+            _("{where}: {what} ({named}0-based positions in the file). Fix the geometries at "
+              "the source (e.g. QGIS 'Fix geometries') to make this warning go away.").format(
+                where=where, what=_(" and ").join(said), named="#: " if named else ""),
             SiteplanWarning,
             stacklevel=3,
         )
@@ -525,10 +537,11 @@ def _warn_if_mojibake(gdf: gpd.GeoDataFrame, where: str) -> None:
         decoded = reread_as_gbk(name)
         if decoded is not None:
             warnings.warn(
-                f"{where}: the column name {name!r} looks garbled (it reads as {decoded!r} in "
-                "GBK); the Shapefile has no .cpg file and no encoding was declared. Declare "
-                'encoding = "gbk" (or "gb18030") for this input, or put a .cpg file containing '
-                "GBK next to the .shp.",
+                _("{where}: the column name {name!r} looks garbled (it reads as {decoded!r} in "
+                  "GBK); the Shapefile has no .cpg file and no encoding was declared. Declare "
+                  'encoding = "gbk" (or "gb18030") for this input, or put a .cpg file '
+                  "containing GBK next to the .shp.").format(where=where, name=name,
+                                                             decoded=decoded),
                 SiteplanWarning,
                 stacklevel=4,
             )
@@ -559,15 +572,17 @@ def reread_as_gbk(text: str) -> str | None:
 
 def _mojibake_warning(where: str, col: str, text: str | None, decoded: str | None) -> None:
     example = (
-        f" (e.g. {text!r}, which reads as {decoded!r} in GBK)"
+        _(" (e.g. {text!r}, which reads as {decoded!r} in GBK)").format(text=text,
+                                                                        decoded=decoded)
         if text is not None
-        else " (replacement characters)"
+        else _(" (replacement characters)")
     )
     warnings.warn(
-        f"{where}: text in column {col!r} looks garbled{example}; the Shapefile has no .cpg "
-        'file and no encoding was declared. Declare encoding="gbk" (or "gb18030") for this '
-        "input (study file: encoding = \"gbk\" on its entry in [inputs]), or put a .cpg file "
-        "containing GBK next to the .shp.",
+        _("{where}: text in column {col!r} looks garbled{example}; the Shapefile has no .cpg "
+          'file and no encoding was declared. Declare encoding="gbk" (or "gb18030") for this '
+          "input (study file: encoding = \"gbk\" on its entry in [inputs]), or put a .cpg "
+          "file containing GBK next to the .shp.").format(where=where, col=col,
+                                                          example=example),
         SiteplanWarning,
         stacklevel=4,
     )

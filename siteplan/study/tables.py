@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr
 from pyproj import CRS
 
 from siteplan.core.errors import ConfigError, InputError
+from siteplan.core.i18n import _
 from siteplan.io.inputs import InputLayer
 from siteplan.study.ahp import AHPResult, normalise_weights
 from siteplan.study.criteria import Constraint, CountCriterion, Criterion, NetworkCriterion, Weights
@@ -187,25 +188,26 @@ class StudyTables(ConfigModel):
                if c.facility_class is not None and class_counts.get(c.facility_class, 0) <= 0]
         if not bad:
             return
-        lines = [f"criteria[{i}].class = {c.facility_class!r} (criterion {c.name!r})"
-                 for i, c in bad]
-        classes = sorted({str(c.facility_class) for _, c in bad})
+        lines = [_("criteria[{index}].class = {cls!r} (criterion {name!r})").format(
+            index=i, cls=c.facility_class, name=c.name) for i, c in bad]
+        classes = sorted({str(c.facility_class) for _i, c in bad})
         raise ConfigError(
-            f"{'; '.join(lines)}: the facility data has no facilities of this class "
-            f"(classes found: {found or 'none'}).",
-            where=self._source or "study config",
-            fix=f"add facilities of class {', '.join(classes)} (a facility layer in [inputs]), "
-            "or remove the criterion.",
+            _("{criteria}: the facility data has no facilities of this class (classes found: "
+              "{found}).").format(criteria=_("; ").join(lines), found=found or _("none")),
+            where=self._source or _("study config"),
+            fix=_("add facilities of class {classes} (a facility layer in [inputs]), or remove "
+                  "the criterion.").format(classes=", ".join(classes)),
         )
 
     def check_inputs_exist(self) -> None:
         """Raise :class:`InputError` naming every configured input file that does not exist."""
         missing = [p for p in self.inputs.paths() if _missing(p)]
         if missing:
-            raise InputError(f"input file(s) not found: {', '.join(missing)}.",
-                             where=self._source or "study config",
-                             fix="correct the paths in [inputs] (relative paths are relative to "
-                             "the study file's folder).")
+            raise InputError(_("input file(s) not found: {paths}.").format(
+                                 paths=", ".join(missing)),
+                             where=self._source or _("study config"),
+                             fix=_("correct the paths in [inputs] (relative paths are relative "
+                                   "to the study file's folder)."))
 
 
 def _missing(path: str) -> bool:
