@@ -277,9 +277,15 @@ def test_init_then_run_works_with_no_edits(capsys, tmp_path, source):
 
     path = str(BEIJING) if source == "beijing" else pyrosm.get_data("test_pbf")
     folder = tmp_path / source
-    code, out, err = _cli(capsys, "init", path, "--out", str(folder))
+    lang = ["--lang", "zh"] if source == "pbf" else []  # what init prints follows --lang
+    code, out, err = _cli(capsys, "init", path, "--out", str(folder), *lang)
     assert code == 0, err
-    assert f"Next: siteplan run {folder / 'study.toml'}" in out
+    if lang:
+        assert f"下一步：siteplan run {folder / 'study.toml'}" in out
+        assert "地块：" in out and "交通：公交站：" in out and "数据缺失：" in out
+        assert "Transport" in (folder / "REPORT.md").read_text(encoding="utf-8")
+    else:
+        assert f"Next: siteplan run {folder / 'study.toml'}" in out
     code, out, err = _cli(capsys, "run", str(folder / "study.toml"))
     assert code == 0, err
     assert "error" not in err

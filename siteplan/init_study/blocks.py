@@ -25,6 +25,7 @@ from siteplan.core.defaults import (
     BLOCK_MIN_HA,
 )
 from siteplan.core.errors import InputError
+from siteplan.core.i18n import _
 from siteplan.core.tags import tag_column
 from siteplan.facilities.classify import residential_land
 from siteplan.init_study.sources import CitySources, read_city
@@ -232,9 +233,9 @@ def make_parcels(streets: str | Path, out: str | Path, *, features: str | Path |
     >>> folder.cleanup()
     """
     if not Path(streets).exists():
-        raise InputError("file not found.", where=str(streets),
-                         fix="check the path of the street lines (an .osm/.osm.pbf file or a "
-                         "line layer).")
+        raise InputError(_("file not found."), where=str(streets),
+                         fix=_("check the path of the street lines (an .osm/.osm.pbf file or a "
+                               "line layer)."))
     sources = [streets] + [p for p in (features, exclude) if p is not None]
     city = read_city(streets, features=features, crs=crs, need_highway=False)
     extra = read_layer(exclude, crs=crs, kind="exclusion layer") if exclude is not None else None

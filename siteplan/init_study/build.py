@@ -21,6 +21,7 @@ import pandas as pd
 
 from siteplan.core.atomic import check_writable_dir, write_text_atomic
 from siteplan.core.errors import InputError
+from siteplan.core.i18n import _
 from siteplan.core.progress import Progress, Steps
 from siteplan.init_study.blocks import DEFAULT_BLOCKS, BlockOptions, city_blocks, write_parcels
 from siteplan.init_study.report import report_text
@@ -55,13 +56,15 @@ class InitResult:
     def summary(self) -> str:
         """Return what was found, chosen and written, and the next command, for the terminal."""
         survey = self.survey
-        lines = [f"Parcels: {survey.blocks.get('kept', 0):,} street blocks",
-                 "Classes: " + ", ".join(f"{c} ({survey.counts.get(c) or 'proxy'})"
-                                         for c in survey.scored_classes())]
-        lines += [f"Transport: {t.explain()}" for t in survey.transport]
-        lines += [f"Lacks: {gap}" for gap in survey.gaps()]
-        lines += [f"{kind}: {path}" for kind, path in self.files.items()]
-        return "\n".join([*lines, f"Next: siteplan run {self.study}"])
+        proxy = _("proxy")
+        lines = [_("Parcels: {n:,} street blocks").format(n=survey.blocks.get("kept", 0)),
+                 _("Classes: {classes}").format(classes=", ".join(
+                     f"{c} ({survey.counts.get(c) or proxy})" for c in survey.scored_classes()))]
+        lines += [_("Transport: {text}").format(text=t.explain()) for t in survey.transport]
+        lines += [_("Lacks: {gap}").format(gap=gap) for gap in survey.gaps()]
+        lines += [_("{kind}: {path}").format(kind=kind, path=path)
+                  for kind, path in self.files.items()]
+        return "\n".join([*lines, _("Next: siteplan run {study}").format(study=self.study)])
 
 
 def _default_name(source: str) -> str:
@@ -133,8 +136,9 @@ def init_study(source: str | Path, out: str | Path, *, features: str | Path | No
     out = check_writable_dir(out)
     study_path = out / "study.toml"
     if study_path.exists() and not force:
-        raise InputError("the folder already holds a study.toml.", where=str(study_path),
-                         fix="choose a new folder with --out, or pass --force to overwrite it.")
+        raise InputError(_("the folder already holds a study.toml."), where=str(study_path),
+                         fix=_("choose a new folder with --out, or pass --force to overwrite "
+                               "it."))
     text_source = str(source)
     step = Steps(progress)
     with step("read OSM"):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from siteplan.core.i18n import using_language
 from siteplan.core.labels import CLASSES as CLASS_LABELS
 from siteplan.core.labels import OSM_CREDIT
 from siteplan.core.version import __version__
@@ -49,8 +50,9 @@ def report_text(survey: Survey, *, name: str, source: str, kind: str, options: B
     rows = "\n".join(
         f"| {cls} | {CLASS_LABELS[cls][1]} | {survey.counts.get(cls, 0)} | "
         f"{_measured_by(survey, cls)} |" for cls in CLASSES)
-    transport = "\n".join(f"- {t.explain()}" for t in survey.transport)
-    gaps = "\n".join(f"- {g}" for g in survey.gaps())
+    with using_language("en"):  # the report is written in English, as its headings are
+        transport = "\n".join(f"- {t.explain()}" for t in survey.transport)
+        gaps = "\n".join(f"- {g}" for g in survey.gaps())
     proxies = [t.proxy for t in survey.transport if t.use == t.proxy]
     licence = (f"Derived from OpenStreetMap data: **{OSM_CREDIT}**, under the Open Database "
                "Licence (ODbL 1.0, https://www.openstreetmap.org/copyright); `osm.gpkg` and "

@@ -18,6 +18,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from siteplan.core.defaults import REAL_STOPS_RULE, SEED_RADII_M, SEED_SOURCE
+from siteplan.core.i18n import _, language
+from siteplan.core.labels import label
 from siteplan.core.tags import tag_column
 from siteplan.facilities.classify import classify_facilities, residential_land
 from siteplan.facilities.proxies import transport_proxies
@@ -29,10 +31,22 @@ from siteplan.parcels.plausible import spanned_area_m2
 
 #: The transport classes and the proxy that stands in for each.
 TRANSPORT: dict[str, str] = {"bus_stop": "bus_corridor", "metro_station": "metro_line"}
-_PROXY_TEXT = {
-    "bus_corridor": "points every 100 m along primary and secondary roads",
-    "metro_line": "points every 100 m along open metro track",
-}
+def _proxy_text(proxy: str) -> str:
+    """Say how a labelled proxy is made (in the current language)."""
+    return {"bus_corridor": _("points every 100 m along primary and secondary roads"),
+            "metro_line": _("points every 100 m along open metro track")}[proxy]
+
+
+def _stops(cls: str) -> str:
+    """Name the stops of a transport class, plural (bus stops; 公交站)."""
+    return cls.replace("_", " ") + "s" if language() == "en" else label(cls, language())
+
+
+def _stop(cls: str, whole: bool = False) -> str:
+    """Name one stop of a transport class (stop, station; 公交站, 地铁站), or a proxy."""
+    if language() != "en":
+        return label(cls, language())
+    return cls.replace("_", " ") if whole else cls.split("_")[-1]
 
 
 @dataclass(frozen=True)
@@ -69,23 +83,30 @@ class TransportChoice:
 
     def explain(self) -> str:
         """Say what was chosen and why, with the measured share."""
-        stops = self.real.replace("_", " ") + "s"
+        stops = _stops(self.real)
         if self.use is None:
-            return (f"{stops}: none mapped and no {self.proxy.replace('_', ' ')} to stand in for "
-                    "them; transport is not scored.")
+            return _("{stops}: none mapped and no {proxy} to stand in for them; transport is "
+                     "not scored.").format(stops=stops, proxy=_stop(self.proxy, whole=True))
         if self.share is None:
             if self.use == self.real:
-                return f"{stops}: {self.n_real} mapped; measured by them (no proxy to compare)."
-            return (f"{stops}: none mapped; the labelled PROXY {self.proxy} is used "
-                    f"({_PROXY_TEXT[self.proxy]}, {self.n_proxy} points).")
-        measured = (f"{self.n_real} mapped, within {self.within_m:g} m of {self.share:.0%} of "
-                    f"the {self.proxy} proxy's {self.n_proxy} points")
+                return _("{stops}: {n} mapped; measured by them (no proxy to compare).").format(
+                    stops=stops, n=self.n_real)
+            return _("{stops}: none mapped; the labelled PROXY {proxy} is used ({how}, {n} "
+                     "points).").format(stops=stops, proxy=self.proxy,
+                                        how=_proxy_text(self.proxy), n=self.n_proxy)
+        measured = _("{n} mapped, within {within:g} m of {share:.0%} of the {proxy} proxy's "
+                     "{n_proxy} points").format(n=self.n_real, within=self.within_m,
+                                                share=self.share, proxy=self.proxy,
+                                                n_proxy=self.n_proxy)
         if self.use == self.real:
-            return f"{stops}: {measured} (>= {self.min_share:.0%}); measured by the mapped stops."
-        return (f"{stops}: {measured} (< {self.min_share:.0%}: too few mapped); the labelled "
-                f"PROXY {self.proxy} is used ({_PROXY_TEXT[self.proxy]}). It under-states the "
-                f"walk to a real {self.real.split('_')[-1]}; to replace it, add the "
-                f'{stops} as [[inputs.layers]] and set the criterion\'s class = "{self.real}".')
+            return _("{stops}: {measured} (>= {min:.0%}); measured by the mapped stops.").format(
+                stops=stops, measured=measured, min=self.min_share)
+        return _("{stops}: {measured} (< {min:.0%}: too few mapped); the labelled PROXY {proxy} "
+                 "is used ({how}). It under-states the walk to a real {kind}; to replace it, "
+                 'add the {stops} as [[inputs.layers]] and set the criterion\'s class = '
+                 '"{real}".').format(stops=stops, measured=measured, min=self.min_share,
+                                     proxy=self.proxy, how=_proxy_text(self.proxy),
+                                     kind=_stop(self.real), real=self.real)
 
 
 def choose_transport(lines: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
@@ -190,25 +211,28 @@ class Survey:
         out = []
         for cls, radius in SEED_RADII_M.items():
             if self.counts.get(cls, 0) == 0:
-                out.append(f"no {cls} in the data: every parcel fails the {radius:g} m radius of "
-                           f"{SEED_SOURCE} and is reported as needing one. Add the education "
-                           f'bureau\'s list as [[inputs.layers]] (class = "{cls}") if the area '
-                           "has them.")
+                out.append(_("no {cls} in the data: every parcel fails the {radius:g} m radius "
+                             "of {source} and is reported as needing one. Add the education "
+                             'bureau\'s list as [[inputs.layers]] (class = "{cls}") if the area '
+                             "has them.").format(cls=cls, radius=radius, source=SEED_SOURCE))
         others = [c for c in CLASSES
                   if c not in SEED_RADII_M and c not in TRANSPORT and not self.counts.get(c, 0)]
         if others:
-            out.append(f"no {', '.join(others)} in the data: not scored.")
+            out.append(_("no {classes} in the data: not scored.").format(
+                classes=", ".join(others)))
         out += [t.explain() for t in self.transport if t.use != t.real]
         if self.unclassified_schools:
-            out.append(f"{self.unclassified_schools} school(s) have no level in their tags or "
-                       "name and are left out; `siteplan facilities` lists them.")
+            out.append(_("{n} school(s) have no level in their tags or name and are left out; "
+                         "`siteplan facilities` lists them.").format(
+                             n=self.unclassified_schools))
         if self.residential_areas == 0:
-            out.append("no residential land (landuse=residential): coverage of residential "
-                       "land cannot be measured (the coverage table counts parcels instead).")
-        out.append("no land-supply parcels: street blocks stand in for them, with an assumed "
-                   "FAR (far); a bureau's parcel layer replaces them in [inputs.parcels].")
-        out.append("no DEM, hazard layers or parcel attributes (净地, land use): the slope, "
-                   "hazard and attribute criteria are left out.")
+            out.append(_("no residential land (landuse=residential): coverage of residential "
+                         "land cannot be measured (the coverage table counts parcels "
+                         "instead)."))
+        out.append(_("no land-supply parcels: street blocks stand in for them, with an assumed "
+                     "FAR (far); a bureau's parcel layer replaces them in [inputs.parcels]."))
+        out.append(_("no DEM, hazard layers or parcel attributes (净地, land use): the slope, "
+                     "hazard and attribute criteria are left out."))
         return out
 
 

@@ -18,11 +18,14 @@ from siteplan.core.defaults import (
     PLAUSIBLE_PARCEL_MAX_HA,
     PLAUSIBLE_PARCEL_MAX_SHARE,
 )
+from siteplan.core.i18n import _
 
 
 def _listed(ids: np.ndarray, ha: np.ndarray, limit: int = 5) -> str:
-    shown = ", ".join(f"{i} ({a:,.0f} ha)" for i, a in zip(ids[:limit], ha[:limit], strict=True))
-    return shown + (f" and {ids.size - limit} more" if ids.size > limit else "")
+    shown = ", ".join(_("{id} ({ha:,.0f} ha)").format(id=i, ha=a)
+                      for i, a in zip(ids[:limit], ha[:limit], strict=True))
+    more = _(" and {n} more").format(n=ids.size - limit) if ids.size > limit else ""
+    return shown + more
 
 
 def implausible_parcels(parcels: gpd.GeoDataFrame, study_area_m2: float | None, *,
@@ -65,18 +68,20 @@ def implausible_parcels(parcels: gpd.GeoDataFrame, study_area_m2: float | None, 
     out = []
     big = np.flatnonzero(ha > max_ha)
     if big.size:
-        out.append(f"{big.size} parcel(s) larger than {max_ha:g} ha, not a plausible land-supply "
-                   f"parcel: {_listed(ids[big], ha[big])}. Fix: check the parcel layer's CRS and "
-                   "area unit ([inputs.parcels] crs, area_unit), and that it holds parcels, not "
-                   "districts or the study area (which goes in [study] boundary).")
+        out.append(_("{n} parcel(s) larger than {max_ha:g} ha, not a plausible land-supply "
+                     "parcel: {listed}. Fix: check the parcel layer's CRS and area unit "
+                     "([inputs.parcels] crs, area_unit), and that it holds parcels, not "
+                     "districts or the study area (which goes in [study] boundary).").format(
+                         n=big.size, max_ha=max_ha, listed=_listed(ids[big], ha[big])))
     if study_area_m2 is not None and study_area_m2 >= PLAUSIBLE_AREA_MIN_KM2 * 1e6:
         most = np.flatnonzero(ha * 1e4 > max_share * study_area_m2)
         if most.size:
-            out.append(f"{most.size} parcel(s) covering more than {max_share:.0%} of the "
-                       f"{study_area_m2 / 1e4:,.0f} ha the study's streets span: "
-                       f"{_listed(ids[most], ha[most])}. Fix: give candidate parcels in "
-                       "[inputs.parcels] (siteplan parcels makes street blocks), not the study "
-                       "area (which goes in [study] boundary).")
+            out.append(_("{n} parcel(s) covering more than {share:.0%} of the {area:,.0f} ha "
+                         "the study's streets span: {listed}. Fix: give candidate parcels in "
+                         "[inputs.parcels] (siteplan parcels makes street blocks), not the study "
+                         "area (which goes in [study] boundary).").format(
+                             n=most.size, share=max_share, area=study_area_m2 / 1e4,
+                             listed=_listed(ids[most], ha[most])))
     return out
 
 
