@@ -190,3 +190,40 @@ def test_input_errors_in_chinese(capsys, tmp_path, locale):
     (tmp_path / "folder.gpkg").mkdir()
     code, _, err = _cli(capsys, "network", str(tmp_path / "folder.gpkg"), "--lang", "zh")
     assert code == 2 and "是文件夹，不是文件" in err
+
+
+def test_site_refuses_in_chinese_before_running(capsys, locale):
+    study = ROOT / "data" / "taiyuan" / "study.toml"
+    code, _, err = _cli(capsys, "site", str(study), "--class", "kindergarten", "--lang", "zh")
+    assert code == 2 and "--k 和 --target-share 须且只能给出其中一个" in err
+    assert "例如 --k 10" in err
+
+
+def test_siting_summary_in_both_languages():
+    import pandas as pd
+
+    from siteplan.cli.summary import siting_summary
+
+    coverage = pd.DataFrame({
+        "method": ["greedy", "exact"], "status": ["heuristic", "optimal"],
+        "gap": [float("nan"), 0.0123], "bound_unit": ["", "sites"], "unreachable": [10, 10],
+        "demand_total": [1000, 1000], "measure": ["units", "units"],
+        "weight": ["residents", "residents"], "n_served_before": [3, 3],
+        "n_served_after": [9, 10], "n_units": [76, 76], "class": ["kindergarten"] * 2,
+        "radius_m": [300.0, 300.0], "share_before": [0.031, 0.031],
+        "share_after": [0.25, 0.26], "k": [3, 3]})
+    sites = pd.DataFrame({"method": ["greedy"], "rank": [1], "site_id": ["TY-0001"],
+                          "marginal_share": [0.1234], "cumulative_share": [0.1234],
+                          "lon": [112.5634], "lat": [37.8706]})
+    en = " ".join(_render(p) for p in siting_summary(coverage, sites, 50.0))
+    for words in ("greedy (heuristic): kindergarten within 300 m covers 3.1% of residents now, "
+                  "25.0% with 3 new site(s) (3 and 9 of 76 units served); 1.0% is in units",
+                  "exact (optimal, gap 1.23% in sites)", "added coverage (%)", "12.34",
+                  "112.563400", "Proposed sites"):
+        assert words in " ".join(en.split()), words
+    with i18n.using_language("zh"):
+        zh = " ".join(_render(p) for p in siting_summary(coverage, sites, 50.0))
+    for words in ("greedy（heuristic）：幼儿园服务半径 300 米，现状覆盖人口的 3.1%，新增 3 处后覆盖 "
+                  "25.0%", "与最优解差距 1.23%（以设施个数计）", "建议补点位置", "新增覆盖（%）",
+                  "经度（°）"):
+        assert words in " ".join(zh.split()), words

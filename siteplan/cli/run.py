@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-
-from siteplan.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 from siteplan.cli.app import (
     CatchmentMode,
@@ -30,6 +25,8 @@ from siteplan.cli.app import (
     run_and_write,
     say,
 )
+from siteplan.core.errors import ConfigError
+from siteplan.core.i18n import _
 
 
 @app.command()
@@ -101,37 +98,9 @@ def catchments(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help=
         path = write_catchments(result, out)
     ui.timings(result.timings)
     from siteplan.cli.summary import catchments_summary, show
-    from siteplan.core.i18n import _
 
     show(catchments_summary(result))
     say(_("catchments: {path} (the whole coverage table: coverage.csv)").format(path=path))
-
-
-def _siting_text(coverage: pd.DataFrame, sites: pd.DataFrame, frontage_m: float) -> str:
-    """Describe coverage before/after per method, then the proposed sites in order."""
-    lines = []
-    for r in coverage.to_dict("records"):
-        solver = r["status"]
-        if r["method"] != "greedy" and r["gap"] == r["gap"]:  # NaN-safe: no gap, no text
-            unit = " in sites" if r.get("bound_unit") == "sites" else ""
-            solver += f", gap {r['gap']:.2%}{unit}"
-        lost = r["unreachable"] / r["demand_total"]
-        if r.get("measure", "units") == "units":
-            what = "residents" if r["weight"] == "residents" else f"the demand ({r['weight']})"
-            tail = (f" ({int(r['n_served_before']):,} and {int(r['n_served_after']):,} of "
-                    f"{int(r['n_units']):,} units served); {lost:.1%} is in units no candidate "
-                    "serves (none within the radius of their entrances).")
-        else:
-            what = "the demand"
-            tail = (f"; {lost:.1%} lies beyond every catchment (farther than {frontage_m:g} m "
-                    "from the streets any site reaches; the study's catchments.frontage_m).")
-        lines.append(f"{r['method']} ({solver}): {r['class']} within {r['radius_m']:g} m covers "
-                     f"{r['share_before']:.1%} of {what} now, {r['share_after']:.1%} with "
-                     f"{r['k']} new site(s)" + tail)
-    table = sites[["method", "rank", "site_id", "marginal_share", "cumulative_share", "lon",
-                   "lat"]]
-    text: str = table.to_string(index=False, float_format="{:.4f}".format)
-    return "\n".join(lines) + "\n" + text
 
 
 @app.command()
@@ -179,6 +148,7 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     Example: siteplan site data/taiyuan/study.toml --class kindergarten --k 10 --method both
     """
     del debug  # see Debug
+    from siteplan.cli.summary import show, siting_summary
     from siteplan.io.layers import read_layer
     from siteplan.outputs.siting import plan_siting_outputs, write_siting
     from siteplan.pipeline import run_study
@@ -186,8 +156,8 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
     from siteplan.study.model import load_study
 
     if (k is None) == (target_share is None):
-        raise ConfigError("give exactly one of --k and --target-share.", where="siteplan site",
-                          fix="e.g. --k 10, or --target-share 0.8.")
+        raise ConfigError(_("give exactly one of --k and --target-share."),
+                          where="siteplan site", fix=_("e.g. --k 10, or --target-share 0.8."))
     # Everything that can be refused is refused before the study runs.
     config = load_study(study)
     check_request(config, class_, k=k, target_share=target_share, method=method,
@@ -208,7 +178,7 @@ def site(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The s
         with ui.timed("write siting", result.timings):
             paths = write_siting(siting, out_dir, stem=stem)
     ui.timings(result.timings)
-    say(_siting_text(siting.coverage, sites_table(siting),
+    show(siting_summary(siting.coverage, sites_table(siting),
                         result.study.catchments.frontage_m))
     for path in paths:
-        say(f"written: {path}")
+        say(_("written: {path}").format(path=path))

@@ -186,10 +186,56 @@ def catchments_summary(result: CatchmentResult) -> list[RenderableType]:
     return [Text("\n".join(_facts(result))), coverage_table(result.coverage)]
 
 
+def _class_word(cls: str) -> str:
+    """Name a class inside a sentence: its id in English (as the study writes it), else the label."""
+    return cls if language() == "en" else class_name(cls)
+
+
+def _siting_line(r: dict[str, Any], frontage_m: float) -> str:
+    """Describe one method's coverage before and after its new sites."""
+    solver = str(r["status"])
+    if r["method"] != "greedy" and r["gap"] == r["gap"]:  # NaN-safe: no gap, no text
+        unit = _(" in sites") if r.get("bound_unit") == "sites" else ""
+        solver += _(", gap {gap:.2%}").format(gap=r["gap"]) + unit
+    lost = r["unreachable"] / r["demand_total"]
+    if r.get("measure", "units") == "units":
+        what = _("residents") if r["weight"] == "residents" else \
+            _("the demand ({weight})").format(weight=r["weight"])
+        tail = _(" ({before:,} and {after:,} of {n:,} units served); {lost:.1%} is in units no "
+                 "candidate serves (none within the radius of their entrances).").format(
+            before=int(r["n_served_before"]), after=int(r["n_served_after"]),
+            n=int(r["n_units"]), lost=lost)
+    else:
+        what = _("the demand")
+        tail = _("; {lost:.1%} lies beyond every catchment (farther than {frontage:g} m from the "
+                 "streets any site reaches; the study's catchments.frontage_m).").format(
+            lost=lost, frontage=frontage_m)
+    return _("{method} ({solver}): {cls} within {radius:g} m covers {before:.1%} of {what} now, "
+             "{after:.1%} with {k} new site(s)").format(
+        method=r["method"], solver=solver, cls=_class_word(str(r["class"])),
+        radius=r["radius_m"], before=r["share_before"], what=what, after=r["share_after"],
+        k=r["k"]) + tail
+
+
+def siting_summary(coverage: pd.DataFrame, sites: pd.DataFrame,
+                   frontage_m: float) -> list[RenderableType]:
+    """Describe coverage before/after per method, then the proposed sites in order (a table)."""
+    lines = [_siting_line(r, frontage_m) for r in coverage.to_dict("records")]
+    table = Table(title=_("Proposed sites"))
+    for header in (_("method"), _("rank"), _("site"), _("added coverage (%)"),
+                   _("cumulative coverage (%)"), _("longitude (°)"), _("latitude (°)")):
+        table.add_column(header, justify="left" if header in (_("method"), _("site")) else
+                         "right")
+    for s in sites.itertuples(index=False):
+        table.add_row(str(s.method), str(s.rank), str(s.site_id), f"{100 * s.marginal_share:.2f}",
+                      f"{100 * s.cumulative_share:.2f}", f"{s.lon:.6f}", f"{s.lat:.6f}")
+    return [Text("\n".join(lines)), table]
+
+
 def written(kind: str, path: object) -> str:
     """Say where an output was written (``csv: out/shortlist.csv``)."""
     return _("{kind}: {path}").format(kind=kind, path=path)
 
 
 __all__ = ["catchments_summary", "class_name", "compliance_table", "coverage_table",
-           "run_summary", "show", "top_table", "written"]
+           "run_summary", "show", "siting_summary", "top_table", "written"]
