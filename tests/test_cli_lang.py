@@ -223,7 +223,7 @@ def test_siting_summary_in_both_languages():
         assert words in " ".join(en.split()), words
     with i18n.using_language("zh"):
         zh = " ".join(_render(p) for p in siting_summary(coverage, sites, 50.0))
-    for words in ("greedy（heuristic）：幼儿园服务半径 300 米，现状覆盖人口的 3.1%，新增 3 处后覆盖 "
+    for words in ("贪心算法（heuristic）：幼儿园服务半径 300 米，现状覆盖人口的 3.1%，新增 3 处后覆盖 "
                   "25.0%", "与最优解差距 1.23%（以设施个数计）", "建议补点位置", "新增覆盖（%）",
                   "经度（°）"):
         assert words in " ".join(zh.split()), words

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from siteplan.core.columns import distance_column
 from siteplan.core.defaults import SEED_SOURCE
-from siteplan.core.i18n import _, language
+from siteplan.core.i18n import _, language, pgettext
 from siteplan.core.labels import label
 
 if TYPE_CHECKING:
@@ -191,9 +191,17 @@ def _class_word(cls: str) -> str:
     return cls if language() == "en" else class_name(cls)
 
 
+def _solver_word(word: str) -> str:
+    """Name a siting method or solver status in the current language (as written if unknown)."""
+    return {"greedy": pgettext("siting", "greedy"), "exact": pgettext("siting", "exact"),
+            "optimal": pgettext("siting", "optimal"),
+            "time_limit": pgettext("siting", "time_limit"),
+            "no_gain": pgettext("siting", "no_gain")}.get(word, word)
+
+
 def _siting_line(r: dict[str, Any], frontage_m: float) -> str:
     """Describe one method's coverage before and after its new sites."""
-    solver = str(r["status"])
+    solver = _solver_word(str(r["status"]))
     if r["method"] != "greedy" and r["gap"] == r["gap"]:  # NaN-safe: no gap, no text
         unit = _(" in sites") if r.get("bound_unit") == "sites" else ""
         solver += _(", gap {gap:.2%}").format(gap=r["gap"]) + unit
@@ -212,7 +220,7 @@ def _siting_line(r: dict[str, Any], frontage_m: float) -> str:
             lost=lost, frontage=frontage_m)
     return _("{method} ({solver}): {cls} within {radius:g} m covers {before:.1%} of {what} now, "
              "{after:.1%} with {k} new site(s)").format(
-        method=r["method"], solver=solver, cls=_class_word(str(r["class"])),
+        method=_solver_word(str(r["method"])), solver=solver, cls=_class_word(str(r["class"])),
         radius=r["radius_m"], before=r["share_before"], what=what, after=r["share_after"],
         k=r["k"]) + tail
 
@@ -227,7 +235,7 @@ def siting_summary(coverage: pd.DataFrame, sites: pd.DataFrame,
         table.add_column(header, justify="left" if header in (_("method"), _("site")) else
                          "right")
     for s in sites.itertuples(index=False):
-        table.add_row(str(s.method), str(s.rank), str(s.site_id), f"{100 * s.marginal_share:.2f}",
+        table.add_row(_solver_word(str(s.method)), str(s.rank), str(s.site_id), f"{100 * s.marginal_share:.2f}",
                       f"{100 * s.cumulative_share:.2f}", f"{s.lon:.6f}", f"{s.lat:.6f}")
     return [Text("\n".join(lines)), table]
 
