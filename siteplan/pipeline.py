@@ -22,12 +22,14 @@ from pyproj import CRS
 
 from siteplan.access.catchments import catchments as build_catchments
 from siteplan.access.distances import facility_access
+from siteplan.access.lifecircle import life_circle_completeness, unit_completeness
 from siteplan.access.service import ServiceCoverage, service_coverage
 from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
 from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
+from siteplan.facilities.lifecircle import life_circle_facilities
 from siteplan.facilities.proxies import transport_proxies
 from siteplan.facilities.report import empty_report
 from siteplan.facilities.rules import PROXY_CLASSES
@@ -146,6 +148,8 @@ class Prepared:
     hazards: gpd.GeoDataFrame | None
     entrances: gpd.GeoDataFrame | None = None
     facilities_report: gpd.GeoDataFrame | None = None
+    # The facilities of the life-circle types (class = type), when the study measures them.
+    life_circle: gpd.GeoDataFrame | None = None
 
 
 def prepare(study: Study, step: Steps) -> Prepared:
@@ -169,8 +173,12 @@ def prepare(study: Study, step: Steps) -> Prepared:
         boundary = read_boundary(study, net.crs)
         hazards = read_hazards(study, net.crs)
         entrances = read_entrances(study, features, net.crs)
+        life = None
+        if study.uses_life_circles():
+            life = life_circle_facilities(
+                facilities, None if features is None else features.to_crs(net.crs))
     return Prepared(lines, net, facilities, unclassified, residential, buildings, boundary,
-                    hazards, entrances, report)
+                    hazards, entrances, report, life)
 
 
 def _catchments(study: Study, inp: Prepared, step: Steps,
@@ -373,7 +381,19 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
         parcels = parcels.join(access.table)
         for text in access_warnings(study, inp.facilities, access.table, access.unreachable):
             warnings.warn(text, SiteplanWarning, stacklevel=2)
+    if inp.life_circle is not None:
+        with step("life circles"):
+            parcels = parcels.join(life_circle_completeness(
+                net, parcels, inp.life_circle, target_point=cfg.parcel_point,
+                facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
     polys, served = _catchments(study, inp, step, parcels)
+    units = served.units
+    if inp.life_circle is not None and units is not None and len(units):
+        gates = inp.entrances
+        units = units.join(unit_completeness(
+            net, units, inp.life_circle, entrances=None if gates is None
+            else gates.geometry.to_numpy(), spacing_m=study.coverage.entrance_spacing_m,
+            facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
     with step("scoring"):
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
                                 demand=inp.residential, hazards=inp.hazards)
@@ -383,7 +403,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
                          blind_spots=served.blind_spots, unreachable=access.unreachable,
                          unclassified=inp.unclassified, residential=inp.residential,
                          buildings=inp.buildings, boundary=inp.boundary, timings=step.timings,
-                         units=served.units, blind_spots_frontage=served.blind_spots_frontage,
+                         units=units, blind_spots_frontage=served.blind_spots_frontage,
                          entrances=inp.entrances, facilities_report=inp.facilities_report,
                          thin_layers=thin)
     check_ranked(result)

@@ -23,7 +23,7 @@ from pyproj import CRS
 
 from siteplan.access.distances import facility_access
 from siteplan.access.fca import two_step_fca
-from siteplan.core.columns import count_column, distance_column
+from siteplan.core.columns import count_column, distance_column, lc_column
 from siteplan.core.errors import ConfigError, InputError, SiteplanWarning
 from siteplan.core.labels import label
 from siteplan.core.tags import tag_column
@@ -39,6 +39,7 @@ from siteplan.study.criteria import (
     Criterion,
     DistanceCriterion,
     GeometryCriterion,
+    LifeCircleCriterion,
     RasterCriterion,
     SlopeCriterion,
 )
@@ -81,6 +82,9 @@ def criterion_labels(study: Study) -> dict[str, tuple[str, str]]:
             en, zh = label(col, "en"), label(col, "zh")
         elif isinstance(c, SlopeCriterion):
             en, zh = f"Slope ({c.units})", "坡度"
+        elif isinstance(c, LifeCircleCriterion):
+            key = lc_column(c.circle, "share")
+            en, zh = label(key, "en"), label(key, "zh")
         else:
             en, zh = c.name.replace("_", " "), c.name
         out[c.name] = (c.label or en, c.label_zh or zh)
@@ -255,6 +259,13 @@ def raw_values(
         elif isinstance(c, AttributeCriterion):
             out[c.name] = _attribute_raw(parcel_column(parcels, c.column, study, where), c.value,
                                          where, c.column)
+        elif isinstance(c, LifeCircleCriterion):
+            col = lc_column(c.circle, "share")
+            if col not in parcels.columns:
+                raise InputError(f"the parcels have no {col!r} column.", where=where,
+                                 fix="run the study (siteplan run) or add the columns of "
+                                 "siteplan.access.lifecircle.life_circle_completeness first.")
+            out[c.name] = pd.to_numeric(parcels[col], errors="coerce").to_numpy(dtype=float)
     return out
 
 

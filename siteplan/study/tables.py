@@ -18,7 +18,14 @@ from pyproj import CRS
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.io.inputs import InputLayer
 from siteplan.study.ahp import AHPResult, normalise_weights
-from siteplan.study.criteria import Constraint, CountCriterion, Criterion, NetworkCriterion, Weights
+from siteplan.study.criteria import (
+    Constraint,
+    CountCriterion,
+    Criterion,
+    LifeCircleCriterion,
+    NetworkCriterion,
+    Weights,
+)
 from siteplan.study.fields import ConfigModel, Name
 from siteplan.study.sections import (
     Catchments,
@@ -135,6 +142,14 @@ class StudyTables(ConfigModel):
         """Classes the study needs distances for: criteria and compliance classes, sorted."""
         used = {c.facility_class for c in self.criteria if c.facility_class is not None}
         return sorted(used | set(self.compliance.radii))
+
+    def uses_life_circles(self) -> bool:
+        """Whether a run measures life-circle completeness (:mod:`siteplan.access.lifecircle`).
+
+        It does for ``[study] life_circle = "gb50180"`` and for a ``life_circle`` criterion.
+        """
+        return self.study.life_circle == "gb50180" or any(
+            isinstance(c, LifeCircleCriterion) for c in self.criteria)
 
     def criterion_radius(self, criterion: Criterion) -> float | None:
         """Return the radius a network criterion uses: its own, else its class's (or None)."""
