@@ -50,6 +50,7 @@ from siteplan.network.graph import Network
 from siteplan.network.walkfilter import walk_profile
 from siteplan.osm.parse import is_osm_file
 from siteplan.parcels.plausible import implausible_parcels, spanned_area_m2
+from siteplan.scoring.robustness import study_robustness
 from siteplan.scoring.score import assess_parcels
 from siteplan.scoring.thin import thin_layers
 from siteplan.study.checks import require_inputs
@@ -397,6 +398,8 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     with step("scoring"):
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
                                 demand=inp.residential, hazards=inp.hazards)
+        if study.robustness is not None:
+            scored = scored.join(study_robustness(scored, study))
     thin = thin_layers(study, inp.facilities, inp.residential, scored)
     result = StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
                          catchments=polys, coverage=served.table,

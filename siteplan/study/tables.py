@@ -38,6 +38,7 @@ from siteplan.study.sections import (
     NetworkSection,
     Outputs,
     Programme,
+    Robustness,
     StudySection,
 )
 
@@ -62,6 +63,7 @@ class StudyTables(ConfigModel):
     programme: Programme = Field(default_factory=lambda: Programme())
     compliance: Compliance = Field(default_factory=lambda: Compliance())
     outputs: Outputs = Field(default_factory=lambda: Outputs())
+    robustness: Robustness | None = None
 
     _source: str | None = PrivateAttr(default=None)
     _ahp: AHPResult | None = PrivateAttr(default=None)
