@@ -304,7 +304,7 @@ def _path(source: Any) -> str:
     return str(getattr(source, "path", source))
 
 
-def _checked_parcels(study: Study, inp: Prepared) -> gpd.GeoDataFrame:
+def checked_parcels(study: Study, inp: Prepared) -> gpd.GeoDataFrame:
     """Load the study's parcels, check them against the streets, return them in the metric CRS."""
     parcels = load_study_parcels(study)
     assert study.inputs.parcels is not None  # (load_study_parcels refuses a study without)
@@ -367,7 +367,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     cfg = study.network
     classes = study.facility_classes()
     with step("parcels"):
-        parcels = _checked_parcels(study, inp)
+        parcels = checked_parcels(study, inp)
         # Sizes alone were checked when the parcels were loaded; here, against the study area.
         for text in implausible_parcels(parcels, spanned_area_m2(net.node_xy), max_ha=math.inf):
             warnings.warn(f"{study.source_path or 'study config'}: {text}", SiteplanWarning,
@@ -490,7 +490,7 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
     require_inputs(study, ("streets",), "siteplan catchments")
     step = Steps(progress)
     inp = prepare(study, step)
-    parcels = _checked_parcels(study, inp) if study.inputs.parcels is not None else None
+    parcels = checked_parcels(study, inp) if study.inputs.parcels is not None else None
     polys, served = _catchments(study, inp, step, parcels)
     return CatchmentResult(study, inp.network, inp.facilities, polys, served.table,
                            served.blind_spots, step.timings, units=served.units,
