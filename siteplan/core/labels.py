@@ -196,7 +196,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "rank_low": ("Rank interval, low end (weights varied)", "排名区间下限 (权重扰动)"),
     "rank_high": ("Rank interval, high end (weights varied)", "排名区间上限 (权重扰动)"),
     "section_life_circle": ("Life circles: facility types within reach (GB 50180-2018)",
-                            "生活圈设施 (GB 50180-2018)"),
+                            "生活圈设施"),
     "weight": ("weight", "权重"),
     "score_short": ("Score", "得分"),
     "popup_exclusion_reason": ("Exclusion reason", "排除原因"),

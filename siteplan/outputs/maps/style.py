@@ -221,6 +221,8 @@ def criteria_meta(criteria: Any, parcels: pd.DataFrame) -> list[CriterionMeta]:
                 default = f"n_{cls}_{radius:g}m"
             elif kind == "geometry" and has_label(str(getattr(c, "measure", ""))):
                 default = str(c.measure)
+            elif kind == "life_circle":
+                default = f"lc_{c.circle}_share"
             en = c.label or label(default, "en")
             zh = c.label_zh or label(default, "zh")
             out.append((c.name, en, zh, float(weights.get(c.name, float("nan")))))
