@@ -85,3 +85,52 @@ def test_robustness_settings_are_checked():
         Study.model_validate({"study": {"name": "r"}, "robustness": {"interval": [95, 5]}})
     with pytest.raises(ConfigError, match="weight_bound"):
         Study.model_validate({"study": {"name": "r"}, "robustness": {"weight_bound": 1.5}})
+
+
+def test_ahp_judgements_varied_one_saaty_step():
+    from siteplan.scoring.robustness import saaty_step_draws
+
+    # Judgement 3 : 1 moves to 2, 3 or 4 (a third of the draws each): the first criterion's
+    # weight is 2/3, 3/4 or 4/5.  A = (40, 0) against B = (0, 100): at 2/3, A scores 26.7
+    # and B 33.3; at 3/4 and 4/5 A wins (30 vs 25, 32 vs 20).  So P(A first) = 2/3.
+    w = saaty_step_draws([[1, 3], [1 / 3, 1]], 3000, seed=5)
+    first = np.round(w[:, 0], 4)
+    assert set(first.tolist()) == {0.6667, 0.75, 0.8}
+    out = rank_robustness(np.array([[40.0, 0.0], [0.0, 100.0]]), np.array([0.75, 0.25]),
+                          np.zeros(2, bool), ["A", "B"], top_n=1, samples=w)
+    assert out["p_top_1"].iloc[0] == pytest.approx((first > 0.7).mean())  # exact, per draw
+    assert out["p_top_1"].iloc[0] == pytest.approx(2 / 3, abs=0.03)
+    # Nine-to-one stays within the scale: 8 or 9.
+    w9 = saaty_step_draws([[1, 9], [1 / 9, 1]], 200, seed=5)
+    assert set(np.round(w9[:, 0], 4).tolist()) == {round(8 / 9, 4), 0.9}
+    # Three criteria: the weights of every draw are a consistent matrix's eigenvector or near.
+    w3 = saaty_step_draws([[1, 2, 4], [1 / 2, 1, 2], [1 / 4, 1 / 2, 1]], 500, seed=5)
+    assert np.allclose(w3.sum(axis=1), 1.0) and (w3[:, 0] > w3[:, 2]).all()
+
+
+def test_saaty_step_needs_an_ahp_matrix():
+    from siteplan import ConfigError, Study
+
+    crit = [{"name": "a", "kind": "attribute", "column": "x", "weight": 1,
+             "transform": {"type": "linear", "best": 1, "worst": 0}}]
+    with pytest.raises(ConfigError, match="saaty_step"):
+        Study.model_validate({"study": {"name": "r"}, "criteria": crit,
+                              "robustness": {"method": "saaty_step"}})
+
+
+def test_saaty_step_on_a_study():
+    from siteplan import Study, score_parcels
+
+    t = {"type": "linear", "best": 100, "worst": 0}
+    study = Study.model_validate({
+        "study": {"name": "r"}, "robustness": {"method": "saaty_step", "draws": 600, "top_n": 1},
+        "weights": {"method": "ahp", "matrix": [[1, 3], [1 / 3, 1]]},
+        "criteria": [{"name": "a", "kind": "attribute", "column": "x", "transform": t},
+                     {"name": "b", "kind": "attribute", "column": "y", "transform": t}]})
+    parcels = gpd.GeoDataFrame({"parcel_id": ["A", "B"], "x": [40.0, 0.0], "y": [0.0, 100.0]},
+                               geometry=[box(i, 0, i + 1, 1) for i in range(2)], crs="EPSG:32649")
+    scored = score_parcels(parcels, study)
+    out = study_robustness(scored, study)
+    assert scored["rank"].tolist() == [1, 2]  # at 3 : 1, A scores 30 and B 25
+    assert out["p_top_1"].iloc[0] == pytest.approx(2 / 3, abs=0.06)
+    assert out["rank_low"].tolist() == [1.0, 1.0] and out["rank_high"].tolist() == [2.0, 2.0]

@@ -11,7 +11,9 @@ parcels not excluded as :func:`siteplan.scoring.score.dense_rank` does (score de
 - ``rank_low``, ``rank_high``: the interval of its ranks (percentiles of the draws, 5-95 by
   default), so a parcel "ranked 3rd" may read "3rd, between 2nd and 6th".
 
-Excluded parcels get NaN.  The draws run in blocks of bounded memory, each a matrix product
+With AHP weights, ``[robustness] method = "saaty_step"`` varies the judgements instead: each
+moves one step along Saaty's scale or stays (:func:`saaty_step_draws`).  Excluded parcels get
+NaN.  The draws run in blocks of bounded memory, each a matrix product
 and one sort along the parcels; no loop per parcel.
 """
 
@@ -49,6 +51,45 @@ def weight_draws(weights: np.ndarray, bound: float, draws: int, seed: int) -> np
     return result
 
 
+#: Saaty's scale, 1/9 ... 1 ... 9: one step is one position along it.
+SAATY_SCALE = np.array([1 / v for v in range(9, 1, -1)] + list(range(1, 10)), dtype=float)
+
+
+def saaty_step_draws(matrix: Sequence[Sequence[float]] | np.ndarray, draws: int, seed: int
+                     ) -> np.ndarray:
+    """Return ``(draws, K)`` AHP weights with every judgement moved by at most one Saaty step.
+
+    Each judgement above the diagonal (taken at its nearest step of :data:`SAATY_SCALE`) moves
+    down one step, stays or moves up one step, with equal chances and independently, within
+    1/9-9; the matrix is kept reciprocal and its principal eigenvector, normalised, is the
+    draw's weights (one batched eigen-decomposition for all draws).
+
+    Examples
+    --------
+    Two criteria judged 3 : 1 give 2/3, 3/4 or 4/5 to the first (judgements 2, 3 or 4):
+
+    >>> w = saaty_step_draws([[1, 3], [1 / 3, 1]], 300, seed=1)
+    >>> sorted({round(float(x), 4) for x in w[:, 0]})
+    [0.6667, 0.75, 0.8]
+    """
+    a = np.asarray(matrix, dtype=float)
+    k = a.shape[0]
+    upper = np.triu_indices(k, 1)
+    logs = np.log(SAATY_SCALE)
+    step = np.abs(np.log(a[upper])[:, None] - logs[None, :]).argmin(axis=1)
+    moves = np.random.default_rng(seed).integers(-1, 2, size=(draws, step.size))
+    values = SAATY_SCALE[np.clip(step + moves, 0, SAATY_SCALE.size - 1)]
+    m = np.ones((draws, k, k))
+    m[:, upper[0], upper[1]] = values
+    m[:, upper[1], upper[0]] = 1.0 / values
+    eigvals, vectors = np.linalg.eig(m)
+    j = eigvals.real.argmax(axis=1)
+    # The Perron vector of a positive matrix has one sign; abs() removes eig's arbitrary one.
+    w = np.abs(np.take_along_axis(vectors.real, j[:, None, None], axis=2)[:, :, 0])
+    out: np.ndarray = w / w.sum(axis=1, keepdims=True)
+    return out
+
+
 def _ranks(ratings: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``(N, D)`` ranks 1..N of the rows of ``ratings`` (already in tie order) per weight row."""
     scores = ratings @ w.T  # (N, D)
@@ -69,6 +110,7 @@ def rank_robustness(
     draws: int = 1000,
     seed: int = 19,
     interval: tuple[float, float] = (5.0, 95.0),
+    samples: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Monte Carlo weight sensitivity of the ranking (module docstring).
 
@@ -90,6 +132,9 @@ def rank_robustness(
         the random ``seed``.
     interval
         The percentiles of the ranks reported as ``rank_low`` and ``rank_high``.
+    samples
+        ``(D, K)`` weight vectors to use instead of drawing them from ``weights`` and
+        ``bound`` (e.g. :func:`saaty_step_draws`).
 
     Returns
     -------
@@ -113,7 +158,9 @@ def rank_robustness(
     pos = np.flatnonzero(keep)
     pos = pos[np.argsort(ids[pos], kind="stable")]  # tie order: parcel_id as text
     sub = r[pos]
-    wd = weight_draws(np.asarray(weights, dtype=float), bound, draws, seed)
+    wd = (weight_draws(np.asarray(weights, dtype=float), bound, draws, seed) if samples is None
+          else np.asarray(samples, dtype=float))
+    draws = wd.shape[0]
     block = max(1, BLOCK_CELLS // max(1, len(pos)))
     ranks = np.empty((len(pos), draws), dtype=np.int64)
     for start in range(0, draws, block):  # blocks of draws, not parcels
@@ -139,14 +186,19 @@ def study_robustness(scored: pd.DataFrame, study: Study) -> pd.DataFrame:
         return pd.DataFrame(index=scored.index)
     weights = study.weights_vector()
     names = [c.name for c in study.criteria]
+    samples = None
+    if cfg.method == "saaty_step" and study.weights.matrix is not None:
+        samples = saaty_step_draws(study.weights.matrix, cfg.draws, cfg.seed)
     ratings = np.column_stack([pd.to_numeric(scored[f"{n}_rating"], errors="coerce")
                                .to_numpy(dtype=float) for n in names])
     out = rank_robustness(
         ratings, np.array([weights[n] for n in names]), scored["excluded"].to_numpy(dtype=bool),
         scored["parcel_id"].to_numpy(), top_n=cfg.top_n or study.outputs.top_n,
-        bound=cfg.weight_bound, draws=cfg.draws, seed=cfg.seed, interval=cfg.interval)
+        bound=cfg.weight_bound, draws=cfg.draws, seed=cfg.seed, interval=cfg.interval,
+        samples=samples)
     out.index = scored.index
     return out
 
 
-__all__ = ["BLOCK_CELLS", "rank_robustness", "study_robustness", "weight_draws"]
+__all__ = ["BLOCK_CELLS", "SAATY_SCALE", "rank_robustness", "saaty_step_draws",
+           "study_robustness", "weight_draws"]

@@ -358,6 +358,9 @@ class Robustness(ConfigModel):
     fixed so a run repeats exactly (:mod:`siteplan.scoring.robustness`).
     """
 
+    # "weights": every weight times U(1 - weight_bound, 1 + weight_bound); "saaty_step": every
+    # AHP judgement one step down or up Saaty's scale, or kept (needs [weights] method = "ahp").
+    method: Literal["weights", "saaty_step"] = "weights"
     draws: int = Field(default=1000, ge=10, le=100_000)
     weight_bound: float = Field(default=0.25, gt=0, lt=1)
     seed: int = Field(default=19, ge=0)
