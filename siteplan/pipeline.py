@@ -22,12 +22,14 @@ from pyproj import CRS
 
 from siteplan.access.catchments import catchments as build_catchments
 from siteplan.access.distances import facility_access
+from siteplan.access.lifecircle import life_circle_completeness, unit_completeness
 from siteplan.access.service import ServiceCoverage, service_coverage
 from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
 from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
+from siteplan.facilities.lifecircle import life_circle_facilities
 from siteplan.facilities.proxies import transport_proxies
 from siteplan.facilities.report import empty_report
 from siteplan.facilities.rules import PROXY_CLASSES
@@ -48,6 +50,7 @@ from siteplan.network.graph import Network
 from siteplan.network.walkfilter import walk_profile
 from siteplan.osm.parse import is_osm_file
 from siteplan.parcels.plausible import implausible_parcels, spanned_area_m2
+from siteplan.scoring.robustness import study_robustness
 from siteplan.scoring.score import assess_parcels
 from siteplan.scoring.thin import thin_layers
 from siteplan.study.checks import require_inputs
@@ -146,6 +149,8 @@ class Prepared:
     hazards: gpd.GeoDataFrame | None
     entrances: gpd.GeoDataFrame | None = None
     facilities_report: gpd.GeoDataFrame | None = None
+    # The facilities of the life-circle types (class = type), when the study measures them.
+    life_circle: gpd.GeoDataFrame | None = None
 
 
 def prepare(study: Study, step: Steps) -> Prepared:
@@ -169,8 +174,12 @@ def prepare(study: Study, step: Steps) -> Prepared:
         boundary = read_boundary(study, net.crs)
         hazards = read_hazards(study, net.crs)
         entrances = read_entrances(study, features, net.crs)
+        life = None
+        if study.uses_life_circles():
+            life = life_circle_facilities(
+                facilities, None if features is None else features.to_crs(net.crs))
     return Prepared(lines, net, facilities, unclassified, residential, buildings, boundary,
-                    hazards, entrances, report)
+                    hazards, entrances, report, life)
 
 
 def _catchments(study: Study, inp: Prepared, step: Steps,
@@ -295,7 +304,7 @@ def _path(source: Any) -> str:
     return str(getattr(source, "path", source))
 
 
-def _checked_parcels(study: Study, inp: Prepared) -> gpd.GeoDataFrame:
+def checked_parcels(study: Study, inp: Prepared) -> gpd.GeoDataFrame:
     """Load the study's parcels, check them against the streets, return them in the metric CRS."""
     parcels = load_study_parcels(study)
     assert study.inputs.parcels is not None  # (load_study_parcels refuses a study without)
@@ -358,7 +367,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
     cfg = study.network
     classes = study.facility_classes()
     with step("parcels"):
-        parcels = _checked_parcels(study, inp)
+        parcels = checked_parcels(study, inp)
         # Sizes alone were checked when the parcels were loaded; here, against the study area.
         for text in implausible_parcels(parcels, spanned_area_m2(net.node_xy), max_ha=math.inf):
             warnings.warn(f"{study.source_path or 'study config'}: {text}", SiteplanWarning,
@@ -373,17 +382,31 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
         parcels = parcels.join(access.table)
         for text in access_warnings(study, inp.facilities, access.table, access.unreachable):
             warnings.warn(text, SiteplanWarning, stacklevel=2)
+    if inp.life_circle is not None:
+        with step("life circles"):
+            parcels = parcels.join(life_circle_completeness(
+                net, parcels, inp.life_circle, target_point=cfg.parcel_point,
+                facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
     polys, served = _catchments(study, inp, step, parcels)
+    units = served.units
+    if inp.life_circle is not None and units is not None and len(units):
+        gates = inp.entrances
+        units = units.join(unit_completeness(
+            net, units, inp.life_circle, entrances=None if gates is None
+            else gates.geometry.to_numpy(), spacing_m=study.coverage.entrance_spacing_m,
+            facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
     with step("scoring"):
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
                                 demand=inp.residential, hazards=inp.hazards)
+        if study.robustness is not None:
+            scored = scored.join(study_robustness(scored, study))
     thin = thin_layers(study, inp.facilities, inp.residential, scored)
     result = StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
                          catchments=polys, coverage=served.table,
                          blind_spots=served.blind_spots, unreachable=access.unreachable,
                          unclassified=inp.unclassified, residential=inp.residential,
                          buildings=inp.buildings, boundary=inp.boundary, timings=step.timings,
-                         units=served.units, blind_spots_frontage=served.blind_spots_frontage,
+                         units=units, blind_spots_frontage=served.blind_spots_frontage,
                          entrances=inp.entrances, facilities_report=inp.facilities_report,
                          thin_layers=thin)
     check_ranked(result)
@@ -467,7 +490,7 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
     require_inputs(study, ("streets",), "siteplan catchments")
     step = Steps(progress)
     inp = prepare(study, step)
-    parcels = _checked_parcels(study, inp) if study.inputs.parcels is not None else None
+    parcels = checked_parcels(study, inp) if study.inputs.parcels is not None else None
     polys, served = _catchments(study, inp, step, parcels)
     return CatchmentResult(study, inp.network, inp.facilities, polys, served.table,
                            served.blind_spots, step.timings, units=served.units,

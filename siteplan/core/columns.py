@@ -2,7 +2,8 @@
 
 Every stage that writes or reads a per-class column builds its name here, so the contract
 ``dist_<class>_m``, ``time_<class>_min``, ``nearest_<class>_id``, ``nearest_<class>_name``,
-``n_<class>_<r>m``, ``meets_<class>_radius`` and ``served_<class>`` has one definition.
+``n_<class>_<r>m``, ``meets_<class>_radius``, ``served_<class>`` and the life-circle
+``lc_<list>_<what>`` has one definition.
 """
 
 from __future__ import annotations
@@ -59,3 +60,15 @@ def served_column(cls: str) -> str:
     'served_kindergarten'
     """
     return f"served_{cls}"
+
+
+def lc_column(name: str, what: str) -> str:
+    """Name a completeness column: ``lc_<list>_<what>`` (``share``, ``present``, ``missing``).
+
+    Examples
+    --------
+    >>> lc_column("15min", "share")
+    'lc_15min_share'
+    """
+    return f"lc_{name}_{what}"
+

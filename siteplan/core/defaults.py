@@ -29,6 +29,20 @@ SEED_RADII_M: dict[str, float] = {
 #: pilot uses its upper bound.
 GB50180_CIRCLES_M: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
 GB50180_SOURCE = "GB 50180-2018 表3.0.4"
+#: Where the life-circle preset (:mod:`siteplan.facilities.lifecircle`) takes each circle's
+#: facility types: GB 50180-2018 附录 B 表 B.0.1 (十五分钟、十分钟生活圈居住区配套设施设置规定),
+#: 表 B.0.2 (五分钟生活圈居住区配套设施设置规定) and 表 4.0.4 (公共绿地控制指标).
+GB50180_FACILITY_SOURCES: dict[str, str] = {
+    "B.0.1": "GB 50180-2018 附录B 表B.0.1",
+    "B.0.2": "GB 50180-2018 附录B 表B.0.2",
+    "4.0.4": "GB 50180-2018 表4.0.4",
+}
+#: The 完整居住社区 checklist: 住房和城乡建设部《完整居住社区建设标准（试行）》 (2020).
+COMPLETE_COMMUNITY_SOURCE = "完整居住社区建设标准(试行) 2020"
+#: Walking distance (m) within which the 完整居住社区 checklist is measured.  Assumption: the
+#: standard asks for basic services within a 5-10 minute walk; siteplan takes the 10-minute
+#: circle of GB 50180-2018 表3.0.4 (500 m).
+COMPLETE_COMMUNITY_RADIUS_M = 500.0
 
 #: Largest radius a study may set (m): a guard against kilometres typed as metres' opposite.
 MAX_RADIUS_M = 50_000.0

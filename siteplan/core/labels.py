@@ -193,6 +193,10 @@ TERMS: dict[str, tuple[str, str]] = {
     "section_compliance": ("Service radii (seed clause 三(二)8)", "服务半径达标 (三(二)8)"),
     "section_programme": ("Programme requirements", "配建要求"),
     "section_distance": ("Walking distances", "步行距离"),
+    "rank_low": ("Rank interval, low end (weights varied)", "排名区间下限 (权重扰动)"),
+    "rank_high": ("Rank interval, high end (weights varied)", "排名区间上限 (权重扰动)"),
+    "section_life_circle": ("Life circles: facility types within reach (GB 50180-2018)",
+                            "生活圈设施"),
     "weight": ("weight", "权重"),
     "score_short": ("Score", "得分"),
     "popup_exclusion_reason": ("Exclusion reason", "排除原因"),
@@ -225,6 +229,39 @@ TERMS: dict[str, tuple[str, str]] = {
     "shortlist": ("Shortlist", "清单"),
 }
 
+# Life-circle facility types (siteplan.facilities.lifecircle) and checklists.  (English, 中文)
+LIFE_CIRCLE_TYPES: dict[str, tuple[str, str]] = {
+    "kindergarten": ("kindergarten", "幼儿园"),
+    "community_service": ("community service station", "社区服务站"),
+    "culture_station": ("culture station", "文化活动站"),
+    "fitness_ground": ("outdoor fitness ground", "室外综合健身场地"),
+    "elderly_day_care": ("elderly day care", "老年人日间照料中心"),
+    "health_station": ("community health station", "社区卫生服务站"),
+    "shops": ("convenience shops", "社区商业网点"),
+    "pharmacy": ("pharmacy", "药店"),
+    "public_toilet": ("public toilet", "公共厕所"),
+    "bus_stop": ("bus stop", "公交车站"),
+    "primary_school": ("primary school", "小学"),
+    "market": ("food market or fresh supermarket", "菜市场或生鲜超市"),
+    "sports_ground": ("multi-use sports ground", "中型多功能运动场地"),
+    "shopping": ("shopping centre", "商场"),
+    "bank": ("bank", "银行营业网点"),
+    "middle_school": ("middle school", "初中"),
+    "health_centre": ("community health centre", "社区卫生服务中心"),
+    "elderly_home": ("elderly home", "养老院"),
+    "culture_centre": ("culture centre", "文化活动中心"),
+    "sports_centre": ("sports hall or fitness centre", "体育馆或全民健身中心"),
+    "district_service": ("sub-district service centre", "街道服务中心"),
+    "post": ("post office", "邮政营业场所"),
+    "park": ("park", "公园"),
+}
+LIFE_CIRCLE_LISTS: dict[str, tuple[str, str]] = {
+    "5min": ("5-minute life circle", "5分钟生活圈"),
+    "10min": ("10-minute life circle", "10分钟生活圈"),
+    "15min": ("15-minute life circle", "15分钟生活圈"),
+    "community": ("complete community", "完整居住社区"),
+}
+
 # Patterns for generated columns: regex -> (English template, 中文 template); {c} is the class
 # or criterion label, {r} a radius in metres.
 _PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
@@ -239,6 +276,14 @@ _PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"^n_(?P<c>.+)_(?P<r>\d+)m$"), "{c}: number within {r} m",
      "{r}米内{c}数量"),
     (re.compile(r"^meets_(?P<c>.+)_radius$"), "Within {c} service radius", "满足{c}服务半径"),
+    (re.compile(r"^lc_(?P<c>[a-z0-9]+)_share$"), "{c}: share of types present",
+     "{c}：设施齐全率"),
+    (re.compile(r"^lc_(?P<c>[a-z0-9]+)_present$"), "{c}: present", "{c}：已有设施"),
+    (re.compile(r"^lc_(?P<c>[a-z0-9]+)_present_zh$"), "{c}: present (中文)", "{c}：已有设施 (中文)"),
+    (re.compile(r"^lc_(?P<c>[a-z0-9]+)_missing$"), "{c}: missing", "{c}：缺少设施"),
+    (re.compile(r"^lc_(?P<c>[a-z0-9]+)_missing_zh$"), "{c}: missing (中文)", "{c}：缺少设施 (中文)"),
+    (re.compile(r"^p_top_(?P<c>\d+)$"), "Probability of the top {c} (weights varied)",
+     "进入前{c}名的概率 (权重扰动)"),
     (re.compile(r"^(?P<c>.+)_raw$"), "{c} (raw value)", "{c} (原始值)"),
     (re.compile(r"^(?P<c>.+)_rating$"), "{c} (rating 0-100)", "{c} (评分 0-100)"),
     (re.compile(r"^(?P<c>.+)_points$"), "{c} (weighted points)", "{c} (加权得分)"),
@@ -264,7 +309,7 @@ def _pair(key: str, extra: Pairs | None = None) -> tuple[str, str] | None:
             continue
         sub = m.group("c")
         en_c, zh_c = ((extra or {}).get(sub) or CLASSES.get(sub) or TERMS.get(sub)
-                      or (sub.replace("_", " "), sub))
+                      or LIFE_CIRCLE_LISTS.get(sub) or (sub.replace("_", " "), sub))
         r = m.groupdict().get("r", "")
         en = en_t.format(c=en_c, r=r)
         return en[:1].upper() + en[1:], zh_t.format(c=zh_c, r=r)
@@ -331,5 +376,5 @@ def has_label(key: str, extra: Pairs | None = None) -> bool:
     return _pair(key, extra) is not None
 
 
-__all__ = ["CLASSES", "OSM_CREDIT", "OSM_CREDIT_HTML", "TERMS", "Lang", "Pairs", "has_label",
-           "label"]
+__all__ = ["CLASSES", "LIFE_CIRCLE_LISTS", "LIFE_CIRCLE_TYPES", "OSM_CREDIT", "OSM_CREDIT_HTML",
+           "TERMS", "Lang", "Pairs", "has_label", "label"]

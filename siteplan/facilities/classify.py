@@ -206,6 +206,22 @@ def _osm_ids(features: pd.DataFrame, id_column: str | None, source: str) -> pd.S
                      dtype="string")
 
 
+def rule_hits(features: pd.DataFrame, rules: Sequence[Rule], source: str = "osm"
+              ) -> tuple[np.ndarray, np.ndarray, pd.Series, np.ndarray]:
+    """Decide a rules table on features: ``(rule, feature)`` index pairs, names and ids.
+
+    The decision of :func:`classify_facilities` (ranks and the last keyword within each group),
+    without its checks, merging and report: for tables of other kinds of places, such as the
+    life-circle preset (:mod:`siteplan.facilities.lifecircle`).  ``features`` needs a plain
+    ``RangeIndex``.
+    """
+    names = _feature_names(features, None)
+    match, score = _rule_matches(rules, _Tags(features), names)
+    rule_idx, feat_idx = np.nonzero(_decide(rules, match, score))
+    ids = np.asarray(_osm_ids(features, None, source).to_numpy(), dtype=object)
+    return rule_idx, feat_idx, names, ids
+
+
 def classify_facilities(
     features: gpd.GeoDataFrame,
     *,
@@ -462,5 +478,5 @@ __all__ = [
     "FACILITY_COLUMNS", "HEALTH_SCOPE", "RANK_LEVEL", "RANK_NAME", "RANK_TAG",
     "SCHOOL_REPORT_SCOPE", "SCHOOL_SCOPE", "FacilityResult", "Rule", "classify_facilities",
     "load_facilities", "load_facility_layer", "merge_key", "parse_class_values",
-    "residential_land",
+    "residential_land", "rule_hits",
 ]

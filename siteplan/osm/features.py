@@ -71,10 +71,14 @@ FACILITY_TAGS: dict[str, bool | list[str]] = {
     "railway": ["station", "halt", "subway_entrance", "tram_stop"],
     "station": True,
     "subway": True,
-    "leisure": ["park", "garden", "playground"],
+    "leisure": ["park", "garden", "playground", "pitch", "sports_centre", "stadium", "track",
+                "fitness_station"],
     "social_facility": True,
     "landuse": True,
     "building": ["hospital"],
+    # Shops and government offices: the life-circle preset (siteplan.facilities.lifecircle).
+    "shop": True,
+    "office": ["government"],
 }
 
 #: Tag columns of :func:`read_osm_features` (besides the ``tags`` keys); the rest go to
@@ -407,11 +411,11 @@ def read_osm(
     --------
     >>> lines, features = read_osm("tests/data/beijing_haidian_pku_tsinghua_2017.osm")
     >>> len(lines), len(features)
-    (684, 397)
+    (684, 506)
     >>> lines.crs.to_string(), list(lines.columns[:3])
     ('EPSG:4326', ['osm_id', 'highway', 'name'])
     >>> features["osm_type"].value_counts().sort_index().to_dict()
-    {'node': 251, 'way': 146}
+    {'node': 329, 'way': 177}
     """
     _check_bbox(bbox, str(path))
     el = parse_osm(path, bbox)

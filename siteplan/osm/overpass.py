@@ -299,7 +299,7 @@ def fetch_osm(
     >>> _ = write_osm_cache(f"{cache.name}/{stem}.gpkg", *extract)
     >>> lines, features = fetch_osm(bbox, cache_dir=cache.name)
     >>> len(lines), len(features), lines.crs.to_string()
-    (153, 102, 'EPSG:4326')
+    (153, 120, 'EPSG:4326')
     >>> cache.cleanup()
     """
     spec = dict(FACILITY_TAGS if tags is None else tags)

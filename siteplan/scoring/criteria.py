@@ -23,10 +23,12 @@ from pyproj import CRS
 
 from siteplan.access.distances import facility_access
 from siteplan.access.fca import two_step_fca
-from siteplan.core.columns import count_column, distance_column
+from siteplan.access.lifecircle import life_circle_completeness
+from siteplan.core.columns import count_column, distance_column, lc_column
 from siteplan.core.errors import ConfigError, InputError, SiteplanWarning
 from siteplan.core.labels import label
 from siteplan.core.tags import tag_column
+from siteplan.facilities.lifecircle import life_circle_facilities
 from siteplan.io.layers import read_input
 from siteplan.io.raster import zonal_slope, zonal_stats
 from siteplan.network.graph import Network
@@ -39,6 +41,7 @@ from siteplan.study.criteria import (
     Criterion,
     DistanceCriterion,
     GeometryCriterion,
+    LifeCircleCriterion,
     RasterCriterion,
     SlopeCriterion,
 )
@@ -81,6 +84,9 @@ def criterion_labels(study: Study) -> dict[str, tuple[str, str]]:
             en, zh = label(col, "en"), label(col, "zh")
         elif isinstance(c, SlopeCriterion):
             en, zh = f"Slope ({c.units})", "坡度"
+        elif isinstance(c, LifeCircleCriterion):
+            key = lc_column(c.circle, "share")
+            en, zh = label(key, "en"), label(key, "zh")
         else:
             en, zh = c.name.replace("_", " "), c.name
         out[c.name] = (c.label or en, c.label_zh or zh)
@@ -107,6 +113,8 @@ def access_columns(study: Study) -> list[str]:
              if isinstance(c, CountCriterion)]
     if any(k.builtin == "unreachable" for k in study.constraints):
         cols.append("unreachable")
+    cols += [lc_column(c.circle, "share") for c in study.criteria
+             if isinstance(c, LifeCircleCriterion)]
     return list(dict.fromkeys(cols))
 
 
@@ -128,6 +136,8 @@ def ensure_access(parcels: gpd.GeoDataFrame, study: Study, *, net: Network | Non
             f"the parcels lack the access column(s) {missing}.", where="scoring",
             fix="run the access stage first (siteplan.access.distances.facility_access) and join its "
             "table, or pass net= and facilities= to compute them.")
+    if all(c.startswith("lc_") for c in missing):
+        return _with_life_circles(parcels, study, net, facilities)
     classes = study.facility_classes()
     radii = {c: study.count_radii(c) for c in classes if study.count_radii(c)}
     res = facility_access(
@@ -139,6 +149,24 @@ def ensure_access(parcels: gpd.GeoDataFrame, study: Study, *, net: Network | Non
     out = parcels.copy()
     for c in add:
         out[c] = res.table[c].to_numpy()
+    if any(c.startswith("lc_") for c in missing):
+        out = _with_life_circles(out, study, net, facilities)
+    return out
+
+
+def _with_life_circles(parcels: gpd.GeoDataFrame, study: Study, net: Network,
+                       facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add the life-circle completeness columns from the classified facilities alone.
+
+    A run (:func:`siteplan.pipeline.run_study`) also reads the OSM features' shops, markets and
+    the like through the preset's rules; here only the types siteplan classes stand for count.
+    """
+    life = life_circle_completeness(
+        net, parcels, life_circle_facilities(facilities), target_point=study.network.parcel_point,
+        facility_point=study.network.facility_point, max_snap_m=study.network.max_snap_m)
+    out = parcels.copy()
+    for c in life.columns:
+        out[c] = life[c].to_numpy()
     return out
 
 
@@ -255,6 +283,13 @@ def raw_values(
         elif isinstance(c, AttributeCriterion):
             out[c.name] = _attribute_raw(parcel_column(parcels, c.column, study, where), c.value,
                                          where, c.column)
+        elif isinstance(c, LifeCircleCriterion):
+            col = lc_column(c.circle, "share")
+            if col not in parcels.columns:
+                raise InputError(f"the parcels have no {col!r} column.", where=where,
+                                 fix="run the study (siteplan run) or add the columns of "
+                                 "siteplan.access.lifecircle.life_circle_completeness first.")
+            out[c.name] = pd.to_numeric(parcels[col], errors="coerce").to_numpy(dtype=float)
     return out
 
 

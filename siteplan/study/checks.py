@@ -244,6 +244,17 @@ def _search_limit_problems(study: StudyTables) -> list[Problem]:
                "listed.").format(need=need))]
 
 
+def _robustness_problems(study: StudyTables) -> list[Problem]:
+    """Refuse Saaty-step robustness without AHP judgements to vary."""
+    rob = study.robustness
+    if rob is not None and rob.method == "saaty_step" and study.weights.method != "ahp":
+        return [("robustness.method", "saaty_step",
+                 'varying AHP judgements needs [weights] method = "ahp" and its matrix',
+                 'set method = "weights" (each weight moved within weight_bound) or give the '
+                 "AHP matrix.")]
+    return []
+
+
 def cross_check(study: StudyTables) -> list[Problem]:
     """List all problems that involve more than one section of ``study``."""
     out: list[Problem] = []
@@ -269,6 +280,7 @@ def cross_check(study: StudyTables) -> list[Problem]:
     out += _weight_problems(study)
     out += _constraint_problems(study)
     out += _search_limit_problems(study)
+    out += _robustness_problems(study)
     return out
 
 

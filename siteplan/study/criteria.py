@@ -3,7 +3,8 @@
 The tables are ``[[criteria]]``, ``[weights]`` and ``[[constraints]]``.
 
 A criterion says what is measured at each parcel (``kind``: a walking distance, a count, a 2SFCA
-ratio, a raster statistic, a slope, a shape measure or an attribute), how the raw value becomes
+ratio, a raster statistic, a slope, a shape measure, an attribute or a life circle's
+completeness), how the raw value becomes
 0-100 points (``transform``) and its weight.  :data:`Criterion` is the union of the kinds,
 told apart by ``kind``.  :mod:`siteplan.scoring.criteria` computes the raw values.
 """
@@ -16,8 +17,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from siteplan.core.defaults import COMPLETE_COMMUNITY_SOURCE, GB50180_FACILITY_SOURCES
 from siteplan.study.fields import ConfigModel, Name, WalkRadius, bad_value
-from siteplan.study.transforms import Transform
+from siteplan.study.transforms import LinearTransform, Transform
 
 # Columns the scorer writes itself; a criterion named like them would overwrite them.
 RESERVED_NAMES = ("score", "rank", "excluded", "exclusion_reason", "exclusion_reason_zh",
@@ -202,13 +204,35 @@ class AttributeCriterion(_Criterion):
         return self
 
 
+class LifeCircleCriterion(_Criterion):
+    """Life-circle completeness: the share of a checklist's facility types within its radius.
+
+    ``circle`` is a GB 50180-2018 circle (``5min``/``10min``/``15min``) or ``community`` (the
+    完整居住社区 checklist); the raw value is ``lc_<circle>_share`` (0-1,
+    :mod:`siteplan.access.lifecircle`).  Without a transform, 1 scores 100 and 0 scores 0.
+    """
+
+    kind: Literal["life_circle"]
+    circle: Literal["5min", "10min", "15min", "community"]
+
+    @model_validator(mode="after")
+    def _t(self) -> LifeCircleCriterion:
+        if self.transform is None:
+            self.transform = LinearTransform(best=1.0, worst=0.0)
+        if not self.source:
+            self.source = GB50180_FACILITY_SOURCES["B.0.2" if self.circle == "5min" else "B.0.1"]
+            if self.circle == "community":
+                self.source = COMPLETE_COMMUNITY_SOURCE
+        return self
+
+
 Criterion = Annotated[
     DistanceCriterion | CountCriterion | AccessCriterion | RasterCriterion | SlopeCriterion
-    | GeometryCriterion | AttributeCriterion,
+    | GeometryCriterion | AttributeCriterion | LifeCircleCriterion,
     Field(discriminator="kind"),
 ]
 CRITERION_KINDS = ("distance", "count", "access_2sfca", "raster", "slope", "geometry",
-                   "attribute")
+                   "attribute", "life_circle")
 
 
 class Weights(ConfigModel):
@@ -304,6 +328,6 @@ class Constraint(ConfigModel):
 __all__ = [
     "CRITERION_KINDS", "DISTANCE_COLUMN_RE", "RESERVED_NAMES", "AccessCriterion",
     "AttributeCriterion", "Constraint", "CountCriterion", "Criterion", "DistanceCriterion",
-    "GeometryCriterion", "GeometryMeasure", "MissingPolicy", "NetworkCriterion", "Op",
+    "GeometryCriterion", "GeometryMeasure", "LifeCircleCriterion", "MissingPolicy", "NetworkCriterion", "Op",
     "RasterCriterion", "SlopeCriterion", "Weights", "ZonalStat",
 ]

@@ -91,6 +91,8 @@ class Study(StudyTables):
         ``[compliance]``: the radii of the seed compliance check.
     outputs
         ``[outputs]``: where and what to write.
+    robustness
+        ``[robustness]``: the weight-sensitivity analysis of the ranking (none by default).
 
     Examples
     --------

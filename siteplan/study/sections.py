@@ -350,6 +350,34 @@ class Compliance(ConfigModel):
         return {**SEED_RADII_M, **v}
 
 
+class Robustness(ConfigModel):
+    """``[robustness]``: how stable the ranking is when the weights move within bounds.
+
+    Each of ``draws`` draws multiplies every weight by a factor uniform in
+    ``[1 - weight_bound, 1 + weight_bound]`` (then renormalises), with the random ``seed``
+    fixed so a run repeats exactly (:mod:`siteplan.scoring.robustness`).
+    """
+
+    # "weights": every weight times U(1 - weight_bound, 1 + weight_bound); "saaty_step": every
+    # AHP judgement one step down or up Saaty's scale, or kept (needs [weights] method = "ahp").
+    method: Literal["weights", "saaty_step"] = "weights"
+    draws: int = Field(default=1000, ge=10, le=100_000)
+    weight_bound: float = Field(default=0.25, gt=0, lt=1)
+    seed: int = Field(default=19, ge=0)
+    # The top N of P(top N); None: [outputs] top_n.
+    top_n: int | None = Field(default=None, ge=1)
+    # The rank interval: these percentiles of each parcel's ranks over the draws.
+    interval: tuple[float, float] = (5.0, 95.0)
+
+    @field_validator("interval")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] <= v[1] <= 100:
+            raise bad_value(f"interval {list(v)} is not two percentiles low <= high in 0-100",
+                            "write e.g. interval = [5, 95].")
+        return v
+
+
 OutputFormat = Literal["csv", "xlsx", "gpkg", "html", "png"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "xlsx", "gpkg", "html", "png")
 
@@ -382,5 +410,5 @@ class Outputs(ConfigModel):
 __all__ = [
     "OUTPUT_FORMATS", "CRSSection", "Catchments", "Coverage",
     "Compliance", "FacilityClass", "FacilityLayer", "Inputs", "NetworkSection", "OutputFormat",
-    "Outputs", "ParcelFields", "ParcelInput", "Programme", "StudySection",
+    "Outputs", "ParcelFields", "ParcelInput", "Programme", "Robustness", "StudySection",
 ]

@@ -19,7 +19,14 @@ from siteplan.core.errors import ConfigError, InputError
 from siteplan.core.i18n import _
 from siteplan.io.inputs import InputLayer
 from siteplan.study.ahp import AHPResult, normalise_weights
-from siteplan.study.criteria import Constraint, CountCriterion, Criterion, NetworkCriterion, Weights
+from siteplan.study.criteria import (
+    Constraint,
+    CountCriterion,
+    Criterion,
+    LifeCircleCriterion,
+    NetworkCriterion,
+    Weights,
+)
 from siteplan.study.fields import ConfigModel, Name
 from siteplan.study.sections import (
     Catchments,
@@ -32,6 +39,7 @@ from siteplan.study.sections import (
     NetworkSection,
     Outputs,
     Programme,
+    Robustness,
     StudySection,
 )
 
@@ -56,6 +64,7 @@ class StudyTables(ConfigModel):
     programme: Programme = Field(default_factory=lambda: Programme())
     compliance: Compliance = Field(default_factory=lambda: Compliance())
     outputs: Outputs = Field(default_factory=lambda: Outputs())
+    robustness: Robustness | None = None
 
     _source: str | None = PrivateAttr(default=None)
     _ahp: AHPResult | None = PrivateAttr(default=None)
@@ -136,6 +145,14 @@ class StudyTables(ConfigModel):
         """Classes the study needs distances for: criteria and compliance classes, sorted."""
         used = {c.facility_class for c in self.criteria if c.facility_class is not None}
         return sorted(used | set(self.compliance.radii))
+
+    def uses_life_circles(self) -> bool:
+        """Whether a run measures life-circle completeness (:mod:`siteplan.access.lifecircle`).
+
+        It does for ``[study] life_circle = "gb50180"`` and for a ``life_circle`` criterion.
+        """
+        return self.study.life_circle == "gb50180" or any(
+            isinstance(c, LifeCircleCriterion) for c in self.criteria)
 
     def criterion_radius(self, criterion: Criterion) -> float | None:
         """Return the radius a network criterion uses: its own, else its class's (or None)."""

@@ -221,6 +221,8 @@ def criteria_meta(criteria: Any, parcels: pd.DataFrame) -> list[CriterionMeta]:
                 default = f"n_{cls}_{radius:g}m"
             elif kind == "geometry" and has_label(str(getattr(c, "measure", ""))):
                 default = str(c.measure)
+            elif kind == "life_circle":
+                default = f"lc_{c.circle}_share"
             en = c.label or label(default, "en")
             zh = c.label_zh or label(default, "zh")
             out.append((c.name, en, zh, float(weights.get(c.name, float("nan")))))
@@ -253,6 +255,16 @@ def _criterion_rows(p: pd.DataFrame, crit: list[CriterionMeta]) -> list[tuple[st
     return rows
 
 
+def _life_circle_rows(p: pd.DataFrame) -> list[tuple[str, pd.Series]]:
+    """Popup rows of life-circle completeness (siteplan.access.lifecircle) per checklist."""
+    rows: list[tuple[str, pd.Series]] = []
+    for n in (c[3:-6] for c in p.columns if re.fullmatch(r"lc_[a-z0-9]+_share", c)):
+        rows.append((label(f"lc_{n}_share"), fmt_number(p[f"lc_{n}_share"] * 100, 0, " %")))
+        rows += [(label(f"lc_{n}_{w}"), fmt_text(both_languages(p, f"lc_{n}_{w}")))
+                 for w in ("present", "missing")]
+    return rows
+
+
 def parcel_popup(p: pd.DataFrame,
                  crit: list[CriterionMeta]) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
     """Return the popup rows for parcels and their value columns.
@@ -276,10 +288,12 @@ def parcel_popup(p: pd.DataFrame,
     if "exclusion_reason" in p:
         reason = both_languages(p, "exclusion_reason")
         row(label("popup_exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
-    if crit:
-        section("section_criteria")
-        for lab, text in _criterion_rows(p, crit):
-            row(lab, text)
+    for key, rows in (("section_criteria", list(_criterion_rows(p, crit)) if crit else []),
+                      ("section_life_circle", _life_circle_rows(p))):
+        if rows:
+            section(key)
+            for lab, text in rows:
+                row(lab, text)
     meets = sorted((c for c in p.columns if re.fullmatch(r"meets_.+_radius", c)),
                    key=lambda c: class_sort_key(c[6:-7]))
     flags = meets + [c for c in ("compliant_all",) if c in p]
