@@ -48,7 +48,9 @@ from siteplan.core.labels import Pairs
 from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.version import __version__
 from siteplan.outputs.cells import column_decimals, neutralise
+from siteplan.outputs.workbook import portable_metadata
 from siteplan.outputs.xlsx import write_xlsx
+from siteplan.outputs.xlsx_layout import Block
 from siteplan.study.result import bool_column, order_parcels
 
 if TYPE_CHECKING:
@@ -365,10 +367,14 @@ def shortlist_files(
     basename: str = "shortlist",
     labels: Pairs | None = None,
     tables: Mapping[str, pd.DataFrame] | None = None,
+    summary: tuple[str, Sequence[Block]] | None = None,
 ) -> dict[str, Path]:
     """Write the shortlist files into ``folder`` (a staging folder; see :func:`write_shortlist`).
 
-    Returns ``{kind: path}`` of the files written there.
+    ``summary`` is the XLSX's first sheet (:func:`siteplan.outputs.workbook.summary_blocks`).
+    The XLSX and GeoPackage metadata name files relative to the study folder (no local
+    folders); the JSON sidecar keeps the full paths.  Returns ``{kind: path}`` of the files
+    written there.
     """
     _check_request(formats, layers)
     ordered = order_parcels(parcels, top_n)
@@ -383,7 +389,7 @@ def shortlist_files(
     }
     if "gpkg" in formats:
         meta["shortlist"]["n_parcels_gpkg"] = int(len(parcels))
-    meta_rows = flatten_metadata(meta)
+    meta_rows = portable_metadata(flatten_metadata(meta), meta.get("config_path"))
 
     written: dict[str, Path] = {}
     if "csv" in formats:
@@ -392,7 +398,7 @@ def shortlist_files(
     if "xlsx" in formats:
         written["xlsx"] = folder / f"{basename}.xlsx"
         write_xlsx(written["xlsx"], table[~excluded_mask], table[excluded_mask], meta_rows,
-                   labels, tables or {})
+                   labels, tables or {}, summary)
     if "gpkg" in formats:
         written["gpkg"] = folder / f"{basename}.gpkg"
         every = ordered if top_n is None else order_parcels(parcels)

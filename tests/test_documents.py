@@ -1,0 +1,188 @@
+"""Documents a bureau can send up: the report-ready workbook, checked cell by cell with openpyxl.
+
+One run of the Taiyuan demo study (module fixture) is written once; the tests read its files.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from openpyxl import load_workbook
+
+from siteplan import SiteplanWarning, load_study, run_study, write_outputs
+from siteplan.outputs.xlsx_layout import MAX_WIDTH, display_width, wrapped_lines
+
+DEMO_STUDY = Path(__file__).resolve().parents[1] / "data" / "taiyuan" / "study.toml"
+REPAIRED = "repaired 1 invalid geometry"
+# A local folder: POSIX absolute, Windows drive or UNC path, or this checkout's own folder.
+LOCAL_PATH = re.compile(r"(^|\s)(/[\w.-]+/|[A-Za-z]:\\|\\\\)")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    study = load_study(DEMO_STUDY)
+    with pytest.warns(SiteplanWarning, match=REPAIRED):
+        result = run_study(study)
+    out = tmp_path_factory.mktemp("documents")
+    written = write_outputs(result, out, formats=["xlsx", "gpkg"], top_n=50)
+    return {"study": study, "result": result, "out": out, "written": written}
+
+
+@pytest.fixture(scope="module")
+def book(run):
+    return load_workbook(run["written"]["xlsx"])
+
+
+def _names(ws) -> list[str]:
+    return [c.value for c in ws[2]]
+
+
+def test_sheet_order_summary_first_metadata_last(book):
+    assert book.sheetnames == ["汇总 Summary", "排名 Ranking", "排除地块 Excluded",
+                               "评价因子 Criteria", "达标统计 Seed compliance",
+                               "服务覆盖 Service coverage", "设施识别报告 Facilities report",
+                               "研究元数据 Study metadata"]
+
+
+def test_shortlist_columns_lead_with_rank_seed_rules_and_areas(run, book):
+    ws = book["排名 Ranking"]
+    names = _names(ws)
+    assert names[:16] == [
+        "rank", "parcel_id", "score",
+        "dist_kindergarten_m", "meets_kindergarten_radius", "nearest_kindergarten_name",
+        "dist_primary_school_m", "meets_primary_school_radius", "nearest_primary_school_name",
+        "dist_middle_school_m", "meets_middle_school_radius", "nearest_middle_school_name",
+        "compliant_all", "compliance_required_zh", "compliance_required", "area_m2"]
+    assert names[16:18] == ["area_ha", "area_mu"]
+    ranked = run["result"].ranked(50)
+    assert ws.max_row == 2 + 50
+    col = {n: i + 1 for i, n in enumerate(names)}
+    radii = run["study"].compliance.radii
+    for r, (_, parcel) in enumerate(ranked.iterrows(), start=3):
+        assert ws.cell(r, col["parcel_id"]).value == parcel["parcel_id"]
+        assert ws.cell(r, col["rank"]).value == int(parcel["rank"])
+        area = float(parcel["area_m2"])
+        assert ws.cell(r, col["area_ha"]).value == pytest.approx(area / 1e4, abs=0.005)
+        assert ws.cell(r, col["area_mu"]).value == pytest.approx(area * 15 / 1e4, abs=0.005)
+        for cls, radius in radii.items():
+            dist = parcel[f"dist_{cls}_m"]
+            expect = "是" if np.isfinite(dist) and dist <= radius else "否"
+            assert ws.cell(r, col[f"meets_{cls}_radius"]).value == expect
+            name = parcel[f"nearest_{cls}_name"]
+            assert ws.cell(r, col[f"nearest_{cls}_name"]).value == (None if pd.isna(name)
+                                                                    else name)
+        assert ws.cell(r, col["compliant_all"]).value == ("是" if parcel["compliant_all"] else "否")
+
+
+def test_no_true_false_cells_anywhere(book):
+    for ws in book.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "b", (ws.title, cell.coordinate)
+                assert cell.value not in ("TRUE", "FALSE", "True", "False"), (ws.title,
+                                                                              cell.coordinate)
+
+
+def test_headers_are_bilingual_wrapped_and_fit_their_columns(book):
+    for title in ("排名 Ranking", "排除地块 Excluded", "评价因子 Criteria"):
+        ws = book[title]
+        height = ws.row_dimensions[1].height
+        for cell in ws[1]:
+            header = cell.value
+            width = ws.column_dimensions[cell.column_letter].width
+            zh, _, en = header.partition("\n")
+            assert zh and en, (title, header)  # 中文 above English
+            assert cell.alignment.wrap_text and cell.font.bold
+            # Every English word fits the column; the wrapped lines fit the row's height.
+            assert all(display_width(w) <= width for w in en.split(" ")), (title, header, width)
+            assert 15 * wrapped_lines(header, width - 1) <= height, (title, header, width)
+        # Values fit too, up to the widest column allowed.
+        for j, cell in enumerate(ws[3], start=1):
+            if isinstance(cell.value, str):
+                width = ws.column_dimensions[cell.column_letter].width
+                assert display_width(cell.value) + 2 <= width or width == MAX_WIDTH, (
+                    title, j, cell.value, width)
+
+
+def test_formats_filter_conditional_formats_and_print_setup(book):
+    ws = book["排名 Ranking"]
+    names = _names(ws)
+    last = ws.cell(2, len(names)).column_letter
+    assert ws.auto_filter.ref == f"A2:{last}{ws.max_row}"
+    assert ws.freeze_panes == "C3"
+    assert ws.cell(3, names.index("score") + 1).number_format == "0.00"
+    assert ws.cell(3, names.index("area_mu") + 1).number_format == "0.00"
+    assert ws.cell(3, names.index("dist_kindergarten_m") + 1).number_format == "0.0"
+    rules = {}
+    for rng in ws.conditional_formatting:
+        rules[str(rng.sqref)] = rng.rules
+    meets = ws.cell(3, names.index("meets_kindergarten_radius") + 1).column_letter
+    pass_fail = rules[f"{meets}3:{meets}{ws.max_row}"]
+    assert sorted(r.formula[0] for r in pass_fail) == ['"否"', '"是"']
+    assert {r.dxf.fill.bgColor.rgb[-6:] for r in pass_fail} == {"C6EFCE", "FFC7CE"}
+    score = ws.cell(3, names.index("score") + 1).column_letter
+    assert rules[f"{score}3:{score}{ws.max_row}"][0].type == "colorScale"
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.page_setup.paperSize in (8, 9, "8", "9")  # A3 or A4
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.print_title_rows == "$1:$2" and ws.print_title_cols == "$A:$B"
+
+
+def test_criteria_sheet_is_readable(run, book):
+    ws = book["评价因子 Criteria"]
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    names = _names(ws)
+    study = run["study"]
+    assert names == ["factor_zh", "factor", "class", "weight_given", "weight_share",
+                     "transform_zh", "transform_en", "source"]
+    assert len(rows) == len(study.criteria)
+    assert sum(r[4] for r in rows) == pytest.approx(1.0, abs=1e-3)
+    first = dict(zip(names, rows[0], strict=True))
+    assert first["factor_zh"] == "幼儿园步行距离" and first["weight_given"] == 3
+    assert first["transform_zh"] == "≤300米 得100分；≤500米 得50分；其余 0分"
+    assert first["transform_en"] == "at most 300 m: 100 points; at most 500 m: 50 points; " \
+                                    "otherwise 0"
+    assert [r[7] for r in rows] == [c.source for c in study.criteria]
+
+
+def test_summary_sheet_states_study_coverage_compliance_gaps_and_top(run, book):
+    from siteplan.scoring.compliance import compliance_counts
+
+    ws = book["汇总 Summary"]
+    rows = [[v for v in r if v is not None] for r in ws.iter_rows(values_only=True)]
+    text = "\n".join(str(v) for r in rows for v in r)
+    result, study = run["result"], run["study"]
+    assert study.study.name in rows[0][0]
+    for heading in ("数据来源 / Data sources", "各类设施服务覆盖 / Service coverage per class",
+                    "三(二)8 达标统计 / Seed compliance (三(二)8)",
+                    "数据缺口与说明 / Data gaps and caveats", "排名靠前地块 / Top parcels"):
+        assert [heading] in rows, heading
+    assert "taiyuan_osm_lines.geojson" in text and "© OpenStreetMap contributors" in text
+    assert "kindergarten (幼儿园): 2 facilities" in text  # the thin layer
+    assert "PROXY: primary/secondary roads stand in for bus stops" in text
+    start = rows.index(["三(二)8 达标统计 / Seed compliance (三(二)8)"]) + 2
+    counts = compliance_counts(result.parcels, study.compliance.radii)
+    assert [r[-2] for r in rows[start:start + len(counts)]] == counts["n_meeting"].tolist()
+    top = rows.index(["排名靠前地块 / Top parcels"]) + 2
+    assert [r[1] for r in rows[top:top + 20]] == result.ranked(20)["parcel_id"].tolist()
+    assert rows[top][0] == 1 and isinstance(rows[top][2], float)
+
+
+def test_no_local_paths_in_the_workbook_or_the_geopackage(run, book):
+    here = str(Path.cwd())
+    for ws in book.worksheets:
+        for row in ws.iter_rows(values_only=True):
+            for value in row:
+                if isinstance(value, str):
+                    assert not LOCAL_PATH.search(value), (ws.title, value)
+                    assert here not in value, (ws.title, value)
+    meta = pyogrio.read_dataframe(run["written"]["gpkg"], layer="metadata")
+    assert not any(LOCAL_PATH.search(v) or here in v for v in meta["value"].astype(str))
+    paths = dict(zip(meta["key"], meta["value"], strict=True))
+    assert paths["config_path"] == "data/taiyuan/study.toml" or paths["config_path"] == "study.toml"
+    assert paths["inputs[0].path"] == "taiyuan_osm_lines.geojson"
