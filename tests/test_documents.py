@@ -186,3 +186,116 @@ def test_no_local_paths_in_the_workbook_or_the_geopackage(run, book):
     paths = dict(zip(meta["key"], meta["value"], strict=True))
     assert paths["config_path"] == "data/taiyuan/study.toml" or paths["config_path"] == "study.toml"
     assert paths["inputs[0].path"] == "taiyuan_osm_lines.geojson"
+
+
+# ------------------------------------------------------------------ the parcel report (地块评价报告)
+
+
+def test_report_html_holds_every_part_of_the_parcel_report(run):
+    from siteplan.outputs.report import report_html
+    from siteplan.scoring.score import criterion_labels
+
+    result, study = run["result"], run["study"]
+    first = result.ranked(1).iloc[0]
+    page = report_html(result, top_n=1)
+    assert page.count('<section class="parcel"') == 1
+    assert "地块评价报告" in page and "Parcel evaluation report" in page
+    assert f"<b>{first['parcel_id']}</b>" in page and f"{first['score']:.1f}" in page
+    labels = criterion_labels(study)
+    for c in study.criteria:  # the score broken down by criterion, points as in the run
+        assert labels[c.name][1] in page, c.name
+        assert f"{first[c.points_column]:.2f}" in page, c.name
+    for cls in study.compliance.radii:  # distances with the nearest facilities' names
+        assert str(first[f"nearest_{cls}_name"]) in page
+        assert f"{first[f'dist_{cls}_m']:,.0f} m" in page
+    assert first["compliance_required_zh"] in page and "好房子 三(二)8" in page
+    for item in ("应配托位数", "养老服务设施用地", "应配停车位", "物业服务用房"):
+        assert item in page, item
+    assert f"{int(first['required_childcare_places'])} places" in page
+    assert "kindergarten (幼儿园): 2 facilities" in page  # the data caveat of the thin layer
+    assert "<svg" in page and 'class="parcel-map"' in page
+    # Nothing to load: no script, no external resource, and a policy that forbids any.
+    assert "<script" not in page.lower() and not re.search(r"\b(src|href)=", page)
+    assert "default-src 'none'" in page
+    assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", page)
+
+
+def test_report_escapes_every_text(run):
+    import copy
+
+    from siteplan.outputs.report import report_html
+
+    result = copy.copy(run["result"])
+    parcels = result.parcels.copy()
+    first = parcels.index[parcels["rank"] == 1][0]
+    parcels.loc[first, "nearest_primary_school_name"] = '<img src=x onerror="alert(1)">小学'
+    result.parcels = parcels
+    page = report_html(result, top_n=1)
+    assert "<img" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;小学" in page
+
+
+def test_report_refuses_unknown_parcels_and_keeps_the_order_given(run):
+    from siteplan.core.errors import InputError
+    from siteplan.outputs.report import choose_parcels
+
+    result = run["result"]
+    with pytest.raises(InputError, match="no parcel with id 'NOPE'"):
+        choose_parcels(result, ["NOPE"])
+    ids = result.ranked(3)["parcel_id"].tolist()[::-1]
+    assert choose_parcels(result, ids)["parcel_id"].tolist() == ids
+    assert len(choose_parcels(result)) == 10
+
+
+@pytest.mark.browser
+def test_rank_1_prints_to_a_pdf_whose_first_page_shows_the_report(run, tmp_path):
+    """Rank 1 printed by headless Chromium; page 1 rasterised (pypdfium2) and looked at."""
+    import pypdfium2 as pdfium
+
+    from siteplan.outputs.report import find_chromium, parcel_report
+
+    if find_chromium() is None:
+        pytest.skip("no Chromium to print with; install it with "
+                    "`bash scripts/install_system_deps.sh` as root")
+    result = run["result"]
+    written = parcel_report(result, tmp_path, top_n=1)
+    assert sorted(written) == ["html", "pdf"]
+    pdf = pdfium.PdfDocument(str(written["pdf"]))
+    try:
+        assert len(pdf) == 2  # one parcel: map and score on page 1, the rest on page 2
+        page = pdf[0]
+        width, height = page.get_size()
+        assert abs(width - 595.3) < 2 and abs(height - 841.9) < 2  # A4 portrait
+        text = page.get_textpage().get_text_range()
+        assert "地块评价报告" in text and str(result.ranked(1)["parcel_id"].iloc[0]) in text
+        image = np.asarray(page.render(scale=1.0).to_pil().convert("RGB")).astype(int)
+    finally:
+        pdf.close()
+
+    def share(rgb: tuple[int, int, int], tol: int = 12) -> float:
+        return float((np.abs(image - np.array(rgb)).max(axis=2) <= tol).mean())
+
+    # The page is drawn (not blank), with the map's neighbouring parcels (#e8e4da), the
+    # score bars (#2b8cbe), the pass (#c6efce) and fail (#ffc7ce) cells and the red parcel.
+    assert 0.05 < 1 - share((255, 255, 255), 3) < 0.7
+    assert share((0xE8, 0xE4, 0xDA)) > 0.02
+    assert share((0x2B, 0x8C, 0xBE)) > 0.002
+    assert share((0xC6, 0xEF, 0xCE)) > 0.001 and share((0xFF, 0xC7, 0xCE)) > 0.001
+    parcel_red = tuple(round(0.55 * c + 0.45 * b) for c, b in zip((0xE3, 0x1A, 0x1C),
+                                                                   (0xE8, 0xE4, 0xDA),
+                                                                   strict=True))
+    assert share(parcel_red, 20) > 0.0001  # ~137 px of a 2.2 ha block at 1 px per pt
+
+
+def test_report_command_writes_the_top_parcels(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "siteplan", "report", str(DEMO_STUDY), "--top",
+                           "2", "--no-pdf", "--out", str(out), "-q"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"html: {out / 'parcel_report.html'}" in done.stdout
+    page = (out / "parcel_report.html").read_text(encoding="utf-8")
+    assert page.count('<section class="parcel"') == 2
+    assert not (out / "parcel_report.pdf").exists()

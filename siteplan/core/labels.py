@@ -191,10 +191,13 @@ TERMS: dict[str, tuple[str, str]] = {
     "report_programme": ("Programme requirements", "配套指标测算"),
     "report_caveats": ("Data caveats", "数据说明"),
     "report_map": ("Parcel and nearest facilities", "地块及最近设施"),
+    "report_parcel": ("This parcel", "本地块"),
     "raw_value": ("Value", "原始值"),
     "rating": ("Rating (0-100)", "评分 (0-100)"),
     "points": ("Points", "得分"),
     "meets": ("Meets the radius", "满足服务半径"),
+    "minutes": ("Walking time (min)", "步行时间 (分钟)"),
+    "item": ("Requirement", "指标"),
     # common reasons (exclusion and compliance)
     "reason_unreachable": ("not reachable on the street network", "路网不可达"),
     "reason_too_small": ("smaller than the minimum area", "面积小于下限"),

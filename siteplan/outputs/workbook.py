@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from siteplan.study.result import StudyResult
 
 #: Units a raw value of each criterion kind is in, (English, 中文), for the worded transforms.
-_UNITS: dict[str, tuple[str, str]] = {"distance": (" m", "米"), "count": ("", "个")}
+RAW_UNITS: dict[str, tuple[str, str]] = {"distance": (" m", "米"), "count": ("", "个")}
 _OPS = {"<=": ("at most", "≤"), "<": ("below", "<"), ">=": ("at least", "≥"),
         ">": ("above", ">")}
 
@@ -85,7 +85,7 @@ def criteria_table(study: Study) -> pd.DataFrame:
     rows = []
     for c in study.criteria:
         cls = c.facility_class
-        en, zh = transform_words(_transform_of(study, c), _UNITS.get(c.kind, ("", "")))
+        en, zh = transform_words(_transform_of(study, c), RAW_UNITS.get(c.kind, ("", "")))
         rows.append({
             "factor": label(c.name, "en", labels), "factor_zh": label(c.name, "zh", labels),
             "class": label(cls, "both", labels) if cls else "",
@@ -136,7 +136,7 @@ def _sources(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["input", "file"])
 
 
-def _gaps(result: StudyResult) -> list[str]:
+def data_gaps(result: StudyResult) -> list[str]:
     """List the data gaps a reader must know: thin layers, proxies, unreachable parcels."""
     from siteplan.facilities.rules import PROXY_CLASSES
 
@@ -204,7 +204,7 @@ def summary_blocks(result: StudyResult, metadata: Mapping[str, Any],
         Block("summary_sources", _sources(study)),
         Block("summary_coverage", coverage.reset_index(drop=True)),
         Block("summary_compliance", counts.reset_index(drop=True)),
-        Block("summary_gaps", pd.DataFrame({"reason": _gaps(result)})),
+        Block("summary_gaps", pd.DataFrame({"reason": data_gaps(result)})),
         Block("summary_top", top[[c for c in top_cols if c in top.columns]]
               .reset_index(drop=True)),
     ]
@@ -233,5 +233,5 @@ def portable_metadata(rows: Sequence[tuple[str, str]],
             for key, value in rows]
 
 
-__all__ = ["criteria_table", "portable_metadata", "portable_path", "study_sheets",
+__all__ = ["RAW_UNITS", "criteria_table", "data_gaps", "portable_metadata", "portable_path", "study_sheets",
            "summary_blocks", "transform_words"]
