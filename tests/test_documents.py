@@ -299,3 +299,36 @@ def test_report_command_writes_the_top_parcels(tmp_path):
     page = (out / "parcel_report.html").read_text(encoding="utf-8")
     assert page.count('<section class="parcel"') == 2
     assert not (out / "parcel_report.pdf").exists()
+
+
+# -------------------------------------------------------------------------- reproducible meta.json
+
+
+def test_meta_json_embeds_the_study_file_settings_versions_and_command_line(run):
+    import hashlib
+    import json
+    import sys
+
+    import shapely
+
+    meta = json.loads(run["written"]["meta"].read_text(encoding="utf-8"))
+    toml = DEMO_STUDY.read_text(encoding="utf-8")
+    assert meta["study_toml"] == toml  # the file as read: its text hashes to config_sha256
+    assert hashlib.sha256(meta["study_toml"].encode("utf-8")).hexdigest() == \
+        meta["config_sha256"]
+    network = meta["settings"]["network"]
+    assert network["max_snap_m"] == 200.0 and network["facility_point"] == "nearest-boundary"
+    assert network["walk_profile"] == "china-walk"  # a default, resolved
+    assert network["speed_mps"] == 1.2
+    assert meta["settings"]["catchments"]["frontage_m"] == 30.0
+    assert meta["settings"]["class_radii_m"]["kindergarten"] == 300.0
+    assert meta["settings"]["class_radii_m"]["hospital"] == 1000.0  # life_circle = "15min"
+    assert meta["libraries"]["shapely"] == shapely.__version__
+    assert {"numpy", "pandas", "geopandas", "pyproj", "pyogrio", "geos", "proj",
+            "gdal"} <= set(meta["libraries"])
+    assert meta["command_line"] == sys.argv
+    # The workbook's metadata sheet has the settings, not the whole file.
+    keys = [r[0] for r in load_workbook(run["written"]["xlsx"], read_only=True)[
+        "研究元数据 Study metadata"].iter_rows(min_row=2, values_only=True)]
+    assert "settings.network.max_snap_m" in keys and "libraries.shapely" in keys
+    assert "study_toml" not in keys

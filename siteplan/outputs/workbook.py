@@ -229,7 +229,9 @@ def portable_metadata(rows: Sequence[tuple[str, str]],
                       config_path: str | None) -> list[tuple[str, str]]:
     """Return metadata rows with every path made portable (:func:`portable_path`)."""
     base = Path(config_path).parent if config_path else None
-    return [(key, portable_path(value, base) if key.endswith("path") and value else value)
+    return [(key, portable_path(value, base)
+             if value and (key.endswith("path") or key.startswith("command_line[")
+                           and Path(value).is_absolute()) else value)
             for key, value in rows]
 
 
