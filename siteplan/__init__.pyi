@@ -42,6 +42,7 @@ from .osm.features import read_osm as read_osm
 from .osm.overpass import fetch_osm as fetch_osm
 from .outputs.maps.staticmap import static_map as static_map
 from .outputs.maps.webmap import make_map as make_map
+from .outputs.report import parcel_report as parcel_report
 from .outputs.shortlist import write_shortlist as write_shortlist
 from .outputs.siting import write_siting as write_siting
 from .outputs.summary import summary_text as summary_text

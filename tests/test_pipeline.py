@@ -203,7 +203,8 @@ def test_xlsx_has_the_compliance_and_coverage_sheets(demo, tmp_path):
     study, result, *_ = demo
     out = write_outputs(result, tmp_path, formats=["xlsx"])
     book = load_workbook(out["xlsx"], read_only=True)
-    assert book.sheetnames == ["排名 Ranking", "排除地块 Excluded", "达标统计 Seed compliance",
+    assert book.sheetnames == ["汇总 Summary", "排名 Ranking", "排除地块 Excluded",
+                               "评价因子 Criteria", "达标统计 Seed compliance",
                                "服务覆盖 Service coverage", "设施识别报告 Facilities report",
                                "研究元数据 Study metadata"]
     rows = list(book["达标统计 Seed compliance"].iter_rows(values_only=True))

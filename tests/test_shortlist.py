@@ -119,10 +119,11 @@ def test_xlsx_structure(scored, metadata, tmp_path):
     ranking, excluded, meta = wb.worksheets
     headers = [c.value for c in ranking[1]]
     names = [c.value for c in ranking[2]]
-    assert headers[names.index("score")] == "综合得分 (0-100) / Score (0-100)"
-    assert headers[names.index("rank")] == "排名 / Rank"
-    assert headers[names.index("kg_points")] == "幼儿园步行 (加权得分) / Kindergarten walk (weighted points)"
-    assert ranking.freeze_panes == "B3" and meta.freeze_panes == "A2"
+    assert headers[names.index("score")] == "综合得分 (0-100)\nScore (0-100)"
+    assert headers[names.index("rank")] == "排名\nRank"
+    assert headers[names.index("kg_points")] == "幼儿园步行 (加权得分)\nKindergarten walk (weighted points)"
+    assert names[:4] == ["rank", "parcel_id", "name", "score"]
+    assert ranking.freeze_panes == "C3" and meta.freeze_panes == "A2"
     col = names.index("score") + 1
     assert [ranking.cell(row=r, column=col).value for r in (3, 4, 5)] == [80.0, 70.13, 55.5]
     assert ranking.cell(row=3, column=col).number_format == "0.00"

@@ -2,11 +2,11 @@
 
 :func:`main` runs it (``siteplan ...``, ``python -m siteplan ...``).  The commands register on
 :data:`app` as their modules are imported here: :mod:`~siteplan.cli.run` (a study end to end),
-then :mod:`~siteplan.cli.tools` (single stages, new cities, batches) and
-:mod:`~siteplan.cli.compare` (scenarios).
+then :mod:`~siteplan.cli.tools` (single stages, new cities, batches),
+:mod:`~siteplan.cli.compare` (scenarios) and :mod:`~siteplan.cli.report` (the parcel report).
 """
 
-from siteplan.cli import compare, run, tools
+from siteplan.cli import compare, report, run, tools
 from siteplan.cli.app import app, main
 
-__all__ = ["app", "main", "compare", "run", "tools"]
+__all__ = ["app", "main", "compare", "report", "run", "tools"]

@@ -6,10 +6,28 @@ spreadsheet would run as a formula neutralised.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 #: Leading characters that make a spreadsheet treat text as a formula (CSV/XLSX injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+# Characters an XLSX cell cannot hold (XML 1.0 forbids them; openpyxl raises on them): the C0
+# controls but tab, line feed and carriage return.
+XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+XLSX_REPLACEMENT = "\ufffd"
+
+
+def xlsx_text(text: str) -> str:
+    """Return ``text`` with each character an XLSX cell cannot hold replaced by U+FFFD.
+
+    Examples
+    --------
+    >>> xlsx_text("A" + chr(1) + "B") == "A" + chr(0xFFFD) + "B"
+    True
+    """
+    return XLSX_ILLEGAL.sub(XLSX_REPLACEMENT, text)
 
 
 def neutralise(text: str) -> str:
@@ -40,7 +58,7 @@ def column_decimals(name: str, values: pd.Series) -> int | None:
         return 6
     if name.endswith(("_m", "_min")):
         return 1
-    if name.endswith(("_m2", "_points", "_rating")) or name in ("score", "far"):
+    if name.endswith(("_m2", "_points", "_rating", "_ha", "_mu")) or name in ("score", "far"):
         return 2
     if name.endswith("_share"):
         return 4
@@ -52,4 +70,5 @@ def number_format(decimals: int) -> str:
     return "0" if decimals == 0 else "0." + "0" * decimals
 
 
-__all__ = ["FORMULA_PREFIXES", "column_decimals", "neutralise", "number_format"]
+__all__ = ["FORMULA_PREFIXES", "XLSX_ILLEGAL", "column_decimals", "neutralise", "number_format",
+           "xlsx_text"]

@@ -27,12 +27,14 @@ previous ones at once, or none does.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import io
 import json
 import platform
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +50,9 @@ from siteplan.core.labels import Pairs
 from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.version import __version__
 from siteplan.outputs.cells import column_decimals, neutralise
+from siteplan.outputs.workbook import portable_metadata
 from siteplan.outputs.xlsx import write_xlsx
+from siteplan.outputs.xlsx_layout import Block
 from siteplan.study.result import bool_column, order_parcels
 
 if TYPE_CHECKING:
@@ -149,7 +153,54 @@ def study_run_metadata(study: Study, crs: Any) -> dict[str, Any]:
     meta["scoring"] = scoring_metadata(study)
     meta["compliance_radii_m"] = dict(study.compliance.radii)
     meta["programme_assumptions"] = study.programme.assumptions()
+    meta.update(reproduction_metadata(study))
     return meta
+
+
+#: Libraries whose versions can change a result (the GEOS/PROJ/GDAL below them too).
+LIBRARIES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "networkx",
+             "osmnx", "pyrosm", "rasterio", "openpyxl", "folium", "matplotlib", "pydantic")
+
+
+def library_versions() -> dict[str, str]:
+    """Return the versions of the libraries behind a result, and of GEOS, PROJ and GDAL."""
+    import importlib.metadata
+
+    import shapely
+
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    import pyproj
+
+    versions["geos"] = shapely.geos_version_string
+    versions["proj"] = pyproj.proj_version_str
+    versions["gdal"] = pyogrio.__gdal_version_string__
+    return versions
+
+
+def reproduction_metadata(study: Study) -> dict[str, Any]:
+    """Describe what repeats a run: the study file as read, its settings, the software.
+
+    Returns
+    -------
+    dict
+        ``study_toml`` (the file's text; None without a file), ``settings`` (the resolved
+        ``network`` (with the walking speed used), ``catchments`` (frontage, mode, rings), ``coverage`` and ``crs`` tables
+        with every default filled in, and ``class_radii_m`` of each class used),
+        ``libraries`` (:func:`library_versions`) and ``command_line`` (``sys.argv``).
+    """
+    toml = (Path(study.source_path).read_text(encoding="utf-8")
+            if study.source_path and Path(study.source_path).is_file() else None)
+    settings = {name: getattr(study, name).model_dump(mode="json")
+                for name in ("network", "catchments", "coverage", "crs")
+                if hasattr(study, name)}
+    settings["network"]["speed_mps"] = study.network.speed_mps  # the profile's, resolved
+    settings["class_radii_m"] = {cls: study.class_radius(cls)
+                                 for cls in study.facility_classes()}
+    return {"study_toml": toml, "settings": settings, "libraries": library_versions(),
+            "command_line": list(sys.argv)}
 
 
 def flatten_metadata(metadata: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -365,10 +416,14 @@ def shortlist_files(
     basename: str = "shortlist",
     labels: Pairs | None = None,
     tables: Mapping[str, pd.DataFrame] | None = None,
+    summary: tuple[str, Sequence[Block]] | None = None,
 ) -> dict[str, Path]:
     """Write the shortlist files into ``folder`` (a staging folder; see :func:`write_shortlist`).
 
-    Returns ``{kind: path}`` of the files written there.
+    ``summary`` is the XLSX's first sheet (:func:`siteplan.outputs.workbook.summary_blocks`).
+    The XLSX and GeoPackage metadata name files relative to the study folder (no local
+    folders); the JSON sidecar keeps the full paths.  Returns ``{kind: path}`` of the files
+    written there.
     """
     _check_request(formats, layers)
     ordered = order_parcels(parcels, top_n)
@@ -383,7 +438,10 @@ def shortlist_files(
     }
     if "gpkg" in formats:
         meta["shortlist"]["n_parcels_gpkg"] = int(len(parcels))
-    meta_rows = flatten_metadata(meta)
+    # The study file's text is in the JSON sidecar; the tables keep one line per setting.
+    meta_rows = portable_metadata(
+        flatten_metadata({k: v for k, v in meta.items() if k != "study_toml"}),
+        meta.get("config_path"))
 
     written: dict[str, Path] = {}
     if "csv" in formats:
@@ -392,7 +450,7 @@ def shortlist_files(
     if "xlsx" in formats:
         written["xlsx"] = folder / f"{basename}.xlsx"
         write_xlsx(written["xlsx"], table[~excluded_mask], table[excluded_mask], meta_rows,
-                   labels, tables or {})
+                   labels, tables or {}, summary)
     if "gpkg" in formats:
         written["gpkg"] = folder / f"{basename}.gpkg"
         every = ordered if top_n is None else order_parcels(parcels)
@@ -412,7 +470,9 @@ __all__ = [
     "FORMATS",
     "file_sha256",
     "flatten_metadata",
+    "library_versions",
     "order_parcels",
+    "reproduction_metadata",
     "run_metadata",
     "shortlist_csv_bytes",
     "shortlist_files",

@@ -206,6 +206,7 @@ def write_outputs(
     {'csv': 'shortlist.csv', 'gpkg': 'shortlist.gpkg', 'meta': 'shortlist.meta.json'}
     """
     from siteplan.outputs.shortlist import shortlist_files, study_run_metadata
+    from siteplan.outputs.workbook import study_sheets, summary_blocks
     from siteplan.scoring.compliance import compliance_counts
     from siteplan.scoring.score import criterion_labels
 
@@ -230,15 +231,11 @@ def write_outputs(
                                      "share_meeting": round(float(r["share_meeting"]), 4)}
                     for r in counts.to_dict("records")}
                 meta["thin_layers"] = [thin.as_dict() for thin in result.thin_layers]
-                tables = {"sheet_compliance": counts, "sheet_coverage": result.coverage}
-                if result.facilities_report is not None:
-                    tables["sheet_facilities_report"] = result.facilities_report.drop(
-                        columns="geometry")
                 written.update(shortlist_files(
                     result.parcels, stage, top_n=top, metadata=meta, formats=table_formats,
                     layers=result_layers(result, network_edges=network_edges),
-                    labels=criterion_labels(study),
-                    tables=tables))
+                    labels=criterion_labels(study), tables=study_sheets(result),
+                    summary=summary_blocks(result, meta, result.ranked(min(top, 20)))))
         if map_formats:
             with step("maps"):
                 written.update(_maps(result, stage, stem=map_stem(study),

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,31 @@ import pandas as pd
 
 from siteplan.core.errors import SiteplanWarning
 from siteplan.core.labels import Pairs, label
-from siteplan.outputs.cells import FORMULA_PREFIXES, column_decimals, number_format
-
-# Characters an XLSX cell cannot hold (XML 1.0 forbids them; openpyxl raises on them): the C0
-# controls but tab, line feed and carriage return.
-XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-XLSX_REPLACEMENT = "\ufffd"
+from siteplan.outputs.cells import (
+    FORMULA_PREFIXES,
+    XLSX_ILLEGAL,
+    column_decimals,
+    number_format,
+    xlsx_text,
+)
+from siteplan.outputs.xlsx_layout import (
+    Block,
+    header_text,
+    lay_out,
+    prepare_sheet,
+    report_order,
+    seed_classes_of,
+    write_summary,
+)
 
 
 def _xlsx_values(name: str, values: pd.Series) -> tuple[list[Any], int | None]:
     decimals = column_decimals(name, values)
     out: list[Any]
     if pd.api.types.is_bool_dtype(values):
-        out = [None if v is pd.NA else bool(v) for v in values.astype("boolean")]
+        # 是/否, as a bureau's tables write them (the CSV keeps TRUE/FALSE for machines).
+        yes, no = label("yes", "zh"), label("no", "zh")
+        out = [None if v is pd.NA else (yes if v else no) for v in values.astype("boolean")]
     elif decimals is not None:
         num = values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         rounded = np.round(num, decimals) + 0.0
@@ -44,36 +55,26 @@ def _xlsx_values(name: str, values: pd.Series) -> tuple[list[Any], int | None]:
     return out, decimals
 
 
-def xlsx_text(text: str) -> str:
-    """Return ``text`` with each character an XLSX cell cannot hold replaced by U+FFFD.
-
-    Examples
-    --------
-    >>> xlsx_text("A" + chr(1) + "B") == "A" + chr(0xFFFD) + "B"
-    True
-    """
-    return XLSX_ILLEGAL.sub(XLSX_REPLACEMENT, text)
-
-
 def _write_sheet(ws: Any, table: pd.DataFrame, labels: Pairs | None = None) -> None:
     """Stream one table into a write-only sheet: bilingual header, column-name row, rows.
 
     Rows go to disk as they are appended (openpyxl's write-only mode), so a sheet of 100,000
     excluded parcels does not hold millions of cell objects in memory.  A styled cell (a number
     format, a quote prefix) is one reusable cell per column, written before the next row is
-    built.
+    built.  Yes/no columns read 是/否; the sheet is laid out for print and filtering by
+    :func:`siteplan.outputs.xlsx_layout.lay_out` (widths, wrapped headers, autofilter,
+    conditional formats, page setup).
     """
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
-    bold = Font(bold=True)
     columns: list[list[Any]] = []
     numbers: list[Any] = []
     quoted: list[Any] = []
-    for j, col in enumerate(table.columns, start=1):
+    decimals_of: list[int | None] = []
+    for col in table.columns:
         values, decimals = _xlsx_values(str(col), table[col])
         columns.append(values)
+        decimals_of.append(decimals)
         num = None
         if decimals is not None:
             num = WriteOnlyCell(ws)
@@ -82,12 +83,11 @@ def _write_sheet(ws: Any, table: pd.DataFrame, labels: Pairs | None = None) -> N
         quote = WriteOnlyCell(ws)
         quote.quotePrefix = True
         quoted.append(quote)
-        width = 12 if decimals is not None else min(60, max(12, len(str(col)) + 2))
-        ws.column_dimensions[get_column_letter(j)].width = width
-    ws.freeze_panes = "B3"  # (column widths and panes precede the rows in the file)
-    for texts in ([label(str(c), "both", labels) for c in table.columns],
-                  [str(c) for c in table.columns]):
-        ws.append([_text_cell(WriteOnlyCell(ws), text, font=bold) for text in texts])
+    headers = [header_text(str(c), labels) for c in table.columns]
+    names = [str(c) for c in table.columns]
+    header_style = prepare_sheet(ws, headers, names, columns, decimals_of)
+    ws.append([_text_cell(WriteOnlyCell(ws), text, **header_style) for text in headers])
+    ws.append([_text_cell(WriteOnlyCell(ws), text, font=header_style["font"]) for text in names])
     for i in range(len(table)):
         row: list[Any] = []
         for j, values in enumerate(columns):
@@ -102,21 +102,25 @@ def _write_sheet(ws: Any, table: pd.DataFrame, labels: Pairs | None = None) -> N
             else:
                 row.append(value)
         ws.append(row)
+    lay_out(ws, names, columns, len(table))
 
 
-def _text_cell(cell: Any, text: str, font: Any = None) -> Any:
+def _text_cell(cell: Any, text: str, font: Any = None, alignment: Any = None) -> Any:
     """``cell`` holding ``text`` as a string (never a formula), in ``font`` if given."""
     cell.value = xlsx_text(text)
     cell.data_type = "s"
     if font is not None:
         cell.font = font
+    if alignment is not None:
+        cell.alignment = alignment
     return cell
 
 
 def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
                meta_rows: list[tuple[str, str]], labels: Pairs | None,
-               tables: Mapping[str, pd.DataFrame] | None = None) -> None:
-    """Write the shortlist workbook: ranked, excluded and metadata sheets.
+               tables: Mapping[str, pd.DataFrame] | None = None,
+               summary: tuple[str, Sequence[Block]] | None = None) -> None:
+    """Write the shortlist workbook: summary, ranked, excluded, extra and metadata sheets.
 
     Parameters
     ----------
@@ -131,6 +135,13 @@ def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
     tables
         Extra sheets ``{label key: table}`` after the excluded parcels (seed compliance counts,
         coverage), each named by its key's label.
+    summary
+        ``(title, blocks)`` of a *汇总 Summary* sheet written first
+        (:func:`siteplan.outputs.workbook.summary_blocks`); none without.
+
+    The ranked and excluded sheets put rank, id, name, score, the seed rules (distance, 是/否,
+    nearest facility) and the area in m², ha and 亩 first
+    (:func:`siteplan.outputs.xlsx_layout.report_order`).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -144,16 +155,20 @@ def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
                       "(the CSV and the GeoPackage keep the text as it is). Fix: remove the "
                       "control characters from the input's text columns.", SiteplanWarning,
                       stacklevel=4)
+    seeds = seed_classes_of(ranked)
     wb = Workbook(write_only=True)
     try:
-        _write_sheet(wb.create_sheet(f"{label('sheet_ranking', 'zh')} "
-                                     f"{label('sheet_ranking', 'en')}"), ranked, labels)
-        _write_sheet(wb.create_sheet(f"{label('sheet_excluded', 'zh')} "
-                                     f"{label('sheet_excluded', 'en')}"), excluded, labels)
+        if summary is not None:
+            write_summary(wb.create_sheet(_sheet_name("sheet_summary")), summary[0], summary[1],
+                          labels)
+        _write_sheet(wb.create_sheet(_sheet_name("sheet_ranking")), report_order(ranked, seeds),
+                     labels)
+        _write_sheet(wb.create_sheet(_sheet_name("sheet_excluded")),
+                     report_order(excluded, seeds), labels)
         for key, extra in (tables or {}).items():
-            _write_sheet(wb.create_sheet(f"{label(key, 'zh')} {label(key, 'en')}"[:31]),
+            _write_sheet(wb.create_sheet(_sheet_name(key)),
                          pd.DataFrame(extra).reset_index(drop=True), labels)
-        wm = wb.create_sheet(f"{label('sheet_metadata', 'zh')} {label('sheet_metadata', 'en')}")
+        wm = wb.create_sheet(_sheet_name("sheet_metadata"))
         wm.column_dimensions["A"].width = 32
         wm.column_dimensions["B"].width = 80
         wm.freeze_panes = "A2"
@@ -172,6 +187,11 @@ def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
     except BaseException:
         _abandon(wb)
         raise
+
+
+def _sheet_name(key: str) -> str:
+    """``中文 English`` of a sheet's label key, within Excel's 31 characters."""
+    return f"{label(key, 'zh')} {label(key, 'en')}"[:31]
 
 
 def _abandon(wb: Any) -> None:

@@ -141,7 +141,7 @@ def test_29_the_xlsx_has_every_row_it_should(large_run):
     from openpyxl import load_workbook
 
     book = load_workbook(large_run["out"] / "shortlist.xlsx", read_only=True)
-    ranking, excluded = book.worksheets[0], book.worksheets[1]
+    ranking, excluded = book["排名 Ranking"], book["排除地块 Excluded"]
     info = pyogrio.read_dataframe(large_run["out"] / "shortlist.gpkg", layer="parcels",
                                   columns=["excluded"], read_geometry=False)
 

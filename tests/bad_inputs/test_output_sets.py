@@ -137,7 +137,7 @@ def test_control_characters_in_parcel_text_are_cleaned_in_the_xlsx(capsys, tmp_p
     code, _, err = _run(capsys, study)
     assert code == 0, err
     assert "warning: shortlist.xlsx: 3 cell(s) hold control characters an XLSX" in err, err
-    sheet = load_workbook(study.out / "shortlist.xlsx", read_only=True).worksheets[0]
+    sheet = load_workbook(study.out / "shortlist.xlsx", read_only=True)["排名 Ranking"]
     rows = list(sheet.iter_rows(values_only=True))
     col = rows[1].index("name")
     names = {r[col] for r in rows[2:]}
