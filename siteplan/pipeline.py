@@ -180,32 +180,23 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
     Coverage is that of the served units (:func:`siteplan.access.service.service_coverage`),
     with the street-frontage land share beside it.
 
-    Proxy classes (thousands of points along roads or track) are always dissolved: one polygon
-    per proxy point would say nothing and cost minutes.  The frontage land figures are those of
-    each class's dissolved catchment, whatever the mode, computed without building it
-    (:func:`siteplan.access.coverage.class_coverage`): only the polygons that are written and drawn
-    are built, since a city-wide dissolve is one large union of every reached street.
+    Proxy classes (thousands of points along roads or track) are always the streets they reach,
+    as lines: one polygon per proxy point would say nothing, and their dissolved polygon is a
+    city-wide union of minutes.  So is a class with more than ``catchments.max_polygons``
+    facilities (with a warning).  The frontage land figures are those of each class's dissolved
+    catchment, whatever the mode, computed without building it
+    (:func:`siteplan.access.coverage.class_coverage`): only the polygons that are written and
+    drawn are built.
     """
     cfg = study.network
     radii = {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
-    mode = study.catchments.mode
     frontage_m = study.catchments.frontage_m
-
-    def build(classes: dict[str, float], how: Any) -> gpd.GeoDataFrame:
-        return build_catchments(inp.network, inp.facilities, classes, mode=how,
-                                rings_m=study.catchments.rings_m, frontage_m=frontage_m,
-                                facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m)
-
     with step("catchments"):
-        if mode == "dissolve":
-            polys = build(radii, "dissolve")
-        else:
-            proxy = {c: r for c, r in radii.items() if c in PROXY_CLASSES}
-            polys = build({c: r for c, r in radii.items() if c not in proxy}, mode)
-            proxies = build(proxy, "dissolve") if proxy else polys.iloc[:0]
-            if len(proxies):  # (an empty frame would turn the columns' dtypes to object)
-                polys = gpd.GeoDataFrame(pd.concat([polys, proxies], ignore_index=True),
-                                         geometry="geometry", crs=inp.network.crs)
+        polys = build_catchments(
+            inp.network, inp.facilities, radii, mode=study.catchments.mode,
+            rings_m=study.catchments.rings_m, frontage_m=frontage_m,
+            facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
+            as_lines=line_classes(study, inp.facilities, radii))
     with step("coverage"):
         cov = study.coverage
         gates = inp.entrances
@@ -221,6 +212,33 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
             frontage_m=frontage_m, facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
             search_limit_m=cfg.search_limit_m)
     return polys, served
+
+
+def line_classes(study: Study, facilities: gpd.GeoDataFrame,
+                 radii: dict[str, float]) -> list[str]:
+    """Classes whose catchment is drawn as the streets they reach: proxies and large classes.
+
+    A class with more facilities than ``catchments.max_polygons`` is warned about (in
+    ``mode = "dissolve"`` only the proxies are lines: the study asked for one polygon per
+    class).
+    """
+    counts = facilities["class"].astype(str).value_counts()
+    out = [c for c in radii if c in PROXY_CLASSES]
+    if study.catchments.mode == "dissolve":
+        return out
+    limit = study.catchments.max_polygons
+    for cls in sorted(set(radii) - set(out)):
+        n = int(counts.get(cls, 0))
+        if n > limit:
+            out.append(cls)
+            warnings.warn(
+                f"{study.source_path or 'study config'}: {n:,} {cls} facilities, more than "
+                f"catchments.max_polygons = {limit:,}: the {cls} catchment is the streets they "
+                f"reach within {radii[cls]:g} m (one row of lines), not one polygon per "
+                "facility. Fix: raise catchments.max_polygons to build the polygons (about 9 ms "
+                "each at 1000 m), or set catchments.mode = \"dissolve\" for one polygon.",
+                SiteplanWarning, stacklevel=3)
+    return out
 
 
 def access_warnings(study: Study, facilities: gpd.GeoDataFrame, access: pd.DataFrame,
