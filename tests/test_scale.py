@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pytest
 import shapely
 from conftest import DATA
 from scipy.spatial import cKDTree
 
+from siteplan.access.catchments import buffer_streets, catchments
+from siteplan.access.coverage import class_coverage
+from siteplan.access.distances import snap_facilities
+from siteplan.access.reach import _CLASS_MEMO, class_streets, reached_pieces
 from siteplan.io.offsets import (
     MAX_OUTLINES,
     OUTLINE_MATCH_M,
@@ -63,3 +69,48 @@ def test_judged_rows_are_kept_when_the_layer_is_cut_to_them():
     assert rows.size == MAX_OUTLINES and 7 not in rows and np.all(np.diff(rows) > 0)
     again = judged_rows(pts[rows], outline=True)
     assert np.array_equal(again, np.arange(MAX_OUTLINES))
+
+
+def _kindergartens(net, n=40, seed=3):
+    rng = np.random.default_rng(seed)
+    xy = net.node_xy[rng.choice(net.n_nodes, n, replace=False)] + rng.normal(0, 30, (n, 2))
+    return gpd.GeoDataFrame({"facility_id": [f"k{i}" for i in range(n)],
+                             "class": "kindergarten"}, geometry=shapely.points(xy),
+                            crs=net.crs)
+
+
+def test_catchment_as_lines_is_the_dissolved_catchments_streets(taiyuan_network):
+    # A class drawn as lines (proxies, classes above catchments.max_polygons) is the streets
+    # whose frontage buffer is the dissolved catchment: same length, same area once buffered.
+    net = taiyuan_network
+    fac = _kindergartens(net)
+    polygon = catchments(net, fac, {"kindergarten": 300.0}, mode="dissolve")
+    lines = catchments(net, fac, {"kindergarten": 300.0}, as_lines=["kindergarten"])
+    assert len(lines) == 1 and lines["facility_id"].isna().all()
+    assert np.isnan(lines["area_m2"].iloc[0])
+    geom = lines.geometry.iloc[0]
+    assert geom.geom_type == "MultiLineString"
+    assert lines["street_m"].iloc[0] == pytest.approx(polygon["street_m"].iloc[0], rel=1e-12)
+    assert geom.length == pytest.approx(lines["street_m"].iloc[0], rel=1e-9)
+    again = buffer_streets(np.array([geom], dtype=object), 30.0)[0]
+    assert again.symmetric_difference(polygon.geometry.iloc[0]).area < 1e-6 * again.area
+
+
+def test_class_streets_are_computed_once_and_give_the_same_coverage(taiyuan_network):
+    net = taiyuan_network
+    fac = _kindergartens(net, seed=5)
+    sn = snap_facilities(net, fac, ["kindergarten"])["kindergarten"][0]
+    pieces, lines = class_streets(net, sn, 300.0)
+    direct = reached_pieces(net, sn, 300.0, per_facility=False)
+    pd.testing.assert_frame_equal(pieces, direct)
+    assert np.allclose(shapely.length(lines), (direct["t"] - direct["s"]).to_numpy())
+    # The same snap and radius: the same arrays, not a second pass.
+    assert class_streets(net, sn, 300.0)[1] is lines
+    assert class_streets(net, sn, 500.0)[1] is not lines
+    housing = gpd.GeoDataFrame(geometry=shapely.buffer(fac.geometry.to_numpy()[:10], 120.0),
+                               crs=net.crs)
+    first = class_coverage(net, fac, {"kindergarten": 300.0}, housing)[0]
+    _CLASS_MEMO.clear()
+    fresh = class_coverage(net, fac, {"kindergarten": 300.0}, housing)[0]
+    pd.testing.assert_frame_equal(first, fresh)
+    assert 0 < first["covered_share"].iloc[0] < 1

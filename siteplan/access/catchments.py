@@ -21,7 +21,13 @@ import pandas as pd
 import shapely
 
 from siteplan.access.distances import snap_facilities
-from siteplan.access.reach import per_facility_vees, pieces_within, reached_pieces, split_pieces
+from siteplan.access.reach import (
+    class_streets,
+    per_facility_vees,
+    pieces_within,
+    reached_pieces,
+    split_pieces,
+)
 
 # Seed clause 三(二)8 (好房子) service radii and the GB 50180-2018 5/10/15-minute life circles.
 from siteplan.core.defaults import FRONTAGE_M, GB50180_CIRCLES_M, MAX_SNAP_M, SEED_RADII_M
@@ -161,7 +167,7 @@ def catchments(
         Memory bound of one block of per-facility passes.
     as_lines
         Classes whose catchment is the streets they reach, whatever the mode: one row per class,
-        the reached stretches of street, line-merged (a (Multi)LineString), ``area_m2`` NaN.
+        the reached stretch of each edge as one part (a MultiLineString), ``area_m2`` NaN.
         For proxies (thousands of points along roads) and classes with thousands of
         facilities, whose polygons would take minutes to build and are drawn merged anyway.
 
@@ -201,7 +207,7 @@ def catchments(
 
     >>> lines = catchments(net, kg, {"kindergarten": 300.0}, as_lines=["kindergarten"])
     >>> lines.geometry.iloc[0].geom_type, float(lines["street_m"].iloc[0])
-    ('LineString', 600.0)
+    ('MultiLineString', 600.0)
     """
     radii = dict(SEED_RADII_M if radii is None else radii)
     check_radii(radii)
@@ -279,9 +285,13 @@ def _class_catchments(net: Network, sn: Snap, ids: np.ndarray, cls: str, radius:
 
 
 def _line_rows(net: Network, sn: Snap, cls: str, radius: float) -> pd.DataFrame:
-    """One row: the streets the class reaches within ``radius``, as lines."""
-    pieces = reached_pieces(net, sn, radius, per_facility=False)
-    lines = pieces_to_lines(net, pieces, 1)
+    """One row: the streets the class reaches within ``radius``, as lines.
+
+    The reached stretch of each edge is one part, not line-merged across edges: merging a
+    city's worth of pieces is one GEOS call of seconds, and the row is drawn as lines anyway.
+    """
+    pieces, parts = class_streets(net, sn, radius)
+    lines = np.array([shapely.multilinestrings(parts)], dtype=object)
     return pd.DataFrame({
         "facility_id": pd.array([None], dtype="string"),
         "class": cls,

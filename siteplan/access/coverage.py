@@ -21,13 +21,12 @@ import shapely
 
 from siteplan.access.catchments import buffer_streets, check_radii
 from siteplan.access.distances import snap_facilities
-from siteplan.access.reach import reached_pieces
+from siteplan.access.reach import class_streets
 from siteplan.core.columns import distance_column
 from siteplan.core.defaults import FRONTAGE_M, MAX_SNAP_M, MIN_BLIND_SPOT_M2
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.io.layers import is_polygonal
 from siteplan.network.graph import Network
-from siteplan.network.linear import substrings
 from siteplan.network.snapping import SnapPoint
 
 
@@ -467,9 +466,7 @@ def class_coverage(
             frames.append(_spot_rows(cls, residential, names, _outside(res, parts),
                                      min_area_m2))
             continue
-        pieces = reached_pieces(net, sn, float(radii[cls]), per_facility=False)
-        lines = substrings(net.edge_geometry, pieces["edge"].to_numpy(), pieces["s"].to_numpy(),
-                           pieces["t"].to_numpy(), vertices=net.vertices)
+        lines = class_streets(net, sn, float(radii[cls]))[1]
         tree = shapely.STRtree(lines)
         zones = frontage_near(lines, parts, frontage_m, tree=tree)
         covered = float(shapely.area(shapely.intersection(parts, zones)).sum())
