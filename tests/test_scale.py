@@ -15,7 +15,7 @@ from conftest import DATA
 from scipy.spatial import cKDTree
 
 from siteplan.access.catchments import buffer_streets, catchments
-from siteplan.access.coverage import class_coverage
+from siteplan.access.coverage import _Frontage, blind_spots, class_coverage, coverage
 from siteplan.access.distances import snap_facilities
 from siteplan.access.reach import _CLASS_MEMO, class_streets, reached_pieces
 from siteplan.io.offsets import (
@@ -114,3 +114,30 @@ def test_class_streets_are_computed_once_and_give_the_same_coverage(taiyuan_netw
     fresh = class_coverage(net, fac, {"kindergarten": 300.0}, housing)[0]
     pd.testing.assert_frame_equal(first, fresh)
     assert 0 < first["covered_share"].iloc[0] < 1
+
+
+def test_land_near_wholly_reached_streets_takes_the_networks_frontage(taiyuan_network,
+                                                                      taiyuan_polygons):
+    # A class reaching most streets (a bus corridor): most residential land is near streets
+    # reached end to end, whose frontage is the network's, computed once.  Same table and
+    # blind spots as the dissolved catchment, the long way.
+    net = taiyuan_network
+    fac = _kindergartens(net, n=600, seed=11)
+    res = taiyuan_polygons[taiyuan_polygons["landuse"] == "residential"].to_crs(net.crs)
+    res = res[["geometry"]].reset_index(drop=True)
+    radii = {"kindergarten": 400.0}
+    parts = shapely.get_parts(shapely.union_all(res.geometry.to_numpy()))
+    land = _Frontage(net, parts, 30.0)
+    sn = snap_facilities(net, fac, ["kindergarten"])["kindergarten"][0]
+    pieces, lines = class_streets(net, sn, 400.0)
+    inside, outside = land.of_class(pieces, lines, shapely.STRtree(lines))
+    wholly = shapely.equals(inside, land.covered) & ~shapely.is_empty(inside)
+    assert 10 <= wholly.sum() < parts.size  # both ways are taken
+    table, spots = class_coverage(net, fac, radii, res, frontage_m=30.0)
+    polys = catchments(net, fac, radii, mode="dissolve", frontage_m=30.0)
+    ref = coverage(polys, res, network=net, frontage_m=30.0)
+    ref_spots = blind_spots(polys, res, classes=["kindergarten"])
+    for col in ("residential_m2", "covered_m2", "frontage_m2", "covered_share_of_frontage"):
+        np.testing.assert_allclose(table[col], ref[col], rtol=1e-9, err_msg=col)
+    assert spots["residential_id"].tolist() == ref_spots["residential_id"].tolist()
+    np.testing.assert_allclose(spots["area_m2"], ref_spots["area_m2"], rtol=1e-9)
