@@ -48,6 +48,7 @@ from siteplan.network.graph import Network
 from siteplan.network.walkfilter import walk_profile
 from siteplan.osm.parse import is_osm_file
 from siteplan.parcels.plausible import implausible_parcels, spanned_area_m2
+from siteplan.scoring.compliance import compliance_counts
 from siteplan.scoring.score import assess_parcels
 from siteplan.scoring.thin import thin_layers
 from siteplan.study.checks import require_inputs
@@ -544,6 +545,11 @@ class StudySummary:
     map_html: Path | None
     shortlist_csv: Path | None
     top: pd.DataFrame
+    #: The study's coverage table and seed compliance counts, for a province summary.
+    coverage: pd.DataFrame | None = None
+    compliance: pd.DataFrame | None = None
+    #: The parcels' extent in WGS84 lon/lat (west, south, east, north), for the index map.
+    extent: tuple[float, float, float, float] | None = None
 
 
 def run_study_file(path: str | Path, out_dir: str | Path) -> StudySummary:
@@ -556,6 +562,11 @@ def run_study_file(path: str | Path, out_dir: str | Path) -> StudySummary:
     written = write_outputs(result, out_dir)
     top_n = result.study.outputs.top_n
     top = pd.DataFrame(result.ranked(top_n)[["parcel_id", "rank", "score"]])
+    # Small tables only go back to the batch (over the network from a Dask worker).
+    west, south, east, north = (float(v) for v in result.parcels.to_crs(4326).total_bounds)
     return StudySummary(name=result.study.study.name, out_dir=Path(out_dir),
                         map_html=written.get("map"), shortlist_csv=written.get("csv"),
-                        top=top.reset_index(drop=True))
+                        top=top.reset_index(drop=True), coverage=result.coverage.copy(),
+                        compliance=compliance_counts(result.parcels,
+                                                     result.study.compliance.radii),
+                        extent=(west, south, east, north))
