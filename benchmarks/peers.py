@@ -336,7 +336,8 @@ def main() -> None:
 
     print(f"siteplan peers benchmark: {platform.platform()}, {os.cpu_count()} CPUs, "
           f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}"
-          f", shapely {shapely.__version__} (GEOS {shapely.geos_version_string})")
+          f", shapely {shapely.__version__} (GEOS {shapely.geos_version_string}); load "
+          f"average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if not HWM_RESET:
         print("NOTE: /proc/self/clear_refs is not writable; peak memory falls back to ru_maxrss "
               "growth (new process-wide highs only).")
@@ -378,7 +379,17 @@ def main() -> None:
         target(name, ok if million else None,
                f"{info['total_s']:.1f} s, {info['max_rss_mb']:,.0f} MB"
                + ("" if million else " (target is at >= 1M nodes: run --full)"))
-    print(f"\n## Targets   (run took {time.perf_counter() - t_start:.0f} s)")
+    done = [i for i in runs if i is not None and "timeout" not in i]
+    if len(done) == 2:  # absolute times drift with the machine's load; the ratio holds
+        engine, study = done
+        ratio = study["total_s"] / engine["total_s"]
+        million = study["k"] ** 2 * base.net.n_nodes >= 1_000_000
+        target("run_study <= 1.3x the engine stages of the same run", ratio <= 1.3
+               if million else None, f"{ratio:.2f}x ({study['total_s']:.1f} s / "
+               f"{engine['total_s']:.1f} s)")
+    load = os.getloadavg()
+    print(f"\n## Targets   (run took {time.perf_counter() - t_start:.0f} s; load average at "
+          f"the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs)")
     for name, status, detail in TARGETS:
         print(f"  {status:<5} {name}: {detail}")
     if args.json:

@@ -9,7 +9,10 @@ distributed cluster (``scheduler="tcp://HOST:8786"``), on a local cluster of wor
   across studies by score (``overall_rank``) with each study's own ``rank``;
 - ``studies.csv``: one row per study with its status and, for a failed one, why;
 - ``index.html``: a page linking every study's map (relative links, so the folder can be
-  moved or zipped).
+  moved or zipped);
+- ``province_coverage.csv``, ``province_compliance.csv``, ``province_map.html``: every city's
+  coverage per class and seed compliance counts, and one map of the cities linking to theirs
+  (:mod:`siteplan.outputs.province`), when the studies report them (``run_study_file`` does).
 
 A failed study is reported and does not stop the others; :attr:`BatchResult.exit_code` is the
 number of failed studies (at most 125, so a shell can tell it from a crash).  The outputs do
@@ -43,6 +46,7 @@ from siteplan.outputs.batch_report import (
     summary_table,
     write_batch_outputs,
 )
+from siteplan.outputs.province import write_province_outputs
 
 Runner = Callable[[Path, Path], Any]
 SCHEDULER_TIMEOUT = "20s"  # connecting to a remote scheduler
@@ -218,6 +222,9 @@ _FIELD_NAMES = {
     "map_html": ("map_html", "map_path", "map"),
     "shortlist_csv": ("shortlist_csv", "csv"),
     "top": ("top", "top_parcels"),
+    "coverage": ("coverage",),
+    "compliance": ("compliance",),
+    "extent": ("extent",),
 }
 
 
@@ -252,9 +259,13 @@ def _summary_fields(result: Any, study_out: Path) -> dict[str, Any]:
     def text(value: Any) -> str | None:
         return None if value is None else str(value)
 
+    tables = {key: pd.DataFrame(got[key]) for key in ("coverage", "compliance")
+              if isinstance(got[key], pd.DataFrame)}
+    extent = got["extent"]
     return {"name": text(got["name"]), "out_dir": text(got["out_dir"] or study_out),
             "map_html": text(got["map_html"]), "shortlist_csv": text(got["shortlist_csv"]),
-            "top": top}
+            "top": top, **tables,
+            "extent": None if extent is None else tuple(float(v) for v in extent)}
 
 
 def default_runner() -> Runner:
@@ -357,6 +368,7 @@ def run_batch(
     outcomes, info = _execute(tasks, runner, out, scheduler, n_workers, processes, progress)
     t_write = time.perf_counter()
     files = write_batch_outputs(outcomes, out, top_n=top_n, xlsx=xlsx)
+    files.update(write_province_outputs(outcomes, out))
     timings = {"cluster start": info["cluster_seconds"],
                "studies": t_write - start - info["cluster_seconds"],
                "summary": time.perf_counter() - t_write}

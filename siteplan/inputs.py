@@ -23,7 +23,7 @@ from siteplan.core.errors import ConfigError, InputError, SiteplanWarning
 from siteplan.core.tags import ENTRANCE_TAGS, entrance_rows, tag_column
 from siteplan.facilities.classify import residential_land
 from siteplan.io.layers import is_polygonal, read_input
-from siteplan.io.offsets import OffsetCheck, check_offset, offset_message
+from siteplan.io.offsets import OffsetCheck, check_offset, judged_rows, offset_message
 from siteplan.osm.features import FACILITY_TAGS, read_osm
 from siteplan.osm.parse import is_osm_file
 from siteplan.parcels.load import load_parcels
@@ -249,6 +249,9 @@ def check_layer_offset(study: Study, layer: gpd.GeoDataFrame, where: str, *,
     """
     if layer.crs is None or not len(layer):
         return None
+    if not layer.crs.is_geographic:  # reproject only the rows judged (a city of parcels)
+        layer = layer.iloc[judged_rows(np.asarray(layer.geometry.values, dtype=object),
+                                       outline=outline)]
     lonlat = layer if layer.crs.is_geographic else layer.to_crs(4326)
     check = check_offset(lonlat, facilities=facilities, streets=streets, features=features,
                          where=where, warn=False, both_ways=True, outline=outline)

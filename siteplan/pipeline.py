@@ -50,6 +50,7 @@ from siteplan.network.graph import Network
 from siteplan.network.walkfilter import walk_profile
 from siteplan.osm.parse import is_osm_file
 from siteplan.parcels.plausible import implausible_parcels, spanned_area_m2
+from siteplan.scoring.compliance import compliance_counts
 from siteplan.scoring.robustness import study_robustness
 from siteplan.scoring.score import assess_parcels
 from siteplan.scoring.thin import thin_layers
@@ -189,32 +190,23 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
     Coverage is that of the served units (:func:`siteplan.access.service.service_coverage`),
     with the street-frontage land share beside it.
 
-    Proxy classes (thousands of points along roads or track) are always dissolved: one polygon
-    per proxy point would say nothing and cost minutes.  The frontage land figures are those of
-    each class's dissolved catchment, whatever the mode, computed without building it
-    (:func:`siteplan.access.coverage.class_coverage`): only the polygons that are written and drawn
-    are built, since a city-wide dissolve is one large union of every reached street.
+    Proxy classes (thousands of points along roads or track) are always the streets they reach,
+    as lines: one polygon per proxy point would say nothing, and their dissolved polygon is a
+    city-wide union of minutes.  So is a class with more than ``catchments.max_polygons``
+    facilities (with a warning).  The frontage land figures are those of each class's dissolved
+    catchment, whatever the mode, computed without building it
+    (:func:`siteplan.access.coverage.class_coverage`): only the polygons that are written and
+    drawn are built.
     """
     cfg = study.network
     radii = {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
-    mode = study.catchments.mode
     frontage_m = study.catchments.frontage_m
-
-    def build(classes: dict[str, float], how: Any) -> gpd.GeoDataFrame:
-        return build_catchments(inp.network, inp.facilities, classes, mode=how,
-                                rings_m=study.catchments.rings_m, frontage_m=frontage_m,
-                                facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m)
-
     with step("catchments"):
-        if mode == "dissolve":
-            polys = build(radii, "dissolve")
-        else:
-            proxy = {c: r for c, r in radii.items() if c in PROXY_CLASSES}
-            polys = build({c: r for c, r in radii.items() if c not in proxy}, mode)
-            proxies = build(proxy, "dissolve") if proxy else polys.iloc[:0]
-            if len(proxies):  # (an empty frame would turn the columns' dtypes to object)
-                polys = gpd.GeoDataFrame(pd.concat([polys, proxies], ignore_index=True),
-                                         geometry="geometry", crs=inp.network.crs)
+        polys = build_catchments(
+            inp.network, inp.facilities, radii, mode=study.catchments.mode,
+            rings_m=study.catchments.rings_m, frontage_m=frontage_m,
+            facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
+            as_lines=line_classes(study, inp.facilities, radii))
     with step("coverage"):
         cov = study.coverage
         gates = inp.entrances
@@ -230,6 +222,33 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
             frontage_m=frontage_m, facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
             search_limit_m=cfg.search_limit_m)
     return polys, served
+
+
+def line_classes(study: Study, facilities: gpd.GeoDataFrame,
+                 radii: dict[str, float]) -> list[str]:
+    """Classes whose catchment is drawn as the streets they reach: proxies and large classes.
+
+    A class with more facilities than ``catchments.max_polygons`` is warned about (in
+    ``mode = "dissolve"`` only the proxies are lines: the study asked for one polygon per
+    class).
+    """
+    counts = facilities["class"].astype(str).value_counts()
+    out = [c for c in radii if c in PROXY_CLASSES]
+    if study.catchments.mode == "dissolve":
+        return out
+    limit = study.catchments.max_polygons
+    for cls in sorted(set(radii) - set(out)):
+        n = int(counts.get(cls, 0))
+        if n > limit:
+            out.append(cls)
+            warnings.warn(
+                f"{study.source_path or 'study config'}: {n:,} {cls} facilities, more than "
+                f"catchments.max_polygons = {limit:,}: the {cls} catchment is the streets they "
+                f"reach within {radii[cls]:g} m (one row of lines), not one polygon per "
+                "facility. Fix: raise catchments.max_polygons to build the polygons (about 9 ms "
+                "each at 1000 m), or set catchments.mode = \"dissolve\" for one polygon.",
+                SiteplanWarning, stacklevel=3)
+    return out
 
 
 def access_warnings(study: Study, facilities: gpd.GeoDataFrame, access: pd.DataFrame,
@@ -549,6 +568,11 @@ class StudySummary:
     map_html: Path | None
     shortlist_csv: Path | None
     top: pd.DataFrame
+    #: The study's coverage table and seed compliance counts, for a province summary.
+    coverage: pd.DataFrame | None = None
+    compliance: pd.DataFrame | None = None
+    #: The parcels' extent in WGS84 lon/lat (west, south, east, north), for the index map.
+    extent: tuple[float, float, float, float] | None = None
 
 
 def run_study_file(path: str | Path, out_dir: str | Path) -> StudySummary:
@@ -561,6 +585,11 @@ def run_study_file(path: str | Path, out_dir: str | Path) -> StudySummary:
     written = write_outputs(result, out_dir)
     top_n = result.study.outputs.top_n
     top = pd.DataFrame(result.ranked(top_n)[["parcel_id", "rank", "score"]])
+    # Small tables only go back to the batch (over the network from a Dask worker).
+    west, south, east, north = (float(v) for v in result.parcels.to_crs(4326).total_bounds)
     return StudySummary(name=result.study.study.name, out_dir=Path(out_dir),
                         map_html=written.get("map"), shortlist_csv=written.get("csv"),
-                        top=top.reset_index(drop=True))
+                        top=top.reset_index(drop=True), coverage=result.coverage.copy(),
+                        compliance=compliance_counts(result.parcels,
+                                                     result.study.compliance.radii),
+                        extent=(west, south, east, north))

@@ -12,7 +12,7 @@ out of the edge geometries in :mod:`siteplan.network.linear`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -20,14 +20,21 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteplan.access.reach import per_facility_vees, pieces_within, reached_pieces, split_pieces
+from siteplan.access.distances import snap_facilities
+from siteplan.access.reach import (
+    class_streets,
+    per_facility_vees,
+    pieces_within,
+    reached_pieces,
+    split_pieces,
+)
 
 # Seed clause 三(二)8 (好房子) service radii and the GB 50180-2018 5/10/15-minute life circles.
 from siteplan.core.defaults import FRONTAGE_M, GB50180_CIRCLES_M, MAX_SNAP_M, SEED_RADII_M
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.network.graph import Network
 from siteplan.network.linear import substrings
-from siteplan.network.snapping import Snap, SnapPoint, snap
+from siteplan.network.snapping import Snap, SnapPoint
 
 Mode = Literal["overlap", "dissolve", "split", "rings"]
 
@@ -128,6 +135,7 @@ def catchments(
     facility_point: SnapPoint = "representative",
     max_snap_m: float = MAX_SNAP_M,
     budget_bytes: int = 64 * 2**20,
+    as_lines: Collection[str] = (),
 ) -> gpd.GeoDataFrame:
     """Draw the service areas of facilities along the street network.
 
@@ -157,13 +165,18 @@ def catchments(
         cannot reach it get no polygon (they are in the access report).
     budget_bytes
         Memory bound of one block of per-facility passes.
+    as_lines
+        Classes whose catchment is the streets they reach, whatever the mode: one row per class,
+        the reached stretch of each edge as one part (a MultiLineString), ``area_m2`` NaN.
+        For proxies (thousands of points along roads) and classes with thousands of
+        facilities, whose polygons would take minutes to build and are drawn merged anyway.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        In ``net.crs``: ``facility_id`` (missing for ``"dissolve"``), ``class``, ``radius_m``,
-        ``street_m`` (length of reached street), ``area_m2`` and geometry; rows ordered by class
-        then facility.
+        In ``net.crs``: ``facility_id`` (missing for ``"dissolve"`` and ``as_lines``),
+        ``class``, ``radius_m``, ``street_m`` (length of reached street), ``area_m2`` and
+        geometry; rows ordered by class then facility.
 
     Raises
     ------
@@ -189,6 +202,12 @@ def catchments(
     [['k1', 'kindergarten', 300.0, 600.0]]
     >>> round(float(areas["area_m2"].iloc[0]) / 1e4, 1)  # 600 m x 60 m and round caps, in ha
     3.9
+
+    As the street it reaches:
+
+    >>> lines = catchments(net, kg, {"kindergarten": 300.0}, as_lines=["kindergarten"])
+    >>> lines.geometry.iloc[0].geom_type, float(lines["street_m"].iloc[0])
+    ('MultiLineString', 600.0)
     """
     radii = dict(SEED_RADII_M if radii is None else radii)
     check_radii(radii)
@@ -208,18 +227,18 @@ def catchments(
     if facilities.crs is None:
         raise InputError("the facilities have no CRS.", where="facilities",
                          fix="set one (gdf.set_crs(...)).")
-    geoms = np.asarray(facilities.to_crs(net.crs).geometry.values, dtype=object)
-    cls_values = facilities["class"].astype(str).to_numpy()
-    ids = facilities["facility_id"].astype(str).to_numpy()
+    present = set(facilities["class"].astype(str))
+    snaps = snap_facilities(net, facilities, [c for c in sorted(radii) if c in present],
+                            how=facility_point, max_snap_m=max_snap_m)
     frames = []
-    for cls in sorted(radii):
-        rows = np.flatnonzero(cls_values == cls)
-        if rows.size == 0:
+    for cls, (sn, ids) in snaps.items():
+        if cls in as_lines:
+            frames.append(_line_rows(net, sn, cls, float(radii[cls])))
             continue
-        order = rows[np.argsort(ids[rows], kind="stable")]
-        sn = snap(net, geoms[order], how=facility_point, max_snap_m=max_snap_m)
-        frames.append(_class_catchments(net, sn, ids[order], cls, float(radii[cls]), mode,
-                                        rings, frontage_m, budget_bytes))
+        order = np.argsort(ids, kind="stable")
+        frames.append(_class_catchments(net, sn.subset(order), ids[order], cls,
+                                        float(radii[cls]), mode, rings, frontage_m,
+                                        budget_bytes))
     columns = ["facility_id", "class", "radius_m", "street_m", "area_m2"]
     if not frames:
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=net.crs)
@@ -263,6 +282,24 @@ def _class_catchments(net: Network, sn: Snap, ids: np.ndarray, cls: str, radius:
         frames.append(rows[sn.reachable])
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["facility_id", "ring"], kind="stable").reset_index(drop=True)
+
+
+def _line_rows(net: Network, sn: Snap, cls: str, radius: float) -> pd.DataFrame:
+    """One row: the streets the class reaches within ``radius``, as lines.
+
+    The reached stretch of each edge is one part, not line-merged across edges: merging a
+    city's worth of pieces is one GEOS call of seconds, and the row is drawn as lines anyway.
+    """
+    pieces, parts = class_streets(net, sn, radius)
+    lines = np.array([shapely.multilinestrings(parts)], dtype=object)
+    return pd.DataFrame({
+        "facility_id": pd.array([None], dtype="string"),
+        "class": cls,
+        "radius_m": radius,
+        "street_m": float((pieces["t"] - pieces["s"]).sum()),
+        "area_m2": np.nan,
+        "geometry": lines,
+    })
 
 
 def _rows(ids: Sequence[object] | np.ndarray, cls: str, radius: float, pieces: pd.DataFrame,

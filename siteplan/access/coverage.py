@@ -21,13 +21,12 @@ import shapely
 
 from siteplan.access.catchments import buffer_streets, check_radii
 from siteplan.access.distances import snap_facilities
-from siteplan.access.reach import reached_pieces
+from siteplan.access.reach import class_streets
 from siteplan.core.columns import distance_column
 from siteplan.core.defaults import FRONTAGE_M, MAX_SNAP_M, MIN_BLIND_SPOT_M2
 from siteplan.core.errors import ConfigError, InputError
 from siteplan.io.layers import is_polygonal
 from siteplan.network.graph import Network
-from siteplan.network.linear import substrings
 from siteplan.network.snapping import SnapPoint
 
 
@@ -455,8 +454,8 @@ def class_coverage(
              if name_column in residential.columns else np.full(res.size, None, dtype=object))
     parts = shapely.get_parts(shapely.union_all(res))
     total = float(shapely.area(parts).sum())
-    ceiling = float(shapely.area(shapely.intersection(parts, frontage_near(
-        net.edge_geometry, parts, frontage_m, tree=net.edge_tree))).sum())
+    land = _Frontage(net, parts, frontage_m)
+    ceiling = float(shapely.area(land.covered).sum())
     points = {name: shapely.point_on_surface(_metric(layer, crs, name))
               for name, layer in (("parcels", parcels), ("buildings", buildings))
               if layer is not None}
@@ -467,13 +466,11 @@ def class_coverage(
             frames.append(_spot_rows(cls, residential, names, _outside(res, parts),
                                      min_area_m2))
             continue
-        pieces = reached_pieces(net, sn, float(radii[cls]), per_facility=False)
-        lines = substrings(net.edge_geometry, pieces["edge"].to_numpy(), pieces["s"].to_numpy(),
-                           pieces["t"].to_numpy(), vertices=net.vertices)
+        pieces, lines = class_streets(net, sn, float(radii[cls]))
         tree = shapely.STRtree(lines)
-        zones = frontage_near(lines, parts, frontage_m, tree=tree)
-        covered = float(shapely.area(shapely.intersection(parts, zones)).sum())
-        blind = shapely.get_parts(shapely.difference(parts, zones))
+        covered_parts, outside = land.of_class(pieces, lines, tree)
+        covered = float(shapely.area(covered_parts).sum())
+        blind = shapely.get_parts(outside)
         frames.append(_spot_rows(cls, residential, names, _outside(res, blind), min_area_m2))
         row: dict[str, object] = {
             "class": cls, "radius_m": float(radii[cls]), "residential_m2": total,
@@ -492,6 +489,59 @@ def class_coverage(
                "frontage_m2", "covered_share_of_frontage"]
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else columns)
     return table, _spot_layer(frames, crs)
+
+
+class _Frontage:
+    """The frontage of residential land: the whole network's, and a class's from it.
+
+    A piece of land whose nearby streets (within ``frontage_m``) a class reaches end to end has
+    the network's frontage as the class's: it is taken from the network's, computed once.  A
+    piece near no reached street has none.  Only the pieces near partly reached streets need
+    the class's own small unions (:func:`frontage_near`); a class reaching most of a city (a bus
+    corridor) costs a fraction of the unions.
+    """
+
+    def __init__(self, net: Network, parts: np.ndarray, frontage_m: float) -> None:
+        self.net, self.parts, self.frontage_m = net, parts, frontage_m
+        zones = frontage_near(net.edge_geometry, parts, frontage_m, tree=net.edge_tree)
+        self.zones = zones
+        self.covered = shapely.intersection(parts, zones)
+        self._outside: np.ndarray | None = None
+        self.part_i, self.edge_i = net.edge_tree.query(parts, predicate="dwithin",
+                                                       distance=frontage_m)
+        self.n_near = np.bincount(self.part_i, minlength=parts.size)
+
+    def outside(self) -> np.ndarray:
+        """Per piece of land, its part outside the network's frontage (computed once)."""
+        if self._outside is None:
+            self._outside = shapely.difference(self.parts, self.zones)
+        return self._outside
+
+    def of_class(self, pieces: pd.DataFrame, lines: np.ndarray,
+                 tree: shapely.STRtree) -> tuple[np.ndarray, np.ndarray]:
+        """Per piece of land, its part inside and outside the frontage of ``lines``."""
+        edge = pieces["edge"].to_numpy()
+        whole = (pieces["s"].to_numpy() == 0.0) & (
+            pieces["t"].to_numpy() == self.net.vertices.length[edge])
+        full_edge = np.zeros(self.net.n_edges, dtype=bool)
+        full_edge[edge[whole]] = True
+        any_edge = np.zeros(self.net.n_edges, dtype=bool)
+        any_edge[edge] = True
+        n = self.parts.size
+        n_full = np.bincount(self.part_i, weights=full_edge[self.edge_i], minlength=n)
+        n_any = np.bincount(self.part_i, weights=any_edge[self.edge_i], minlength=n)
+        full = (self.n_near > 0) & (n_full == self.n_near)
+        partial = ~full & (n_any > 0)
+        inside = np.empty(n, dtype=object)
+        inside[:] = shapely.Polygon()
+        outside = self.parts.copy()  # near no reached street: all of it
+        inside[full] = self.covered[full]
+        if full.any():
+            outside[full] = self.outside()[full]
+        zones = frontage_near(lines, self.parts[partial], self.frontage_m, tree=tree)
+        inside[partial] = shapely.intersection(self.parts[partial], zones)
+        outside[partial] = shapely.difference(self.parts[partial], zones)
+        return inside, outside
 
 
 def _covered_points(lines: np.ndarray, tree: shapely.STRtree, pts: np.ndarray,

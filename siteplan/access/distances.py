@@ -19,12 +19,16 @@ node.
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy import sparse
 
 from siteplan.core.columns import (
@@ -88,6 +92,38 @@ def _check_facilities(facilities: gpd.GeoDataFrame) -> None:
         )
 
 
+# Facility snaps already computed, per network: a study snaps the same facilities for access,
+# catchments, served units and coverage; polygons at their nearest boundary cost seconds.
+_SNAP_MEMO: weakref.WeakKeyDictionary[Network, OrderedDict[str, Snap]] = (
+    weakref.WeakKeyDictionary())
+_SNAP_MEMO_SIZE = 64
+
+
+def _geometry_key(geoms: np.ndarray, how: SnapPoint, max_snap_m: float) -> str:
+    """Return a digest of the geometries (types, counts, coordinates) and the snap rule."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"{how}|{max_snap_m!r}|{geoms.shape[0]}".encode())
+    for arr in (shapely.get_type_id(geoms), shapely.get_num_coordinates(geoms),
+                shapely.get_num_geometries(geoms), shapely.get_num_interior_rings(geoms),
+                shapely.get_coordinates(geoms)):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _snap_memo(net: Network, geoms: np.ndarray, how: SnapPoint, max_snap_m: float) -> Snap:
+    """Snap ``geoms``, or return the snap of the same geometries on this network."""
+    memo = _SNAP_MEMO.setdefault(net, OrderedDict())
+    key = _geometry_key(geoms, how, max_snap_m)
+    if key in memo:
+        memo.move_to_end(key)
+        return memo[key]
+    out = snap(net, geoms, how=how, max_snap_m=max_snap_m)
+    memo[key] = out
+    while len(memo) > _SNAP_MEMO_SIZE:
+        memo.popitem(last=False)
+    return out
+
+
 def snap_facilities(
     net: Network,
     facilities: gpd.GeoDataFrame,
@@ -96,7 +132,11 @@ def snap_facilities(
     how: SnapPoint = "representative",
     max_snap_m: float = MAX_SNAP_M,
 ) -> dict[str, tuple[Snap, np.ndarray]]:
-    """Snap the facilities of each class; ``{class: (snap, facility_ids)}``."""
+    """Snap the facilities of each class; ``{class: (snap, facility_ids)}``.
+
+    A class's snap is computed once per network: the same facilities snapped again (by the
+    next stage of a study) are looked up by a digest of their geometries.
+    """
     _check_facilities(facilities)
     geoms = _in_crs(facilities, net, "facilities")
     cls_values = facilities["class"].astype(str).to_numpy()
@@ -104,7 +144,7 @@ def snap_facilities(
     out = {}
     for cls in classes:
         rows = np.flatnonzero(cls_values == cls)
-        out[cls] = (snap(net, geoms[rows], how=how, max_snap_m=max_snap_m), ids[rows])
+        out[cls] = (_snap_memo(net, geoms[rows], how, max_snap_m), ids[rows])
     return out
 
 

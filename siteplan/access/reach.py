@@ -13,10 +13,14 @@ the per-class union (``dissolve``, from one multi-source search) and the network
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 
 from siteplan.network.graph import Network
+from siteplan.network.linear import substrings
 from siteplan.network.paths import bounded_from_each, nearest_source_nodes
 from siteplan.network.snapping import Snap
 
@@ -205,6 +209,37 @@ def reached_pieces(
     else:
         vees = class_vees(net, sn, radius_m)
     return pieces_within(net, vees, radius_m)
+
+
+# The streets each class reaches, per network: a study needs them for the catchment lines and
+# again for the coverage of the same snapped facilities (seconds each at a million nodes).
+_CLASS_MEMO: weakref.WeakKeyDictionary[
+    Network, OrderedDict[tuple[int, float], tuple[weakref.ref[Snap], pd.DataFrame, np.ndarray]]
+] = weakref.WeakKeyDictionary()
+_CLASS_MEMO_SIZE = 16
+
+
+def class_streets(net: Network, sn: Snap, radius_m: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the pieces a class reaches within ``radius_m`` and each as a LineString.
+
+    The pieces are those of ``reached_pieces(net, sn, radius_m, per_facility=False)``;
+    ``lines[i]`` is piece ``i`` cut from its edge.  Computed once per snap object and radius
+    while the network lives (the facility snaps are memoised by
+    :func:`siteplan.access.distances.snap_facilities`); callers must not modify them.
+    """
+    memo = _CLASS_MEMO.setdefault(net, OrderedDict())
+    key = (id(sn), float(radius_m))
+    hit = memo.get(key)
+    if hit is not None and hit[0]() is sn:
+        memo.move_to_end(key)
+        return hit[1], hit[2]
+    pieces = reached_pieces(net, sn, radius_m, per_facility=False)
+    lines = substrings(net.edge_geometry, pieces["edge"].to_numpy(), pieces["s"].to_numpy(),
+                       pieces["t"].to_numpy(), vertices=net.vertices)
+    memo[key] = (weakref.ref(sn), pieces, lines)
+    while len(memo) > _CLASS_MEMO_SIZE:
+        memo.popitem(last=False)
+    return pieces, lines
 
 
 def split_pieces(net: Network, sn: Snap, radius_m: float, budget_bytes: int) -> pd.DataFrame:

@@ -105,6 +105,12 @@ COINCIDENT_TOLERANCE_M = 0.01
 FRONTAGE_M = 30.0
 #: Blind spots smaller than this (m²) are slivers between buffers, not places.
 MIN_BLIND_SPOT_M2 = 100.0
+#: A class with more facilities than this gets its catchment as the streets it reaches (one row
+#: of lines), not one polygon per facility.  Measured (benchmarks/README.md): a polygon at
+#: 1000 m costs ~9 ms on 2 cores, so 1,000 of them ~9 s; a city-region's 11,000 parks would
+#: take minutes, and a web map merges more than 300 per class into one outline anyway
+#: (siteplan.outputs.maps.webmap.make_map's merge_above).  An engineering bound, not a standard.
+CATCHMENT_POLYGONS_MAX = 1000
 
 # ----------------------------------------------------------------------- served units, entrances
 

@@ -248,12 +248,19 @@ def _outline_hits(x: np.ndarray, y: np.ndarray, samples: np.ndarray, geoms: np.n
     "Within" is measured to the lines' vertices, densified every 5 m (so within 19.8-20 m for
     20 m): one KD-tree query for all readings, not a geometry test per point.
     """
-    dense = shapely.segmentize(geoms, 5.0)
-    tree = cKDTree(shapely.get_coordinates(dense), balanced_tree=False, compact_nodes=False)
     dx, dy = x - x[:1], y - y[:1]
     px = samples[None, :, :, 0] + dx[:, :, None]
     py = samples[None, :, :, 1] + dy[:, :, None]
-    dist, _ = tree.query(np.column_stack([px.ravel(), py.ravel()]), distance_upper_bound=tol_m)
+    xy = np.column_stack([px.ravel(), py.ravel()])
+    # Only the lines within tol_m of some moved point can hold a vertex within tol_m of one:
+    # densifying a city's streets would cost seconds and gigabytes for a 500-outline sample.
+    _, near = shapely.STRtree(geoms).query(shapely.points(xy), predicate="dwithin",
+                                           distance=tol_m)
+    if not near.size:
+        return np.zeros(px.shape[:2], dtype=bool)
+    dense = shapely.segmentize(geoms[np.unique(near)], 5.0)
+    tree = cKDTree(shapely.get_coordinates(dense), balanced_tree=False, compact_nodes=False)
+    dist, _ = tree.query(xy, distance_upper_bound=tol_m)
     near = np.isfinite(dist).reshape(px.shape)
     follows: np.ndarray = near.mean(axis=2) >= 0.5
     return follows
@@ -361,13 +368,9 @@ def check_offset(
     if layer.crs is None or not CRS.from_user_input(layer.crs).is_geographic:
         return None
     geoms = np.asarray(layer.geometry.values, dtype=object)
-    keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    if keep.sum() < MIN_POINTS:
+    rows = judged_rows(geoms, outline=outline)
+    if rows.size < MIN_POINTS:
         return None
-    rows = np.flatnonzero(keep)
-    cap = MAX_OUTLINES if outline else MAX_FEATURES
-    if rows.size > cap:  # plenty for the tests; bounded time on a city of parcels
-        rows = np.sort(np.random.default_rng(0).choice(rows, cap, replace=False))
     points = shapely.point_on_surface(geoms[rows])
     lon, lat = shapely.get_x(points), shapely.get_y(points)
     if out_of_china(lon, lat).mean() > 0.5:
@@ -391,6 +394,21 @@ def check_offset(
     if check.suggested is not None and warn:
         _warn(check, where)
     return check
+
+
+def judged_rows(geoms: np.ndarray, *, outline: bool = False) -> np.ndarray:
+    """Return the rows :func:`check_offset` judges: every non-empty geometry, or a sample.
+
+    Above :data:`MAX_FEATURES` (:data:`MAX_OUTLINES` with ``outline``) geometries, a fixed
+    random sample of that many, in row order.  A layer cut to these rows first is judged the
+    same (its own rows are then all taken), so a caller can reproject only them.
+    """
+    keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    rows = np.flatnonzero(keep)
+    cap = MAX_OUTLINES if outline else MAX_FEATURES
+    if rows.size > cap:  # plenty for the tests; bounded time on a city of parcels
+        rows = np.sort(np.random.default_rng(0).choice(rows, cap, replace=False))
+    return rows
 
 
 def _outline_samples(geoms: np.ndarray, crs: Any, metric: CRS) -> np.ndarray:

@@ -42,6 +42,11 @@ class StudyOutcome:
     top: pd.DataFrame | None = None
     error: str | None = None
     seconds: float = 0.0
+    #: The study's coverage table, seed compliance counts and WGS84 parcel extent, when its
+    #: runner gives them (the province summary: :mod:`siteplan.outputs.province`).
+    coverage: pd.DataFrame | None = None
+    compliance: pd.DataFrame | None = None
+    extent: tuple[float, ...] | None = None
 
     @property
     def ok(self) -> bool:

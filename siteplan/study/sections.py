@@ -19,6 +19,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from siteplan.core.defaults import (
+    CATCHMENT_POLYGONS_MAX,
     COINCIDENT_NODES,
     COINCIDENT_TOLERANCE_M,
     ELDERLY_SPEED_MPS,
@@ -271,6 +272,8 @@ class Catchments(ConfigModel):
 
     frontage_m: Radius = FRONTAGE_M
     mode: Literal["overlap", "dissolve", "split", "rings"] = "overlap"
+    # Above this many facilities a class's catchment is the streets it reaches (lines).
+    max_polygons: int = Field(default=CATCHMENT_POLYGONS_MAX, ge=0)
     # The GB 50180 life circles: 300, 500, 1000 m.
     rings_m: list[WalkRadius] = Field(default_factory=lambda: list(GB50180_CIRCLES_M.values()))
 

@@ -39,6 +39,7 @@ from pyproj import CRS
 from siteplan.core.atomic import atomic_path
 from siteplan.core.errors import SiteplanWarning
 from siteplan.core.labels import OSM_CREDIT, Lang, label
+from siteplan.io.layers import is_polygonal
 from siteplan.outputs.maps.style import (
     BLIND_COLOUR,
     CLASS_ORDER,
@@ -157,9 +158,16 @@ def _draw_catchments(ax: Axes, catch: gpd.GeoDataFrame, shown: Sequence[str], cr
     handles: list[Artist] = []
     present = catch["class"].astype(str)
     for cls in sorted(set(present) & set(shown), key=class_sort_key):
-        sub = gpd.GeoSeries(shapely.union_all(shapely.simplify(np.asarray(
-            catch.geometry[(present == cls).to_numpy()].to_crs(crs).values), tol)), crs=crs)
+        geoms = shapely.simplify(np.asarray(
+            catch.geometry[(present == cls).to_numpy()].to_crs(crs).values), tol)
         colour = class_colour(cls)
+        if not is_polygonal(geoms).any():  # the streets a class reaches (proxies, large classes)
+            gpd.GeoSeries(geoms, crs=crs).plot(ax=ax, color=colour, linewidth=0.8, alpha=0.7,
+                                                zorder=2)
+            handles.append(Line2D([], [], color=colour, linewidth=1.5, label=group_label(
+                "layer_catchments", cls, lang=lang)))
+            continue
+        sub = gpd.GeoSeries(shapely.union_all(geoms), crs=crs)
         sub.plot(ax=ax, facecolor=colour, alpha=0.07, edgecolor="none", zorder=1)
         sub.boundary.plot(ax=ax, color=colour, linewidth=0.8, zorder=2)
         handles.append(Patch(facecolor=colour + "22", edgecolor=colour,

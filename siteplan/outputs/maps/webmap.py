@@ -286,9 +286,13 @@ def _add_catchments(m: folium.Map, catch: gpd.GeoDataFrame, fac: gpd.GeoDataFram
             data = _payload(_display(sub.geometry, metric, tol, coverage=False), t=_col(tip),
                             h=[cls_txt] * len(sub), v=cols)
         colour = class_colour(cls)
+        # A class drawn as the streets it reaches (proxies, thousands of facilities): lines.
+        style = ({"color": colour, "weight": 3, "opacity": 0.6, "fill": False}
+                 if not is_polygonal(sub.geometry.to_numpy()).any() else
+                 {"color": colour, "weight": 1.5, "opacity": 0.8, "fillColor": colour,
+                  "fillOpacity": 0.08})
         opts = {"pane": "sp-catchments", "className": f"sp-catchment sp-catchment-{_css_name(cls)}",
-                "head": head, "style": {"color": colour, "weight": 1.5, "opacity": 0.8,
-                                        "fillColor": colour, "fillOpacity": 0.08}}
+                "head": head, "style": style}
         m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
                             show=cls in SEED_CLASSES))
     return classes
