@@ -575,14 +575,19 @@ class StudySummary:
     extent: tuple[float, float, float, float] | None = None
 
 
-def run_study_file(path: str | Path, out_dir: str | Path) -> StudySummary:
-    """Run one study file and write its outputs into ``out_dir`` (the batch runner's task)."""
+def run_study_file(path: str | Path, out_dir: str | Path, *,
+                   offline: bool | None = None) -> StudySummary:
+    """Run one study file and write its outputs into ``out_dir`` (the batch runner's task).
+
+    ``offline``: self-contained maps (True) or Leaflet from its CDN (False); default the
+    study's ``outputs.offline``.
+    """
     from siteplan.outputs.writers import plan_study_outputs, write_outputs
 
     study = load_study(path)
     plan_study_outputs(study, out_dir)  # refused before the analysis, not after it
     result = run_study(study)
-    written = write_outputs(result, out_dir)
+    written = write_outputs(result, out_dir, offline=offline)
     top_n = result.study.outputs.top_n
     top = pd.DataFrame(result.ranked(top_n)[["parcel_id", "rank", "score"]])
     # Small tables only go back to the batch (over the network from a Dask worker).

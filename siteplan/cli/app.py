@@ -64,8 +64,9 @@ PostGIS = Annotated[str | None, typer.Option(
     "--postgis", help="Also write the shortlist to this PostGIS table, e.g. "
     "postgresql://user@host/db?table=planning.shortlist.")]
 Offline = Annotated[bool | None, typer.Option(
-    "--offline/--online",
-    help="Offline: one self-contained HTML map (default for the demo); online: CDN links.")]
+    "--offline/--online", " /--cdn",
+    help="Offline (the default): one self-contained HTML map that needs no network; "
+    "--online or --cdn: Leaflet linked from its CDN.")]
 
 
 def _show_version(value: bool) -> None:

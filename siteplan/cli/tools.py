@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -260,7 +261,7 @@ def batch(studies: Annotated[list[Path], typer.Argument(
           top: Annotated[int | None, typer.Option(
               help="Parcels of each study in the summary (default: each study's top_n).")] = None,
           xlsx: Annotated[bool, typer.Option(help="Also write summary.xlsx.")] = True,
-          quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
+          offline: Offline = None, quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Run many studies (on Dask) into one summary table and one map index page.
 
     Exits with the number of failed studies (0: all succeeded; at most 125).
@@ -268,6 +269,7 @@ def batch(studies: Annotated[list[Path], typer.Argument(
     """
     del debug  # see Debug
     from siteplan.batch import format_report, run_batch
+    from siteplan.pipeline import run_study_file
 
     ui = Ui(quiet, verbose)
 
@@ -275,7 +277,10 @@ def batch(studies: Annotated[list[Path], typer.Argument(
         ui.say(f"{'ok' if getattr(outcome, 'ok', False) else 'FAILED'}: "
                f"{getattr(outcome, 'study_file', outcome)}")
 
+    # A partial of a module-level function pickles, so Dask workers receive it as it is.
+    runner = None if offline is None else functools.partial(run_study_file, offline=offline)
     report = run_batch(studies, out or Path("maps/batch"), scheduler=scheduler,
-                       n_workers=0 if serial else workers, top_n=top, xlsx=xlsx, progress=done)
+                       n_workers=0 if serial else workers, runner=runner, top_n=top, xlsx=xlsx,
+                       progress=done)
     say(format_report(report))
     raise typer.Exit(report.exit_code)

@@ -395,7 +395,8 @@ class Outputs(ConfigModel):
     folder: PathStr = "maps"
     top_n: int = Field(default=20, ge=1)
     formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
-    offline: bool = False
+    # One self-contained HTML map by default: a map handed on or opened on an intranet must work.
+    offline: bool = True
     tianditu_key: str | None = None
     # The ranked shortlist also goes to this PostGIS table ("postgresql://...?table=s.name").
     postgis: str | None = None
