@@ -198,3 +198,15 @@ def test_life_circle_criterion_columns_units_and_popup(tmp_path):
     missing = rows["5分钟生活圈：缺少设施 / 5-minute life circle: missing"]
     assert missing[0].startswith("社区服务站、文化活动站") and "community service station" in missing[0]
     assert any("生活圈设施" in h.get("s", "") for h in head)
+
+
+def test_which_studies_measure_life_circles():
+    from siteplan import Study
+
+    assert Study.model_validate({"study": {"name": "a", "life_circle": "gb50180"}}
+                                ).uses_life_circles()
+    assert not Study.model_validate({"study": {"name": "b"}}).uses_life_circles()
+    with_criterion = Study.model_validate({"study": {"name": "c"}, "criteria": [
+        {"name": "lc", "kind": "life_circle", "circle": "community", "weight": 1}]})
+    assert with_criterion.uses_life_circles()
+    assert with_criterion.criteria[0].source == "完整居住社区建设标准(试行) 2020"
