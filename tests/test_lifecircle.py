@@ -184,6 +184,14 @@ def test_life_circle_criterion_columns_units_and_popup(tmp_path):
     assert p.loc["e", "five_minutes_raw"] == 0.0
     assert p["rank"].tolist() == [1, 2]
     assert p.loc["e", "lc_15min_present"] == "post office"
+    # What was counted is written out, each facility with its reason.
+    from siteplan.outputs.writers import result_layers
+
+    counted = result_layers(result)["life_circle_facilities"]
+    assert sorted(counted["class"]) == sorted(
+        ["bus_stop", "kindergarten", "market", "market", "middle_school", "pharmacy", "post",
+         "shops"])
+    assert counted["matched_by"].notna().all()
     # The estate: its entrances on the street side reach the middle school (<= 1000 m) but
     # not the post office (>= 1140 m).
     unit = result.units.set_index("name").loc["西苑"]
