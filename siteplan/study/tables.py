@@ -39,6 +39,7 @@ from siteplan.study.sections import (
     Outputs,
     Programme,
     Robustness,
+    Scenario,
     StudySection,
 )
 
@@ -64,6 +65,7 @@ class StudyTables(ConfigModel):
     compliance: Compliance = Field(default_factory=lambda: Compliance())
     outputs: Outputs = Field(default_factory=lambda: Outputs())
     robustness: Robustness | None = None
+    scenarios: list[Scenario] = Field(default_factory=list)
 
     _source: str | None = PrivateAttr(default=None)
     _ahp: AHPResult | None = PrivateAttr(default=None)
