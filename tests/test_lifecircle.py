@@ -197,6 +197,11 @@ def test_life_circle_criterion_columns_units_and_popup(tmp_path):
     unit = result.units.set_index("name").loc["西苑"]
     assert unit["lc_15min_share"] == pytest.approx(1 / 8)
     assert "kindergarten" in unit["lc_5min_present"]
+    from siteplan import life_circle_summary
+
+    summary = life_circle_summary(result.units).set_index("list")
+    assert summary.loc["15min", "mean_share"] == pytest.approx(1 / 8)
+    assert summary.loc["15min", ["n_types", "n_units", "n_units_complete"]].tolist() == [8, 1, 0]
     # The popup lists the share, what is present and what is missing, in both languages.
     frame = result.parcels.assign(_excluded=False)
     head, cols = parcel_popup(frame, [])
