@@ -235,8 +235,13 @@ def life_circle_summary(units: pd.DataFrame, *, types: Sequence[LifeCircleType] 
                         lists: Sequence[str] = CHECKLISTS) -> pd.DataFrame:
     """Summarise the units' completeness per checklist, weighted by residents.
 
-    ``units`` carries the columns of :func:`unit_completeness` and ``residents`` (else every
-    unit weighs its ``area_m2``, else one).  Units that cannot reach the network are left out.
+    Parameters
+    ----------
+    units
+        The columns of :func:`unit_completeness` and ``residents`` (else every unit weighs its
+        ``area_m2``, else one).  Units that cannot reach the network are left out.
+    types, lists
+        The types and the checklists to summarise.
 
     Returns
     -------
