@@ -8,6 +8,7 @@ from .access.distances import node_access as node_access
 from .access.entrances import unit_entrances as unit_entrances
 from .access.fca import two_step_fca as two_step_fca
 from .access.lifecircle import life_circle_completeness as life_circle_completeness
+from .access.lifecircle import life_circle_summary as life_circle_summary
 from .access.served import served_units as served_units
 from .access.service import service_coverage as service_coverage
 from .batch import run_batch as run_batch

@@ -14,7 +14,7 @@ ranks.  The table has one row per parcel:
 - ``top_all``: in the top N under every scenario (the robust part of the shortlist).
 
 Rows are in the order of the first scenario's ranks.  Scenario names are the study files'
-stems (made unique).
+stems and the names of their ``[[scenarios]]`` (weight variants of one study), made unique.
 """
 
 from __future__ import annotations
@@ -83,11 +83,48 @@ def _names(studies: Sequence[Study]) -> list[str]:
     return names
 
 
+def scenarios_of(studies: Sequence[Study]) -> list[tuple[str, Study]]:
+    """Name the scenarios: each study (its file's stem), then its ``[[scenarios]]`` variants.
+
+    A variant is the study with the scenario's weights replacing those of the criteria it
+    names (direct weights; the study's checks refuse the rest).
+
+    Examples
+    --------
+    >>> from siteplan import Study
+    >>> study = Study.model_validate({"study": {"name": "s"}, "criteria": [
+    ...     {"name": "kg_walk", "kind": "distance", "class": "kindergarten", "weight": 1},
+    ...     {"name": "size", "kind": "geometry", "measure": "area_ha", "weight": 1,
+    ...      "transform": {"type": "linear", "best": 5, "worst": 1}}],
+    ...     "scenarios": [{"name": "kids_first", "weights": {"kg_walk": 3}}]})
+    >>> [(name, s.weights_vector()["kg_walk"]) for name, s in scenarios_of([study])]
+    [('scenario1', 0.5), ('kids_first', 0.75)]
+    """
+    out: list[tuple[str, Study]] = []
+    for name, study in zip(_names(studies), studies, strict=True):
+        out.append((name, study))
+        for sc in study.scenarios:
+            criteria = [c.model_copy(update={"weight": sc.weights.get(c.name, c.weight)})
+                        for c in study.criteria]
+            out.append((sc.name, study.model_copy(update={"criteria": criteria,
+                                                          "scenarios": []})))
+    taken: set[str] = set()
+    unique: list[tuple[str, Study]] = []
+    for name, study in out:  # a scenario named like a study file gets a suffix
+        new, k = name, 2
+        while new in taken:
+            new, k = f"{name}_{k}", k + 1
+        taken.add(new)
+        unique.append((new, study))
+    return unique
+
+
 def check_comparable(studies: Sequence[Study]) -> None:
     """Refuse scenarios that do not share their data and network (:data:`SHARED_TABLES`)."""
     if len(studies) < 2:
-        raise ConfigError("compare needs at least two studies.", where="siteplan compare",
-                          fix="give two or more study files: siteplan compare A.toml B.toml.")
+        raise ConfigError("compare needs at least two scenarios.", where="siteplan compare",
+                          fix="give two or more study files (siteplan compare A.toml B.toml), or "
+                          "add [[scenarios]] to the study.")
     base = studies[0].model_dump(mode="json", include=set(SHARED_TABLES))
     for s in studies[1:]:
         other = s.model_dump(mode="json", include=set(SHARED_TABLES))
@@ -108,8 +145,8 @@ def compare_studies(studies: Sequence[Study | str | Path], *, top_n: int | None 
     Parameters
     ----------
     studies
-        Studies or study files sharing ``[inputs]``, ``[crs]`` and ``[network]``; the first is
-        the baseline.
+        Studies or study files sharing ``[inputs]``, ``[crs]`` and ``[network]``, each followed
+        by its ``[[scenarios]]`` (:func:`scenarios_of`); the first is the baseline.
     top_n
         The N of ``top_all``; the first study's ``[outputs] top_n`` by default.
     progress
@@ -123,7 +160,7 @@ def compare_studies(studies: Sequence[Study | str | Path], *, top_n: int | None 
     Raises
     ------
     ConfigError
-        Fewer than two studies, or studies on different data or networks.
+        Fewer than two scenarios, or studies on different data or networks.
 
     Examples
     --------
@@ -142,7 +179,8 @@ def compare_studies(studies: Sequence[Study | str | Path], *, top_n: int | None 
     >>> int(cmp.table["rank_study"].iloc[0]), len(cmp.table) == len(cmp.table["parcel_id"].unique())
     (1, True)
     """
-    loaded = [s if isinstance(s, Study) else load_study(s) for s in studies]
+    named = scenarios_of([s if isinstance(s, Study) else load_study(s) for s in studies])
+    loaded = [s for _, s in named]
     check_comparable(loaded)
     base = loaded[0]
     require_inputs(base, ("streets", "parcels"), "siteplan compare")
@@ -168,7 +206,7 @@ def compare_studies(studies: Sequence[Study | str | Path], *, top_n: int | None 
             parcels = parcels.join(life_circle_completeness(
                 inp.network, parcels, life, target_point=cfg.parcel_point,
                 facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
-    names = _names(loaded)
+    names = [name for name, _ in named]
     n = top_n or base.outputs.top_n
     cols: dict[str, object] = {"parcel_id": parcels["parcel_id"].to_numpy()}
     with step("scenarios"):
@@ -239,5 +277,5 @@ def comparison_text(cmp: Comparison, rows: int = 10) -> str:
 
 __all__ = [
     "COMPARE_CSV", "SHARED_TABLES", "Comparison", "check_comparable", "compare_studies",
-    "comparison_text", "plan_comparison", "write_comparison",
+    "comparison_text", "plan_comparison", "scenarios_of", "write_comparison",
 ]

@@ -427,7 +427,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
                          buildings=inp.buildings, boundary=inp.boundary, timings=step.timings,
                          units=units, blind_spots_frontage=served.blind_spots_frontage,
                          entrances=inp.entrances, facilities_report=inp.facilities_report,
-                         thin_layers=thin)
+                         thin_layers=thin, life_circle_facilities=inp.life_circle)
     check_ranked(result)
     return result
 

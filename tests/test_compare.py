@@ -97,7 +97,7 @@ def test_scenarios_on_other_data_are_refused(tmp_path, scenarios):
     other = _study(tmp_path, "D", 1, network="search_limit_m = 2000.0")
     with pytest.raises(ConfigError, match=r"differs .* in \[network\]"):
         compare_studies([scenarios[0], other])
-    with pytest.raises(ConfigError, match="at least two"):
+    with pytest.raises(ConfigError, match="at least two scenarios"):
         compare_studies(scenarios[:1])
 
 
@@ -115,3 +115,22 @@ def test_compare_command_writes_the_table(tmp_path, scenarios):
     bad = subprocess.run([sys.executable, "-m", "siteplan", "compare", scenarios[0]],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_scenarios_table_of_one_study(tmp_path, scenarios):
+    from siteplan import ConfigError
+
+    path = tmp_path / "A.toml"
+    path.write_text(path.read_text(encoding="utf-8")
+                    + '\n[[scenarios]]\nname = "b3"\nweights = { x_score = 3 }\n',
+                    encoding="utf-8")
+    cmp = compare_studies([path], top_n=2)
+    t = cmp.table.set_index("parcel_id")
+    assert cmp.scenarios == ["A", "b3"]
+    # Scenario b3 is study B as a table of A: the same ranks as B's hand-worked ones.
+    assert t["rank_b3"].to_dict() == {"p": 4, "q": 1, "r": 3, "s": 2}
+    assert cmp.top_all()["parcel_id"].tolist() == ["q"]
+    bad = path.read_text(encoding="utf-8").replace("x_score = 3", "x_scor = 3")
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(ConfigError, match="x_score"):  # did you mean
+        compare_studies([path])

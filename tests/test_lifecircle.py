@@ -184,11 +184,24 @@ def test_life_circle_criterion_columns_units_and_popup(tmp_path):
     assert p.loc["e", "five_minutes_raw"] == 0.0
     assert p["rank"].tolist() == [1, 2]
     assert p.loc["e", "lc_15min_present"] == "post office"
+    # What was counted is written out, each facility with its reason.
+    from siteplan.outputs.writers import result_layers
+
+    counted = result_layers(result)["life_circle_facilities"]
+    assert sorted(counted["class"]) == sorted(
+        ["bus_stop", "kindergarten", "market", "market", "middle_school", "pharmacy", "post",
+         "shops"])
+    assert counted["matched_by"].notna().all()
     # The estate: its entrances on the street side reach the middle school (<= 1000 m) but
     # not the post office (>= 1140 m).
     unit = result.units.set_index("name").loc["西苑"]
     assert unit["lc_15min_share"] == pytest.approx(1 / 8)
     assert "kindergarten" in unit["lc_5min_present"]
+    from siteplan import life_circle_summary
+
+    summary = life_circle_summary(result.units).set_index("list")
+    assert summary.loc["15min", "mean_share"] == pytest.approx(1 / 8)
+    assert summary.loc["15min", ["n_types", "n_units", "n_units_complete"]].tolist() == [8, 1, 0]
     # The popup lists the share, what is present and what is missing, in both languages.
     frame = result.parcels.assign(_excluded=False)
     head, cols = parcel_popup(frame, [])
@@ -198,3 +211,51 @@ def test_life_circle_criterion_columns_units_and_popup(tmp_path):
     missing = rows["5分钟生活圈：缺少设施 / 5-minute life circle: missing"]
     assert missing[0].startswith("社区服务站、文化活动站") and "community service station" in missing[0]
     assert any("生活圈设施" in h.get("s", "") for h in head)
+
+
+def test_which_studies_measure_life_circles():
+    from siteplan import Study
+
+    assert Study.model_validate({"study": {"name": "a", "life_circle": "gb50180"}}
+                                ).uses_life_circles()
+    assert not Study.model_validate({"study": {"name": "b"}}).uses_life_circles()
+    with_criterion = Study.model_validate({"study": {"name": "c"}, "criteria": [
+        {"name": "lc", "kind": "life_circle", "circle": "community", "weight": 1}]})
+    assert with_criterion.uses_life_circles()
+    assert with_criterion.criteria[0].source == "完整居住社区建设标准(试行) 2020"
+
+
+def test_completeness_matches_networkx_on_the_taiyuan_streets(taiyuan_network):
+    """Types present per parcel, from networkx multi-source Dijkstra on the split edges."""
+    import networkx as nx
+    import shapely
+    from nxref import build_graph, nearest_edges
+
+    net = taiyuan_network
+    rng = np.random.default_rng(19)
+
+    def scatter(n: int, spread: float) -> np.ndarray:
+        xy = net.node_xy[rng.choice(net.n_nodes, n, replace=True)]
+        return shapely.points(xy + rng.normal(0.0, spread, xy.shape))
+
+    targets, fac_pts = scatter(300, 100.0), scatter(60, 40.0)
+    types = np.array(["kindergarten", "pharmacy", "market", "post", "park"] * 12)
+    fac = gpd.GeoDataFrame({"facility_id": [f"f{i:02d}" for i in range(60)], "class": types},
+                           geometry=fac_pts, crs=net.crs)
+    parcels = gpd.GeoDataFrame(geometry=targets, crs=net.crs)
+    got = life_circle_completeness(net, parcels, fac)
+    snaps = {f"t{i}": s for i, s in enumerate(nearest_edges(net, targets, 200.0))}
+    fsnaps = {f"f{i:02d}": s for i, s in enumerate(nearest_edges(net, fac_pts, 200.0))}
+    graph = build_graph(net, {**snaps, **fsnaps})
+    dists = {}
+    for t in np.unique(types):
+        sources = [("f", f) for f in fac.loc[fac["class"] == t, "facility_id"]
+                   if fsnaps[f] is not None]
+        d = nx.multi_source_dijkstra_path_length(graph, sources, cutoff=1000.0)
+        dists[str(t)] = np.array([d.get(("f", f"t{i}"), np.nan) for i in range(300)])
+    reachable = np.array([s is not None for s in snaps.values()])
+    ref = completeness_columns(dists, parcels.index, reachable=reachable)
+    # Nothing exactly on a radius here, so presence agrees exactly; shares are hand-checkable.
+    pd.testing.assert_frame_equal(got, ref)
+    assert 0 < (got["lc_5min_share"] > 0).sum() < 300
+    assert (got["lc_community_share"] > 0).sum() > (got["lc_5min_share"] > 0).sum()

@@ -134,3 +134,17 @@ def test_saaty_step_on_a_study():
     assert scored["rank"].tolist() == [1, 2]  # at 3 : 1, A scores 30 and B 25
     assert out["p_top_1"].iloc[0] == pytest.approx(2 / 3, abs=0.06)
     assert out["rank_low"].tolist() == [1.0, 1.0] and out["rank_high"].tolist() == [2.0, 2.0]
+
+
+def test_popup_shows_the_probability_and_the_rank_interval():
+    from siteplan.outputs.maps.style import parcel_popup
+
+    frame = pd.DataFrame({"rank": [1, pd.NA], "score": [70.0, 10.0], "p_top_10": [0.734, np.nan],
+                          "rank_low": [1.0, np.nan], "rank_high": [17.0, np.nan],
+                          "_excluded": [False, True]})
+    head, cols = parcel_popup(frame, [])
+    rows = {h["l"]: cols[h["k"]] for h in head if "l" in h}
+    assert list(rows["进入前10名的概率 (权重扰动) / Probability of the top 10 (weights varied)"]) \
+        == ["73 %", None]
+    assert list(rows["排名区间 (5-95 %) / Rank interval (5-95 % of the draws)"]) == ["1 – 17", None]
+    assert any("排名稳健性" in h.get("s", "") for h in head)

@@ -231,6 +231,52 @@ def unit_completeness(
                                 lists=lists)
 
 
+def life_circle_summary(units: pd.DataFrame, *, types: Sequence[LifeCircleType] = LIFE_CIRCLE_PRESET,
+                        lists: Sequence[str] = CHECKLISTS) -> pd.DataFrame:
+    """Summarise the units' completeness per checklist, weighted by residents.
+
+    Parameters
+    ----------
+    units
+        The columns of :func:`unit_completeness` and ``residents`` (else every unit weighs its
+        ``area_m2``, else one).  Units that cannot reach the network are left out.
+    types, lists
+        The types and the checklists to summarise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per list: ``list``, ``radius_m``, ``n_types``, ``n_units``,
+        ``mean_share`` (weighted), ``n_units_complete`` (every type present) and
+        ``residents_complete_share`` (their weight's share).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> units = pd.DataFrame({"residents": [300.0, 100.0], "lc_15min_share": [1.0, 0.5]})
+    >>> row = life_circle_summary(units, lists=["15min"]).iloc[0]
+    >>> float(row["mean_share"]), int(row["n_units_complete"]), float(row["residents_complete_share"])
+    (0.875, 1, 0.75)
+    """
+    weight = next((units[c].to_numpy(dtype=float) for c in ("residents", "area_m2")
+                   if c in units.columns), np.ones(len(units)))
+    rows = []
+    for name in lists:
+        share = units[lc_column(name, "share")].to_numpy(dtype=float)
+        ok = np.isfinite(share) & np.isfinite(weight)
+        w, x = weight[ok], share[ok]
+        total = w.sum()
+        rows.append({
+            "list": name, "radius_m": checklist_radius(name),
+            "n_types": len(checklist(name, types)), "n_units": int(ok.sum()),
+            "mean_share": float((w * x).sum() / total) if total > 0 else np.nan,
+            "n_units_complete": int((x >= 1.0).sum()),
+            "residents_complete_share": float(w[x >= 1.0].sum() / total) if total > 0
+            else np.nan})
+    return pd.DataFrame(rows)
+
+
 __all__ = [
-    "checklist_radius", "completeness_columns", "life_circle_completeness", "unit_completeness",
+    "checklist_radius", "completeness_columns", "life_circle_completeness", "life_circle_summary",
+    "unit_completeness",
 ]

@@ -12,8 +12,8 @@ from siteplan.cli.app import Debug, Out, Quiet, TopN, Ui, Verbose, app, interrup
 
 @app.command()
 def compare(studies: Annotated[list[Path], typer.Argument(
-                metavar="STUDIES...", help="Two or more study TOML files on the same data "
-                "([inputs], [crs], [network]); the first is the baseline.")],
+                metavar="STUDIES...", help="Study TOML files on the same data ([inputs], [crs], "
+                "[network]), each followed by its [[scenarios]]; the first is the baseline.")],
             out: Out = None, top: TopN = None,
             quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Rank the parcels under each scenario (weights, thresholds), network computed once.
@@ -21,6 +21,7 @@ def compare(studies: Annotated[list[Path], typer.Argument(
     Writes compare.csv: per parcel the rank and score under each scenario, the rank change
     from the baseline, the best and worst rank, and whether it stays in the top N under all.
     Example: siteplan compare study.toml schools_first.toml --top 10 --out maps/compare
+    (or one study with [[scenarios]] weight variants: siteplan compare study.toml)
     """
     del debug  # see Debug
     from siteplan.compare import compare_studies, comparison_text, plan_comparison, write_comparison

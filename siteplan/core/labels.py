@@ -231,6 +231,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "section_compliance": ("Service radii (seed clause 三(二)8)", "服务半径达标 (三(二)8)"),
     "section_programme": ("Programme requirements", "配建要求"),
     "section_distance": ("Walking distances", "步行距离"),
+    "section_robustness": ("Rank robustness (weights varied)", "排名稳健性 (权重扰动)"),
+    "rank_interval": ("Rank interval (5-95 % of the draws)", "排名区间 (5-95 %)"),
     "rank_low": ("Rank interval, low end (weights varied)", "排名区间下限 (权重扰动)"),
     "rank_high": ("Rank interval, high end (weights varied)", "排名区间上限 (权重扰动)"),
     "section_life_circle": ("Life circles: facility types within reach (GB 50180-2018)",

@@ -92,6 +92,8 @@ def result_layers(result: StudyResult, *, network_edges: bool = False) -> dict[s
     layers["unreachable"] = result.unreachable
     if result.facilities_report is not None:
         layers["facilities_report"] = result.facilities_report
+    if result.life_circle_facilities is not None:
+        layers["life_circle_facilities"] = result.life_circle_facilities
     if result.boundary is not None:
         layers["boundary"] = result.boundary
     if network_edges:

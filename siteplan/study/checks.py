@@ -255,6 +255,28 @@ def _robustness_problems(study: StudyTables) -> list[Problem]:
     return []
 
 
+def _scenario_problems(study: StudyTables) -> list[Problem]:
+    """Refuse scenarios naming unknown criteria, twice the same name, or AHP weights."""
+    out: list[Problem] = []
+    names = [c.name for c in study.criteria]
+    seen: set[str] = set()
+    for i, sc in enumerate(study.scenarios):
+        if sc.name in seen:
+            out.append((f"scenarios[{i}].name", sc.name, "another scenario has this name",
+                        "give every scenario a distinct name (it names output columns)."))
+        seen.add(sc.name)
+        if study.weights.method != "direct":
+            out.append((f"scenarios[{i}].weights", sc.name,
+                        'scenarios vary direct weights; [weights] method is "ahp"',
+                        "compare AHP variants as separate study files (siteplan compare A B)."))
+        for key in sc.weights:
+            if key not in names:
+                out.append((f"scenarios[{i}].weights.{key}", key,
+                            f"no criterion of this name{did_you_mean(key, names)}",
+                            f"use criterion names: {', '.join(names)}."))
+    return out
+
+
 def cross_check(study: StudyTables) -> list[Problem]:
     """List all problems that involve more than one section of ``study``."""
     out: list[Problem] = []
@@ -281,6 +303,7 @@ def cross_check(study: StudyTables) -> list[Problem]:
     out += _constraint_problems(study)
     out += _search_limit_problems(study)
     out += _robustness_problems(study)
+    out += _scenario_problems(study)
     return out
 
 

@@ -93,6 +93,8 @@ class Study(StudyTables):
         ``[outputs]``: where and what to write.
     robustness
         ``[robustness]``: the weight-sensitivity analysis of the ranking (none by default).
+    scenarios
+        ``[[scenarios]]``: variants of the direct weights, compared by ``siteplan compare``.
 
     Examples
     --------

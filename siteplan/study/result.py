@@ -132,6 +132,10 @@ class StudyResult:
     thin_layers
         The facility classes whose data is far too thin for the study area
         (:class:`ThinLayer`), shown in the summary, the shortlist metadata and the map.
+    life_circle_facilities
+        The facilities of each life-circle type (``class`` is the type, ``matched_by`` the
+        rule or class that made it; :mod:`siteplan.facilities.lifecircle`), when the study
+        measures life circles; written as the ``life_circle_facilities`` layer.
 
     Examples
     --------
@@ -174,6 +178,7 @@ class StudyResult:
     entrances: gpd.GeoDataFrame | None = None
     facilities_report: gpd.GeoDataFrame | None = None
     thin_layers: list[ThinLayer] = field(default_factory=list)
+    life_circle_facilities: gpd.GeoDataFrame | None = None
 
     def ranked(self, top_n: int | None = None) -> gpd.GeoDataFrame:
         """List the parcels that are not excluded, by rank (then id); the first ``top_n``.

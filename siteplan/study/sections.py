@@ -12,7 +12,7 @@ walking speeds, catchment frontage, programme ratios) are those of
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pyproj import CRS
@@ -381,6 +381,17 @@ class Robustness(ConfigModel):
         return v
 
 
+class Scenario(ConfigModel):
+    """``[[scenarios]]``: a variant of the study's direct weights, for ``siteplan compare``.
+
+    ``weights`` gives new weights to some criteria (by name); the others keep theirs.
+    """
+
+    name: Name
+    description: str = ""
+    weights: dict[str, Annotated[float, Field(gt=0, lt=float("inf"))]] = Field(min_length=1)
+
+
 OutputFormat = Literal["csv", "xlsx", "gpkg", "html", "png"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "xlsx", "gpkg", "html", "png")
 
@@ -414,5 +425,6 @@ class Outputs(ConfigModel):
 __all__ = [
     "OUTPUT_FORMATS", "CRSSection", "Catchments", "Coverage",
     "Compliance", "FacilityClass", "FacilityLayer", "Inputs", "NetworkSection", "OutputFormat",
-    "Outputs", "ParcelFields", "ParcelInput", "Programme", "Robustness", "StudySection",
+    "Outputs", "ParcelFields", "ParcelInput", "Programme", "Robustness", "Scenario",
+    "StudySection",
 ]

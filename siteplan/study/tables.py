@@ -40,6 +40,7 @@ from siteplan.study.sections import (
     Outputs,
     Programme,
     Robustness,
+    Scenario,
     StudySection,
 )
 
@@ -65,6 +66,7 @@ class StudyTables(ConfigModel):
     compliance: Compliance = Field(default_factory=lambda: Compliance())
     outputs: Outputs = Field(default_factory=lambda: Outputs())
     robustness: Robustness | None = None
+    scenarios: list[Scenario] = Field(default_factory=list)
 
     _source: str | None = PrivateAttr(default=None)
     _ahp: AHPResult | None = PrivateAttr(default=None)

@@ -265,6 +265,16 @@ def _life_circle_rows(p: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     return rows
 
 
+def _robustness_rows(p: pd.DataFrame) -> list[tuple[str, pd.Series]]:
+    """Popup rows of rank robustness (siteplan.scoring.robustness): P(top N), rank interval."""
+    tops = [c for c in p.columns if re.fullmatch(r"p_top_\d+", c)]
+    if not tops or "rank_low" not in p or "rank_high" not in p:
+        return []
+    interval = (fmt_number(p["rank_low"], 0) + " – " + fmt_number(p["rank_high"], 0))
+    return [(label(tops[0]), fmt_number(p[tops[0]] * 100, 0, " %")),
+            (label("rank_interval"), interval.where(p["rank_low"].notna(), None))]
+
+
 def parcel_popup(p: pd.DataFrame,
                  crit: list[CriterionMeta]) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
     """Return the popup rows for parcels and their value columns.
@@ -289,6 +299,7 @@ def parcel_popup(p: pd.DataFrame,
         reason = both_languages(p, "exclusion_reason")
         row(label("popup_exclusion_reason"), fmt_text(reason.where(p["_excluded"])))
     for key, rows in (("section_criteria", list(_criterion_rows(p, crit)) if crit else []),
+                      ("section_robustness", _robustness_rows(p)),
                       ("section_life_circle", _life_circle_rows(p))):
         if rows:
             section(key)
