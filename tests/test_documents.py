@@ -396,3 +396,20 @@ def test_geopackage_has_qgis_styles_aliases_split_facilities_and_coverage_areas(
     # GDAL still reads every layer.
     for name in layers:
         pyogrio.read_info(gpkg, layer=name)
+
+
+def test_report_without_a_browser_stops_with_a_fix_and_writes_nothing(run, tmp_path,
+                                                                      monkeypatch):
+    from siteplan.core.errors import SiteplanError
+    from siteplan.outputs import report
+
+    monkeypatch.setattr(report, "find_chromium", lambda: None)
+    with pytest.raises(report.PrintError, match="no Chromium") as info:
+        report.parcel_report(run["result"], tmp_path / "a", top_n=1)
+    assert isinstance(info.value, SiteplanError) and "--no-pdf" in str(info.value)
+    assert not (tmp_path / "a" / "parcel_report.html").exists()  # the set is all or nothing
+    with pytest.raises(report.PrintError, match="Chromium could not print"):
+        report.parcel_report(run["result"], tmp_path / "b", top_n=1,
+                             chromium=str(tmp_path / "no-such-browser"))
+    written = report.parcel_report(run["result"], tmp_path / "c", top_n=1, pdf=False)
+    assert sorted(written) == ["html"]
