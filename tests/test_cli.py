@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LINES = ROOT / "data" / "taiyuan" / "taiyuan_osm_lines.geojson"
 POLYGONS = ROOT / "data" / "taiyuan" / "taiyuan_osm_multipolygons.geojson"
 COMMANDS = ["demo", "run", "network", "facilities", "catchments", "score", "map", "fetch-osm",
-            "batch", "site", "compare"]
+            "batch", "site", "compare", "report"]
 # main() shows siteplan's warnings as "warning: ..." lines on stderr; pytest's warnings-as-errors
 # would turn them into internal errors instead.  The bundled Taiyuan data causes two, let
 # through to the command's display as for a user: one OSM polygon is invalid as mapped (reading

@@ -332,3 +332,84 @@ def test_meta_json_embeds_the_study_file_settings_versions_and_command_line(run)
         "研究元数据 Study metadata"].iter_rows(min_row=2, values_only=True)]
     assert "settings.network.max_snap_m" in keys and "libraries.shapely" in keys
     assert "study_toml" not in keys
+
+
+# ------------------------------------------------------------- a GeoPackage that opens in QGIS
+
+
+def test_geopackage_has_qgis_styles_aliases_split_facilities_and_coverage_areas(run):
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    import geopandas as gpd
+
+    gpkg = run["written"]["gpkg"]
+    result = run["result"]
+    layers = dict(pyogrio.list_layers(gpkg))
+    # Facilities split by geometry type, nothing lost.
+    assert "facilities" not in layers
+    assert layers["facilities_points"] == "Point" and layers["facilities_areas"] == "Polygon"
+    n = sum(len(pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False))
+            for name in ("facilities_points", "facilities_areas"))
+    assert n == len(result.facilities)
+    # Coverage per class with the area its catchments cover as geometry.
+    coverage = gpd.read_file(gpkg, layer="coverage")
+    assert coverage["class"].tolist() == result.coverage["class"].tolist()
+    kg = result.catchments[result.catchments["class"] == "kindergarten"]
+    row = coverage[coverage["class"] == "kindergarten"].iloc[0]
+    assert row.geometry.area == pytest.approx(kg.geometry.union_all().area, rel=1e-6)
+    assert row["units_served_share"] == pytest.approx(
+        float(result.coverage.set_index("class").loc["kindergarten", "units_served_share"]))
+    with sqlite3.connect(gpkg) as con:
+        styles = {name: (column, qml, default) for name, column, qml, default in con.execute(
+            "SELECT f_table_name, f_geometry_column, styleQML, useAsDefault FROM layer_styles")}
+        aliases = dict(con.execute("SELECT column_name, name FROM gpkg_data_columns "
+                                   "WHERE table_name = 'parcels'").fetchall())
+        kinds = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
+        ext = con.execute("SELECT scope FROM gpkg_extensions WHERE table_name = "
+                          "'gpkg_data_columns'").fetchone()
+    con.close()
+    assert kinds["layer_styles"] == "attributes" and ext == ("read-write",)
+    assert {"parcels", "facilities_points", "facilities_areas", "catchments_kindergarten",
+            "blind_spots_kindergarten", "coverage"} <= set(styles)
+    assert all(column == "geom" and default == 1 for column, _, default in styles.values())
+    parcels = ET.fromstring(styles["parcels"][1].split(">", 1)[1])  # after the DOCTYPE
+    renderer = parcels.find("renderer-v2")
+    assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == "score"
+    assert [(r.get("lower"), r.get("upper")) for r in renderer.iter("range")] == [
+        ("0", "20"), ("20", "40"), ("40", "60"), ("60", "80"), ("80", "100")]
+    alias = {a.get("field"): a.get("name") for a in parcels.iter("alias")}
+    assert alias["score"] == "综合得分 (0-100)" and alias["compliant_all"] == "满足全部服务半径"
+    cats = {}
+    for name in ("facilities_points", "facilities_areas"):
+        qml = ET.fromstring(styles[name][1].split(">", 1)[1])
+        cats[name] = {c.get("value") for c in qml.iter("category")}
+    assert "bus_corridor" in cats["facilities_points"]  # proxies are points
+    assert {"kindergarten", "primary_school", "middle_school"} <= cats["facilities_areas"]
+    spots = ET.fromstring(styles["blind_spots_kindergarten"][1].split(">", 1)[1])
+    assert any(o.get("name") == "style" and o.get("value") == "b_diagonal"
+               for o in spots.iter("Option"))
+    # Field aliases in Chinese for GDAL/QGIS (gpkg_data_columns), unique per table.
+    assert aliases["score"] == "综合得分 (0-100)" and aliases["rank"] == "排名"
+    assert aliases["dist_kindergarten_m"] == "至幼儿园步行距离 (米)"
+    assert len(set(aliases.values())) == len(aliases)
+    # GDAL still reads every layer.
+    for name in layers:
+        pyogrio.read_info(gpkg, layer=name)
+
+
+def test_report_without_a_browser_stops_with_a_fix_and_writes_nothing(run, tmp_path,
+                                                                      monkeypatch):
+    from siteplan.core.errors import SiteplanError
+    from siteplan.outputs import report
+
+    monkeypatch.setattr(report, "find_chromium", lambda: None)
+    with pytest.raises(report.PrintError, match="no Chromium") as info:
+        report.parcel_report(run["result"], tmp_path / "a", top_n=1)
+    assert isinstance(info.value, SiteplanError) and "--no-pdf" in str(info.value)
+    assert not (tmp_path / "a" / "parcel_report.html").exists()  # the set is all or nothing
+    with pytest.raises(report.PrintError, match="Chromium could not print"):
+        report.parcel_report(run["result"], tmp_path / "b", top_n=1,
+                             chromium=str(tmp_path / "no-such-browser"))
+    written = report.parcel_report(run["result"], tmp_path / "c", top_n=1, pdf=False)
+    assert sorted(written) == ["html"]

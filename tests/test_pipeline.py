@@ -156,8 +156,8 @@ def test_outputs_every_layer_crs_and_deterministic(demo, tmp_path):
     second = write_outputs(result, tmp_path / "b", formats=["csv", "gpkg"])
     assert first["csv"].read_bytes() == second["csv"].read_bytes()
     layers = {str(n) for n in pyogrio.list_layers(first["gpkg"])[:, 0]}
-    expected = {"parcels", "facilities", "coverage", "residential_units", "unreachable",
-                "blind_spots_frontage"}
+    expected = {"parcels", "facilities_points", "facilities_areas", "coverage",
+                "residential_units", "unreachable", "blind_spots_frontage", "layer_styles"}
     expected |= {f"catchments_{c}" for c in SEED} | {f"blind_spots_{c}" for c in SEED}
     assert expected <= layers
     for name in layers - {"coverage", "unreachable", "metadata"}:

@@ -151,7 +151,7 @@ def test_gpkg_layers_and_metadata_sidecar(scored, metadata, tmp_path):
                             layers={"facilities": facilities,
                                     "coverage": pd.DataFrame({"class": ["k"], "share": [0.5]})})
     layers = dict(pyogrio.list_layers(paths["gpkg"]))
-    assert set(layers) == {"parcels", "facilities", "coverage", "metadata"}
+    assert set(layers) == {"parcels", "facilities", "coverage", "metadata", "layer_styles"}
     parcels = gpd.read_file(paths["gpkg"], layer="parcels")
     assert parcels["parcel_id"].tolist() == ["a", "c", "b", "d", "e"]
     assert parcels.crs.to_epsg() == 32649

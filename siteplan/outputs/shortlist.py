@@ -11,7 +11,8 @@
   number formats;
 - ``shortlist.gpkg``: layer ``parcels`` with **every** parcel (by rank, excluded last, whatever
   the top-N, so a map redrawn from it shows them all) plus any extra layers given (spatial or
-  plain tables) and a ``metadata`` table;
+  plain tables), a ``metadata`` table, QGIS default styles (``layer_styles``) and 中文 field
+  aliases (``gpkg_data_columns``; :mod:`siteplan.outputs.gpkg_styles`);
 - ``shortlist.meta.json``: the run metadata (siteplan version, config and input hashes, CRS,
   time) and the sha256 of each output.
 
@@ -46,10 +47,11 @@ import pyogrio
 from pyproj import CRS
 
 from siteplan.core.errors import InputError
-from siteplan.core.labels import Pairs
+from siteplan.core.labels import Pairs, label
 from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.version import __version__
 from siteplan.outputs.cells import column_decimals, neutralise
+from siteplan.outputs.gpkg_styles import style_geopackage
 from siteplan.outputs.workbook import portable_metadata
 from siteplan.outputs.xlsx import write_xlsx
 from siteplan.outputs.xlsx_layout import Block
@@ -62,7 +64,7 @@ FORMATS = ("csv", "xlsx", "gpkg")
 LEAD_COLUMNS = ("parcel_id", "rank", "score", "excluded", "exclusion_reason",
                 "exclusion_reason_zh", "compliant_all", "compliance_required",
                 "compliance_required_zh")
-RESERVED_LAYERS = ("parcels", "metadata")
+RESERVED_LAYERS = ("parcels", "metadata", "layer_styles")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +226,8 @@ def flatten_metadata(metadata: Mapping[str, Any], prefix: str = "") -> list[tupl
 def _meta_text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):  # 是/否, as the workbook writes every yes/no
+        return label("yes" if value else "no", "zh")
     if isinstance(value, float):
         return repr(value)
     return str(value)
@@ -278,7 +282,7 @@ def shortlist_csv_bytes(table: pd.DataFrame) -> bytes:
 
 
 def _write_gpkg(path: Path, parcels: pd.DataFrame, layers: Mapping[str, pd.DataFrame],
-                meta_rows: list[tuple[str, str]]) -> None:
+                meta_rows: list[tuple[str, str]], labels: Pairs | None = None) -> None:
     if not isinstance(parcels, gpd.GeoDataFrame):
         raise InputError("the parcels have no geometry; a GeoPackage needs a GeoDataFrame.",
                          where="shortlist", fix="pass a GeoDataFrame or drop 'gpkg' from formats.")
@@ -291,6 +295,7 @@ def _write_gpkg(path: Path, parcels: pd.DataFrame, layers: Mapping[str, pd.DataF
             pyogrio.write_dataframe(pd.DataFrame(frame), path, layer=name, driver="GPKG")
     meta = pd.DataFrame(meta_rows, columns=["key", "value"])
     pyogrio.write_dataframe(meta, path, layer="metadata", driver="GPKG")
+    style_geopackage(path, {"parcels": parcels, **layers}, labels)
 
 
 def write_shortlist(
@@ -455,7 +460,7 @@ def shortlist_files(
         written["gpkg"] = folder / f"{basename}.gpkg"
         every = ordered if top_n is None else order_parcels(parcels)
         _write_gpkg(written["gpkg"], every.reset_index(drop=True), dict(layers or {}),
-                    meta_rows)
+                    meta_rows, labels)
 
     meta["outputs"] = {
         kind: {"path": p.name, "sha256": file_sha256(p)} for kind, p in written.items()

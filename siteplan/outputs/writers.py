@@ -1,8 +1,8 @@
 """Writing a study's results: shortlist files, one GeoPackage with every layer, and maps.
 
 :func:`write_outputs` is what ``siteplan run`` writes after :func:`siteplan.pipeline.run_study`:
-``shortlist.csv``/``.xlsx``/``.gpkg`` (the GeoPackage also holds ``facilities``,
-``catchments_<class>``, ``coverage``, ``residential_units``, ``blind_spots_<class>``,
+``shortlist.csv``/``.xlsx``/``.gpkg`` (the GeoPackage also holds ``facilities_points``/
+``_areas``/``_lines``, ``catchments_<class>``, ``coverage``, ``residential_units``, ``blind_spots_<class>``,
 ``blind_spots_frontage`` and ``unreachable``), the interactive map
 ``<name>.html`` and the printable ``<name>.png``.  Every file is written atomically.  The smaller
 writers serve the single-stage commands (``siteplan network``, ``facilities``, ``catchments``)
@@ -64,14 +64,19 @@ def write_layers(path: str | Path, layers: Mapping[str, pd.DataFrame],
 def catchment_layers(result: StudyResult | CatchmentResult) -> dict[str, pd.DataFrame]:
     """Return the GeoPackage layers of the catchments, coverage and blind spots.
 
-    They are ``facilities``, ``catchments_<class>``, ``coverage``, ``residential_units`` (with
-    their served flags), ``blind_spots_<class>`` (the units not served, per class with any)
-    and ``blind_spots_frontage`` (the land outside the street-frontage catchments).
+    They are ``facilities_points``/``_areas``/``_lines`` (split by geometry type),
+    ``catchments_<class>``, ``coverage`` (with each class's catchments as geometry),
+    ``residential_units`` (with their served flags), ``blind_spots_<class>`` (the units not
+    served, per class with any) and ``blind_spots_frontage`` (the land outside the
+    street-frontage catchments).
     """
-    layers: dict[str, pd.DataFrame] = {"facilities": result.facilities}
+    from siteplan.outputs.gpkg_styles import coverage_layer, facility_layers
+
+    layers: dict[str, pd.DataFrame] = dict(facility_layers(result.facilities))
     for cls, frame in result.catchments.groupby("class", sort=True):
         layers[f"catchments_{cls}"] = frame.reset_index(drop=True)
-    layers["coverage"] = result.coverage
+    layers["coverage"] = (coverage_layer(result.coverage, result.catchments)
+                          if len(result.catchments) else result.coverage)
     if result.units is not None:
         layers["residential_units"] = result.units
     if "class" in result.blind_spots:
@@ -344,6 +349,7 @@ def plan_map_outputs(results: str | Path, out: str | Path | None = None) -> Outp
 def maps_from_results(results: str | Path, out: str | Path | None = None, *,
                       offline: bool = True, top_n: int = 10) -> dict[str, Path]:
     """Redraw the interactive and static maps from a ``shortlist.gpkg`` written by a run."""
+    from siteplan.outputs.gpkg_styles import read_facilities
     from siteplan.outputs.maps.staticmap import save_static_map, static_map
     from siteplan.outputs.maps.webmap import make_map, save_map
 
@@ -369,7 +375,7 @@ def maps_from_results(results: str | Path, out: str | Path | None = None, *,
         catch = [c for n in names if n.startswith("catchments_") and (c := read(n)) is not None]
         catchments = (gpd.GeoDataFrame(pd.concat(catch, ignore_index=True), crs=catch[0].crs)
                       if catch else None)
-        facilities = read("facilities")
+        facilities = read_facilities(path, names)
         # The served-unit blind spots, one layer per class (a file of an older run: one layer).
         parts = [b for n in names if (n.startswith("blind_spots_") and n != "blind_spots_frontage"
                                       or n == "blind_spots") and (b := read(n)) is not None]

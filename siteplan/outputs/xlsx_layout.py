@@ -222,8 +222,7 @@ def write_summary(ws: Any, title: str, blocks: Sequence[Block], labels: Pairs | 
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    widths = [34.0] + [16.0] * max((b.table.shape[1] - 1 for b in blocks), default=1)
-    for j, width in enumerate(widths):
+    for j, width in enumerate(_summary_widths(blocks, labels)):
         ws.column_dimensions[chr(ord("A") + j)].width = width
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.paperSize = PAPER_SIZES["A4"]
@@ -240,10 +239,14 @@ def write_summary(ws: Any, title: str, blocks: Sequence[Block], labels: Pairs | 
 
     wrap = Alignment(wrap_text=True, vertical="top")
     ws.append([cell(title, font=Font(bold=True, size=14))])
+    row_no = 1
     for block in blocks:
         ws.append([])
         ws.append([cell(label(block.title, "both"), font=Font(bold=True, size=12))])
+        row_no += 3
         if block.header:
+            ws.row_dimensions[row_no].height = 2 * LINE_POINTS + 3  # 中文 over English
+            row_no += len(block.table)
             ws.append([cell(header_text(str(c), labels), font=Font(bold=True), alignment=wrap,
                             fill=PatternFill("solid", fgColor=HEADER_FILL))
                        for c in block.table.columns])
@@ -260,9 +263,34 @@ def write_summary(ws: Any, title: str, blocks: Sequence[Block], labels: Pairs | 
                 elif isinstance(value, int | float | np.number):
                     out.append(cell(value.item() if isinstance(value, np.number) else value,
                                     number_format=formats[j] or "General"))
-                else:
-                    out.append(cell(str(value), alignment=wrap))
+                else:  # text spills over the empty cells to its right, as in Excel
+                    out.append(cell(str(value)))
             ws.append(out)
+        if not block.header:
+            row_no += len(block.table) - 1
+
+
+def _summary_widths(blocks: Sequence[Block], labels: Pairs | None) -> list[float]:
+    """Return the summary's column widths: each fits its headers and values.
+
+    A one-column block (the data gaps) and the values of a key/value block spill over the
+    empty cells to their right: left out.
+    """
+    n = max((b.table.shape[1] for b in blocks), default=1)
+    widths = [10.0] * n
+    for block in blocks:
+        if block.table.shape[1] < 2:
+            continue
+        for j, col in enumerate(block.table.columns):
+            if not block.header and j > 0:  # a key's value spills to the right
+                continue
+            texts = [label(str(v), "both", labels) if not block.header and j == 0 else
+                     _cell_text(v, 2) for v in block.table[col].tolist()]
+            if block.header:
+                texts += header_text(str(col), labels).split("\n")
+            widest = max((display_width(t) for t in texts), default=0)
+            widths[j] = max(widths[j], min(MAX_WIDTH + 24, widest + 2.0))
+    return widths
 
 
 def _summary_format(name: str, values: pd.Series) -> str | None:

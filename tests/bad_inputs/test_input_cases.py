@@ -39,6 +39,7 @@ from siteplan.facilities.classify import classify_facilities
 from siteplan.io.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from siteplan.io.layers import read_layer
 from siteplan.io.offsets import check_offset
+from siteplan.outputs.gpkg_styles import read_facilities
 
 GEOD = Geod(ellps="WGS84")
 
@@ -517,7 +518,8 @@ def test_08_gbk_shapefile_without_cpg(capsys, tmp_path):
     _with_layer(study, base + '\nencoding = "gbk"')
     code, _, err = _run(capsys, study)
     assert code == 0 and "garbled" not in err, err
-    fac = gpd.read_file(study.out / "shortlist.gpkg", layer="facilities", engine="pyogrio")
+    fac = read_facilities(study.out / "shortlist.gpkg",
+                          pyogrio.list_layers(study.out / "shortlist.gpkg")[:, 0])
     assert set(NAMES[:3]) <= set(fac.loc[fac["source"] == "学校.shp", "name"])
     # Not declared: the run goes on, with a warning naming the file, the column and the fix.
     shutil.rmtree(study.out)
@@ -601,7 +603,8 @@ def test_11_mixed_geometry_types_are_handled_per_type(capsys, tmp_path):
                                                           engine="pyogrio")
     line = repaired(capsys, study, "3 non-line feature(s)", str(study.streets))
     assert "2 Point" in line and "1 Polygon" in line
-    fac = gpd.read_file(study.out / "shortlist.gpkg", layer="facilities", engine="pyogrio")
+    fac = read_facilities(study.out / "shortlist.gpkg",
+                          pyogrio.list_layers(study.out / "shortlist.gpkg")[:, 0])
     types = set(fac.geom_type)
     assert {"Point", "Polygon"} <= types or {"Point", "MultiPolygon"} <= types, types
     # The network is the one the lines alone make.
