@@ -140,7 +140,7 @@ def calls(html: str, factory: str) -> list[list]:
 
 def layer_names(html: str) -> list[str]:
     """Names in the layer control, in order (basemaps, then overlays)."""
-    block = html[html.index("base_layers : {"):html.index("L.control.layers(")]
+    block = html[html.index("base_layers : {"):html.index("new SP.LayerControl(")]
     return [json.loads(s) for s in re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block, re.M)]
 
 

@@ -57,7 +57,7 @@ def add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | N
     for name in [basemap] + [n for n in names if n != basemap]:
         specs = [] if name == "none" else _tile_specs(name, key)
         m.add_child(JsLayer("SP.tiles", specs, name=html.escape(label(f"basemap_{name}"), quote=True),
-                            overlay=False, show=name == basemap))
+                            overlay=False, show=name == basemap, group="basemaps"))
 
 
 __all__ = ["BASEMAPS", "add_basemaps"]
