@@ -161,10 +161,30 @@ def test_demo_writes_map_png_and_shortlist(demo_out):
 @SHOWS_REPAIRED
 @SHOWS_NO_TIANDITU_KEY
 def test_map_from_saved_results(capsys, demo_out, tmp_path):
+    """The redraw keeps the run's context: file name, title, criterion labels and weights,
+    ranks labelled and data gaps (the GeoPackage's ``map_context`` table)."""
+    import html as html_lib
+    import re
+
+    from siteplan.core.labels import label
+    from siteplan.outputs.maps.style import criteria_meta
+    from siteplan.study.model import load_study
+
     code, out, _ = _cli(capsys, "map", str(demo_out / "shortlist.gpkg"), "--out", str(tmp_path))
     assert code == 0
-    assert (tmp_path / "map.html").stat().st_size > 100_000
-    assert (tmp_path / "map.png").is_file()
+    redraw = (tmp_path / "taiyuan.html").read_text(encoding="utf-8")
+    run = (demo_out / "taiyuan.html").read_text(encoding="utf-8")
+    assert (tmp_path / "taiyuan.png").is_file()
+    study = load_study(ROOT / "data" / "taiyuan" / "study.toml")
+    title = re.search(r"<title>(.*?)</title>", redraw).group(1)
+    assert html_lib.unescape(title) == study.study.name
+    crit = criteria_meta(study, gpd.GeoDataFrame())
+    assert len(crit) >= 3
+    for _, en, zh, weight in crit:
+        for text in (en, zh, f"({label('weight')} {100 * weight:.0f}%)"):
+            assert text in run and text in redraw, text
+    for text in ("前 20 名", "Data gap: thin facility layer"):
+        assert text in run and text in redraw, text
 
 
 def test_console_script_runs():

@@ -117,7 +117,8 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
 def map_(results: Annotated[Path, typer.Argument(metavar="RESULTS.gpkg", help="A shortlist.gpkg written by "
                                                  "`siteplan run` or `siteplan score`.")],
          out: Out = None, offline: Offline = True,
-         top_n: Annotated[int, typer.Option(min=0, help="Parcels labelled by rank.")] = 10,
+         top_n: Annotated[int | None, typer.Option(
+             min=0, help="Parcels labelled by rank (default: as the run drew them).")] = None,
          quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Draw the interactive map (and PNG) from saved results.
 
