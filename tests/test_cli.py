@@ -166,15 +166,19 @@ def test_map_from_saved_results(capsys, demo_out, tmp_path):
     import html as html_lib
     import re
 
+    from PIL import Image
+
     from siteplan.core.labels import label
     from siteplan.outputs.maps.style import criteria_meta
     from siteplan.study.model import load_study
 
-    code, out, _ = _cli(capsys, "map", str(demo_out / "shortlist.gpkg"), "--out", str(tmp_path))
+    code, out, _ = _cli(capsys, "map", str(demo_out / "shortlist.gpkg"), "--out", str(tmp_path),
+                        "--paper", "a4-landscape", "--dpi", "60")
     assert code == 0
     redraw = (tmp_path / "taiyuan.html").read_text(encoding="utf-8")
     run = (demo_out / "taiyuan.html").read_text(encoding="utf-8")
-    assert (tmp_path / "taiyuan.png").is_file()
+    with Image.open(tmp_path / "taiyuan.png") as png:
+        assert png.size == (701, 496)  # A4 landscape at 60 dpi
     study = load_study(ROOT / "data" / "taiyuan" / "study.toml")
     title = re.search(r"<title>(.*?)</title>", redraw).group(1)
     assert html_lib.unescape(title) == study.study.name

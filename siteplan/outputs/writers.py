@@ -149,7 +149,8 @@ def _maps(result: StudyResult, out: Path, *, stem: str, offline: bool, top_n: in
                      notes=[thin.message for thin in result.thin_layers], **layers)
         written["map"] = save_map(m, out / f"{stem}.html")
     if "png" in formats:
-        fig = static_map(parcels, top_n=top_n, title=title, **layers)
+        fig = static_map(parcels, top_n=top_n, title=title, paper=study.outputs.png_paper,
+                         dpi=study.outputs.png_dpi, **layers)
         written["png"] = save_static_map(fig, out / f"{stem}.png")
     return written
 
@@ -357,12 +358,14 @@ def plan_map_outputs(results: str | Path, out: str | Path | None = None) -> Outp
 
 
 def maps_from_results(results: str | Path, out: str | Path | None = None, *,
-                      offline: bool = True, top_n: int | None = None) -> dict[str, Path]:
+                      offline: bool = True, top_n: int | None = None, paper: str | None = None,
+                      dpi: int = 150) -> dict[str, Path]:
     """Redraw the interactive and static maps from a ``shortlist.gpkg`` written by a run.
 
     The run's ``map_context`` table gives back the title, the file stem, the criterion labels
     and weights, the number of ranks labelled (unless ``top_n`` is given; else 10) and the
-    data gaps of the legend.
+    data gaps of the legend.  ``paper`` and ``dpi`` size the PNG
+    (:func:`siteplan.outputs.maps.staticmap.static_map`).
     """
     from siteplan.outputs.maps.staticmap import save_static_map, static_map
     from siteplan.outputs.maps.webmap import make_map, save_map
@@ -408,6 +411,7 @@ def maps_from_results(results: str | Path, out: str | Path | None = None, *,
                      criteria=ctx.criteria, notes=ctx.notes)
         save_map(m, stage / html)
         fig = static_map(parcels, catchments=catchments, facilities=facilities,
-                         blind_spots=spots, boundary=boundary, top_n=top_n, title=title)
+                         blind_spots=spots, boundary=boundary, top_n=top_n, title=title,
+                         paper=paper, dpi=dpi)
         save_static_map(fig, stage / png)
     return {"map": plan.path(html), "png": plan.path(png)}
