@@ -43,7 +43,7 @@ from siteplan.outputs.maps.assets import (
     install_assets,
     save_map,
 )
-from siteplan.outputs.maps.basemaps import add_basemaps
+from siteplan.outputs.maps.basemaps import add_basemaps, custom_tiles
 from siteplan.outputs.maps.mapdata import col as _col
 from siteplan.outputs.maps.mapdata import css_name as _css_name
 from siteplan.outputs.maps.mapdata import display as _display
@@ -333,6 +333,8 @@ def make_map(
     proposed_catchments: gpd.GeoDataFrame | None = None,
     compliance: pd.DataFrame | None = None,
     notes: Sequence[str] = (),
+    tiles_url: str | None = None,
+    tiles_attribution: str | None = None,
 ) -> folium.Map:
     """Build the interactive planning map.
 
@@ -389,6 +391,10 @@ def make_map(
         default counted from the parcels' ``meets_<class>_radius`` and ``compliant_all``.
     notes
         Data gaps shown at the foot of the legend (the run's thin facility layers).
+    tiles_url, tiles_attribution
+        A custom basemap, e.g. an intranet tile server: a URL template with ``{z}``, ``{x}``,
+        ``{y}`` and its attribution (default the server's name); shown on opening unless
+        ``basemap`` says otherwise.  Default: the study's ``outputs.tiles_url``.
 
     Returns
     -------
@@ -433,7 +439,11 @@ def make_map(
     m.add_child(JsCall("SP.init"))
     for pane, z in _PANES.items():
         m.add_child(JsCall("SP.pane", pane, z))
-    add_basemaps(m, basemap, offline, tianditu_key)
+    if tiles_url is None and hasattr(criteria, "outputs"):
+        tiles_url = criteria.outputs.tiles_url
+        tiles_attribution = tiles_attribution or criteria.outputs.tiles_attribution
+    add_basemaps(m, basemap, offline, tianditu_key,
+                 custom_tiles(tiles_url, tiles_attribution) if tiles_url else None)
 
     geoms = _display(p.geometry, metric, tolerance_m, coverage=True)
     has_ranks = _add_parcels(m, p, geoms, crit, top_n)
