@@ -179,3 +179,35 @@ def test_proxy_points_are_drawn_as_their_lines():
     lines = staticmap.proxy_lines(pts)
     assert sorted(round(g.length) for g in lines) == [100, 300]
     assert shapely.equals(lines.iloc[0], shapely.LineString(xy[:4]))  # in sample order
+
+
+def test_place_labels_keeps_free_spots_and_separates_crowded_ones():
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [100.0, 100.0], [0.5, 0.5]])
+    out = staticmap.place_labels(xy, (10.0, 10.0), gap=0.0)
+    assert np.array_equal(out[[0, 2]], xy[[0, 2]])  # the best rank and a lone label stay put
+    d = np.abs(out[:, None, :] - out[None, :, :])
+    overlap = (d[..., 0] < 10) & (d[..., 1] < 10) & ~np.eye(4, dtype=bool)
+    assert not overlap.any()
+
+
+def test_top_20_rank_labels_do_not_overlap_in_the_png():
+    import geopandas as gpd
+    import shapely
+
+    # 20 small parcels packed in a 200 m block of a 2 km study: their labels would stack.
+    boxes = [shapely.box(x, y, x + 40, y + 40) for x in range(0, 200, 50) for y in
+             range(0, 250, 50)] + [shapely.box(2000, 2000, 2040, 2040)]
+    parcels = gpd.GeoDataFrame({"parcel_id": [f"P{i}" for i in range(21)],
+                                "score": np.linspace(90, 10, 21), "rank": range(1, 22)},
+                               geometry=boxes, crs="EPSG:32649")
+    fig = static_map(parcels, top_n=20, figsize=(6, 6), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # sizes the circles around the numbers
+    renderer = canvas.get_renderer()
+    texts = [t for t in fig.axes[0].texts if t.get_text().isdigit()]
+    assert sorted(int(t.get_text()) for t in texts) == list(range(1, 21))
+    ext = [t.get_bbox_patch().get_window_extent(renderer) for t in texts]
+    pairs = [(a, b) for i, a in enumerate(ext) for b in ext[:i] if a.overlaps(b)]
+    assert pairs == []
+    # Labels that had to move are tied to their parcel by a leader line.
+    assert len([ln for ln in fig.axes[0].lines if len(ln.get_xdata()) == 2]) > 5

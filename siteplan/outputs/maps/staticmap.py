@@ -61,8 +61,8 @@ from siteplan.outputs.maps.style import (
 )
 from siteplan.outputs.maps.webmap import check_layer, metric_crs, prepare_parcels
 
-__all__ = ["CJK_FONTS", "PAPERS", "cjk_font", "packaged_cjk_font", "paper_size", "save_static_map",
-           "static_map"]
+__all__ = ["CJK_FONTS", "PAPERS", "cjk_font", "packaged_cjk_font", "paper_size", "place_labels",
+           "save_static_map", "static_map"]
 
 # Fonts with simplified Chinese, in order of preference (Debian, Windows, macOS names).
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
@@ -318,18 +318,61 @@ def _draw_facilities(ax: Axes, fac: gpd.GeoDataFrame, lang: Lang) -> list[Artist
     return handles
 
 
+def place_labels(xy: np.ndarray, size: tuple[float, float], gap: float = 1.0) -> np.ndarray:
+    """Return label centres near ``xy`` (pixels, in priority order) whose boxes do not overlap.
+
+    Each label goes at its point when that spot is free, else at the first free spot on rings
+    of growing radius around it (8k candidates on ring k), as the web map's ``SP.rankLayer``
+    does.  Greedy, one label at a time: the best rank keeps its place.
+    """
+    w, h = size[0] + 2 * gap, size[1] + 2 * gap
+    placed = np.empty((0, 2))
+    out = np.empty_like(xy, dtype=float)
+    for n, (x, y) in enumerate(np.asarray(xy, dtype=float)):
+        for k in range(400):
+            a = 2 * np.pi * np.arange(max(8 * k, 1)) / max(8 * k, 1) - np.pi / 2
+            cand = np.column_stack([x + 0.75 * k * w * np.cos(a), y + 0.75 * k * h * np.sin(a)])
+            # Boxes of equal size overlap when both centre offsets are under the size.
+            dx = np.abs(cand[:, None, 0] - placed[None, :, 0])
+            dy = np.abs(cand[:, None, 1] - placed[None, :, 1])
+            free = ~((dx < w) & (dy < h)).any(axis=1)
+            if free.any():
+                out[n] = cand[np.argmax(free)]
+                break
+        else:
+            out[n] = (x, y)
+        placed = np.vstack([placed, out[n]])
+    return out
+
+
 def _draw_ranks(ax: Axes, pm: gpd.GeoDataFrame, excluded: np.ndarray, top_n: int,
                 lang: Lang) -> list[Artist]:
-    """Label the parcels ranked 1..``top_n`` with their rank; return the legend handle."""
+    """Label the parcels ranked 1..``top_n`` without overlap; return the legend handle.
+
+    Called once the view is final: labels are placed in pixels.  A label moved off its
+    parcel is tied to it by a leader line ending in a dot.
+    """
     rank = pm["rank"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) \
         if "rank" in pm else np.full(len(pm), np.nan)
     top = ~excluded & np.isfinite(rank) & (rank <= top_n)
     if not top.any():
         return []
-    at = shapely.point_on_surface(np.asarray(pm.geometry.values, dtype=object)[top])
-    for x, y, r in zip(shapely.get_x(at), shapely.get_y(at), rank[top], strict=True):
-        ax.text(x, y, f"{int(r)}", ha="center", va="center", fontsize=7, color="white",
-                fontweight="bold", zorder=8,
+    order = np.argsort(rank[top], kind="stable")
+    at = shapely.point_on_surface(np.asarray(pm.geometry.values, dtype=object)[top])[order]
+    xy = np.column_stack([shapely.get_x(at), shapely.get_y(at)])
+    ax.apply_aspect()
+    to_px = ax.transData
+    px = to_px.transform(xy)
+    fontsize = 7.0
+    diameter = fontsize * 1.9 * ax.figure.dpi / 72  # the circle around two digits, in pixels
+    centres = to_px.inverted().transform(place_labels(px, (diameter, diameter)))
+    moved = np.hypot(*(centres - xy).T) > 0
+    for (x0, y0), (x, y), r, m in zip(xy, centres, rank[top][order], moved, strict=True):
+        if m:
+            ax.plot([x0, x], [y0, y], color=RANK_COLOUR, linewidth=0.7, zorder=8)
+            ax.plot([x0], [y0], marker="o", markersize=2.5, color=RANK_COLOUR, zorder=8)
+        ax.text(x, y, f"{int(r)}", ha="center", va="center", fontsize=fontsize, color="white",
+                fontweight="bold", zorder=9,
                 bbox={"boxstyle": "circle,pad=0.25", "facecolor": RANK_COLOUR,
                       "edgecolor": "white", "linewidth": 0.8})
     return [Line2D([], [], marker="o", color=RANK_COLOUR, linestyle="none",
@@ -486,9 +529,8 @@ def static_map(
     if facilities is not None and len(facilities):
         handles += _draw_facilities(
             ax, check_layer(facilities, "facilities", ["class"]).to_crs(crs), lang)
-    handles += _draw_ranks(ax, pm, excluded, top_n, lang)
-
     _fit_view(ax, fig, _extent(bounds, extent_extra))
+    handles += _draw_ranks(ax, pm, excluded, top_n, lang)
     credit = OSM_CREDIT
     if basemap and _try_basemap(ax, crs):
         credit += "; " + _OSM_BASEMAP_CREDIT
