@@ -222,5 +222,11 @@ def test_layer_control_is_grouped_and_fits_a_1366x768_laptop(browser, run_out, t
         row.locator("input").scroll_into_view_if_needed()
         row.locator("input").click()
         assert page.locator("path.sp-compliant-middle_school").count() == n_ok
+        # The legend folds away under its heading.
+        legend = page.locator(".sp-legend")
+        tall = legend.bounding_box()["height"]
+        page.mouse.move(10, 400)  # the layer control folds up when the mouse leaves it
+        legend.locator("summary").click()
+        assert legend.bounding_box()["height"] < tall / 3
     finally:
         o.page.close()

@@ -184,6 +184,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "layer_boundary": ("Study boundary", "研究范围"),
     "layer_compliance": ("Meets the radius", "服务半径达标"),
     "rank_list": ("Top {n} parcels", "前 {n} 名地块"),
+    "legend": ("Legend", "图例"),
     "group_basemaps": ("Basemap", "底图"),
     "group_parcels": ("Parcels", "地块"),
     "group_compliance": ("Seed compliance (三(二)8)", "三(二)8 达标"),

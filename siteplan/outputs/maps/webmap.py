@@ -484,7 +484,8 @@ def make_map(
                                              catch_classes, blind_classes, has_boundary,
                                              _PROPOSED_COLOUR if has_proposed else None,
                                              notes)
-                                 + compliance_legend(parcels, compliance)))
+                                 + compliance_legend(parcels, compliance),
+                                 _esc(label("legend"))))
     m.add_child(JsCall("SP.title", _esc(title)))
     m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
     m.add_child(JsCall("SP.scale"))

@@ -270,11 +270,14 @@
     map.attributionControl.addAttribution(html);
   };
 
-  SP.legend = function (map, html) {
+  // The legend folds away under its heading (a laptop screen needs the room).
+  SP.legend = function (map, html, title) {
     var c = L.control({ position: 'bottomright' });
     c.onAdd = function () {
       var d = L.DomUtil.create('div', 'sp-legend');
-      d.innerHTML = html; // built and escaped in Python
+      // Built and escaped in Python.
+      d.innerHTML = title ? '<details open><summary>' + title + '</summary>' + html + '</details>'
+        : html;
       L.DomEvent.disableClickPropagation(d);
       L.DomEvent.disableScrollPropagation(d);
       return d;
