@@ -306,3 +306,26 @@ def test_single_stage_commands_honour_quiet_verbose_and_debug(capsys, command):
     assert code == 2 and "Traceback" in err
     code, _, err = _cli(capsys, command, str(ROOT / "nope.geojson"))
     assert code == 2 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("flag", "offline"), [([], None), (["--cdn"], False),
+                                               (["--offline"], True)])
+def test_batch_passes_offline_or_cdn_to_each_study(capsys, monkeypatch, tmp_path, flag, offline):
+    import siteplan.batch
+    from siteplan.batch import BatchResult
+
+    seen = {}
+
+    def fake(studies, out, *, runner=None, **kw):
+        seen["runner"] = runner
+        return BatchResult(outcomes=[], out_dir=Path(out), files={}, seconds=0.0)
+
+    monkeypatch.setattr(siteplan.batch, "run_batch", fake)
+    monkeypatch.setattr(siteplan.batch, "format_report", lambda report: "")
+    code, _, _ = _cli(capsys, "batch", str(tmp_path / "a.toml"), "--out", str(tmp_path), *flag)
+    assert code == 0
+    runner = seen["runner"]
+    if offline is None:
+        assert runner is None  # each study's own [outputs] offline (default true)
+    else:
+        assert runner.keywords == {"offline": offline}
