@@ -69,9 +69,11 @@ class Opened:
     dialogs: list[str] = field(default_factory=list)
 
 
-def open_offline(ctx, path: Path) -> Opened:
+def open_offline(ctx, path: Path, viewport: tuple[int, int] | None = None) -> Opened:
     """Open ``path`` with every request but the file itself aborted; record what happens."""
     page = ctx.new_page()
+    if viewport:
+        page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     opened = Opened(page, path.resolve().as_uri())
     page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: opened.errors.append(f"uncaught: {e}"))

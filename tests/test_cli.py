@@ -161,10 +161,34 @@ def test_demo_writes_map_png_and_shortlist(demo_out):
 @SHOWS_REPAIRED
 @SHOWS_NO_TIANDITU_KEY
 def test_map_from_saved_results(capsys, demo_out, tmp_path):
-    code, out, _ = _cli(capsys, "map", str(demo_out / "shortlist.gpkg"), "--out", str(tmp_path))
+    """The redraw keeps the run's context: file name, title, criterion labels and weights,
+    ranks labelled and data gaps (the GeoPackage's ``map_context`` table)."""
+    import html as html_lib
+    import re
+
+    from PIL import Image
+
+    from siteplan.core.labels import label
+    from siteplan.outputs.maps.style import criteria_meta
+    from siteplan.study.model import load_study
+
+    code, out, _ = _cli(capsys, "map", str(demo_out / "shortlist.gpkg"), "--out", str(tmp_path),
+                        "--paper", "a4-landscape", "--dpi", "60")
     assert code == 0
-    assert (tmp_path / "map.html").stat().st_size > 100_000
-    assert (tmp_path / "map.png").is_file()
+    redraw = (tmp_path / "taiyuan.html").read_text(encoding="utf-8")
+    run = (demo_out / "taiyuan.html").read_text(encoding="utf-8")
+    with Image.open(tmp_path / "taiyuan.png") as png:
+        assert png.size == (701, 496)  # A4 landscape at 60 dpi
+    study = load_study(ROOT / "data" / "taiyuan" / "study.toml")
+    title = re.search(r"<title>(.*?)</title>", redraw).group(1)
+    assert html_lib.unescape(title) == study.study.name
+    crit = criteria_meta(study, gpd.GeoDataFrame())
+    assert len(crit) >= 3
+    for _, en, zh, weight in crit:
+        for text in (en, zh, f"({label('weight')} {100 * weight:.0f}%)"):
+            assert text in run and text in redraw, text
+    for text in ("前 20 名", "Data gap: thin facility layer"):
+        assert text in run and text in redraw, text
 
 
 def test_console_script_runs():
@@ -286,3 +310,26 @@ def test_single_stage_commands_honour_quiet_verbose_and_debug(capsys, command):
     assert code == 2 and "Traceback" in err
     code, _, err = _cli(capsys, command, str(ROOT / "nope.geojson"))
     assert code == 2 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("flag", "offline"), [([], None), (["--cdn"], False),
+                                               (["--offline"], True)])
+def test_batch_passes_offline_or_cdn_to_each_study(capsys, monkeypatch, tmp_path, flag, offline):
+    import siteplan.batch
+    from siteplan.batch import BatchResult
+
+    seen = {}
+
+    def fake(studies, out, *, runner=None, **kw):
+        seen["runner"] = runner
+        return BatchResult(outcomes=[], out_dir=Path(out), files={}, seconds=0.0)
+
+    monkeypatch.setattr(siteplan.batch, "run_batch", fake)
+    monkeypatch.setattr(siteplan.batch, "format_report", lambda report: "")
+    code, _, _ = _cli(capsys, "batch", str(tmp_path / "a.toml"), "--out", str(tmp_path), *flag)
+    assert code == 0
+    runner = seen["runner"]
+    if offline is None:
+        assert runner is None  # each study's own [outputs] offline (default true)
+    else:
+        assert runner.keywords == {"offline": offline}

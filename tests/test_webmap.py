@@ -140,7 +140,7 @@ def calls(html: str, factory: str) -> list[list]:
 
 def layer_names(html: str) -> list[str]:
     """Names in the layer control, in order (basemaps, then overlays)."""
-    block = html[html.index("base_layers : {"):html.index("L.control.layers(")]
+    block = html[html.index("base_layers : {"):html.index("new SP.LayerControl(")]
     return [json.loads(s) for s in re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block, re.M)]
 
 
@@ -395,3 +395,22 @@ def test_proposed_sites_get_their_own_layers_and_legend_rows(layers):
     assert "拟建选址 / Proposed sites" in legend and "拟建服务范围 / Proposed catchments" in legend
     assert "Proposed" not in calls(plain, "SP.legend")[0][0]
     assert "<b>S1</b>" not in html  # the site id is data, shown escaped
+
+
+def test_custom_tile_server_basemap_opens_first_with_its_credit(layers):
+    url = "https://tiles.zrzyj.example/{z}/{x}/{y}.png"
+    html = map_html(make_map(layers["parcels"], tiles_url=url, tianditu_key="k",
+                             tiles_attribution="<b>市测绘院</b> & OSM"))
+    first = calls(html, "SP.tiles")[0][0]
+    assert first == [{"url": url, "options": {"maxZoom": 20, "attribution":
+                                              "&lt;b&gt;市测绘院&lt;/b&gt; &amp; OSM"}}]
+    assert layer_names(html)[0] == label("basemap_custom")
+    # Without an attribution the server's host name is credited; "none" still opens bare.
+    html = map_html(make_map(layers["parcels"], tiles_url=url, basemap="none", tianditu_key="k"))
+    assert calls(html, "SP.tiles")[0][0] == []
+    custom = [a[0] for a in calls(html, "SP.tiles") if a[0] and a[0][0]["url"] == url]
+    assert custom[0][0]["options"]["attribution"] == "tiles.zrzyj.example"
+    with pytest.raises(InputError, match=r"\{z\}"):
+        make_map(layers["parcels"], tiles_url="https://tiles.example/tile.png", tianditu_key="k")
+    with pytest.raises(InputError, match="tile URL"):
+        make_map(layers["parcels"], basemap="custom", tianditu_key="k")

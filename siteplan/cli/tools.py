@@ -117,7 +117,11 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
 def map_(results: Annotated[Path, typer.Argument(metavar="RESULTS.gpkg", help="A shortlist.gpkg written by "
                                                  "`siteplan run` or `siteplan score`.")],
          out: Out = None, offline: Offline = True,
-         top_n: Annotated[int, typer.Option(min=0, help="Parcels labelled by rank.")] = 10,
+         top_n: Annotated[int | None, typer.Option(
+             min=0, help="Parcels labelled by rank (default: as the run drew them).")] = None,
+         paper: Annotated[str | None, typer.Option(
+             help="PNG paper: a4, a3, a4-landscape, a3-landscape (default 10x10 in).")] = None,
+         dpi: Annotated[int, typer.Option(min=50, max=600, help="PNG resolution.")] = 150,
          quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Draw the interactive map (and PNG) from saved results.
 
@@ -130,7 +134,8 @@ def map_(results: Annotated[Path, typer.Argument(metavar="RESULTS.gpkg", help="A
     ui = Ui(quiet, verbose)
     timings: dict[str, float] = {}
     with interruptible(), ui.running(), ui.timed("maps", timings):
-        paths = maps_from_results(results, out, offline=bool(offline), top_n=top_n)
+        paths = maps_from_results(results, out, offline=bool(offline), top_n=top_n,
+                                  paper=paper, dpi=dpi)
     ui.timings(timings)
     for kind, path in paths.items():
         say(f"{kind}: {path}")

@@ -24,6 +24,7 @@ from siteplan.core.atomic import atomic_path
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.outputset import OutputPlan, plan_outputs, safe_stem, staged_outputs
 from siteplan.core.progress import Progress, Steps
+from siteplan.outputs.mapcontext import MAP_CONTEXT_LAYER, map_context_table, read_map_context
 from siteplan.study.result import CatchmentResult, StudyResult, order_parcels
 
 MAP_FORMATS = ("html", "png")
@@ -126,6 +127,16 @@ def map_parcels(parcels: gpd.GeoDataFrame, title: str | None,
     return shown, f"{title} ({note})" if title else note
 
 
+def _map_context(result: StudyResult, top_n: int) -> pd.DataFrame:
+    """Return the ``map_context`` table: `siteplan map` redraws the maps as the run drew them."""
+    from siteplan.outputs.maps.style import criteria_meta
+
+    study = result.study
+    return map_context_table(study.study.name, map_stem(study),
+                             criteria_meta(study, result.parcels),
+                             top_n, [thin.message for thin in result.thin_layers])
+
+
 def _maps(result: StudyResult, out: Path, *, stem: str, offline: bool, top_n: int,
           formats: Sequence[str]) -> dict[str, Path]:
     from siteplan.outputs.maps.staticmap import save_static_map, static_map
@@ -145,7 +156,8 @@ def _maps(result: StudyResult, out: Path, *, stem: str, offline: bool, top_n: in
                      notes=[thin.message for thin in result.thin_layers], **layers)
         written["map"] = save_map(m, out / f"{stem}.html")
     if "png" in formats:
-        fig = static_map(parcels, top_n=top_n, title=title, **layers)
+        fig = static_map(parcels, top_n=top_n, title=title, paper=study.outputs.png_paper,
+                         dpi=study.outputs.png_dpi, **layers)
         written["png"] = save_static_map(fig, out / f"{stem}.png")
     return written
 
@@ -240,7 +252,8 @@ def write_outputs(
                 meta["thin_layers"] = [thin.as_dict() for thin in result.thin_layers]
                 written.update(shortlist_files(
                     result.parcels, stage, top_n=top, metadata=meta, formats=table_formats,
-                    layers=result_layers(result, network_edges=network_edges),
+                    layers={**result_layers(result, network_edges=network_edges),
+                            MAP_CONTEXT_LAYER: _map_context(result, min(top, 20))},
                     labels=criterion_labels(study), tables=study_sheets(result),
                     summary=summary_blocks(result, meta, result.ranked(min(top, 20)))))
         if map_formats:
@@ -341,14 +354,23 @@ def write_facilities(facilities: gpd.GeoDataFrame, unclassified: pd.DataFrame,
 def plan_map_outputs(results: str | Path, out: str | Path | None = None) -> OutputPlan:
     """Check :func:`maps_from_results`'s output set (``<stem>.html``, ``<stem>.png``)."""
     path = Path(results)
-    stem = safe_stem(path.stem) if path.stem != "shortlist" else "map"
+    # The study's own stem when the run stored it (a redraw replaces the run's maps).
+    stem = read_map_context(path).stem if path.is_file() else None
+    stem = stem or (safe_stem(path.stem) if path.stem != "shortlist" else "map")
     return plan_outputs(Path(out) if out is not None else path.parent,
                         [f"{stem}.html", f"{stem}.png"], inputs=[path])
 
 
 def maps_from_results(results: str | Path, out: str | Path | None = None, *,
-                      offline: bool = True, top_n: int = 10) -> dict[str, Path]:
-    """Redraw the interactive and static maps from a ``shortlist.gpkg`` written by a run."""
+                      offline: bool = True, top_n: int | None = None, paper: str | None = None,
+                      dpi: int = 150) -> dict[str, Path]:
+    """Redraw the interactive and static maps from a ``shortlist.gpkg`` written by a run.
+
+    The run's ``map_context`` table gives back the title, the file stem, the criterion labels
+    and weights, the number of ranks labelled (unless ``top_n`` is given; else 10) and the
+    data gaps of the legend.  ``paper`` and ``dpi`` size the PNG
+    (:func:`siteplan.outputs.maps.staticmap.static_map`).
+    """
     from siteplan.outputs.gpkg_styles import read_facilities
     from siteplan.outputs.maps.staticmap import save_static_map, static_map
     from siteplan.outputs.maps.webmap import make_map, save_map
@@ -383,14 +405,18 @@ def maps_from_results(results: str | Path, out: str | Path | None = None, *,
                  if parts else None)
         boundary = read("boundary")
     assert parcels is not None
+    ctx = read_map_context(path)
+    top_n = top_n if top_n is not None else ctx.top_n if ctx.top_n is not None else 10
     plan = plan_map_outputs(path, out)
     html, png = plan.names
-    parcels, title = map_parcels(parcels, None)
+    parcels, title = map_parcels(parcels, ctx.title)
     with staged_outputs(plan) as stage:
         m = make_map(parcels, catchments=catchments, facilities=facilities, blind_spots=spots,
-                     boundary=boundary, top_n=top_n, offline=offline, title=title)
+                     boundary=boundary, top_n=top_n, offline=offline, title=title,
+                     criteria=ctx.criteria, notes=ctx.notes)
         save_map(m, stage / html)
         fig = static_map(parcels, catchments=catchments, facilities=facilities,
-                         blind_spots=spots, boundary=boundary, top_n=top_n, title=title)
+                         blind_spots=spots, boundary=boundary, top_n=top_n, title=title,
+                         paper=paper, dpi=dpi)
         save_static_map(fig, stage / png)
     return {"map": plan.path(html), "png": plan.path(png)}

@@ -408,7 +408,13 @@ class Outputs(ConfigModel):
     formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
     # One self-contained HTML map by default: a map handed on or opened on an intranet must work.
     offline: bool = True
+    # The PNG map: a paper size (a4, a3, with "-landscape") or 10 x 10 inches, at this DPI.
+    png_paper: Literal["a4", "a4-landscape", "a3", "a3-landscape"] | None = None
+    png_dpi: int = Field(default=150, ge=50, le=600)
     tianditu_key: str | None = None
+    # A custom basemap (an intranet tile server): URL template with {z}/{x}/{y}, attribution.
+    tiles_url: str | None = None
+    tiles_attribution: str | None = None
     # The ranked shortlist also goes to this PostGIS table ("postgresql://...?table=s.name").
     postgis: str | None = None
     postgis_if_exists: Literal["fail", "replace"] = "fail"

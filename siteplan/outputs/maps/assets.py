@@ -127,7 +127,7 @@ class JsLayer(Layer):
     """A layer built by a siteplan JS factory: ``var <name> = factory(args...)``.
 
     Arguments are embedded with :func:`js_json`; the layer takes part in the LayerControl like any
-    folium layer (``overlay=False`` makes it a basemap radio button).  ``name`` is shown by
+    folium layer (``overlay=False`` makes it a basemap radio button), listed under ``group``.  ``name`` is shown by
     Leaflet's layer control as HTML, so it must be escaped by the caller.
     """
 
@@ -135,16 +135,56 @@ class JsLayer(Layer):
         """
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = {{ this.factory }}({{ this.args_js }});
+            {{ this.get_name() }}.spGroup = {{ this.group_js }};
         {% endmacro %}
         """
     )
 
     def __init__(self, factory: str, *args: Any, name: str, overlay: bool = True,
-                 show: bool = True, control: bool = True) -> None:
+                 show: bool = True, control: bool = True, group: str = "other") -> None:
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         self._name = "SiteplanLayer"
         self.factory = factory
+        # The heading the layer is listed under in the layer control (SP.LayerControl).
+        self.group_js = js_json(group)
         self.args_js = ",".join(js_json(a) for a in args)
+
+
+class GroupedLayerControl(folium.LayerControl):
+    """Leaflet's layer control with the layers under collapsible headings (``SP.LayerControl``).
+
+    ``groups`` lists ``(key, heading HTML, open on opening)`` in display order; each
+    :class:`JsLayer` names its key.  Collapsed headings keep the list short enough for a
+    1366x768 screen; Leaflet scrolls what still does not fit.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }}_layers = {
+                base_layers : {
+                    {%- for key, val in this.base_layers.items() %}
+                    {{ key|tojson }} : {{ val }},
+                    {%- endfor %}
+                },
+                overlays : {
+                    {%- for key, val in this.overlays.items() %}
+                    {{ key|tojson }} : {{ val }},
+                    {%- endfor %}
+                },
+            };
+            var {{ this.get_name() }} = new SP.LayerControl(
+                {{ this.get_name() }}_layers.base_layers, {{ this.get_name() }}_layers.overlays,
+                {{ this.options_js }}
+            ).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, groups: list[tuple[str, str, bool]]) -> None:
+        super().__init__(position="topright", collapsed=True)
+        self.options_js = js_json({"position": "topright", "collapsed": True,
+                                   "groups": [list(g) for g in groups]})
 
 
 class JsCall(MacroElement):

@@ -1,4 +1,8 @@
-"""Basemaps of the web map: none, OpenStreetMap (plain or light) and Tianditu (with a key)."""
+"""Basemaps of the web map, each with its attribution.
+
+None, OpenStreetMap (plain or light), Tianditu (with a key) and a custom tile URL template
+(e.g. an intranet tile server).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.labels import OSM_CREDIT_HTML, label
 from siteplan.outputs.maps.assets import JsLayer
 
-BASEMAPS = ("none", "osm", "light", "tianditu_vec", "tianditu_img")
+BASEMAPS = ("none", "osm", "light", "tianditu_vec", "tianditu_img", "custom")
 
 _TDT_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
             "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
@@ -35,18 +39,33 @@ def _tile_specs(name: str, key: str | None) -> list[dict[str, Any]]:
             for layer in pair]
 
 
-def add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | None) -> None:
+def custom_tiles(url: str, attribution: str | None) -> dict[str, Any]:
+    """Check a tile URL template (``{z}``, ``{x}``, ``{y}``) and return its Leaflet spec."""
+    if not all(f"{{{k}}}" in url for k in "zxy") or not url.startswith(("http://", "https://")):
+        raise InputError(f"the tile URL {url!r} is not an http(s) template with {{z}}, {{x}} "
+                         "and {y}.", where="outputs.tiles_url",
+                         fix='write it like "https://tiles.example.gov.cn/{z}/{x}/{y}.png".')
+    text = attribution or urllib.parse.urlsplit(url).netloc
+    return {"url": url, "options": {"maxZoom": 20, "attribution": html.escape(text)}}
+
+
+def add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | None,
+                 custom: dict[str, Any] | None = None) -> None:
     """Add the basemaps to the layer control, ``basemap`` shown on opening.
 
-    ``None`` opens with no tiles offline (the map then needs no network) and OSM online; the
-    Tianditu basemaps are offered only with a key.
+    ``None`` opens with the custom tiles when given (the user's own server), else with no tiles
+    offline (the map then needs no network) and OSM online; the Tianditu basemaps are offered
+    only with a key, the custom one only with a :func:`custom_tiles` spec.
     """
     if basemap is None:
-        basemap = "none" if offline else "osm"
+        basemap = "custom" if custom else "none" if offline else "osm"
     if basemap not in BASEMAPS:
         raise InputError(f"unknown basemap {basemap!r}.", where="make_map(basemap=...)",
                          fix=f"use one of {', '.join(BASEMAPS)}.")
-    names = list(BASEMAPS)
+    names = [n for n in BASEMAPS if n != "custom" or custom]
+    if basemap == "custom" and not custom:
+        raise InputError("basemap 'custom' needs a tile URL.", where="make_map(basemap=...)",
+                         fix="give tiles_url (make_map) or outputs.tiles_url (study file).")
     if not key:
         names = [n for n in names if not n.startswith("tianditu")]
         warnings.warn("no Tianditu key (argument tianditu_key, environment variable TIANDITU_KEY "
@@ -55,9 +74,10 @@ def add_basemaps(m: folium.Map, basemap: str | None, offline: bool, key: str | N
         if basemap.startswith("tianditu"):
             basemap = "none"
     for name in [basemap] + [n for n in names if n != basemap]:
-        specs = [] if name == "none" else _tile_specs(name, key)
+        specs = [] if name == "none" else [custom] if name == "custom" and custom \
+            else _tile_specs(name, key)
         m.add_child(JsLayer("SP.tiles", specs, name=html.escape(label(f"basemap_{name}"), quote=True),
-                            overlay=False, show=name == basemap))
+                            overlay=False, show=name == basemap, group="basemaps"))
 
 
-__all__ = ["BASEMAPS", "add_basemaps"]
+__all__ = ["BASEMAPS", "add_basemaps", "custom_tiles"]

@@ -2,13 +2,16 @@
 
 :func:`static_map` draws the scored parcels on the same colour ramp as the web map, excluded
 parcels greyed and hatched, the top-N rank numbers, catchment outlines per facility class,
-facilities with one colour and marker per class, service blind spots (服务盲区) and the study
-boundary, with a legend, a north arrow, a scale bar and the data credit.  Everything is drawn in
-the study's metric CRS, so the scale bar is true.
+facilities with one colour and marker per class (transport proxies as the lines they sample),
+service blind spots (服务盲区) per class and the parcels meeting all three seed radii above the
+parcels, and the study boundary, with a legend, a north arrow, a scale bar and the data credit.
+Everything is drawn in the study's metric CRS, so the scale bar is true.  The size is a figure
+size and DPI, or a paper (A4/A3, portrait or landscape).
 
-Chinese labels need a CJK font; :func:`cjk_font` looks for one among the installed fonts
-(``scripts/install_system_deps.sh`` installs ``fonts-wqy-microhei`` on Debian).  Without one the
-map is labelled in English only, with a warning, rather than printing empty boxes.
+Chinese labels need a CJK font; :func:`cjk_font` uses the Noto Sans CJK SC that the project
+ships through its ``mplfonts`` dependency (so ``make demo`` on a fresh machine draws Chinese,
+and every machine the same pixels), else an installed one.  Without any the map is labelled in
+English only, with a warning, rather than printing empty boxes.
 
 An OpenStreetMap basemap is drawn only when asked (``basemap=True``), and only if ``contextily``
 is installed and the tiles can be fetched; otherwise the map is drawn without it, with a warning.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import math
 import textwrap
 import warnings
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from matplotlib import font_manager
 from matplotlib.artist import Artist
@@ -37,16 +42,18 @@ from matplotlib.patches import Patch, Rectangle
 from pyproj import CRS
 
 from siteplan.core.atomic import atomic_path
-from siteplan.core.errors import SiteplanWarning
+from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.labels import OSM_CREDIT, Lang, label
 from siteplan.io.layers import is_polygonal
 from siteplan.outputs.maps.style import (
-    BLIND_COLOUR,
     CLASS_ORDER,
+    COMPLIANCE_COLOUR,
     EXCLUDED_COLOUR,
+    PROXY_STYLE,
     RANK_COLOUR,
     SCORE_STOPS,
     SEED_CLASSES,
+    blind_colour,
     class_colour,
     class_sort_key,
     group_label,
@@ -55,7 +62,8 @@ from siteplan.outputs.maps.style import (
 )
 from siteplan.outputs.maps.webmap import check_layer, metric_crs, prepare_parcels
 
-__all__ = ["CJK_FONTS", "cjk_font", "save_static_map", "static_map"]
+__all__ = ["CJK_FONTS", "PAPERS", "cjk_font", "packaged_cjk_font", "paper_size", "place_labels",
+           "save_static_map", "static_map"]
 
 # Fonts with simplified Chinese, in order of preference (Debian, Windows, macOS names).
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
@@ -63,6 +71,11 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanY
 # One matplotlib marker per class, in CLASS_ORDER, so classes differ in shape as well as colour.
 _MARKERS = ("o", "s", "D", "^", "P", "h", "v", "X", "*", "p")
 _OSM_BASEMAP_CREDIT = "Tiles © OpenStreetMap contributors"
+# The CJK font the project ships through PyPI: (package, file inside it); SIL Open Font Licence.
+PACKAGED_FONT = ("mplfonts", "fonts/NotoSansCJKsc-Regular.otf")
+# ISO 216 paper sizes in inches (A4 210 x 297 mm, A3 297 x 420 mm), portrait.
+PAPER_SIZES = {"a4": (210 / 25.4, 297 / 25.4), "a3": (297 / 25.4, 420 / 25.4)}
+PAPERS = ("a4", "a4-landscape", "a3", "a3-landscape")
 
 
 def _known_cjk() -> str | None:
@@ -70,9 +83,29 @@ def _known_cjk() -> str | None:
     return next((name for name in CJK_FONTS if name in installed), None)
 
 
+def packaged_cjk_font() -> Path | None:
+    """Return the Noto Sans CJK SC file shipped by the ``mplfonts`` dependency, if installed.
+
+    Found without importing the package (its import pulls in a command-line library).
+    """
+    spec = importlib.util.find_spec(PACKAGED_FONT[0])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / PACKAGED_FONT[1]
+    return path if path.is_file() else None
+
+
 @functools.cache
 def cjk_font() -> str | None:
-    """Name of an installed font that has simplified Chinese, or None."""
+    """Name of a font that has simplified Chinese, or None.
+
+    The project's own font first (Noto Sans CJK SC from ``mplfonts``, a dependency: every
+    machine draws the same PNG, no system font needed), then an installed one.
+    """
+    packaged = packaged_cjk_font()
+    if packaged is not None:
+        font_manager.fontManager.addfont(str(packaged))
+        return str(font_manager.FontProperties(fname=str(packaged)).get_name())
     if (name := _known_cjk()) is not None:
         return name
     # matplotlib caches its font list on first use; fonts installed after that (e.g. by
@@ -83,6 +116,16 @@ def cjk_font() -> str | None:
             with contextlib.suppress(Exception):  # a font file FreeType cannot read
                 font_manager.fontManager.addfont(path)
     return _known_cjk()
+
+
+def paper_size(paper: str) -> tuple[float, float]:
+    """Return the figure size in inches of ``paper`` (``a4``, ``a3``, ``-landscape`` suffix)."""
+    key = paper.strip().lower()
+    if key not in PAPERS:
+        raise InputError(f"unknown paper size {paper!r}.", where="static map paper",
+                         fix=f"use one of {', '.join(PAPERS)}.")
+    w, h = PAPER_SIZES[key.split("-")[0]]
+    return (h, w) if key.endswith("-landscape") else (w, h)
 
 
 def _marker(cls: str) -> str:
@@ -177,17 +220,56 @@ def _draw_catchments(ax: Axes, catch: gpd.GeoDataFrame, shown: Sequence[str], cr
 
 def _draw_blind_spots(ax: Axes, blind: gpd.GeoDataFrame, shown: Sequence[str], crs: CRS,
                       tol: float, lang: Lang) -> list[Artist]:
-    """Draw the blind spots of the first shown class (all, if unclassed); return legend handles."""
-    if "class" in blind:
-        blind = blind[blind["class"].astype(str).isin(shown[:1]).to_numpy()]
-    if not len(blind):
+    """Draw the shown classes' blind spots above the parcels; return legend handles.
+
+    Each class hatched in its own colour and pattern (all in one colour, if unclassed).
+    """
+    handles: list[Artist] = []
+    cls_all = blind["class"].astype(str) if "class" in blind else None
+    for k, cls in enumerate([c for c in shown if cls_all is not None and (cls_all == c).any()]
+                            if cls_all is not None else [""]):
+        sub = blind[(cls_all == cls).to_numpy()] if cls_all is not None else blind
+        colour = blind_colour(cls)
+        hatch = ("xx", "\\\\", "////", "++")[k % 4]  # overlapping classes stay readable
+        sub.to_crs(crs).simplify(tol).plot(ax=ax, facecolor=colour + "30", edgecolor=colour,
+                                           hatch=hatch, linewidth=0.9, zorder=4.5)
+        name = group_label("layer_blind_spots", cls, lang=lang) if cls \
+            else label("layer_blind_spots", lang)
+        handles.append(Patch(facecolor=colour + "30", edgecolor=colour, hatch=hatch, label=name))
+    return handles
+
+
+def _draw_compliance(ax: Axes, pm: gpd.GeoDataFrame, excluded: np.ndarray,
+                     lang: Lang) -> list[Artist]:
+    """Outline the parcels meeting all three seed radii, above the parcels; return handles."""
+    if "compliant_all" not in pm:
         return []
-    blind.to_crs(crs).simplify(tol).plot(
-        ax=ax, facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx",
-        linewidth=0.6, zorder=3)
-    name = group_label("layer_blind_spots", shown[0], lang=lang) if "class" in blind \
-        else label("layer_blind_spots", lang)
-    return [Patch(facecolor=BLIND_COLOUR + "40", edgecolor=BLIND_COLOUR, hatch="xx", label=name)]
+    ok = pm["compliant_all"].astype("boolean").fillna(False).to_numpy(dtype=bool) & ~excluded
+    if not ok.any():
+        return []
+    pm[ok].boundary.plot(ax=ax, color=COMPLIANCE_COLOUR, linewidth=1.6, zorder=4.6)
+    return [Line2D([], [], color=COMPLIANCE_COLOUR, linewidth=1.6,
+                   label=group_label("layer_compliance", "compliance_all", lang=lang))]
+
+
+def proxy_lines(points: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Join a proxy class's sample points back into lines, one per source line.
+
+    Proxy ids are ``<class>:<line id>:<sample number>`` (:mod:`siteplan.facilities.proxies`):
+    points of one line, in sample order, make a line string; a line with one sample is left
+    out (a dot would say nothing a line does not).
+    """
+    parts = points["facility_id"].astype(str).str.rsplit(":", n=1, expand=True)
+    order = np.lexsort((pd.to_numeric(parts[1], errors="coerce").to_numpy(),
+                        parts[0].to_numpy()))
+    line = parts[0].to_numpy()[order]
+    codes = np.unique(line, return_inverse=True)[1]
+    counts = np.bincount(codes)
+    keep = counts[codes] >= 2
+    pts = np.asarray(points.geometry.values, dtype=object)[order][keep]
+    xy = shapely.get_coordinates(pts)
+    lines = shapely.linestrings(xy, indices=np.unique(codes[keep], return_inverse=True)[1])
+    return gpd.GeoSeries(lines, crs=points.crs)
 
 
 def _draw_parcels(ax: Axes, pm: gpd.GeoDataFrame, excluded: np.ndarray,
@@ -225,8 +307,13 @@ def _draw_facilities(ax: Axes, fac: gpd.GeoDataFrame, lang: Lang) -> list[Artist
     cls_all = fac["class"].astype(str).to_numpy()
     for cls in sorted(set(cls_all), key=class_sort_key):
         sel = cls_all == cls
-        # Classes without a symbol of their own (transport proxies: thousands of points
-        # sampled along routes) as small dots under the real facilities.
+        if cls in PROXY_STYLE:  # thousands of points sampled along routes: drawn as the routes
+            proxy_lines(fac[sel]).plot(ax=ax, color=class_colour(cls), linewidth=0.8,
+                                       alpha=0.6, zorder=6)
+            handles.append(Line2D([], [], color=class_colour(cls), linewidth=0.8,
+                                  label=group_label("layer_facilities", cls, lang=lang)))
+            continue
+        # Other classes without a symbol of their own as small dots under the real facilities.
         big = has_symbol(cls)
         ax.scatter(shapely.get_x(pts[sel]), shapely.get_y(pts[sel]), s=28 if big else 3,
                    marker=_marker(cls) if big else "o", color=class_colour(cls),
@@ -239,18 +326,61 @@ def _draw_facilities(ax: Axes, fac: gpd.GeoDataFrame, lang: Lang) -> list[Artist
     return handles
 
 
+def place_labels(xy: np.ndarray, size: tuple[float, float], gap: float = 1.0) -> np.ndarray:
+    """Return label centres near ``xy`` (pixels, in priority order) whose boxes do not overlap.
+
+    Each label goes at its point when that spot is free, else at the first free spot on rings
+    of growing radius around it (8k candidates on ring k), as the web map's ``SP.rankLayer``
+    does.  Greedy, one label at a time: the best rank keeps its place.
+    """
+    w, h = size[0] + 2 * gap, size[1] + 2 * gap
+    placed = np.empty((0, 2))
+    out = np.empty_like(xy, dtype=float)
+    for n, (x, y) in enumerate(np.asarray(xy, dtype=float)):
+        for k in range(400):
+            a = 2 * np.pi * np.arange(max(8 * k, 1)) / max(8 * k, 1) - np.pi / 2
+            cand = np.column_stack([x + 0.75 * k * w * np.cos(a), y + 0.75 * k * h * np.sin(a)])
+            # Boxes of equal size overlap when both centre offsets are under the size.
+            dx = np.abs(cand[:, None, 0] - placed[None, :, 0])
+            dy = np.abs(cand[:, None, 1] - placed[None, :, 1])
+            free = ~((dx < w) & (dy < h)).any(axis=1)
+            if free.any():
+                out[n] = cand[np.argmax(free)]
+                break
+        else:
+            out[n] = (x, y)
+        placed = np.vstack([placed, out[n]])
+    return out
+
+
 def _draw_ranks(ax: Axes, pm: gpd.GeoDataFrame, excluded: np.ndarray, top_n: int,
                 lang: Lang) -> list[Artist]:
-    """Label the parcels ranked 1..``top_n`` with their rank; return the legend handle."""
+    """Label the parcels ranked 1..``top_n`` without overlap; return the legend handle.
+
+    Called once the view is final: labels are placed in pixels.  A label moved off its
+    parcel is tied to it by a leader line ending in a dot.
+    """
     rank = pm["rank"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) \
         if "rank" in pm else np.full(len(pm), np.nan)
     top = ~excluded & np.isfinite(rank) & (rank <= top_n)
     if not top.any():
         return []
-    at = shapely.point_on_surface(np.asarray(pm.geometry.values, dtype=object)[top])
-    for x, y, r in zip(shapely.get_x(at), shapely.get_y(at), rank[top], strict=True):
-        ax.text(x, y, f"{int(r)}", ha="center", va="center", fontsize=7, color="white",
-                fontweight="bold", zorder=8,
+    order = np.argsort(rank[top], kind="stable")
+    at = shapely.point_on_surface(np.asarray(pm.geometry.values, dtype=object)[top])[order]
+    xy = np.column_stack([shapely.get_x(at), shapely.get_y(at)])
+    ax.apply_aspect()
+    to_px = ax.transData
+    px = to_px.transform(xy)
+    fontsize = 7.0
+    diameter = fontsize * 1.9 * ax.figure.dpi / 72  # the circle around two digits, in pixels
+    centres = to_px.inverted().transform(place_labels(px, (diameter, diameter)))
+    moved = np.hypot(*(centres - xy).T) > 0
+    for (x0, y0), (x, y), r, m in zip(xy, centres, rank[top][order], moved, strict=True):
+        if m:
+            ax.plot([x0, x], [y0, y], color=RANK_COLOUR, linewidth=0.7, zorder=8)
+            ax.plot([x0], [y0], marker="o", markersize=2.5, color=RANK_COLOUR, zorder=8)
+        ax.text(x, y, f"{int(r)}", ha="center", va="center", fontsize=fontsize, color="white",
+                fontweight="bold", zorder=9,
                 bbox={"boxstyle": "circle,pad=0.25", "facecolor": RANK_COLOUR,
                       "edgecolor": "white", "linewidth": 0.8})
     return [Line2D([], [], marker="o", color=RANK_COLOUR, linestyle="none",
@@ -305,6 +435,7 @@ def static_map(
     basemap: bool = False,
     figsize: tuple[float, float] = (10.0, 10.0),
     dpi: int = 150,
+    paper: str | None = None,
 ) -> Figure:
     """Draw the study as a static map.
 
@@ -324,8 +455,8 @@ def static_map(
     boundary
         Study boundary polygon(s), or None.
     classes
-        Facility classes whose catchments are drawn (merged per class); the blind spots
-        (服务盲区) drawn are those of the first.  Default: the seed classes (kindergarten,
+        Facility classes whose catchments and blind spots (服务盲区, above the parcels, one
+        hatch and colour per class) are drawn.  Default: the seed classes (kindergarten,
         primary school, middle school).  A printed map with every class would be unreadable.
     top_n
         Rank numbers for parcels ranked 1..``top_n`` (0: none).
@@ -334,9 +465,12 @@ def static_map(
     basemap
         Draw OpenStreetMap tiles under the data (needs ``contextily`` and the internet).
     figsize
-        Figure size in inches.
+        Figure size in inches (10 x 10: 1500 x 1500 pixels at 150 dpi).
     dpi
-        Resolution in dots per inch.
+        Resolution in dots per inch (300 for print).
+    paper
+        ``"a4"``, ``"a3"``, ``"a4-landscape"`` or ``"a3-landscape"``: the figure takes the
+        paper's size (``figsize`` is then ignored).
 
     Returns
     -------
@@ -372,7 +506,7 @@ def static_map(
 
     # No Agg canvas yet: geopandas asks the canvas to redraw after every layer, which on an Agg
     # canvas draws the whole figure each time.  savefig picks the PNG renderer itself.
-    fig = Figure(figsize=figsize, dpi=dpi)
+    fig = Figure(figsize=paper_size(paper) if paper else figsize, dpi=dpi)
     ax = fig.add_axes((0.02, 0.05, 0.70, 0.87))
     ax.set_aspect("equal")
     ax.set_axis_off()
@@ -389,10 +523,11 @@ def static_map(
     if catchments is not None:
         handles += _draw_catchments(ax, check_layer(catchments, "catchments", ["class"]),
                                     shown, crs, tol, lang)
+    handles += _draw_parcels(ax, pm, excluded, lang)
     if blind_spots is not None and len(blind_spots):
         handles += _draw_blind_spots(ax, check_layer(blind_spots, "blind_spots", []), shown,
                                      crs, tol, lang)
-    handles += _draw_parcels(ax, pm, excluded, lang)
+    handles += _draw_compliance(ax, pm, excluded, lang)
     bounds = pm.total_bounds
     extent_extra = None
     if boundary is not None and len(boundary):
@@ -402,9 +537,8 @@ def static_map(
     if facilities is not None and len(facilities):
         handles += _draw_facilities(
             ax, check_layer(facilities, "facilities", ["class"]).to_crs(crs), lang)
-    handles += _draw_ranks(ax, pm, excluded, top_n, lang)
-
     _fit_view(ax, fig, _extent(bounds, extent_extra))
+    handles += _draw_ranks(ax, pm, excluded, top_n, lang)
     credit = OSM_CREDIT
     if basemap and _try_basemap(ax, crs):
         credit += "; " + _OSM_BASEMAP_CREDIT

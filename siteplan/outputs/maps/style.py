@@ -46,6 +46,8 @@ EXCLUDED_COLOUR = "#9e9e9e"
 SCORE_STOPS = ("#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6")
 BLIND_COLOUR = "#b10026"
 RANK_COLOUR = "#1b3a6b"
+# Outline of the parcels meeting all three seed radii (ColorBrewer RdYlGn's dark green).
+COMPLIANCE_COLOUR = "#1a9850"
 
 
 def group_label(group: str, key: str, suffix: str = "", lang: str = "both") -> str:
@@ -67,6 +69,11 @@ def group_label(group: str, key: str, suffix: str = "", lang: str = "both") -> s
 def class_colour(cls: str) -> str:
     """Return the ``#rrggbb`` colour of a facility class (grey for a class without a style)."""
     return PROXY_STYLE.get(cls) or CLASS_STYLE.get(cls, OTHER_STYLE)[0]
+
+
+def blind_colour(cls: str) -> str:
+    """Return the colour of a class's blind spots: the class's own (one colour when unknown)."""
+    return class_colour(cls) if cls else BLIND_COLOUR
 
 
 def has_symbol(cls: str) -> bool:
@@ -330,12 +337,12 @@ def parcel_popup(p: pd.DataFrame,
 
 
 def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str],
-                has_blind: bool, has_boundary: bool, proposed_colour: str | None = None,
+                blind: list[str], has_boundary: bool, proposed_colour: str | None = None,
                 notes: Sequence[str] = ()) -> str:
     """Return the web map's legend as HTML: score ramp, then one row per layer drawn.
 
-    ``top_n`` is 0 when no rank labels are drawn; ``fac`` and ``catch`` are the classes with
-    facilities and catchments on the map; ``proposed_colour`` is None without proposed sites;
+    ``top_n`` is 0 when no rank labels are drawn; ``fac``, ``catch`` and ``blind`` are the
+    classes with facilities, catchments and blind spots on the map; ``proposed_colour`` is None without proposed sites;
     ``notes`` are data gaps the reader must know (thin facility layers), shown last.
     """
     e = _esc
@@ -369,9 +376,12 @@ def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str]
             area = f'<span class="sp-sw" style="background:{colour}22;border-color:{colour}">' \
                 '</span>' if c in catch else '<span class="sp-sw" style="border:none"></span>'
             parts.append(f"<div>{sym}{area}{e(label(c))}</div>")
-    if has_blind:
-        parts.append(swatch(f"background:{BLIND_COLOUR}44;border:1px dashed {BLIND_COLOUR}",
-                            label("layer_blind_spots")))
+    if blind:
+        parts.append(f"<h4>{e(label('layer_blind_spots'))}</h4>")
+        for c in blind:
+            colour = blind_colour(c)
+            parts.append(swatch(f"background:{colour}59;border:2px dashed {colour}",
+                                label(c) if c else label("layer_blind_spots")))
     if proposed_colour:
         parts.append(f'<div><span class="sp-sym" style="background:{proposed_colour}">★</span>'
                      f'{e(label("layer_proposed_sites"))}</div>')
@@ -380,10 +390,15 @@ def legend_html(top_n: int, has_excluded: bool, fac: list[str], catch: list[str]
     if has_boundary:
         parts.append(swatch("background:none;border:2px dashed #222",
                             label("layer_boundary")))
+    proxies = [c for c in classes if c in PROXY_STYLE]
+    # What the reader must know before trusting a layer: thin layers, proxies.
     if notes:
         parts.append(f"<h4>{e(label('thin_layer'))}</h4>")
-        parts += [f'<div class="sp-note" style="max-width:22em;white-space:normal">{e(n)}</div>'
-                  for n in notes]
+        parts += [f'<div class="sp-note">{e(n)}</div>' for n in notes]
+    if proxies:
+        parts.append(f"<h4>{e(label('data_gaps'))}</h4>")
+        parts += [f'<div class="sp-note">{e(label(c))}: {e(label("proxy_note"))}</div>'
+                  for c in proxies]
     return "".join(parts)
 
 

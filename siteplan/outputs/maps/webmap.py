@@ -20,9 +20,7 @@ data is embedded with :func:`siteplan.outputs.maps.assets.js_json`, so a name su
 
 from __future__ import annotations
 
-import html
 import os
-import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -38,14 +36,24 @@ from pyproj import CRS
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.labels import OSM_CREDIT_HTML, label
 from siteplan.io.crs import analysis_crs
-from siteplan.io.layers import is_polygonal
-from siteplan.outputs.maps.assets import JsCall, JsLayer, RawJson, install_assets, js_json, save_map
-from siteplan.outputs.maps.basemaps import add_basemaps
+from siteplan.outputs.maps.assets import (
+    GroupedLayerControl,
+    JsCall,
+    JsLayer,
+    install_assets,
+    save_map,
+)
+from siteplan.outputs.maps.basemaps import add_basemaps, custom_tiles
+from siteplan.outputs.maps.mapdata import col as _col
+from siteplan.outputs.maps.mapdata import css_name as _css_name
+from siteplan.outputs.maps.mapdata import display as _display
+from siteplan.outputs.maps.mapdata import esc as _esc
+from siteplan.outputs.maps.mapdata import payload as _payload
+from siteplan.outputs.maps.mapdata import points as _points
+from siteplan.outputs.maps.overlays import add_blind_spots, add_compliance, add_ranks
 from siteplan.outputs.maps.style import (
-    BLIND_COLOUR,
     SEED_CLASSES,
     CriterionMeta,
-    as_cells,
     class_colour,
     class_sort_key,
     class_symbol,
@@ -64,8 +72,10 @@ from siteplan.outputs.maps.style import (
 __all__ = ["make_map", "save_map"]
 
 # Leaflet panes, bottom to top (tiles 200, Leaflet's own overlays 400, tooltips 650, popups 700).
-_PANES = {"sp-catchments": 405, "sp-blind": 410, "sp-excluded": 415, "sp-parcels": 420,
-          "sp-boundary": 425, "sp-proposed-catchments": 430, "sp-facilities": 630,
+# Blind spots and compliance outlines lie above the parcels: they answer where a service is
+# missing, and 75 % opaque parcels would hide them.
+_PANES = {"sp-catchments": 405, "sp-excluded": 415, "sp-parcels": 420, "sp-blind": 422,
+          "sp-compliance": 423, "sp-boundary": 425, "sp-proposed-catchments": 430, "sp-facilities": 630,
           "sp-ranks": 640, "sp-proposed": 645}
 
 # Gap-filling proposals (siteplan.siting.study): (中文, English).
@@ -108,61 +118,6 @@ def check_layer(frame: Any, what: str, columns: Sequence[str]) -> gpd.GeoDataFra
 def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
     """Return the frame's CRS if it measures true metres here, else its centre's UTM zone."""
     return analysis_crs(frame)
-
-
-def _display(geoms: gpd.GeoSeries, metric: CRS, tol: float, coverage: bool) -> np.ndarray:
-    """Simplified (``tol`` metres, topology kept) lon/lat geometries rounded to 6 decimals.
-
-    Parcels that form a valid coverage are simplified together (shared edges stay shared, no
-    slivers between neighbours); anything else polygon by polygon.
-    """
-    g = np.asarray(geoms.to_crs(metric).values, dtype=object)
-    if tol > 0:
-        polygonal = bool(is_polygonal(g).all())
-        if coverage and polygonal and shapely.coverage_is_valid(g):
-            g = shapely.coverage_simplify(g, tol)
-        else:
-            g = shapely.simplify(g, tol, preserve_topology=True)
-    lonlat = np.asarray(gpd.GeoSeries(g, crs=metric).to_crs(4326).values, dtype=object)
-    rounded: np.ndarray = shapely.transform(lonlat, lambda c: np.round(c, 6))
-    return rounded
-
-
-def _points(geoms: gpd.GeoSeries, metric: CRS) -> np.ndarray:
-    """Marker positions: the point itself, or a point inside a polygon, in lon/lat."""
-    g = np.asarray(geoms.to_crs(metric).values, dtype=object)
-    pts = shapely.point_on_surface(g)
-    lonlat = np.asarray(gpd.GeoSeries(pts, crs=metric).to_crs(4326).values, dtype=object)
-    rounded: np.ndarray = shapely.transform(lonlat, lambda c: np.round(c, 6))
-    return rounded
-
-
-def _payload(geoms: np.ndarray, **columns: Any) -> RawJson:
-    """Column-wise layer data: ``{"g": [GeoJSON geometries], "<key>": [...], ...}``.
-
-    Geometries come from GEOS (numbers and keywords only, so already script-safe); every other
-    column goes through :func:`js_json`.  One label per column, not per feature, keeps the file
-    small.
-    """
-    parts = ['"g":[' + ",".join(shapely.to_geojson(geoms).tolist()) + "]"]
-    for key, val in columns.items():
-        if val is not None:
-            parts.append(f'"{key}":{js_json(val)}')
-    return RawJson("{" + ",".join(parts) + "}")
-
-
-def _col(values: pd.Series | np.ndarray) -> list[str | None]:
-    """Return a column for the page: missing values (None, NaN, NA) become null."""
-    cells: list[str | None] = as_cells(values).tolist()
-    return cells
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _css_name(cls: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "-", cls)
 
 
 # ----------------------------------------------------------------------------- parcels
@@ -215,20 +170,9 @@ def _add_parcels(m: folium.Map, p: gpd.GeoDataFrame, geoms: np.ndarray,
                         c=colours[mask].tolist(), h=_col(title[mask]),
                         v=[_col(c[mask]) for c in cols])
         opts = {"pane": pane, "className": css, "head": head, "style": style, "search": True}
-        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(label(key))))
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(label(key)), group="parcels"))
 
-    rank = pd.to_numeric(p["rank"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
-        if "rank" in p else np.full(len(p), np.nan)
-    top = ~excluded & np.isfinite(rank) & (rank <= top_n)
-    if top.any():
-        pts = shapely.point_on_surface(geoms[top])
-        order = np.argsort(-rank[top], kind="stable")  # best rank drawn last, on top
-        rows = [[round(float(y), 6), round(float(x), 6), int(r)] for x, y, r in
-                zip(shapely.get_x(pts)[order], shapely.get_y(pts)[order], rank[top][order],
-                    strict=True)]
-        m.add_child(JsLayer("SP.rankLayer", rows, "sp-ranks",
-                            name=_esc(label("layer_ranks").format(n=top_n))))
-    return bool(top.any())
+    return add_ranks(m, p, geoms, top_n)
 
 
 # ----------------------------------------------------------------------------- other layers
@@ -293,7 +237,7 @@ def _add_catchments(m: folium.Map, catch: gpd.GeoDataFrame, fac: gpd.GeoDataFram
                   "fillOpacity": 0.08})
         opts = {"pane": "sp-catchments", "className": f"sp-catchment sp-catchment-{_css_name(cls)}",
                 "head": head, "style": style}
-        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name), group="catchments",
                             show=cls in SEED_CLASSES))
     return classes
 
@@ -321,31 +265,9 @@ def _add_facilities(m: folium.Map, fac: gpd.GeoDataFrame, metric: CRS,
                 "marker": {"colour": class_colour(cls), "symbol": class_symbol(cls),
                            "className": f"sp-facility sp-facility-{_css_name(cls)}"}}
         name = group_label("layer_facilities", cls, f" ({len(sub)})")
-        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name), show=not many))
+        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name), group="facilities",
+                            show=not many))
     return classes
-
-
-def _add_blind_spots(m: folium.Map, blind: gpd.GeoDataFrame, metric: CRS, tol: float) -> None:
-    cls_all = blind["class"].astype(str) if "class" in blind else pd.Series(
-        "", index=blind.index)
-    for cls in sorted(cls_all.unique(), key=class_sort_key):
-        sub = blind[(cls_all == cls).to_numpy()]
-        cls_txt = _esc(label(cls)) if cls else ""
-        keys = [("class", pd.Series(cls_txt, index=sub.index))]
-        if "name" in sub:
-            keys.append(("name", fmt_text(sub["name"])))
-        keys += [(k, fmt_number(sub[k], 0)) for k in ("dist_m", "missed_by_m", "residents",
-                                                      "area_m2") if k in sub]
-        name = group_label("layer_blind_spots", cls) if cls else label("layer_blind_spots")
-        head = [{"l": _esc(label(k)), "k": i} for i, (k, _) in enumerate(keys)]
-        data = _payload(_display(sub.geometry, metric, tol, coverage=False),
-                        t=[_esc(name)] * len(sub),
-                        v=[_col(v) for _, v in keys])
-        opts = {"pane": "sp-blind", "className": f"sp-blind-spot sp-blind-{_css_name(cls)}",
-                "head": head, "style": {"color": BLIND_COLOUR, "weight": 1.5, "dashArray": "4 3",
-                                        "fillColor": BLIND_COLOUR, "fillOpacity": 0.25}}
-        m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
-                            show=not cls or cls in SEED_CLASSES[:1]))
 
 
 def _both(key: str) -> str:
@@ -389,7 +311,7 @@ def _add_proposed(m: folium.Map, sites: gpd.GeoDataFrame | None,
                         "head": head,
                         "style": {"color": _PROPOSED_COLOUR, "weight": 2, "dashArray": "6 4",
                                   "fillColor": _PROPOSED_COLOUR, "fillOpacity": 0.12}}
-            m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name),
+            m.add_child(JsLayer("SP.geoLayer", data, opts, name=_esc(name), group="proposed",
                                 show=meth in ("", "exact") or method.nunique() == 1))
 
 
@@ -415,6 +337,8 @@ def make_map(
     proposed_catchments: gpd.GeoDataFrame | None = None,
     compliance: pd.DataFrame | None = None,
     notes: Sequence[str] = (),
+    tiles_url: str | None = None,
+    tiles_attribution: str | None = None,
 ) -> folium.Map:
     """Build the interactive planning map.
 
@@ -471,6 +395,10 @@ def make_map(
         default counted from the parcels' ``meets_<class>_radius`` and ``compliant_all``.
     notes
         Data gaps shown at the foot of the legend (the run's thin facility layers).
+    tiles_url, tiles_attribution
+        A custom basemap, e.g. an intranet tile server: a URL template with ``{z}``, ``{x}``,
+        ``{y}`` and its attribution (default the server's name); shown on opening unless
+        ``basemap`` says otherwise.  Default: the study's ``outputs.tiles_url``.
 
     Returns
     -------
@@ -515,7 +443,11 @@ def make_map(
     m.add_child(JsCall("SP.init"))
     for pane, z in _PANES.items():
         m.add_child(JsCall("SP.pane", pane, z))
-    add_basemaps(m, basemap, offline, tianditu_key)
+    if tiles_url is None and hasattr(criteria, "outputs"):
+        tiles_url = criteria.outputs.tiles_url
+        tiles_attribution = tiles_attribution or criteria.outputs.tiles_attribution
+    add_basemaps(m, basemap, offline, tianditu_key,
+                 custom_tiles(tiles_url, tiles_attribution) if tiles_url else None)
 
     geoms = _display(p.geometry, metric, tolerance_m, coverage=True)
     has_ranks = _add_parcels(m, p, geoms, crit, top_n)
@@ -528,9 +460,11 @@ def make_map(
         catch_classes = _add_catchments(m, catch, fac, metric, tolerance_m, merge_above)
     fac_classes = _add_facilities(m, fac, metric, merge_above) \
         if fac is not None and len(fac) else []
-    has_blind = blind_spots is not None and len(blind_spots) > 0
-    if has_blind:
-        _add_blind_spots(m, check_layer(blind_spots, "blind_spots", []), metric, tolerance_m)
+    blind_classes: list[str] = []
+    if blind_spots is not None and len(blind_spots) > 0:
+        blind_classes = add_blind_spots(m, check_layer(blind_spots, "blind_spots", []), metric,
+                                        tolerance_m)
+    add_compliance(m, p)
 
     _add_proposed(m, proposed_sites, proposed_catchments, metric, tolerance_m)
     has_proposed = proposed_sites is not None and len(proposed_sites) > 0
@@ -544,24 +478,29 @@ def make_map(
         bgeoms = _display(bframe.geometry, metric, tolerance_m, coverage=False)
         opts = {"pane": "sp-boundary", "className": "sp-boundary", "interactive": False,
                 "style": {"color": "#222", "weight": 2.5, "dashArray": "8 4", "fill": False}}
-        m.add_child(JsLayer("SP.geoLayer", _payload(bgeoms), opts,
+        m.add_child(JsLayer("SP.geoLayer", _payload(bgeoms), opts, group="other",
                             name=_esc(label("layer_boundary"))))
         b = shapely.total_bounds(bgeoms)
         bounds = np.concatenate([np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])])
 
     m.add_child(JsCall("SP.legend", legend_html(top_n if has_ranks else 0,
                                              bool(p["_excluded"].any()), fac_classes,
-                                             catch_classes, has_blind, has_boundary,
+                                             catch_classes, blind_classes, has_boundary,
                                              _PROPOSED_COLOUR if has_proposed else None,
                                              notes)
-                                 + compliance_legend(parcels, compliance)))
+                                 + compliance_legend(parcels, compliance),
+                                 _esc(label("legend"))))
     m.add_child(JsCall("SP.title", _esc(title)))
     m.add_child(JsCall("SP.credit", OSM_CREDIT_HTML))
     m.add_child(JsCall("SP.scale"))
     m.add_child(JsCall("SP.fullscreen", label("fullscreen")))
     m.add_child(JsCall("SP.measure", label("measure"), label("measure_hint")))
     m.add_child(JsCall("SP.search", label("search"), label("not_found")))
-    m.add_child(folium.LayerControl(position="topright", collapsed=True))
+    m.add_child(GroupedLayerControl([(key, _esc(label(word)), shown) for key, word, shown in (
+        ("basemaps", "group_basemaps", True), ("parcels", "group_parcels", True),
+        ("blind", "layer_blind_spots", True), ("compliance", "group_compliance", False),
+        ("catchments", "layer_catchments", True), ("facilities", "layer_facilities", False),
+        ("proposed", "layer_proposed_sites", True), ("other", "group_other", True))]))
     m.fit_bounds([[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]])
     return m
 

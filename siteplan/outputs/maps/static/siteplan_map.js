@@ -98,20 +98,156 @@
     return layer;
   };
 
-  // Rank numbers for the top-N parcels: rows of [lat, lon, rank].
+  // Rank numbers for the top-N parcels: rows of [lat, lon, rank].  Labels never overlap: after
+  // every zoom they are placed best rank first, each at its parcel when that spot is free, else
+  // at the nearest free spot on rings around it, with a leader line back to the parcel.
   SP.rankLayer = function (rows, pane) {
-    var g = L.layerGroup();
-    rows.forEach(function (r) {
+    var g = L.layerGroup(), items = [];
+    rows.slice().sort(function (a, b) { return a[2] - b[2]; }).forEach(function (r) {
       var icon = L.divIcon({
         className: 'sp-rank',
-        html: '<span>' + SP.esc(r[2]) + '</span>',
-        iconSize: [24, 24],
-        iconAnchor: [12, 12],
+        html: '<i class="sp-rank-leader"></i><span>' + SP.esc(r[2]) + '</span>',
+        iconSize: [0, 0],
+        iconAnchor: [0, 0],
       });
-      L.marker([r[0], r[1]], { icon: icon, pane: pane, interactive: false, keyboard: false }).addTo(g);
+      var m = L.marker([r[0], r[1]], {
+        // Leaflet stacks markers by their y plus this offset: steps this large stack by rank.
+        icon: icon, pane: pane, interactive: false, keyboard: false, zIndexOffset: -1e4 * r[2],
+      });
+      items.push(m);
+      m.addTo(g);
     });
+    function layout() {
+      if (!g._map) return;
+      var map = g._map, placed = [];
+      items.forEach(function (m) {
+        var el = m.getElement();
+        if (!el) return;
+        var span = el.querySelector('span'), line = el.querySelector('i');
+        var w = span.offsetWidth || 24, h = span.offsetHeight || 24, gap = 2;
+        var p = map.latLngToLayerPoint(m.getLatLng());
+        var best = null;
+        if (!isFinite(p.x) || !isFinite(p.y)) return;
+        for (var k = 0; best === null && k < 400; k++) {
+          var n = k === 0 ? 1 : 8 * k;
+          for (var j = 0; j < n && best === null; j++) {
+            var a = 2 * Math.PI * j / n - Math.PI / 2;
+            var dx = Math.round(k * (w + 2) * 0.75 * Math.cos(a));
+            var dy = Math.round(k * (h + 2) * 0.75 * Math.sin(a));
+            var box = [p.x + dx - w / 2 - gap, p.y + dy - h / 2 - gap,
+                       p.x + dx + w / 2 + gap, p.y + dy + h / 2 + gap];
+            var free = placed.every(function (b) {
+              return box[2] <= b[0] || box[0] >= b[2] || box[3] <= b[1] || box[1] >= b[3];
+            });
+            if (free) { best = [dx, dy]; placed.push(box); }
+          }
+        }
+        best = best || [0, 0];
+        span.style.left = (best[0] - w / 2) + 'px';
+        span.style.top = (best[1] - h / 2) + 'px';
+        var len = Math.sqrt(best[0] * best[0] + best[1] * best[1]);
+        line.style.display = len > 0 ? 'block' : 'none';
+        line.style.width = len + 'px';
+        line.style.transform = 'rotate(' + Math.atan2(best[1], best[0]) + 'rad)';
+        el.classList.toggle('sp-rank-moved', len > 0);
+      });
+    }
+    g.on('add', function () {
+      g._map.on('zoomend', layout);
+      layout();
+    });
+    g.on('remove', function (e) { e.target._map && e.target._map.off('zoomend', layout); });
+    g.layout = layout;
+    SP.ranks = g;
     return g;
   };
+
+  // The ranked side list: one row per top-N parcel (rank, id, score); a click zooms to the
+  // parcel, outlines it and opens its popup.  Rows: [rank, id, score text].
+  SP.rankList = function (map, title, rows) {
+    var c = L.control({ position: 'bottomleft' });
+    c.onAdd = function () {
+      var div = L.DomUtil.create('details', 'sp-ranklist leaflet-bar');
+      div.innerHTML = '<summary>' + title + '</summary>';
+      var list = L.DomUtil.create('ol', '', div);
+      var lit = null;
+      rows.forEach(function (r) {
+        var li = L.DomUtil.create('li', '', list);
+        li.innerHTML = '<b>' + SP.esc(r[0]) + '</b> ' + SP.esc(r[1]) +
+          ' <span>' + SP.esc(r[2]) + '</span>';
+        li.setAttribute('data-id', r[1]);
+        L.DomEvent.on(li, 'click', function (e) {
+          L.DomEvent.stop(e);
+          var hit = SP.parcels[r[1]];
+          if (!hit) return;
+          if (hit.group && !map.hasLayer(hit.group)) map.addLayer(hit.group);
+          if (lit) lit.layer.setStyle({ weight: 1, color: '#333' });
+          hit.layer.setStyle({ weight: 4, color: '#ffd400' });
+          hit.layer.bringToFront();
+          lit = hit;
+          Array.prototype.forEach.call(list.children, function (x) {
+            x.classList.toggle('sp-on', x === li);
+          });
+          map.fitBounds(hit.layer.getBounds(), { maxZoom: 17, animate: false });
+          hit.layer.openPopup(hit.layer.getBounds().getCenter());
+        });
+      });
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    c.addTo(map);
+    return c;
+  };
+
+  // Parcels flagged by a rule (e.g. meeting all three seed radii), outlined: the shapes are
+  // taken from the parcel layers already on the page, so no geometry is repeated.
+  SP.flagLayer = function (ids, o) {
+    var feats = [];
+    ids.forEach(function (id) {
+      var hit = SP.parcels[id];
+      if (hit) feats.push({ type: 'Feature', geometry: hit.layer.feature.geometry, properties: {} });
+    });
+    return L.geoJSON({ type: 'FeatureCollection', features: feats }, {
+      pane: o.pane, interactive: false,
+      style: function () { return L.extend({ className: o.className, interactive: false }, o.style); },
+    });
+  };
+
+  // Leaflet's layer control with the layers under collapsible headings (<details>), in the
+  // order of options.groups ([key, heading, open]); a layer names its key in layer.spGroup.
+  SP.LayerControl = L.Control.Layers.extend({
+    _update: function () {
+      this._spDetails = {};
+      this._spOpen = this._spOpen || {};
+      return L.Control.Layers.prototype._update.call(this);
+    },
+    _addItem: function (obj) {
+      var item = L.Control.Layers.prototype._addItem.call(this, obj);
+      var groups = this.options.groups || [], key = obj.layer.spGroup || 'other';
+      var at = groups.map(function (g) { return g[0]; }).indexOf(key);
+      var d = this._spDetails[key], self = this;
+      if (!d) {
+        var list = obj.overlay ? this._overlaysList : this._baseLayersList;
+        d = document.createElement('details');
+        d.className = 'sp-group sp-group-' + key;
+        d.open = key in this._spOpen ? this._spOpen[key] : (at < 0 || groups[at][2]);
+        var title = document.createElement('summary');
+        title.innerHTML = at < 0 ? SP.esc(key) : groups[at][1];
+        d.appendChild(title);
+        d.setAttribute('data-order', at < 0 ? groups.length : at);
+        var before = null;
+        Array.prototype.forEach.call(list.children, function (x) {
+          if (!before && x.tagName === 'DETAILS' && +x.getAttribute('data-order') > (at < 0 ? groups.length : at)) before = x;
+        });
+        list.insertBefore(d, before);
+        d.addEventListener('toggle', function () { self._spOpen[key] = d.open; });
+        this._spDetails[key] = d;
+      }
+      d.appendChild(item);
+      return item;
+    },
+  });
 
   // Basemap: tile layers shown together (Tianditu: base + labels), or none.
   SP.tiles = function (specs) {
@@ -134,11 +270,14 @@
     map.attributionControl.addAttribution(html);
   };
 
-  SP.legend = function (map, html) {
+  // The legend folds away under its heading (a laptop screen needs the room).
+  SP.legend = function (map, html, title) {
     var c = L.control({ position: 'bottomright' });
     c.onAdd = function () {
       var d = L.DomUtil.create('div', 'sp-legend');
-      d.innerHTML = html; // built and escaped in Python
+      // Built and escaped in Python.
+      d.innerHTML = title ? '<details open><summary>' + title + '</summary>' + html + '</details>'
+        : html;
       L.DomEvent.disableClickPropagation(d);
       L.DomEvent.disableScrollPropagation(d);
       return d;
