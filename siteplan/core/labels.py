@@ -183,7 +183,6 @@ TERMS: dict[str, tuple[str, str]] = {
     "weight_share": ("Weight (share of score)", "权重 (占比)"),
     "transform_en": ("How the value is rated", "评分方法 (英文)"),
     "transform_zh": ("How the value is rated (Chinese)", "评分方法"),
-    "proxy_note": ("Proxy", "代理数据"),
     "report_title": ("Parcel evaluation report", "地块评价报告"),
     "report_breakdown": ("Score by criterion", "分项得分"),
     "report_distances": ("Walking distances and nearest facilities", "步行距离与最近设施"),

@@ -36,6 +36,7 @@ from pyproj import CRS
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.labels import OSM_CREDIT_HTML, label
 from siteplan.io.crs import analysis_crs
+from siteplan.io.layers import is_polygonal
 from siteplan.outputs.maps.assets import (
     GroupedLayerControl,
     JsCall,
