@@ -201,7 +201,7 @@ def test_run_writes_the_network_when_asked(capsys, tmp_path):
                         "--network-edges", "--lang", "zh")
     assert code == 0 and "csv：" in out and "map：" in out
     for words in ("服务覆盖率（沿道路步行距离）", "服务半径（米）", "人口占比（%）", "幼儿园",
-                  "达标地块", "排名前 10 的地块", "得分（0–100）", "路网：5,896 个节点"):
+                  "达标地块", "排名前 10 的地块", "得分（0–100）", "5,896 个节点，8,359 条路段"):
         assert words in out, words
     layers = {str(n) for n in pyogrio.list_layers(tmp_path / "shortlist.gpkg")[:, 0]}
     assert "network_edges" in layers
