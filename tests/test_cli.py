@@ -216,16 +216,20 @@ def test_batch_counts_failures_in_the_exit_code(capsys, tmp_path):
 
 @SHOWS_REPAIRED
 @SHOWS_NO_TIANDITU_KEY
+# The same repaired polygon, reported in Chinese (the run below is under --lang zh).
+@pytest.mark.filterwarnings(
+    "always:.*修复了 1 个无效几何:siteplan.core.errors.SiteplanWarning")
 def test_run_writes_the_network_when_asked(capsys, tmp_path):
     import pyogrio
 
     study = ROOT / "data" / "taiyuan" / "study.toml"
     # In Chinese: the summary's tables, with units in their headers, follow --lang.
-    code, out, _ = _cli(capsys, "run", str(study), "--out", str(tmp_path), "--quiet",
-                        "--network-edges", "--lang", "zh")
-    assert code == 0 and "csv：" in out and "map：" in out
+    code, out, err = _cli(capsys, "run", str(study), "--out", str(tmp_path), "--quiet",
+                          "--network-edges", "--lang", "zh")
+    assert code == 0 and "csv：" in out and "map：" in out, err
+    assert "警告：" in err and "修复了 1 个无效几何" in err  # warnings follow --lang too
     for words in ("服务覆盖率（沿道路步行距离）", "服务半径（米）", "人口占比（%）", "幼儿园",
-                  "达标地块", "排名前 10 的地块", "得分（0–100）", "路网：5,896 个节点"):
+                  "达标地块", "排名前 10 的地块", "得分（0–100）", "5,896 个节点，8,359 条路段"):
         assert words in out, words
     layers = {str(n) for n in pyogrio.list_layers(tmp_path / "shortlist.gpkg")[:, 0]}
     assert "network_edges" in layers

@@ -133,12 +133,8 @@ def top_table(best: pd.DataFrame) -> Table:
 
 def _facts(result: StudyResult | CatchmentResult) -> list[str]:
     """Describe the study, its network, facilities and data gaps, one line each."""
-    rep = result.network.report
     lines = [_("Study: {name}").format(name=result.study.study.name),
-             _("Street network: {nodes:,} nodes, {edges:,} edges, {km:,.1f} km of walkable "
-               "street; {islands:,} island(s) dropped ({source})").format(
-                 nodes=rep.n_nodes, edges=rep.n_edges, km=rep.length_km,
-                 islands=rep.islands_dropped, source=rep.source)]
+             result.network.summary()]
     counts = result.facilities["class"].value_counts().sort_index()
     lines.append(_("Facilities: {counts}").format(counts=_(", ").join(
         _("{name} {n:,}").format(name=class_name(str(c)), n=int(n)) for c, n in counts.items())))

@@ -22,7 +22,8 @@ from siteplan.core.errors import ConfigError, InputError
 from siteplan.core.labels import CLASSES as CLASS_LABELS
 from siteplan.facilities.rules import CLASSES
 from siteplan.io.inputs import CoordSystem, InputLayer
-from siteplan.io.layers import read_input, reread_as_gbk
+from siteplan.io.layers import read_input
+from siteplan.io.mojibake import reread_as_gbk
 from siteplan.io.postgis.layers import display_source, is_postgis_url, parse_postgis_url
 
 #: Class values accepted in a municipal layer's class column, besides the class names and

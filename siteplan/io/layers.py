@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.core.i18n import _, ngettext
 from siteplan.io.crs import check_lonlat, to_wgs84
 from siteplan.io.inputs import CoordSystem, InputLayer
+from siteplan.io.mojibake import warn_if_mojibake
 from siteplan.io.postgis.layers import is_postgis_url, read_postgis_layer
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -47,9 +47,6 @@ _FAMILY_IDS = {
 # Family code per shapely type id (+1, so that -1 = missing maps to slot 0): 0 points,
 # 1 lines, 2 polygons, -1 collections and missing.
 _FAMILY_CODE = np.array([-1, 0, 1, 1, 2, 0, 1, 2, -1])
-
-_LATIN1_HIGH = re.compile("[\u0080-\u00ff]")
-_CJK = re.compile("[\u4e00-\u9fff]")
 
 
 def read_layer(
@@ -297,7 +294,7 @@ def _read_vector(
                   "all be present) and opens in QGIS."),
         ) from None
     if undeclared_dbf:
-        _warn_if_mojibake(gdf, where)
+        warn_if_mojibake(gdf, where)
     gdf.index = pd.RangeIndex(len(gdf))
     return gdf
 
@@ -523,69 +520,6 @@ def is_polygonal(geoms: np.ndarray) -> np.ndarray:
 def _family(geoms: np.ndarray) -> np.ndarray:
     codes: np.ndarray = _FAMILY_CODE[shapely.get_type_id(geoms) + 1]
     return codes
-
-
-def _warn_if_mojibake(gdf: gpd.GeoDataFrame, where: str) -> None:
-    """Warn when undeclared DBF text decoded as Latin-1 would read as Chinese in GBK."""
-    text_cols = [
-        c
-        for c in gdf.columns
-        if c != gdf.geometry.name
-        and (pd.api.types.is_string_dtype(gdf[c]) or pd.api.types.is_object_dtype(gdf[c]))
-    ]
-    for name in map(str, gdf.columns):
-        decoded = reread_as_gbk(name)
-        if decoded is not None:
-            warnings.warn(
-                _("{where}: the column name {name!r} looks garbled (it reads as {decoded!r} in "
-                  "GBK); the Shapefile has no .cpg file and no encoding was declared. Declare "
-                  'encoding = "gbk" (or "gb18030") for this input, or put a .cpg file '
-                  "containing GBK next to the .shp.").format(where=where, name=name,
-                                                             decoded=decoded),
-                SiteplanWarning,
-                stacklevel=4,
-            )
-            break
-    for col in text_cols:
-        values = gdf[col].dropna().astype(str)
-        suspicious = values[values.str.contains(_LATIN1_HIGH, na=False)].unique()[:200]
-        if "\ufffd" in "".join(values.head(200)):
-            _mojibake_warning(where, col, None, None)
-            return
-        for text in suspicious:
-            decoded = reread_as_gbk(text)
-            if decoded is not None:
-                _mojibake_warning(where, col, text, decoded)
-                return
-
-
-def reread_as_gbk(text: str) -> str | None:
-    """``text`` re-read as GBK if it is Latin-1 mojibake of Chinese, else None."""
-    if not _LATIN1_HIGH.search(text):
-        return None
-    try:
-        decoded = text.encode("latin-1").decode("gb18030")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return None
-    return decoded if _CJK.search(decoded) else None
-
-
-def _mojibake_warning(where: str, col: str, text: str | None, decoded: str | None) -> None:
-    example = (
-        _(" (e.g. {text!r}, which reads as {decoded!r} in GBK)").format(text=text,
-                                                                        decoded=decoded)
-        if text is not None
-        else _(" (replacement characters)")
-    )
-    warnings.warn(
-        _("{where}: text in column {col!r} looks garbled{example}; the Shapefile has no .cpg "
-          'file and no encoding was declared. Declare encoding="gbk" (or "gb18030") for this '
-          "input (study file: encoding = \"gbk\" on its entry in [inputs]), or put a .cpg "
-          "file containing GBK next to the .shp.").format(where=where, col=col,
-                                                          example=example),
-        SiteplanWarning,
-        stacklevel=4,
-    )
 
 
 def split_by_geometry_type(gdf: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:

@@ -21,6 +21,7 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from siteplan.core.i18n import _
 from siteplan.network.coincident import CoincidentReport
 from siteplan.network.linear import EdgeVertices
 from siteplan.network.segments import SegmentIndex
@@ -64,21 +65,23 @@ class NetworkReport:
         """
         extra = ""
         if self.n_not_lines:
-            extra += f"; {self.n_not_lines:,} non-line feature(s) ignored"
+            extra += _("; {n:,} non-line feature(s) ignored").format(n=self.n_not_lines)
         if self.n_ends_snapped:
-            extra += f"; {self.n_ends_snapped:,} dead end(s) snapped"
-        lines = [
-            f"{self.source}: {self.n_nodes:,} nodes, {self.n_edges:,} edges, "
-            f"{self.length_km:,.1f} km of street ({self.n_lines_walkable:,} of "
-            f"{self.n_lines_in:,} lines walkable); {self.n_components} component(s) before "
-            f"filtering, {self.islands_dropped} island(s) dropped ({self.islands_km:,.2f} km); "
-            f"CRS {self.crs}{extra}"
-        ]
+            extra += _("; {n:,} dead end(s) snapped").format(n=self.n_ends_snapped)
+        lines = [_(
+            "{source}: {nodes:,} nodes, {edges:,} edges, {km:,.1f} km of street ({walkable:,} "
+            "of {lines:,} lines walkable); {components} component(s) before filtering, "
+            "{islands} island(s) dropped ({islands_km:,.2f} km); CRS {crs}").format(
+                source=self.source, nodes=self.n_nodes, edges=self.n_edges, km=self.length_km,
+                walkable=self.n_lines_walkable, lines=self.n_lines_in,
+                components=self.n_components, islands=self.islands_dropped,
+                islands_km=self.islands_km, crs=self.crs) + extra]
         if self.walk_profile:
-            text = f"  walk profile {self.walk_profile}"
+            text = "  " + _("walk profile {profile}").format(profile=self.walk_profile)
             if self.n_profile_dropped:
-                text += (f": {self.n_profile_dropped:,} elevated or expressway line(s) "
-                         f"({self.profile_dropped_km:,.1f} km) not walkable")
+                text += _(": {n:,} elevated or expressway line(s) ({km:,.1f} km) not "
+                          "walkable").format(n=self.n_profile_dropped,
+                                             km=self.profile_dropped_km)
             lines.append(text)
         if self.coincident is not None:
             lines.append(f"  {self.coincident.text()}")

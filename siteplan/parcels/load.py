@@ -30,7 +30,8 @@ import shapely
 from siteplan.core.defaults import AREA_UNIT_M2, AreaUnit
 from siteplan.core.errors import InputError, SiteplanWarning
 from siteplan.io.inputs import CoordSystem, InputLayer
-from siteplan.io.layers import read_input, reread_as_gbk
+from siteplan.io.layers import read_input
+from siteplan.io.mojibake import reread_as_gbk
 from siteplan.io.postgis.layers import display_source
 from siteplan.parcels.blocks import (
     BLOCK_HIGHWAYS,
