@@ -235,7 +235,7 @@ def read_city(source: str | Path, *, features: str | Path | None = None, crs: An
     --------
     >>> city = read_city("tests/data/beijing_haidian_pku_tsinghua_2017.osm")
     >>> city.kind, len(city.lines), len(city.features), city.outside
-    ('osm', 695, 377, 26)
+    ('osm', 695, 486, 26)
     >>> sorted(set(city.lines["railway"].dropna()))
     ['rail', 'subway']
     """

@@ -64,7 +64,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowra
 .bar { background: #e8e8e8; height: 7pt; width: 60pt; display: inline-block; }
 .bar i { background: #2b8cbe; height: 7pt; display: block; }
 h2.p2 { break-before: page; }
-svg.parcel-map { border: 0.5pt solid #999; display: block; width: 100%; height: 80mm; }
+svg.parcel-map { border: 0.5pt solid #999; display: block; width: 100%; height: 68mm; }
 ul { margin: 2pt 0; padding-left: 14pt; } li { margin: 1pt 0; }
 footer { color: #666; font-size: 8pt; margin-top: 4pt; }
 """
