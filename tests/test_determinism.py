@@ -70,6 +70,8 @@ def test_every_geopackage_layer_is_identical(two_runs):
             assert all(_run_specific(k) for k in differ), (name, list(differ))
             keep = ~ta["key"].map(_run_specific)
             ta, tb = ta[keep], tb[keep]
+        if name == "layer_styles":  # the styles' update_time is the run's created_utc
+            ta, tb = ta.drop(columns="update_time"), tb.drop(columns="update_time")
         pd.testing.assert_frame_equal(ta, tb, check_exact=True, obj=name)
         info = pyogrio.read_info(a, layer=name)
         if info["geometry_type"] is None:

@@ -148,3 +148,22 @@ def test_popup_shows_the_probability_and_the_rank_interval():
         == ["73 %", None]
     assert list(rows["排名区间 (5-95 %) / Rank interval (5-95 % of the draws)"]) == ["1 – 17", None]
     assert any("排名稳健性" in h.get("s", "") for h in head)
+
+
+@pytest.mark.parametrize(("n", "k", "draws", "interval"),
+                         [(500, 4, 1000, (5, 95)), (37, 3, 17, (10, 90)),
+                          (200, 5, 300, (0, 100)), (50, 2, 999, (25, 75))])
+def test_streamed_interval_equals_the_full_rank_matrix(monkeypatch, n, k, draws, interval):
+    """Blocks of draws with partial sorts give numpy's percentiles of the whole rank matrix."""
+    from siteplan.scoring import robustness
+
+    rng = np.random.default_rng(3)
+    ratings = rng.random((n, k))
+    ratings[::7] = ratings[3]  # ties
+    wd = robustness.weight_draws(np.ones(k) / k, 0.3, draws, seed=1)
+    monkeypatch.setattr(robustness, "BLOCK_CELLS", 997)  # many small blocks
+    p_top, low, high = robustness._streamed(ratings, wd, 10, interval)
+    full = robustness._ranks(ratings, wd)
+    want_low, want_high = np.percentile(full, interval, axis=1, method="nearest")
+    assert np.array_equal(low, want_low) and np.array_equal(high, want_high)
+    assert np.array_equal(p_top, (full <= 10).mean(axis=1))

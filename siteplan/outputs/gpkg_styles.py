@@ -182,13 +182,16 @@ def layer_style(name: str, frame: pd.DataFrame, labels: Pairs | None = None) -> 
 
 
 def style_geopackage(path: str | Path, layers: Mapping[str, pd.DataFrame],
-                     labels: Pairs | None = None) -> None:
+                     labels: Pairs | None = None, *, updated: str | None = None) -> None:
     """Add ``layer_styles`` (QGIS default styles) and 中文 field aliases to a GeoPackage.
 
     ``layers`` are the file's layers as written (``{name: frame}``); those with geometry get a
-    default style, every layer's labelled columns an alias.
+    default style, every layer's labelled columns an alias.  ``updated`` (ISO 8601, UTC) is the
+    styles' ``update_time``: the run's ``created_utc``, so the time is the file's only
+    run-specific value (now when not given).
     """
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    now = (dt.datetime.fromisoformat(updated) if updated else dt.datetime.now(dt.UTC))
+    now = now.replace(microsecond=0, tzinfo=None)
     rows = []
     for name, frame in layers.items():
         if not isinstance(frame, gpd.GeoDataFrame):

@@ -295,7 +295,8 @@ def _write_gpkg(path: Path, parcels: pd.DataFrame, layers: Mapping[str, pd.DataF
             pyogrio.write_dataframe(pd.DataFrame(frame), path, layer=name, driver="GPKG")
     meta = pd.DataFrame(meta_rows, columns=["key", "value"])
     pyogrio.write_dataframe(meta, path, layer="metadata", driver="GPKG")
-    style_geopackage(path, {"parcels": parcels, **layers}, labels)
+    created = dict(meta_rows).get("created_utc")
+    style_geopackage(path, {"parcels": parcels, **layers}, labels, updated=created)
 
 
 def write_shortlist(

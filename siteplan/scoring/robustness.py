@@ -161,18 +161,47 @@ def rank_robustness(
     wd = (weight_draws(np.asarray(weights, dtype=float), bound, draws, seed) if samples is None
           else np.asarray(samples, dtype=float))
     draws = wd.shape[0]
-    block = max(1, BLOCK_CELLS // max(1, len(pos)))
-    ranks = np.empty((len(pos), draws), dtype=np.int64)
-    for start in range(0, draws, block):  # blocks of draws, not parcels
-        ranks[:, start:start + block] = _ranks(sub, wd[start:start + block])
     n = len(r)
     p_top = np.full(n, np.nan)
     low = np.full(n, np.nan)
     high = np.full(n, np.nan)
     if len(pos):
-        p_top[pos] = (ranks <= top_n).mean(axis=1)
-        low[pos], high[pos] = np.percentile(ranks, interval, axis=1, method="nearest")
+        p_top[pos], low[pos], high[pos] = _streamed(sub, wd, top_n, interval)
     return pd.DataFrame({f"p_top_{top_n}": p_top, "rank_low": low, "rank_high": high})
+
+
+def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float, float]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(top N) and the rank interval of each row, over blocks of draws.
+
+    Equal to ``np.percentile(ranks, interval, axis=1, method="nearest")`` on the full
+    ``(parcels, draws)`` rank matrix, without holding it: a 5-95 interval needs only each
+    parcel's ~5 % smallest and largest ranks, kept by partial sorts as the blocks arrive (200,000
+    parcels x 1,000 draws: ~0.1 GB instead of 1.6 GB).
+    """
+    draws = wd.shape[0]
+    # numpy's "nearest": the order statistic at round(q * (draws - 1)) (0-based).
+    at = np.around(np.asarray(interval, dtype=float) / 100.0 * (draws - 1)).astype(int)
+    k_low, k_high = int(at[0]) + 1, draws - int(at[1])
+    block = max(1, BLOCK_CELLS // len(sub))
+    in_top = np.zeros(len(sub), dtype=np.int64)
+    small = np.empty((len(sub), 0), dtype=np.int32)
+    large = np.empty((len(sub), 0), dtype=np.int32)
+    for start in range(0, draws, block):  # blocks of draws, not parcels
+        ranks = _ranks(sub, wd[start:start + block]).astype(np.int32)
+        in_top += (ranks <= top_n).sum(axis=1)
+        small = _keep(np.concatenate([small, ranks], axis=1), k_low, smallest=True)
+        large = _keep(np.concatenate([large, ranks], axis=1), k_high, smallest=False)
+    return in_top / draws, small.max(axis=1).astype(float), large.min(axis=1).astype(float)
+
+
+def _keep(ranks: np.ndarray, k: int, *, smallest: bool) -> np.ndarray:
+    """The ``k`` smallest (or largest) values of each row, in no order."""
+    if ranks.shape[1] <= k:
+        return ranks
+    if smallest:
+        return np.partition(ranks, k - 1, axis=1)[:, :k]
+    return np.partition(ranks, ranks.shape[1] - k, axis=1)[:, -k:]
 
 
 def study_robustness(scored: pd.DataFrame, study: Study) -> pd.DataFrame:
