@@ -13,7 +13,6 @@ Run: ``.venv/bin/python benchmarks/split_access.py [--k 6] [--tiles 2 2]``.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import pickle
 import sys
@@ -29,6 +28,7 @@ from pipeline_runs import COUNT_RADII  # noqa: E402
 
 from siteplan.access.distances import facility_access  # noqa: E402
 from siteplan.access.split import run_tile, split_access, split_tasks  # noqa: E402
+from siteplan.batch import dask_mapper  # noqa: E402
 from siteplan.network.build import graph_from_lines  # noqa: E402
 
 SETTINGS = {"count_radii": COUNT_RADII, "classes": sorted(COUNT_RADII)}
@@ -67,14 +67,7 @@ def main() -> None:
     print(f"  to the workers: {sum(sent) / 1e6:,.1f} MB in {len(sent)} tasks "
           f"(largest {max(sent) / 1e6:,.1f} MB; the whole study's inputs: "
           f"{whole_bytes / 1e6:,.1f} MB); back: ~{back[0] / 1e6:,.1f} MB per tile")
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL) as cluster, \
-            Client(cluster) as client:
-        def mapper(fn, items):  # noqa: ANN001, ANN202
-            return client.gather(client.map(fn, list(items), pure=False))
-
+    with dask_mapper(None, n_workers=2) as mapper:  # the cluster starts before the clock
         t0 = time.perf_counter()
         dask = split_access(net, world.parcels, world.facilities, tiles=tiles, mapper=mapper,
                             **SETTINGS).table

@@ -464,8 +464,9 @@ def dask_mapper(scheduler: str | None = None, n_workers: int = 2) -> Iterator[Ma
                 Client(cluster, set_as_default=False))  # type: ignore[no-untyped-call]
 
         def mapper(fn: Callable[..., Any], tasks: Iterable[Any]) -> list[Any]:
-            futures = client.map(fn, list(tasks), pure=False)
-            return list(client.gather(futures))
+            # Scattered first: each tile's data goes straight to a worker, not in the graph.
+            data = client.scatter(list(tasks))
+            return list(client.gather(client.map(fn, data, pure=False)))
 
         yield mapper
 

@@ -63,16 +63,11 @@ def test_split_access_equals_the_whole_network(base, k, tiles):
 
 
 def test_split_access_on_a_dask_local_cluster(base):
-    import distributed
+    from siteplan.batch import dask_mapper
 
     world, net = _world(base, 2)
     whole = facility_access(net, world.parcels, world.facilities, **SETTINGS)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
-            distributed.Client(cluster) as client:
-        def mapper(fn, tasks):
-            return client.gather(client.map(fn, list(tasks), pure=False))
-
+    with dask_mapper(None, n_workers=2) as mapper:
         split = split_access(net, world.parcels, world.facilities, tiles=(2, 2),
                              mapper=mapper, **SETTINGS)
     pd.testing.assert_frame_equal(split.table, whole.table, check_exact=True)
