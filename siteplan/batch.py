@@ -465,7 +465,7 @@ def dask_mapper(scheduler: str | None = None, n_workers: int = 2) -> Iterator[Ma
 
         def mapper(fn: Callable[..., Any], tasks: Iterable[Any]) -> list[Any]:
             # Scattered first: each tile's data goes straight to a worker, not in the graph.
-            data = client.scatter(list(tasks))
+            data = client.scatter(list(tasks), hash=False)
             return list(client.gather(client.map(fn, data, pure=False)))
 
         yield mapper
