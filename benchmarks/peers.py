@@ -303,6 +303,25 @@ def section_catchments_scaled(ds: Dataset) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+def section_peers(base: tiling.Base, args: argparse.Namespace) -> None:
+    """Distances, catchments, coverage and snapping against the peers, at each size."""
+    taiyuan = build(base, 1)
+    section_distances(taiyuan, args.repeat, args.pandana_max_nodes)
+    section_catchments(taiyuan, args.osmnx_n)
+    section_coverage(taiyuan, args.repeat)
+    snap_ds = build(base, tiling.k_for_nodes(base, 16 * base.net.n_nodes))
+    section_snap(snap_ds, args.repeat)
+    del snap_ds
+    sizes = [args.k] + ([tiling.k_for_nodes(base, 1_000_000)] if args.full else [])
+    for k in sizes:
+        ds = section_build(base, k)
+        section_distances(ds, args.repeat, args.pandana_max_nodes)
+        if k == args.k:
+            section_catchments_scaled(ds)
+        del ds
+        trim()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true",
@@ -321,6 +340,9 @@ def main() -> None:
     ap.add_argument("--pipeline-timeout", type=float, default=600.0,
                     help="stop a pipeline run after this many seconds")
     ap.add_argument("--no-pipeline", action="store_true")
+    ap.add_argument("--only-pipeline", action="store_true",
+                    help="skip the distance and catchment peers: only the two whole-pipeline "
+                         "runs and their targets (e.g. --full --only-pipeline)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--pipeline-child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--study-child", type=int, default=None, help=argparse.SUPPRESS)
@@ -343,21 +365,8 @@ def main() -> None:
               "growth (new process-wide highs only).")
     t_start = time.perf_counter()
     base = tiling.load_base()
-    taiyuan = build(base, 1)
-    section_distances(taiyuan, args.repeat, args.pandana_max_nodes)
-    section_catchments(taiyuan, args.osmnx_n)
-    section_coverage(taiyuan, args.repeat)
-    snap_ds = build(base, tiling.k_for_nodes(base, 16 * base.net.n_nodes))
-    section_snap(snap_ds, args.repeat)
-    del snap_ds
-    sizes = [args.k] + ([tiling.k_for_nodes(base, 1_000_000)] if args.full else [])
-    for k in sizes:
-        ds = section_build(base, k)
-        section_distances(ds, args.repeat, args.pandana_max_nodes)
-        if k == args.k:
-            section_catchments_scaled(ds)
-        del ds
-        trim()
+    if not args.only_pipeline:
+        section_peers(base, args)
     pipe_k = args.pipeline_k or (tiling.k_for_nodes(base, 1_000_000) if args.full else 3)
     study_k = args.study_k or (pipe_k if args.full else 2)
     runs = []

@@ -29,13 +29,15 @@ import re
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from siteplan.access.split import Mapper
 from siteplan.core.atomic import check_writable_dir
 from siteplan.core.errors import InputError, SiteplanError
 from siteplan.core.optional import require_extra
@@ -393,8 +395,6 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
                 progress(done[-1])
         return done, {"cluster_seconds": 0.0, "workers": 0, "scheduler": "serial"}
     require_extra("dask", "running studies on Dask (workers or a scheduler)")
-    from contextlib import ExitStack
-
     from distributed import Client, LocalCluster, as_completed
 
     # distributed has no annotations on LocalCluster, Client, as_completed or Client.cancel:
@@ -440,6 +440,35 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
             client.cancel(list(futures))  # type: ignore[no-untyped-call]
             raise
     return [o for o in outcomes if o is not None], info
+
+
+@contextmanager
+def dask_mapper(scheduler: str | None = None, n_workers: int = 2) -> Iterator[Mapper]:
+    """Yield a mapper that runs the tiles of one study on Dask (``run_study(access_map=...)``).
+
+    ``scheduler``: a ``tcp://HOST:8786`` address; ``None`` starts a local cluster of
+    ``n_workers`` processes on 127.0.0.1 for the duration.  Each tile's streets, parcels and
+    facilities go to a worker and its access table comes back.
+    """
+    require_extra("dask", "splitting a study on Dask (--scheduler)")
+    from distributed import Client, LocalCluster
+
+    with ExitStack() as stack:
+        if scheduler is not None:
+            client = stack.enter_context(_connect_scheduler(scheduler))
+        else:
+            cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL))
+            client = stack.enter_context(
+                Client(cluster, set_as_default=False))  # type: ignore[no-untyped-call]
+
+        def mapper(fn: Callable[..., Any], tasks: Iterable[Any]) -> list[Any]:
+            # Scattered first: each tile's data goes straight to a worker, not in the graph.
+            data = client.scatter(list(tasks), hash=False)
+            return list(client.gather(client.map(fn, data, pure=False)))
+
+        yield mapper
 
 
 def _connect_scheduler(address: str) -> Any:

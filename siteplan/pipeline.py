@@ -24,6 +24,7 @@ from siteplan.access.catchments import catchments as build_catchments
 from siteplan.access.distances import facility_access
 from siteplan.access.lifecircle import life_circle_completeness, unit_completeness
 from siteplan.access.service import ServiceCoverage, service_coverage
+from siteplan.access.split import Mapper, split_access
 from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
 from siteplan.core.outputset import plan_outputs, staged_outputs
@@ -336,7 +337,8 @@ def _load(study: Study | str | Path) -> Study:
     return study if isinstance(study, Study) else load_study(study)
 
 
-def run_study(study: Study | str | Path, *, progress: Progress | None = None) -> StudyResult:
+def run_study(study: Study | str | Path, *, progress: Progress | None = None,
+              access_map: Mapper | None = None, tiles: tuple[int, int] = (2, 2)) -> StudyResult:
     """Run a study end to end in memory.
 
     Parameters
@@ -345,6 +347,12 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
         A :class:`~siteplan.study.model.Study` or the path of its TOML file.
     progress
         Called as ``progress(step, "start" | "done")`` around each step (for progress bars).
+    access_map
+        Split the access stage into ``tiles`` spatial tiles and run them with this mapper
+        (:func:`siteplan.access.split.split_access`; :func:`siteplan.batch.dask_mapper` for a
+        Dask cluster): the same numbers as one process.
+    tiles
+        ``(nx, ny)`` tiles of the split.
 
     Returns
     -------
@@ -392,12 +400,15 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None) ->
             warnings.warn(f"{study.source_path or 'study config'}: {text}", SiteplanWarning,
                           stacklevel=2)
     with step("access"):
-        access = facility_access(
-            net, parcels, inp.facilities, classes=classes,
-            count_radii={c: study.count_radii(c) for c in classes},
-            search_limit_m=cfg.search_limit_m, max_snap_m=cfg.max_snap_m,
-            target_point=cfg.parcel_point, facility_point=cfg.facility_point,
-            speed_mps=cfg.speed_mps)
+        settings: dict[str, Any] = {
+            "classes": classes, "count_radii": {c: study.count_radii(c) for c in classes},
+            "search_limit_m": cfg.search_limit_m, "max_snap_m": cfg.max_snap_m,
+            "target_point": cfg.parcel_point, "facility_point": cfg.facility_point,
+            "speed_mps": cfg.speed_mps}
+        access = (facility_access(net, parcels, inp.facilities, **settings)
+                  if access_map is None else
+                  split_access(net, parcels, inp.facilities, tiles=tiles, mapper=access_map,
+                               **settings))
         parcels = parcels.join(access.table)
         for text in access_warnings(study, inp.facilities, access.table, access.unreachable):
             warnings.warn(text, SiteplanWarning, stacklevel=2)

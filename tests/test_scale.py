@@ -104,9 +104,11 @@ def test_class_streets_are_computed_once_and_give_the_same_coverage(taiyuan_netw
     direct = reached_pieces(net, sn, 300.0, per_facility=False)
     pd.testing.assert_frame_equal(pieces, direct)
     assert np.allclose(shapely.length(lines), (direct["t"] - direct["s"]).to_numpy())
-    # The same snap and radius: the same arrays, not a second pass.
-    assert class_streets(net, sn, 300.0)[1] is lines
-    assert class_streets(net, sn, 500.0)[1] is not lines
+    # The same snap and radius: the same pieces, not a second pass; the lines cut again.
+    again, relines = class_streets(net, sn, 300.0)
+    assert again is pieces and relines is not lines
+    assert shapely.equals_exact(relines, lines, tolerance=0.0).all()
+    assert class_streets(net, sn, 500.0)[0] is not pieces
     housing = gpd.GeoDataFrame(geometry=shapely.buffer(fac.geometry.to_numpy()[:10], 120.0),
                                crs=net.crs)
     first = class_coverage(net, fac, {"kindergarten": 300.0}, housing)[0]

@@ -211,10 +211,12 @@ def reached_pieces(
     return pieces_within(net, vees, radius_m)
 
 
-# The streets each class reaches, per network: a study needs them for the catchment lines and
-# again for the coverage of the same snapped facilities (seconds each at a million nodes).
+# The pieces each class reaches, per network: a study needs them for the catchment lines and
+# again for the coverage of the same snapped facilities (a multi-source pass each).  Only the
+# pieces are kept (four numbers each): their LineStrings, ~300 bytes each, are cut again when
+# asked for, so that a city's worth of them does not stay alive between the stages.
 _CLASS_MEMO: weakref.WeakKeyDictionary[
-    Network, OrderedDict[tuple[int, float], tuple[weakref.ref[Snap], pd.DataFrame, np.ndarray]]
+    Network, OrderedDict[tuple[int, float], tuple[weakref.ref[Snap], pd.DataFrame]]
 ] = weakref.WeakKeyDictionary()
 _CLASS_MEMO_SIZE = 16
 
@@ -222,23 +224,24 @@ _CLASS_MEMO_SIZE = 16
 def class_streets(net: Network, sn: Snap, radius_m: float) -> tuple[pd.DataFrame, np.ndarray]:
     """Return the pieces a class reaches within ``radius_m`` and each as a LineString.
 
-    The pieces are those of ``reached_pieces(net, sn, radius_m, per_facility=False)``;
-    ``lines[i]`` is piece ``i`` cut from its edge.  Computed once per snap object and radius
-    while the network lives (the facility snaps are memoised by
-    :func:`siteplan.access.distances.snap_facilities`); callers must not modify them.
+    The pieces are those of ``reached_pieces(net, sn, radius_m, per_facility=False)``, computed
+    once per snap object and radius while the network lives (the facility snaps are memoised
+    by :func:`siteplan.access.distances.snap_facilities`; callers must not modify them);
+    ``lines[i]`` is piece ``i`` cut from its edge.
     """
     memo = _CLASS_MEMO.setdefault(net, OrderedDict())
     key = (id(sn), float(radius_m))
     hit = memo.get(key)
     if hit is not None and hit[0]() is sn:
         memo.move_to_end(key)
-        return hit[1], hit[2]
-    pieces = reached_pieces(net, sn, radius_m, per_facility=False)
+        pieces = hit[1]
+    else:
+        pieces = reached_pieces(net, sn, radius_m, per_facility=False)
+        memo[key] = (weakref.ref(sn), pieces)
+        while len(memo) > _CLASS_MEMO_SIZE:
+            memo.popitem(last=False)
     lines = substrings(net.edge_geometry, pieces["edge"].to_numpy(), pieces["s"].to_numpy(),
                        pieces["t"].to_numpy(), vertices=net.vertices)
-    memo[key] = (weakref.ref(sn), pieces, lines)
-    while len(memo) > _CLASS_MEMO_SIZE:
-        memo.popitem(last=False)
     return pieces, lines
 
 

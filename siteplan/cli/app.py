@@ -188,8 +188,14 @@ def interruptible() -> Iterator[None]:
 
 def run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_n: int | None,
                    quiet: bool, verbose: bool, formats: list[str] | None = None,
-                   postgis: str | None = None, network_edges: bool = False) -> None:
-    """Run a study and write its outputs, with progress, summary and timings (run and demo)."""
+                   postgis: str | None = None, network_edges: bool = False,
+                   scheduler: str | None = None, tiles: str = "2x2") -> None:
+    """Run a study and write its outputs, with progress, summary and timings (run and demo).
+
+    With ``scheduler`` (an address or ``local``) the access stage runs in ``tiles`` on Dask.
+    """
+    from contextlib import nullcontext
+
     from siteplan.cli.summary import run_summary, show, written
     from siteplan.outputs.writers import plan_study_outputs, write_outputs
     from siteplan.pipeline import run_study
@@ -200,8 +206,13 @@ def run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_
         # Everything about the outputs is refused before the analysis, not after it.
         study = load_study(study_path)
         plan_study_outputs(study, out, formats)
-    with interruptible(), ui.running():
-        result = run_study(study, progress=ui.step)
+        split = _tiles(tiles)
+    from siteplan.batch import dask_mapper
+
+    cluster = (nullcontext(None) if scheduler is None else
+               dask_mapper(None if scheduler == "local" else scheduler))
+    with interruptible(), ui.running(), cluster as mapper:
+        result = run_study(study, progress=ui.step, access_map=mapper, tiles=split)
         paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
                               postgis=postgis, network_edges=network_edges,
                               progress=ui.step)
@@ -209,6 +220,17 @@ def run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_
     show(run_summary(result))
     for kind, path in paths.items():
         say(written(kind, path))
+
+
+def _tiles(text: str) -> tuple[int, int]:
+    """Read ``NXxNY`` (e.g. ``2x2``) as a tile grid."""
+    from siteplan.core.errors import ConfigError
+
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(f"--tiles {text!r} is not a grid of tiles.", where="--tiles",
+                          fix="give NXxNY with positive whole numbers, e.g. --tiles 2x2.")
+    return int(parts[0]), int(parts[1])
 
 
 _python_showwarning = warnings.showwarning

@@ -49,6 +49,12 @@ def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The st
         postgis: PostGIS = None,
         network_edges: Annotated[bool, typer.Option(
             help="Also write the walking network to the GeoPackage (network_edges).")] = False,
+        scheduler: Annotated[str | None, typer.Option(
+            help="Split the access stage into spatial tiles run on Dask: a scheduler address "
+                 "(tcp://HOST:8786) or 'local' (2 local workers). Same numbers as one "
+                 "process.")] = None,
+        tiles: Annotated[str, typer.Option(
+            help="Tiles of the split, NXxNY (with --scheduler).")] = "2x2",
         quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False) -> None:
     """Run a whole study end to end: network, access, catchments, scores, shortlist, maps.
 
@@ -56,7 +62,7 @@ def run(study: Annotated[Path, typer.Argument(metavar="STUDY.toml", help="The st
     """
     del debug  # see Debug
     run_and_write(study, out, offline, top_n, quiet, verbose, postgis=postgis,
-                   network_edges=network_edges)
+                   network_edges=network_edges, scheduler=scheduler, tiles=tiles)
 
 
 @app.command()
