@@ -27,7 +27,6 @@ from siteplan.access.service import ServiceCoverage, service_coverage
 from siteplan.access.split import Mapper, split_access
 from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
-from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.lifecircle import life_circle_facilities
@@ -525,49 +524,6 @@ def run_catchments(study: Study | str | Path, *, progress: Progress | None = Non
     return CatchmentResult(study, inp.network, inp.facilities, polys, served.table,
                            served.blind_spots, step.timings, units=served.units,
                            blind_spots_frontage=served.blind_spots_frontage)
-
-
-# ------------------------------------------------------------------------ single-stage helpers
-
-
-def network_from_file(source: str | Path, *, snap_tolerance_m: float = 0.0,
-                      keep_largest: bool = True, crs: Any = None) -> Network:
-    """Build a walking network from a line layer or raw OSM file (``siteplan network``)."""
-    from siteplan.network.build import graph_from_file
-
-    return graph_from_file(source, snap_tolerance_m=snap_tolerance_m,
-                           keep_largest=keep_largest, crs=crs)
-
-
-def facilities_from_file(source: str | Path, *, class_column: str | None = None,
-                         class_: str | None = None,
-                         crs: Any = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Classify the facilities of one file; also return its unclassified schools."""
-    from siteplan.facilities.classify import load_facilities
-
-    kwargs: dict[str, Any] = {"crs": crs} if crs is not None else {}
-    result = load_facilities(source, class_=class_, class_column=class_column, **kwargs)
-    return result.facilities, result.unclassified_schools
-
-
-def fetch_to_files(query: str, out: str | Path | None, *, cache_dir: str | Path,
-                   refresh: bool = False) -> dict[str, Path]:
-    """Download streets and facilities for a place or a ``west,south,east,north`` bbox.
-
-    They go into the cache and, with ``out``, also into ``<out>/osm.gpkg`` (layers ``lines``
-    and ``features``) for ``siteplan fetch-osm``.
-    """
-    from siteplan.osm.overpass import fetch_osm, parse_query
-    from siteplan.outputs.writers import write_layers
-
-    lines, features = fetch_osm(parse_query(query), cache_dir=cache_dir, refresh=refresh)
-    written = {"cache": Path(cache_dir)}
-    if out is not None:
-        plan = plan_outputs(out, ["osm.gpkg"])
-        with staged_outputs(plan) as stage:
-            write_layers(stage / "osm.gpkg", {"lines": lines, "features": features})
-        written["osm"] = plan.path("osm.gpkg")
-    return written
 
 
 @dataclass

@@ -75,12 +75,12 @@ def test_debug_shows_the_traceback(capsys, tmp_path):
 
 
 def test_internal_error_exits_1(capsys, monkeypatch):
-    import siteplan.pipeline
+    import siteplan.stages
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(siteplan.pipeline, "network_from_file", broken)
+    monkeypatch.setattr(siteplan.stages, "network_from_file", broken)
     code, _, err = _cli(capsys, "network", str(LINES))
     assert code == 1 and "internal error" in err and "--debug" in err
     assert "Traceback" not in err

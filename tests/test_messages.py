@@ -115,3 +115,13 @@ def test_messages_follow_the_language_set_and_the_api_stays_english():
     assert i18n._("the study file does not exist.") == "the study file does not exist."
     with pytest.raises(ValueError, match="en, zh"):
         i18n.set_language("fr")
+
+
+def test_every_step_the_code_reports_has_a_label():
+    """A step added to the pipeline is shown in the user's language, not as its code name."""
+    from siteplan.cli.app import _step_labels
+
+    root = Path(__file__).resolve().parents[1] / "siteplan"
+    used = {m for p in root.rglob("*.py")
+            for m in re.findall(r'\bstep\("([^"]+)"\)', p.read_text(encoding="utf-8"))}
+    assert used and used <= set(_step_labels()), sorted(used - set(_step_labels()))

@@ -335,6 +335,8 @@ def _step_labels() -> dict[str, str]:
         "access": pgettext("step", "access"),
         "catchments": pgettext("step", "catchments"),
         "coverage": pgettext("step", "coverage"),
+        "life circles": pgettext("step", "life circles"),
+        "scenarios": pgettext("step", "scenarios"),
         "scoring": pgettext("step", "scoring"),
         "shortlist": pgettext("step", "shortlist"),
         "maps": pgettext("step", "maps"),

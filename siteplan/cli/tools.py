@@ -52,7 +52,7 @@ def network(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="Stree
     del debug  # see Debug
     from siteplan.core.outputset import plan_outputs
     from siteplan.outputs.writers import write_network
-    from siteplan.pipeline import network_from_file
+    from siteplan.stages import network_from_file
 
     if out is not None:
         plan_outputs(out, ["network.gpkg"], inputs=[source])
@@ -89,7 +89,7 @@ def facilities(source: Annotated[Path, typer.Argument(metavar="SOURCE", help="OS
     from siteplan.core.outputset import plan_outputs
     from siteplan.facilities.rules import CLASSES
     from siteplan.outputs.writers import write_facilities
-    from siteplan.pipeline import facilities_from_file
+    from siteplan.stages import facilities_from_file
 
     if out is not None:
         plan_outputs(out, ["facilities.gpkg"], inputs=[source])
@@ -155,7 +155,7 @@ def fetch_osm(query: Annotated[str, typer.Argument(
     """
     del debug  # see Debug
     from siteplan.core.outputset import plan_outputs
-    from siteplan.pipeline import fetch_to_files
+    from siteplan.stages import fetch_to_files
 
     if out is not None:
         plan_outputs(out, ["osm.gpkg"])

@@ -196,7 +196,7 @@ def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float
 
 
 def _keep(ranks: np.ndarray, k: int, *, smallest: bool) -> np.ndarray:
-    """The ``k`` smallest (or largest) values of each row, in no order."""
+    """Return the ``k`` smallest (or largest) values of each row, in no order."""
     if ranks.shape[1] <= k:
         return ranks
     if smallest:
