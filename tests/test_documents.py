@@ -214,6 +214,9 @@ def test_report_html_holds_every_part_of_the_parcel_report(run):
     assert f"{int(first['required_childcare_places'])} places" in page
     assert "kindergarten (幼儿园): 2 facilities" in page  # the data caveat of the thin layer
     assert "<svg" in page and 'class="parcel-map"' in page
+    # Rank robustness of the demo's [robustness]: P(top 50) and the 5-95 % rank interval.
+    assert "进入前50名的概率" in page and f"<b>{first['p_top_50']:.0%}</b>" in page
+    assert f"<b>{int(first['rank_low'])} – {int(first['rank_high'])}</b>" in page
     # Nothing to load: no script, no external resource, and a policy that forbids any.
     assert "<script" not in page.lower() and not re.search(r"\b(src|href)=", page)
     assert "default-src 'none'" in page

@@ -15,6 +15,7 @@ import datetime as dt
 import html
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -64,7 +65,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowra
 .bar { background: #e8e8e8; height: 7pt; width: 60pt; display: inline-block; }
 .bar i { background: #2b8cbe; height: 7pt; display: block; }
 h2.p2 { break-before: page; }
-svg.parcel-map { border: 0.5pt solid #999; display: block; width: 100%; height: 68mm; }
+svg.parcel-map { border: 0.5pt solid #999; display: block; width: 100%; height: 62mm; }
 ul { margin: 2pt 0; padding-left: 14pt; } li { margin: 1pt 0; }
 footer { color: #666; font-size: 8pt; margin-top: 4pt; }
 """
@@ -199,6 +200,16 @@ def _caveats(result: StudyResult, parcel: pd.Series) -> str:
     return "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
 
 
+def _robustness_facts(parcel: pd.Series) -> list[tuple[str, str]]:
+    """P(top N) and the rank interval under varied weights, when the study asked for them."""
+    tops = [c for c in parcel.index if re.fullmatch(r"p_top_\d+", str(c))]
+    if not tops or _missing(parcel.get(tops[0])) or _missing(parcel.get("rank_low")):
+        return []
+    return [(label(tops[0], "both"), f"{float(parcel[tops[0]]):.0%}"),
+            (label("rank_interval", "both"),
+             f"{int(parcel['rank_low'])} – {int(parcel['rank_high'])}")]
+
+
 def _section(result: StudyResult, parcel: pd.Series, n_ranked: int, labels: Any,
              streets: Any) -> str:
     from siteplan.outputs.xlsx_layout import seed_classes_of
@@ -216,6 +227,7 @@ def _section(result: StudyResult, parcel: pd.Series, n_ranked: int, labels: Any,
              (label("area_mu", "both"), _num(float(area) * 15 / 1e4, 2))]
     if "far" in parcel.index:
         facts.append((label("far", "both"), _num(parcel.get("far"), 2)))
+    facts += _robustness_facts(parcel)
     fact_html = "".join(f"<span>{_e(k)}: <b>{_e(v)}</b></span>" for k, v in facts)
     seeds = seed_classes_of(pd.DataFrame(columns=list(parcel.index)))
     svg = parcel_svg(parcel, result.parcels, facilities=result.facilities,
