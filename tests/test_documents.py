@@ -416,3 +416,18 @@ def test_report_without_a_browser_stops_with_a_fix_and_writes_nothing(run, tmp_p
                              chromium=str(tmp_path / "no-such-browser"))
     written = report.parcel_report(run["result"], tmp_path / "c", top_n=1, pdf=False)
     assert sorted(written) == ["html"]
+
+
+def test_excluded_sheet_says_why_without_ratings_or_points(run):
+    """The excluded sheet: the lead columns, the reasons and raw values, no ratings/points."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(run["written"]["xlsx"], read_only=True)
+    try:
+        ws = book["排除地块 Excluded"]
+        names = [c.value for c in next(ws.iter_rows(min_row=2, max_row=2))]
+    finally:
+        book.close()
+    assert names[:2] == ["rank", "parcel_id"] and "exclusion_reason_zh" in names
+    assert any(n.endswith("_raw") for n in names)
+    assert not any(n.endswith(("_rating", "_points")) for n in names)

@@ -141,7 +141,8 @@ def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
 
     The ranked and excluded sheets put rank, id, name, score, the seed rules (distance, 是/否,
     nearest facility) and the area in m², ha and 亩 first
-    (:func:`siteplan.outputs.xlsx_layout.report_order`).
+    (:func:`siteplan.outputs.xlsx_layout.report_order`); the excluded sheet then gives only the
+    criteria's raw values and the FAR (every column stays in the CSV and the GeoPackage).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -164,7 +165,7 @@ def write_xlsx(path: Path, ranked: pd.DataFrame, excluded: pd.DataFrame,
         _write_sheet(wb.create_sheet(_sheet_name("sheet_ranking")), report_order(ranked, seeds),
                      labels)
         _write_sheet(wb.create_sheet(_sheet_name("sheet_excluded")),
-                     report_order(excluded, seeds), labels)
+                     report_order(excluded, seeds, brief=True), labels)
         for key, extra in (tables or {}).items():
             _write_sheet(wb.create_sheet(_sheet_name(key)),
                          pd.DataFrame(extra).reset_index(drop=True), labels)

@@ -189,11 +189,15 @@ def lay_out(ws: Any, names: Sequence[str], columns: Sequence[Sequence[Any]], n_r
     ws.oddFooter.center.text = "&P / &N"
 
 
-def report_order(table: pd.DataFrame, seed_classes: Sequence[str]) -> pd.DataFrame:
+def report_order(table: pd.DataFrame, seed_classes: Sequence[str], *,
+                 brief: bool = False) -> pd.DataFrame:
     """Order a shortlist for people: rank, id, name, score, the seed rules, areas, the rest.
 
     Each seed class brings its walking distance, pass/fail and nearest facility's name; the
-    area is given in m², ha and 亩 (``area_ha``, ``area_mu`` added from ``area_m2``).
+    area is given in m², ha and 亩 (``area_ha``, ``area_mu`` added from ``area_m2``).  With
+    ``brief`` (the excluded parcels) the rest is only the criteria's raw values and the FAR:
+    what says why a parcel is out, not its ratings and points (the CSV and the GeoPackage keep
+    every column; a city's tens of thousands of excluded rows stay quick to write and open).
     """
     from siteplan.core.defaults import AREA_UNIT_M2
 
@@ -208,7 +212,9 @@ def report_order(table: pd.DataFrame, seed_classes: Sequence[str]) -> pd.DataFra
     lead += ["compliant_all", "compliance_required_zh", "compliance_required",
              "area_m2", "area_ha", "area_mu", "exclusion_reason_zh", "exclusion_reason"]
     lead = [c for c in lead if c in df.columns]
-    return df[lead + [c for c in df.columns if c not in lead]]
+    rest = [c for c in df.columns if c not in lead
+            and (not brief or str(c).endswith("_raw") or c == "far")]
+    return df[lead + rest]
 
 
 def seed_classes_of(table: pd.DataFrame) -> list[str]:
