@@ -7,8 +7,10 @@ a wrapper process whose only child it is, and must stay below :data:`PEAK_RSS_TA
 A memory bound is a correctness property (a bureau's 8 GB laptop either finishes or dies), so it
 is asserted; times are not.
 
-Measured on the 2-core CI box: about 1.2 GB and 70 s (before the XLSX was streamed and the maps
-capped, 4.3 GB and 155 s: 1.7 GB went to openpyxl's cells of 65,000 excluded rows and 177 MB of
+Measured on the 2-core CI box: about 1.6 GB and 95 s with life circles and rank robustness
+(4.0 GB and 180 s before the robustness ranks were streamed and the excluded sheet trimmed to
+the columns that say why; 1.2 GB and 70 s before those stages existed; before the XLSX was
+streamed and the maps capped, 4.3 GB and 155 s: 1.7 GB went to openpyxl's cells of 65,000 excluded rows and 177 MB of
 HTML to 200,000 map polygons).
 """
 
