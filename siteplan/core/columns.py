@@ -3,10 +3,13 @@
 Every stage that writes or reads a per-class column builds its name here, so the contract
 ``dist_<class>_m``, ``time_<class>_min``, ``nearest_<class>_id``, ``nearest_<class>_name``,
 ``n_<class>_<r>m``, ``meets_<class>_radius``, ``served_<class>`` and the life-circle
-``lc_<list>_<what>`` has one definition.
+``lc_<list>_<what>`` and the rank-robustness ``p_top_<N>`` have one definition.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 
 def distance_column(cls: str) -> str:
@@ -71,4 +74,26 @@ def lc_column(name: str, what: str) -> str:
     'lc_15min_share'
     """
     return f"lc_{name}_{what}"
+
+
+def p_top_column(top_n: int) -> str:
+    """Name the rank-robustness share of draws in the top N: ``p_top_<N>``.
+
+    Examples
+    --------
+    >>> p_top_column(50)
+    'p_top_50'
+    """
+    return f"p_top_{int(top_n)}"
+
+
+def p_top_columns(names: Iterable[object]) -> list[str]:
+    """Return the ``p_top_<N>`` columns among ``names``, in their order.
+
+    Examples
+    --------
+    >>> p_top_columns(["score", "p_top_50", "p_top_x", "rank_low"])
+    ['p_top_50']
+    """
+    return [str(n) for n in names if re.fullmatch(r"p_top_\d+", str(n))]
 

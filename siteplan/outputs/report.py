@@ -15,7 +15,6 @@ import datetime as dt
 import html
 import math
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from siteplan.core.columns import p_top_columns
 from siteplan.core.errors import InputError, SiteplanError
 from siteplan.core.labels import OSM_CREDIT, label
 from siteplan.core.outputset import plan_outputs, staged_outputs
@@ -202,7 +202,7 @@ def _caveats(result: StudyResult, parcel: pd.Series) -> str:
 
 def _robustness_facts(parcel: pd.Series) -> list[tuple[str, str]]:
     """P(top N) and the rank interval under varied weights, when the study asked for them."""
-    tops = [c for c in parcel.index if re.fullmatch(r"p_top_\d+", str(c))]
+    tops = p_top_columns(parcel.index)
     if not tops or _missing(parcel.get(tops[0])) or _missing(parcel.get("rank_low")):
         return []
     return [(label(tops[0], "both"), f"{float(parcel[tops[0]]):.0%}"),

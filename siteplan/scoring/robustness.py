@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from siteplan.core.columns import p_top_column
+
 if TYPE_CHECKING:
     from siteplan.study.model import Study
 
@@ -167,7 +169,7 @@ def rank_robustness(
     high = np.full(n, np.nan)
     if len(pos):
         p_top[pos], low[pos], high[pos] = _streamed(sub, wd, top_n, interval)
-    return pd.DataFrame({f"p_top_{top_n}": p_top, "rank_low": low, "rank_high": high})
+    return pd.DataFrame({p_top_column(top_n): p_top, "rank_low": low, "rank_high": high})
 
 
 def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float, float]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from siteplan.core.columns import p_top_columns
 from siteplan.core.errors import InputError
 from siteplan.core.labels import has_label, label
 
@@ -274,7 +275,7 @@ def _life_circle_rows(p: pd.DataFrame) -> list[tuple[str, pd.Series]]:
 
 def _robustness_rows(p: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     """Popup rows of rank robustness (siteplan.scoring.robustness): P(top N), rank interval."""
-    tops = [c for c in p.columns if re.fullmatch(r"p_top_\d+", c)]
+    tops = p_top_columns(p.columns)
     if not tops or "rank_low" not in p or "rank_high" not in p:
         return []
     interval = (fmt_number(p["rank_low"], 0) + " – " + fmt_number(p["rank_high"], 0))
