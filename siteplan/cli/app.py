@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO
 
 import typer
 from rich.console import Console
@@ -194,7 +194,7 @@ def run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_
 
     With ``scheduler`` (an address or ``local``) the access stage runs in ``tiles`` on Dask.
     """
-    from contextlib import nullcontext
+    from contextlib import AbstractContextManager, nullcontext
 
     from siteplan.cli.summary import run_summary, show, written
     from siteplan.outputs.writers import plan_study_outputs, write_outputs
@@ -207,10 +207,11 @@ def run_and_write(study_path: Path, out: Path | None, offline: bool | None, top_
         study = load_study(study_path)
         plan_study_outputs(study, out, formats)
         split = _tiles(tiles)
-    from siteplan.batch import dask_mapper
+    cluster: AbstractContextManager[Any] = nullcontext(None)
+    if scheduler is not None:  # Dask only when asked
+        from siteplan.batch import dask_mapper
 
-    cluster = (nullcontext(None) if scheduler is None else
-               dask_mapper(None if scheduler == "local" else scheduler))
+        cluster = dask_mapper(None if scheduler == "local" else scheduler)
     with interruptible(), ui.running(), cluster as mapper:
         result = run_study(study, progress=ui.step, access_map=mapper, tiles=split)
         paths = write_outputs(result, out, offline=offline, top_n=top_n, formats=formats,
