@@ -35,7 +35,7 @@ from siteplan.core.outputset import plan_outputs, staged_outputs
 from siteplan.core.progress import Progress, Steps
 from siteplan.facilities.lifecircle import life_circle_facilities
 from siteplan.outputs.shortlist import shortlist_csv_bytes
-from siteplan.pipeline import checked_parcels, prepare
+from siteplan.pipeline import checked_parcels, prepare, release_lines
 from siteplan.scoring.robustness import study_robustness
 from siteplan.scoring.score import assess_parcels
 from siteplan.study.checks import require_inputs
@@ -189,6 +189,7 @@ def compare_studies(studies: Sequence[Study | str | Path], *, top_n: int | None 
     cfg = base.network
     with step("parcels"):
         parcels = checked_parcels(base, inp)
+        release_lines(inp)
     with step("access"):
         classes = sorted({c for s in loaded for c in s.facility_classes()})
         radii = {c: sorted({r for s in loaded for r in s.count_radii(c)}) for c in classes}

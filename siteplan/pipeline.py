@@ -23,6 +23,7 @@ from pyproj import CRS
 from siteplan.access.catchments import catchments as build_catchments
 from siteplan.access.distances import facility_access
 from siteplan.access.lifecircle import life_circle_completeness, unit_completeness
+from siteplan.access.reach import release_class_streets
 from siteplan.access.service import ServiceCoverage, service_coverage
 from siteplan.access.split import Mapper, split_access
 from siteplan.core.columns import distance_column
@@ -140,7 +141,9 @@ class Prepared:
     estates (OSM entrances and gates, or ``inputs.entrances``).
     """
 
-    lines: gpd.GeoDataFrame
+    #: The street lines as read; None once the parcels are checked against them
+    #: (:func:`release_lines`).
+    lines: gpd.GeoDataFrame | None
     network: Network
     facilities: gpd.GeoDataFrame
     unclassified: pd.DataFrame
@@ -201,12 +204,8 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
     cfg = study.network
     radii = {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
     frontage_m = study.catchments.frontage_m
-    with step("catchments"):
-        polys = build_catchments(
-            inp.network, inp.facilities, radii, mode=study.catchments.mode,
-            rings_m=study.catchments.rings_m, frontage_m=frontage_m,
-            facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
-            as_lines=line_classes(study, inp.facilities, radii))
+    # Coverage first: the catchment lines it does not need are not alive while it runs (at a
+    # million nodes the coverage step is the study's peak of memory).
     with step("coverage"):
         cov = study.coverage
         gates = inp.entrances
@@ -221,6 +220,13 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
             entrance_spacing_m=cov.entrance_spacing_m, supply_norms=cov.supply_norms,
             frontage_m=frontage_m, facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
             search_limit_m=cfg.search_limit_m)
+    with step("catchments"):
+        polys = build_catchments(
+            inp.network, inp.facilities, radii, mode=study.catchments.mode,
+            rings_m=study.catchments.rings_m, frontage_m=frontage_m,
+            facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
+            as_lines=line_classes(study, inp.facilities, radii))
+    release_class_streets(inp.network)
     return polys, served
 
 
@@ -332,6 +338,15 @@ def checked_parcels(study: Study, inp: Prepared) -> gpd.GeoDataFrame:
     return parcels.to_crs(inp.network.crs)
 
 
+def release_lines(inp: Prepared) -> None:
+    """Drop the street lines once the network, facilities and parcel check have used them.
+
+    The rest of a study needs only the network; the lines with their tags are ~0.4 GB at a
+    million nodes, which would otherwise stay alive through every later stage.
+    """
+    inp.lines = None
+
+
 def _load(study: Study | str | Path) -> Study:
     return study if isinstance(study, Study) else load_study(study)
 
@@ -394,6 +409,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None,
     classes = study.facility_classes()
     with step("parcels"):
         parcels = checked_parcels(study, inp)
+        release_lines(inp)
         # Sizes alone were checked when the parcels were loaded; here, against the study area.
         for text in implausible_parcels(parcels, spanned_area_m2(net.node_xy), max_ha=math.inf):
             warnings.warn(f"{study.source_path or 'study config'}: {text}", SiteplanWarning,
@@ -428,7 +444,9 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None,
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
                                 demand=inp.residential, hazards=inp.hazards)
         if study.robustness is not None:
-            scored = scored.join(study_robustness(scored, study))
+            # Columns added, not joined: a join copies every column of a province's parcels.
+            for col, values in study_robustness(scored, study).items():
+                scored[col] = values.to_numpy()
     thin = thin_layers(study, inp.facilities, inp.residential, scored)
     result = StudyResult(study=study, network=net, facilities=inp.facilities, parcels=scored,
                          catchments=polys, coverage=served.table,

@@ -126,3 +126,24 @@ def test_missing_empty_and_non_finite_geometries_are_unreachable():
     np.testing.assert_allclose(sn.access_m[3:], [5, 3])
     empty = snap(net, np.array([], dtype=object))
     assert len(empty) == 0 and empty.origin_xy.shape == (0, 2)
+
+
+def test_snapping_in_blocks_changes_nothing(taiyuan_network, monkeypatch):
+    """Targets are snapped in blocks (bounded memory for a million proxy points): the same
+    snap, bit for bit, whatever the block size, with polygons, missing and far geometries in
+    the mix."""
+    from siteplan.network import snapping
+
+    net = taiyuan_network
+    pts = list(shapely.points(_points_around(net, 997, 3, 60.0)))
+    polys = list(shapely.buffer(shapely.points(_points_around(net, 50, 4, 80.0)), 25.0))
+    far = [shapely.Point(net.node_xy.max(axis=0) + 5_000.0)]
+    geoms = np.array(pts[:400] + polys + [None] + far + pts[400:], dtype=object)
+    whole = snap(net, geoms, how="nearest-boundary", max_snap_m=200.0)
+    monkeypatch.setattr(snapping, "SNAP_BLOCK", 97)
+    blocked = snap(net, geoms, how="nearest-boundary", max_snap_m=200.0)
+    for name in ("edge", "offset_m", "access_m", "nearest_m", "origin_xy", "point_xy"):
+        assert np.array_equal(getattr(whole, name), getattr(blocked, name), equal_nan=True), name
+    assert (whole.edge >= 0).sum() == len(geoms) - 2  # the missing and the far one
+    empty = snap(net, np.array([], dtype=object))
+    assert len(empty) == 0 and empty.origin_xy.shape == (0, 2)

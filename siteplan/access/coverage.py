@@ -556,10 +556,11 @@ def _covered_points(lines: np.ndarray, tree: shapely.STRtree, pts: np.ndarray,
     out = np.zeros(pts.shape[0], dtype=bool)
     if lines.size == 0 or pts.size == 0:
         return out
-    sure = np.unique(tree.query(pts, predicate="dwithin", distance=0.95 * frontage_m)[0])
+    # One tree query; the pairs' distances tell the sure points from those in the band.
+    pi, li = tree.query(pts, predicate="dwithin", distance=frontage_m)
+    sure = np.unique(pi[shapely.distance(pts[pi], lines[li]) <= 0.95 * frontage_m])
     out[sure] = True
-    near = np.unique(tree.query(pts, predicate="dwithin", distance=frontage_m)[0])
-    band = np.setdiff1d(near, sure)
+    band = np.setdiff1d(np.unique(pi), sure)
     if band.size:
         zones = frontage_near(lines, pts[band], frontage_m, tree=tree)
         out[band] = shapely.contains(zones, pts[band]) | shapely.touches(zones, pts[band])

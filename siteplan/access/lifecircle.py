@@ -51,9 +51,13 @@ def _names_by_mask(present: np.ndarray, keys: Sequence[str], lang: int, sep: str
     """Join the names of the columns set in each row: one join per distinct row pattern."""
     if present.shape[1] == 0:
         return np.full(present.shape[0], "", dtype=object)
-    patterns, inverse = np.unique(present, axis=0, return_inverse=True)
-    texts = np.array([sep.join(TYPE_LABELS[k][lang] for k, on in zip(keys, row, strict=True)
-                               if on) for row in patterns], dtype=object)
+    # Each row's pattern as one integer (np.unique along axis 0 sorts rows as bytes: ~30x
+    # slower on a province's parcels); the labelled types (TYPE_LABELS) are far fewer than 63.
+    codes = present.astype(np.int64) @ (np.int64(1) << np.arange(present.shape[1],
+                                                                  dtype=np.int64))
+    patterns, inverse = np.unique(codes, return_inverse=True)
+    texts = np.array([sep.join(TYPE_LABELS[k][lang] for j, k in enumerate(keys)
+                               if (code >> j) & 1) for code in patterns.tolist()], dtype=object)
     out: np.ndarray = texts[inverse.ravel()]
     return out
 

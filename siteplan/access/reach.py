@@ -245,6 +245,15 @@ def class_streets(net: Network, sn: Snap, radius_m: float) -> tuple[pd.DataFrame
     return pieces, lines
 
 
+def release_class_streets(net: Network) -> None:
+    """Forget the pieces :func:`class_streets` keeps for ``net`` (once no stage needs them).
+
+    They live as long as the network otherwise, which a study's result keeps: at a million
+    nodes, hundreds of megabytes held through scoring and writing.
+    """
+    _CLASS_MEMO.pop(net, None)
+
+
 def split_pieces(net: Network, sn: Snap, radius_m: float, budget_bytes: int) -> pd.DataFrame:
     """Split the reached streets between facilities: each stretch goes to the nearest one."""
     vees = per_facility_vees(net, sn, radius_m, budget_bytes)

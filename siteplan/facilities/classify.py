@@ -117,6 +117,7 @@ class _Tags:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self.cache: dict[str, pd.Series] = {}
+        self.codes: dict[str, tuple[np.ndarray, pd.Series]] = {}
 
     def get(self, key: str) -> pd.Series:
         if key not in self.cache:
@@ -124,10 +125,18 @@ class _Tags:
         return self.cache[key]
 
     def matches(self, key: str, regex: str) -> np.ndarray:
+        # A key has few distinct values (a city's million features, a few hundred amenity
+        # values): each rule's regex runs on those, not on every feature.
+        if key not in self.codes:
+            codes, uniques = pd.factorize(self.get(key))
+            self.codes[key] = (codes, pd.Series(uniques, dtype="string"))
+        codes, uniques = self.codes[key]
         # The whole value or one of its ;-separated parts must match (OSM multi-values).
         pattern = rf"(?:^|;)\s*(?:{regex})\s*(?:;|$)"
-        hit = self.get(key).str.contains(pattern, regex=True, na=False)
-        mask: np.ndarray = hit.to_numpy(dtype=bool)
+        hit = uniques.str.contains(pattern, regex=True, na=False).to_numpy(dtype=bool)
+        mask: np.ndarray = np.zeros(codes.size, dtype=bool)
+        known = codes >= 0  # -1: no value
+        mask[known] = hit[codes[known]]
         return mask
 
 

@@ -102,6 +102,26 @@ def scale_error(crs: Any, lonlat_bounds: tuple[float, float, float, float] | np.
     return float(np.max(np.abs(scales - 1.0)))
 
 
+def lonlat_bounds(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+    """Return ``frame.to_crs(4326).total_bounds`` without building the reprojected geometries.
+
+    The vertices are transformed as arrays (as ``to_crs`` does, so the same numbers): a
+    million street lines take a second instead of three.  NaN for an empty layer.
+    """
+    xy = shapely.get_coordinates(np.asarray(frame.geometry.values, dtype=object))
+    if xy.shape[0] == 0:
+        return np.full(4, np.nan)
+    x, y = xy[:, 0], xy[:, 1]
+    crs = CRS.from_user_input(frame.crs)
+    if not crs.equals(CRS.from_epsg(4326)):
+        x, y = Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+    x, y = np.asarray(x), np.asarray(y)
+    if np.isnan(x).all() or np.isnan(y).all():
+        return np.full(4, np.nan)
+    # As total_bounds: NaN ignored, an infinite (failed) transform kept.
+    return np.array([np.nanmin(x), np.nanmin(y), np.nanmax(x), np.nanmax(y)])
+
+
 def analysis_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, kind: MetricKind = "utm") -> CRS:
     """Return the metric CRS to measure a layer in.
 
@@ -110,7 +130,7 @@ def analysis_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, kind: MetricKind = "ut
     with ``kind="cgcs2000"``) of the data.
     """
     crs = CRS.from_user_input(frame.crs)
-    bounds = frame.to_crs(4326).total_bounds
+    bounds = lonlat_bounds(frame)
     if not np.isfinite(bounds).all():  # an empty layer: nothing to measure
         return crs if is_metric_crs(crs) else metric_crs_for_bounds((0.0, 0.0, 0.0, 0.0), kind)
     if is_metric_crs(crs) and scale_error(crs, bounds) <= MAX_SCALE_ERROR:

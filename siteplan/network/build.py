@@ -35,6 +35,7 @@ from siteplan.io.crs import (
     MetricKind,
     analysis_crs,
     is_metric_crs,
+    lonlat_bounds,
     scale_error,
 )
 from siteplan.io.inputs import CoordSystem
@@ -256,7 +257,7 @@ def graph_from_lines(
         metric = analysis_crs(exploded, metric_kind)
     else:
         metric = CRS.from_user_input(metric_crs)
-        error = scale_error(metric, exploded.to_crs(4326).total_bounds)
+        error = scale_error(metric, lonlat_bounds(exploded))
         if not is_metric_crs(metric) or error > MAX_SCALE_ERROR:
             raise NetworkError(
                 f"the analysis CRS {metric.to_string()} ({metric.name}) "

@@ -64,11 +64,25 @@ def substrings(
     vx = vertices or EdgeVertices(np.asarray(geometry, dtype=object))
     edge = np.asarray(edge, dtype=np.int64)
     n = edge.shape[0]
+    pieces = np.empty(n, dtype=object)
     if n == 0:
-        return np.empty(0, dtype=object)
+        return pieces
     length = vx.length[edge]
     s = np.clip(np.asarray(start, dtype=float), 0.0, length)
     t = np.clip(np.asarray(end, dtype=float), 0.0, length)
+    # A whole edge is its own geometry: no new LineString (most of what a class reaches at a
+    # city's scale), and its ends exactly the edge's vertices.
+    whole = (s <= 0.0) & (t >= length)
+    pieces[whole] = np.asarray(geometry, dtype=object)[edge[whole]]
+    cut = np.flatnonzero(~whole)
+    if cut.size:
+        pieces[cut] = _cut(vx, edge[cut], s[cut], t[cut])
+    return pieces
+
+
+def _cut(vx: EdgeVertices, edge: np.ndarray, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Return the LineStrings of pieces ``(edge, s, t)`` (clipped to the edges)."""
+    n = edge.shape[0]
     bs, bt = vx.base[edge] + s, vx.base[edge] + t
     first = vx.first[edge]
     last = first + _n_vertices(vx, edge) - 1
@@ -89,8 +103,8 @@ def substrings(
         piece = np.repeat(np.arange(n), n_inner)
         k = np.arange(int(n_inner.sum())) - np.repeat(np.cumsum(n_inner) - n_inner, n_inner)
         out[offsets[piece] + 1 + k] = vx.coords[i0[piece] + k]
-    pieces: np.ndarray = shapely.linestrings(out, indices=np.repeat(np.arange(n), counts))
-    return pieces
+    lines: np.ndarray = shapely.linestrings(out, indices=np.repeat(np.arange(n), counts))
+    return lines
 
 
 def _n_vertices(vx: EdgeVertices, edge: np.ndarray) -> np.ndarray:

@@ -181,13 +181,25 @@ def snap(
         raise NetworkError(f"max_snap_m must be a positive number of metres, got {max_snap_m}.",
                            fix="use e.g. 200.")
     targets = feature_points(np.asarray(geoms, dtype=object), how)
+    # Blocks of targets bound the candidate tables, legs and points made on the way (a
+    # million transport-proxy points would otherwise take ~1 GB at once); each target is
+    # snapped on its own, so the blocks change nothing.
+    blocks = [_snap_block(net, targets[i:i + SNAP_BLOCK], max_snap_m)
+              for i in range(0, max(targets.shape[0], 1), SNAP_BLOCK)]
+    edge, offset, access, nearest, origin, point_xy = (
+        np.concatenate(parts) for parts in zip(*blocks, strict=True))
+    return Snap(edge, offset, access, nearest, origin, point_xy, max_snap_m)
+
+
+#: Targets snapped at once by :func:`snap`.
+SNAP_BLOCK = 200_000
+
+
+def _snap_block(net: Network, targets: np.ndarray, max_snap_m: float) -> tuple[np.ndarray, ...]:
+    """``edge, offset, access, nearest, origin, point_xy`` of some target geometries."""
     m = targets.shape[0]
     edge = np.full(m, -1, dtype=np.int64)
     nearest = np.full(m, np.nan)
-    if m == 0:
-        empty = np.empty((0, 2))
-        return Snap(edge, np.empty(0), np.empty(0), nearest, empty, empty, max_snap_m)
-
     present = ~shapely.is_missing(targets) & ~shapely.is_empty(targets)
     point = present & (shapely.get_type_id(targets) == 0)
     pts = np.flatnonzero(point)
@@ -215,4 +227,4 @@ def snap(
         point_xy[ok] = ends[:, 1]
         offset[ok] = shapely.line_locate_point(edge_geom, shapely.points(ends[:, 1]))
         access[ok] = np.hypot(*(ends[:, 1] - ends[:, 0]).T)
-    return Snap(edge, offset, access, nearest, origin, point_xy, max_snap_m)
+    return edge, offset, access, nearest, origin, point_xy

@@ -127,7 +127,7 @@ def seed_compliance(
             raise InputError(f"the {cls} radius must be a positive number of metres, got {r!r}.",
                              where="compliance radii", fix="e.g. kindergarten = 300.")
 
-    out = parcels.copy()
+    out = parcels.copy(deep=False)  # copy-on-write (pandas >= 3): no data copied
     n = len(out)
     meets_all = np.ones(n, dtype=bool)
     # A parcel's requirement joins the fragments of the classes it fails, in radii order.

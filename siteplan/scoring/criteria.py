@@ -146,7 +146,7 @@ def ensure_access(parcels: gpd.GeoDataFrame, study: Study, *, net: Network | Non
         target_point=study.network.parcel_point, facility_point=study.network.facility_point,
         speed_mps=study.network.speed_mps)
     add = [c for c in res.table.columns if c not in parcels.columns]
-    out = parcels.copy()
+    out = parcels.copy(deep=False)  # copy-on-write (pandas >= 3): no data copied
     for c in add:
         out[c] = res.table[c].to_numpy()
     if any(c.startswith("lc_") for c in missing):
@@ -164,7 +164,7 @@ def _with_life_circles(parcels: gpd.GeoDataFrame, study: Study, net: Network,
     life = life_circle_completeness(
         net, parcels, life_circle_facilities(facilities), target_point=study.network.parcel_point,
         facility_point=study.network.facility_point, max_snap_m=study.network.max_snap_m)
-    out = parcels.copy()
+    out = parcels.copy(deep=False)  # copy-on-write (pandas >= 3): no data copied
     for c in life.columns:
         out[c] = life[c].to_numpy()
     return out

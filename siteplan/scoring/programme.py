@@ -287,7 +287,7 @@ def programme(
     basis = np.where(is_declared, np.where(basis == "", "declared households",
                                            "declared households; GFA " + basis), basis)
 
-    out = parcels.copy()
+    out = parcels.copy(deep=False)  # copy-on-write (pandas >= 3): no data copied
     out["est_gfa_m2"] = np.round(gfa, 2)
     out["est_households"] = pd.array(np.where(np.isfinite(households), households, np.nan),
                                      dtype="Float64").round().astype("Int64")

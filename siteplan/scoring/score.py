@@ -33,7 +33,7 @@ from pyproj import CRS
 from siteplan.access.fca import two_step_fca
 from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, InputError
-from siteplan.io.crs import analysis_crs
+from siteplan.io.crs import analysis_crs, lonlat_bounds
 from siteplan.network.graph import Network
 from siteplan.parcels.shapes import metric_geometries
 from siteplan.scoring.compliance import seed_compliance
@@ -138,7 +138,7 @@ def _metric_crs(parcels: gpd.GeoDataFrame, study: Study, net: Network | None) ->
     own = analysis_crs(parcels)
     if own == CRS.from_user_input(parcels.crs):
         return own
-    return study.metric_crs(tuple(parcels.to_crs(4326).total_bounds))
+    return study.metric_crs(tuple(lonlat_bounds(parcels)))
 
 
 def score_parcels(
@@ -223,7 +223,7 @@ def score_parcels(
     raw = raw_values(work, study, net=net, facilities=facilities, demand=demand,
                      metric_crs=metric_crs)
     weights = study.weights_vector()
-    out = work.copy()
+    out = work.copy(deep=False)  # copy-on-write (pandas >= 3): no data copied
     total = np.zeros(len(out))
     for c in study.criteria:
         rating = _transform_of(study, c).apply(raw[c.name])
