@@ -150,6 +150,14 @@ def test_popup_shows_the_probability_and_the_rank_interval():
     assert any("排名稳健性" in h.get("s", "") for h in head)
 
 
+def _full_ranks(ratings, w):
+    """The plain reference: ``(N, D)`` ranks, one stable sort per draw (ties in row order)."""
+    order = np.argsort(-(ratings @ w.T), axis=0, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, order.shape[0] + 1)[:, None], axis=0)
+    return ranks
+
+
 @pytest.mark.parametrize(("n", "k", "draws", "interval"),
                          [(500, 4, 1000, (5, 95)), (37, 3, 17, (10, 90)),
                           (200, 5, 300, (0, 100)), (50, 2, 999, (25, 75))])
@@ -163,7 +171,37 @@ def test_streamed_interval_equals_the_full_rank_matrix(monkeypatch, n, k, draws,
     wd = robustness.weight_draws(np.ones(k) / k, 0.3, draws, seed=1)
     monkeypatch.setattr(robustness, "BLOCK_CELLS", 997)  # many small blocks
     p_top, low, high = robustness._streamed(ratings, wd, 10, interval)
-    full = robustness._ranks(ratings, wd)
+    full = _full_ranks(ratings, wd)
     want_low, want_high = np.percentile(full, interval, axis=1, method="nearest")
     assert np.array_equal(low, want_low) and np.array_equal(high, want_high)
     assert np.array_equal(p_top, (full <= 10).mean(axis=1))
+
+
+@pytest.mark.parametrize(("block_cells", "spare"), [(1, 1), (997, 3), (50_000, 64)])
+def test_rank_robustness_equals_the_full_rank_matrix_with_many_ties(monkeypatch, block_cells,
+                                                                     spare):
+    """Discrete ratings tie most parcels; ids in an order unlike the rows; excluded rows."""
+    from siteplan.scoring import robustness
+
+    rng = np.random.default_rng(11)
+    n, draws, interval = 400, 120, (5.0, 95.0)
+    ratings = np.column_stack([rng.integers(0, 5, (n, 3)) * 25.0,  # step ratings: ties
+                               np.where(rng.random(n) < 0.7, 100.0, rng.uniform(0, 100, n))])
+    ratings[rng.random(n) < 0.1, 3] = np.nan  # NaN rates 0
+    excluded = rng.random(n) < 0.2
+    ids = rng.permutation(np.arange(n) * 7 + 3)  # as text: "1003" < "115" < "31"
+    wd = robustness.weight_draws(np.array([4.0, 3, 2, 1]) / 10, 0.25, draws, seed=2)
+    monkeypatch.setattr(robustness, "BLOCK_CELLS", block_cells)
+    monkeypatch.setattr(robustness, "SPARE", spare)
+    out = robustness.rank_robustness(ratings, np.ones(4), excluded, ids, top_n=25,
+                                     samples=wd, interval=interval)
+    keep = np.flatnonzero(~excluded)
+    keep = keep[np.argsort(ids[keep].astype(str), kind="stable")]
+    full = _full_ranks(np.nan_to_num(ratings)[keep], wd)
+    scores = np.nan_to_num(ratings)[keep] @ wd[:1].T
+    assert len(np.unique(scores[:, 0])) < 0.7 * len(keep)  # a third of the parcels tie
+    want_low, want_high = np.percentile(full, interval, axis=1, method="nearest")
+    got = out.to_numpy()
+    assert np.array_equal(got[keep, 0], (full <= 25).mean(axis=1))
+    assert np.array_equal(got[keep, 1], want_low) and np.array_equal(got[keep, 2], want_high)
+    assert np.isnan(got[excluded]).all()
