@@ -205,3 +205,18 @@ def test_rank_robustness_equals_the_full_rank_matrix_with_many_ties(monkeypatch,
     assert np.array_equal(got[keep, 0], (full <= 25).mean(axis=1))
     assert np.array_equal(got[keep, 1], want_low) and np.array_equal(got[keep, 2], want_high)
     assert np.isnan(got[excluded]).all()
+
+
+def test_order_equals_the_stable_argsort_with_near_ties():
+    """Exact ties, values one ulp apart (same high key bits), -0.0 and 0.0, tiny values."""
+    from siteplan.scoring.robustness import _order
+
+    rng = np.random.default_rng(5)
+    base = rng.choice([-75.0, -50.0, -12.5, -1e-300, 0.0, -0.0, 3.0], 3000)
+    ulps = rng.integers(-3, 4, 3000)
+    seq = np.arange(3000, dtype=np.uint64)
+    for v in (base, base + 0.0, np.nextafter(base, base + ulps), -rng.random(3000)):
+        assert np.array_equal(_order(v, seq), np.argsort(v, kind="stable"))
+    with_nan = base.copy()
+    with_nan[::10] = np.nan
+    assert np.array_equal(_order(with_nan, seq), np.argsort(with_nan, kind="stable"))

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 #: Cells (parcels x draws) of one block of draws: bounds the memory of a province's parcels.
 BLOCK_CELLS = 4_000_000
 #: Slots beyond the kept ranks in which each parcel gathers new small (or large) ranks.
-SPARE = 64
+SPARE = 24
 
 
 def weight_draws(weights: np.ndarray, bound: float, draws: int, seed: int) -> np.ndarray:
@@ -94,28 +94,37 @@ def saaty_step_draws(matrix: Sequence[Sequence[float]] | np.ndarray, draws: int,
     return out
 
 
-def _order(neg: np.ndarray) -> np.ndarray:
-    """``np.argsort(neg, kind="stable")``, by an unstable (SIMD) sort with its ties put right.
+def _order(neg: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """``np.argsort(neg, kind="stable")`` by one plain (SIMD) sort of 64-bit integer keys.
 
-    Only equal scores need the stable order (step transforms make many): the rows of each run
-    of equal values are re-sorted by row number, as one sort of ``run * N + row`` over the tied
-    rows only.
+    Each key is the value's order-preserving bit pattern with its low bits replaced by the row
+    number (``seq``: ``arange(n)`` as uint64), so equal values come out in row order.  Values
+    that differ only in those low bits (a relative 1e-11 or less) can come out of order: those
+    runs are re-sorted by value, then row (rare and small).
     """
-    order = np.argsort(neg)
-    v = neg[order]
-    eq = v[1:] == v[:-1]
-    if not eq.any():
-        return order
-    tied = np.zeros(len(neg), dtype=bool)
-    tied[1:] = eq
-    tied[:-1] |= eq
-    at = np.flatnonzero(tied)
-    starts = np.ones(len(at), dtype=bool)  # a tied run starts where it differs from before
-    starts[1:] = ~eq[at[1:] - 1]
-    run = np.cumsum(starts) * len(neg)
-    key = run + order[at]
-    key.sort()  # runs stay where they are; each run's rows come in row order
-    order[at] = key - run
+    n = len(neg)
+    if np.isnan(neg).any():
+        return np.argsort(neg, kind="stable")
+    bits = max(1, (n - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
+    u = (neg + 0.0).view(np.uint64)  # + 0.0: -0.0 becomes 0.0, which it equals
+    # Order-preserving: negative values flip every bit, the others their sign bit.
+    key = (u.view(np.int64) >> 63).view(np.uint64)
+    key |= np.uint64(1 << 63)
+    key ^= u
+    key &= ~low
+    key |= seq
+    key.sort()
+    order = (key & low).view(np.int64)
+    high = key >> np.uint64(bits)
+    same = np.flatnonzero(high[1:] == high[:-1])  # pairs of neighbours in one run
+    if len(same):
+        wrong = neg[order[same + 1]] < neg[order[same]]
+        if wrong.any():
+            pairs = same[np.isin(high[same], high[same[wrong]])]
+            at = np.unique(np.concatenate((pairs, pairs + 1)))
+            rows = order[at]
+            order[at] = rows[np.lexsort((rows, neg[rows], high[at]))]
     return order
 
 
@@ -129,23 +138,25 @@ class _Smallest:
 
     def __init__(self, n: int, k: int, spare: int) -> None:
         self.k, self.cap = k, k + spare
-        self.pool = np.empty((n, self.cap), dtype=np.int32)
-        self.fill = np.zeros(n, dtype=np.int64)
-        self.thr = np.full(n, np.iinfo(np.int32).max, dtype=np.int32)
-        self.seen = 0  # while every row has taken every draw, values go in as a column
+        self.first = np.empty((self.cap, n), dtype=np.int32)  # the first draws, as rows
+        self.pool = np.empty((0, self.cap), dtype=np.int32)
+        self.fill = np.full(n, self.k, dtype=np.int64)
+        self.thr = np.empty(n, dtype=np.int32)
+        self.seen = 0
 
     def push(self, v: np.ndarray) -> None:
-        if self.seen < self.cap:
-            self.pool[:, self.seen] = v
+        if self.seen < self.cap:  # every row takes each of the first draws
+            self.first[self.seen] = v
             self.seen += 1
             if self.seen == self.cap:
-                self.fill[:] = self.cap
+                self.pool = np.ascontiguousarray(self.first.T)
+                self.first = self.first[:0]
                 self._cut(np.arange(len(v)))
             return
         rows = np.flatnonzero(v < self.thr)
         at = self.fill[rows]
-        self.pool[rows, at] = v[rows]
         self.fill[rows] = at + 1
+        self.pool.reshape(-1)[rows * self.cap + at] = v[rows]
         full = rows[at + 1 == self.cap]
         if len(full):
             self._cut(full)
@@ -158,11 +169,15 @@ class _Smallest:
 
     def kth(self) -> np.ndarray:
         """Return the ``k``-th smallest value of each row."""
-        fill = self.fill if self.seen >= self.cap else np.full(len(self.fill), self.seen)
-        pool = self.pool.copy()
-        pool[np.arange(self.cap)[None, :] >= fill[:, None]] = np.iinfo(np.int32).max
-        out: np.ndarray = np.partition(pool, self.k - 1, axis=1)[:, self.k - 1]
-        return out
+        if self.seen < self.cap:
+            out: np.ndarray = np.partition(self.first[:self.seen], self.k - 1, axis=0)[self.k - 1]
+            return out
+        rows = np.flatnonzero(self.fill > self.k)  # the others hold k values below thr: thr
+        pool = self.pool[rows]
+        pool[np.arange(self.cap)[None, :] >= self.fill[rows][:, None]] = np.iinfo(np.int32).max
+        kth = self.thr.copy()
+        kth[rows] = np.partition(pool, self.k - 1, axis=1)[:, self.k - 1]
+        return kth
 
 
 def rank_robustness(
@@ -254,11 +269,12 @@ def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float
     in_top = np.zeros(n, dtype=np.int64)
     rank = np.empty(n, dtype=np.int32)
     places = np.arange(1, n + 1, dtype=np.int32)
+    seq = np.arange(n, dtype=np.uint64)
     block = max(1, BLOCK_CELLS // n)
     for start in range(0, draws, block):  # blocks of draws, (draws, parcels)
         neg = -(wd[start:start + block] @ sub.T)
         for row in neg:
-            order = _order(row)
+            order = _order(row, seq)
             in_top[order[:top_n]] += 1
             rank[order] = places
             low.push(rank)
