@@ -19,7 +19,9 @@ and one sort along the parcels; no loop per parcel.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 BLOCK_CELLS = 4_000_000
 #: Slots beyond the kept ranks in which each parcel gathers new small (or large) ranks.
 SPARE = 24
+#: Draws whose ranks may wait for the keeping thread (memory: this many x parcels x 4 bytes).
+QUEUED = 4
 
 
 def weight_draws(weights: np.ndarray, bound: float, draws: int, seed: int) -> np.ndarray:
@@ -144,7 +148,10 @@ class _Smallest:
         self.thr = np.empty(n, dtype=np.int32)
         self.seen = 0
 
-    def push(self, v: np.ndarray) -> None:
+    def push(self, v: np.ndarray, *, reverse: bool = False) -> None:
+        """Take one value per row (``reverse``: ``len(v) + 1 - v``)."""
+        if reverse:
+            v = len(v) + 1 - v
         if self.seen < self.cap:  # every row takes each of the first draws
             self.first[self.seen] = v
             self.seen += 1
@@ -265,22 +272,34 @@ def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float
     # numpy's "nearest": the order statistic at round(q * (draws - 1)) (0-based).
     at = np.around(np.asarray(interval, dtype=float) / 100.0 * (draws - 1)).astype(int)
     low = _Smallest(n, int(at[0]) + 1, SPARE)
-    high = _Smallest(n, draws - int(at[1]), SPARE)  # the largest ranks: smallest of n + 1 - rank
+    high = _Smallest(n, draws - int(at[1]), SPARE)
     in_top = np.zeros(n, dtype=np.int64)
-    rank = np.empty(n, dtype=np.int32)
     places = np.arange(1, n + 1, dtype=np.int32)
     seq = np.arange(n, dtype=np.uint64)
     block = max(1, BLOCK_CELLS // n)
-    for start in range(0, draws, block):  # blocks of draws, (draws, parcels)
-        neg = -(wd[start:start + block] @ sub.T)
-        for row in neg:
-            order = _order(row, seq)
-            in_top[order[:top_n]] += 1
-            rank[order] = places
-            low.push(rank)
-            high.push(n + 1 - rank)
+    # A second thread keeps the ranks while this one sorts the next draws (numpy releases the
+    # GIL); it keeps them in draw order, so the result is the same as serial.
+    pending: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(1) as keeper:
+        for start in range(0, draws, block):  # blocks of draws, (draws, parcels)
+            neg = -(wd[start:start + block] @ sub.T)
+            for row in neg:
+                order = _order(row, seq)
+                in_top[order[:top_n]] += 1
+                rank = np.empty(n, dtype=np.int32)
+                rank[order] = places
+                pending.append(keeper.submit(_keep, low, high, rank))
+                if len(pending) > QUEUED:
+                    pending.popleft().result()
+        for done in pending:
+            done.result()
     return (in_top / draws, low.kth().astype(float),
             (n + 1 - high.kth()).astype(float))
+
+
+def _keep(low: _Smallest, high: _Smallest, rank: np.ndarray) -> None:
+    low.push(rank)
+    high.push(rank, reverse=True)  # the largest ranks: the smallest of n + 1 - rank
 
 
 def study_robustness(scored: pd.DataFrame, study: Study) -> pd.DataFrame:
