@@ -177,9 +177,10 @@ def test_streamed_interval_equals_the_full_rank_matrix(monkeypatch, n, k, draws,
     assert np.array_equal(p_top, (full <= 10).mean(axis=1))
 
 
-@pytest.mark.parametrize(("block_cells", "spare"), [(1, 1), (997, 3), (50_000, 64)])
+@pytest.mark.parametrize(("block_cells", "spare", "chunk"),
+                         [(1, 1, 7), (997, 3, 50), (50_000, 64, 16_384)])
 def test_rank_robustness_equals_the_full_rank_matrix_with_many_ties(monkeypatch, block_cells,
-                                                                     spare):
+                                                                     spare, chunk):
     """Discrete ratings tie most parcels; ids in an order unlike the rows; excluded rows."""
     from siteplan.scoring import robustness
 
@@ -193,6 +194,7 @@ def test_rank_robustness_equals_the_full_rank_matrix_with_many_ties(monkeypatch,
     wd = robustness.weight_draws(np.array([4.0, 3, 2, 1]) / 10, 0.25, draws, seed=2)
     monkeypatch.setattr(robustness, "BLOCK_CELLS", block_cells)
     monkeypatch.setattr(robustness, "SPARE", spare)
+    monkeypatch.setattr(robustness, "CHUNK", chunk)
     out = robustness.rank_robustness(ratings, np.ones(4), excluded, ids, top_n=25,
                                      samples=wd, interval=interval)
     keep = np.flatnonzero(~excluded)

@@ -38,6 +38,8 @@ BLOCK_CELLS = 4_000_000
 SPARE = 24
 #: Draws whose ranks may wait for the keeping thread (memory: this many x parcels x 4 bytes).
 QUEUED = 4
+#: Parcels turned or partially sorted at once.
+CHUNK = 16_384
 
 
 def weight_draws(weights: np.ndarray, bound: float, draws: int, seed: int) -> np.ndarray:
@@ -156,8 +158,11 @@ class _Smallest:
             self.first[self.seen] = v
             self.seen += 1
             if self.seen == self.cap:
-                self.pool = np.ascontiguousarray(self.first.T)
-                self.first = self.first[:0]
+                self.pool = np.empty((len(v), self.cap), dtype=np.int32)
+                for c in range(0, len(v), CHUNK):
+                    self.pool[c:c + CHUNK] = self.first[:, c:c + CHUNK].T
+                self.first = np.empty((0, 0), dtype=np.int32)
+                self.fill[:] = self.cap
                 self._cut(np.arange(len(v)))
             return
         rows = np.flatnonzero(v < self.thr)
@@ -169,21 +174,30 @@ class _Smallest:
             self._cut(full)
 
     def _cut(self, rows: np.ndarray) -> None:
-        part = np.partition(self.pool[rows], self.k - 1, axis=1)[:, :self.k]
-        self.pool[rows, :self.k] = part
-        self.fill[rows] = self.k
-        self.thr[rows] = part[:, self.k - 1]
+        for c in range(0, len(rows), CHUNK):  # in chunks: bounded scratch memory
+            part, at = self._smallest(rows[c:c + CHUNK], full=True)
+            self.pool[at] = part
+            self.fill[at] = self.k
+            self.thr[at] = part[:, self.k - 1]
+
+    def _smallest(self, rows: np.ndarray, *, full: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Return the pools of ``rows``, partitioned at ``k - 1`` (empty slots as the max)."""
+        part = self.pool[rows]
+        if not full:
+            part[np.arange(self.cap)[None, :] >= self.fill[rows][:, None]] = np.iinfo(np.int32).max
+        part.partition(self.k - 1, axis=1)
+        return part, rows
 
     def kth(self) -> np.ndarray:
         """Return the ``k``-th smallest value of each row."""
         if self.seen < self.cap:
             out: np.ndarray = np.partition(self.first[:self.seen], self.k - 1, axis=0)[self.k - 1]
             return out
-        rows = np.flatnonzero(self.fill > self.k)  # the others hold k values below thr: thr
-        pool = self.pool[rows]
-        pool[np.arange(self.cap)[None, :] >= self.fill[rows][:, None]] = np.iinfo(np.int32).max
         kth = self.thr.copy()
-        kth[rows] = np.partition(pool, self.k - 1, axis=1)[:, self.k - 1]
+        rows = np.flatnonzero(self.fill > self.k)  # the others hold k values below thr: thr
+        for c in range(0, len(rows), CHUNK):
+            part, at = self._smallest(rows[c:c + CHUNK], full=False)
+            kth[at] = part[:, self.k - 1]
         return kth
 
 
