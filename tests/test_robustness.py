@@ -222,3 +222,19 @@ def test_order_equals_the_stable_argsort_with_near_ties():
     with_nan = base.copy()
     with_nan[::10] = np.nan
     assert np.array_equal(_order(with_nan, seq), np.argsort(with_nan, kind="stable"))
+
+
+def test_small_cases_equal_the_full_rank_matrix():
+    """One parcel, one draw, more places than parcels, the 0-100 interval: the plain reference."""
+    from siteplan.scoring import robustness
+
+    rng = np.random.default_rng(8)
+    for n, draws, interval in [(1, 1, (5, 95)), (1, 7, (0, 100)), (2, 1, (0, 100)),
+                               (3, 40, (50, 50)), (6, 2, (5, 95)), (9, 30, (100, 100))]:
+        ratings = rng.integers(0, 3, (n, 2)) * 50.0
+        wd = robustness.weight_draws(np.array([0.6, 0.4]), 0.5, draws, seed=n)
+        p_top, low, high = robustness._streamed(ratings, wd, 4, interval)
+        full = _full_ranks(ratings, wd)
+        want_low, want_high = np.percentile(full, interval, axis=1, method="nearest")
+        assert np.array_equal(low, want_low) and np.array_equal(high, want_high)
+        assert np.array_equal(p_top, (full <= 4).mean(axis=1))
