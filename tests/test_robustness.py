@@ -238,3 +238,22 @@ def test_small_cases_equal_the_full_rank_matrix():
         want_low, want_high = np.percentile(full, interval, axis=1, method="nearest")
         assert np.array_equal(low, want_low) and np.array_equal(high, want_high)
         assert np.array_equal(p_top, (full <= 4).mean(axis=1))
+
+
+def test_scores_round_as_the_parcels_by_draws_product():
+    """The reference's ``(parcels, draws)`` product; ``(draws, parcels)`` rounds some scores
+    differently (BLAS), which reorders near-ties (here 84 ranks of 300,000 would move)."""
+    from siteplan.scoring import robustness
+
+    rng = np.random.default_rng(2)
+    n = 1500
+    node = rng.integers(0, n // 3, n)  # parcels on one street node share their distances
+    ratings = np.column_stack([
+        np.clip(rng.normal(60, 50, (n // 3 + 1, 5)), 0, 100)[node],
+        (rng.integers(0, 5, (n // 3 + 1, 4)) * 25.0)[node], rng.integers(0, 3, (n, 2)) * 50.0])
+    wd = robustness.weight_draws(rng.uniform(1, 5, 11), 0.25, 200, seed=2)
+    p_top, low, high = robustness._streamed(ratings, wd, 100, (10.0, 90.0))
+    full = _full_ranks(ratings, wd)
+    want_low, want_high = np.percentile(full, (10.0, 90.0), axis=1, method="nearest")
+    assert np.array_equal(low, want_low) and np.array_equal(high, want_high)
+    assert np.array_equal(p_top, (full <= 100).mean(axis=1))

@@ -297,8 +297,9 @@ def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float
     pending: deque[Future[None]] = deque()
     with ThreadPoolExecutor(1) as keeper:
         for start in range(0, draws, block):  # blocks of draws, (draws, parcels)
-            neg = wd[start:start + block] @ sub.T
-            np.negative(neg, out=neg)  # in place: one block of scores in memory
+            # (parcels, draws) product as ever: (draws, parcels) can round differently (BLAS).
+            scores = sub @ wd[start:start + block].T
+            neg = np.negative(scores.T, out=np.empty(scores.shape[::-1]))
             for row in neg:
                 order = _order(row, seq)
                 in_top[order[:top_n]] += 1
