@@ -300,6 +300,7 @@ def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float
             # (parcels, draws) product as ever: (draws, parcels) can round differently (BLAS).
             scores = sub @ wd[start:start + block].T
             neg = np.negative(scores.T, out=np.empty(scores.shape[::-1]))
+            del scores
             for row in neg:
                 order = _order(row, seq)
                 in_top[order[:top_n]] += 1
