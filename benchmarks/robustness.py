@@ -93,16 +93,17 @@ def main():
     tied[:-1] |= tied[1:].copy()
     print(f"{a.parcels:,} parcels ({n_ranked:,} ranked), 11 criteria (6 step ratings), "
           f"{a.draws} draws, {tied.sum():,} parcels in exact ties at the study's weights; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     new = robustness.rank_robustness(ratings, weights, excluded, ids, bound=0.25, **kw)
     t_new = time.perf_counter() - t
-    print(f"new  {t_new:7.2f} s")
+    print(f"new  {t_new:7.2f} s   (CPU {time.process_time() - c:.2f} s, both threads)")
     if a.only_new:
         return
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     old = old_rank_robustness(ratings, weights, excluded, ids, **kw)
     t_old = time.perf_counter() - t
-    print(f"old  {t_old:7.2f} s   ratio old / new {t_old / t_new:.1f}x")
+    print(f"old  {t_old:7.2f} s   (CPU {time.process_time() - c:.2f} s)   ratio old / new "
+          f"{t_old / t_new:.1f}x")
     same = all(np.array_equal(old[c].to_numpy(), new[c].to_numpy(), equal_nan=True)
                for c in old.columns)
     print(f"outputs bit-identical: {same}; load average at the end "
