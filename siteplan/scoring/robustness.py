@@ -14,8 +14,8 @@ parcels not excluded as :func:`siteplan.scoring.score.dense_rank` does (score de
 With AHP weights, ``[robustness] method = "saaty_step"`` varies the judgements instead: each
 moves one step along Saaty's scale or stays (:func:`saaty_step_draws`).  Excluded parcels get
 NaN.  The draws run in blocks of bounded memory, each a matrix product,
-then one sort of the parcels per draw; no loop per parcel (200,000 parcels x 1,000 draws: ~6 s,
-``benchmarks/robustness.py``).
+then one sort of the parcels per draw; no loop per parcel (200,000 parcels x 1,000 draws: 6-11 s
+on 2 shared cores, 29 s before; ``benchmarks/robustness.py``).
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float
     Equal to ``np.percentile(ranks, interval, axis=1, method="nearest")`` on the full
     ``(parcels, draws)`` rank matrix, without holding it: a 5-95 interval needs only each
     parcel's ~5 % smallest and largest ranks (:class:`_Smallest`; 150,000 ranked parcels x
-    1,000 draws: a peak of 0.25 GB instead of 0.6 GB).  Each draw's scores are a contiguous
+    1,000 draws: a peak of 0.28 GB instead of 0.6 GB).  Each draw's scores are a contiguous
     row, sorted by :func:`_order` (score descending, ties in row order, i.e. by ``parcel_id``).
     """
     draws, n = wd.shape[0], len(sub)
