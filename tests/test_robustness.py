@@ -150,6 +150,14 @@ def test_popup_shows_the_probability_and_the_rank_interval():
     assert any("排名稳健性" in h.get("s", "") for h in head)
 
 
+def _full_ranks(ratings, w):
+    """The plain reference: ``(N, D)`` ranks, one stable sort per draw (ties in row order)."""
+    order = np.argsort(-(ratings @ w.T), axis=0, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, order.shape[0] + 1)[:, None], axis=0)
+    return ranks
+
+
 @pytest.mark.parametrize(("n", "k", "draws", "interval"),
                          [(500, 4, 1000, (5, 95)), (37, 3, 17, (10, 90)),
                           (200, 5, 300, (0, 100)), (50, 2, 999, (25, 75))])
@@ -163,7 +171,89 @@ def test_streamed_interval_equals_the_full_rank_matrix(monkeypatch, n, k, draws,
     wd = robustness.weight_draws(np.ones(k) / k, 0.3, draws, seed=1)
     monkeypatch.setattr(robustness, "BLOCK_CELLS", 997)  # many small blocks
     p_top, low, high = robustness._streamed(ratings, wd, 10, interval)
-    full = robustness._ranks(ratings, wd)
+    full = _full_ranks(ratings, wd)
     want_low, want_high = np.percentile(full, interval, axis=1, method="nearest")
     assert np.array_equal(low, want_low) and np.array_equal(high, want_high)
     assert np.array_equal(p_top, (full <= 10).mean(axis=1))
+
+
+@pytest.mark.parametrize(("block_cells", "spare", "chunk"),
+                         [(1, 1, 7), (997, 3, 50), (50_000, 64, 16_384)])
+def test_rank_robustness_equals_the_full_rank_matrix_with_many_ties(monkeypatch, block_cells,
+                                                                     spare, chunk):
+    """Discrete ratings tie most parcels; ids in an order unlike the rows; excluded rows."""
+    from siteplan.scoring import robustness
+
+    rng = np.random.default_rng(11)
+    n, draws, interval = 400, 120, (5.0, 95.0)
+    ratings = np.column_stack([rng.integers(0, 5, (n, 3)) * 25.0,  # step ratings: ties
+                               np.where(rng.random(n) < 0.7, 100.0, rng.uniform(0, 100, n))])
+    ratings[rng.random(n) < 0.1, 3] = np.nan  # NaN rates 0
+    excluded = rng.random(n) < 0.2
+    ids = rng.permutation(np.arange(n) * 7 + 3)  # as text: "1003" < "115" < "31"
+    wd = robustness.weight_draws(np.array([4.0, 3, 2, 1]) / 10, 0.25, draws, seed=2)
+    monkeypatch.setattr(robustness, "BLOCK_CELLS", block_cells)
+    monkeypatch.setattr(robustness, "SPARE", spare)
+    monkeypatch.setattr(robustness, "CHUNK", chunk)
+    out = robustness.rank_robustness(ratings, np.ones(4), excluded, ids, top_n=25,
+                                     samples=wd, interval=interval)
+    keep = np.flatnonzero(~excluded)
+    keep = keep[np.argsort(ids[keep].astype(str), kind="stable")]
+    full = _full_ranks(np.nan_to_num(ratings)[keep], wd)
+    scores = np.nan_to_num(ratings)[keep] @ wd[:1].T
+    assert len(np.unique(scores[:, 0])) < 0.7 * len(keep)  # a third of the parcels tie
+    want_low, want_high = np.percentile(full, interval, axis=1, method="nearest")
+    got = out.to_numpy()
+    assert np.array_equal(got[keep, 0], (full <= 25).mean(axis=1))
+    assert np.array_equal(got[keep, 1], want_low) and np.array_equal(got[keep, 2], want_high)
+    assert np.isnan(got[excluded]).all()
+
+
+def test_order_equals_the_stable_argsort_with_near_ties():
+    """Exact ties, values one ulp apart (same high key bits), -0.0 and 0.0, tiny values."""
+    from siteplan.scoring.robustness import _order
+
+    rng = np.random.default_rng(5)
+    base = rng.choice([-75.0, -50.0, -12.5, -1e-300, 0.0, -0.0, 3.0], 3000)
+    ulps = rng.integers(-3, 4, 3000)
+    seq = np.arange(3000, dtype=np.uint64)
+    for v in (base, base + 0.0, np.nextafter(base, base + ulps), -rng.random(3000)):
+        assert np.array_equal(_order(v, seq), np.argsort(v, kind="stable"))
+    with_nan = base.copy()
+    with_nan[::10] = np.nan
+    assert np.array_equal(_order(with_nan, seq), np.argsort(with_nan, kind="stable"))
+
+
+def test_small_cases_equal_the_full_rank_matrix():
+    """One parcel, one draw, more places than parcels, the 0-100 interval: the plain reference."""
+    from siteplan.scoring import robustness
+
+    rng = np.random.default_rng(8)
+    for n, draws, interval in [(1, 1, (5, 95)), (1, 7, (0, 100)), (2, 1, (0, 100)),
+                               (3, 40, (50, 50)), (6, 2, (5, 95)), (9, 30, (100, 100))]:
+        ratings = rng.integers(0, 3, (n, 2)) * 50.0
+        wd = robustness.weight_draws(np.array([0.6, 0.4]), 0.5, draws, seed=n)
+        p_top, low, high = robustness._streamed(ratings, wd, 4, interval)
+        full = _full_ranks(ratings, wd)
+        want_low, want_high = np.percentile(full, interval, axis=1, method="nearest")
+        assert np.array_equal(low, want_low) and np.array_equal(high, want_high)
+        assert np.array_equal(p_top, (full <= 4).mean(axis=1))
+
+
+def test_scores_round_as_the_parcels_by_draws_product():
+    """The reference's ``(parcels, draws)`` product; ``(draws, parcels)`` rounds some scores
+    differently (BLAS), which reorders near-ties (here 84 ranks of 300,000 would move)."""
+    from siteplan.scoring import robustness
+
+    rng = np.random.default_rng(2)
+    n = 1500
+    node = rng.integers(0, n // 3, n)  # parcels on one street node share their distances
+    ratings = np.column_stack([
+        np.clip(rng.normal(60, 50, (n // 3 + 1, 5)), 0, 100)[node],
+        (rng.integers(0, 5, (n // 3 + 1, 4)) * 25.0)[node], rng.integers(0, 3, (n, 2)) * 50.0])
+    wd = robustness.weight_draws(rng.uniform(1, 5, 11), 0.25, 200, seed=2)
+    p_top, low, high = robustness._streamed(ratings, wd, 100, (10.0, 90.0))
+    full = _full_ranks(ratings, wd)
+    want_low, want_high = np.percentile(full, (10.0, 90.0), axis=1, method="nearest")
+    assert np.array_equal(low, want_low) and np.array_equal(high, want_high)
+    assert np.array_equal(p_top, (full <= 100).mean(axis=1))

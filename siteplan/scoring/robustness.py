@@ -13,13 +13,16 @@ parcels not excluded as :func:`siteplan.scoring.score.dense_rank` does (score de
 
 With AHP weights, ``[robustness] method = "saaty_step"`` varies the judgements instead: each
 moves one step along Saaty's scale or stays (:func:`saaty_step_draws`).  Excluded parcels get
-NaN.  The draws run in blocks of bounded memory, each a matrix product
-and one sort along the parcels; no loop per parcel.
+NaN.  The draws run in blocks of bounded memory, each a matrix product,
+then one sort of the parcels per draw; no loop per parcel (200,000 parcels x 1,000 draws: 6-11 s
+on 2 shared cores, 29 s before; ``benchmarks/robustness.py``).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +35,12 @@ if TYPE_CHECKING:
 
 #: Cells (parcels x draws) of one block of draws: bounds the memory of a province's parcels.
 BLOCK_CELLS = 4_000_000
+#: Slots beyond the kept ranks in which each parcel gathers new small (or large) ranks.
+SPARE = 24
+#: Draws whose ranks may wait for the keeping thread (memory: this many x parcels x 4 bytes).
+QUEUED = 4
+#: Parcels turned or partially sorted at once.
+CHUNK = 16_384
 
 
 def weight_draws(weights: np.ndarray, bound: float, draws: int, seed: int) -> np.ndarray:
@@ -92,13 +101,105 @@ def saaty_step_draws(matrix: Sequence[Sequence[float]] | np.ndarray, draws: int,
     return out
 
 
-def _ranks(ratings: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``(N, D)`` ranks 1..N of the rows of ``ratings`` (already in tie order) per weight row."""
-    scores = ratings @ w.T  # (N, D)
-    order = np.argsort(-scores, axis=0, kind="stable")  # stable: ties keep the id order
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, order.shape[0] + 1)[:, None], axis=0)
-    return ranks
+def _order(neg: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """``np.argsort(neg, kind="stable")`` by one plain (SIMD) sort of 64-bit integer keys.
+
+    Each key is the value's order-preserving bit pattern with its low bits replaced by the row
+    number (``seq``: ``arange(n)`` as uint64), so equal values come out in row order.  Values
+    that differ only in those low bits (at 200,000 rows, 18 bits: a relative 6e-11 or less) can
+    come out of order: those runs are re-sorted by value, then row (rare and small).
+    """
+    n = len(neg)
+    if np.isnan(neg).any():
+        return np.argsort(neg, kind="stable")
+    bits = max(1, (n - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
+    u = (neg + 0.0).view(np.uint64)  # + 0.0: -0.0 becomes 0.0, which it equals
+    # Order-preserving: negative values flip every bit, the others their sign bit.
+    key = (u.view(np.int64) >> 63).view(np.uint64)
+    key |= np.uint64(1 << 63)
+    key ^= u
+    key &= ~low
+    key |= seq
+    key.sort()
+    order = (key & low).view(np.int64)
+    high = key >> np.uint64(bits)
+    same = np.flatnonzero(high[1:] == high[:-1])  # pairs of neighbours in one run
+    if len(same):
+        wrong = neg[order[same + 1]] < neg[order[same]]
+        if wrong.any():
+            pairs = same[np.isin(high[same], high[same[wrong]])]
+            at = np.unique(np.concatenate((pairs, pairs + 1)))
+            rows = order[at]
+            order[at] = rows[np.lexsort((rows, neg[rows], high[at]))]
+    return order
+
+
+class _Smallest:
+    """The ``k`` smallest values of each of ``n`` rows, as draws of one value per row arrive.
+
+    A row takes a value only below its threshold (its ``k``-th smallest so far), into a pool of
+    ``k + spare`` slots; a full pool is cut back to its ``k`` smallest (a partial sort) and the
+    threshold lowered.  After the first draws few values pass, so little is written or sorted.
+    """
+
+    def __init__(self, n: int, k: int, spare: int) -> None:
+        self.k, self.cap = k, k + spare
+        self.first = np.empty((self.cap, n), dtype=np.int32)  # the first draws, as rows
+        self.pool = np.empty((0, self.cap), dtype=np.int32)
+        self.fill = np.full(n, self.k, dtype=np.int64)
+        self.thr = np.empty(n, dtype=np.int32)
+        self.seen = 0
+
+    def push(self, v: np.ndarray, *, reverse: bool = False) -> None:
+        """Take one value per row (``reverse``: ``len(v) + 1 - v``)."""
+        if reverse:
+            v = len(v) + 1 - v
+        if self.seen < self.cap:  # every row takes each of the first draws
+            self.first[self.seen] = v
+            self.seen += 1
+            if self.seen == self.cap:
+                self.pool = np.empty((len(v), self.cap), dtype=np.int32)
+                for c in range(0, len(v), CHUNK):
+                    self.pool[c:c + CHUNK] = self.first[:, c:c + CHUNK].T
+                self.first = np.empty((0, 0), dtype=np.int32)
+                self.fill[:] = self.cap
+                self._cut(np.arange(len(v)))
+            return
+        rows = np.flatnonzero(v < self.thr)
+        at = self.fill[rows]
+        self.fill[rows] = at + 1
+        self.pool.reshape(-1)[rows * self.cap + at] = v[rows]
+        full = rows[at + 1 == self.cap]
+        if len(full):
+            self._cut(full)
+
+    def _cut(self, rows: np.ndarray) -> None:
+        for c in range(0, len(rows), CHUNK):  # in chunks: bounded scratch memory
+            part, at = self._smallest(rows[c:c + CHUNK], full=True)
+            self.pool[at] = part
+            self.fill[at] = self.k
+            self.thr[at] = part[:, self.k - 1]
+
+    def _smallest(self, rows: np.ndarray, *, full: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Return the pools of ``rows``, partitioned at ``k - 1`` (empty slots as the max)."""
+        part = self.pool[rows]
+        if not full:
+            part[np.arange(self.cap)[None, :] >= self.fill[rows][:, None]] = np.iinfo(np.int32).max
+        part.partition(self.k - 1, axis=1)
+        return part, rows
+
+    def kth(self) -> np.ndarray:
+        """Return the ``k``-th smallest value of each row."""
+        if self.seen < self.cap:
+            out: np.ndarray = np.partition(self.first[:self.seen], self.k - 1, axis=0)[self.k - 1]
+            return out
+        kth = self.thr.copy()
+        rows = np.flatnonzero(self.fill > self.k)  # the others hold k values below thr: thr
+        for c in range(0, len(rows), CHUNK):
+            part, at = self._smallest(rows[c:c + CHUNK], full=False)
+            kth[at] = part[:, self.k - 1]
+        return kth
 
 
 def rank_robustness(
@@ -178,32 +279,45 @@ def _streamed(sub: np.ndarray, wd: np.ndarray, top_n: int, interval: tuple[float
 
     Equal to ``np.percentile(ranks, interval, axis=1, method="nearest")`` on the full
     ``(parcels, draws)`` rank matrix, without holding it: a 5-95 interval needs only each
-    parcel's ~5 % smallest and largest ranks, kept by partial sorts as the blocks arrive (200,000
-    parcels x 1,000 draws: ~0.1 GB instead of 1.6 GB).
+    parcel's ~5 % smallest and largest ranks (:class:`_Smallest`; 150,000 ranked parcels x
+    1,000 draws: a peak of 0.28 GB instead of 0.6 GB).  Each draw's scores are a contiguous
+    row, sorted by :func:`_order` (score descending, ties in row order, i.e. by ``parcel_id``).
     """
-    draws = wd.shape[0]
+    draws, n = wd.shape[0], len(sub)
     # numpy's "nearest": the order statistic at round(q * (draws - 1)) (0-based).
     at = np.around(np.asarray(interval, dtype=float) / 100.0 * (draws - 1)).astype(int)
-    k_low, k_high = int(at[0]) + 1, draws - int(at[1])
-    block = max(1, BLOCK_CELLS // len(sub))
-    in_top = np.zeros(len(sub), dtype=np.int64)
-    small = np.empty((len(sub), 0), dtype=np.int32)
-    large = np.empty((len(sub), 0), dtype=np.int32)
-    for start in range(0, draws, block):  # blocks of draws, not parcels
-        ranks = _ranks(sub, wd[start:start + block]).astype(np.int32)
-        in_top += (ranks <= top_n).sum(axis=1)
-        small = _keep(np.concatenate([small, ranks], axis=1), k_low, smallest=True)
-        large = _keep(np.concatenate([large, ranks], axis=1), k_high, smallest=False)
-    return in_top / draws, small.max(axis=1).astype(float), large.min(axis=1).astype(float)
+    low = _Smallest(n, int(at[0]) + 1, SPARE)
+    high = _Smallest(n, draws - int(at[1]), SPARE)
+    in_top = np.zeros(n, dtype=np.int64)
+    places = np.arange(1, n + 1, dtype=np.int32)
+    seq = np.arange(n, dtype=np.uint64)
+    block = max(1, BLOCK_CELLS // n)
+    # A second thread keeps the ranks while this one sorts the next draws (numpy releases the
+    # GIL); it keeps them in draw order, so the result is the same as serial.
+    pending: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(1) as keeper:
+        for start in range(0, draws, block):  # blocks of draws, (draws, parcels)
+            # (parcels, draws) product as ever: (draws, parcels) can round differently (BLAS).
+            scores = sub @ wd[start:start + block].T
+            neg = np.negative(scores.T, out=np.empty(scores.shape[::-1]))
+            del scores
+            for row in neg:
+                order = _order(row, seq)
+                in_top[order[:top_n]] += 1
+                rank = np.empty(n, dtype=np.int32)
+                rank[order] = places
+                pending.append(keeper.submit(_keep, low, high, rank))
+                if len(pending) > QUEUED:
+                    pending.popleft().result()
+        for done in pending:
+            done.result()
+    return (in_top / draws, low.kth().astype(float),
+            (n + 1 - high.kth()).astype(float))
 
 
-def _keep(ranks: np.ndarray, k: int, *, smallest: bool) -> np.ndarray:
-    """Return the ``k`` smallest (or largest) values of each row, in no order."""
-    if ranks.shape[1] <= k:
-        return ranks
-    if smallest:
-        return np.partition(ranks, k - 1, axis=1)[:, :k]
-    return np.partition(ranks, ranks.shape[1] - k, axis=1)[:, -k:]
+def _keep(low: _Smallest, high: _Smallest, rank: np.ndarray) -> None:
+    low.push(rank)
+    high.push(rank, reverse=True)  # the largest ranks: the smallest of n + 1 - rank
 
 
 def study_robustness(scored: pd.DataFrame, study: Study) -> pd.DataFrame:
