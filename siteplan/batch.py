@@ -410,7 +410,8 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
             cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=n, threads_per_worker=1, processes=processes, host="127.0.0.1",
                 # A free loopback port: two batches on one machine must not fight over 8787.
-                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL))
+                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
+                **(_ONE_THREAD if processes else {})))
             client = stack.enter_context(
                 Client(cluster, set_as_default=False))  # type: ignore[no-untyped-call]
         workers = _check_workers(client, out)
@@ -442,6 +443,11 @@ def _execute(tasks: list[tuple[int, str, str]], runner: Runner, out: Path, sched
     return [o for o in outcomes if o is not None], info
 
 
+#: Worker processes of a local cluster, one per core, run siteplan's steps without threads
+#: of their own (:mod:`siteplan.core.threads`).
+_ONE_THREAD: dict[str, Any] = {"env": {"SITEPLAN_THREADS": "1"}}
+
+
 @contextmanager
 def dask_mapper(scheduler: str | None = None, n_workers: int = 2) -> Iterator[Mapper]:
     """Yield a mapper that runs the tiles of one study on Dask (``run_study(access_map=...)``).
@@ -459,7 +465,7 @@ def dask_mapper(scheduler: str | None = None, n_workers: int = 2) -> Iterator[Ma
         else:
             cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL))
+                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL, **_ONE_THREAD))
             client = stack.enter_context(
                 Client(cluster, set_as_default=False))  # type: ignore[no-untyped-call]
 

@@ -120,3 +120,22 @@ def test_rim_points_are_counted_as_the_polygon_says(case):
     inside = shapely.contains(area, pts) | shapely.touches(area, pts)
     assert 100 < inside.sum() < len(pts) - 100
     assert table["n_parcels_covered"].item() == inside.sum()
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_threads_change_no_number(case, monkeypatch, threads):
+    """The frontage unions and overlays run in threads over blocks of areas: with blocks of a
+    single area, in 1 or 3 threads, the table and the blind spots are bit-identical."""
+    from siteplan.access import coverage as cov
+
+    net, res, fac = case
+    parcels = gpd.GeoDataFrame(geometry=shapely.buffer(shapely.points(net.node_xy[::40]), 2.0),
+                               crs=net.crs)
+    base_table, base_spots = class_coverage(net, fac, RADII, res, parcels=parcels)
+    monkeypatch.setattr(cov, "_MIN_BLOCK", 1)
+    monkeypatch.setenv("SITEPLAN_THREADS", threads)
+    table, spots = class_coverage(net, fac, RADII, res, parcels=parcels)
+    assert table.equals(base_table)
+    assert spots.drop(columns="geometry").equals(base_spots.drop(columns="geometry"))
+    assert shapely.equals_exact(spots.geometry.values, base_spots.geometry.values, 0.0).all()
+    assert (table["covered_m2"] > 0).all()

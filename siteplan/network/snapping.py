@@ -24,6 +24,7 @@ import shapely
 
 from siteplan.core.defaults import MAX_SNAP_M
 from siteplan.core.errors import NetworkError
+from siteplan.core.threads import thread_map
 from siteplan.network.graph import Network
 
 SnapPoint = Literal["representative", "centroid", "nearest-boundary"]
@@ -182,10 +183,17 @@ def snap(
                            fix="use e.g. 200.")
     targets = feature_points(np.asarray(geoms, dtype=object), how)
     # Blocks of targets bound the candidate tables, legs and points made on the way (a
-    # million transport-proxy points would otherwise take ~1 GB at once); each target is
-    # snapped on its own, so the blocks change nothing.
-    blocks = [_snap_block(net, targets[i:i + SNAP_BLOCK], max_snap_m)
-              for i in range(0, max(targets.shape[0], 1), SNAP_BLOCK)]
+    # million transport-proxy points would otherwise take ~1 GB at once) and run in threads;
+    # each target is snapped on its own, so the blocks change nothing.
+    # The indexes are built once, before the threads share them (queries are thread-safe).
+    kinds = shapely.get_type_id(targets)
+    if (kinds == 0).any():
+        net.segment_index  # noqa: B018
+    if (kinds > 0).any():
+        net.edge_tree  # noqa: B018
+    starts = range(0, max(targets.shape[0], 1), SNAP_BLOCK)
+    blocks = thread_map(lambda i: _snap_block(net, targets[i:i + SNAP_BLOCK], max_snap_m),
+                        list(starts))
     edge, offset, access, nearest, origin, point_xy = (
         np.concatenate(parts) for parts in zip(*blocks, strict=True))
     return Snap(edge, offset, access, nearest, origin, point_xy, max_snap_m)
