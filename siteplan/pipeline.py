@@ -28,7 +28,7 @@ from siteplan.access.service import ServiceCoverage, service_coverage
 from siteplan.access.split import Mapper, split_access
 from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
-from siteplan.core.progress import Progress, Steps
+from siteplan.core.progress import Progress, Steps, trim_memory
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.lifecircle import life_circle_facilities
 from siteplan.facilities.proxies import transport_proxies
@@ -116,7 +116,7 @@ def _facilities(study: Study, lines: gpd.GeoDataFrame, features: gpd.GeoDataFram
     if needed & set(PROXY_CLASSES):
         present = set().union(*(set(f["class"]) for f in frames)) if frames else set()
         if not (needed & set(PROXY_CLASSES)) <= present:
-            proxies = transport_proxies(lines)
+            proxies = transport_proxies(lines, metric_crs=crs)
             frames.append(proxies[proxies["class"].isin(sorted(needed - present))])
     columns = ["facility_id", "class", "name", "source"]
     # Places (capacity) travel along where a source has them, for places per 1,000 residents.
@@ -220,6 +220,13 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
             entrance_spacing_m=cov.entrance_spacing_m, supply_norms=cov.supply_norms,
             frontage_m=frontage_m, facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
             search_limit_m=cfg.search_limit_m)
+        trim_memory()  # the class unions' freed pages, before the units' passes
+        if inp.life_circle is not None and len(served.units):
+            # Each unit's life circles, from its entrances (the parcels' are a step of their own).
+            served.units = served.units.join(unit_completeness(
+                inp.network, served.units, inp.life_circle, entrances=None if gates is None
+                else gates.geometry.to_numpy(), spacing_m=cov.entrance_spacing_m,
+                facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
     with step("catchments"):
         polys = build_catchments(
             inp.network, inp.facilities, radii, mode=study.catchments.mode,
@@ -434,12 +441,7 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None,
                 facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
     polys, served = _catchments(study, inp, step, parcels)
     units = served.units
-    if inp.life_circle is not None and units is not None and len(units):
-        gates = inp.entrances
-        units = units.join(unit_completeness(
-            net, units, inp.life_circle, entrances=None if gates is None
-            else gates.geometry.to_numpy(), spacing_m=study.coverage.entrance_spacing_m,
-            facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
+    net.release_indexes()  # rebuilt if scoring needs them (2SFCA); otherwise ~0.7 GB freed
     with step("scoring"):
         scored = assess_parcels(parcels, study, net=net, facilities=inp.facilities,
                                 demand=inp.residential, hazards=inp.hazards)

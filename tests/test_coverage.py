@@ -133,6 +133,7 @@ def test_threads_change_no_number(case, monkeypatch, threads):
                                crs=net.crs)
     base_table, base_spots = class_coverage(net, fac, RADII, res, parcels=parcels)
     monkeypatch.setattr(cov, "_MIN_BLOCK", 1)
+    monkeypatch.setattr(cov, "MIN_BLOCK", 7)
     monkeypatch.setenv("SITEPLAN_THREADS", threads)
     table, spots = class_coverage(net, fac, RADII, res, parcels=parcels)
     assert table.equals(base_table)

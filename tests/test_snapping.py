@@ -128,10 +128,11 @@ def test_missing_empty_and_non_finite_geometries_are_unreachable():
     assert len(empty) == 0 and empty.origin_xy.shape == (0, 2)
 
 
-def test_snapping_in_blocks_changes_nothing(taiyuan_network, monkeypatch):
-    """Targets are snapped in blocks (bounded memory for a million proxy points): the same
-    snap, bit for bit, whatever the block size, with polygons, missing and far geometries in
-    the mix."""
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_snapping_in_blocks_changes_nothing(taiyuan_network, monkeypatch, threads):
+    """Targets are snapped in blocks (bounded memory for a million proxy points), in threads:
+    the same snap, bit for bit, whatever the block size and the threads, with polygons,
+    missing and far geometries in the mix."""
     from siteplan.network import snapping
 
     net = taiyuan_network
@@ -141,6 +142,8 @@ def test_snapping_in_blocks_changes_nothing(taiyuan_network, monkeypatch):
     geoms = np.array(pts[:400] + polys + [None] + far + pts[400:], dtype=object)
     whole = snap(net, geoms, how="nearest-boundary", max_snap_m=200.0)
     monkeypatch.setattr(snapping, "SNAP_BLOCK", 97)
+    monkeypatch.setattr(snapping, "MIN_BLOCK", 150)
+    monkeypatch.setenv("SITEPLAN_THREADS", threads)
     blocked = snap(net, geoms, how="nearest-boundary", max_snap_m=200.0)
     for name in ("edge", "offset_m", "access_m", "nearest_m", "origin_xy", "point_xy"):
         assert np.array_equal(getattr(whole, name), getattr(blocked, name), equal_nan=True), name

@@ -25,7 +25,8 @@ from siteplan.access.reach import class_streets
 from siteplan.core.columns import distance_column
 from siteplan.core.defaults import FRONTAGE_M, MAX_SNAP_M, MIN_BLIND_SPOT_M2
 from siteplan.core.errors import ConfigError, InputError
-from siteplan.core.threads import blocks, elementwise, thread_map
+from siteplan.core.progress import trim_memory
+from siteplan.core.threads import MIN_BLOCK, blocks, elementwise, thread_map
 from siteplan.io.layers import is_polygonal
 from siteplan.network.graph import Network
 from siteplan.network.snapping import SnapPoint
@@ -135,28 +136,27 @@ def frontage_near(lines: np.ndarray, areas: np.ndarray, frontage_m: float, *,
     numpy.ndarray
         ``(A,)`` polygons (empty where no line comes near); they may reach beyond their area.
     """
-    out = np.empty(areas.shape[0], dtype=object)
-    out[:] = shapely.Polygon()
     if lines.shape[0] == 0 or areas.shape[0] == 0:
+        out = np.empty(areas.shape[0], dtype=object)
+        out[:] = shapely.Polygon()
         return out
-    tree = tree if tree is not None else shapely.STRtree(lines)
-    area_i, line_i = tree.query(areas, predicate="dwithin", distance=frontage_m)
-    if area_i.size == 0:
-        return out
-    order = np.argsort(area_i, kind="stable")
-    area_i, line_i = area_i[order], line_i[order]
-    present, group = np.unique(area_i, return_inverse=True)
-    starts = np.searchsorted(group, np.arange(present.size + 1))
+    index = tree if tree is not None else shapely.STRtree(lines)
 
-    def zones(areas_of: slice) -> np.ndarray:
-        rows = slice(int(starts[areas_of.start]), int(starts[areas_of.stop]))
-        merged = shapely.line_merge(shapely.multilinestrings(
-            lines[line_i[rows]], indices=group[rows] - areas_of.start))
-        return buffer_streets(merged, frontage_m)
+    def zones(block: slice) -> np.ndarray:
+        sub = areas[block]
+        zone = np.empty(sub.shape[0], dtype=object)
+        zone[:] = shapely.Polygon()
+        area_i, line_i = index.query(sub, predicate="dwithin", distance=frontage_m)
+        if area_i.size:
+            order = np.argsort(area_i, kind="stable")
+            area_i, line_i = area_i[order], line_i[order]
+            present, group = np.unique(area_i, return_inverse=True)
+            merged = shapely.line_merge(shapely.multilinestrings(lines[line_i], indices=group))
+            zone[present] = buffer_streets(merged, frontage_m)
+        return zone
 
-    # Areas in threads (each area's union is its own): ~2x on two cores.
-    out[present] = np.concatenate(thread_map(zones, blocks(present.size, _MIN_BLOCK)))
-    return out
+    # Blocks of areas in threads (each area's union is its own): ~2x on two cores.
+    return np.concatenate(thread_map(zones, blocks(areas.shape[0], _MIN_BLOCK)))
 
 
 def coverage(
@@ -472,14 +472,22 @@ def class_coverage(
               for name, layer in (("parcels", parcels), ("buildings", buildings))
               if layer is not None}
     rows, frames = [], []
-    for cls in classes:  # one multi-source pass and a few small unions per class
+
+    def streets(cls: str) -> tuple[pd.DataFrame, np.ndarray, shapely.STRtree] | None:
         sn = snaps[cls][0]
-        if len(sn) == 0:  # no catchment at all: every residential area is blind
+        if len(sn) == 0:
+            return None
+        pieces, lines = class_streets(net, sn, float(radii[cls]))
+        return pieces, lines, shapely.STRtree(lines)
+
+    for cls in classes:  # one multi-source pass and a few small unions per class
+        reached = streets(cls)
+        if reached is None:  # no catchment at all: every residential area is blind
             frames.append(_spot_rows(cls, residential, names, _outside(res, parts),
                                      min_area_m2))
             continue
-        pieces, lines = class_streets(net, sn, float(radii[cls]))
-        tree = shapely.STRtree(lines)
+        pieces, lines, tree = reached
+        trim_memory()  # the previous class's unions, freed
         covered_parts, outside = land.of_class(pieces, lines, tree)
         covered = float(shapely.area(covered_parts).sum())
         blind = shapely.get_parts(outside)
@@ -568,15 +576,20 @@ def _covered_points(lines: np.ndarray, tree: shapely.STRtree, pts: np.ndarray,
     street than ``frontage_m`` are inside, points farther are outside, and only those within a
     thin band of the edge are tested against the buffer of the streets near them.
     """
-    out = np.zeros(pts.shape[0], dtype=bool)
     if lines.size == 0 or pts.size == 0:
+        return np.zeros(pts.shape[0], dtype=bool)
+
+    def inside(block: slice) -> np.ndarray:
+        sub = pts[block]
+        out = np.zeros(sub.shape[0], dtype=bool)
+        # One tree query; the pairs' distances tell the sure points from those in the band.
+        pi, li = tree.query(sub, predicate="dwithin", distance=frontage_m)
+        sure = np.unique(pi[shapely.distance(sub[pi], lines[li]) <= 0.95 * frontage_m])
+        out[sure] = True
+        band = np.setdiff1d(np.unique(pi), sure)
+        if band.size:
+            zones = frontage_near(lines, sub[band], frontage_m, tree=tree)
+            out[band] = shapely.contains(zones, sub[band]) | shapely.touches(zones, sub[band])
         return out
-    # One tree query; the pairs' distances tell the sure points from those in the band.
-    pi, li = tree.query(pts, predicate="dwithin", distance=frontage_m)
-    sure = np.unique(pi[shapely.distance(pts[pi], lines[li]) <= 0.95 * frontage_m])
-    out[sure] = True
-    band = np.setdiff1d(np.unique(pi), sure)
-    if band.size:
-        zones = frontage_near(lines, pts[band], frontage_m, tree=tree)
-        out[band] = shapely.contains(zones, pts[band]) | shapely.touches(zones, pts[band])
-    return out
+
+    return np.concatenate(thread_map(inside, blocks(pts.shape[0], MIN_BLOCK)))

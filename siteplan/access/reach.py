@@ -224,7 +224,8 @@ _CLASS_MEMO_SIZE = 16
 def class_streets(net: Network, sn: Snap, radius_m: float) -> tuple[pd.DataFrame, np.ndarray]:
     """Return the pieces a class reaches within ``radius_m`` and each as a LineString.
 
-    The pieces are those of ``reached_pieces(net, sn, radius_m, per_facility=False)``, computed
+    The pieces (``edge``, ``s``, ``t``) are those of ``reached_pieces(net, sn, radius_m,
+    per_facility=False)``, computed
     once per snap object and radius while the network lives (the facility snaps are memoised
     by :func:`siteplan.access.distances.snap_facilities`; callers must not modify them);
     ``lines[i]`` is piece ``i`` cut from its edge.
@@ -236,7 +237,10 @@ def class_streets(net: Network, sn: Snap, radius_m: float) -> tuple[pd.DataFrame
         memo.move_to_end(key)
         pieces = hit[1]
     else:
-        pieces = reached_pieces(net, sn, radius_m, per_facility=False)
+        # Kept compact (~20 bytes a piece): the group is always 0 and edges fit 32 bits.
+        found = reached_pieces(net, sn, radius_m, per_facility=False)
+        pieces = pd.DataFrame({"edge": found["edge"].to_numpy(np.int32), "s": found["s"],
+                               "t": found["t"]})
         memo[key] = (weakref.ref(sn), pieces)
         while len(memo) > _CLASS_MEMO_SIZE:
             memo.popitem(last=False)

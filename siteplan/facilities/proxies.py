@@ -43,6 +43,7 @@ def transport_proxies(
     *,
     spacing_m: float = 100.0,
     corridor_highways: tuple[str, ...] = BUS_CORRIDOR_HIGHWAYS,
+    metric_crs: object | None = None,
 ) -> gpd.GeoDataFrame:
     """Proxy facilities ``bus_corridor`` and ``metro_line`` from a street/rail line layer.
 
@@ -54,6 +55,9 @@ def transport_proxies(
         Distance between proxy points along each line.
     corridor_highways
         Highway classes that count as bus corridors.
+    metric_crs
+        The metric CRS to space the points in (the study's network CRS); by default the
+        lines' own analysis CRS (:func:`siteplan.io.crs.analysis_crs`).
 
     Returns
     -------
@@ -69,7 +73,7 @@ def transport_proxies(
         "metro_line": (((railway == "subway") & proposed.isna()).fillna(False).to_numpy(bool),
                        "proxy: open metro track (railway=subway)"),
     }
-    metric = analysis_crs(lines)
+    metric = analysis_crs(lines) if metric_crs is None else metric_crs
     frames = []
     for cls, (mask, source) in kinds.items():
         chosen = lines[mask]
@@ -80,9 +84,11 @@ def transport_proxies(
         ids = chosen["osm_id"].astype(str).to_numpy() if "osm_id" in chosen else \
             np.arange(len(chosen)).astype(str)
         names = chosen["name"].to_numpy() if "name" in chosen else np.full(len(chosen), None)
-        seq = pd.Series(owner).groupby(owner).cumcount().astype(str)
+        # owner is sorted: a point's number along its line is its distance from the first.
+        seq = np.arange(owner.size) - np.searchsorted(owner, owner)
         frames.append(gpd.GeoDataFrame({
-            "facility_id": (cls + ":" + pd.Series(ids[owner]) + ":" + seq).to_numpy(),
+            "facility_id": np.char.add(np.char.add(np.char.add(cls + ":", ids[owner].astype(
+                str)), ":"), seq.astype(str)).astype(object),
             "class": cls,
             "name": names[owner],
             "source": source,
@@ -91,6 +97,9 @@ def transport_proxies(
         return gpd.GeoDataFrame({"facility_id": [], "class": [], "name": [], "source": []},
                                 geometry=[], crs=lines.crs)
     out = pd.concat(frames, ignore_index=True)
-    # Points on a line shared by two ways appear twice; one is enough.
-    out = out[~out.geometry.duplicated()].reset_index(drop=True)
+    # Points on a line shared by two ways appear twice; one is enough (the same points as
+    # GeoSeries.duplicated finds, from their coordinates).
+    pts = out.geometry.to_numpy()
+    xy = pd.DataFrame({"x": shapely.get_x(pts), "y": shapely.get_y(pts)})
+    out = out[~xy.duplicated().to_numpy()].reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=metric).to_crs(lines.crs)

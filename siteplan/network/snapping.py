@@ -24,7 +24,7 @@ import shapely
 
 from siteplan.core.defaults import MAX_SNAP_M
 from siteplan.core.errors import NetworkError
-from siteplan.core.threads import thread_map
+from siteplan.core.threads import MIN_BLOCK, blocks, thread_map
 from siteplan.network.graph import Network
 
 SnapPoint = Literal["representative", "centroid", "nearest-boundary"]
@@ -191,16 +191,21 @@ def snap(
         net.segment_index  # noqa: B018
     if (kinds > 0).any():
         net.edge_tree  # noqa: B018
-    starts = range(0, max(targets.shape[0], 1), SNAP_BLOCK)
-    blocks = thread_map(lambda i: _snap_block(net, targets[i:i + SNAP_BLOCK], max_snap_m),
-                        list(starts))
+    parts = [s for b in blocks(targets.shape[0], MIN_BLOCK)
+             for s in _slices(b, SNAP_BLOCK)] or [slice(0, 0)]
+    done = thread_map(lambda s: _snap_block(net, targets[s], max_snap_m), parts)
     edge, offset, access, nearest, origin, point_xy = (
-        np.concatenate(parts) for parts in zip(*blocks, strict=True))
+        np.concatenate(arrays) for arrays in zip(*done, strict=True))
     return Snap(edge, offset, access, nearest, origin, point_xy, max_snap_m)
 
 
 #: Targets snapped at once by :func:`snap`.
 SNAP_BLOCK = 200_000
+
+
+def _slices(whole: slice, size: int) -> list[slice]:
+    """Cut ``whole`` into slices of at most ``size``."""
+    return [slice(i, min(i + size, whole.stop)) for i in range(whole.start, whole.stop, size)]
 
 
 def _snap_block(net: Network, targets: np.ndarray, max_snap_m: float) -> tuple[np.ndarray, ...]:
