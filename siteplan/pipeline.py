@@ -21,14 +21,15 @@ import pandas as pd
 from pyproj import CRS
 
 from siteplan.access.catchments import catchments as build_catchments
+from siteplan.access.coverage import class_coverage
 from siteplan.access.distances import facility_access
 from siteplan.access.lifecircle import life_circle_completeness, unit_completeness
 from siteplan.access.reach import release_class_streets
 from siteplan.access.service import ServiceCoverage, service_coverage
 from siteplan.access.split import Mapper, split_access
-from siteplan.core.columns import distance_column
 from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
 from siteplan.core.progress import Progress, Steps, trim_memory
+from siteplan.core.threads import Background
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.lifecircle import life_circle_facilities
 from siteplan.facilities.proxies import transport_proxies
@@ -55,6 +56,7 @@ from siteplan.scoring.compliance import compliance_counts
 from siteplan.scoring.robustness import study_robustness
 from siteplan.scoring.score import assess_parcels
 from siteplan.scoring.thin import thin_layers
+from siteplan.study.access_gaps import access_warnings
 from siteplan.study.checks import require_inputs
 from siteplan.study.model import Study, load_study
 from siteplan.study.result import CatchmentResult, StudyResult
@@ -186,8 +188,23 @@ def prepare(study: Study, step: Steps) -> Prepared:
                     hazards, entrances, report, life)
 
 
-def _catchments(study: Study, inp: Prepared, step: Steps,
-                parcels: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, ServiceCoverage]:
+def _radii(study: Study) -> dict[str, float]:
+    return {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
+
+
+def _frontage(study: Study, inp: Prepared, parcels: gpd.GeoDataFrame | None
+              ) -> Background[tuple[pd.DataFrame, gpd.GeoDataFrame]]:
+    """Start the frontage measure of every class in a second thread (GEOS unions, no GIL)."""
+    return Background(
+        class_coverage, inp.network, inp.facilities, _radii(study), inp.residential,
+        parcels=parcels, buildings=residential_buildings(inp.buildings, inp.residential),
+        frontage_m=study.catchments.frontage_m, facility_point=study.network.facility_point,
+        max_snap_m=study.network.max_snap_m)
+
+
+def _catchments(study: Study, inp: Prepared, step: Steps, parcels: gpd.GeoDataFrame | None,
+                frontage: Background[tuple[pd.DataFrame, gpd.GeoDataFrame]] | None = None,
+                ) -> tuple[gpd.GeoDataFrame, ServiceCoverage]:
     """Catchments in the study's mode, plus coverage and blind spots of every class.
 
     Coverage is that of the served units (:func:`siteplan.access.service.service_coverage`),
@@ -202,7 +219,7 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
     drawn are built.
     """
     cfg = study.network
-    radii = {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
+    radii = _radii(study)
     frontage_m = study.catchments.frontage_m
     # Coverage first: the catchment lines it does not need are not alive while it runs (at a
     # million nodes the coverage step is the study's peak of memory).
@@ -219,7 +236,7 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
             persons_per_household=study.programme.persons_per_household,
             entrance_spacing_m=cov.entrance_spacing_m, supply_norms=cov.supply_norms,
             frontage_m=frontage_m, facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
-            search_limit_m=cfg.search_limit_m)
+            search_limit_m=cfg.search_limit_m, frontage=frontage)
         trim_memory()  # the class unions' freed pages, before the units' passes
         if inp.life_circle is not None and len(served.units):
             # Each unit's life circles, from its entrances (the parcels' are a step of their own).
@@ -261,74 +278,6 @@ def line_classes(study: Study, facilities: gpd.GeoDataFrame,
                 "facility. Fix: raise catchments.max_polygons to build the polygons (about 9 ms "
                 "each at 1000 m), or set catchments.mode = \"dissolve\" for one polygon.",
                 SiteplanWarning, stacklevel=3)
-    return out
-
-
-def access_warnings(study: Study, facilities: gpd.GeoDataFrame, access: pd.DataFrame,
-                    unreachable: pd.DataFrame) -> list[str]:
-    """List what the access stage could not measure, per facility class, one line each.
-
-    A class whose facilities cannot reach the walking network (farther than
-    ``network.max_snap_m``, e.g. on an island of streets that was dropped), a compliance class
-    with no facilities at all, and a class that no parcel reaches within ``search_limit_m``
-    leave NaN distances behind (scored 0, failing the radius): right, but only if the user
-    knows why.
-
-    Parameters
-    ----------
-    study
-        The study (its classes, limits and file name).
-    facilities
-        The classified facilities (``facility_id``, ``class``, ``source``).
-    access
-        The parcels' access table (``unreachable``, ``dist_<class>_m``).
-    unreachable
-        The access stage's report (``kind``, ``class``, ``id``).
-
-    Returns
-    -------
-    list of str
-        One message per problem, naming the study file, the class and the fix.
-    """
-    where = study.source_path or "study config"
-    cfg = study.network
-    out = []
-    counts = facilities["class"].astype(str).value_counts()
-    reached = ~access["unreachable"].astype(bool).to_numpy()
-    fac = unreachable[unreachable["kind"] == "facility"]
-    for cls in study.facility_classes():
-        n = int(counts.get(cls, 0))
-        col = distance_column(cls)
-        if n == 0:
-            radius = study.compliance.radii.get(cls)
-            fails = f" and fails the {radius:g} m radius" if radius is not None else ""
-            out.append(f"{where}: the facility data has no {cls} facilities: every parcel's "
-                       f"{col} is NaN{fails}. Fix: add a facility layer of class {cls} in "
-                       "[inputs] if the area has them.")
-            continue
-        bad = fac.loc[fac["class"] == cls, "id"].astype(str).tolist()
-        if cls in PROXY_CLASSES and len(bad) < n:
-            bad = []  # points along track or expressways by design, not the user's data
-        if bad:
-            ids = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
-            sources = sorted(set(facilities.loc[
-                facilities["facility_id"].astype(str).isin(bad), "source"].astype(str)))
-            what = f"all {n}" if len(bad) == n else f"{len(bad)} of {n}"
-            tail = (f": every parcel's {col} is NaN" if len(bad) == n
-                    else ": they are left out of the distances")
-            out.append(f"{where}: {what} {cls} facilities ({', '.join(sources)}: {ids}) are "
-                       f"farther than network.max_snap_m = {cfg.max_snap_m:g} m from the "
-                       f"walking network{tail}. Fix: check their location and CRS, or whether "
-                       "the streets around them were dropped as an island (network.keep_largest"
-                       " = false keeps every component).")
-            if len(bad) == n:
-                continue
-        if col in access and reached.any() and access.loc[reached, col].isna().all():
-            out.append(f"{where}: no parcel reaches a {cls} facility within network."
-                       f"search_limit_m = {cfg.search_limit_m:g} m along the streets (they may "
-                       f"be on another component of the network): every parcel's {col} is NaN. "
-                       "Fix: check that facilities and parcels share one connected street "
-                       "network, or raise search_limit_m.")
     return out
 
 
@@ -434,12 +383,15 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None,
         parcels = parcels.join(access.table)
         for text in access_warnings(study, inp.facilities, access.table, access.unreachable):
             warnings.warn(text, SiteplanWarning, stacklevel=2)
+    # The frontage measure (GEOS) starts now, beside the life circles' and the served units'
+    # shortest-path passes (which hold the GIL); the coverage step collects it.
+    frontage = _frontage(study, inp, parcels)
     if inp.life_circle is not None:
         with step("life circles"):
             parcels = parcels.join(life_circle_completeness(
                 net, parcels, inp.life_circle, target_point=cfg.parcel_point,
                 facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
-    polys, served = _catchments(study, inp, step, parcels)
+    polys, served = _catchments(study, inp, step, parcels, frontage)
     units = served.units
     net.release_indexes()  # rebuilt if scoring needs them (2SFCA); otherwise ~0.7 GB freed
     with step("scoring"):

@@ -42,6 +42,7 @@ from siteplan.core.defaults import (
     SEARCH_LIMIT_M,
     SUPPLY_NORMS_PER_1000,
 )
+from siteplan.core.threads import Background
 from siteplan.network.graph import Network
 from siteplan.network.snapping import SnapPoint
 
@@ -101,6 +102,7 @@ def service_coverage(
     facility_point: SnapPoint = "representative",
     max_snap_m: float = MAX_SNAP_M,
     search_limit_m: float = SEARCH_LIMIT_M,
+    frontage: Background[tuple[pd.DataFrame, gpd.GeoDataFrame]] | None = None,
 ) -> ServiceCoverage:
     """Measure each class's service coverage: units, area and residents served, and blind spots.
 
@@ -132,6 +134,11 @@ def service_coverage(
     frontage_m, facility_point, max_snap_m, search_limit_m
         As for :func:`siteplan.access.coverage.class_coverage` and
         :func:`siteplan.access.distances.facility_access`.
+    frontage
+        The frontage measure, already started by the caller: a
+        :class:`~siteplan.core.threads.Background` call of
+        :func:`~siteplan.access.coverage.class_coverage` with these arguments (a study starts
+        it early, beside its other shortest-path passes).  By default it is started here.
 
     Returns
     -------
@@ -189,6 +196,13 @@ def service_coverage(
                             spacing_m=entrance_spacing_m, search_limit_m=search_limit_m,
                             facility_point=facility_point, max_snap_m=max_snap_m)
 
+    # The frontage measure (GEOS unions, which release the GIL) runs beside the served units
+    # (shortest-path passes, which hold it).
+    if frontage is None:
+        frontage = Background(
+            class_coverage, net, facilities, radii, residential, parcels=parcels,
+            buildings=buildings, frontage_m=frontage_m, facility_point=facility_point,
+            max_snap_m=max_snap_m)
     units = measure(residential, residents, basis)
     if "residential_id" in residential.columns:
         units.insert(0, "residential_id", residential["residential_id"].astype("string"))
@@ -205,9 +219,7 @@ def service_coverage(
     supply = supply_table(units, facilities, radii, supply_norms)
     if len(supply):
         table = table.merge(supply, on="class", how="left")
-    front, front_spots = class_coverage(
-        net, facilities, radii, residential, parcels=parcels, buildings=buildings,
-        frontage_m=frontage_m, facility_point=facility_point, max_snap_m=max_snap_m)
+    front, front_spots = frontage.result()
     # What the served units count already (radius, residential area, units) is not repeated.
     front = front.drop(columns=[c for c in front.columns if c != "class" and c in table])
     front = front.rename(columns=FRONTAGE_COLUMNS)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -69,6 +69,37 @@ def thread_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(pool.map(fn, items))
 
 
+class Background(Generic[R]):
+    """A call run in a second thread while the caller goes on; :meth:`result` waits for it.
+
+    For two independent computations, one holding the GIL (shortest-path passes) and one
+    releasing it (GEOS unions).  With ``SITEPLAN_THREADS=1`` the call runs at once, inline.
+
+    Examples
+    --------
+    >>> job = Background(sum, [1, 2, 3])
+    >>> job.result()
+    6
+    """
+
+    def __init__(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        if n_threads() <= 1:
+            self._done: R = fn(*args, **kwargs)
+            return
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="siteplan-bg")
+        self._future = self._pool.submit(fn, *args, **kwargs)
+
+    def result(self) -> R:
+        """Return the call's result (or raise its exception), once it is done."""
+        if self._pool is None:
+            return self._done
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown()
+
+
 def blocks(n_items: int, min_block: int = MIN_BLOCK) -> list[slice]:
     """Split ``range(n_items)`` into one contiguous slice per thread (fewer when small).
 
@@ -111,4 +142,4 @@ def elementwise(fn: Callable[..., np.ndarray], *arrays: np.ndarray,
     return np.concatenate(out)
 
 
-__all__ = ["MAX_THREADS", "MIN_BLOCK", "blocks", "elementwise", "n_threads", "thread_map"]
+__all__ = ["Background", "MAX_THREADS", "MIN_BLOCK", "blocks", "elementwise", "n_threads", "thread_map"]
