@@ -21,7 +21,6 @@ import pandas as pd
 from pyproj import CRS
 
 from siteplan.access.catchments import catchments as build_catchments
-from siteplan.access.coverage import class_coverage
 from siteplan.access.distances import facility_access
 from siteplan.access.lifecircle import life_circle_completeness, unit_completeness
 from siteplan.access.reach import release_class_streets
@@ -29,7 +28,6 @@ from siteplan.access.service import ServiceCoverage, service_coverage
 from siteplan.access.split import Mapper, split_access
 from siteplan.core.errors import ConfigError, NothingRankedError, SiteplanWarning
 from siteplan.core.progress import Progress, Steps, trim_memory
-from siteplan.core.threads import Background
 from siteplan.facilities.classify import classify_facilities, load_facility_layer
 from siteplan.facilities.lifecircle import life_circle_facilities
 from siteplan.facilities.proxies import transport_proxies
@@ -192,19 +190,8 @@ def _radii(study: Study) -> dict[str, float]:
     return {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
 
 
-def _frontage(study: Study, inp: Prepared, parcels: gpd.GeoDataFrame | None
-              ) -> Background[tuple[pd.DataFrame, gpd.GeoDataFrame]]:
-    """Start the frontage measure of every class in a second thread (GEOS unions, no GIL)."""
-    return Background(
-        class_coverage, inp.network, inp.facilities, _radii(study), inp.residential,
-        parcels=parcels, buildings=residential_buildings(inp.buildings, inp.residential),
-        frontage_m=study.catchments.frontage_m, facility_point=study.network.facility_point,
-        max_snap_m=study.network.max_snap_m)
-
-
-def _catchments(study: Study, inp: Prepared, step: Steps, parcels: gpd.GeoDataFrame | None,
-                frontage: Background[tuple[pd.DataFrame, gpd.GeoDataFrame]] | None = None,
-                ) -> tuple[gpd.GeoDataFrame, ServiceCoverage]:
+def _catchments(study: Study, inp: Prepared, step: Steps,
+                parcels: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, ServiceCoverage]:
     """Catchments in the study's mode, plus coverage and blind spots of every class.
 
     Coverage is that of the served units (:func:`siteplan.access.service.service_coverage`),
@@ -236,7 +223,7 @@ def _catchments(study: Study, inp: Prepared, step: Steps, parcels: gpd.GeoDataFr
             persons_per_household=study.programme.persons_per_household,
             entrance_spacing_m=cov.entrance_spacing_m, supply_norms=cov.supply_norms,
             frontage_m=frontage_m, facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m,
-            search_limit_m=cfg.search_limit_m, frontage=frontage)
+            search_limit_m=cfg.search_limit_m)
         trim_memory()  # the class unions' freed pages, before the units' passes
         if inp.life_circle is not None and len(served.units):
             # Each unit's life circles, from its entrances (the parcels' are a step of their own).
@@ -383,15 +370,12 @@ def run_study(study: Study | str | Path, *, progress: Progress | None = None,
         parcels = parcels.join(access.table)
         for text in access_warnings(study, inp.facilities, access.table, access.unreachable):
             warnings.warn(text, SiteplanWarning, stacklevel=2)
-    # The frontage measure (GEOS) starts now, beside the life circles' and the served units'
-    # shortest-path passes (which hold the GIL); the coverage step collects it.
-    frontage = _frontage(study, inp, parcels)
     if inp.life_circle is not None:
         with step("life circles"):
             parcels = parcels.join(life_circle_completeness(
                 net, parcels, inp.life_circle, target_point=cfg.parcel_point,
                 facility_point=cfg.facility_point, max_snap_m=cfg.max_snap_m))
-    polys, served = _catchments(study, inp, step, parcels, frontage)
+    polys, served = _catchments(study, inp, step, parcels)
     units = served.units
     net.release_indexes()  # rebuilt if scoring needs them (2SFCA); otherwise ~0.7 GB freed
     with step("scoring"):

@@ -102,7 +102,6 @@ def service_coverage(
     facility_point: SnapPoint = "representative",
     max_snap_m: float = MAX_SNAP_M,
     search_limit_m: float = SEARCH_LIMIT_M,
-    frontage: Background[tuple[pd.DataFrame, gpd.GeoDataFrame]] | None = None,
 ) -> ServiceCoverage:
     """Measure each class's service coverage: units, area and residents served, and blind spots.
 
@@ -134,11 +133,6 @@ def service_coverage(
     frontage_m, facility_point, max_snap_m, search_limit_m
         As for :func:`siteplan.access.coverage.class_coverage` and
         :func:`siteplan.access.distances.facility_access`.
-    frontage
-        The frontage measure, already started by the caller: a
-        :class:`~siteplan.core.threads.Background` call of
-        :func:`~siteplan.access.coverage.class_coverage` with these arguments (a study starts
-        it early, beside its other shortest-path passes).  By default it is started here.
 
     Returns
     -------
@@ -198,11 +192,10 @@ def service_coverage(
 
     # The frontage measure (GEOS unions, which release the GIL) runs beside the served units
     # (shortest-path passes, which hold it).
-    if frontage is None:
-        frontage = Background(
-            class_coverage, net, facilities, radii, residential, parcels=parcels,
-            buildings=buildings, frontage_m=frontage_m, facility_point=facility_point,
-            max_snap_m=max_snap_m)
+    frontage = Background(
+        class_coverage, net, facilities, radii, residential, parcels=parcels,
+        buildings=buildings, frontage_m=frontage_m, facility_point=facility_point,
+        max_snap_m=max_snap_m)
     units = measure(residential, residents, basis)
     if "residential_id" in residential.columns:
         units.insert(0, "residential_id", residential["residential_id"].astype("string"))
