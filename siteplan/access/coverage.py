@@ -480,7 +480,10 @@ def class_coverage(
         pieces, lines = class_streets(net, sn, float(radii[cls]))
         return pieces, lines, shapely.STRtree(lines)
 
-    for cls in classes:  # one multi-source pass and a few small unions per class
+    # One multi-source pass and a few small unions per class, last class first: the served
+    # units measured beside this (siteplan.access.service) go first to last, so the two never
+    # hold the passes of the largest class (a city's bus-corridor points) at once.
+    for cls in classes[::-1]:
         reached = streets(cls)
         if reached is None:  # no catchment at all: every residential area is blind
             frames.append(_spot_rows(cls, residential, names, _outside(res, parts),
@@ -505,6 +508,7 @@ def class_coverage(
                 row["n_parcels_served"] = (int((parcels[col] <= radii[cls]).sum())
                                            if col in parcels else pd.NA)
         rows.append(row)
+    rows, frames = rows[::-1], frames[::-1]
     columns = ["class", "radius_m", "residential_m2", "covered_m2", "covered_share",
                "frontage_m2", "covered_share_of_frontage"]
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else columns)
