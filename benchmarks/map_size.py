@@ -19,6 +19,7 @@ Run: ``.venv/bin/python benchmarks/map_size.py [--sizes 5000 20000 50000]``.  Th
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -92,6 +93,7 @@ def main() -> None:
         ctx = pw.chromium.launch_persistent_context(
             str(Path(tmp) / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
             viewport={"width": 1200, "height": 800})
+        rows: list[dict[str, float]] = []
         print(f"{'parcels':>8} {'build s':>8} {'file MB':>8} {'load s':>8} {'zoom s':>8} "
               f"{'popup s':>8}")
         for n in args.sizes:
@@ -103,10 +105,13 @@ def main() -> None:
                 path = save_map(m, Path(tmp) / f"map_{n}.html")
             build = time.perf_counter() - t0
             got = measure(ctx, path)
+            rows.append({"parcels": n, "build_s": build, "mb": path.stat().st_size / 1e6,
+                         **got})
             print(f"{n:>8,} {build:8.1f} {path.stat().st_size / 1e6:8.1f} {got['load_s']:8.2f} "
                   f"{got['zoom_s']:8.2f} {got['popup_s']:8.2f}", flush=True)
         ctx.close()
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(json.dumps({"rows": rows}))  # the last line, for peers.py's target rows
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ from siteplan.network.build import graph_from_lines
 from siteplan.network.graph import Network
 from siteplan.network.paths import nearest_source_nodes  # noqa: E402
 from siteplan.network.snapping import _nearest_edges_geos, snap  # noqa: E402
+from siteplan.outputs.writers import MAP_PARCEL_LIMIT  # noqa: E402
 
 CATCHMENT_M = 500.0
 FRONTAGE_M = 30.0
@@ -322,6 +324,56 @@ def section_peers(base: tiling.Base, args: argparse.Namespace) -> None:
         trim()
 
 
+def _child_json(script: str, args: list[str], timeout: float) -> dict | None:
+    """Run a benchmark script in a fresh process; return the JSON of its last line."""
+    cmd = [sys.executable, str(HERE / script), *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  {script} stopped after {timeout:.0f} s")
+        return None
+    lines = proc.stdout.rstrip().splitlines()
+    print("\n".join("  " + line for line in lines if not line.startswith("{")))
+    if proc.returncode != 0 or not lines or not lines[-1].startswith("{"):
+        print(f"  {script} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        return None
+    info: dict = json.loads(lines[-1])
+    RESULTS.append({"section": script, **info})
+    return info
+
+
+def section_split(timeout: float) -> None:
+    """Issue 18: the access stage split across a Dask LocalCluster of 2 workers (k = 6)."""
+    header("One study's access stage in 2 x 2 tiles: one process, tiles in turn, Dask of 2")
+    info = _child_json("split_access.py", ["--k", "6"], timeout)
+    if info is None:
+        target("Dask split of the access stage on 2 workers: faster than one process", False,
+               "did not run")
+        return
+    target("Dask split of the access stage on 2 workers: faster than one process",
+           info["dask_s"] < info["whole_s"],
+           f"{info['whole_s'] / info['dask_s']:.2f}x ({info['dask_s']:.2f} s against "
+           f"{info['whole_s']:.2f} s at {info['nodes']:,} nodes); the split itself costs "
+           f"{info['serial_s'] / info['whole_s']:.2f}x (tiles in turn), "
+           f"{info['sent_mb']:.0f} MB to the workers; tables equal: {info['equal']}")
+
+
+def section_maps(timeout: float) -> None:
+    """Issue 18: the offline map at 5k / 20k / 50k parcels in headless Chromium."""
+    header("Maps at size: load, zoom and popup in headless Chromium")
+    info = _child_json("map_size.py", [], timeout)
+    name = (f"map at the drawing cap ({MAP_PARCEL_LIMIT:,} parcels) opens in <= 5 s and "
+            "redraws a zoom in <= 2.5 s")
+    if info is None:
+        target(name, False, "did not run")
+        return
+    rows = {r["parcels"]: r for r in info["rows"]}
+    cap = rows.get(MAP_PARCEL_LIMIT)
+    sizes = "; ".join(f"{n:,}: {r['mb']:.1f} MB, open {r['load_s']:.1f} s, zoom "
+                      f"{r['zoom_s']:.1f} s" for n, r in sorted(rows.items()))
+    target(name, None if cap is None else cap["load_s"] <= 5 and cap["zoom_s"] <= 2.5, sizes)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true",
@@ -343,6 +395,10 @@ def main() -> None:
     ap.add_argument("--only-pipeline", action="store_true",
                     help="skip the distance and catchment peers: only the two whole-pipeline "
                          "runs and their targets (e.g. --full --only-pipeline)")
+    ap.add_argument("--scale", action="store_true",
+                    help="issue 18's rows only: the two whole-pipeline runs, the Dask split of "
+                         "the access stage (split_access.py) and the map at size "
+                         "(map_size.py); with --full at a million nodes")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--pipeline-child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--study-child", type=int, default=None, help=argparse.SUPPRESS)
@@ -365,7 +421,7 @@ def main() -> None:
               "growth (new process-wide highs only).")
     t_start = time.perf_counter()
     base = tiling.load_base()
-    if not args.only_pipeline:
+    if not (args.only_pipeline or args.scale):
         section_peers(base, args)
     pipe_k = args.pipeline_k or (tiling.k_for_nodes(base, 1_000_000) if args.full else 3)
     study_k = args.study_k or (pipe_k if args.full else 2)
@@ -396,6 +452,9 @@ def main() -> None:
         target("run_study <= 1.3x the engine stages of the same run", ratio <= 1.3
                if million else None, f"{ratio:.2f}x ({study['total_s']:.1f} s / "
                f"{engine['total_s']:.1f} s)")
+    if args.scale or (args.full and not args.only_pipeline):
+        section_split(args.pipeline_timeout)
+        section_maps(args.pipeline_timeout)
     load = os.getloadavg()
     print(f"\n## Targets   (run took {time.perf_counter() - t_start:.0f} s; load average at "
           f"the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs)")

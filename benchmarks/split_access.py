@@ -13,6 +13,7 @@ Run: ``.venv/bin/python benchmarks/split_access.py [--k 6] [--tiles 2 2]``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import sys
@@ -67,6 +68,7 @@ def main() -> None:
     print(f"  to the workers: {sum(sent) / 1e6:,.1f} MB in {len(sent)} tasks "
           f"(largest {max(sent) / 1e6:,.1f} MB; the whole study's inputs: "
           f"{whole_bytes / 1e6:,.1f} MB); back: ~{back[0] / 1e6:,.1f} MB per tile")
+    equal = bool(serial.equals(whole))
     with dask_mapper(None, n_workers=2) as mapper:  # the cluster starts before the clock
         for run in ("first (workers import siteplan)", "second"):
             t0 = time.perf_counter()
@@ -75,7 +77,12 @@ def main() -> None:
             t_dask = time.perf_counter() - t0
             print(f"  Dask LocalCluster, 2 workers, {run:<32} {t_dask:7.2f} s  (speed-up "
                   f"{t_whole / t_dask:.2f}x)  equal: {dask.equals(whole)}")
+            equal = equal and bool(dask.equals(whole))
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    # The last line, for peers.py's target rows (the second Dask run: workers warm).
+    print(json.dumps({"nodes": net.n_nodes, "whole_s": t_whole, "serial_s": t_serial,
+                      "dask_s": t_dask, "equal": equal, "sent_mb": sum(sent) / 1e6,
+                      "largest_mb": max(sent) / 1e6}))
 
 
 if __name__ == "__main__":
