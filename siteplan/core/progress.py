@@ -27,9 +27,9 @@ _TRIM = _libc_trim() if sys.platform.startswith("linux") else None
 def trim_memory() -> None:
     """Hand the memory a step freed back to the operating system (glibc ``malloc_trim``).
 
-    glibc keeps freed heap pages for reuse, so a process's footprint would stay at the peak of
-    its largest step even once the step's arrays are gone: at a million nodes, 0.6 GB more
-    under the next steps (measured in ``benchmarks/peers.py --full``).  Elsewhere a no-op.
+    glibc keeps freed heap pages for reuse, so a process's footprint stays near the peak of
+    its largest step after the step's arrays are gone: 0.35 GB of the peak of a million-node
+    study (``benchmarks/peers.py --full --scale``).  Elsewhere a no-op.
     """
     if _TRIM is not None:
         _TRIM(0)

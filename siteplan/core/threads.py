@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from siteplan.core.errors import ConfigError
+from siteplan.core.i18n import _
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,8 +49,10 @@ def n_threads() -> int:
         except ValueError:
             n = 0
         if n < 1:
-            raise ConfigError(f"SITEPLAN_THREADS must be a whole number >= 1, got {text!r}.",
-                              where="environment", fix="e.g. SITEPLAN_THREADS=1 (no threads).")
+            raise ConfigError(
+                _("SITEPLAN_THREADS must be a whole number >= 1, got {value}.").format(
+                    value=repr(text)),
+                where="environment", fix=_("e.g. SITEPLAN_THREADS=1 (no threads)."))
         return n
     return max(1, min(os.cpu_count() or 1, MAX_THREADS))
 
