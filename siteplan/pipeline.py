@@ -44,7 +44,7 @@ from siteplan.inputs import (
     read_sources,
     residential_buildings,
 )
-from siteplan.io.crs import MetricKind
+from siteplan.io.crs import MetricKind, lonlat_bounds
 from siteplan.network.build import graph_from_lines
 from siteplan.network.graph import Network
 from siteplan.network.walkfilter import walk_profile
@@ -186,10 +186,6 @@ def prepare(study: Study, step: Steps) -> Prepared:
                     hazards, entrances, report, life)
 
 
-def _radii(study: Study) -> dict[str, float]:
-    return {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
-
-
 def _catchments(study: Study, inp: Prepared, step: Steps,
                 parcels: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, ServiceCoverage]:
     """Catchments in the study's mode, plus coverage and blind spots of every class.
@@ -206,7 +202,7 @@ def _catchments(study: Study, inp: Prepared, step: Steps,
     drawn are built.
     """
     cfg = study.network
-    radii = _radii(study)
+    radii = {c: r for c in study.facility_classes() if (r := study.class_radius(c)) is not None}
     frontage_m = study.catchments.frontage_m
     # Coverage first: the catchment lines it does not need are not alive while it runs (at a
     # million nodes the coverage step is the study's peak of memory).
@@ -514,7 +510,7 @@ def run_study_file(path: str | Path, out_dir: str | Path, *,
     top_n = result.study.outputs.top_n
     top = pd.DataFrame(result.ranked(top_n)[["parcel_id", "rank", "score"]])
     # Small tables only go back to the batch (over the network from a Dask worker).
-    west, south, east, north = (float(v) for v in result.parcels.to_crs(4326).total_bounds)
+    west, south, east, north = (float(v) for v in lonlat_bounds(result.parcels))
     return StudySummary(name=result.study.study.name, out_dir=Path(out_dir),
                         map_html=written.get("map"), shortlist_csv=written.get("csv"),
                         top=top.reset_index(drop=True), coverage=result.coverage.copy(),

@@ -472,25 +472,18 @@ def class_coverage(
               for name, layer in (("parcels", parcels), ("buildings", buildings))
               if layer is not None}
     rows, frames = [], []
-
-    def streets(cls: str) -> tuple[pd.DataFrame, np.ndarray, shapely.STRtree] | None:
-        sn = snaps[cls][0]
-        if len(sn) == 0:
-            return None
-        pieces, lines = class_streets(net, sn, float(radii[cls]))
-        return pieces, lines, shapely.STRtree(lines)
-
     # One multi-source pass and a few small unions per class, last class first: the served
     # units measured beside this (siteplan.access.service) go first to last, so the two never
     # hold the passes of the largest class (a city's bus-corridor points) at once.
     for cls in classes[::-1]:
-        reached = streets(cls)
-        if reached is None:  # no catchment at all: every residential area is blind
+        trim_memory()  # the previous class's unions, freed
+        sn = snaps[cls][0]
+        if len(sn) == 0:  # no catchment at all: every residential area is blind
             frames.append(_spot_rows(cls, residential, names, _outside(res, parts),
                                      min_area_m2))
             continue
-        pieces, lines, tree = reached
-        trim_memory()  # the previous class's unions, freed
+        pieces, lines = class_streets(net, sn, float(radii[cls]))
+        tree = shapely.STRtree(lines)
         covered_parts, outside = land.of_class(pieces, lines, tree)
         covered = float(shapely.area(covered_parts).sum())
         blind = shapely.get_parts(outside)

@@ -225,10 +225,9 @@ def class_streets(net: Network, sn: Snap, radius_m: float) -> tuple[pd.DataFrame
     """Return the pieces a class reaches within ``radius_m`` and each as a LineString.
 
     The pieces (``edge``, ``s``, ``t``) are those of ``reached_pieces(net, sn, radius_m,
-    per_facility=False)``, computed
-    once per snap object and radius while the network lives (the facility snaps are memoised
-    by :func:`siteplan.access.distances.snap_facilities`; callers must not modify them);
-    ``lines[i]`` is piece ``i`` cut from its edge.
+    per_facility=False)``, computed once per snap object and radius while the network lives
+    (the facility snaps are memoised by :func:`siteplan.access.distances.snap_facilities`;
+    callers must not modify them); ``lines[i]`` is piece ``i`` cut from its edge.
     """
     memo = _CLASS_MEMO.setdefault(net, OrderedDict())
     key = (id(sn), float(radius_m))

@@ -145,4 +145,5 @@ def elementwise(fn: Callable[..., np.ndarray], *arrays: np.ndarray,
     return np.concatenate(out)
 
 
-__all__ = ["Background", "MAX_THREADS", "MIN_BLOCK", "blocks", "elementwise", "n_threads", "thread_map"]
+__all__ = ["Background", "MAX_THREADS", "MIN_BLOCK", "blocks", "elementwise", "n_threads",
+           "thread_map"]
